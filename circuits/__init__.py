@@ -1,0 +1,1 @@
+"""Circuit building blocks and the ngspice simulation runner. Never imports torch."""

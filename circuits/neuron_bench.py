@@ -1,0 +1,182 @@
+"""Test bench for thermal MTJ neurons: current-pulse drive, reset, random draws, and spike read-out.
+
+:class:`NeuronBench` is plain data; :func:`format_neuron_bench` writes it as an
+ngspice netlist (pure function, deterministic text); :func:`read_bench` turns
+the simulated waveforms into per-step spikes and temperatures, sampled at the
+same instants the PyTorch neuron reports (spike read before the reset, heat at
+the end of the step).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Sequence
+
+import numpy as np
+
+from ipnet_cosim.device.card import DeviceCard
+from ipnet_cosim.device.compiler import NEURON_MODULE
+from ipnet_cosim.device.errors import ConfigError
+from ipnet_cosim.device.units import spice_number as num
+
+DrawMode = Literal["deterministic", "stochastic"]
+MODEL_NAME = "mtjn"
+
+
+@dataclass(frozen=True)
+class NeuronBench:
+    """N neurons, each driven by its own sequence of pulse currents, one pulse per step.
+
+    Attributes:
+        currents_a: [N][steps] pulse currents in A.
+        card: device card (model parameters and step timing).
+        mode: "deterministic" (u = 1/2) or "stochastic" (one trrandom draw per neuron per step).
+        t_amb_k: per-neuron ambient temperature override in K (None: the card's).
+        reltol: ngspice relative tolerance.
+        max_step_s: largest transient time step (None: t_pulse / 100).
+        title: netlist title line.
+    """
+
+    currents_a: tuple[tuple[float, ...], ...]
+    card: DeviceCard = field(default_factory=DeviceCard)
+    mode: DrawMode = "deterministic"
+    t_amb_k: tuple[float, ...] | None = None
+    reltol: float = 1e-4
+    max_step_s: float | None = None
+    title: str = "ipnet-cosim thermal MTJ neuron bench"
+
+    def __post_init__(self) -> None:
+        if not self.currents_a or not self.currents_a[0]:
+            raise ConfigError("NeuronBench needs at least one neuron and one step")
+        steps = len(self.currents_a[0])
+        if any(len(seq) != steps for seq in self.currents_a):
+            raise ConfigError("NeuronBench: every neuron needs the same number of steps")
+        if not np.all(np.isfinite(np.asarray(self.currents_a, dtype=float))):
+            raise ConfigError("NeuronBench: a pulse current is NaN or infinite")
+        if self.mode not in ("deterministic", "stochastic"):
+            raise ConfigError(f"NeuronBench mode '{self.mode}' is unknown; use deterministic or stochastic")
+        if self.t_amb_k is not None and len(self.t_amb_k) != len(self.currents_a):
+            raise ConfigError("NeuronBench: t_amb_k needs one value per neuron")
+
+    @classmethod
+    def from_array(cls, currents_a: np.ndarray | Sequence[Sequence[float]], **kwargs) -> "NeuronBench":
+        """Build from an [N, steps] array of currents (A)."""
+        arr = np.atleast_2d(np.asarray(currents_a, dtype=float))
+        return cls(currents_a=tuple(tuple(float(x) for x in row) for row in arr), **kwargs)
+
+    @property
+    def n_neurons(self) -> int:
+        return len(self.currents_a)
+
+    @property
+    def n_steps(self) -> int:
+        return len(self.currents_a[0])
+
+    @property
+    def t_stop_s(self) -> float:
+        return self.n_steps * self.card.timing.t_step_s
+
+    def read_times_s(self) -> np.ndarray:
+        """Instant of each step at which the spike is read (just before the reset)."""
+        t = self.card.timing
+        return np.arange(self.n_steps) * t.t_step_s + (t.t_step_s - t.t_reset_s - t.t_edge_s)
+
+    def step_end_times_s(self) -> np.ndarray:
+        """End of each step (where the PyTorch neuron reports the carried temperature)."""
+        return (np.arange(self.n_steps) + 1) * self.card.timing.t_step_s
+
+
+def _pwl_points(seq: Sequence[float], card: DeviceCard) -> list[tuple[float, float]]:
+    """Trapezoid pulses with the same charge as ideal rectangles of width t_pulse."""
+    t = card.timing
+    pts: list[tuple[float, float]] = [(0.0, 0.0)]
+    for k, i_a in enumerate(seq):
+        if i_a == 0.0:
+            continue
+        t0 = k * t.t_step_s
+        if pts[-1][0] >= t0:          # a pulse starting at t = 0: replace the origin point
+            pts.pop()
+        pts += [(t0, 0.0), (t0 + t.t_edge_s, i_a), (t0 + t.t_pulse_s, i_a),
+                (t0 + t.t_pulse_s + t.t_edge_s, 0.0)]
+    return pts
+
+
+def _wrap(head: str, items: Sequence[str], tail: str = "", width: int = 8) -> list[str]:
+    lines = [head]
+    for k in range(0, len(items), width):
+        lines.append("+ " + " ".join(items[k:k + width]))
+    if tail:
+        lines.append("+ " + tail)
+    return lines
+
+
+def format_neuron_bench(bench: NeuronBench) -> str:
+    """The bench as an ngspice netlist (load the compiled model with ``osdi`` before running it).
+
+    Node names per neuron k: ``a<k>`` (MTJ top), ``u<k>`` (draw), ``th<k>`` (temperature
+    rise, V = K), ``st<k>`` (state, 0 = rest, 1 = fired); ``rst`` is the shared reset line.
+    """
+    card, t = bench.card, bench.card.timing
+    lines = [f"* {bench.title}",
+             f"* {bench.n_neurons} neuron(s), {bench.n_steps} step(s) of {num(t.t_step_s)} s, mode {bench.mode}",
+             card.mtj.model_card(MODEL_NAME, NEURON_MODULE)]
+    for k, seq in enumerate(bench.currents_a):
+        params = "" if bench.t_amb_k is None else f" t_amb_k={num(bench.t_amb_k[k])}"
+        lines.append(f"N{k} a{k} 0 u{k} rst th{k} st{k} {MODEL_NAME}{params}")
+        pts = _pwl_points(seq, card)
+        # current flows from node 0 through the source into a<k>, then through the MTJ a<k> -> 0
+        lines += _wrap(f"I{k} 0 a{k} PWL(", [f"{num(x)} {num(y)}" for x, y in pts], ")")
+        if bench.mode == "deterministic":
+            lines.append(f"Vu{k} u{k} 0 0.5")
+        else:
+            lines.append(f"Vu{k} u{k} 0 DC 0 TRRANDOM(1 {num(t.t_step_s)} 0 0.5 0.5)")
+    td = t.t_step_s - t.t_reset_s - t.t_edge_s
+    lines.append(f"Vrst rst 0 PULSE(0 {num(t.v_reset_v)} {num(td)} {num(t.t_edge_s)} {num(t.t_edge_s)} "
+                 f"{num(t.t_reset_s - t.t_edge_s)} {num(t.t_step_s)})")
+    max_step = bench.max_step_s if bench.max_step_s is not None else t.t_pulse_s / 100.0
+    lines.append(f".options reltol={num(bench.reltol)}")
+    saves = " ".join(f"v(th{k}) v(st{k})" for k in range(bench.n_neurons))
+    lines.append(f".save {saves}")
+    lines.append(f".tran {num(max_step)} {num(bench.t_stop_s)} 0 {num(max_step)}")
+    lines.append(".end")
+    return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    """Per-step read-out of a bench simulation.
+
+    Attributes:
+        spikes: [N, steps] bool, fired before the reset of that step.
+        t_rise_end_k: [N, steps] temperature rise above ambient at the end of each step, K.
+        t_rise_peak_k: [N, steps] temperature rise at the end of each pulse, K.
+    """
+
+    spikes: np.ndarray
+    t_rise_end_k: np.ndarray
+    t_rise_peak_k: np.ndarray
+
+
+def read_bench(bench: NeuronBench, waves) -> BenchResult:
+    """Sample the waveforms of a bench run at the read instants of each step."""
+    t_read = bench.read_times_s()
+    t_end = bench.step_end_times_s()
+    t_peak = np.arange(bench.n_steps) * bench.card.timing.t_step_s + bench.card.timing.t_pulse_s
+    spikes = np.stack([waves.at(f"st{k}", t_read) > 0.5 for k in range(bench.n_neurons)])
+    rise_end = np.stack([waves.at(f"th{k}", t_end) for k in range(bench.n_neurons)])
+    rise_peak = np.stack([waves.at(f"th{k}", t_peak) for k in range(bench.n_neurons)])
+    return BenchResult(spikes=spikes, t_rise_end_k=rise_end, t_rise_peak_k=rise_peak)
+
+
+def simulate_bench(bench: NeuronBench, seed: int | None = None, osdi: str | Path | None = None):
+    """Compile (cached) the neuron model, simulate the bench in ngspice, and read it out.
+
+    Returns:
+        (BenchResult, Waveforms)
+    """
+    from ipnet_cosim.circuits.runner import run_netlist
+    from ipnet_cosim.device.compiler import compile_va
+    lib = osdi if osdi is not None else compile_va()
+    waves = run_netlist(format_neuron_bench(bench), [lib], seed=seed)
+    return read_bench(bench, waves), waves

@@ -1,0 +1,1 @@
+"""From a trained checkpoint to crossbar netlists (issue 5; not yet implemented)."""

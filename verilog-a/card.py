@@ -1,0 +1,285 @@
+"""Device card: the one definition of the thermal MTJ neuron's parameters.
+
+The same :class:`DeviceCard` feeds the Verilog-A ``.model`` card
+(:meth:`MTJParams.model_card`), the PyTorch neuron
+(``ipnet_cosim.models.neuron``) and, later, the energy and area model. Every
+field carries its SI unit in its name and, in its metadata, the unit string,
+a description, the range that validation enforces and the source of the
+default. A test parses ``thermal_mtj_neuron.va`` and proves that its
+``parameter`` list agrees with :class:`MTJParams` (names, defaults, units).
+
+Defaults are literature-typical values for a perpendicular CoFeB/MgO MTJ of
+40 nm diameter; the IPNet paper (arXiv 2512.15829) does not publish its device
+parameters, so every default here is *assumed* and says why.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+from ipnet_cosim.device.errors import ConfigError
+
+ASSUMED = "assumed"
+
+
+def _param(default: float, unit: str, desc: str, lo: float, hi: float, source: str,
+           lo_open: bool = False) -> Any:
+    """A card field with its unit, description, allowed range and provenance."""
+    return field(default=default, metadata={
+        "unit": unit, "desc": desc, "lo": lo, "hi": hi, "lo_open": lo_open, "source": source})
+
+
+@dataclass(frozen=True)
+class MTJParams:
+    """Parameters of the thermal MTJ neuron compact model (Verilog-A names, SI units).
+
+    Equations (implemented in ``thermal_mtj_neuron.va`` and
+    ``ipnet_cosim.models.neuron``; T is the junction temperature, m the
+    magnetic state, 0 = parallel (rest), 1 = antiparallel (fired))::
+
+        A        = pi d^2 / 4,      R_P = RA / A
+        R(V, m)  = R_P (1 + m TMR0 / (1 + V^2 / Vh^2))
+        C_th dT/dt = V I - (T - T_amb) / R_th
+        Ms(T)/Ms(T0) = ((1 - T/Tc) / (1 - T0/Tc))^beta
+        Delta(T) = Delta0 (T0/T) (Ms(T)/Ms(T0))^2
+        Ic0(T)   = Ic0 (Ms(T)/Ms(T0))^2
+        G(I, T)  = f0 exp(min(-Delta(T) (1 - I/Ic0(T)), E_max))
+        dH/dt    = G - H / tau_leak - [reset] H / tau_reset
+        fired    <=>  H >= -ln(u)      (u: the random draw, 1/2 in deterministic mode)
+
+    The hazard H is the integral of the switching rate since the last reset;
+    the switching probability of a pulse is 1 - exp(-H).
+    """
+
+    diameter_m: float = _param(40e-9, "m", "MTJ pillar diameter (circular)", 5e-9, 1e-6,
+                               "assumed; 40 nm is typical of published pMTJ compact models", lo_open=True)
+    ra_ohm_m2: float = _param(5e-12, "ohm*m^2", "resistance-area product of the parallel state",
+                              1e-14, 1e-9, "assumed; 5 ohm um^2, typical CoFeB/MgO pMTJ", lo_open=True)
+    tmr0: float = _param(1.0, "1", "tunnel magnetoresistance ratio at zero bias", 0.0, 10.0,
+                         "assumed; 100 % within the 70-150 % of published pMTJs", lo_open=True)
+    vh_v: float = _param(0.5, "V", "bias at which TMR falls to half of TMR0", 0.01, 5.0,
+                         "assumed; 0.5 V, typical of published pMTJ compact models")
+    delta0: float = _param(40.0, "1", "thermal stability factor E_b/(k_B T0) at T0", 1.0, 200.0,
+                           "assumed; 40, a volatile-to-retentive pMTJ")
+    t0_k: float = _param(300.0, "K", "reference temperature of delta0 and ic0_a", 1.0, 2000.0,
+                         "assumed; room temperature")
+    f0_hz: float = _param(1e9, "Hz", "attempt frequency of thermally activated switching",
+                          1e6, 1e13, "assumed; 1 GHz, the usual Neel-Brown attempt frequency")
+    ic0_a: float = _param(150e-6, "A", "critical switching current at T0", 1e-7, 1e-2,
+                          "assumed; 11.9 MA/cm^2 at 40 nm, chosen so that the threshold lies near 0.55 V",
+                          lo_open=True)
+    tc_k: float = _param(800.0, "K", "Curie temperature of the free layer", 300.0, 2000.0,
+                         "assumed; thin CoFeB free layers are reported between ~700 K and ~1100 K")
+    ms_beta: float = _param(0.75, "1", "exponent of Ms(T) = Ms0 (1 - T/Tc)^beta", 0.1, 3.0,
+                            "assumed; gives an Ms drop of ~14 % from 300 K to 400 K")
+    r_th_k_per_w: float = _param(1e6, "K/W", "thermal resistance junction-to-ambient", 1e3, 1e9,
+                                 "assumed; upper end of the 1e5-1e6 K/W of nanopillars", lo_open=True)
+    c_th_j_per_k: float = _param(3e-15, "J/K", "thermal capacitance of the junction", 1e-20, 1e-9,
+                                 "assumed; with r_th gives tau_th = 3 ns", lo_open=True)
+    t_amb_k: float = _param(300.0, "K", "ambient temperature", 1.0, 1000.0, "assumed; room temperature")
+    sw_exp_max: float = _param(10.0, "1", "cap on the switching-rate exponent (rate <= f0 e^cap)",
+                               0.0, 50.0, "model numerics; caps the rate at 2.2e13 1/s above Ic0")
+    fire_width: float = _param(0.02, "1", "width of the smooth P->AP transition in ln(hazard)",
+                               1e-4, 1.0, "model numerics; smooths the state step for Newton",
+                               lo_open=True)
+    tau_reset_s: float = _param(10e-12, "s", "time constant of the hazard reset while rst is high",
+                                1e-15, 1e-6, "model numerics; 10 ps, short against the reset pulse",
+                                lo_open=True)
+    tau_leak_s: float = _param(1.0, "s", "hazard leak time constant (gives a DC solution)",
+                               1e-3, 1e6, "model numerics; 1 s, negligible over a transient",
+                               lo_open=True)
+    v_rst_th_v: float = _param(0.5, "V", "logic threshold of the reset terminal", 0.01, 10.0,
+                               "model numerics; half of the default reset level")
+
+    # -- derived quantities -------------------------------------------------
+    @property
+    def area_m2(self) -> float:
+        """Junction area pi d^2 / 4 in m^2."""
+        return math.pi * self.diameter_m ** 2 / 4.0
+
+    @property
+    def r_p_ohm(self) -> float:
+        """Parallel-state resistance RA / A in ohm."""
+        return self.ra_ohm_m2 / self.area_m2
+
+    @property
+    def tau_th_s(self) -> float:
+        """Thermal time constant R_th C_th in s."""
+        return self.r_th_k_per_w * self.c_th_j_per_k
+
+    def model_card(self, name: str = "mtjn", module: str = "ipnet_mtj_neuron") -> str:
+        """The ngspice ``.model`` line for this parameter set (one line, declared order)."""
+        from ipnet_cosim.device.units import spice_number
+        values = " ".join(f"{f.name}={spice_number(getattr(self, f.name))}" for f in fields(self))
+        return f".model {name} {module} {values}"
+
+
+@dataclass(frozen=True)
+class PulseTiming:
+    """Timing and voltage levels of one network step (SI units).
+
+    A network step k spans [k t_step, (k+1) t_step). The input current pulse
+    occupies [k t_step, k t_step + t_pulse] (trapezoid edges of t_edge inside
+    SPICE, same charge as the ideal rectangle); the reset control is high during
+    [(k+1) t_step - t_reset - t_edge, (k+1) t_step - t_edge]; spikes are read
+    just before the reset.
+    """
+
+    t_pulse_s: float = _param(1e-9, "s", "width of the input current pulse", 1e-12, 1e-3,
+                              "assumed; 1 ns, a third of tau_th", lo_open=True)
+    t_step_s: float = _param(3e-9, "s", "period of one network step", 1e-12, 1e-3,
+                             "assumed; 3 ns = tau_th, heat decays by e^-1 per step", lo_open=True)
+    t_reset_s: float = _param(0.2e-9, "s", "width of the reset control pulse at the end of a step",
+                              1e-13, 1e-3, "assumed", lo_open=True)
+    t_edge_s: float = _param(1e-12, "s", "rise and fall time of stimulus edges in SPICE", 1e-15,
+                             1e-6, "model numerics; short against the pulse", lo_open=True)
+    v_read_v: float = _param(0.2, "V", "crossbar read voltage of an input spike", 0.0, 5.0,
+                             "assumed; typical RRAM/MTJ crossbar read level", lo_open=True)
+    v_reset_v: float = _param(1.0, "V", "level of the reset control pulse", 0.0, 10.0,
+                              "assumed; logic high of a 28 nm I/O-free reset line", lo_open=True)
+
+    def validate_against(self, mtj: MTJParams) -> None:
+        """Check the timing relations that single-field ranges cannot express."""
+        if self.t_pulse_s + self.t_reset_s + 2 * self.t_edge_s > self.t_step_s:
+            raise ConfigError(
+                f"timing: t_pulse_s ({self.t_pulse_s:g}) + t_reset_s ({self.t_reset_s:g}) + "
+                f"2 t_edge_s must fit in t_step_s ({self.t_step_s:g}); lengthen t_step_s or shorten the pulses")
+        if self.t_edge_s * 10 > self.t_pulse_s:
+            raise ConfigError(f"timing: t_edge_s ({self.t_edge_s:g}) must be at most a tenth of "
+                              f"t_pulse_s ({self.t_pulse_s:g})")
+        if self.v_reset_v <= mtj.v_rst_th_v:
+            raise ConfigError(f"timing: v_reset_v ({self.v_reset_v:g} V) must exceed the model's reset "
+                              f"threshold v_rst_th_v ({mtj.v_rst_th_v:g} V)")
+
+
+@dataclass(frozen=True)
+class DeviceCard:
+    """The complete device card: the MTJ model parameters and the step timing."""
+
+    mtj: MTJParams = field(default_factory=MTJParams)
+    timing: PulseTiming = field(default_factory=PulseTiming)
+
+    def __post_init__(self) -> None:
+        for section in (self.mtj, self.timing):
+            _validate_fields(section)
+        if self.mtj.t_amb_k >= self.mtj.tc_k or self.mtj.t0_k >= self.mtj.tc_k:
+            raise ConfigError(f"mtj: t_amb_k ({self.mtj.t_amb_k:g} K) and t0_k ({self.mtj.t0_k:g} K) must "
+                              f"lie below the Curie temperature tc_k ({self.mtj.tc_k:g} K)")
+        self.timing.validate_against(self.mtj)
+
+    # -- conversion -----------------------------------------------------------
+    def to_dict(self) -> dict[str, dict[str, float]]:
+        """Plain nested dict ``{"mtj": {...}, "timing": {...}}`` in SI units."""
+        return {"mtj": dataclasses.asdict(self.mtj), "timing": dataclasses.asdict(self.timing)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], origin: str = "device card") -> "DeviceCard":
+        """Build a card from ``{"mtj": {...}, "timing": {...}}``; missing keys keep defaults."""
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{origin}: expected a table with sections 'mtj' and 'timing', "
+                              f"got {type(data).__name__}")
+        unknown = set(data) - {"mtj", "timing"}
+        if unknown:
+            raise ConfigError(f"{origin}: unknown section(s) {sorted(unknown)}; "
+                              f"the card has sections 'mtj' and 'timing'")
+        parts = {}
+        for name, klass in (("mtj", MTJParams), ("timing", PulseTiming)):
+            section = data.get(name, {})
+            if not isinstance(section, Mapping):
+                raise ConfigError(f"{origin}: section '{name}' must be a table of numbers")
+            known = {f.name for f in fields(klass)}
+            bad = set(section) - known
+            if bad:
+                raise ConfigError(f"{origin}: unknown parameter(s) {sorted(bad)} in section '{name}'; "
+                                  f"known: {', '.join(sorted(known))}")
+            values = {}
+            for key, value in section.items():
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    raise ConfigError(f"{origin}: {name}.{key} must be a number in SI units, got {value!r}")
+                values[key] = float(value)
+            parts[name] = klass(**values)
+        return cls(**parts)
+
+    def replace(self, **changes: float) -> "DeviceCard":
+        """A new card with fields changed by name (looked up in either section); validated."""
+        mtj_names = {f.name for f in fields(MTJParams)}
+        timing_names = {f.name for f in fields(PulseTiming)}
+        mtj_changes = {k: v for k, v in changes.items() if k in mtj_names}
+        timing_changes = {k: v for k, v in changes.items() if k in timing_names}
+        unknown = set(changes) - mtj_names - timing_names
+        if unknown:
+            raise ConfigError(f"device card: unknown parameter(s) {sorted(unknown)}")
+        data = self.to_dict()
+        data["mtj"].update(mtj_changes)
+        data["timing"].update(timing_changes)
+        return DeviceCard.from_dict(data)
+
+
+def _validate_fields(section: Any) -> None:
+    name = type(section).__name__
+    for f in fields(section):
+        value = getattr(section, f.name)
+        meta = f.metadata
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{name}.{f.name} must be a number in {meta['unit']}, got {value!r}")
+        if not math.isfinite(value):
+            raise ConfigError(f"{name}.{f.name} is {value}; give a finite value in {meta['unit']} "
+                              f"({meta['desc']})")
+        lo, hi = meta["lo"], meta["hi"]
+        below = value <= lo if meta["lo_open"] else value < lo
+        if below or value > hi:
+            bracket = "(" if meta["lo_open"] else "["
+            raise ConfigError(f"{name}.{f.name} = {value:g} {meta['unit']} is outside the allowed range "
+                              f"{bracket}{lo:g}, {hi:g}] ({meta['desc']}); check the unit: values are SI")
+
+
+def describe_fields(klass: type) -> list[dict[str, Any]]:
+    """Name, default, unit, description, range and source of every field, in declared order."""
+    return [{"name": f.name, "default": f.default, **f.metadata} for f in fields(klass)]
+
+
+def load_device_card(path: str | Path) -> DeviceCard:
+    """Load a device card from a TOML, YAML or JSON file (SI units, sections ``mtj``/``timing``).
+
+    Raises:
+        ConfigError: the file is missing, unparsable, or holds an invalid value.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"device card file {path} does not exist; write one with "
+                          f"'ipnet-cosim card --write {path.name}'")
+    text = path.read_text(encoding="utf-8")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".toml":
+            import tomllib
+            data = tomllib.loads(text)
+        elif suffix in (".yaml", ".yml"):
+            import yaml
+            data = yaml.safe_load(text)
+        elif suffix == ".json":
+            data = json.loads(text)
+        else:
+            raise ConfigError(f"device card {path}: unknown file type '{suffix}'; use .toml, .yaml or .json")
+    except ConfigError:
+        raise
+    except Exception as exc:  # parser errors of three libraries
+        raise ConfigError(f"device card {path} is not valid {suffix[1:].upper()}: {exc}") from exc
+    return DeviceCard.from_dict(data if data is not None else {}, origin=f"device card {path}")
+
+
+def format_device_card_toml(card: DeviceCard) -> str:
+    """The card as a commented TOML document (units and sources in comments)."""
+    lines = ["# ipnet-cosim device card: SI units; every value is assumed unless its comment says otherwise", ""]
+    for section_name, section in (("mtj", card.mtj), ("timing", card.timing)):
+        lines.append(f"[{section_name}]")
+        for f in fields(section):
+            lines.append(f"# {f.metadata['desc']} [{f.metadata['unit']}]; {f.metadata['source']}")
+            lines.append(f"{f.name} = {getattr(section, f.name)!r}")
+        lines.append("")
+    return "\n".join(lines)
