@@ -36,6 +36,7 @@ class NeuronBench:
         reltol: ngspice relative tolerance.
         max_step_s: largest transient time step (None: t_pulse / 100).
         title: netlist title line.
+        save_hazard: also save each neuron's internal hazard node (``n<k>#h``).
     """
 
     currents_a: tuple[tuple[float, ...], ...]
@@ -45,6 +46,7 @@ class NeuronBench:
     reltol: float = 1e-4
     max_step_s: float | None = None
     title: str = "ipnet-cosim thermal MTJ neuron bench"
+    save_hazard: bool = False
 
     def __post_init__(self) -> None:
         if not self.currents_a or not self.currents_a[0]:
@@ -136,7 +138,8 @@ def format_neuron_bench(bench: NeuronBench) -> str:
                  f"{num(t.t_reset_s - t.t_edge_s)} {num(t.t_step_s)})")
     max_step = bench.max_step_s if bench.max_step_s is not None else t.t_pulse_s / 100.0
     lines.append(f".options reltol={num(bench.reltol)}")
-    saves = " ".join(f"v(th{k}) v(st{k})" for k in range(bench.n_neurons))
+    saves = " ".join(f"v(th{k}) v(st{k})" + (f" n{k}#h" if bench.save_hazard else "")
+                     for k in range(bench.n_neurons))
     lines.append(f".save {saves}")
     lines.append(f".tran {num(max_step)} {num(bench.t_stop_s)} 0 {num(max_step)}")
     lines.append(".end")
@@ -151,11 +154,14 @@ class BenchResult:
         spikes: [N, steps] bool, fired before the reset of that step.
         t_rise_end_k: [N, steps] temperature rise above ambient at the end of each step, K.
         t_rise_peak_k: [N, steps] temperature rise at the end of each pulse, K.
+        hazard: [N, steps] hazard H at the read instant (None unless the bench saved it);
+            1 - exp(-H) is the switching probability of that step.
     """
 
     spikes: np.ndarray
     t_rise_end_k: np.ndarray
     t_rise_peak_k: np.ndarray
+    hazard: np.ndarray | None = None
 
 
 def read_bench(bench: NeuronBench, waves) -> BenchResult:
@@ -166,7 +172,10 @@ def read_bench(bench: NeuronBench, waves) -> BenchResult:
     spikes = np.stack([waves.at(f"st{k}", t_read) > 0.5 for k in range(bench.n_neurons)])
     rise_end = np.stack([waves.at(f"th{k}", t_end) for k in range(bench.n_neurons)])
     rise_peak = np.stack([waves.at(f"th{k}", t_peak) for k in range(bench.n_neurons)])
-    return BenchResult(spikes=spikes, t_rise_end_k=rise_end, t_rise_peak_k=rise_peak)
+    hazard = None
+    if bench.save_hazard:
+        hazard = np.stack([waves.at(f"n{k}#h", t_read) for k in range(bench.n_neurons)])
+    return BenchResult(spikes=spikes, t_rise_end_k=rise_end, t_rise_peak_k=rise_peak, hazard=hazard)
 
 
 def simulate_bench(bench: NeuronBench, seed: int | None = None, osdi: str | Path | None = None):

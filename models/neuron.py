@@ -168,14 +168,16 @@ def mtj_neuron_step(i_a: Tensor, state: NeuronState, p: NeuronParams, *, mode: M
     if mode not in MODES:
         raise ConfigError(f"neuron mode '{mode}' is unknown; use one of {', '.join(MODES)}")
     rise0 = state.t_rise_k
-    dtype = rise0.dtype if rise0.is_floating_point() else torch.float64
+    dtype = torch.promote_types(i_a.dtype, rise0.dtype)
+    if not dtype.is_floating_point:
+        dtype = torch.float64
     i_a = i_a.to(dtype)
     rise0 = torch.broadcast_to(rise0.to(dtype), i_a.shape)
 
     if mode == "stochastic":
         if u is None:
             u = torch.rand(i_a.shape, generator=generator, dtype=dtype)
-        u = torch.clamp(u.to(dtype), 1e-12, 1.0 - 1e-12)
+        u = torch.clamp(u.to(dtype), torch.finfo(dtype).tiny, 1.0 - 1e-12)  # as the .va clamps
     else:
         u = torch.full_like(i_a, 0.5)
     threshold = -torch.log(u)

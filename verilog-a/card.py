@@ -231,10 +231,11 @@ def _validate_fields(section: Any) -> None:
             raise ConfigError(f"{name}.{f.name} is {value}; give a finite value in {meta['unit']} "
                               f"({meta['desc']})")
         lo, hi = meta["lo"], meta["hi"]
+        unit = "" if meta["unit"] == "1" else f" {meta['unit']}"
         below = value <= lo if meta["lo_open"] else value < lo
         if below or value > hi:
             bracket = "(" if meta["lo_open"] else "["
-            raise ConfigError(f"{name}.{f.name} = {value:g} {meta['unit']} is outside the allowed range "
+            raise ConfigError(f"{name}.{f.name} = {value:g}{unit} is outside the allowed range "
                               f"{bracket}{lo:g}, {hi:g}] ({meta['desc']}); check the unit: values are SI")
 
 
