@@ -121,11 +121,19 @@ def format_neuron_bench(bench: NeuronBench) -> str:
     """
     card, t = bench.card, bench.card.timing
     lines = [f"* {bench.title}",
-             f"* {bench.n_neurons} neuron(s), {bench.n_steps} step(s) of {num(t.t_step_s)} s, mode {bench.mode}",
-             card.mtj.model_card(MODEL_NAME, NEURON_MODULE)]
+             f"* {bench.n_neurons} neuron(s), {bench.n_steps} step(s) of {num(t.t_step_s)} s, mode {bench.mode}"]
+    # Verilog-A parameters are model parameters in ngspice: one .model card per ambient temperature
+    if bench.t_amb_k is None:
+        lines.append(card.mtj.model_card(MODEL_NAME, NEURON_MODULE))
+        model_of = [MODEL_NAME] * bench.n_neurons
+    else:
+        temps = list(dict.fromkeys(bench.t_amb_k))          # distinct, in first-use order
+        for j, temp in enumerate(temps):
+            mtj = card.replace(t_amb_k=temp).mtj            # validated like any card
+            lines.append(mtj.model_card(f"{MODEL_NAME}_{j}", NEURON_MODULE))
+        model_of = [f"{MODEL_NAME}_{temps.index(temp)}" for temp in bench.t_amb_k]
     for k, seq in enumerate(bench.currents_a):
-        params = "" if bench.t_amb_k is None else f" t_amb_k={num(bench.t_amb_k[k])}"
-        lines.append(f"N{k} a{k} 0 u{k} rst th{k} st{k} {MODEL_NAME}{params}")
+        lines.append(f"N{k} a{k} 0 u{k} rst th{k} st{k} {model_of[k]}")
         pts = _pwl_points(seq, card)
         # current flows from node 0 through the source into a<k>, then through the MTJ a<k> -> 0
         lines += _wrap(f"I{k} 0 a{k} PWL(", [f"{num(x)} {num(y)}" for x, y in pts], ")")

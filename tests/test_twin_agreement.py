@@ -98,3 +98,17 @@ def test_netlist_is_deterministic():
     a = format_neuron_bench(NeuronBench.from_array(cur[None]))
     b = format_neuron_bench(NeuronBench.from_array(cur[None]))
     assert a == b and a.endswith(".end\n") and "\r" not in a
+
+
+def test_per_neuron_ambient_temperature(osdi_path):
+    """Hotter ambient lowers the barrier: the same sub-threshold pulse gets a larger hazard, as in PyTorch."""
+    temps = (280.0, 300.0, 340.0)
+    bench = NeuronBench.from_array([[115e-6]] * 3, t_amb_k=temps, save_hazard=True, max_step_s=20e-12)
+    res, _ = simulate_bench(bench, osdi=osdi_path)
+    h = res.hazard[:, 0]
+    assert not res.spikes.any(), "sub-threshold at every temperature (post-firing hazards differ by design)"
+    assert h[0] < h[1] < h[2]
+    for k, temp in enumerate(temps):
+        neuron = ThermalMTJNeuron(DeviceCard().replace(t_amb_k=temp), mode="expected")
+        _, _, d = neuron(torch.tensor([[115e-6]], dtype=torch.float64), return_details=True)
+        np.testing.assert_allclose(h[k], float(d[0].hazard), rtol=0.03)
