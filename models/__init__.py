@@ -2,3 +2,10 @@
 
 Importing this package does not import torch; import the submodules.
 """
+
+from importlib import metadata as _metadata
+
+try:
+    __version__ = _metadata.version("ipnet-cosim")
+except _metadata.PackageNotFoundError:  # running from a source tree without installation
+    __version__ = "0+unknown"

@@ -172,6 +172,7 @@ def mtj_neuron_step(i_a: Tensor, state: NeuronState, p: NeuronParams, *, mode: M
     if not dtype.is_floating_point:
         dtype = torch.float64
     i_a = i_a.to(dtype)
+    tiny = torch.finfo(dtype).tiny     # a floor that exists in the working precision
     rise0 = torch.broadcast_to(rise0.to(dtype), i_a.shape)
 
     if mode == "stochastic":
@@ -192,7 +193,11 @@ def mtj_neuron_step(i_a: Tensor, state: NeuronState, p: NeuronParams, *, mode: M
     h_hi = torch.gather(h_nodes, -1, first.unsqueeze(-1)).squeeze(-1)
     h_lo = torch.gather(h_nodes, -1, (first - 1).unsqueeze(-1)).squeeze(-1)
     dt_sub = p.t_pulse_s / n_sub
-    frac = torch.clamp((threshold - h_lo) / torch.clamp(h_hi - h_lo, min=1e-300), 0.0, 1.0)
+    step_h = h_hi - h_lo
+    # double where so neither branch's gradient has inf/NaN (b^2 must not underflow in float32)
+    rising = (h_hi >= threshold) & (h_lo < threshold) & (step_h > 1e-18)
+    frac = torch.where(rising, (threshold - h_lo) / torch.where(rising, step_h, torch.ones_like(step_h)),
+                       torch.zeros_like(step_h)).clamp(0.0, 1.0)
     t_fire_pulse = ((first - 1).to(dtype) + frac) * dt_sub
     t_fire_pulse = torch.where(fired_pulse & (h_nodes[..., 0] >= threshold), torch.zeros_like(frac),
                                t_fire_pulse)
@@ -222,7 +227,7 @@ def mtj_neuron_step(i_a: Tensor, state: NeuronState, p: NeuronParams, *, mode: M
 
     rise_end = _relax(rise_pulse_end, torch.zeros_like(i_a), p.t_step_s - p.t_pulse_s, p.tau_th_s)
 
-    log_margin = torch.log(torch.clamp(h_read, min=1e-300)) - torch.log(threshold)
+    log_margin = torch.log(torch.clamp(h_read, min=tiny)) - torch.log(threshold)
     if mode == "expected":
         spikes = -torch.expm1(-h_read)
     else:

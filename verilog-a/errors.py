@@ -42,3 +42,7 @@ class ConvergenceError(SimulationError):
 
 class UnsupportedLayerError(IPNetCosimError, TypeError):
     """A network layer has no registered circuit mapping."""
+
+
+class CheckpointError(IPNetCosimError):
+    """A checkpoint file is missing, corrupt, or does not match the network it is loaded into."""

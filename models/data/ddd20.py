@@ -1,0 +1,588 @@
+"""DDD-20 steering data (DAVIS Driving Dataset 2020) and a synthetic driving event stream.
+
+DDD-20 loader (:func:`load_ddd20`)
+----------------------------------
+The recordings are HDF5 files written by the DDD-20 tools (``SensorsINI/ddd20-utils``). The layout
+below is taken from that repository's sources, not from a real file (none was available here):
+
+* Raw recording ``recXXXXXXXXXX.hdf5`` (``record.py``, ``datasets.py``, ``view.py``,
+  ``interfaces/caer.py``, ``interfaces/oxc.py``):
+
+  - ``dvs/data``: ``(N, 3)`` variable-length uint8 rows (``h5py.special_dtype(vlen=np.uint8)``),
+    one cAER event packet per row: ``[host time as ASCII digits, 28-byte packet header, packet
+    body]``. The header is libcaer's (int16 type, int16 source, int32 size, int32 TS offset,
+    int32 TS overflow, int32 capacity, int32 number, int32 valid); the body holds ``capacity x
+    size`` bytes. Polarity packets (type 1, 8-byte events) hold uint32 data (bit 0 valid, bit 1
+    polarity, bits 2-16 y, bits 17-31 x; ``interfaces/caer.py`` decodes ``pol = data >> 1 & 1``,
+    ``y = data >> 2 & 0x7FFF``, ``x = data >> 17``) and an int32 device timestamp in us. Other
+    packet types (frames, IMU, special) are skipped.
+  - ``dvs/timestamp``: ``(N,)`` int, host time in us (``int(time.time() * 1e6)``) when the packet
+    arrived.
+  - ``steering_wheel_angle/data``: ``(M, 2)`` float rows ``[host time in us, angle in degrees]``
+    (``record.py`` stores ``[timestamp, value]``; ``view.py`` draws the value as ``'%0.1f deg'``),
+    and ``steering_wheel_angle/timestamp`` ``(M,)``. The other vehicle signals follow the same pattern.
+  - Datasets grow in blocks of 2048 rows, so unwritten trailing rows are zero; rows with a zero
+    timestamp are skipped, as the DDD-20 viewer does.
+  - The sensor is a DAVIS346: 346 x 260 pixels (``DVS_SHAPE = (260, 346)``). Some drives were
+    recorded with the camera upside down (``view.py --rotate``); pass ``rotate180=True`` for those.
+
+  Event times are put on the host clock packet by packet: the packet's last valid event is placed
+  at the packet's arrival time, ``t_host = t_arrival - (t_dev,last - t_dev)`` with ``t_dev =
+  (TS overflow << 31) | timestamp``. The error is the USB/packet latency (milliseconds), small
+  against 100 ms bins, and device clock resets or drift cannot accumulate.
+
+* Exported file ``*_export.hdf5`` (``export.py``): root datasets ``dvs_frame`` ``(N, 260, 346)``
+  int16 (ON minus OFF event count per fixed bin, default 0.1 s), ``steering_wheel_angle`` ``(N,)``
+  (latest value at the bin), ``timestamp`` ``(N,)`` (seconds), plus ``aps_frame`` and other signals.
+  Here every ``n_bins`` consecutive rows make one window (``window_us`` is ignored; the bin width is
+  the export's). Since the export keeps only the net count, a pixel goes to the ON channel if the
+  net count is positive and to OFF if negative.
+
+Windows: the drive is cut into consecutive windows of ``n_bins`` bins of ``window_us / n_bins``
+starting at the later of the first DVS packet and the first steering sample; the target of every
+bin is the steering wheel angle linearly interpolated at the bin's centre. Coordinates are
+downsampled as ``x' = floor(x W / 346)``, ``y' = floor(y H / 260)``.
+
+Synthetic steering stream (:func:`make_steering_dataset`)
+---------------------------------------------------------
+A forward-looking camera in a car; the steering angle (degrees, positive = turning right in this
+model; DDD-20's sign convention is not assumed) is a smooth random signal per sample::
+
+    delta(t) = clip(delta_0 + sum_{k=1..3} a_k sin(2 pi f_k t + phi_k), -delta_max, delta_max)
+    delta_0 ~ N(0, offset_std),  a_k ~ U(0, wobble_max),  f_k ~ U(freq_range),  phi_k ~ U(0, 2 pi)
+
+Yawing rotates the view, and a rotation shifts every image point sideways by the same amount
+regardless of depth, so the roadside texture drifts horizontally at a rate set by the current
+angle, while the forward motion streams it downward at a steering-independent speed ``v``::
+
+    X(t) = X_0 - g * integral_0^t delta dt'      (px; g = flow_gain_px_per_s_per_deg)
+    Y(t) = Y_0 + v t                              (px; v ~ U(forward_flow_px_per_s_range))
+    L(x, y, t) = C((x - X(t)) mod W_c, (y - Y(t)) mod H_c) + lane(x, y, t)
+
+``C`` is a periodic canvas (``W_c = 2 W``, ``H_c = 2 H``) of log-intensity dots with random radius
+and random sign (brighter *or* darker than the road, equally likely). The lane markings stay put
+(the car keeps its lane) below the horizon at 0.35 H; their dashes stream down with the forward
+speed. The DVS model and noise are those of the gesture generator.
+
+Why the angle needs two frames: in one binary event frame a bright dot moving right (ON ahead,
+OFF behind) looks exactly like a dark dot moving left, and the dots' signs are random, so a single
+frame carries at most the speed ``|delta|`` (how wide the event bands are), not the sign. The
+displacement of the event pattern between consecutive frames, ``-g delta dt`` per bin (3 px per
+bin at 30 deg with the defaults), gives the signed angle. Seeds: sample ``i`` uses
+``SeedSequence(entropy=seed, spawn_key=(STEERING_TAG, split_code, i))``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from ipnet_cosim.device.errors import ConfigError
+from ipnet_cosim.models.data.events import (
+    DataFormatError, SteeringFrames, add_noise_events, events_to_frames, simulate_dvs, split_seed_sequence)
+
+DDD20_SENSOR_HEIGHT = 260
+DDD20_SENSOR_WIDTH = 346
+DDD20_HINT = ("DDD-20 recordings are available from https://sites.google.com/view/davis-driving-dataset-2020/home "
+              "(raw recXXXXXXXXXX.hdf5 files; tools in github.com/SensorsINI/ddd20-utils)")
+STEERING_TOPIC = "steering_wheel_angle"
+STEERING_TAG = 0x57EE
+_PACKET_HEADER = struct.Struct("<hhiiiiii")
+_POLARITY_EVENT = 1
+_CHUNK_ROWS = 2048
+
+
+# -- DDD-20 -------------------------------------------------------------------------------------
+
+def _positive_int(name: str, v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+        raise ConfigError(f"{name} must be a positive integer, got {v!r}")
+    return int(v)
+
+
+def _dataset(f: Any, key: str, path: Path) -> Any:
+    import h5py
+
+    obj = f.get(key)
+    if not isinstance(obj, h5py.Dataset):
+        found = sorted(f.keys())[:20]
+        raise DataFormatError(f"{path}: missing HDF5 dataset '/{key}' (expected the DDD-20 layout; "
+                              f"top-level entries found: {found})")
+    return obj
+
+
+def _read_steering_raw(f: Any, path: Path) -> tuple[np.ndarray, np.ndarray]:
+    ds = _dataset(f, f"{STEERING_TOPIC}/data", path)
+    data = np.asarray(ds[...], dtype=np.float64)
+    if data.ndim != 2 or data.shape[1] != 2:
+        raise DataFormatError(f"{path}: '/{STEERING_TOPIC}/data' must have shape (M, 2) "
+                              f"[host time us, angle deg], got {data.shape}")
+    rows = np.nonzero(data[:, 0] != 0)[0]
+    t, v = data[rows, 0], data[rows, 1]
+    bad = np.nonzero(~np.isfinite(t) | ~np.isfinite(v))[0]
+    if bad.size:
+        raise DataFormatError(f"{path}: '/{STEERING_TOPIC}/data' has NaN or inf at row {int(rows[bad[0]])} "
+                              f"({bad.size} rows); repair or drop those rows")
+    if t.size < 2:
+        raise DataFormatError(f"{path}: '/{STEERING_TOPIC}/data' holds {t.size} timestamped samples; "
+                              f"at least 2 are needed to interpolate the steering angle")
+    order = np.argsort(t, kind="stable")
+    return np.round(t[order]).astype(np.int64), v[order]
+
+
+def _accumulate(acc: np.ndarray, flat: np.ndarray, binary: bool) -> None:
+    if flat.size == 0:
+        return
+    lo, hi = int(flat.min()), int(flat.max()) + 1
+    local = np.bincount(flat - lo, minlength=hi - lo)
+    if binary:
+        acc[lo:hi] |= (local > 0).astype(np.uint8)
+    else:
+        acc[lo:hi] = np.minimum(acc[lo:hi].astype(np.int64) + local, 255).astype(np.uint8)
+
+
+def _load_raw(f: Any, path: Path, *, n_bins: int, height: int, width: int, window_us: int,
+              max_windows: int | None, binary: bool, rotate180: bool) -> SteeringFrames:
+    steer_t, steer_v = _read_steering_raw(f, path)
+    ds_data = _dataset(f, "dvs/data", path)
+    ds_ts = _dataset(f, "dvs/timestamp", path)
+    if ds_data.ndim != 2 or ds_data.shape[1] != 3 or ds_ts.shape != (ds_data.shape[0],):
+        raise DataFormatError(f"{path}: '/dvs/data' must be (N, 3) [host time, packet header, packet body] "
+                              f"with '/dvs/timestamp' (N,), got {ds_data.shape} and {ds_ts.shape}")
+    arrival = np.asarray(ds_ts[...], dtype=np.int64)
+    used = np.nonzero(arrival > 0)[0]
+    if used.size == 0:
+        raise DataFormatError(f"{path}: '/dvs/timestamp' has no non-zero entries (no DVS packets recorded)")
+    arr_used = arrival[used]
+    t_begin = max(int(arr_used.min()), int(steer_t[0]))
+    t_end = min(int(arr_used.max()), int(steer_t[-1]))
+    n_windows = (t_end - t_begin) // window_us if t_end > t_begin else 0
+    if max_windows is not None:
+        n_windows = min(n_windows, max_windows)
+    if n_windows < 1:
+        raise DataFormatError(f"{path}: DVS and steering data overlap for {max(t_end - t_begin, 0)} us, less than "
+                              f"one window of window_us={window_us}")
+    span_us = n_windows * window_us
+    bin_us = window_us // n_bins
+    # Events precede their packet's arrival, so packets that arrived before t_begin are not needed;
+    # packets arriving up to 1 s after the last window can still hold events inside it.
+    needed = used[(arr_used >= t_begin) & (arr_used <= t_begin + span_us + 1_000_000)]
+    first_row, last_row = (int(needed.min()), int(needed.max())) if needed.size else (0, -1)
+    acc = np.zeros(n_windows * n_bins * 2 * height * width, dtype=np.uint8)
+    n_events = 0
+    for c0 in range(first_row, last_row + 1, _CHUNK_ROWS):
+        c1 = min(c0 + _CHUNK_ROWS, last_row + 1)
+        rows = ds_data[c0:c1]
+        t_parts, x_parts, y_parts, p_parts = [], [], [], []
+        for r in range(c1 - c0):
+            t_arr = int(arrival[c0 + r])
+            if t_arr <= 0:
+                continue
+            head = np.asarray(rows[r, 1], dtype=np.uint8)
+            if head.size != _PACKET_HEADER.size:
+                raise DataFormatError(f"{path}: '/dvs/data' row {c0 + r}: packet header has {head.size} bytes, "
+                                      f"expected {_PACKET_HEADER.size}")
+            etype, _src, esize, _tso, overflow, capacity, number, _valid = _PACKET_HEADER.unpack(head.tobytes())
+            if etype != _POLARITY_EVENT:
+                continue
+            body = np.asarray(rows[r, 2], dtype=np.uint8)
+            if esize != 8 or not 0 <= number <= capacity or body.size < number * 8:
+                raise DataFormatError(f"{path}: '/dvs/data' row {c0 + r}: polarity packet with eventSize={esize}, "
+                                      f"eventNumber={number}, eventCapacity={capacity} but {body.size} body bytes "
+                                      f"(truncated or corrupt packet)")
+            words = np.frombuffer(body.tobytes(), dtype="<u4", count=2 * number).reshape(-1, 2)
+            data = words[:, 0]
+            keep = (data & 1).astype(bool)
+            if not keep.any():
+                continue
+            data = data[keep]
+            t_dev = words[keep, 1].view("<i4").astype(np.int64) | (np.int64(overflow) << 31)
+            t_parts.append(t_arr - (t_dev.max() - t_dev))
+            x_parts.append((data >> 17) & 0x7FFF)
+            y_parts.append((data >> 2) & 0x7FFF)
+            p_parts.append((data >> 1) & 1)
+        if not t_parts:
+            continue
+        t = np.concatenate(t_parts)
+        x = np.concatenate(x_parts).astype(np.int64)
+        y = np.concatenate(y_parts).astype(np.int64)
+        p = np.concatenate(p_parts).astype(np.int64)
+        if x.max() >= DDD20_SENSOR_WIDTH or y.max() >= DDD20_SENSOR_HEIGHT:
+            raise DataFormatError(f"{path}: '/dvs/data' rows {c0}..{c1 - 1} hold events up to x={x.max()}, "
+                                  f"y={y.max()}, outside the {DDD20_SENSOR_WIDTH}x{DDD20_SENSOR_HEIGHT} DAVIS346")
+        rel = t - t_begin
+        sel = (rel >= 0) & (rel < span_us)
+        rel, x, y, p = rel[sel], x[sel], y[sel], p[sel]
+        if rotate180:
+            x = DDD20_SENSOR_WIDTH - 1 - x
+            y = DDD20_SENSOR_HEIGHT - 1 - y
+        xs = x * width // DDD20_SENSOR_WIDTH
+        ys = y * height // DDD20_SENSOR_HEIGHT
+        win = rel // window_us
+        k = (rel - win * window_us) // bin_us
+        flat = ((((win * n_bins + k) * 2 + p) * height + ys) * width + xs)
+        _accumulate(acc, flat, binary)
+        n_events += int(rel.size)
+    centres = t_begin + np.arange(n_windows)[:, None] * window_us + (np.arange(n_bins)[None, :] + 0.5) * bin_us
+    target = np.interp(centres.ravel(), steer_t, steer_v).reshape(n_windows, n_bins)
+    meta = {
+        "dataset": "DDD-20", "file": str(path), "layout": "raw", "n_bins": n_bins, "height": height,
+        "width": width, "window_us": window_us, "binary": binary, "rotate180": rotate180,
+        "t_begin_host_us": t_begin, "n_events_binned": n_events,
+        "target": "steering_wheel_angle (deg) linearly interpolated at each bin centre",
+        "source_layout": "SensorsINI/ddd20-utils record.py/view.py",
+    }
+    return SteeringFrames(frames=acc.reshape(n_windows, n_bins, 2, height, width), steering_deg=target, meta=meta)
+
+
+def _block_starts(n_in: int, n_out: int) -> np.ndarray:
+    """First input index of each output cell under ``out = floor(in n_out / n_in)``."""
+    return -((-np.arange(n_out) * n_in) // n_out)
+
+
+def _load_export(f: Any, path: Path, *, n_bins: int, height: int, width: int, max_windows: int | None,
+                 binary: bool, rotate180: bool) -> SteeringFrames:
+    frames_ds = _dataset(f, "dvs_frame", path)
+    steer_ds = _dataset(f, STEERING_TOPIC, path)
+    ts_ds = _dataset(f, "timestamp", path)
+    if frames_ds.ndim != 3 or steer_ds.shape[:1] != frames_ds.shape[:1] or ts_ds.shape[:1] != frames_ds.shape[:1]:
+        raise DataFormatError(f"{path}: export layout needs '/dvs_frame' (N, H, W) with '/{STEERING_TOPIC}' and "
+                              f"'/timestamp' of N rows, got {frames_ds.shape}, {steer_ds.shape}, {ts_ds.shape}")
+    sensor_h, sensor_w = int(frames_ds.shape[1]), int(frames_ds.shape[2])
+    if height > sensor_h or width > sensor_w:
+        raise ConfigError(f"cannot downsample {sensor_h}x{sensor_w} frames of {path} to {height}x{width}")
+    ts = np.asarray(ts_ds[...], dtype=np.float64).reshape(-1)
+    steer = np.asarray(steer_ds[...], dtype=np.float64).reshape(-1)
+    nonzero = np.nonzero(ts != 0)[0]
+    n_rows = int(nonzero[-1]) + 1 if nonzero.size else 0      # trailing rows of the 2048-row blocks are zero
+    bad = np.nonzero(~np.isfinite(steer[:n_rows]))[0]
+    if bad.size:
+        raise DataFormatError(f"{path}: '/{STEERING_TOPIC}' has NaN or inf at row {int(bad[0])} ({bad.size} rows)")
+    n_windows = n_rows // n_bins
+    if max_windows is not None:
+        n_windows = min(n_windows, max_windows)
+    if n_windows < 1:
+        raise DataFormatError(f"{path}: {n_rows} exported rows, fewer than one window of n_bins={n_bins} rows")
+    ys0, xs0 = _block_starts(sensor_h, height), _block_starts(sensor_w, width)
+    out = np.zeros((n_windows, n_bins, 2, height, width), dtype=np.uint8)
+    step = max(1, 64 // n_bins)                  # 64 rows of 260 x 346 at a time (~23 MB as int32)
+    for w0 in range(0, n_windows, step):
+        w1 = min(w0 + step, n_windows)
+        raw = np.asarray(frames_ds[w0 * n_bins:w1 * n_bins], dtype=np.int32)
+        if rotate180:
+            raw = raw[:, ::-1, ::-1]
+        for ch, part in ((0, np.clip(-raw, 0, None)), (1, np.clip(raw, 0, None))):
+            pooled = np.add.reduceat(np.add.reduceat(part, ys0, axis=1), xs0, axis=2)
+            pooled = pooled.reshape(w1 - w0, n_bins, height, width)
+            out[w0:w1, :, ch] = (pooled > 0) if binary else np.minimum(pooled, 255)
+    dt = np.diff(ts[:n_rows])
+    meta = {
+        "dataset": "DDD-20", "file": str(path), "layout": "export", "n_bins": n_bins, "height": height,
+        "width": width, "binary": binary, "rotate180": rotate180,
+        "bin_s_median": float(np.median(dt)) if dt.size else None,
+        "target": "steering_wheel_angle (deg) of each exported row",
+        "source_layout": "SensorsINI/ddd20-utils export.py",
+    }
+    return SteeringFrames(frames=out, steering_deg=steer[:n_windows * n_bins].reshape(n_windows, n_bins), meta=meta)
+
+
+def load_ddd20(path: str | Path, *, n_bins: int = 16, height: int = 32, width: int = 32,
+               window_us: int = 1_600_000, max_windows: int | None = None, layout: str = "auto",
+               binary: bool = True, rotate180: bool = False) -> SteeringFrames:
+    """One DDD-20 drive as consecutive windows of event frames with the steering angle per bin.
+
+    Args:
+        path: A raw recording (``recXXXXXXXXXX.hdf5``) or an ``*_export.hdf5`` file.
+        n_bins: Time bins per window.
+        height: Output rows (downsampled from 260).
+        width: Output columns (downsampled from 346).
+        window_us: Window length (us), divisible by ``n_bins`` (raw layout only).
+        max_windows: Keep at most this many windows from the start (None: all).
+        layout: "auto", "raw" or "export" (see the module docstring).
+        binary: Binary frames (True) or counts clipped to 255.
+        rotate180: Rotate the sensor image by 180 degrees (drives recorded upside down).
+
+    Returns:
+        :class:`SteeringFrames`; ``steering_deg[n, k]`` is the angle at bin ``k``'s centre.
+
+    Raises:
+        ConfigError: Missing file or bad arguments.
+        DataFormatError: Not HDF5, a missing dataset (the message names the expected HDF5 path
+            and the file), NaN steering values or corrupt packets.
+    """
+    import h5py
+
+    p = Path(path)
+    n_bins = _positive_int("n_bins", n_bins)
+    height = _positive_int("height", height)
+    width = _positive_int("width", width)
+    window_us = _positive_int("window_us", window_us)
+    if max_windows is not None:
+        max_windows = _positive_int("max_windows", max_windows)
+    if window_us % n_bins:
+        raise ConfigError(f"window_us={window_us} is not divisible by n_bins={n_bins}; use "
+                          f"{(window_us // n_bins) * n_bins or n_bins} or {(window_us // n_bins + 1) * n_bins}")
+    if height > DDD20_SENSOR_HEIGHT or width > DDD20_SENSOR_WIDTH:
+        raise ConfigError(f"height/width must not exceed the DAVIS346 sensor "
+                          f"({DDD20_SENSOR_HEIGHT}x{DDD20_SENSOR_WIDTH}), got {height}x{width}")
+    if layout not in ("auto", "raw", "export"):
+        raise ConfigError(f"layout must be 'auto', 'raw' or 'export', got {layout!r}")
+    if not p.is_file():
+        raise ConfigError(f"DDD-20 file not found: {p}. {DDD20_HINT}")
+    try:
+        f = h5py.File(p, "r")
+    except OSError as exc:
+        raise DataFormatError(f"{p}: not a readable HDF5 file ({exc})") from exc
+    with f:
+        if layout == "auto":
+            if "dvs" in f:
+                layout = "raw"
+            elif "dvs_frame" in f:
+                layout = "export"
+            else:
+                raise DataFormatError(f"{p}: neither a raw DDD-20 recording (needs '/dvs/data', '/dvs/timestamp', "
+                                      f"'/{STEERING_TOPIC}/data') nor an export (needs '/dvs_frame', "
+                                      f"'/{STEERING_TOPIC}', '/timestamp'); top-level entries: {sorted(f.keys())[:20]}")
+        if layout == "raw":
+            return _load_raw(f, p, n_bins=n_bins, height=height, width=width, window_us=window_us,
+                             max_windows=max_windows, binary=bool(binary), rotate180=bool(rotate180))
+        return _load_export(f, p, n_bins=n_bins, height=height, width=width, max_windows=max_windows,
+                            binary=bool(binary), rotate180=bool(rotate180))
+
+
+# -- synthetic steering stream ------------------------------------------------------------------
+
+_STEER_RANGES = ("steering_freq_hz_range", "forward_flow_px_per_s_range", "dot_radius_px_range",
+                 "dot_log_contrast_range")
+
+
+@dataclass(frozen=True)
+class SyntheticSteeringConfig:
+    """The synthetic driving stream (see the module docstring for the equations).
+
+    Attributes:
+        height: Sensor rows.
+        width: Sensor columns.
+        n_bins: Time bins per sample.
+        window_us: Sample length (us); divisible by ``n_bins * sub_steps_per_bin``.
+        sub_steps_per_bin: Rendered frames per bin for the DVS model.
+        max_steering_deg: The angle is clipped to +-this (degrees).
+        steering_offset_std_deg: Standard deviation of the per-sample mean angle (degrees).
+        steering_wobble_deg_max: Upper bound of each of the 3 sinusoid amplitudes (degrees).
+        steering_freq_hz_range: Frequency range of the sinusoids (Hz).
+        flow_gain_px_per_s_per_deg: Sideways drift speed per degree of steering (px/s/deg).
+        forward_flow_px_per_s_range: Downward drift speed of the texture (px/s), uniform per sample.
+        n_texture_dots: Dots on the periodic canvas (2 H x 2 W), a quarter of them in view.
+        dot_radius_px_range: Dot radius range (px).
+        dot_log_contrast_range: Dot contrast magnitude range (log intensity), sign random.
+        lane_log_contrast: Lane-marking contrast magnitude (log intensity), sign random; 0 disables.
+        threshold: DVS contrast threshold (log-intensity units).
+        threshold_mismatch: Relative per-pixel threshold spread.
+        noise_fraction: Mean noise events relative to signal events.
+        binary: Binary frames (True) or counts clipped to 255.
+    """
+
+    height: int = 32
+    width: int = 32
+    n_bins: int = 16
+    window_us: int = 1_600_000
+    sub_steps_per_bin: int = 4
+    max_steering_deg: float = 45.0
+    steering_offset_std_deg: float = 12.0
+    steering_wobble_deg_max: float = 10.0
+    steering_freq_hz_range: tuple[float, float] = (0.15, 1.0)
+    flow_gain_px_per_s_per_deg: float = 1.0
+    forward_flow_px_per_s_range: tuple[float, float] = (8.0, 20.0)
+    n_texture_dots: int = 48
+    dot_radius_px_range: tuple[float, float] = (1.0, 2.5)
+    dot_log_contrast_range: tuple[float, float] = (0.6, 1.2)
+    lane_log_contrast: float = 0.8
+    threshold: float = 0.2
+    threshold_mismatch: float = 0.05
+    noise_fraction: float = 0.02
+    binary: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("height", "width", "n_bins", "window_us", "sub_steps_per_bin", "n_texture_dots"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise ConfigError(f"SyntheticSteeringConfig.{name} must be a positive integer, got {v!r}")
+        if self.height < 8 or self.width < 8:
+            raise ConfigError(f"SyntheticSteeringConfig: height and width must be >= 8 px, got "
+                              f"{self.height}x{self.width}")
+        steps = self.n_bins * self.sub_steps_per_bin
+        if self.window_us % steps:
+            raise ConfigError(f"SyntheticSteeringConfig.window_us={self.window_us} must be divisible by "
+                              f"n_bins * sub_steps_per_bin = {steps}; e.g. use {(self.window_us // steps + 1) * steps}")
+        for name in _STEER_RANGES:
+            v = getattr(self, name)
+            if not (isinstance(v, (tuple, list)) and len(v) == 2) or not all(
+                    isinstance(a, (int, float)) and not isinstance(a, bool) and math.isfinite(a) for a in v):
+                raise ConfigError(f"SyntheticSteeringConfig.{name} must be a pair (low, high), got {v!r}")
+            if not 0 < v[0] <= v[1]:
+                raise ConfigError(f"SyntheticSteeringConfig.{name} needs 0 < low <= high, got {v!r}")
+            object.__setattr__(self, name, (float(v[0]), float(v[1])))
+        for name, lo, hi in (("max_steering_deg", 1.0, 720.0), ("steering_offset_std_deg", 0.0, None),
+                             ("steering_wobble_deg_max", 0.0, None), ("flow_gain_px_per_s_per_deg", 1e-6, None),
+                             ("lane_log_contrast", 0.0, None), ("threshold", 1e-3, None),
+                             ("threshold_mismatch", 0.0, 0.5), ("noise_fraction", 0.0, 10.0)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < lo \
+                    or (hi is not None and v > hi):
+                rng_txt = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
+                raise ConfigError(f"SyntheticSteeringConfig.{name} must be a number {rng_txt}, got {v!r}")
+        if not isinstance(self.binary, bool):
+            raise ConfigError(f"SyntheticSteeringConfig.binary must be True or False, got {self.binary!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict (pairs as lists)."""
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "SyntheticSteeringConfig":
+        """Inverse of :meth:`to_dict`; unknown keys raise :class:`ConfigError`."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"SyntheticSteeringConfig: unknown field(s) {unknown}; known: {sorted(known)}")
+        return cls(**{k: (tuple(v) if k in _STEER_RANGES and isinstance(v, list) else v) for k, v in data.items()})
+
+
+def _steering_signal(rng: np.random.Generator, cfg: SyntheticSteeringConfig, t_s: np.ndarray) -> np.ndarray:
+    offset = rng.normal(0.0, cfg.steering_offset_std_deg) if cfg.steering_offset_std_deg > 0 else 0.0
+    amp = rng.uniform(0.0, cfg.steering_wobble_deg_max, 3)
+    freq = rng.uniform(*cfg.steering_freq_hz_range, 3)
+    phase = rng.uniform(0.0, 2.0 * np.pi, 3)
+    delta = offset + (amp[:, None] * np.sin(2.0 * np.pi * freq[:, None] * t_s[None, :] + phase[:, None])).sum(0)
+    return np.clip(delta, -cfg.max_steering_deg, cfg.max_steering_deg)
+
+
+def generate_steering_events(rng: np.random.Generator,
+                             config: SyntheticSteeringConfig = SyntheticSteeringConfig()
+                             ) -> tuple[np.ndarray, np.ndarray]:
+    """One synthetic driving sample: events over ``[0, window_us)`` and the angle at each bin centre.
+
+    Returns:
+        ``(events, steering_deg)``; ``steering_deg`` has ``n_bins`` entries (degrees).
+    """
+    if not isinstance(config, SyntheticSteeringConfig):
+        raise ConfigError(f"config must be a SyntheticSteeringConfig, got {type(config).__name__}")
+    cfg = config
+    h, w = cfg.height, cfg.width
+    n_steps = cfg.n_bins * cfg.sub_steps_per_bin
+    sub_us = cfg.window_us // n_steps
+    t_edges = np.arange(n_steps + 1, dtype=np.int64) * sub_us
+    # Steering on a 8x finer grid, integrated with the trapezoid rule for the sideways drift X(t).
+    fine = 8
+    t_fine_s = np.arange(n_steps * fine + 1) * (sub_us / fine) * 1e-6
+    delta_fine = _steering_signal(rng, cfg, t_fine_s)
+    dt_s = sub_us / fine * 1e-6
+    integral = np.concatenate([[0.0], np.cumsum(0.5 * (delta_fine[1:] + delta_fine[:-1]) * dt_s)])
+    bin_us = cfg.window_us // cfg.n_bins
+    centres_s = (np.arange(cfg.n_bins) + 0.5) * bin_us * 1e-6
+    target = np.interp(centres_s, t_fine_s, delta_fine)
+
+    hc, wc = 2 * h, 2 * w
+    x0, y0 = rng.uniform(0.0, wc), rng.uniform(0.0, hc)
+    v_fwd = rng.uniform(*cfg.forward_flow_px_per_s_range)
+    t_s = t_edges * 1e-6
+    shift_x = x0 - cfg.flow_gain_px_per_s_per_deg * integral[::fine]
+    shift_y = y0 + v_fwd * t_s
+
+    # Periodic canvas C, 2x supersampled, of dots of random sign.
+    ss = 2
+    n_dots = cfg.n_texture_dots
+    dot_x, dot_y = rng.uniform(0.0, wc, n_dots), rng.uniform(0.0, hc, n_dots)
+    dot_r = rng.uniform(*cfg.dot_radius_px_range, n_dots)
+    dot_c = rng.uniform(*cfg.dot_log_contrast_range, n_dots) * rng.choice([-1.0, 1.0], n_dots)
+    canvas = np.zeros((hc * ss, wc * ss))
+    half = int(np.ceil((cfg.dot_radius_px_range[1] + 1.0) * ss))
+    box = np.arange(-half, half + 1)
+    for j in range(n_dots):                      # each dot touches only a small box (wrapped indices)
+        iy = np.floor(dot_y[j] * ss).astype(np.int64) + box
+        ix = np.floor(dot_x[j] * ss).astype(np.int64) + box
+        ddy = (iy / ss - dot_y[j])[:, None]
+        ddx = (ix / ss - dot_x[j])[None, :]
+        canvas[np.ix_(iy % (hc * ss), ix % (wc * ss))] += dot_c[j] * np.clip(
+            dot_r[j] + 0.5 - np.sqrt(ddx * ddx + ddy * ddy), 0.0, 1.0)
+
+    # Bilinear, wrapped sampling of C at (x - X(t), y - Y(t)) for every rendered time.
+    ys = np.arange(h, dtype=np.float64)[None, :, None]
+    xs = np.arange(w, dtype=np.float64)[None, None, :]
+    u = np.mod((xs - shift_x[:, None, None]) * ss, wc * ss)
+    v = np.mod((ys - shift_y[:, None, None]) * ss, hc * ss)
+    u0, v0 = np.floor(u).astype(np.int64), np.floor(v).astype(np.int64)
+    fu, fv = u - u0, v - v0
+    u1, v1 = (u0 + 1) % (wc * ss), (v0 + 1) % (hc * ss)
+    log_i = ((1 - fv) * ((1 - fu) * canvas[v0, u0] + fu * canvas[v0, u1])
+             + fv * ((1 - fu) * canvas[v1, u0] + fu * canvas[v1, u1]))
+
+    # Lane markings below the horizon: fixed lines from the vanishing point, dashes streaming down.
+    lane_sign = rng.choice([-1.0, 1.0])
+    if cfg.lane_log_contrast > 0:
+        y_h = 0.35 * h
+        x_vp = 0.5 * (w - 1)
+        yy = np.arange(h, dtype=np.float64)[:, None]
+        below = np.clip(yy - y_h, 0.0, None)
+        half_w = 0.3 + 0.04 * below
+        lane = np.zeros((h, w))
+        for side in (-1.0, 1.0):
+            x_l = x_vp + side * 0.9 * below
+            lane = np.maximum(lane, np.clip(half_w + 0.5 - np.abs(np.arange(w)[None, :] - x_l), 0.0, 1.0))
+        lane *= (yy > y_h)
+        phase = 6.0 / (below + 1.0)                                           # [H, 1], ground distance ~ 1/row
+        dash = 0.5 + 0.5 * np.cos(2.0 * np.pi * (phase[None] - (v_fwd / 8.0) * t_s[:, None, None]))
+        log_i = log_i + lane_sign * cfg.lane_log_contrast * lane[None] * dash
+    events = simulate_dvs(log_i, t_edges_us=t_edges, threshold=cfg.threshold,
+                          threshold_mismatch=cfg.threshold_mismatch, rng=rng)
+    events = add_noise_events(events, fraction=cfg.noise_fraction, height=h, width=w, t_start_us=0,
+                              t_stop_us=cfg.window_us, rng=rng)
+    return events, target
+
+
+def make_steering_dataset(n_samples: int, *, config: SyntheticSteeringConfig = SyntheticSteeringConfig(),
+                          seed: int = 0, split: str = "train") -> SteeringFrames:
+    """The synthetic steering data set: event frames and the steering angle per bin.
+
+    Args:
+        n_samples: Number of windows (>= 1).
+        config: Generator configuration.
+        seed: User seed (non-negative); same arguments give byte-identical frames.
+        split: "train", "val" or "test": independent streams for the same seed.
+
+    Returns:
+        :class:`SteeringFrames` with ``steering_deg[n, k]`` the angle at bin ``k``'s centre.
+    """
+    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
+        raise ConfigError(f"n_samples must be a positive integer, got {n_samples!r}")
+    if not isinstance(config, SyntheticSteeringConfig):
+        raise ConfigError(f"config must be a SyntheticSteeringConfig, got {type(config).__name__}")
+    split_seed_sequence(seed, STEERING_TAG, split)
+    cfg = config
+    frames = np.zeros((int(n_samples), cfg.n_bins, 2, cfg.height, cfg.width), dtype=np.uint8)
+    target = np.zeros((int(n_samples), cfg.n_bins), dtype=np.float32)
+    n_events = np.zeros(int(n_samples), dtype=np.int64)
+    for i in range(int(n_samples)):
+        rng = np.random.default_rng(split_seed_sequence(seed, STEERING_TAG, split, i))
+        events, steer = generate_steering_events(rng, cfg)
+        n_events[i] = events.size
+        frames[i] = events_to_frames(events, n_bins=cfg.n_bins, height=cfg.height, width=cfg.width,
+                                     t_start_us=0, t_stop_us=cfg.window_us, binary=cfg.binary)
+        target[i] = steer
+    meta = {
+        "generator": "ipnet_cosim.models.data.ddd20.make_steering_dataset",
+        "config": cfg.to_dict(),
+        "seed": int(seed),
+        "split": split,
+        "n_samples": int(n_samples),
+        "seed_derivation": "SeedSequence(entropy=seed, spawn_key=(0x57EE, split_code, i)); "
+                           "split_code train 0, val 1, test 2",
+        "mean_events_per_sample": float(n_events.mean()),
+    }
+    return SteeringFrames(frames=frames, steering_deg=target, meta=meta)
