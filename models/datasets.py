@@ -1,0 +1,108 @@
+"""Named data sets for training and experiments: synthetic DVS gestures (11 and 22-class
+time-reversed) and DVS128 Gesture when the user has the files.
+
+The 22-class sets add, for every sample, its time-reversed copy as class ``c + 11``; the
+reversed copy has exactly the same frames in reverse order (see
+:func:`ipnet_cosim.models.data.events.time_reverse`), so only temporal order separates a
+gesture from its reversal.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+
+from ipnet_cosim.device.errors import ConfigError
+
+DATASETS = {
+    "synthetic-11": "synthetic DVS gestures, 11 classes (no download)",
+    "synthetic-22": "synthetic DVS gestures + time-reversed copies, 22 classes (no download)",
+    "dvs128-11": "IBM DVS128 Gesture, 11 classes (needs the files: --data-root)",
+    "dvs128-22": "IBM DVS128 Gesture + time-reversed copies, 22 classes (needs the files: --data-root)",
+}
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which data set and how it is binned.
+
+    Args:
+        dataset: a key of :data:`DATASETS`.
+        n_train_per_class, n_test_per_class: synthetic samples per (forward) class; for DVS128
+            an upper bound on samples (0 = all).
+        n_bins: time bins (network steps) per sample.
+        height, width: frame size in pixels.
+        seed: generator seed (synthetic).
+        root: folder with DVS128 Gesture (original AEDAT layout or tonic's).
+    """
+
+    dataset: str = "synthetic-22"
+    n_train_per_class: int = 48
+    n_test_per_class: int = 16
+    n_bins: int = 16
+    height: int = 32
+    width: int = 32
+    seed: int = 0
+    root: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.dataset not in DATASETS:
+            raise ConfigError(f"data set '{self.dataset}' is unknown; use one of {', '.join(DATASETS)}")
+        for name in ("n_bins", "height", "width"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"data: {name} ({getattr(self, name)}) must be at least 1")
+        if self.dataset.startswith("synthetic") and (self.n_train_per_class < 1 or self.n_test_per_class < 1):
+            raise ConfigError("data: n_train_per_class and n_test_per_class must be at least 1")
+        if self.dataset.startswith("dvs128") and not self.root:
+            raise ConfigError(f"data set '{self.dataset}' needs the DVS128 Gesture files: pass --data-root DIR "
+                              f"(download from https://research.ibm.com/interactive/dvsgesture/)")
+
+    @property
+    def time_reversed(self) -> bool:
+        return self.dataset.endswith("-22")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "DataConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        bad = set(data) - known
+        if bad:
+            raise ConfigError(f"data config: unknown key(s) {sorted(bad)}; known: {', '.join(sorted(known))}")
+        return cls(**dict(data))
+
+
+def _reverse_frames(data):
+    """Append each sample's time-reversed copy (frames in reverse order) as class c + n."""
+    from ipnet_cosim.models.data.events import EventFrames
+    n = len(data.class_names)
+    frames = np.concatenate([data.frames, data.frames[:, ::-1]], axis=0)
+    labels = np.concatenate([data.labels, data.labels + n])
+    names = tuple(data.class_names) + tuple(f"{c}_reversed" for c in data.class_names)
+    return EventFrames(frames=np.ascontiguousarray(frames), labels=labels, class_names=names,
+                       meta=dict(data.meta, time_reversed=True))
+
+
+@functools.lru_cache(maxsize=4)
+def load_dataset(config: DataConfig):
+    """(train, test) :class:`~ipnet_cosim.models.data.events.EventFrames` for a data config (cached per process)."""
+    if config.dataset.startswith("synthetic"):
+        from ipnet_cosim.models.data.synthetic_gestures import SyntheticGestureConfig, make_gesture_dataset
+        gen = SyntheticGestureConfig(height=config.height, width=config.width, n_bins=config.n_bins)
+        train = make_gesture_dataset(config.n_train_per_class, config=gen, seed=config.seed, split="train",
+                                     time_reversed=config.time_reversed)
+        test = make_gesture_dataset(config.n_test_per_class, config=gen, seed=config.seed, split="test",
+                                    time_reversed=config.time_reversed)
+        return train, test
+    from ipnet_cosim.models.data.dvs128 import load_dvs128_gesture
+    out = []
+    for split, limit in (("train", config.n_train_per_class), ("test", config.n_test_per_class)):
+        data = load_dvs128_gesture(config.root, split=split, n_bins=config.n_bins, height=config.height,
+                                   width=config.width, max_samples=None if limit <= 0 else limit * 11)
+        out.append(_reverse_frames(data) if config.time_reversed else data)
+    return tuple(out)

@@ -1,0 +1,240 @@
+"""Temporal-memory benchmarks on event data: ``time-reversed`` and ``frontier``.
+
+* ``time-reversed``: IPNet against every baseline of the same backbone on the synthetic
+  11-class gestures and the 22-class time-reversed set (each gesture plus its reversal, equal
+  time-summed frames). Reports accuracy, how well forward and reversed are told apart
+  (``direction_accuracy``, chance 0.5), parameter counts and training time.
+* ``frontier``: IPNet with its heat memory placed at layer 0 (the sensing interface), 1 or 2
+  of the same network, on the 22-class set ("Memory-at-the-Frontier").
+
+Every trained network is kept as a checkpoint under ``OUT/runs/...``; re-running the
+experiment reuses finished runs and resumes unfinished ones, so an interrupted experiment
+loses nothing already trained.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from ipnet_cosim.device.card import DeviceCard
+from ipnet_cosim.models.checkpoint import CHECKPOINT_FILE, SUMMARY_FILE, write_json
+from ipnet_cosim.models.datasets import DataConfig
+from ipnet_cosim.models.network import ARCH_DESCRIPTIONS, LayerSpec, NetworkConfig
+from ipnet_cosim.models.train import TrainConfig, train
+
+ARCH_ORDER = ("ipnet", "memoryless", "rnn", "lstm", "conv2p1d", "conv3d", "cnn2d_sum")
+QUICK_LAYERS = (LayerSpec("conv", 4, kernel=5, stride=3), LayerSpec("conv", 4, kernel=3, stride=2),
+                LayerSpec("linear", 16))
+PROVENANCE = ("simulated: PyTorch twin of the thermal MTJ neuron (deterministic mode); test accuracy in exact "
+              "precision (float64, 64/16 substeps) for spiking networks; synthetic DVS gestures generated "
+              "with the recorded seed")
+
+
+def _log(progress: Callable[[str], None] | None, msg: str) -> None:
+    if progress:
+        progress(msg)
+
+
+def default_settings(quick: bool, seed: int) -> tuple[dict, dict, dict]:
+    """(network overrides, data config kwargs, train config kwargs) of the experiments."""
+    if quick:
+        return ({"layers": QUICK_LAYERS},
+                {"n_train_per_class": 3, "n_test_per_class": 2, "seed": seed},
+                {"epochs": 1, "batch_size": 16, "seed": seed, "calibrate_samples": 16, "eval_exact": False})
+    return {}, {"seed": seed}, {"seed": seed}
+
+
+def train_or_reuse(folder: Path, network: NetworkConfig, data: DataConfig, options: TrainConfig,
+                   card: DeviceCard, progress: Callable[[str], None] | None) -> dict[str, Any]:
+    """Train into ``folder`` unless it already holds a finished run with the same configuration."""
+    summary = folder / SUMMARY_FILE
+    if (folder / CHECKPOINT_FILE).exists() and summary.exists():
+        saved = json.loads(summary.read_text(encoding="utf-8"))
+        same = (saved.get("network_config") == network.to_dict() and saved.get("data_config") == data.to_dict()
+                and saved.get("device_card") == card.to_dict()
+                and {k: v for k, v in saved.get("train_config", {}).items() if k != "threads"}
+                == {k: v for k, v in options.to_dict().items() if k != "threads"})
+        if same and "test_accuracy" in saved.get("metrics", {}):
+            _log(progress, f"reusing finished run {folder}")
+            return saved["metrics"]
+        if not same:
+            raise_mismatch(folder)
+        _log(progress, f"resuming {folder}")
+        return train(folder, network, data, options, card, resume=True, progress_bar=False, log=progress)
+    return train(folder, network, data, options, card, progress_bar=False, log=progress)
+
+
+def raise_mismatch(folder: Path) -> None:
+    from ipnet_cosim.device.errors import CheckpointError
+    raise CheckpointError(f"{folder} holds a run with other settings; delete it or choose another --out "
+                          f"(it was not overwritten)")
+
+
+def _row(arch: str, metrics: dict[str, Any]) -> dict[str, Any]:
+    row = {"arch": arch, "description": ARCH_DESCRIPTIONS[arch],
+           "test_accuracy": metrics["test_accuracy"],
+           "test_accuracy_precision": metrics.get("test_accuracy_precision"),
+           "parameter_count": metrics["parameter_count"],
+           "train_seconds": round(float(metrics.get("train_seconds", 0.0)), 1),
+           "layer_kinds": metrics.get("layer_kinds")}
+    test = metrics.get("test_exact") or metrics.get("test_train_precision") or {}
+    if "direction_accuracy" in test:
+        row["direction_accuracy"] = test["direction_accuracy"]
+        row["pair_accuracy"] = test["pair_accuracy"]
+    return row
+
+
+def run_time_reversed(out_dir: Path, *, seed: int = 0, quick: bool = False,
+                      progress: Callable[[str], None] | None = None,
+                      archs: tuple[str, ...] = ARCH_ORDER) -> dict[str, Any]:
+    """Accuracy of IPNet and every baseline on the 11- and 22-class synthetic gesture sets."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    card = DeviceCard()
+    net_over, data_kw, train_kw = default_settings(quick, seed)
+    options = TrainConfig(**train_kw)
+    t0 = time.perf_counter()
+    tables: dict[str, list[dict[str, Any]]] = {}
+    for dataset in ("synthetic-11", "synthetic-22"):
+        data = DataConfig(dataset=dataset, **data_kw)
+        n_classes = 22 if data.time_reversed else 11
+        rows = []
+        for arch in archs:
+            _log(progress, f"{dataset}: training {arch}")
+            network = NetworkConfig(arch=arch, n_classes=n_classes, **net_over)
+            metrics = train_or_reuse(out_dir / "runs" / dataset / arch, network, data, options, card, progress)
+            rows.append(_row(arch, metrics))
+            _log(progress, f"{dataset}: {arch} test accuracy {metrics['test_accuracy']:.4f}")
+        tables[dataset] = rows
+
+    rows22 = {r["arch"]: r for r in tables["synthetic-22"]}
+    checks: dict[str, Any] = {}
+    lines = []
+    if "ipnet" in rows22:
+        ip = rows22["ipnet"]["test_accuracy"]
+        checks["ipnet_22class_accuracy"] = ip
+        checks["ipnet_22class_at_least_95_percent"] = ip >= 0.95
+        worse = [a for a, r in rows22.items() if a != "ipnet" and r["test_accuracy"] > ip]
+        checks["baselines_more_accurate_than_ipnet_22class"] = worse
+        lines.append(f"22-class: IPNet {ip:.3f}" + (f"; more accurate: {', '.join(worse)}" if worse
+                                                    else "; at least as accurate as every baseline"))
+    for arch in ("memoryless", "cnn2d_sum"):
+        if arch in rows22 and "direction_accuracy" in rows22[arch]:
+            d = rows22[arch]["direction_accuracy"]
+            checks[f"{arch}_direction_accuracy"] = d
+            lines.append(f"{arch}: forward/reversed told apart {d:.3f} (chance 0.5)")
+    result = {
+        "experiment": "time-reversed", "seed": seed, "quick": quick, "provenance": PROVENANCE,
+        "data": {k: DataConfig(dataset=k, **data_kw).to_dict() for k in tables},
+        "train_config": options.to_dict(), "network_overrides": {k: [l.to_dict() for l in v] if k == "layers" else v
+                                                                for k, v in net_over.items()},
+        "device_card": card.to_dict(), "tables": tables, "checks": checks,
+        "units": {"test_accuracy": "fraction of test samples", "direction_accuracy":
+                  "fraction of test samples whose forward/reversed bit is right (chance 0.5)",
+                  "train_seconds": "s (wall clock on this machine)"},
+        "wall_seconds": round(time.perf_counter() - t0, 1), "summary_lines": lines,
+    }
+    write_json(out_dir / "time-reversed.json", result)
+    _plot_time_reversed(result, out_dir / "time-reversed.png")
+    return result
+
+
+def _plot_time_reversed(result: dict[str, Any], path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    tables = result["tables"]
+    archs = [r["arch"] for r in tables["synthetic-22"]]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    x = np.arange(len(archs))
+    for k, (dataset, color) in enumerate((("synthetic-11", "#4c72b0"), ("synthetic-22", "#dd8452"))):
+        acc = [next(r for r in tables[dataset] if r["arch"] == a)["test_accuracy"] for a in archs]
+        axes[0].bar(x + (k - 0.5) * 0.38, acc, 0.38, label=dataset.replace("synthetic-", "") + " classes",
+                    color=color)
+    axes[0].axhline(0.95, color="k", lw=0.8, ls=":", label="95 %")
+    axes[0].set_xticks(x, archs, rotation=30, ha="right")
+    axes[0].set_ylabel("test accuracy")
+    axes[0].set_ylim(0, 1.02)
+    axes[0].legend(fontsize=8, loc="lower left")
+    axes[0].set_title("synthetic DVS gestures")
+    d = [next(r for r in tables["synthetic-22"] if r["arch"] == a).get("direction_accuracy", np.nan) for a in archs]
+    axes[1].bar(x, d, 0.6, color="#55a868")
+    axes[1].axhline(0.5, color="k", lw=0.8, ls="--", label="chance")
+    axes[1].set_xticks(x, archs, rotation=30, ha="right")
+    axes[1].set_ylabel("forward vs reversed told apart")
+    axes[1].set_ylim(0, 1.02)
+    axes[1].legend(fontsize=8)
+    axes[1].set_title("22-class: only temporal order separates a pair")
+    fig.suptitle("time-reversed benchmark (simulated, PyTorch twin)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def run_frontier(out_dir: Path, *, seed: int = 0, quick: bool = False,
+                 progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Accuracy on the 22-class set vs the layer that holds IPNet's heat memory."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    card = DeviceCard()
+    net_over, data_kw, train_kw = default_settings(quick, seed)
+    options = TrainConfig(**train_kw)
+    data = DataConfig(dataset="synthetic-22", **data_kw)
+    n_layers = len(net_over.get("layers", NetworkConfig().layers))
+    t0 = time.perf_counter()
+    rows = []
+    placements: list[tuple[str, NetworkConfig]] = [
+        (f"layer {i}", NetworkConfig(arch="ipnet", n_classes=22, memory_layers=(i,), **net_over))
+        for i in range(n_layers)]
+    placements.append(("none (memoryless)", NetworkConfig(arch="memoryless", n_classes=22, **net_over)))
+    for label, network in placements:
+        tag = "memoryless" if network.arch == "memoryless" else f"memory-layer-{network.heat_layers[0]}"
+        _log(progress, f"frontier: training IPNet with heat memory at {label}")
+        metrics = train_or_reuse(out_dir / "runs" / tag, network, data, options, card, progress)
+        row = _row(network.arch, metrics)
+        row.update({"memory_at": label, "memory_layer": network.heat_layers[0] if network.heat_layers else None})
+        rows.append(row)
+    mem_rows = [r for r in rows if r["memory_layer"] is not None]
+    best = max(mem_rows, key=lambda r: r["test_accuracy"])
+    frontier_best = best["memory_layer"] == 0 or mem_rows[0]["test_accuracy"] >= best["test_accuracy"]
+    lines = [f"memory at {r['memory_at']}: accuracy {r['test_accuracy']:.3f}" for r in rows]
+    lines.append("frontier placement is the most accurate" if frontier_best
+                 else f"frontier placement is NOT the most accurate (best: {best['memory_at']})")
+    result = {"experiment": "frontier", "seed": seed, "quick": quick, "provenance": PROVENANCE,
+              "data": data.to_dict(), "train_config": options.to_dict(), "device_card": card.to_dict(),
+              "rows": rows, "checks": {"frontier_is_best": frontier_best},
+              "units": {"test_accuracy": "fraction of test samples"},
+              "wall_seconds": round(time.perf_counter() - t0, 1), "summary_lines": lines}
+    write_json(out_dir / "frontier.json", result)
+    _plot_frontier(result, out_dir / "frontier.png")
+    return result
+
+
+def _plot_frontier(result: dict[str, Any], path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    rows = result["rows"]
+    mem = [r for r in rows if r["memory_layer"] is not None]
+    ctrl = [r for r in rows if r["memory_layer"] is None]
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    ax.plot([r["memory_layer"] for r in mem], [r["test_accuracy"] for r in mem], "o-", label="test accuracy")
+    ax.plot([r["memory_layer"] for r in mem], [r.get("direction_accuracy", float("nan")) for r in mem], "s--",
+            label="forward/reversed told apart")
+    for r in ctrl:
+        ax.axhline(r["test_accuracy"], color="gray", ls=":", label="no memory: accuracy")
+    ax.axhline(0.5, color="k", lw=0.6, ls="--", label="chance (direction)")
+    ax.set_xticks([r["memory_layer"] for r in mem], [f"layer {r['memory_layer']}" + (" (frontier)" if
+                                                     r["memory_layer"] == 0 else "") for r in mem])
+    ax.set_xlabel("layer holding the heat memory")
+    ax.set_ylabel("fraction of test samples")
+    ax.set_ylim(0, 1.02)
+    ax.legend(fontsize=8, loc="lower left")
+    ax.set_title("Memory at the frontier (22-class, simulated)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

@@ -1,0 +1,570 @@
+"""IPNet and its baselines: one spiking backbone of thermal MTJ neurons, different temporal memories.
+
+Every network here has the same shape::
+
+    frames [B, T, C, H, W]  ->  layer 0 (frontier) -> layer 1 -> ... -> layer L-1  ->  readout
+    (binary event frames)       weight op + unit     weight op + unit                  integrating
+
+* A **weight op** is a convolution or a fully connected map (a crossbar in the circuit,
+  issue 5). Its output ``a`` is dimensionless; the column current fed to the neurons is
+  ``I = current_scale_a * a`` (A). Inputs are binary spikes, so ``a = W x + b`` is the sum of
+  the weights of the active rows.
+* A **unit** turns the current sequence ``I[t]`` into the layer's output sequence.
+  - :class:`HeatMemoryNeurons`: thermal MTJ neurons that keep their heat from step to step
+    (intrinsic plasticity; :func:`~ipnet_cosim.models.neuron.mtj_neuron_step`). This is IPNet's
+    memory; ``memory_layers`` says which layers have it (default: the frontier, layer 0).
+  - :class:`ThresholdMTJNeurons`: MTJ neurons with a fast thermal path (``tau_th =
+    memoryless_tau_th_s``, 0.1 ns by default, so the heat left after the 2 ns idle part of a
+    step is ``exp(-20)`` of the pulse's): memoryless. Started at ambient, a deterministic
+    MTJ neuron fires iff ``I >= I_th``; ``I_th`` is found once by bisection on the exact step
+    (64/16 Simpson substeps, float64), so this unit is exact and cheap.
+  - baselines replace the frontier unit with a conventional memory: an RNN
+    (``h_t = tanh(a_t + U h_{t-1})``, ``U`` a 1x1 convolution over channels), an LSTM (1x1
+    convolutional gates over ``[a_t, h_{t-1}]``), a 2+1D CNN (a causal temporal convolution
+    of ``temporal_kernel`` steps after the spatial one, then memoryless MTJ neurons), a
+    parallel 3D CNN (the frontier op is a causal 3D convolution over a window of ``window``
+    input frames, then memoryless MTJ neurons), the memoryless control (IPNet with the heat
+    memory switched off: every layer uses :class:`ThresholdMTJNeurons`), and a 2D CNN that
+    sees only the time-averaged frame (one step).
+* The **readout** integrates current: ``logits = g mean_t (W_r s_t + b_r)`` (``g = readout_gain``) (in the circuit, the
+  charge collected on each output column), so a network whose units are all memoryless is
+  invariant to the order of the frames, which is what the time-reversed benchmark tests.
+
+Layers 1..L-1 and the readout are identical in every architecture ("identical backbones").
+Training uses a surrogate gradient (a sigmoid in ``ln H`` of width ``surrogate_width``) and a
+cheaper quadrature in float32 (``train_n_sub``/``train_n_sub_idle``); :meth:`SpikingNet.set_precision`
+("exact") switches to float64 and the foundation's 64/16 substeps, the setting that matches
+ngspice spike for spike.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal, Mapping
+
+import torch
+from torch import Tensor, nn
+
+from ipnet_cosim.device.card import DeviceCard
+from ipnet_cosim.device.errors import ConfigError
+from ipnet_cosim.models.neuron import NeuronParams, NeuronState, mtj_neuron_step
+
+LAYER_KINDS = ("conv", "linear")
+ARCHITECTURES = ("ipnet", "memoryless", "rnn", "lstm", "conv2p1d", "conv3d", "cnn2d_sum")
+ARCH_DESCRIPTIONS = {
+    "ipnet": "IPNet: thermal MTJ neurons keep their heat (intrinsic plasticity) in the memory layers",
+    "memoryless": "memoryless control: IPNet with the heat memory switched off (fast-thermal MTJs)",
+    "rnn": "frontier memory replaced by an RNN (tanh, 1x1 recurrent convolution)",
+    "lstm": "frontier memory replaced by an LSTM (1x1 convolutional gates)",
+    "conv2p1d": "frontier memory replaced by a causal temporal convolution (2+1D CNN)",
+    "conv3d": "frontier op replaced by a causal 3D convolution over a window of frames",
+    "cnn2d_sum": "2D CNN on the time-averaged frame (sees no temporal order)",
+}
+Precision = Literal["train", "exact"]
+EXACT_N_SUB = 64
+EXACT_N_SUB_IDLE = 16
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One hidden layer's weight op. ``out``: output channels (conv) or features (linear)."""
+
+    kind: str
+    out: int
+    kernel: int = 0
+    stride: int = 1
+    padding: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in LAYER_KINDS:
+            raise ConfigError(f"layer kind '{self.kind}' is unknown; use one of {', '.join(LAYER_KINDS)}")
+        if self.out < 1:
+            raise ConfigError(f"{self.kind} layer: out ({self.out}) must be at least 1")
+        if self.kind == "conv" and (self.kernel < 1 or self.stride < 1 or self.padding < 0):
+            raise ConfigError(f"conv layer: kernel ({self.kernel}) and stride ({self.stride}) must be >= 1 "
+                              f"and padding ({self.padding}) >= 0")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "LayerSpec":
+        known = {f.name for f in dataclasses.fields(cls)}
+        bad = set(data) - known
+        if bad:
+            raise ConfigError(f"layer spec: unknown key(s) {sorted(bad)}; known: {', '.join(sorted(known))}")
+        return cls(**dict(data))
+
+
+DEFAULT_LAYERS = (LayerSpec("conv", 8, kernel=5, stride=3), LayerSpec("conv", 16, kernel=3, stride=2),
+                  LayerSpec("linear", 64))
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """Architecture and neuron settings (everything needed to rebuild the network).
+
+    Args:
+        arch: one of :data:`ARCHITECTURES`.
+        in_channels, height, width: input frame shape (2 polarities x H x W).
+        n_classes: readout size.
+        layers: hidden layers; layer 0 is the frontier.
+        memory_layers: IPNet only: indices of layers whose neurons keep their heat; None means
+            the frontier ``(0,)`` for IPNet and none for the other architectures.
+        current_scale_a: A per unit of the weight op's output.
+        memoryless_tau_th_s: thermal time constant of the fast-thermal MTJs of memoryless layers, s.
+        surrogate_width: width of the surrogate gradient's sigmoid, in ln H.
+        temporal_kernel: 2+1D CNN: steps of the causal temporal convolution.
+        window: 3D CNN: frames in the causal window.
+        train_n_sub, train_n_sub_idle: quadrature substeps of heat-memory neurons in training.
+        readout_gain: class scores are ``readout_gain * mean_t(readout)``: a softmax temperature
+            for training; it does not change the predicted class (nor the circuit).
+    """
+
+    arch: str = "ipnet"
+    in_channels: int = 2
+    height: int = 32
+    width: int = 32
+    n_classes: int = 22
+    layers: tuple[LayerSpec, ...] = DEFAULT_LAYERS
+    memory_layers: tuple[int, ...] | None = None
+    current_scale_a: float = 150e-6
+    memoryless_tau_th_s: float = 1e-10
+    surrogate_width: float = 2.0
+    temporal_kernel: int = 3
+    window: int = 8
+    train_n_sub: int = 8
+    train_n_sub_idle: int = 2
+    readout_gain: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.arch not in ARCHITECTURES:
+            raise ConfigError(f"architecture '{self.arch}' is unknown; use one of {', '.join(ARCHITECTURES)}")
+        layers = tuple(LayerSpec.from_dict(l) if isinstance(l, Mapping) else l for l in self.layers)
+        object.__setattr__(self, "layers", layers)
+        if not layers:
+            raise ConfigError("network: at least one hidden layer is needed (the frontier)")
+        if self.memory_layers is not None:
+            object.__setattr__(self, "memory_layers", tuple(int(i) for i in self.memory_layers))
+            if self.arch != "ipnet" and self.memory_layers:
+                raise ConfigError(f"memory_layers is IPNet's setting; architecture '{self.arch}' keeps heat "
+                                  f"in no layer (leave memory_layers unset)")
+            for i in self.memory_layers:
+                if not 0 <= i < len(layers):
+                    raise ConfigError(f"memory_layers: layer {i} does not exist (layers 0..{len(layers) - 1})")
+        for name in ("in_channels", "height", "width", "n_classes", "temporal_kernel", "window",
+                     "train_n_sub", "train_n_sub_idle"):
+            if int(getattr(self, name)) < 1:
+                raise ConfigError(f"network: {name} ({getattr(self, name)}) must be at least 1")
+        for name in ("current_scale_a", "memoryless_tau_th_s", "surrogate_width", "readout_gain"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ConfigError(f"network: {name} ({value!r}) must be a positive number")
+        if self.arch in ("rnn", "lstm", "conv2p1d", "conv3d") and layers[0].kind != "conv":
+            raise ConfigError(f"architecture '{self.arch}' needs a conv frontier (layer 0 is {layers[0].kind})")
+        layer_shapes(self)  # raises if a layer does not fit
+
+    @property
+    def heat_layers(self) -> tuple[int, ...]:
+        """Indices of layers whose neurons keep heat between steps."""
+        if self.memory_layers is not None:
+            return self.memory_layers
+        return (0,) if self.arch == "ipnet" else ()
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["layers"] = [l.to_dict() for l in self.layers]
+        data["memory_layers"] = None if self.memory_layers is None else list(self.memory_layers)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "NetworkConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        bad = set(data) - known
+        if bad:
+            raise ConfigError(f"network config: unknown key(s) {sorted(bad)}; known: {', '.join(sorted(known))}")
+        values = dict(data)
+        if "layers" in values:
+            values["layers"] = tuple(LayerSpec.from_dict(l) if isinstance(l, Mapping) else l
+                                     for l in values["layers"])
+        if values.get("memory_layers") is not None:
+            values["memory_layers"] = tuple(values["memory_layers"])
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> "NetworkConfig":
+        return dataclasses.replace(self, **changes)
+
+
+def layer_shapes(config: NetworkConfig) -> list[tuple[int, ...]]:
+    """Output shape (without batch/time) of every hidden layer; raises ConfigError if one does not fit."""
+    shape: tuple[int, ...] = (config.in_channels, config.height, config.width)
+    shapes = []
+    for i, spec in enumerate(config.layers):
+        if spec.kind == "conv":
+            if len(shape) != 3:
+                raise ConfigError(f"layer {i}: a conv layer cannot follow a linear layer")
+            c, h, w = shape
+            oh = (h + 2 * spec.padding - spec.kernel) // spec.stride + 1
+            ow = (w + 2 * spec.padding - spec.kernel) // spec.stride + 1
+            if oh < 1 or ow < 1:
+                raise ConfigError(f"layer {i}: conv kernel {spec.kernel} (stride {spec.stride}, padding "
+                                  f"{spec.padding}) does not fit its {h}x{w} input; use a smaller kernel")
+            shape = (spec.out, oh, ow)
+        else:
+            shape = (spec.out,)
+        shapes.append(shape)
+    return shapes
+
+
+# -- neuron units ---------------------------------------------------------------------------------
+
+def memoryless_card(card: DeviceCard, tau_th_s: float) -> DeviceCard:
+    """The fast-thermal variant of a card: same device, C_th lowered so that R_th C_th = tau_th_s."""
+    return card.replace(c_th_j_per_k=tau_th_s / card.mtj.r_th_k_per_w)
+
+
+@functools.lru_cache(maxsize=32)
+def cold_threshold(card: DeviceCard) -> tuple[float, float]:
+    """Deterministic firing threshold of a neuron starting at ambient, and d(ln H)/dI there.
+
+    Returns:
+        (I_th in A: the smallest current that fires, found to 1e-12 relative by bisection on the
+        exact step; slope in 1/A).
+    """
+    p = NeuronParams.from_card(card)
+    zero = NeuronState(torch.zeros(1, dtype=torch.float64))
+
+    def hazard(i_a: float) -> float:
+        res = mtj_neuron_step(torch.tensor([i_a], dtype=torch.float64), zero, p,
+                              n_sub=EXACT_N_SUB, n_sub_idle=EXACT_N_SUB_IDLE)
+        return float(res.hazard[0])
+
+    ln2 = math.log(2.0)
+    lo, hi = 0.0, 4.0 * card.mtj.ic0_a
+    if hazard(hi) < ln2:
+        raise ConfigError(f"device card: a neuron at ambient does not fire even at {hi:g} A; check ic0_a/delta0")
+    while (hi - lo) > 1e-12 * hi:
+        mid = 0.5 * (lo + hi)
+        if hazard(mid) >= ln2:
+            hi = mid
+        else:
+            lo = mid
+    d = 1e-4 * hi
+    slope = (math.log(hazard(hi + d)) - math.log(hazard(hi - d))) / (2 * d)
+    return hi, slope
+
+
+class _SurrogateStep(torch.autograd.Function):
+    """Heaviside(x) forward; sigmoid'(x / width) / width backward (x in ln H units)."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, width: float) -> Tensor:
+        ctx.save_for_backward(x)
+        ctx.width = width
+        return (x >= 0).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        (x,) = ctx.saved_tensors
+        s = torch.sigmoid(x / ctx.width)
+        return grad * s * (1 - s) / ctx.width, None
+
+
+class ThresholdMTJNeurons(nn.Module):
+    """Memoryless MTJ neurons (fast thermal path): spike iff I >= I_th (exact, see module docstring).
+
+    Input ``[T, ...]`` currents (A); output spikes of the same shape (0/1 floats). The surrogate
+    gradient is a sigmoid in ``ln H ~ slope (I - I_th)`` of width ``surrogate_width``.
+    """
+
+    def __init__(self, card: DeviceCard, surrogate_width: float) -> None:
+        super().__init__()
+        self.card = card
+        self.i_th_a, self.slope_per_a = cold_threshold(card)
+        self.surrogate_width = surrogate_width
+
+    def forward(self, i_a: Tensor) -> Tensor:
+        return _SurrogateStep.apply((i_a - self.i_th_a) * self.slope_per_a, self.surrogate_width)
+
+    def extra_repr(self) -> str:
+        return f"I_th={self.i_th_a * 1e6:.3f} uA, tau_th={self.card.mtj.tau_th_s:.3g} s"
+
+
+class HeatMemoryNeurons(nn.Module):
+    """Thermal MTJ neurons that keep their heat between steps (intrinsic plasticity).
+
+    Deterministic mode (u = 1/2) with the surrogate gradient of
+    :func:`~ipnet_cosim.models.neuron.mtj_neuron_step`; the heat carries gradients across steps.
+    """
+
+    def __init__(self, card: DeviceCard, surrogate_width: float, n_sub: int, n_sub_idle: int) -> None:
+        super().__init__()
+        self.card = card
+        self.params = NeuronParams.from_card(card)
+        self.surrogate_width = surrogate_width
+        self.train_n_sub, self.train_n_sub_idle = n_sub, n_sub_idle
+        self.precision: Precision = "train"
+
+    def forward(self, i_a: Tensor, return_heat: bool = False):
+        exact = self.precision == "exact"
+        n_sub = EXACT_N_SUB if exact else self.train_n_sub
+        n_idle = EXACT_N_SUB_IDLE if exact else self.train_n_sub_idle
+        state = NeuronState(torch.zeros_like(i_a[0]))
+        spikes, heat = [], []
+        for t in range(i_a.shape[0]):
+            if return_heat:
+                heat.append(state.t_rise_k)
+            res = mtj_neuron_step(i_a[t], state, self.params, mode="deterministic", n_sub=n_sub,
+                                  n_sub_idle=n_idle, surrogate_width=self.surrogate_width)
+            state = res.state
+            spikes.append(res.spikes)
+        out = torch.stack(spikes)
+        return (out, torch.stack(heat)) if return_heat else out
+
+    def extra_repr(self) -> str:
+        return f"tau_th={self.card.mtj.tau_th_s:.3g} s, keeps heat between steps"
+
+
+# -- conventional memories (baselines) ------------------------------------------------------------
+
+class RNNMemory(nn.Module):
+    """h_t = tanh(a_t + U h_{t-1}); U is a 1x1 convolution over channels (per position)."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.recurrent = nn.Conv2d(channels, channels, 1)
+
+    def forward(self, a: Tensor) -> Tensor:
+        h = torch.zeros_like(a[0])
+        out = []
+        for t in range(a.shape[0]):
+            h = torch.tanh(a[t] + self.recurrent(h))
+            out.append(h)
+        return torch.stack(out)
+
+
+class LSTMMemory(nn.Module):
+    """Convolutional LSTM with 1x1 gates over [a_t, h_{t-1}]; outputs h_t."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.gates = nn.Conv2d(2 * channels, 4 * channels, 1)
+        with torch.no_grad():
+            self.gates.bias[channels:2 * channels].fill_(1.0)  # forget-gate bias 1 (Jozefowicz 2015)
+
+    def forward(self, a: Tensor) -> Tensor:
+        h = torch.zeros_like(a[0])
+        c = torch.zeros_like(a[0])
+        out = []
+        for t in range(a.shape[0]):
+            i, f, g, o = self.gates(torch.cat([a[t], h], dim=1)).chunk(4, dim=1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            h = torch.sigmoid(o) * torch.tanh(c)
+            out.append(h)
+        return torch.stack(out)
+
+
+class TemporalConv(nn.Module):
+    """Causal temporal convolution over ``kernel`` steps (channels mixed, per position)."""
+
+    def __init__(self, channels: int, kernel: int) -> None:
+        super().__init__()
+        self.kernel = kernel
+        self.conv = nn.Conv3d(channels, channels, (kernel, 1, 1))
+
+    def forward(self, a: Tensor) -> Tensor:
+        x = a.permute(1, 2, 0, 3, 4)                                  # [B, C, T, H, W]
+        x = nn.functional.pad(x, (0, 0, 0, 0, self.kernel - 1, 0))    # causal: pad the past
+        return self.conv(x).permute(2, 0, 1, 3, 4)                    # [T, B, C, H, W]
+
+
+# -- weight ops -----------------------------------------------------------------------------------
+
+class SpatialOp(nn.Module):
+    """A conv or linear weight op applied at every step (time folded into the batch)."""
+
+    def __init__(self, spec: LayerSpec, in_shape: tuple[int, ...]) -> None:
+        super().__init__()
+        self.spec = spec
+        if spec.kind == "conv":
+            self.op = nn.Conv2d(in_shape[0], spec.out, spec.kernel, spec.stride, spec.padding)
+        else:
+            self.op = nn.Linear(math.prod(in_shape), spec.out)
+
+    def forward(self, x: Tensor) -> Tensor:
+        t, b = x.shape[:2]
+        flat = x.reshape(t * b, *x.shape[2:])
+        if self.spec.kind == "linear":
+            flat = flat.reshape(t * b, -1)
+        y = self.op(flat)
+        return y.reshape(t, b, *y.shape[1:])
+
+
+class WindowConv3dOp(nn.Module):
+    """Causal 3D convolution over the last ``window`` frames (the parallel 3D CNN's frontier op)."""
+
+    def __init__(self, spec: LayerSpec, in_channels: int, window: int) -> None:
+        super().__init__()
+        self.spec = spec
+        self.window = window
+        self.op = nn.Conv3d(in_channels, spec.out, (window, spec.kernel, spec.kernel),
+                            (1, spec.stride, spec.stride), (0, spec.padding, spec.padding))
+
+    def forward(self, x: Tensor) -> Tensor:
+        v = x.permute(1, 2, 0, 3, 4)
+        v = nn.functional.pad(v, (0, 0, 0, 0, self.window - 1, 0))
+        return self.op(v).permute(2, 0, 1, 3, 4)
+
+
+# -- the network ----------------------------------------------------------------------------------
+
+class SpikingNet(nn.Module):
+    """IPNet or one of its baselines (see the module docstring); ``forward(frames [B, T, C, H, W])``."""
+
+    def __init__(self, config: NetworkConfig, card: DeviceCard | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.card = card or DeviceCard()
+        self.fast_card = memoryless_card(self.card, config.memoryless_tau_th_s)
+        shapes = layer_shapes(config)
+        in_shape: tuple[int, ...] = (config.in_channels, config.height, config.width)
+        self.ops = nn.ModuleList()
+        self.memories = nn.ModuleList()     # conventional memory per layer (Identity if none)
+        self.units = nn.ModuleList()
+        for i, spec in enumerate(config.layers):
+            if i == 0 and config.arch == "conv3d":
+                self.ops.append(WindowConv3dOp(spec, config.in_channels, config.window))
+            else:
+                self.ops.append(SpatialOp(spec, in_shape))
+            memory: nn.Module = nn.Identity()
+            unit: nn.Module
+            if i in config.heat_layers:
+                unit = HeatMemoryNeurons(self.card, config.surrogate_width, config.train_n_sub,
+                                         config.train_n_sub_idle)
+            elif i == 0 and config.arch in ("rnn", "lstm"):
+                memory = RNNMemory(spec.out) if config.arch == "rnn" else LSTMMemory(spec.out)
+                unit = nn.Identity()        # the recurrent state feeds the backbone directly
+            else:
+                if i == 0 and config.arch == "conv2p1d":
+                    memory = TemporalConv(spec.out, config.temporal_kernel)
+                unit = ThresholdMTJNeurons(self.fast_card, config.surrogate_width)
+            self.memories.append(memory)
+            self.units.append(unit)
+            in_shape = shapes[i]
+        self.readout = nn.Linear(math.prod(in_shape), config.n_classes)
+        with torch.no_grad():                  # start with class scores of PyTorch's default size
+            self.readout.weight.div_(config.readout_gain)
+            self.readout.bias.div_(config.readout_gain)
+        self.precision: Precision = "train"
+
+    # -- bookkeeping --
+    def layer_kinds(self) -> list[str]:
+        """What each layer's unit is: 'heat-memory MTJ', 'memoryless MTJ', 'RNN', ..."""
+        kinds = []
+        for memory, unit in zip(self.memories, self.units):
+            if isinstance(unit, HeatMemoryNeurons):
+                kinds.append("heat-memory MTJ")
+            elif isinstance(memory, RNNMemory):
+                kinds.append("RNN")
+            elif isinstance(memory, LSTMMemory):
+                kinds.append("LSTM")
+            elif isinstance(memory, TemporalConv):
+                kinds.append("temporal conv + memoryless MTJ")
+            else:
+                kinds.append("memoryless MTJ")
+        return kinds
+
+    def parameter_count(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def set_precision(self, precision: Precision) -> "SpikingNet":
+        """"train": float32, coarse quadrature; "exact": float64, 64/16 substeps (matches ngspice)."""
+        if precision not in ("train", "exact"):
+            raise ConfigError(f"precision '{precision}' is unknown; use 'train' or 'exact'")
+        self.precision = precision
+        for unit in self.units:
+            if isinstance(unit, HeatMemoryNeurons):
+                unit.precision = precision
+        return self.to(torch.float64 if precision == "exact" else torch.float32)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.readout.weight.dtype
+
+    # -- forward --
+    def _prepare(self, frames: Tensor) -> Tensor:
+        if frames.dim() != 5:
+            raise ConfigError(f"frames must be [batch, time, channels, height, width], got shape {tuple(frames.shape)}")
+        c = self.config
+        if tuple(frames.shape[2:]) != (c.in_channels, c.height, c.width):
+            raise ConfigError(f"frames of shape {tuple(frames.shape[2:])} do not fit the network's input "
+                              f"({c.in_channels}, {c.height}, {c.width}); bin the events to that size")
+        x = frames.to(self.dtype).transpose(0, 1)                     # [T, B, C, H, W]
+        if c.arch == "cnn2d_sum":
+            x = x.mean(dim=0, keepdim=True)                          # one step: the time-averaged frame
+        return x
+
+    def forward(self, frames: Tensor, return_trace: bool = False):
+        """Class scores ``[B, n_classes]`` from frames ``[B, T, C, H, W]`` (0/1 events).
+
+        With ``return_trace`` also a dict: ``currents_a`` and ``outputs`` per layer ([T, B, ...]),
+        and ``readout`` ([T, B, n_classes], the readout current per step in units of the op).
+        """
+        x = self._prepare(frames)
+        currents, outputs = [], []
+        for op, memory, unit in zip(self.ops, self.memories, self.units):
+            a = memory(op(x))
+            if isinstance(unit, nn.Identity):
+                x = a
+                currents.append(None)
+            else:
+                i_a = a * self.config.current_scale_a
+                x = unit(i_a)
+                currents.append(i_a)
+            outputs.append(x)
+        per_step = self.readout(x.reshape(x.shape[0], x.shape[1], -1))
+        logits = self.config.readout_gain * per_step.mean(dim=0)
+        if return_trace:
+            return logits, {"currents_a": currents, "outputs": outputs, "readout": per_step}
+        return logits
+
+    @torch.no_grad()
+    def calibrate(self, frames: Tensor, fire_fraction: float = 0.15, spread: float = 0.35) -> dict:
+        """Data-dependent initialisation: per layer, scale and shift the op so that on ``frames``
+        the currents have a spread of ``spread * I_th`` and a fraction ``fire_fraction`` of them
+        exceeds the cold threshold (so surrogate gradients are alive at the start).
+
+        Returns the per-layer (scale, shift) applied. Deterministic for given frames and weights.
+        """
+        x = self._prepare(frames)
+        report = {}
+        for i, (op, memory, unit) in enumerate(zip(self.ops, self.memories, self.units)):
+            if isinstance(unit, nn.Identity):        # RNN/LSTM: their own nonlinearity
+                x = memory(op(x))
+                continue
+            # the last affine map before the neurons: the temporal conv if there is one, else the op
+            target = memory.conv if isinstance(memory, TemporalConv) else op.op
+            i_th = cold_threshold(unit.card)[0] / self.config.current_scale_a
+            a = memory(op(x))
+            std = float(a.std())
+            scale = spread * i_th / std if std > 0 else 1.0
+            target.weight.mul_(scale)
+            target.bias.mul_(scale)
+            a = memory(op(x))
+            sample = a.flatten()[:: max(1, a.numel() // 1_000_000)]
+            q = float(torch.quantile(sample.double(), 1.0 - fire_fraction))
+            target.bias.add_(i_th - q)
+            report[i] = {"weight_scale": scale, "bias_shift": i_th - q}
+            x = unit(memory(op(x)) * self.config.current_scale_a)
+        return report
+
+
+def build_network(config: NetworkConfig, card: DeviceCard | None = None, seed: int = 0) -> SpikingNet:
+    """Build a network with seeded initial weights (the global torch RNG is left untouched)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        net = SpikingNet(config, card)
+    return net
