@@ -93,7 +93,12 @@ def load_dataset(config: DataConfig):
     """(train, test) :class:`~ipnet_cosim.models.data.events.EventFrames` for a data config (cached per process)."""
     if config.dataset.startswith("synthetic"):
         from ipnet_cosim.models.data.synthetic_gestures import SyntheticGestureConfig, make_gesture_dataset
-        gen = SyntheticGestureConfig(height=config.height, width=config.width, n_bins=config.n_bins)
+        base = SyntheticGestureConfig()
+        # the window must split into n_bins x sub-steps of whole microseconds: keep it near the default
+        unit = config.n_bins * base.sub_steps_per_bin
+        window_us = unit * max(1, round(base.window_us / unit))
+        gen = SyntheticGestureConfig(height=config.height, width=config.width, n_bins=config.n_bins,
+                                     window_us=window_us)
         train = make_gesture_dataset(config.n_train_per_class, config=gen, seed=config.seed, split="train",
                                      time_reversed=config.time_reversed)
         test = make_gesture_dataset(config.n_test_per_class, config=gen, seed=config.seed, split="test",

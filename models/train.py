@@ -94,7 +94,7 @@ def direction_metrics(pred: np.ndarray, labels: np.ndarray, n_forward: int) -> d
     for g in range(n_forward):
         mask = (labels % n_forward) == g
         if mask.any():
-            per_gesture[g] = float(direction_ok[mask].mean())
+            per_gesture[str(g)] = float(direction_ok[mask].mean())
     return {"direction_accuracy": float(direction_ok.mean()), "pair_accuracy": per_gesture}
 
 
@@ -136,9 +136,10 @@ class _Bar:
         if self.enabled:
             from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                        TimeElapsedColumn, TimeRemainingColumn)
+            from rich.console import Console
             self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                      TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[info]}"),
-                                     transient=False)
+                                     transient=False, console=Console(stderr=True))
             self.progress.__enter__()
         return self
 

@@ -15,7 +15,7 @@ from ipnet_cosim.models.datasets import DataConfig, load_dataset
 from ipnet_cosim.models.network import LayerSpec, NetworkConfig
 from ipnet_cosim.models.train import TrainConfig, evaluate, train
 
-SMALL = (LayerSpec("conv", 4, kernel=5, stride=3), LayerSpec("conv", 4, kernel=3, stride=2), LayerSpec("linear", 8))
+SMALL = (LayerSpec("conv", 8, kernel=5, stride=3), LayerSpec("conv", 8, kernel=3, stride=2), LayerSpec("linear", 16))
 DATA = DataConfig(dataset="synthetic-11", n_train_per_class=4, n_test_per_class=2, n_bins=8, seed=3)
 NET = NetworkConfig(arch="ipnet", n_classes=11, layers=SMALL)
 
@@ -29,7 +29,7 @@ def _opts(**kw):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
-    metrics = train(out, NET, DATA, _opts(epochs=5, lr=2e-2, eval_exact=True), progress_bar=False)
+    metrics = train(out, NET, DATA, _opts(epochs=5, lr=1e-2, eval_exact=True), progress_bar=False)
     return out, metrics
 
 
@@ -38,7 +38,8 @@ def test_training_reduces_the_loss(trained):
     summary = json.loads((out / "checkpoint.json").read_text())
     losses = [h["train_loss"] for h in summary["history"]]
     assert len(losses) == 5
-    assert losses[-1] < losses[0] * 0.85
+    assert all(b < a for a, b in zip(losses, losses[1:])), losses
+    assert losses[-1] < losses[0] * 0.92
     assert summary["metrics"]["complete"] is True
     assert 0.0 <= summary["metrics"]["test_accuracy"] <= 1.0
     assert summary["device_card"] == DeviceCard().to_dict()

@@ -96,7 +96,7 @@ def run_steering(out_dir: Path, *, seed: int = 0, quick: bool = False,
                 loss.backward()
                 nn.utils.clip_grad_norm_(model.parameters(), 1.0)
                 opt.step()
-                total += float(loss) * len(idx)
+                total += float(loss.detach()) * len(idx)
             sched.step()
             log(f"steering {arch}: epoch {epoch + 1}/{epochs} normalised MSE {total / len(xtr):.4f}")
         seconds = time.perf_counter() - te

@@ -200,13 +200,20 @@ def run_frontier(out_dir: Path, *, seed: int = 0, quick: bool = False,
         rows.append(row)
     mem_rows = [r for r in rows if r["memory_layer"] is not None]
     best = max(mem_rows, key=lambda r: r["test_accuracy"])
-    frontier_best = best["memory_layer"] == 0 or mem_rows[0]["test_accuracy"] >= best["test_accuracy"]
+    frontier_acc = mem_rows[0]["test_accuracy"]
+    frontier_best = frontier_acc >= best["test_accuracy"]
+    tied = [r["memory_at"] for r in mem_rows[1:] if r["test_accuracy"] == frontier_acc]
     lines = [f"memory at {r['memory_at']}: accuracy {r['test_accuracy']:.3f}" for r in rows]
-    lines.append("frontier placement is the most accurate" if frontier_best
-                 else f"frontier placement is NOT the most accurate (best: {best['memory_at']})")
+    if frontier_best and not tied:
+        lines.append("frontier placement (layer 0) is the most accurate")
+    elif frontier_best:
+        lines.append(f"frontier placement ties for the best with {', '.join(tied)}")
+    else:
+        lines.append(f"frontier placement is NOT the most accurate (best: {best['memory_at']}, "
+                     f"{best['test_accuracy']:.3f} vs {frontier_acc:.3f})")
     result = {"experiment": "frontier", "seed": seed, "quick": quick, "provenance": PROVENANCE,
               "data": data.to_dict(), "train_config": options.to_dict(), "device_card": card.to_dict(),
-              "rows": rows, "checks": {"frontier_is_best": frontier_best},
+              "rows": rows, "checks": {"frontier_is_best": frontier_best, "frontier_tied_with": tied},
               "units": {"test_accuracy": "fraction of test samples"},
               "wall_seconds": round(time.perf_counter() - t0, 1), "summary_lines": lines}
     write_json(out_dir / "frontier.json", result)

@@ -1,0 +1,51 @@
+"""The temporal experiments in their quick configurations: files, keys, reuse of finished runs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ipnet_cosim.device.errors import ConfigError
+from ipnet_cosim.models.experiments import EXPERIMENTS, get_experiment, run_experiment
+from ipnet_cosim.models.experiments.temporal import ARCH_ORDER
+
+
+def test_registry_names_resolve():
+    for name in EXPERIMENTS:
+        assert callable(get_experiment(name))
+    with pytest.raises(ConfigError, match="time-reversed"):
+        get_experiment("telepathy")
+
+
+def test_time_reversed_quick_covers_every_baseline(tmp_path):
+    result = run_experiment("time-reversed", tmp_path, quick=True, seed=1)
+    saved = json.loads((tmp_path / "time-reversed.json").read_text())
+    assert (tmp_path / "time-reversed.png").stat().st_size > 10_000
+    assert saved["tables"] == json.loads(json.dumps(result["tables"]))
+    for dataset in ("synthetic-11", "synthetic-22"):
+        assert [r["arch"] for r in saved["tables"][dataset]] == list(ARCH_ORDER)
+        for row in saved["tables"][dataset]:
+            assert row["parameter_count"] > 0
+            assert 0.0 <= row["test_accuracy"] <= 1.0
+    # memoryless networks see the same multiset of frames for a pair: exactly chance on direction
+    for arch in ("memoryless", "cnn2d_sum"):
+        assert saved["checks"][f"{arch}_direction_accuracy"] == pytest.approx(0.5)
+
+
+def test_frontier_quick_and_reuse(tmp_path):
+    first = run_experiment("frontier", tmp_path, quick=True)
+    assert [r["memory_layer"] for r in first["rows"]] == [0, 1, 2, None]
+    assert (tmp_path / "frontier.png").exists()
+    messages = []
+    second = run_experiment("frontier", tmp_path, quick=True, progress=messages.append)
+    assert sum("reusing finished run" in m for m in messages) == 4
+    assert json.dumps(second["rows"], sort_keys=True) == json.dumps(first["rows"], sort_keys=True)
+
+
+def test_steering_quick(tmp_path):
+    result = run_experiment("steering", tmp_path, quick=True)
+    assert {r["arch"] for r in result["rows"]} == {"ipnet", "lstm", "memoryless"}
+    assert all(r["rmse_deg"] > 0 for r in result["rows"])
+    assert result["metric"].startswith("RMSE")
+    assert (tmp_path / "steering.png").exists()
