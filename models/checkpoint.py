@@ -69,7 +69,8 @@ def write_json(path: Path, data: Any) -> None:
 def save_checkpoint(folder: Path, model: SpikingNet, *, data_config: Mapping[str, Any],
                     train_config: Mapping[str, Any], metrics: Mapping[str, Any],
                     history: list[dict[str, Any]], class_names: list[str], epoch: int,
-                    optimizer_state: dict | None = None, scheduler_state: dict | None = None) -> Path:
+                    optimizer_state: dict | None = None, scheduler_state: dict | None = None,
+                    extra: Mapping[str, Any] | None = None) -> Path:
     """Write ``checkpoint.pt`` and ``checkpoint.json`` into ``folder`` (atomically). Returns the .pt path."""
     from ipnet_cosim.models import __version__
     folder = Path(folder)
@@ -89,6 +90,8 @@ def save_checkpoint(folder: Path, model: SpikingNet, *, data_config: Mapping[str
         payload["optimizer"] = optimizer_state
     if scheduler_state is not None:
         payload["scheduler"] = scheduler_state
+    if extra:
+        payload.update(extra)
     pt = folder / CHECKPOINT_FILE
     _atomic_write_bytes(pt, lambda tmp: torch.save(payload, tmp))
     write_json(folder / SUMMARY_FILE, summary)

@@ -197,6 +197,8 @@ def experiment_cmd(name: str = typer.Argument(..., help="time-reversed | frontie
                    out: Optional[Path] = typer.Option(None, "--out", "-o", help="output folder (default results/NAME)"),
                    seed: int = typer.Option(0, help="seed"),
                    quick: bool = typer.Option(False, help="a tiny configuration (minutes -> seconds) for smoke runs"),
+                   data_root: Optional[Path] = typer.Option(None, help="steering: a folder of DDD-20 *.hdf5 "
+                                                                       "recordings (default: synthetic stream)"),
                    threads: int = typer.Option(0, help="torch CPU threads (0: torch default)")) -> None:
     """Run an experiment; writes NAME.json and NAME.png."""
     import torch
@@ -207,8 +209,13 @@ def experiment_cmd(name: str = typer.Argument(..., help="time-reversed | frontie
     if threads:
         torch.set_num_threads(threads)
     console = Console(stderr=True)
+    options = {}
+    if data_root is not None:
+        if name != "steering":
+            raise typer.BadParameter(f"--data-root is an option of the steering experiment, not of '{name}'")
+        options["data_root"] = str(data_root)
     folder = out or Path("results") / name
-    result = run_experiment(name, folder, seed=seed, quick=quick, progress=console.log)
+    result = run_experiment(name, folder, seed=seed, quick=quick, progress=console.log, **options)
     console.print(f"[bold]wrote[/bold] {folder.resolve()}")
     for line in result.get("summary_lines", []):
         console.print(f"  {line}")

@@ -32,8 +32,10 @@ class DataConfig:
 
     Args:
         dataset: a key of :data:`DATASETS`.
-        n_train_per_class, n_test_per_class: synthetic samples per (forward) class; for DVS128
-            an upper bound on samples (0 = all).
+        n_train_per_class, n_test_per_class: synthetic samples per (forward) class.
+        n_val_per_class: synthetic validation samples per class (an independent stream), used to
+            keep the best epoch's weights; 0 = no validation (the last epoch is kept).
+        max_samples: DVS128: at most this many recordings per split (0 = all).
         n_bins: time bins (network steps) per sample.
         height, width: frame size in pixels.
         seed: generator seed (synthetic).
@@ -43,11 +45,13 @@ class DataConfig:
     dataset: str = "synthetic-22"
     n_train_per_class: int = 48
     n_test_per_class: int = 16
+    n_val_per_class: int = 16
     n_bins: int = 16
     height: int = 32
     width: int = 32
     seed: int = 0
     root: str | None = None
+    max_samples: int = 0
 
     def __post_init__(self) -> None:
         if self.dataset not in DATASETS:
@@ -55,6 +59,10 @@ class DataConfig:
         for name in ("n_bins", "height", "width"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"data: {name} ({getattr(self, name)}) must be at least 1")
+        if self.n_val_per_class < 0:
+            raise ConfigError(f"data: n_val_per_class ({self.n_val_per_class}) must be >= 0")
+        if self.max_samples < 0:
+            raise ConfigError(f"data: max_samples ({self.max_samples}) must be >= 0 (0 = all)")
         if self.dataset.startswith("synthetic") and (self.n_train_per_class < 1 or self.n_test_per_class < 1):
             raise ConfigError("data: n_train_per_class and n_test_per_class must be at least 1")
         if self.dataset.startswith("dvs128") and not self.root:
@@ -88,17 +96,22 @@ def _reverse_frames(data):
                        meta=dict(data.meta, time_reversed=True))
 
 
+def _generator_config(config: DataConfig):
+    from ipnet_cosim.models.data.synthetic_gestures import SyntheticGestureConfig
+    base = SyntheticGestureConfig()
+    # the window must split into n_bins x sub-steps of whole microseconds: keep it near the default
+    unit = config.n_bins * base.sub_steps_per_bin
+    window_us = unit * max(1, round(base.window_us / unit))
+    return SyntheticGestureConfig(height=config.height, width=config.width, n_bins=config.n_bins,
+                                  window_us=window_us)
+
+
 @functools.lru_cache(maxsize=4)
 def load_dataset(config: DataConfig):
     """(train, test) :class:`~ipnet_cosim.models.data.events.EventFrames` for a data config (cached per process)."""
     if config.dataset.startswith("synthetic"):
-        from ipnet_cosim.models.data.synthetic_gestures import SyntheticGestureConfig, make_gesture_dataset
-        base = SyntheticGestureConfig()
-        # the window must split into n_bins x sub-steps of whole microseconds: keep it near the default
-        unit = config.n_bins * base.sub_steps_per_bin
-        window_us = unit * max(1, round(base.window_us / unit))
-        gen = SyntheticGestureConfig(height=config.height, width=config.width, n_bins=config.n_bins,
-                                     window_us=window_us)
+        from ipnet_cosim.models.data.synthetic_gestures import make_gesture_dataset
+        gen = _generator_config(config)
         train = make_gesture_dataset(config.n_train_per_class, config=gen, seed=config.seed, split="train",
                                      time_reversed=config.time_reversed)
         test = make_gesture_dataset(config.n_test_per_class, config=gen, seed=config.seed, split="test",
@@ -106,8 +119,18 @@ def load_dataset(config: DataConfig):
         return train, test
     from ipnet_cosim.models.data.dvs128 import load_dvs128_gesture
     out = []
-    for split, limit in (("train", config.n_train_per_class), ("test", config.n_test_per_class)):
+    for split in ("train", "test"):
         data = load_dvs128_gesture(config.root, split=split, n_bins=config.n_bins, height=config.height,
-                                   width=config.width, max_samples=None if limit <= 0 else limit * 11)
+                                   width=config.width, max_samples=config.max_samples or None)
         out.append(_reverse_frames(data) if config.time_reversed else data)
     return tuple(out)
+
+
+@functools.lru_cache(maxsize=4)
+def load_validation(config: DataConfig):
+    """The validation set of a data config, or None (DVS128 has no validation split; n_val_per_class=0)."""
+    if not config.dataset.startswith("synthetic") or config.n_val_per_class == 0:
+        return None
+    from ipnet_cosim.models.data.synthetic_gestures import make_gesture_dataset
+    return make_gesture_dataset(config.n_val_per_class, config=_generator_config(config), seed=config.seed,
+                                split="val", time_reversed=config.time_reversed)

@@ -1,7 +1,9 @@
 """Training and evaluation of IPNet and its baselines (CPU-friendly), with checkpoints and resume.
 
 ``train`` runs Adam with a cosine learning-rate schedule on cross-entropy of the integrated
-readout. Mini-batches are shuffled by a generator seeded with ``(seed, epoch)``, so a run
+readout. With a validation set (synthetic data: an independent stream), the weights of the epoch
+with the best validation accuracy (latest on ties) are the ones kept; the test set is used only
+for reporting. Mini-batches are shuffled by a generator seeded with ``(seed, epoch)``, so a run
 resumed from its checkpoint continues exactly as an uninterrupted run would. After each epoch
 the checkpoint (weights, optimizer, full configuration, device card, metrics) is written
 atomically. The final evaluation runs the network in "exact" precision (float64, the
@@ -25,7 +27,7 @@ from torch import nn
 from ipnet_cosim.device.card import DeviceCard
 from ipnet_cosim.device.errors import CheckpointError, ConfigError
 from ipnet_cosim.models.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
-from ipnet_cosim.models.datasets import DataConfig, load_dataset
+from ipnet_cosim.models.datasets import DataConfig, load_dataset, load_validation
 from ipnet_cosim.models.network import NetworkConfig, SpikingNet, build_network
 
 Progress = Callable[[str], None]
@@ -158,6 +160,14 @@ class _Bar:
                 self.progress.update(task, advance=advance, info=info)
 
 
+def _best_payload(best: dict[str, Any]) -> dict[str, Any]:
+    if best["state"] is None:
+        return {}
+    return {"best_epoch": best["epoch"], "best_val_accuracy": best["val_accuracy"],
+            "best_state_dict": {k: v.detach().to(torch.float32).clone() if v.is_floating_point() else v
+                                for k, v in best["state"].items()}}
+
+
 def train(out_dir: Path | str, network: NetworkConfig, data: DataConfig, options: TrainConfig | None = None,
           card: DeviceCard | None = None, *, resume: bool = False, progress_bar: bool = True,
           log: Progress | None = None, stop_after: int | None = None) -> dict[str, Any]:
@@ -187,6 +197,7 @@ def train(out_dir: Path | str, network: NetworkConfig, data: DataConfig, options
         raise CheckpointError(f"{existing} exists; pass --resume to continue it, or choose another output folder "
                               f"(nothing was overwritten)")
     train_set, test_set = load_dataset(data)
+    val_set = load_validation(data)
     n_classes = len(train_set.class_names)
     if network.n_classes != n_classes:
         raise ConfigError(f"network has {network.n_classes} outputs but data set '{data.dataset}' has "
@@ -203,10 +214,12 @@ def train(out_dir: Path | str, network: NetworkConfig, data: DataConfig, options
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=options.epochs,
                                                            eta_min=options.lr * 0.05)
     calibration: dict = {}
+    best: dict[str, Any] = {"epoch": 0, "val_accuracy": -1.0, "state": None}
     if resume and existing.exists():
         ck = load_checkpoint(existing)
-        saved = (ck.network_config.to_dict(), ck.card.to_dict(), ck.data_config,
-                 {k: v for k, v in ck.train_config.items() if k not in ("threads", "eval_exact")})
+        saved = (ck.network_config.to_dict(), ck.card.to_dict(), DataConfig.from_dict(ck.data_config).to_dict(),
+                 {k: v for k, v in TrainConfig.from_dict(ck.train_config).to_dict().items()
+                  if k not in ("threads", "eval_exact")})
         wanted = (network.to_dict(), card.to_dict(), data.to_dict(),
                   {k: v for k, v in options.to_dict().items() if k not in ("threads", "eval_exact")})
         names = ("network", "device card", "data", "training")
@@ -222,6 +235,9 @@ def train(out_dir: Path | str, network: NetworkConfig, data: DataConfig, options
             scheduler.load_state_dict(ck.raw["scheduler"])
         history = list(ck.history)
         start_epoch = ck.epoch
+        if "best_state_dict" in ck.raw:
+            best = {"epoch": int(ck.raw["best_epoch"]), "val_accuracy": float(ck.raw["best_val_accuracy"]),
+                    "state": ck.raw["best_state_dict"]}
         calibration = ck.metrics.get("calibration", {})
         log(f"resumed {existing} at epoch {start_epoch}")
     elif options.calibrate_samples:
@@ -264,6 +280,10 @@ def train(out_dir: Path | str, network: NetworkConfig, data: DataConfig, options
                 bar.update(task, advance=1, info=f"loss {loss_sum / ((k * options.batch_size) + len(idx)):.3f}")
             scheduler.step()
             test = evaluate(model, test_set.frames, test_set.labels)
+            val = evaluate(model, val_set.frames, val_set.labels) if val_set is not None else None
+            if val is not None and val["accuracy"] >= best["val_accuracy"]:
+                best = {"epoch": epoch + 1, "val_accuracy": val["accuracy"],
+                        "state": {k: v.detach().clone() for k, v in model.state_dict().items()}}
             seconds = time.perf_counter() - te
             train_time += seconds
             record = {"epoch": epoch + 1, "train_loss": loss_sum / n, "train_accuracy": correct / n,
@@ -271,6 +291,8 @@ def train(out_dir: Path | str, network: NetworkConfig, data: DataConfig, options
                       "lr": optimizer.param_groups[0]["lr"]}
             if "direction_accuracy" in test:
                 record["test_direction_accuracy"] = test["direction_accuracy"]
+            if val is not None:
+                record["val_accuracy"] = val["accuracy"]
             history.append(record)
             bar.update(task, completed=steps, info=f"loss {record['train_loss']:.3f} "
                                                    f"test acc {test['accuracy']:.3f}")
@@ -281,12 +303,19 @@ def train(out_dir: Path | str, network: NetworkConfig, data: DataConfig, options
             save_checkpoint(out, model, data_config=data.to_dict(), train_config=options.to_dict(),
                             metrics=metrics, history=history, class_names=list(train_set.class_names),
                             epoch=epoch + 1, optimizer_state=optimizer.state_dict(),
-                            scheduler_state=scheduler.state_dict())
+                            scheduler_state=scheduler.state_dict(), extra=_best_payload(best))
 
     if last_epoch < options.epochs:
         metrics["complete"] = False
         log(f"stopped after epoch {last_epoch} of {options.epochs}; continue with resume")
         return metrics
+    if best["state"] is not None:
+        model.load_state_dict(best["state"])
+        metrics.update({"selected_epoch": best["epoch"], "val_accuracy": best["val_accuracy"],
+                        "selection": "best validation accuracy (train precision), latest on ties"})
+        log(f"keeping the weights of epoch {best['epoch']} (validation accuracy {best['val_accuracy']:.4f})")
+    else:
+        metrics.update({"selected_epoch": options.epochs, "selection": "last epoch (no validation set)"})
     final = evaluate(model, test_set.frames, test_set.labels)
     metrics.update({"test_accuracy_train_precision": final["accuracy"], "test_train_precision": final,
                     "train_seconds": train_time, "epochs_done": options.epochs, "complete": True})
@@ -303,7 +332,8 @@ def train(out_dir: Path | str, network: NetworkConfig, data: DataConfig, options
                         "test_accuracy_precision": "train (float32, coarse quadrature)"})
     save_checkpoint(out, model, data_config=data.to_dict(), train_config=options.to_dict(), metrics=metrics,
                     history=history, class_names=list(train_set.class_names), epoch=options.epochs,
-                    optimizer_state=optimizer.state_dict(), scheduler_state=scheduler.state_dict())
+                    optimizer_state=optimizer.state_dict(), scheduler_state=scheduler.state_dict(),
+                    extra=_best_payload(best))
     log(f"test accuracy {metrics['test_accuracy']:.4f} ({metrics['test_accuracy_precision']}); "
         f"{train_time:.0f} s of training; wrote {out / CHECKPOINT_FILE}")
     return metrics

@@ -18,6 +18,7 @@ layers = [{kind = "conv", out = 4, kernel = 5, stride = 3},
 n_bins = 8
 n_train_per_class = 2
 n_test_per_class = 1
+n_val_per_class = 1
 
 [train]
 batch_size = 8

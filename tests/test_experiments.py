@@ -49,3 +49,22 @@ def test_steering_quick(tmp_path):
     assert all(r["rmse_deg"] > 0 for r in result["rows"])
     assert result["metric"].startswith("RMSE")
     assert (tmp_path / "steering.png").exists()
+
+
+def test_steering_runs_on_ddd20_files(tmp_path):
+    """The same experiment on real-format DDD-20 recordings (exported layout, written here)."""
+    import h5py
+    import numpy as np
+    rng = np.random.default_rng(0)
+    data = tmp_path / "ddd20"
+    data.mkdir()
+    for k in range(2):
+        n = 48
+        with h5py.File(data / f"rec{k}_export.hdf5", "w") as f:
+            f["dvs_frame"] = rng.integers(-2, 3, size=(n, 260, 346)).astype(np.int16)
+            f["steering_wheel_angle"] = np.linspace(-10, 10, n) * (1 if k else -1)
+            f["timestamp"] = np.arange(n) * 0.1
+    result = run_experiment("steering", tmp_path / "out", quick=True, data_root=str(data))
+    assert result["data"]["source"] == "DDD-20"
+    assert len(result["data"]["files"]) == 2
+    assert all(np.isfinite(r["rmse_deg"]) for r in result["rows"])

@@ -16,7 +16,7 @@ from ipnet_cosim.models.network import LayerSpec, NetworkConfig
 from ipnet_cosim.models.train import TrainConfig, evaluate, train
 
 SMALL = (LayerSpec("conv", 8, kernel=5, stride=3), LayerSpec("conv", 8, kernel=3, stride=2), LayerSpec("linear", 16))
-DATA = DataConfig(dataset="synthetic-11", n_train_per_class=4, n_test_per_class=2, n_bins=8, seed=3)
+DATA = DataConfig(dataset="synthetic-11", n_train_per_class=4, n_test_per_class=2, n_val_per_class=2, n_bins=8, seed=3)
 NET = NetworkConfig(arch="ipnet", n_classes=11, layers=SMALL)
 
 
@@ -169,3 +169,23 @@ def test_22_class_set_pairs_share_summed_frames():
     # every reversed sample's summed frame equals one forward sample's of the same gesture
     for r, lab in zip(rev, labels[labels >= 11]):
         assert any(np.array_equal(r, f) for f in fwd[labels[labels < 11] == lab - 11])
+
+
+def test_dvs128_22_class_set_from_tonic_files(tmp_path):
+    """The real-data path: tonic-layout files -> 22-class set whose reversed copies are flipped frames."""
+    rng = np.random.default_rng(0)
+    for split, rel in (("train", "ibmGestureTrain/user01_led/2.npy"), ("train", "ibmGestureTrain/user01_led/5.npy"),
+                       ("test", "ibmGestureTest/user24_led/7.npy")):
+        f = tmp_path / rel
+        f.parent.mkdir(parents=True, exist_ok=True)
+        t_ms = np.sort(rng.integers(0, 3000, 400)).astype(np.float64)
+        np.save(f, np.column_stack([rng.integers(0, 128, 400), rng.integers(0, 128, 400),
+                                    rng.integers(0, 2, 400), t_ms]).astype(np.float64))
+    cfg = DataConfig(dataset="dvs128-22", root=str(tmp_path), n_bins=8)
+    train_set, test_set = load_dataset(cfg)
+    assert len(train_set.class_names) == 22 and train_set.class_names[13] == train_set.class_names[2] + "_reversed"
+    assert sorted(train_set.labels.tolist()) == [2, 5, 13, 16]
+    fwd = train_set.frames[train_set.labels == 2][0]
+    rev = train_set.frames[train_set.labels == 13][0]
+    assert np.array_equal(rev, fwd[::-1]) and not np.array_equal(rev, fwd)
+    assert test_set.frames.shape == (2, 8, 2, 32, 32)

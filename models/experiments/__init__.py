@@ -30,6 +30,9 @@ def get_experiment(name: str) -> Callable[..., dict[str, Any]]:
 
 
 def run_experiment(name: str, out_dir: Path | str, *, seed: int = 0, quick: bool = False,
-                   progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Run a registered experiment into ``out_dir`` and return its result dict."""
-    return get_experiment(name)(Path(out_dir), seed=seed, quick=quick, progress=progress)
+                   progress: Callable[[str], None] | None = None, **options: Any) -> dict[str, Any]:
+    """Run a registered experiment into ``out_dir`` and return its result dict.
+
+    ``options`` go to the experiment (e.g. ``data_root`` for ``steering``: a folder of DDD-20 files).
+    """
+    return get_experiment(name)(Path(out_dir), seed=seed, quick=quick, progress=progress, **options)

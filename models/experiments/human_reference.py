@@ -5,7 +5,7 @@ address where it was read is recorded with it). Where no number could be found o
 human trend is stored as a qualitative statement with ``values`` empty, and the experiment
 says so (``"human reference: qualitative, numbers not available offline"``).
 
-What was found (searches of the offline page corpus, 2025):
+What was found (searches of the offline page corpus, 2026):
 
 * n-back: no table or figure values of accuracy against n were found in a stored source. Two
   stored sources state the trend in words (accuracy falls as n grows); they are cited below.

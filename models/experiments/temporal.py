@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ipnet_cosim.device.card import DeviceCard
+from ipnet_cosim.device.errors import ConfigError
 from ipnet_cosim.models.checkpoint import CHECKPOINT_FILE, SUMMARY_FILE, write_json
 from ipnet_cosim.models.datasets import DataConfig
 from ipnet_cosim.models.network import ARCH_DESCRIPTIONS, LayerSpec, NetworkConfig
@@ -42,7 +43,7 @@ def default_settings(quick: bool, seed: int) -> tuple[dict, dict, dict]:
     """(network overrides, data config kwargs, train config kwargs) of the experiments."""
     if quick:
         return ({"layers": QUICK_LAYERS},
-                {"n_train_per_class": 3, "n_test_per_class": 2, "seed": seed},
+                {"n_train_per_class": 3, "n_test_per_class": 2, "n_val_per_class": 2, "seed": seed},
                 {"epochs": 1, "batch_size": 16, "seed": seed, "calibrate_samples": 16, "eval_exact": False})
     return {}, {"seed": seed}, {"seed": seed}
 
@@ -53,10 +54,14 @@ def train_or_reuse(folder: Path, network: NetworkConfig, data: DataConfig, optio
     summary = folder / SUMMARY_FILE
     if (folder / CHECKPOINT_FILE).exists() and summary.exists():
         saved = json.loads(summary.read_text(encoding="utf-8"))
-        same = (saved.get("network_config") == network.to_dict() and saved.get("data_config") == data.to_dict()
-                and saved.get("device_card") == card.to_dict()
-                and {k: v for k, v in saved.get("train_config", {}).items() if k != "threads"}
-                == {k: v for k, v in options.to_dict().items() if k != "threads"})
+        try:   # normalise through the config classes, so fields added later take their defaults
+            same = (NetworkConfig.from_dict(saved["network_config"]) == network
+                    and DataConfig.from_dict(saved["data_config"]) == data
+                    and DeviceCard.from_dict(saved["device_card"]) == card
+                    and {k: v for k, v in TrainConfig.from_dict(saved["train_config"]).to_dict().items()
+                         if k != "threads"} == {k: v for k, v in options.to_dict().items() if k != "threads"})
+        except (KeyError, ConfigError):
+            same = False
         if same and "test_accuracy" in saved.get("metrics", {}):
             _log(progress, f"reusing finished run {folder}")
             return saved["metrics"]
