@@ -1,0 +1,212 @@
+"""Circuit IR: plain, frozen data for crossbar tiles, their drivers and MTJ neurons.
+
+A :class:`Circuit` is a flat list of elements plus analysis settings. Builders return new
+values; writers (``netlist_gen.ngspice``) are pure functions from a circuit to text.
+:func:`validate_circuit` checks a circuit with networkx before anything is written:
+duplicate or illegal names, floating nets (a node touched by one terminal only), nodes without
+a DC path to ground, and neurons whose input is not driven.
+
+Node ``0`` is ground. Names follow SPICE: the first letter is the element type (``R``, ``V``,
+``F``, ``N``), the rest letters, digits and ``_``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Iterable, Union
+
+from ipnet_cosim.device.errors import NetlistError
+
+GROUND = "0"
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Resistor:
+    """A linear resistor between ``n1`` and ``n2`` (ohm)."""
+
+    name: str
+    n1: str
+    n2: str
+    r_ohm: float
+    prefix = "R"
+
+    def nodes(self) -> tuple[str, ...]:
+        return (self.n1, self.n2)
+
+    def dc_pairs(self) -> tuple[tuple[str, str], ...]:
+        return ((self.n1, self.n2),)
+
+
+@dataclass(frozen=True)
+class VoltageSource:
+    """A voltage source ``n_plus - n_minus``: DC, or piecewise linear ``pwl`` ((t_s, v_v), ...)."""
+
+    name: str
+    n_plus: str
+    n_minus: str
+    dc_v: float = 0.0
+    pwl: tuple[tuple[float, float], ...] | None = None
+    prefix = "V"
+
+    def nodes(self) -> tuple[str, ...]:
+        return (self.n_plus, self.n_minus)
+
+    def dc_pairs(self) -> tuple[tuple[str, str], ...]:
+        return ((self.n_plus, self.n_minus),)
+
+
+@dataclass(frozen=True)
+class PulseSource:
+    """A periodic pulse source (SPICE ``PULSE``): v0 -> v1 after delay, edges, width, period."""
+
+    name: str
+    n_plus: str
+    n_minus: str
+    v0_v: float
+    v1_v: float
+    delay_s: float
+    rise_s: float
+    fall_s: float
+    width_s: float
+    period_s: float
+    prefix = "V"
+
+    def nodes(self) -> tuple[str, ...]:
+        return (self.n_plus, self.n_minus)
+
+    def dc_pairs(self) -> tuple[tuple[str, str], ...]:
+        return ((self.n_plus, self.n_minus),)
+
+
+@dataclass(frozen=True)
+class CurrentMirror:
+    """A current-controlled current source (SPICE ``F``): ``gain * I(control)`` flows from
+    ``n_from`` through the source to ``n_to`` (into ``n_to``'s external circuit)."""
+
+    name: str
+    n_from: str
+    n_to: str
+    control: str
+    gain: float
+    prefix = "F"
+
+    def nodes(self) -> tuple[str, ...]:
+        return (self.n_from, self.n_to)
+
+    def dc_pairs(self) -> tuple[tuple[str, str], ...]:
+        return ()          # an ideal current source is no DC path
+
+
+@dataclass(frozen=True)
+class MTJNeuronInstance:
+    """A thermal MTJ neuron (Verilog-A module via OSDI): terminals p, n, u, rst, th, st."""
+
+    name: str
+    p: str
+    n: str
+    u: str
+    rst: str
+    th: str
+    st: str
+    model: str
+    prefix = "N"
+
+    def nodes(self) -> tuple[str, ...]:
+        return (self.p, self.n, self.u, self.rst, self.th, self.st)
+
+    def dc_pairs(self) -> tuple[tuple[str, str], ...]:
+        # the MTJ conducts p-n; th and st are driven by the model with respect to n
+        return ((self.p, self.n), (self.th, self.n), (self.st, self.n))
+
+    def outputs(self) -> tuple[str, ...]:
+        """Nodes the model drives itself (read-out only; they need no other connection)."""
+        return (self.th, self.st)
+
+
+Element = Union[Resistor, VoltageSource, PulseSource, CurrentMirror, MTJNeuronInstance]
+
+
+@dataclass(frozen=True)
+class Transient:
+    """``.tran`` settings (s)."""
+
+    step_s: float
+    stop_s: float
+    max_step_s: float
+
+
+@dataclass(frozen=True)
+class Circuit:
+    """A flat circuit: header comments, ``.model`` lines, elements, saves and a transient analysis."""
+
+    title: str
+    elements: tuple[Element, ...]
+    models: tuple[str, ...] = ()
+    comments: tuple[str, ...] = ()
+    saves: tuple[str, ...] = ()
+    tran: Transient | None = None
+    options: tuple[tuple[str, float], ...] = (("reltol", 1e-4),)
+
+    def element_names(self) -> list[str]:
+        return [e.name for e in self.elements]
+
+    def nodes(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for e in self.elements:
+            for n in e.nodes():
+                seen.setdefault(n)
+        return list(seen)
+
+
+def _check_names(elements: Iterable[Element]) -> None:
+    names: dict[str, Element] = {}
+    for e in elements:
+        if not _NAME.match(e.name) or e.name[0].upper() != e.prefix:
+            raise NetlistError(f"element name '{e.name}' is illegal: a {type(e).__name__} needs a name starting "
+                               f"with '{e.prefix}' followed by letters, digits or '_'")
+        key = e.name.lower()              # SPICE names are case-insensitive
+        if key in names:
+            raise NetlistError(f"element name '{e.name}' is used twice; names must be unique (case-insensitive)")
+        names[key] = e
+        for n in e.nodes():
+            if n != GROUND and not _NAME.match(n):
+                raise NetlistError(f"node '{n}' of {e.name} is illegal: use letters, digits and '_' "
+                                   f"(starting with a letter), or '0' for ground")
+
+
+def validate_circuit(circuit: Circuit) -> None:
+    """Raise :class:`NetlistError` naming the first problem found (see the module docstring)."""
+    import networkx as nx
+
+    _check_names(circuit.elements)
+    sources = {e.name.lower() for e in circuit.elements if e.prefix == "V"}
+    touches: dict[str, int] = {}
+    dc = nx.Graph()
+    dc.add_node(GROUND)
+    for e in circuit.elements:
+        for n in e.nodes():
+            touches[n] = touches.get(n, 0) + 1
+            dc.add_node(n)
+        for a, b in e.dc_pairs():
+            dc.add_edge(a, b)
+        if isinstance(e, CurrentMirror) and e.control.lower() not in sources:
+            raise NetlistError(f"{e.name} mirrors the current of '{e.control}', which is not a voltage source "
+                               f"of this circuit; add a 0 V sense source named {e.control}")
+    outputs = {n for e in circuit.elements if isinstance(e, MTJNeuronInstance) for n in e.outputs()}
+    for node, count in touches.items():
+        if node != GROUND and count < 2 and node not in outputs:
+            owner = next(e.name for e in circuit.elements if node in e.nodes())
+            raise NetlistError(f"node '{node}' is floating: only {owner} connects to it")
+    grounded = nx.node_connected_component(dc, GROUND)
+    for node in touches:
+        if node not in grounded:
+            owner = next(e.name for e in circuit.elements if node in e.nodes())
+            raise NetlistError(f"node '{node}' (at {owner}) has no DC path to ground; ngspice would find a "
+                               f"singular matrix. Connect it through a resistor or source")
+    driven = {e.n_to for e in circuit.elements if isinstance(e, CurrentMirror)} | \
+             {e.n_from for e in circuit.elements if isinstance(e, CurrentMirror)}
+    for e in circuit.elements:
+        if isinstance(e, MTJNeuronInstance) and e.p not in driven and touches.get(e.p, 0) < 2:
+            raise NetlistError(f"neuron {e.name} is unconnected: nothing drives its input node '{e.p}'")

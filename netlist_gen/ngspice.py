@@ -1,0 +1,70 @@
+"""ngspice writer for the circuit IR: a pure function from :class:`~ipnet_cosim.netlist_gen.ir.Circuit` to text.
+
+Deterministic: elements in declared order, numbers by the one formatter
+(:func:`ipnet_cosim.device.units.spice_number`), ``\\n`` line ends, no timestamps. The compiled
+neuron model is loaded by the runner (``osdi`` command) or by a ``pre_osdi`` line in a
+``.control`` block when ``osdi_path`` is given (for running the file with the ngspice program).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from ipnet_cosim.device.errors import NetlistError
+from ipnet_cosim.device.units import spice_number as num
+from ipnet_cosim.netlist_gen.ir import (Circuit, CurrentMirror, MTJNeuronInstance, PulseSource, Resistor,
+                                        VoltageSource, validate_circuit)
+
+
+def _wrap(head: str, items: Sequence[str], tail: str = "", width: int = 8) -> list[str]:
+    lines = [head]
+    for k in range(0, len(items), width):
+        lines.append("+ " + " ".join(items[k:k + width]))
+    if tail:
+        lines.append("+ " + tail)
+    return lines
+
+
+def format_element(e) -> list[str]:
+    """The netlist line(s) of one element."""
+    if isinstance(e, Resistor):
+        if not e.r_ohm > 0:
+            raise NetlistError(f"{e.name}: resistance {e.r_ohm} ohm must be positive")
+        return [f"{e.name} {e.n1} {e.n2} {num(e.r_ohm)}"]
+    if isinstance(e, VoltageSource):
+        if e.pwl is None:
+            return [f"{e.name} {e.n_plus} {e.n_minus} {num(e.dc_v)}"]
+        times = [t for t, _ in e.pwl]
+        if any(b <= a for a, b in zip(times, times[1:])):
+            raise NetlistError(f"{e.name}: PWL times must increase strictly")
+        return _wrap(f"{e.name} {e.n_plus} {e.n_minus} PWL(", [f"{num(t)} {num(v)}" for t, v in e.pwl], ")")
+    if isinstance(e, PulseSource):
+        return [f"{e.name} {e.n_plus} {e.n_minus} PULSE({num(e.v0_v)} {num(e.v1_v)} {num(e.delay_s)} "
+                f"{num(e.rise_s)} {num(e.fall_s)} {num(e.width_s)} {num(e.period_s)})"]
+    if isinstance(e, CurrentMirror):
+        return [f"{e.name} {e.n_from} {e.n_to} {e.control} {num(e.gain)}"]
+    if isinstance(e, MTJNeuronInstance):
+        return [f"{e.name} {e.p} {e.n} {e.u} {e.rst} {e.th} {e.st} {e.model}"]
+    raise NetlistError(f"no ngspice syntax for element type {type(e).__name__}")
+
+
+def format_ngspice(circuit: Circuit, osdi_path: str | None = None, validate: bool = True) -> str:
+    """The circuit as an ngspice netlist (validated first unless ``validate=False``)."""
+    if validate:
+        validate_circuit(circuit)
+    lines = [f"* {circuit.title}"]
+    lines += [f"* {c}" for c in circuit.comments]
+    lines += list(circuit.models)
+    for e in circuit.elements:
+        lines += format_element(e)
+    if circuit.options:
+        lines.append(".options " + " ".join(f"{k}={num(v)}" for k, v in circuit.options))
+    if circuit.saves:
+        lines += _wrap(".save", list(circuit.saves))
+    if circuit.tran is not None:
+        t = circuit.tran
+        lines.append(f".tran {num(t.step_s)} {num(t.stop_s)} 0 {num(t.max_step_s)}")
+    if osdi_path is not None:
+        lines += [".control", f"pre_osdi {osdi_path}", ".endc"]
+    lines.append(".end")
+    return "\n".join(lines) + "\n"

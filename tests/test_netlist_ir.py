@@ -1,0 +1,108 @@
+"""Circuit IR, validation and the ngspice writer; a crossbar slice in ngspice against the PyTorch twin."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from ipnet_cosim.device.card import DeviceCard
+from ipnet_cosim.device.compiler import NEURON_MODULE
+from ipnet_cosim.device.errors import NetlistError
+from ipnet_cosim.models.neuron import ThermalMTJNeuron
+from ipnet_cosim.netlist_gen.ir import (Circuit, CurrentMirror, MTJNeuronInstance, PulseSource, Resistor,
+                                        Transient, VoltageSource)
+from ipnet_cosim.netlist_gen.ngspice import format_ngspice
+
+
+def crossbar_slice(rows=6, cols=3, steps=12, seed=0):
+    """Rows driven by read-voltage pulses, differential columns into 0 V sense sources, mirrored
+    (I+ - I-) into thermal MTJ neurons: the neuron interface of the crossbar mapping."""
+    card = DeviceCard()
+    t = card.timing
+    rng = np.random.default_rng(seed)
+    w = rng.normal(0.4, 0.5, (rows, cols))
+    x = (rng.random((steps, rows)) < 0.5).astype(float)
+    v_read = t.v_read_v
+    k = 150e-6 / v_read
+    g_plus = 1e-6 + np.maximum(w, 0) * k
+    g_minus = 1e-6 + np.maximum(-w, 0) * k
+    els = []
+    for i in range(rows):
+        pts = [(0.0, 0.0)]
+        for s in range(steps):
+            if x[s, i]:
+                t0 = s * t.t_step_s
+                if pts[-1][0] >= t0:
+                    pts.pop()
+                pts += [(t0, 0.0), (t0 + t.t_edge_s, v_read), (t0 + t.t_pulse_s, v_read),
+                        (t0 + t.t_pulse_s + t.t_edge_s, 0.0)]
+        els.append(VoltageSource(f"Vr{i}", f"r{i}", "0", pwl=tuple(pts)))
+    for j in range(cols):
+        for i in range(rows):
+            els += [Resistor(f"Rp{i}_{j}", f"r{i}", f"cp{j}", 1 / g_plus[i, j]),
+                    Resistor(f"Rm{i}_{j}", f"r{i}", f"cm{j}", 1 / g_minus[i, j])]
+        els += [VoltageSource(f"Vsp{j}", f"cp{j}", "0"), VoltageSource(f"Vsm{j}", f"cm{j}", "0"),
+                CurrentMirror(f"Fp{j}", "0", f"a{j}", f"Vsp{j}", 1.0),
+                CurrentMirror(f"Fm{j}", "0", f"a{j}", f"Vsm{j}", -1.0),
+                MTJNeuronInstance(f"N{j}", f"a{j}", "0", f"u{j}", "rst", f"th{j}", f"st{j}", "mtjn"),
+                VoltageSource(f"Vu{j}", f"u{j}", "0", dc_v=0.5)]
+    td = t.t_step_s - t.t_reset_s - t.t_edge_s
+    els.append(PulseSource("Vrst", "rst", "0", 0.0, t.v_reset_v, td, t.t_edge_s, t.t_edge_s,
+                           t.t_reset_s - t.t_edge_s, t.t_step_s))
+    ms = t.t_pulse_s / 100
+    circuit = Circuit("crossbar slice", tuple(els), models=(card.mtj.model_card("mtjn", NEURON_MODULE),),
+                      saves=tuple(f"v(st{j})" for j in range(cols)), tran=Transient(ms, steps * t.t_step_s, ms))
+    currents = v_read * x @ (g_plus - g_minus)
+    read_times = np.arange(steps) * t.t_step_s + td
+    return circuit, currents, read_times, card
+
+
+def test_writer_is_deterministic_and_wraps_long_pwl():
+    circuit, *_ = crossbar_slice()
+    a, b = format_ngspice(circuit), format_ngspice(crossbar_slice()[0])
+    assert a == b
+    assert a.endswith(".end\n") and "\r" not in a
+    assert all(len(line) < 400 for line in a.splitlines())
+    assert format_ngspice(circuit, osdi_path="/x/mtj.osdi").splitlines()[-4:] == \
+        [".control", "pre_osdi /x/mtj.osdi", ".endc", ".end"]
+
+
+@pytest.mark.ngspice
+def test_crossbar_slice_in_ngspice_spikes_like_the_twin(osdi_path):
+    from ipnet_cosim.circuits.runner import run_netlist
+    circuit, currents, read_times, card = crossbar_slice()
+    waves = run_netlist(format_ngspice(circuit), [osdi_path])
+    spice = np.stack([waves.at(f"st{j}", read_times) > 0.5 for j in range(currents.shape[1])]).T
+    twin, _ = ThermalMTJNeuron(card)(torch.tensor(currents, dtype=torch.float64))
+    assert 0 < spice.sum() < spice.size
+    assert np.array_equal(spice, twin.numpy() > 0.5)
+
+
+@pytest.mark.parametrize("extra, match", [
+    ([Resistor("Rfl", "r0", "nowhere", 1e3)], "floating"),
+    ([Resistor("Rp0_0", "r0", "0", 1.0)], "used twice"),
+    ([Resistor("rp0_0", "r0", "0", 1.0)], "used twice"),
+    ([CurrentMirror("Fz", "0", "a0", "Vnone", 1.0)], "Vnone"),
+    ([Resistor("Ra", "i1", "i2", 1.0), Resistor("Rb", "i1", "i2", 2.0)], "no DC path"),
+    ([MTJNeuronInstance("Nq", "q", "0", "u0", "rst", "thq", "stq", "mtjn")], "floating"),
+    ([Resistor("Xr", "r0", "0", 1.0)], "illegal"),
+    ([Resistor("Rbad", "r0", "a-b", 1.0)], "illegal"),
+])
+def test_validation_names_the_element(extra, match):
+    circuit, *_ = crossbar_slice(rows=2, cols=1, steps=2)
+    with pytest.raises(NetlistError, match=match):
+        format_ngspice(dataclasses.replace(circuit, elements=circuit.elements + tuple(extra)))
+
+
+def test_bad_values_are_refused():
+    circuit, *_ = crossbar_slice(rows=2, cols=1, steps=2)
+    with pytest.raises(NetlistError, match="positive"):
+        format_ngspice(dataclasses.replace(circuit, elements=circuit.elements + (Resistor("Rz", "r0", "0", 0.0),)))
+    with pytest.raises(NetlistError, match="must be positive"):
+        format_ngspice(dataclasses.replace(circuit, elements=circuit.elements + (Resistor("Rn", "r0", "0", float("nan")),)))
+    with pytest.raises(NetlistError, match="increase"):
+        format_ngspice(dataclasses.replace(circuit, elements=circuit.elements + (
+            VoltageSource("Vp", "r0", "0", pwl=((0.0, 0.0), (0.0, 1.0))),)))
