@@ -1,0 +1,117 @@
+"""Weights to crossbar conductances: differential pairs, optional quantization and device variation.
+
+A weight op computes ``a_j = sum_i W_ij x_i + b_j`` (dimensionless) and the neuron receives
+``I_j = current_scale_a * a_j``. In the crossbar, an active row is driven at ``v_read`` and each
+weight is a pair of devices on two columns::
+
+    G+_ij = G_min + k max(W_ij, 0),   G-_ij = G_min + k max(-W_ij, 0),   k = (G_max - G_min) / max|W|
+    I+_j - I-_j = v_read sum_i x_i (G+_ij - G-_ij) = k v_read a_j         (the G_min offsets cancel)
+
+The two column currents are sensed at virtual ground and subtracted by current mirrors whose gain
+``mirror_gain = current_scale_a / (k v_read)`` restores ``I_j``. The largest weight of the layer
+uses the full conductance range. Bias: a row driven at ``v_read`` at every step whose weights are
+``b_j`` (treated as one more input that is always 1).
+
+Quantization (``levels = n``): each device takes one of n equally spaced values in
+[G_min, G_max]. Variation (``sigma``): each device is multiplied by a seeded lognormal factor
+``exp(sigma N(0, 1))`` (or ``1 + sigma N(0, 1)`` for "normal"), then clipped to [G_min, G_max].
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from ipnet_cosim.device.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class ConductanceOptions:
+    """How weights become conductances (SI units).
+
+    Args:
+        g_min_s, g_max_s: device conductance range, S.
+        levels: number of programmable levels per device (None: continuous).
+        variation_sigma: device-to-device variation (0: none).
+        variation_kind: "lognormal" or "normal".
+        seed: seed of the variation draws.
+    """
+
+    g_min_s: float = 1e-6
+    g_max_s: float = 1e-3
+    levels: int | None = None
+    variation_sigma: float = 0.0
+    variation_kind: Literal["lognormal", "normal"] = "lognormal"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("g_min_s", "g_max_s"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ConfigError(f"conductance option {name} = {value!r} must be a positive number in S")
+        if self.g_min_s >= self.g_max_s:
+            raise ConfigError(f"G_min ({self.g_min_s:g} S) must be below G_max ({self.g_max_s:g} S)")
+        if self.levels is not None and self.levels < 2:
+            raise ConfigError(f"levels ({self.levels}) must be at least 2 (or None for continuous devices)")
+        if not (math.isfinite(self.variation_sigma) and self.variation_sigma >= 0):
+            raise ConfigError(f"variation_sigma ({self.variation_sigma}) must be >= 0")
+        if self.variation_kind not in ("lognormal", "normal"):
+            raise ConfigError(f"variation_kind '{self.variation_kind}' is unknown; use lognormal or normal")
+
+
+@dataclass(frozen=True)
+class ConductanceMap:
+    """Device conductances of one weight matrix (rows = inputs, columns = outputs)."""
+
+    g_plus_s: np.ndarray
+    g_minus_s: np.ndarray
+    k_s: float                 # conductance per unit weight, S
+    mirror_gain: float         # current_scale_a / (k v_read)
+    options: ConductanceOptions
+
+    def effective_weights(self, v_read_v: float, current_scale_a: float) -> np.ndarray:
+        """The weights the devices actually realise (after quantization/variation)."""
+        return (self.g_plus_s - self.g_minus_s) * v_read_v * self.mirror_gain / current_scale_a
+
+
+def map_weights(weights: np.ndarray, *, v_read_v: float, current_scale_a: float,
+                options: ConductanceOptions = ConductanceOptions(), name: str = "layer") -> ConductanceMap:
+    """Differential conductances for ``weights`` [rows, cols] (see the module docstring)."""
+    w = np.asarray(weights, dtype=np.float64)
+    if w.ndim != 2 or w.size == 0:
+        raise ConfigError(f"{name}: weights must be a non-empty [rows, columns] matrix, got shape {w.shape}")
+    bad = ~np.isfinite(w)
+    if bad.any():
+        r, c = np.argwhere(bad)[0]
+        raise ConfigError(f"{name}: weight [{r}, {c}] is {w[r, c]} ({int(bad.sum())} non-finite in all); "
+                          f"the checkpoint is damaged or training diverged")
+    if not (math.isfinite(v_read_v) and v_read_v > 0 and math.isfinite(current_scale_a) and current_scale_a > 0):
+        raise ConfigError(f"{name}: v_read_v ({v_read_v}) and current_scale_a ({current_scale_a}) must be positive")
+    o = options
+    span = o.g_max_s - o.g_min_s
+    w_max = float(np.abs(w).max())
+    k = span / w_max if w_max > 0 else span
+    dev_plus = k * np.maximum(w, 0.0)
+    dev_minus = k * np.maximum(-w, 0.0)
+    if o.levels is not None:
+        step = span / (o.levels - 1)
+        dev_plus = np.round(dev_plus / step) * step
+        dev_minus = np.round(dev_minus / step) * step
+    g_plus = o.g_min_s + dev_plus
+    g_minus = o.g_min_s + dev_minus
+    if o.variation_sigma > 0:
+        rng = np.random.default_rng(o.seed)
+        noise = rng.standard_normal((2,) + w.shape)
+        if o.variation_kind == "lognormal":
+            factor = np.exp(o.variation_sigma * noise)
+        else:
+            factor = 1.0 + o.variation_sigma * noise
+        g_plus = g_plus * factor[0]
+        g_minus = g_minus * factor[1]
+    g_plus = np.clip(g_plus, o.g_min_s, o.g_max_s)
+    g_minus = np.clip(g_minus, o.g_min_s, o.g_max_s)
+    return ConductanceMap(g_plus_s=g_plus, g_minus_s=g_minus, k_s=k,
+                          mirror_gain=current_scale_a / (k * v_read_v), options=o)
