@@ -18,6 +18,7 @@ import numpy as np
 from ipnet_cosim.device.card import DeviceCard
 from ipnet_cosim.device.compiler import NEURON_MODULE
 from ipnet_cosim.device.errors import ConfigError
+from ipnet_cosim.device.units import continuation_lines
 from ipnet_cosim.device.units import spice_number as num
 
 DrawMode = Literal["deterministic", "stochastic"]
@@ -104,15 +105,6 @@ def _pwl_points(seq: Sequence[float], card: DeviceCard) -> list[tuple[float, flo
     return pts
 
 
-def _wrap(head: str, items: Sequence[str], tail: str = "", width: int = 8) -> list[str]:
-    lines = [head]
-    for k in range(0, len(items), width):
-        lines.append("+ " + " ".join(items[k:k + width]))
-    if tail:
-        lines.append("+ " + tail)
-    return lines
-
-
 def format_neuron_bench(bench: NeuronBench) -> str:
     """The bench as an ngspice netlist (load the compiled model with ``osdi`` before running it).
 
@@ -136,7 +128,7 @@ def format_neuron_bench(bench: NeuronBench) -> str:
         lines.append(f"N{k} a{k} 0 u{k} rst th{k} st{k} {model_of[k]}")
         pts = _pwl_points(seq, card)
         # current flows from node 0 through the source into a<k>, then through the MTJ a<k> -> 0
-        lines += _wrap(f"I{k} 0 a{k} PWL(", [f"{num(x)} {num(y)}" for x, y in pts], ")")
+        lines += continuation_lines(f"I{k} 0 a{k} PWL(", [f"{num(x)} {num(y)}" for x, y in pts], ")")
         if bench.mode == "deterministic":
             lines.append(f"Vu{k} u{k} 0 0.5")
         else:

@@ -9,7 +9,6 @@ so an interrupted save never destroys the previous checkpoint.
 from __future__ import annotations
 
 import json
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -168,7 +167,3 @@ def load_checkpoint(path: Path | str, *, expected_arch: str | None = None) -> Ch
                       metrics=dict(raw.get("metrics", {})), history=list(raw.get("history", [])),
                       class_names=list(raw.get("class_names", [])), epoch=int(raw.get("epoch", 0)),
                       path=path, raw=raw)
-
-
-def finite_or_none(x: float) -> float | None:
-    return x if isinstance(x, (int, float)) and math.isfinite(x) else None

@@ -77,26 +77,11 @@ def _parse_int_list(text: Optional[str]) -> Optional[tuple[int, ...]]:
 def _load_config_file(path: Optional[Path]) -> dict:
     if path is None:
         return {}
+    from ipnet_cosim.device.card import read_table_file
     from ipnet_cosim.device.errors import ConfigError
-    if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist")
-    text = path.read_text(encoding="utf-8")
-    try:
-        if path.suffix == ".toml":
-            import tomllib
-            data = tomllib.loads(text)
-        elif path.suffix in (".yaml", ".yml"):
-            import yaml
-            data = yaml.safe_load(text) or {}
-        elif path.suffix == ".json":
-            import json
-            data = json.loads(text)
-        else:
-            raise ConfigError(f"config file {path}: unknown type '{path.suffix}'; use .toml, .yaml or .json")
-    except ConfigError:
-        raise
-    except Exception as exc:
-        raise ConfigError(f"config file {path} does not parse: {exc}") from exc
+    data = read_table_file(path, "config file")
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a table with sections network, data, train")
     bad = set(data) - {"network", "data", "train"}
     if bad:
         raise ConfigError(f"config file {path}: unknown section(s) {sorted(bad)}; use network, data, train")

@@ -17,6 +17,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from ipnet_cosim.device.errors import ConfigError
+from ipnet_cosim.models.config import check_known_keys
 
 DATASETS = {
     "synthetic-11": "synthetic DVS gestures, 11 classes (no download)",
@@ -78,10 +79,7 @@ class DataConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "DataConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        bad = set(data) - known
-        if bad:
-            raise ConfigError(f"data config: unknown key(s) {sorted(bad)}; known: {', '.join(sorted(known))}")
+        check_known_keys(cls, data, "data config")
         return cls(**dict(data))
 
 

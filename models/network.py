@@ -42,7 +42,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal, Mapping
 
 import torch
@@ -50,6 +50,7 @@ from torch import Tensor, nn
 
 from ipnet_cosim.device.card import DeviceCard
 from ipnet_cosim.device.errors import ConfigError
+from ipnet_cosim.models.config import check_known_keys
 from ipnet_cosim.models.neuron import NeuronParams, NeuronState, mtj_neuron_step
 
 LAYER_KINDS = ("conv", "linear")
@@ -92,10 +93,7 @@ class LayerSpec:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "LayerSpec":
-        known = {f.name for f in dataclasses.fields(cls)}
-        bad = set(data) - known
-        if bad:
-            raise ConfigError(f"layer spec: unknown key(s) {sorted(bad)}; known: {', '.join(sorted(known))}")
+        check_known_keys(cls, data, "layer spec")
         return cls(**dict(data))
 
 
@@ -182,10 +180,7 @@ class NetworkConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "NetworkConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        bad = set(data) - known
-        if bad:
-            raise ConfigError(f"network config: unknown key(s) {sorted(bad)}; known: {', '.join(sorted(known))}")
+        check_known_keys(cls, data, "network config")
         values = dict(data)
         if "layers" in values:
             values["layers"] = tuple(LayerSpec.from_dict(l) if isinstance(l, Mapping) else l

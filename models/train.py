@@ -26,6 +26,7 @@ from torch import nn
 
 from ipnet_cosim.device.card import DeviceCard
 from ipnet_cosim.device.errors import CheckpointError, ConfigError
+from ipnet_cosim.models.config import check_known_keys
 from ipnet_cosim.models.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
 from ipnet_cosim.models.datasets import DataConfig, load_dataset, load_validation
 from ipnet_cosim.models.network import NetworkConfig, SpikingNet, build_network
@@ -74,10 +75,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "TrainConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        bad = set(data) - known
-        if bad:
-            raise ConfigError(f"train config: unknown key(s) {sorted(bad)}; known: {', '.join(sorted(known))}")
+        check_known_keys(cls, data, "train config")
         return cls(**dict(data))
 
 

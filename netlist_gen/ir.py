@@ -13,7 +13,7 @@ Node ``0`` is ground. Names follow SPICE: the first letter is the element type (
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterable, Union
 
 from ipnet_cosim.device.errors import NetlistError
@@ -39,16 +39,11 @@ class Resistor:
         return ((self.n1, self.n2),)
 
 
-@dataclass(frozen=True)
-class VoltageSource:
-    """A voltage source ``n_plus - n_minus``: DC, or piecewise linear ``pwl`` ((t_s, v_v), ...)."""
+class _VoltageTerminals:
+    """Terminals of a voltage source: a DC path between n_plus and n_minus."""
 
-    name: str
     n_plus: str
     n_minus: str
-    dc_v: float = 0.0
-    pwl: tuple[tuple[float, float], ...] | None = None
-    prefix = "V"
 
     def nodes(self) -> tuple[str, ...]:
         return (self.n_plus, self.n_minus)
@@ -58,7 +53,19 @@ class VoltageSource:
 
 
 @dataclass(frozen=True)
-class PulseSource:
+class VoltageSource(_VoltageTerminals):
+    """A voltage source ``n_plus - n_minus``: DC, or piecewise linear ``pwl`` ((t_s, v_v), ...)."""
+
+    name: str
+    n_plus: str
+    n_minus: str
+    dc_v: float = 0.0
+    pwl: tuple[tuple[float, float], ...] | None = None
+    prefix = "V"
+
+
+@dataclass(frozen=True)
+class PulseSource(_VoltageTerminals):
     """A periodic pulse source (SPICE ``PULSE``): v0 -> v1 after delay, edges, width, period."""
 
     name: str
@@ -72,12 +79,6 @@ class PulseSource:
     width_s: float
     period_s: float
     prefix = "V"
-
-    def nodes(self) -> tuple[str, ...]:
-        return (self.n_plus, self.n_minus)
-
-    def dc_pairs(self) -> tuple[tuple[str, str], ...]:
-        return ((self.n_plus, self.n_minus),)
 
 
 @dataclass(frozen=True)

@@ -8,21 +8,12 @@ neuron model is loaded by the runner (``osdi`` command) or by a ``pre_osdi`` lin
 
 from __future__ import annotations
 
-from typing import Sequence
 
 from ipnet_cosim.device.errors import NetlistError
+from ipnet_cosim.device.units import continuation_lines
 from ipnet_cosim.device.units import spice_number as num
 from ipnet_cosim.netlist_gen.ir import (Circuit, CurrentMirror, MTJNeuronInstance, PulseSource, Resistor,
                                         VoltageSource, validate_circuit)
-
-
-def _wrap(head: str, items: Sequence[str], tail: str = "", width: int = 8) -> list[str]:
-    lines = [head]
-    for k in range(0, len(items), width):
-        lines.append("+ " + " ".join(items[k:k + width]))
-    if tail:
-        lines.append("+ " + tail)
-    return lines
 
 
 def format_element(e) -> list[str]:
@@ -37,7 +28,7 @@ def format_element(e) -> list[str]:
         times = [t for t, _ in e.pwl]
         if any(b <= a for a, b in zip(times, times[1:])):
             raise NetlistError(f"{e.name}: PWL times must increase strictly")
-        return _wrap(f"{e.name} {e.n_plus} {e.n_minus} PWL(", [f"{num(t)} {num(v)}" for t, v in e.pwl], ")")
+        return continuation_lines(f"{e.name} {e.n_plus} {e.n_minus} PWL(", [f"{num(t)} {num(v)}" for t, v in e.pwl], ")")
     if isinstance(e, PulseSource):
         return [f"{e.name} {e.n_plus} {e.n_minus} PULSE({num(e.v0_v)} {num(e.v1_v)} {num(e.delay_s)} "
                 f"{num(e.rise_s)} {num(e.fall_s)} {num(e.width_s)} {num(e.period_s)})"]
@@ -60,7 +51,7 @@ def format_ngspice(circuit: Circuit, osdi_path: str | None = None, validate: boo
     if circuit.options:
         lines.append(".options " + " ".join(f"{k}={num(v)}" for k, v in circuit.options))
     if circuit.saves:
-        lines += _wrap(".save", list(circuit.saves))
+        lines += continuation_lines(".save", list(circuit.saves))
     if circuit.tran is not None:
         t = circuit.tran
         lines.append(f".tran {num(t.step_s)} {num(t.stop_s)} 0 {num(t.max_step_s)}")

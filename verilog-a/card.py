@@ -254,6 +254,18 @@ def load_device_card(path: str | Path) -> DeviceCard:
     if not path.is_file():
         raise ConfigError(f"device card file {path} does not exist; write one with "
                           f"'ipnet-cosim card --write {path.name}'")
+    return DeviceCard.from_dict(read_table_file(path, "device card"), origin=f"device card {path}")
+
+
+def read_table_file(path: str | Path, what: str) -> Any:
+    """Parse a TOML, YAML or JSON file (chosen by suffix); an empty YAML file gives ``{}``.
+
+    Raises:
+        ConfigError: the file is missing, has another suffix, or does not parse (``what`` names it).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{what} {path} does not exist")
     text = path.read_text(encoding="utf-8")
     suffix = path.suffix.lower()
     try:
@@ -266,12 +278,12 @@ def load_device_card(path: str | Path) -> DeviceCard:
         elif suffix == ".json":
             data = json.loads(text)
         else:
-            raise ConfigError(f"device card {path}: unknown file type '{suffix}'; use .toml, .yaml or .json")
+            raise ConfigError(f"{what} {path}: unknown file type '{suffix}'; use .toml, .yaml or .json")
     except ConfigError:
         raise
     except Exception as exc:  # parser errors of three libraries
-        raise ConfigError(f"device card {path} is not valid {suffix[1:].upper()}: {exc}") from exc
-    return DeviceCard.from_dict(data if data is not None else {}, origin=f"device card {path}")
+        raise ConfigError(f"{what} {path} is not valid {suffix[1:].upper()}: {exc}") from exc
+    return data if data is not None else {}
 
 
 def format_device_card_toml(card: DeviceCard) -> str:

@@ -1,8 +1,9 @@
-"""The one helper that writes numbers into netlists."""
+"""The helpers that write numbers and long lines into netlists."""
 
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
 from ipnet_cosim.device.errors import NetlistError
 
@@ -25,3 +26,13 @@ def spice_number(value: float) -> str:
     if value == int(value) and abs(value) < 1e15:
         return str(int(value))
     return repr(value)
+
+
+def continuation_lines(head: str, items: Sequence[str], tail: str = "", width: int = 8) -> list[str]:
+    """``head`` then ``items`` on SPICE continuation lines (``+ ``), ``width`` per line, then ``tail``."""
+    lines = [head]
+    for k in range(0, len(items), width):
+        lines.append("+ " + " ".join(items[k:k + width]))
+    if tail:
+        lines.append("+ " + tail)
+    return lines

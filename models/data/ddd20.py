@@ -74,8 +74,6 @@ bin at 30 deg with the defaults), gives the signed angle. Seeds: sample ``i`` us
 
 from __future__ import annotations
 
-import dataclasses
-import math
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,6 +82,8 @@ from typing import Any, Mapping
 import numpy as np
 
 from ipnet_cosim.device.errors import ConfigError
+from ipnet_cosim.models.config import (check_bool, check_bounded_numbers, check_positive_ints, check_sensor_window,
+                                       from_plain_dict, normalise_pairs, to_plain_dict)
 from ipnet_cosim.models.data.events import (
     DataFormatError, SteeringFrames, add_noise_events, events_to_frames, simulate_dvs, split_seed_sequence)
 
@@ -409,49 +409,24 @@ class SyntheticSteeringConfig:
     binary: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("height", "width", "n_bins", "window_us", "sub_steps_per_bin", "n_texture_dots"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ConfigError(f"SyntheticSteeringConfig.{name} must be a positive integer, got {v!r}")
-        if self.height < 8 or self.width < 8:
-            raise ConfigError(f"SyntheticSteeringConfig: height and width must be >= 8 px, got "
-                              f"{self.height}x{self.width}")
-        steps = self.n_bins * self.sub_steps_per_bin
-        if self.window_us % steps:
-            raise ConfigError(f"SyntheticSteeringConfig.window_us={self.window_us} must be divisible by "
-                              f"n_bins * sub_steps_per_bin = {steps}; e.g. use {(self.window_us // steps + 1) * steps}")
-        for name in _STEER_RANGES:
-            v = getattr(self, name)
-            if not (isinstance(v, (tuple, list)) and len(v) == 2) or not all(
-                    isinstance(a, (int, float)) and not isinstance(a, bool) and math.isfinite(a) for a in v):
-                raise ConfigError(f"SyntheticSteeringConfig.{name} must be a pair (low, high), got {v!r}")
-            if not 0 < v[0] <= v[1]:
-                raise ConfigError(f"SyntheticSteeringConfig.{name} needs 0 < low <= high, got {v!r}")
-            object.__setattr__(self, name, (float(v[0]), float(v[1])))
-        for name, lo, hi in (("max_steering_deg", 1.0, 720.0), ("steering_offset_std_deg", 0.0, None),
-                             ("steering_wobble_deg_max", 0.0, None), ("flow_gain_px_per_s_per_deg", 1e-6, None),
-                             ("lane_log_contrast", 0.0, None), ("threshold", 1e-3, None),
-                             ("threshold_mismatch", 0.0, 0.5), ("noise_fraction", 0.0, 10.0)):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < lo \
-                    or (hi is not None and v > hi):
-                rng_txt = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
-                raise ConfigError(f"SyntheticSteeringConfig.{name} must be a number {rng_txt}, got {v!r}")
-        if not isinstance(self.binary, bool):
-            raise ConfigError(f"SyntheticSteeringConfig.binary must be True or False, got {self.binary!r}")
+        check_positive_ints(self, ("height", "width", "n_bins", "window_us", "sub_steps_per_bin", "n_texture_dots"))
+        check_sensor_window(self)
+        normalise_pairs(self, _STEER_RANGES)
+        check_bounded_numbers(self, (("max_steering_deg", 1.0, 720.0), ("steering_offset_std_deg", 0.0, None),
+                                     ("steering_wobble_deg_max", 0.0, None),
+                                     ("flow_gain_px_per_s_per_deg", 1e-6, None), ("lane_log_contrast", 0.0, None),
+                                     ("threshold", 1e-3, None), ("threshold_mismatch", 0.0, 0.5),
+                                     ("noise_fraction", 0.0, 10.0)))
+        check_bool(self, "binary")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict (pairs as lists)."""
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()}
+        return to_plain_dict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "SyntheticSteeringConfig":
         """Inverse of :meth:`to_dict`; unknown keys raise :class:`ConfigError`."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"SyntheticSteeringConfig: unknown field(s) {unknown}; known: {sorted(known)}")
-        return cls(**{k: (tuple(v) if k in _STEER_RANGES and isinstance(v, list) else v) for k, v in data.items()})
+        return from_plain_dict(cls, data, _STEER_RANGES)
 
 
 def _steering_signal(rng: np.random.Generator, cfg: SyntheticSteeringConfig, t_s: np.ndarray) -> np.ndarray:
