@@ -144,7 +144,7 @@ def _cumulative_simpson(i_a: Tensor, rise0: Tensor, t_ss: Tensor, t_span: float,
     dt = t_span / n_sub
     seg = dt / 6.0 * (g[..., 0:-1:2] + 4.0 * g[..., 1::2] + g[..., 2::2])
     h = torch.cat([torch.zeros_like(seg[..., :1]), torch.cumsum(seg, dim=-1)], dim=-1)
-    return h, tt[0::2]
+    return h, tt[0::2], g[..., 0::2]
 
 
 def mtj_neuron_step(i_a: Tensor, state: NeuronState, p: NeuronParams, *, mode: Mode = "deterministic",
@@ -186,7 +186,7 @@ def mtj_neuron_step(i_a: Tensor, state: NeuronState, p: NeuronParams, *, mode: M
     # pulse, parallel state: V = I R_P, P = I^2 R_P
     p_p_w = i_a * i_a * p.r_p_ohm
     ss_p = p_p_w * p.r_th_k_per_w
-    h_nodes, t_nodes = _cumulative_simpson(i_a, rise0, ss_p, p.t_pulse_s, n_sub, p)
+    h_nodes, t_nodes, g_nodes = _cumulative_simpson(i_a, rise0, ss_p, p.t_pulse_s, n_sub, p)
     crossed = h_nodes >= threshold.unsqueeze(-1)
     fired_pulse = crossed[..., -1]
     first = torch.argmax(crossed.to(torch.int8), dim=-1).clamp(min=1)     # first node at/over threshold
@@ -196,8 +196,17 @@ def mtj_neuron_step(i_a: Tensor, state: NeuronState, p: NeuronParams, *, mode: M
     step_h = h_hi - h_lo
     # double where so neither branch's gradient has inf/NaN (b^2 must not underflow in float32)
     rising = (h_hi >= threshold) & (h_lo < threshold) & (step_h > 1e-18)
-    frac = torch.where(rising, (threshold - h_lo) / torch.where(rising, step_h, torch.ones_like(step_h)),
-                       torch.zeros_like(step_h)).clamp(0.0, 1.0)
+    lin = torch.where(rising, (threshold - h_lo) / torch.where(rising, step_h, torch.ones_like(step_h)),
+                      torch.zeros_like(step_h)).clamp(0.0, 1.0)
+    # G grows ~exponentially inside the substep: H(t_lo + f dt) - h_lo ~ step_h (e^{kf} - 1) / (e^k - 1)
+    # with k = ln(G_hi / G_lo); invert for f (linear interpolation when k ~ 0). The firing time sets how
+    # long the rest of the pulse heats with R_AP, so it matters for the heat memory.
+    g_hi = torch.gather(g_nodes, -1, first.unsqueeze(-1)).squeeze(-1)
+    g_lo = torch.gather(g_nodes, -1, (first - 1).unsqueeze(-1)).squeeze(-1)
+    curved = rising & (g_lo > tiny) & (g_hi > g_lo * (1.0 + 1e-6))
+    k = torch.log(torch.where(curved, g_hi, torch.full_like(g_hi, 2.0)) /
+                  torch.where(curved, g_lo, torch.ones_like(g_lo)))
+    frac = torch.where(curved, torch.log1p(lin * torch.expm1(k)) / k, lin).clamp(0.0, 1.0)
     t_fire_pulse = ((first - 1).to(dtype) + frac) * dt_sub
     t_fire_pulse = torch.where(fired_pulse & (h_nodes[..., 0] >= threshold), torch.zeros_like(frac),
                                t_fire_pulse)
@@ -215,7 +224,7 @@ def mtj_neuron_step(i_a: Tensor, state: NeuronState, p: NeuronParams, *, mode: M
 
     # idle interval up to the read time: no current, heat decays, spontaneous switching possible
     zero_i = torch.zeros_like(i_a)
-    h_idle, t_idle = _cumulative_simpson(zero_i, rise_pulse_end, torch.zeros_like(i_a),
+    h_idle, t_idle, _ = _cumulative_simpson(zero_i, rise_pulse_end, torch.zeros_like(i_a),
                                          p.t_read_s - p.t_pulse_s, n_sub_idle, p)
     h_read = h_nodes[..., -1] + h_idle[..., -1]
     fired = h_read >= threshold

@@ -126,7 +126,33 @@ class MTJNeuronInstance:
         return (self.th, self.st)
 
 
-Element = Union[Resistor, VoltageSource, PulseSource, CurrentMirror, MTJNeuronInstance]
+@dataclass(frozen=True)
+class SubcircuitInstance:
+    """An instance (SPICE ``X``) of a :class:`Subcircuit`: ``nodes`` connect to its ports in order."""
+
+    name: str
+    nodes_: tuple[str, ...]
+    subckt: str
+    prefix = "X"
+
+    def nodes(self) -> tuple[str, ...]:
+        return self.nodes_
+
+    def dc_pairs(self) -> tuple[tuple[str, str], ...]:
+        return ()          # resolved by flattening (see validate_circuit)
+
+
+Element = Union[Resistor, VoltageSource, PulseSource, CurrentMirror, MTJNeuronInstance, SubcircuitInstance]
+
+
+@dataclass(frozen=True)
+class Subcircuit:
+    """A ``.subckt`` definition: ``ports`` in order, and the elements inside (local node names;
+    ``0`` is the global ground). Subcircuits do not nest."""
+
+    name: str
+    ports: tuple[str, ...]
+    elements: tuple[Element, ...]
 
 
 @dataclass(frozen=True)
@@ -145,6 +171,7 @@ class Circuit:
     title: str
     elements: tuple[Element, ...]
     models: tuple[str, ...] = ()
+    subcircuits: tuple[Subcircuit, ...] = ()
     comments: tuple[str, ...] = ()
     saves: tuple[str, ...] = ()
     tran: Transient | None = None
@@ -177,16 +204,69 @@ def _check_names(elements: Iterable[Element]) -> None:
                                    f"(starting with a letter), or '0' for ground")
 
 
+def _renamed(e: Element, name: str, node: dict[str, str], control: str | None) -> Element:
+    import dataclasses
+    changes: dict = {"name": name}
+    for f in dataclasses.fields(e):
+        if f.name in ("n1", "n2", "n_plus", "n_minus", "n_from", "n_to", "p", "n", "u", "rst", "th", "st"):
+            changes[f.name] = node[getattr(e, f.name)]
+    if isinstance(e, CurrentMirror):
+        changes["control"] = control
+    return dataclasses.replace(e, **changes)
+
+
+def flatten_circuit(circuit: Circuit) -> list[Element]:
+    """The circuit's elements with every subcircuit instance expanded; inner names and nodes become
+    ``<instance>.<name>`` as ngspice reports them (checks each definition's names on the way)."""
+    defs: dict[str, Subcircuit] = {}
+    for sub in circuit.subcircuits:
+        if not _NAME.match(sub.name) or sub.name.lower() in defs:
+            raise NetlistError(f"subcircuit name '{sub.name}' is illegal or defined twice")
+        for port in sub.ports:
+            if port == GROUND or not _NAME.match(port):
+                raise NetlistError(f"subcircuit {sub.name}: port '{port}' is illegal (letters, digits, '_'; not 0)")
+        if len(set(sub.ports)) != len(sub.ports):
+            raise NetlistError(f"subcircuit {sub.name}: a port is listed twice")
+        inner = [e for e in sub.elements if isinstance(e, SubcircuitInstance)]
+        if inner:
+            raise NetlistError(f"subcircuit {sub.name}: nested instance {inner[0].name} is not supported")
+        _check_names(sub.elements)
+        used = {n for e in sub.elements for n in e.nodes()}
+        for port in sub.ports:
+            if port not in used:
+                raise NetlistError(f"subcircuit {sub.name}: port '{port}' connects to nothing inside")
+        defs[sub.name.lower()] = sub
+    flat: list[Element] = []
+    for e in circuit.elements:
+        if not isinstance(e, SubcircuitInstance):
+            flat.append(e)
+            continue
+        sub = defs.get(e.subckt.lower())
+        if sub is None:
+            raise NetlistError(f"{e.name} instantiates subcircuit '{e.subckt}', which is not defined")
+        if len(e.nodes_) != len(sub.ports):
+            raise NetlistError(f"{e.name} connects {len(e.nodes_)} nodes but subcircuit {sub.name} has "
+                               f"{len(sub.ports)} ports ({' '.join(sub.ports)})")
+        node = {n: f"{e.name}.{n}" for x in sub.elements for n in x.nodes()}
+        node[GROUND] = GROUND
+        node.update(zip(sub.ports, e.nodes_))
+        for x in sub.elements:
+            control = f"{e.name}.{x.control}" if isinstance(x, CurrentMirror) else None
+            flat.append(_renamed(x, f"{e.name}.{x.name}", node, control))
+    return flat
+
+
 def validate_circuit(circuit: Circuit) -> None:
     """Raise :class:`NetlistError` naming the first problem found (see the module docstring)."""
     import networkx as nx
 
     _check_names(circuit.elements)
-    sources = {e.name.lower() for e in circuit.elements if e.prefix == "V"}
+    elements = flatten_circuit(circuit)
+    sources = {e.name.lower() for e in elements if e.prefix == "V"}
     touches: dict[str, int] = {}
     dc = nx.Graph()
     dc.add_node(GROUND)
-    for e in circuit.elements:
+    for e in elements:
         for n in e.nodes():
             touches[n] = touches.get(n, 0) + 1
             dc.add_node(n)
@@ -195,19 +275,19 @@ def validate_circuit(circuit: Circuit) -> None:
         if isinstance(e, CurrentMirror) and e.control.lower() not in sources:
             raise NetlistError(f"{e.name} mirrors the current of '{e.control}', which is not a voltage source "
                                f"of this circuit; add a 0 V sense source named {e.control}")
-    outputs = {n for e in circuit.elements if isinstance(e, MTJNeuronInstance) for n in e.outputs()}
+    outputs = {n for e in elements if isinstance(e, MTJNeuronInstance) for n in e.outputs()}
     for node, count in touches.items():
         if node != GROUND and count < 2 and node not in outputs:
-            owner = next(e.name for e in circuit.elements if node in e.nodes())
+            owner = next(e.name for e in elements if node in e.nodes())
             raise NetlistError(f"node '{node}' is floating: only {owner} connects to it")
     grounded = nx.node_connected_component(dc, GROUND)
     for node in touches:
         if node not in grounded:
-            owner = next(e.name for e in circuit.elements if node in e.nodes())
+            owner = next(e.name for e in elements if node in e.nodes())
             raise NetlistError(f"node '{node}' (at {owner}) has no DC path to ground; ngspice would find a "
                                f"singular matrix. Connect it through a resistor or source")
-    driven = {e.n_to for e in circuit.elements if isinstance(e, CurrentMirror)} | \
-             {e.n_from for e in circuit.elements if isinstance(e, CurrentMirror)}
-    for e in circuit.elements:
+    driven = {e.n_to for e in elements if isinstance(e, CurrentMirror)} | \
+             {e.n_from for e in elements if isinstance(e, CurrentMirror)}
+    for e in elements:
         if isinstance(e, MTJNeuronInstance) and e.p not in driven and touches.get(e.p, 0) < 2:
             raise NetlistError(f"neuron {e.name} is unconnected: nothing drives its input node '{e.p}'")

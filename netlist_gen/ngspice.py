@@ -13,7 +13,7 @@ from ipnet_cosim.device.errors import NetlistError
 from ipnet_cosim.device.units import continuation_lines
 from ipnet_cosim.device.units import spice_number as num
 from ipnet_cosim.netlist_gen.ir import (Circuit, CurrentMirror, MTJNeuronInstance, PulseSource, Resistor,
-                                        VoltageSource, validate_circuit)
+                                        SubcircuitInstance, VoltageSource, validate_circuit)
 
 
 def format_element(e) -> list[str]:
@@ -36,6 +36,8 @@ def format_element(e) -> list[str]:
         return [f"{e.name} {e.n_from} {e.n_to} {e.control} {num(e.gain)}"]
     if isinstance(e, MTJNeuronInstance):
         return [f"{e.name} {e.p} {e.n} {e.u} {e.rst} {e.th} {e.st} {e.model}"]
+    if isinstance(e, SubcircuitInstance):
+        return continuation_lines(e.name, list(e.nodes_) + [e.subckt], "")
     raise NetlistError(f"no ngspice syntax for element type {type(e).__name__}")
 
 
@@ -46,6 +48,11 @@ def format_ngspice(circuit: Circuit, osdi_path: str | None = None, validate: boo
     lines = [f"* {circuit.title}"]
     lines += [f"* {c}" for c in circuit.comments]
     lines += list(circuit.models)
+    for sub in circuit.subcircuits:
+        lines += continuation_lines(f".subckt {sub.name}", list(sub.ports), "")
+        for e in sub.elements:
+            lines += format_element(e)
+        lines.append(f".ends {sub.name}")
     for e in circuit.elements:
         lines += format_element(e)
     if circuit.options:

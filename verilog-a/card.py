@@ -84,9 +84,14 @@ class MTJParams:
     t_amb_k: float = _param(300.0, "K", "ambient temperature", 1.0, 1000.0, "assumed; room temperature")
     sw_exp_max: float = _param(10.0, "1", "cap on the switching-rate exponent (rate <= f0 e^cap)",
                                0.0, 50.0, "model numerics; caps the rate at 2.2e13 1/s above Ic0")
-    fire_width: float = _param(0.02, "1", "width of the smooth P->AP transition in ln(hazard)",
-                               1e-4, 1.0, "model numerics; smooths the state step for Newton",
+    fire_width: float = _param(0.001, "1", "width of the smooth P->AP transition in ln(hazard)",
+                               1e-4, 1.0, "model numerics; smooths the state step for Newton. The smooth "
+                               "step heats a firing neuron by ~0.5 K per unit width more than an instant "
+                               "switch (measured against the PyTorch twin), so it is kept narrow",
                                lo_open=True)
+    fire_max_step_s: float = _param(0.1e-12, "s", "largest SPICE time step while the state switches "
+                                    "(|ln H - ln(-ln u)| < 8 fire_width)", 1e-15, 1e-9,
+                                    "model numerics; resolves the narrow switching step", lo_open=True)
     tau_reset_s: float = _param(10e-12, "s", "time constant of the hazard reset while rst is high",
                                 1e-15, 1e-6, "model numerics; 10 ps, short against the reset pulse",
                                 lo_open=True)
@@ -136,8 +141,9 @@ class PulseTiming:
                              "assumed; 3 ns = tau_th, heat decays by e^-1 per step", lo_open=True)
     t_reset_s: float = _param(0.2e-9, "s", "width of the reset control pulse at the end of a step",
                               1e-13, 1e-3, "assumed", lo_open=True)
-    t_edge_s: float = _param(1e-12, "s", "rise and fall time of stimulus edges in SPICE", 1e-15,
-                             1e-6, "model numerics; short against the pulse", lo_open=True)
+    t_edge_s: float = _param(1e-14, "s", "rise and fall time of stimulus edges in SPICE", 1e-16,
+                             1e-6, "model numerics; the edges lose ~t_edge/t_pulse of the hazard of a "
+                             "rectangular pulse, so they are kept far below the pulse", lo_open=True)
     v_read_v: float = _param(0.2, "V", "crossbar read voltage of an input spike", 0.0, 5.0,
                              "assumed; typical RRAM/MTJ crossbar read level", lo_open=True)
     v_reset_v: float = _param(1.0, "V", "level of the reset control pulse", 0.0, 10.0,

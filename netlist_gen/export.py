@@ -1,0 +1,301 @@
+"""``ipnet-cosim export``: a trained checkpoint to a folder of crossbar netlists, stimulus and a manifest.
+
+Everything is checked and built in memory first (checkpoint, architecture, layer mappings,
+weights, options, samples, every netlist validated with networkx); files are written into a
+temporary folder that is renamed into place at the end, so a bad input never leaves a
+half-written export behind, and an existing export is never overwritten.
+
+Folder layout::
+
+    manifest.json            tiles -> layers, rows -> inputs, columns -> neurons, all options
+    netlists/<unit>.cir      one ngspice deck per unit (position x column block); its row tiles
+                             are .subckt's; row drivers Vx* are 0 V placeholders
+    stimulus/samples.npz     input frames, labels and test-set indices of the exported samples
+    stimulus/sample_<i>/<unit>.inc   layer-0 row drivers of sample i (replace the Vx* lines)
+    device/                  the Verilog-A source and the compiled OSDI library
+    checkpoint/              a copy of the checkpoint (for the PyTorch comparison)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ipnet_cosim.device.errors import CheckpointError, ConfigError
+from ipnet_cosim.netlist_gen.mapping import (BIAS, FAST_MODEL, HEAT_MODEL, PAD, LayerMatrix, MappingOptions,
+                                             Unit, conductances, driver_sources, layer_units, network_layers,
+                                             read_delay_s, unit_circuit, LAYER_MAPPINGS)
+from ipnet_cosim.netlist_gen.ngspice import format_element, format_ngspice
+
+EXPORT_FORMAT = "ipnet-cosim-export"
+EXPORT_VERSION = 1
+MANIFEST = "manifest.json"
+MAPPABLE_ARCHS = ("ipnet", "memoryless")
+INTERFACE = {
+    "rows": "im2col inputs of the layer then one bias row; an input spike at step s is one read pulse of "
+            "v_read_v over [s t_step, s t_step + t_pulse] (edges t_edge); the bias row is pulsed every step; "
+            "rows in a conv's zero padding are held at 0 V",
+    "columns": "every weight is a differential pair G+ = G_min + k max(W,0), G- = G_min + k max(-W,0) on two "
+               "physical columns ending in 0 V sense sources Vsp<tile>_<j>, Vsm<tile>_<j>",
+    "partial_sums": "each row tile has its own sense sources and mirrors; the mirror outputs of all row tiles "
+                    "of a column are summed in current at the neuron input node a<j> (Kirchhoff)",
+    "neurons": "F mirrors of gain +mirror_gain (G+) and -mirror_gain (G-) drive I = current_scale_a * (W x + b) "
+               "into the thermal MTJ neuron N<j> (p = a<j>, n = 0, u = 0.5 V deterministic); the shared "
+               "PULSE source Vrst resets the magnetic state at the end of every step; spike = v(st<j>) > 0.5 "
+               "at t = s t_step + read_delay_s",
+    "readout": "a crossbar without neurons; class score = g Q / (k v_read t_pulse T), Q the charge of "
+               "i(Vsp) - i(Vsm) summed over row tiles",
+    "stimulus": "netlists carry 0 V placeholder row drivers (lines starting with Vx); a stimulus file's lines "
+                "replace them (ipnet-cosim simulate does this); run by hand with "
+                "'cd EXPORT && ngspice netlists/<unit>.cir' after the replacement",
+}
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def load_samples(data_config: dict, indices: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Frames ``[n, T, C, H, W]`` (uint8) and labels of test-set samples ``indices``."""
+    from ipnet_cosim.models.datasets import DataConfig, load_dataset
+    _, test = load_dataset(DataConfig.from_dict(data_config))
+    n = test.frames.shape[0]
+    bad = [i for i in indices if not 0 <= i < n]
+    if bad:
+        raise ConfigError(f"sample index {bad[0]} is outside the test set (0..{n - 1})")
+    frames = test.frames[list(indices)]
+    if frames.size and frames.max() > 1:
+        raise ConfigError("the test frames hold event counts > 1; the crossbar drives one read pulse per spike, "
+                          "so bin the events as binary frames (events_to_frames(binary=True))")
+    return frames, test.labels[list(indices)]
+
+
+def parse_samples(text: str | Sequence[int]) -> list[int]:
+    """'0:10' / '3,5,8' / [1, 2] -> sorted unique indices."""
+    if not isinstance(text, str):
+        values = [int(v) for v in text]
+    else:
+        values = []
+        for part in text.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            try:
+                if ":" in part:
+                    a, b = part.split(":", 1)
+                    values += list(range(int(a or 0), int(b)))
+                else:
+                    values.append(int(part))
+            except ValueError:
+                raise ConfigError(f"samples '{text}': use indices like '0:10' or '3,5,8'") from None
+    if not values or min(values) < 0:
+        raise ConfigError(f"samples '{text}': need at least one index >= 0")
+    return sorted(set(values))
+
+
+def stimulus_lines(unit: Unit, lm: LayerMatrix, options: MappingOptions, card, spikes: np.ndarray) -> list[str]:
+    """The netlist lines of a unit's row drivers for input spikes ``[T, inputs]``."""
+    lines: list[str] = []
+    for e in driver_sources(unit, lm, options, card, spikes):
+        if e.name.startswith("Vx"):
+            lines += format_element(e)
+    return lines
+
+
+def replace_drivers(netlist: str, stimulus: Sequence[str], extra_saves: Sequence[str] = ()) -> str:
+    """Replace the ``Vx*`` placeholder lines (and their ``+`` continuations) by ``stimulus``; drop a
+    ``.control`` block (the runner loads the OSDI library itself); add ``.save`` lines."""
+    out: list[str] = []
+    skipping = in_control = False
+    inserted = False
+    for line in netlist.splitlines():
+        if in_control:
+            in_control = not line.lower().startswith(".endc")
+            continue
+        if line.lower().startswith(".control"):
+            in_control = True
+            continue
+        if skipping and line.startswith("+"):
+            continue
+        skipping = False
+        if line[:2].lower() == "vx":
+            skipping = True
+            if not inserted:
+                out += list(stimulus)
+                inserted = True
+            continue
+        if line.lower() == ".end":
+            if extra_saves:
+                out.append(".save " + " ".join(extra_saves))
+        out.append(line)
+    if not inserted:
+        raise ConfigError("netlist has no Vx* row-driver lines to replace; was it exported by ipnet-cosim?")
+    return "\n".join(out) + "\n"
+
+
+class _Plan:
+    """Everything an export writes, built and validated in memory."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}
+        self.copies: dict[str, Path] = {}
+
+
+def plan_export(checkpoint: str | Path, *, samples: Sequence[int] = tuple(range(10)),
+                options: MappingOptions = MappingOptions(),
+                progress: Callable[[str], None] | None = None) -> tuple[dict[str, Any], _Plan]:
+    """Check everything and build the manifest and file contents (no file is written)."""
+    import torch
+    from ipnet_cosim import models as _models
+    from ipnet_cosim.device.compiler import compile_va, neuron_va_path, openvaf_version
+    from ipnet_cosim.models.checkpoint import load_checkpoint, resolve_checkpoint_path
+    from ipnet_cosim.models.checkpoint import json_default  # noqa: F401  (manifest values are plain)
+
+    say = progress or (lambda msg: None)
+    if not isinstance(options, MappingOptions):
+        raise ConfigError("options must be MappingOptions")
+    ck_path = resolve_checkpoint_path(checkpoint)
+    ck = load_checkpoint(ck_path)
+    arch = ck.network_config.arch
+    if arch not in MAPPABLE_ARCHS:
+        raise CheckpointError(f"checkpoint {ck_path} holds a '{arch}' network; only {', '.join(MAPPABLE_ARCHS)} "
+                              f"networks are built from MTJ neurons and crossbars (the baselines keep their "
+                              f"memory in digital state). Export an IPNet checkpoint")
+    model = ck.model.eval()
+    views = network_layers(model)
+    card, fast_card = model.card, model.fast_card
+    t = card.timing
+    n_steps = int(ck.data_config.get("n_bins", 0))
+    frames, labels = load_samples(ck.data_config, samples)
+    if frames.shape[1] != n_steps:
+        n_steps = frames.shape[1]
+    say("mapping layers")
+    plan = _Plan()
+    layers_info, units_info = [], []
+    scale = ck.network_config.current_scale_a
+    for view in views:
+        lm = LAYER_MAPPINGS[view.type](view)
+        units = layer_units(view.index, lm, options)
+        gmap0 = None
+        n_pos = lm.gather.shape[0]
+        gmin, gmax = np.inf, -np.inf
+        for p in range(n_pos):
+            gmap = conductances(lm, view.index, p, v_read_v=t.v_read_v, current_scale_a=scale, options=options,
+                                name=view.name)
+            gmap0 = gmap0 or gmap
+            gmin = min(gmin, float(min(gmap.g_plus_s.min(), gmap.g_minus_s.min())))
+            gmax = max(gmax, float(max(gmap.g_plus_s.max(), gmap.g_minus_s.max())))
+            for unit in (u for u in units if u.position == p):
+                title = (f"ipnet-cosim unit {unit.name}: {view.name} ({view.type}, {view.unit}) position {p}, "
+                         f"weight columns {unit.cols[0]}..{unit.cols[1] - 1}")
+                circuit = unit_circuit(unit, lm, gmap, unit_kind=view.unit, card=card, fast_card=fast_card,
+                                       n_steps=n_steps, options=options, title=title)
+                osdi_line = "device/ipnet_mtj_neuron.osdi" if view.unit != "integrate" else None
+                text = format_ngspice(circuit, osdi_path=osdi_line)
+                plan.files[f"netlists/{unit.name}.cir"] = text.encode()
+                units_info.append({
+                    "name": unit.name, "layer": view.index, "position": p, "col_block": unit.col_block,
+                    "weight_columns": list(unit.cols), "netlist": f"netlists/{unit.name}.cir",
+                    "tiles": [{"subckt": f"xb_{unit.name}_r{r}".lower(), "rows": [a, b],
+                               "size": [b - a, 2 * (unit.cols[1] - unit.cols[0])]}
+                              for r, (a, b) in enumerate(unit.row_blocks)],
+                    "rows": [int(v) for v in lm.gather[p]],
+                    "neurons": [int(v) for v in lm.out_index[p, unit.cols[0]:unit.cols[1]]],
+                    "sha256": hashlib.sha256(text.encode()).hexdigest(),
+                })
+        rows, cols = lm.matrix.shape
+        layers_info.append({
+            "index": view.index, "name": view.name, "type": view.type,
+            "mapping": LAYER_MAPPINGS[view.type].__name__, "unit": view.unit,
+            "model": {"heat": HEAT_MODEL, "memoryless": FAST_MODEL}.get(view.unit),
+            "in_shape": list(view.in_shape), "out_shape": list(view.out_shape),
+            "matrix_shape": [rows, cols], "positions": n_pos, "layout": lm.layout,
+            "units": sum(1 for u in units_info if u["layer"] == view.index),
+            "tiles": sum(len(u["tiles"]) for u in units_info if u["layer"] == view.index),
+            "max_abs_weight": float(np.abs(lm.matrix).max()), "k_s": gmap0.k_s, "mirror_gain": gmap0.mirror_gain,
+            "conductance_range_s": [gmin, gmax], "devices": int(2 * rows * cols * n_pos),
+        })
+        say(f"{view.name}: {layers_info[-1]['units']} units, {layers_info[-1]['tiles']} tiles")
+    # stimulus of layer 0 for the chosen samples
+    first = views[0]
+    lm0 = LAYER_MAPPINGS[first.type](first)
+    for k, idx in enumerate(samples):
+        spikes = frames[k].reshape(n_steps, -1).astype(np.float64)
+        for unit in layer_units(0, lm0, options):
+            lines = stimulus_lines(unit, lm0, options, card, spikes)
+            plan.files[f"stimulus/sample_{idx:04d}/{unit.name}.inc"] = ("\n".join(lines) + "\n").encode()
+    import io
+    buf = io.BytesIO()
+    np.savez_compressed(buf, frames=frames.astype(np.uint8), labels=np.asarray(labels, dtype=np.int64),
+                        indices=np.asarray(samples, dtype=np.int64))
+    plan.files["stimulus/samples.npz"] = buf.getvalue()
+    osdi = compile_va()
+    plan.copies["device/ipnet_mtj_neuron.osdi"] = Path(osdi)
+    plan.copies["device/thermal_mtj_neuron.va"] = neuron_va_path()
+    plan.copies["checkpoint/checkpoint.pt"] = ck_path
+    summary = ck_path.with_name("checkpoint.json")
+    if summary.is_file():
+        plan.copies["checkpoint/checkpoint.json"] = summary
+    manifest = {
+        "format": EXPORT_FORMAT, "format_version": EXPORT_VERSION, "package_version": _models.__version__,
+        "checkpoint": {"file": "checkpoint/checkpoint.pt", "sha256": sha256_file(ck_path), "epoch": ck.epoch,
+                       "metrics": ck.metrics},
+        "network_config": ck.network_config.to_dict(), "data_config": ck.data_config,
+        "class_names": ck.class_names,
+        "device_card": card.to_dict(), "fast_card": fast_card.to_dict(),
+        "mapping_options": options.to_dict(), "interface": INTERFACE,
+        "timing": {"n_steps": n_steps, "t_step_s": t.t_step_s, "t_pulse_s": t.t_pulse_s, "t_edge_s": t.t_edge_s,
+                   "read_delay_s": read_delay_s(card), "v_read_v": t.v_read_v, "current_scale_a": scale,
+                   "readout_gain": ck.network_config.readout_gain},
+        "device": {"va": "device/thermal_mtj_neuron.va", "osdi": "device/ipnet_mtj_neuron.osdi",
+                   "osdi_sha256": sha256_file(Path(osdi)), "openvaf": openvaf_version(),
+                   "models": {HEAT_MODEL: "heat-memory neurons (device card)",
+                              FAST_MODEL: f"memoryless neurons (tau_th = {ck.network_config.memoryless_tau_th_s:g} s)"}},
+        "samples": {"split": "test", "indices": list(samples), "labels": [int(v) for v in labels],
+                    "file": "stimulus/samples.npz"},
+        "gather_codes": {"pad": PAD, "bias": BIAS},
+        "layers": layers_info, "units": units_info,
+        "torch_version": torch.__version__,
+    }
+    return manifest, plan
+
+
+def export_network(checkpoint: str | Path, out_dir: str | Path, *, samples: Sequence[int] = tuple(range(10)),
+                   options: MappingOptions = MappingOptions(),
+                   progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Export a checkpoint (see the module docstring). Returns the manifest."""
+    from ipnet_cosim.models.checkpoint import write_json
+    out = Path(out_dir)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ConfigError(f"{out} exists and is not empty; export into a new folder (an earlier export is never "
+                          f"overwritten)")
+    manifest, plan = plan_export(checkpoint, samples=samples, options=options, progress=progress)
+    tmp = out.with_name(out.name + ".export-tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    try:
+        for rel, data in plan.files.items():
+            path = tmp / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        for rel, src in plan.copies.items():
+            path = tmp / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, path)
+        write_json(tmp / MANIFEST, manifest)
+        if out.exists():
+            out.rmdir()
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return manifest

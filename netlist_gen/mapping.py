@@ -1,0 +1,412 @@
+"""Network layers to crossbar tiles: the mapping registry, im2col, tiling and the tile netlists.
+
+The circuit of a layer (see ``netlist_gen/README``-level docs in the manifest and the README):
+
+* **Rows** are the inputs of the weight op in im2col order plus one **bias row**. A conv layer with
+  kernel ``[C_out, C_in, k, k]`` becomes a ``(C_in k k + 1) x C_out`` matrix (row ``(c k + ky) k + kx``,
+  bias last); a linear layer ``[out, in]`` becomes ``(in + 1) x out`` (rows in PyTorch's flatten order
+  ``(c H + y) W + x``). An input spike at step ``s`` drives its row with one read pulse of
+  ``v_read_v`` (``[s t_step, s t_step + t_pulse]``); the bias row is pulsed at every step; rows that
+  fall into a conv's zero padding are held at 0 V.
+* **Columns**: every weight column is a differential pair (two physical columns, G+ and G-, see
+  :mod:`~ipnet_cosim.netlist_gen.conductance`), each ending in a 0 V sense source (virtual ground).
+* **Positions**: each output position of a conv layer has its own crossbar copy and its own MTJ
+  neurons (the memory lives in the neuron); a linear layer has one position.
+* **Tiles**: a position's matrix is cut into row blocks of at most ``tile_rows`` rows and column
+  blocks of at most ``tile_cols`` physical columns (``tile_cols // 2`` weight columns). A
+  **unit** (one netlist) is one position x one column block: its row tiles (one ``.subckt`` each)
+  each have their own sense sources and current mirrors, and the mirror outputs of all row tiles of
+  a column are summed at the neuron's input node (Kirchhoff's current law): the partial sums of the
+  row tiles are combined in current, before the neuron, so the neuron sees ``I = current_scale_a a``.
+* **Neurons**: mirrors ``F`` with gain ``+-mirror_gain`` drive ``(I+ - I-)`` into a thermal MTJ
+  neuron (Verilog-A, ``N`` instance) per weight column; heat-memory layers use the device card,
+  memoryless layers its fast-thermal variant (two ``.model`` cards). A shared ``PULSE`` source
+  resets the neurons at the end of every step; the spike is ``v(st) > 0.5`` just before the reset.
+* **Readout**: a crossbar without neurons; the class score is the charge collected on each
+  differential column over the sample (``logit = g Q / (k v_read t_pulse T)``).
+* **Wires** (optional): ``r_wire_ohm`` per segment between adjacent cells along every row (driven from
+  the left end) and every column (sensed at the bottom end); ``r_driver_ohm`` in series with every
+  row driver.
+
+Layer types map through :data:`LAYER_MAPPINGS` (``{type name: function}``); add one with
+:func:`register_mapping`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from ipnet_cosim.device.card import DeviceCard
+from ipnet_cosim.device.errors import ConfigError, UnsupportedLayerError
+from ipnet_cosim.netlist_gen.conductance import ConductanceMap, ConductanceOptions, map_weights
+from ipnet_cosim.netlist_gen.ir import (Circuit, CurrentMirror, MTJNeuronInstance, PulseSource, Resistor,
+                                        Subcircuit, SubcircuitInstance, Transient, VoltageSource)
+
+PAD = -1     # gather index of a row in a conv's zero padding (held at 0 V)
+BIAS = -2    # gather index of the bias row (pulsed at every step)
+HEAT_MODEL = "mtjn"
+FAST_MODEL = "mtjf"
+
+
+@dataclass(frozen=True)
+class MappingOptions:
+    """How a network becomes crossbars (SI units; every field is recorded in the manifest).
+
+    Args:
+        tile_rows, tile_cols: largest crossbar, rows x physical columns (a weight column uses two).
+        conductance: weight-to-conductance options (range, quantization, variation).
+        r_wire_ohm: resistance of one wire segment between adjacent cells (rows and columns), ohm.
+        r_driver_ohm: output resistance of every row driver, ohm.
+        max_step_s: ngspice's largest time step; None: t_pulse / 100.
+        reltol: ngspice's relative tolerance.
+    """
+
+    tile_rows: int = 128
+    tile_cols: int = 128
+    conductance: ConductanceOptions = ConductanceOptions()
+    r_wire_ohm: float = 0.0
+    r_driver_ohm: float = 0.0
+    max_step_s: float | None = None
+    reltol: float = 1e-4
+
+    def __post_init__(self) -> None:
+        for name, low in (("tile_rows", 1), ("tile_cols", 2)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+                raise ConfigError(f"mapping option {name} = {value!r} must be an integer >= {low}"
+                                  + (" (a weight column is a differential pair of two physical columns)"
+                                     if name == "tile_cols" else ""))
+        for name in ("r_wire_ohm", "r_driver_ohm"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ConfigError(f"mapping option {name} = {value!r} must be a finite resistance >= 0 ohm")
+        if self.max_step_s is not None and not (math.isfinite(self.max_step_s) and self.max_step_s > 0):
+            raise ConfigError(f"mapping option max_step_s = {self.max_step_s!r} must be a positive time in s")
+        if not (math.isfinite(self.reltol) and 0 < self.reltol < 0.1):
+            raise ConfigError(f"mapping option reltol = {self.reltol!r} must be in (0, 0.1)")
+        if not isinstance(self.conductance, ConductanceOptions):
+            raise ConfigError("mapping option conductance must be a ConductanceOptions")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["conductance"] = dataclasses.asdict(self.conductance)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "MappingOptions":
+        from ipnet_cosim.models.config import check_known_keys
+        check_known_keys(cls, data, "mapping options")
+        values = dict(data)
+        if isinstance(values.get("conductance"), Mapping):
+            check_known_keys(ConductanceOptions, values["conductance"], "conductance options")
+            values["conductance"] = ConductanceOptions(**values["conductance"])
+        return cls(**values)
+
+
+# -- layers of a network ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LayerView:
+    """One layer of a trained network as the mapper sees it.
+
+    ``type`` is the registry key (the PyTorch module's class name, e.g. ``Conv2d``); ``unit`` is
+    "heat" (heat-memory MTJ neurons), "memoryless" (fast-thermal MTJ neurons) or "integrate"
+    (the readout: charge on the columns, no neurons).
+    """
+
+    index: int
+    name: str
+    type: str
+    module: Any
+    in_shape: tuple[int, ...]
+    out_shape: tuple[int, ...]
+    unit: str
+
+
+_UNIT_KINDS = {"HeatMemoryNeurons": "heat", "ThresholdMTJNeurons": "memoryless"}
+
+
+def network_layers(model) -> list[LayerView]:
+    """The layers of a :class:`~ipnet_cosim.models.network.SpikingNet`, checked against the registry."""
+    from torch import nn
+    from ipnet_cosim.models.network import SpatialOp, layer_shapes
+    config = model.config
+    shapes = layer_shapes(config)
+    in_shape: tuple[int, ...] = (config.in_channels, config.height, config.width)
+    views = []
+    for i, (op, memory, unit) in enumerate(zip(model.ops, model.memories, model.units)):
+        for part, role in ((memory, "temporal memory"), (unit, "neuron unit")):
+            kind = type(part).__name__
+            if isinstance(part, nn.Identity):
+                if role == "neuron unit" and isinstance(memory, nn.Identity):
+                    raise UnsupportedLayerError(f"layer {i} has no neurons (Identity unit); nothing to map")
+                continue
+            if role == "temporal memory" or kind not in _UNIT_KINDS:
+                raise UnsupportedLayerError(
+                    f"layer {i}: {role} of type '{kind}' ({config.arch} network) has no circuit mapping. "
+                    f"Mapped layer types: {', '.join(sorted(LAYER_MAPPINGS))}; neuron units: "
+                    f"{', '.join(sorted(_UNIT_KINDS))}. Export an IPNet or memoryless checkpoint, or add a "
+                    f"mapping with @register_mapping('{kind}') in ipnet_cosim.netlist_gen.mapping")
+        inner = op.op if isinstance(op, SpatialOp) else op
+        kind = type(inner).__name__
+        _mapping_for(kind, f"layer {i}")
+        views.append(LayerView(i, f"layer{i}", kind, inner, in_shape, shapes[i], _UNIT_KINDS[type(unit).__name__]))
+        in_shape = shapes[i]
+    kind = type(model.readout).__name__
+    _mapping_for(kind, "readout")
+    views.append(LayerView(len(views), "readout", kind, model.readout, in_shape, (config.n_classes,), "integrate"))
+    return views
+
+
+# -- the registry ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LayerMatrix:
+    """A layer lowered to one crossbar matrix per output position.
+
+    Attributes:
+        matrix: ``[rows, cols]`` weights, im2col order, bias row last (float64).
+        gather: ``[positions, rows]`` input index (flattened, PyTorch order) feeding each row;
+            :data:`PAD` for zero padding, :data:`BIAS` for the bias row.
+        out_index: ``[positions, cols]`` flattened output index of every neuron.
+        layout: human-readable description of the lowering (goes into the manifest).
+    """
+
+    matrix: np.ndarray
+    gather: np.ndarray
+    out_index: np.ndarray
+    layout: str
+
+
+MappingFunction = Callable[[LayerView], LayerMatrix]
+LAYER_MAPPINGS: dict[str, MappingFunction] = {}
+
+
+def register_mapping(type_name: str) -> Callable[[MappingFunction], MappingFunction]:
+    """Decorator: register ``fn(view) -> LayerMatrix`` as the mapping of layer type ``type_name``."""
+    def deco(fn: MappingFunction) -> MappingFunction:
+        LAYER_MAPPINGS[type_name] = fn
+        return fn
+    return deco
+
+
+def _mapping_for(type_name: str, where: str) -> MappingFunction:
+    fn = LAYER_MAPPINGS.get(type_name)
+    if fn is None:
+        raise UnsupportedLayerError(
+            f"{where}: layer type '{type_name}' has no circuit mapping (mapped: {', '.join(sorted(LAYER_MAPPINGS))}). "
+            f"Add one with @register_mapping('{type_name}') in ipnet_cosim.netlist_gen.mapping: a function "
+            f"from a LayerView to a LayerMatrix (im2col matrix, row gather and output indices)")
+    return fn
+
+
+def _weights(module, name: str) -> tuple[np.ndarray, np.ndarray]:
+    w = module.weight.detach().double().cpu().numpy()
+    b = (module.bias.detach().double().cpu().numpy() if module.bias is not None
+         else np.zeros(w.shape[0]))
+    for label, arr in (("weight", w), ("bias", b)):
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            raise ConfigError(f"{name}: {int(bad.sum())} {label} value(s) are NaN or infinite (first at index "
+                              f"{tuple(int(v) for v in np.argwhere(bad)[0])}); the checkpoint is damaged or "
+                              f"training diverged. Retrain or export another epoch")
+    return w, b
+
+
+@register_mapping("Conv2d")
+def map_conv2d(view: LayerView) -> LayerMatrix:
+    """im2col: one ``(C_in k k + 1) x C_out`` crossbar per output position."""
+    m = view.module
+    if m.groups != 1 or tuple(m.dilation) != (1, 1) or m.padding_mode != "zeros":
+        raise UnsupportedLayerError(f"{view.name}: Conv2d with groups/dilation/non-zero padding mode has no mapping")
+    w, b = _weights(m, view.name)
+    c_out, c_in, kh, kw = w.shape
+    sh, sw = m.stride
+    ph, pw = m.padding
+    _, h, wd = view.in_shape
+    _, oh, ow = view.out_shape
+    matrix = np.concatenate([w.reshape(c_out, c_in * kh * kw).T, b[None, :]], axis=0)
+    c, ky, kx = np.meshgrid(np.arange(c_in), np.arange(kh), np.arange(kw), indexing="ij")
+    c, ky, kx = c.ravel(), ky.ravel(), kx.ravel()
+    oy, ox = np.meshgrid(np.arange(oh), np.arange(ow), indexing="ij")
+    oy, ox = oy.ravel(), ox.ravel()
+    y = oy[:, None] * sh + ky[None, :] - ph
+    x = ox[:, None] * sw + kx[None, :] - pw
+    inside = (y >= 0) & (y < h) & (x >= 0) & (x < wd)
+    gather = np.where(inside, (c[None, :] * h + y) * wd + x, PAD)
+    gather = np.concatenate([gather, np.full((oh * ow, 1), BIAS)], axis=1).astype(np.int64)
+    pos = np.arange(oh * ow)
+    out_index = (np.arange(c_out)[None, :] * (oh * ow) + pos[:, None]).astype(np.int64)
+    layout = (f"conv {c_in}->{c_out} k{kh}x{kw} s{sh} p{ph} on {h}x{wd}: im2col rows (c*{kh}+ky)*{kw}+kx then "
+              f"bias; position p = oy*{ow}+ox has its own crossbar copy and {c_out} neurons (output "
+              f"index j*{oh * ow}+p)")
+    return LayerMatrix(matrix, gather, out_index, layout)
+
+
+@register_mapping("Linear")
+def map_linear(view: LayerView) -> LayerMatrix:
+    """One ``(in + 1) x out`` crossbar; a conv input is flattened in PyTorch order (c, y, x)."""
+    w, b = _weights(view.module, view.name)
+    n_out, n_in = w.shape
+    matrix = np.concatenate([w.T, b[None, :]], axis=0)
+    gather = np.concatenate([np.arange(n_in), [BIAS]])[None, :].astype(np.int64)
+    flat = "" if len(view.in_shape) == 1 else f" (flatten of {'x'.join(map(str, view.in_shape))}: (c*H+y)*W+x)"
+    layout = f"linear {n_in}->{n_out}: rows = inputs{flat} then bias; one position"
+    return LayerMatrix(matrix, gather, np.arange(n_out, dtype=np.int64)[None, :], layout)
+
+
+# -- tiles and units ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Unit:
+    """One netlist: a position's column block with all its row tiles."""
+
+    layer: int
+    position: int
+    col_block: int
+    cols: tuple[int, int]                      # weight columns [start, stop)
+    row_blocks: tuple[tuple[int, int], ...]    # rows [start, stop) of each row tile
+
+    @property
+    def name(self) -> str:
+        return f"L{self.layer}_p{self.position:03d}_c{self.col_block}"
+
+    def tile_names(self) -> list[str]:
+        return [f"{self.name}_r{r}" for r in range(len(self.row_blocks))]
+
+
+def blocks(n: int, size: int) -> tuple[tuple[int, int], ...]:
+    """``[start, stop)`` blocks of at most ``size`` covering ``range(n)``."""
+    return tuple((s, min(s + size, n)) for s in range(0, n, size))
+
+
+def layer_units(layer: int, lm: LayerMatrix, options: MappingOptions) -> list[Unit]:
+    rows, cols = lm.matrix.shape
+    row_blocks = blocks(rows, options.tile_rows)
+    col_blocks = blocks(cols, options.tile_cols // 2)
+    return [Unit(layer, p, c, cb, row_blocks) for p in range(lm.gather.shape[0])
+            for c, cb in enumerate(col_blocks)]
+
+
+def conductances(lm: LayerMatrix, layer: int, position: int, *, v_read_v: float, current_scale_a: float,
+                 options: MappingOptions, name: str) -> ConductanceMap:
+    """The devices of one position's crossbar copy; variation is drawn per (seed, layer, position)."""
+    co = options.conductance
+    if co.variation_sigma > 0:
+        seed = int(np.random.SeedSequence([co.seed, layer, position]).generate_state(1)[0])
+        co = dataclasses.replace(co, seed=seed)
+    return map_weights(lm.matrix, v_read_v=v_read_v, current_scale_a=current_scale_a, options=co, name=name)
+
+
+def _tile_subcircuit(name: str, g_plus: np.ndarray, g_minus: np.ndarray, r_wire: float) -> Subcircuit:
+    """A crossbar tile: ports r0.. (rows, driven at the left), p0 m0 p1 m1 .. (columns, sensed at the bottom)."""
+    n_rows, n_cols = g_plus.shape
+    ports = tuple(f"r{i}" for i in range(n_rows)) + tuple(x for j in range(n_cols) for x in (f"p{j}", f"m{j}"))
+    els: list = []
+    if r_wire <= 0:
+        for i in range(n_rows):
+            for j in range(n_cols):
+                els += [Resistor(f"Rp{i}_{j}", f"r{i}", f"p{j}", 1.0 / g_plus[i, j]),
+                        Resistor(f"Rm{i}_{j}", f"r{i}", f"m{j}", 1.0 / g_minus[i, j])]
+        return Subcircuit(name, ports, tuple(els))
+    # physical column c = 2j (G+) and 2j+1 (G-); row i runs w{i}_0 .. w{i}_{C-1}; column c runs q{c}_0 .. q{c}_{R-1}
+    n_phys = 2 * n_cols
+    for i in range(n_rows):
+        els.append(Resistor(f"Rwr{i}_0", f"r{i}", f"w{i}_0", r_wire))
+        els += [Resistor(f"Rwr{i}_{c}", f"w{i}_{c - 1}", f"w{i}_{c}", r_wire) for c in range(1, n_phys)]
+    for c in range(n_phys):
+        j, sign = divmod(c, 2)
+        g = (g_minus if sign else g_plus)[:, j]
+        tag = "m" if sign else "p"
+        els += [Resistor(f"R{tag}{i}_{j}", f"w{i}_{c}", f"q{c}_{i}", 1.0 / g[i]) for i in range(n_rows)]
+        els += [Resistor(f"Rwc{c}_{i}", f"q{c}_{i}", f"q{c}_{i + 1}", r_wire) for i in range(n_rows - 1)]
+        els.append(Resistor(f"Rwc{c}_{n_rows - 1}", f"q{c}_{n_rows - 1}", f"{tag}{j}", r_wire))
+    return Subcircuit(name, ports, tuple(els))
+
+
+def read_delay_s(card: DeviceCard) -> float:
+    """Time within a step at which spikes are read (and the reset pulse starts)."""
+    t = card.timing
+    return t.t_step_s - t.t_reset_s - t.t_edge_s
+
+
+def unit_circuit(unit: Unit, lm: LayerMatrix, gmap: ConductanceMap, *, unit_kind: str, card: DeviceCard,
+                 fast_card: DeviceCard, n_steps: int, options: MappingOptions, title: str) -> Circuit:
+    """The netlist of one unit, row drivers as 0 V placeholders (:func:`driver_sources` replaces them)."""
+    from ipnet_cosim.device.compiler import NEURON_MODULE
+    t = card.timing
+    c0, c1 = unit.cols
+    els: list = []
+    subs = []
+    for r, (r0, r1) in enumerate(unit.row_blocks):
+        tile = f"xb_{unit.name}_r{r}".lower()
+        subs.append(_tile_subcircuit(tile, gmap.g_plus_s[r0:r1, c0:c1], gmap.g_minus_s[r0:r1, c0:c1],
+                                     options.r_wire_ohm))
+        cols = [x for j in range(c1 - c0) for x in (f"sp{r}_{j}", f"sm{r}_{j}")]
+        els.append(SubcircuitInstance(f"Xt{r}", tuple(f"x{i}" for i in range(r0, r1)) + tuple(cols), tile))
+        for j in range(c1 - c0):
+            els += [VoltageSource(f"Vsp{r}_{j}", f"sp{r}_{j}", "0"), VoltageSource(f"Vsm{r}_{j}", f"sm{r}_{j}", "0")]
+    els += driver_sources(unit, lm, options, card, None)
+    saves: list[str] = []
+    if unit_kind == "integrate":
+        saves = [f"i(Vs{s}{r}_{j})" for r in range(len(unit.row_blocks)) for j in range(c1 - c0) for s in "pm"]
+    else:
+        model = HEAT_MODEL if unit_kind == "heat" else FAST_MODEL
+        for j in range(c1 - c0):
+            for r in range(len(unit.row_blocks)):
+                els += [CurrentMirror(f"Fp{r}_{j}", "0", f"a{j}", f"Vsp{r}_{j}", gmap.mirror_gain),
+                        CurrentMirror(f"Fm{r}_{j}", "0", f"a{j}", f"Vsm{r}_{j}", -gmap.mirror_gain)]
+            els.append(MTJNeuronInstance(f"N{j}", f"a{j}", "0", "u", "rst", f"th{j}", f"st{j}", model))
+        els.append(VoltageSource("Vu", "u", "0", dc_v=0.5))
+        els.append(PulseSource("Vrst", "rst", "0", 0.0, t.v_reset_v, read_delay_s(card), t.t_edge_s, t.t_edge_s,
+                               t.t_reset_s - t.t_edge_s, t.t_step_s))
+        saves = [f"v(st{j})" for j in range(c1 - c0)]
+    models = ()
+    if unit_kind != "integrate":
+        models = ((card if unit_kind == "heat" else fast_card).mtj.model_card(
+            HEAT_MODEL if unit_kind == "heat" else FAST_MODEL, NEURON_MODULE),)
+    step = options.max_step_s or t.t_pulse_s / 100
+    return Circuit(title, tuple(els), models=models, subcircuits=tuple(subs), saves=tuple(saves),
+                   tran=Transient(step, n_steps * t.t_step_s, step), options=(("reltol", options.reltol),))
+
+
+def pulse_train(steps: np.ndarray, card: DeviceCard, level_v: float) -> tuple[tuple[float, float], ...]:
+    """PWL points of read pulses at the given step indices (trapezoids, same charge as rectangles)."""
+    t = card.timing
+    pts: list[tuple[float, float]] = [(0.0, 0.0)]
+    for s in steps:
+        t0 = float(s) * t.t_step_s
+        if pts[-1][0] >= t0:
+            pts.pop()
+        pts += [(t0, 0.0), (t0 + t.t_edge_s, level_v), (t0 + t.t_pulse_s, level_v),
+                (t0 + t.t_pulse_s + t.t_edge_s, 0.0)]
+    return tuple(pts)
+
+
+def driver_sources(unit: Unit, lm: LayerMatrix, options: MappingOptions, card: DeviceCard,
+                   spikes: np.ndarray | None) -> list:
+    """Row drivers of a unit: PWL read pulses from ``spikes`` ([T, inputs] 0/1 of the layer's input),
+    or 0 V placeholders when ``spikes`` is None (and a driver resistance if set)."""
+    v = card.timing.v_read_v
+    els: list = []
+    rows = lm.gather[unit.position]
+    for r in range(unit.row_blocks[0][0], unit.row_blocks[-1][1]):
+        node = f"x{r}"
+        if options.r_driver_ohm > 0:
+            els.append(Resistor(f"Rd{r}", f"d{r}", node, options.r_driver_ohm))
+            node = f"d{r}"
+        src = rows[r]
+        if spikes is None or src == PAD:
+            els.append(VoltageSource(f"Vx{r}", node, "0"))
+            continue
+        active = np.arange(spikes.shape[0]) if src == BIAS else np.flatnonzero(spikes[:, src])
+        if active.size == 0:
+            els.append(VoltageSource(f"Vx{r}", node, "0"))
+        else:
+            els.append(VoltageSource(f"Vx{r}", node, "0", pwl=pulse_train(active, card, v)))
+    return els

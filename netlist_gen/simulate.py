@@ -1,0 +1,432 @@
+"""``ipnet-cosim simulate``: run an exported network in ngspice, layer by layer, and compare with PyTorch.
+
+For every sample, layer ``l``'s units (netlists) are run with row drivers built from layer
+``l - 1``'s simulated spikes (layer 0: the input frames); the readout's column charges give the
+class scores. Units of one layer run in parallel worker processes (one ngspice per process).
+Every finished unit is cached under ``<out>/cache/sample_<i>/<unit>.npz`` together with the
+hash of the exact deck it ran, so an interrupted or failed run resumes where it stopped and a
+changed netlist is simulated again. A unit that fails is named with its layer, position and
+rows; the finished ones are kept.
+
+The comparison runs the checkpoint in PyTorch at exact precision (float64, 64/16 substeps) on the
+same samples: spike agreement per layer, and for every disagreement PyTorch's own distance from
+the firing threshold (``ln H - ln ln 2`` for heat-memory neurons, ``I / I_th - 1`` for memoryless
+ones), so numerical ties can be told from mapping errors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ipnet_cosim.device.errors import ConfigError, SimulationError
+
+RESULTS = "results.json"
+
+
+@dataclass(frozen=True)
+class UnitJob:
+    """One ngspice run: a unit's deck for one sample."""
+
+    sample: int
+    unit: str
+    deck: str
+    kind: str                       # "neurons" or "integrate"
+    n_cols: int
+    n_tiles: int
+    read_times_s: tuple[float, ...]
+    osdi: str
+    cache: str
+    key: str
+    waveforms: bool
+
+
+def _atomic_savez(path: Path, **arrays: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez_compressed(tmp, **arrays)
+    os.replace(tmp, path)
+
+
+def run_unit_job(job: UnitJob) -> dict[str, Any]:
+    """Run one unit (in a worker or in-process); the result is also written to the job's cache file."""
+    from ipnet_cosim.circuits.runner import run_netlist
+    t0 = time.perf_counter()
+    try:
+        waves = run_netlist(job.deck, [job.osdi] if job.kind == "neurons" else [])
+        return _finish_job(job, waves, t0)
+    except Exception as exc:   # reported with the tile's name; finished tiles stay cached
+        return {"sample": job.sample, "unit": job.unit, "error": f"{type(exc).__name__}: {exc}"}
+
+
+def _finish_job(job: UnitJob, waves, t0: float) -> dict[str, Any]:
+    out: dict[str, Any] = {"key": np.asarray(job.key)}
+    if job.kind == "neurons":
+        t_read = np.asarray(job.read_times_s)
+        out["spikes"] = np.stack([waves.at(f"st{j}", t_read) > 0.5 for j in range(job.n_cols)], axis=1)
+    else:
+        time_s = waves.time_s
+        diff = np.zeros((job.n_cols, time_s.size))
+        for j in range(job.n_cols):
+            for r in range(job.n_tiles):
+                diff[j] += waves[f"vsp{r}_{j}#branch"] - waves[f"vsm{r}_{j}#branch"]
+        out["charge_c"] = np.trapezoid(diff, time_s, axis=1)
+    if job.waveforms:
+        out["wave_time_s"] = waves.time_s
+        for name, values in waves.vectors.items():
+            if name != "time":
+                out[f"wave_{name}"] = values
+    out["elapsed_s"] = np.asarray(time.perf_counter() - t0)
+    _atomic_savez(Path(job.cache), **out)
+    return {"sample": job.sample, "unit": job.unit, "cached": False, **out}
+
+
+def _load_cached(job: UnitJob) -> dict[str, Any] | None:
+    path = Path(job.cache)
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path) as data:
+            if str(data["key"]) != job.key:
+                return None
+            if job.waveforms and "wave_time_s" not in data:
+                return None
+            return {"sample": job.sample, "unit": job.unit, "cached": True, **{k: data[k] for k in data.files}}
+    except Exception:          # a damaged cache file is simulated again
+        return None
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    from ipnet_cosim.netlist_gen.export import EXPORT_FORMAT, EXPORT_VERSION, MANIFEST
+    path = Path(folder) / MANIFEST
+    if not path.is_file():
+        raise ConfigError(f"{folder} has no {MANIFEST}; create the folder with 'ipnet-cosim export CHECKPOINT -o {folder}'")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path} is not valid JSON ({exc}); export again") from exc
+    if manifest.get("format") != EXPORT_FORMAT or manifest.get("format_version") != EXPORT_VERSION:
+        raise ConfigError(f"{path} is not an ipnet-cosim export of format version {EXPORT_VERSION}; export again")
+    return manifest
+
+
+def _mapping_of(manifest: dict[str, Any]):
+    from ipnet_cosim.netlist_gen.mapping import MappingOptions
+    return MappingOptions.from_dict(manifest["mapping_options"])
+
+
+def torch_reference(folder: Path, manifest: dict[str, Any], frames: np.ndarray) -> dict[str, Any]:
+    """PyTorch at exact precision on ``frames``: spikes, margins per layer, logits."""
+    import torch
+    from ipnet_cosim.models.checkpoint import load_checkpoint
+    from ipnet_cosim.models.network import EXACT_N_SUB, EXACT_N_SUB_IDLE, HeatMemoryNeurons
+    from ipnet_cosim.models.neuron import NeuronState, mtj_neuron_step
+    ck = load_checkpoint(folder / manifest["checkpoint"]["file"])
+    model = ck.model.set_precision("exact").eval()
+    with torch.no_grad():
+        logits, trace = model(torch.as_tensor(frames), return_trace=True)
+    spikes, margins, kinds = [], [], []
+    for i_a, out, unit in zip(trace["currents_a"], trace["outputs"], model.units):
+        t_steps, batch = out.shape[:2]
+        spikes.append(out.reshape(t_steps, batch, -1).transpose(0, 1).numpy() > 0.5)
+        if isinstance(unit, HeatMemoryNeurons):
+            state = NeuronState(torch.zeros_like(i_a[0]))
+            lm = []
+            for t in range(t_steps):
+                res = mtj_neuron_step(i_a[t], state, unit.params, n_sub=EXACT_N_SUB, n_sub_idle=EXACT_N_SUB_IDLE)
+                state = res.state
+                lm.append(torch.log(res.hazard.clamp_min(1e-300)) - math.log(math.log(2.0)))
+            margin = torch.stack(lm)
+            kinds.append("ln H - ln ln 2")
+        else:
+            margin = i_a / unit.i_th_a - 1.0
+            kinds.append("I / I_th - 1")
+        margins.append(margin.reshape(t_steps, batch, -1).transpose(0, 1).numpy())
+    return {"spikes": spikes, "margins": margins, "margin_kinds": kinds, "logits": logits.numpy(),
+            "predicted": logits.argmax(dim=1).numpy()}
+
+
+def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None, out: str | Path | None = None,
+                    workers: int = 1, waveform_units: Sequence[str] = (), compare: bool = True,
+                    progress: bool | Callable[[str], None] = True) -> dict[str, Any]:
+    """Simulate an export (see the module docstring); returns the results written to ``<out>/results.json``.
+
+    Args:
+        folder: an export folder (``ipnet-cosim export``).
+        samples: test-set indices (default: the exported ones); others are loaded from the data set.
+        out: results folder (default ``<folder>/sim``); its cache makes reruns resume.
+        workers: parallel ngspice processes.
+        waveform_units: units whose saved waveforms are kept for every sample (npz).
+        compare: run PyTorch on the same samples and compare.
+        progress: show a progress bar (True), or a callback for messages.
+    """
+    from ipnet_cosim.device.compiler import compile_va
+    from ipnet_cosim.models.checkpoint import write_json
+    from ipnet_cosim.netlist_gen.export import load_samples, replace_drivers, stimulus_lines
+    from ipnet_cosim.netlist_gen.mapping import LayerMatrix, Unit
+    from ipnet_cosim.device.card import DeviceCard
+
+    folder = Path(folder)
+    manifest = read_manifest(folder)
+    if not isinstance(workers, int) or workers < 1:
+        raise ConfigError(f"workers ({workers!r}) must be an integer >= 1")
+    out = Path(out) if out is not None else folder / "sim"
+    options = _mapping_of(manifest)
+    card = DeviceCard.from_dict(manifest["device_card"])
+    timing = manifest["timing"]
+    n_steps = int(timing["n_steps"])
+    units_by_name = {u["name"]: u for u in manifest["units"]}
+    for name in waveform_units:
+        if name not in units_by_name:
+            raise ConfigError(f"waveform unit '{name}' is not in this export (units look like "
+                              f"{manifest['units'][0]['name']}; see manifest.json)")
+    # samples: exported frames, or the data set
+    with np.load(folder / manifest["samples"]["file"]) as data:
+        exp_frames, exp_labels, exp_idx = data["frames"], data["labels"], [int(v) for v in data["indices"]]
+    if samples is None:
+        samples = exp_idx
+    samples = list(samples)
+    missing = [s for s in samples if s not in exp_idx]
+    frames_extra, labels_extra = (load_samples(manifest["data_config"], missing) if missing else (None, None))
+    frames, labels = [], []
+    for s in samples:
+        if s in exp_idx:
+            frames.append(exp_frames[exp_idx.index(s)])
+            labels.append(int(exp_labels[exp_idx.index(s)]))
+        else:
+            k = missing.index(s)
+            frames.append(frames_extra[k])
+            labels.append(int(labels_extra[k]))
+    frames_arr = np.stack(frames)
+    if frames_arr.shape[1] != n_steps:
+        raise ConfigError(f"samples have {frames_arr.shape[1]} steps but the netlists simulate {n_steps}; export again")
+    osdi = folder / manifest["device"]["osdi"]
+    if not osdi.is_file():
+        osdi = compile_va(folder / manifest["device"]["va"])
+    read_times = tuple(float(v) for v in np.arange(n_steps) * timing["t_step_s"] + timing["read_delay_s"])
+    say = progress if callable(progress) else (lambda msg: None)
+
+    layers = manifest["layers"]
+    inputs = {s: frames_arr[k].reshape(n_steps, -1).astype(np.float64) for k, s in enumerate(samples)}
+    outputs: dict[int, list[np.ndarray]] = {s: [] for s in samples}
+    charges: dict[int, np.ndarray] = {}
+    elapsed: dict[int, float] = {s: 0.0 for s in samples}
+    failures: list[dict[str, str]] = []
+    wall0 = time.perf_counter()
+    bar = _progress_bar(progress, total=len(samples) * len(manifest["units"]))
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_spawn()) if workers > 1 else None
+    try:
+        for layer in layers:
+            units = [u for u in manifest["units"] if u["layer"] == layer["index"]]
+            kind = "integrate" if layer["unit"] == "integrate" else "neurons"
+            jobs = []
+            for s in samples:
+                for u in units:
+                    jobs.append(_job(folder, out, manifest, u, s, inputs[s], kind, card, options, read_times, osdi,
+                                     u["name"] in waveform_units, stimulus_lines, replace_drivers, LayerMatrix, Unit))
+            results = []
+            todo = []
+            for job in jobs:
+                cached = _load_cached(job)
+                if cached is not None:
+                    results.append(cached)
+                    bar.advance(1)
+                else:
+                    todo.append(job)
+            if bar.task is not None:
+                bar.describe(f"{layer['name']}: {len(todo)} runs")
+            say(f"{layer['name']}: {len(jobs) - len(todo)} cached, {len(todo)} to simulate")
+            run_iter = pool.map(run_unit_job, todo) if pool is not None else map(run_unit_job, todo)
+            for res in run_iter:
+                if "error" in res:
+                    failures.append(_describe_failure(res, units_by_name))
+                else:
+                    results.append(res)
+                bar.advance(1)
+            if failures:
+                break
+            # assemble the layer's output per sample
+            n_out = int(np.prod(layer["out_shape"]))
+            by_key = {(r["sample"], r["unit"]): r for r in results}
+            for s in samples:
+                if kind == "neurons":
+                    spikes = np.zeros((n_steps, n_out), dtype=bool)
+                else:
+                    q = np.zeros(n_out)
+                for u in units:
+                    r = by_key[(s, u["name"])]
+                    elapsed[s] += float(r["elapsed_s"])
+                    idx = np.asarray(u["neurons"])
+                    if kind == "neurons":
+                        spikes[:, idx] = r["spikes"]
+                    else:
+                        q[idx] = r["charge_c"]
+                    if u["name"] in waveform_units:
+                        _save_waveforms(out, s, u["name"], r)
+                if kind == "neurons":
+                    outputs[s].append(spikes)
+                    inputs[s] = spikes.astype(np.float64)
+                else:
+                    charges[s] = q
+    finally:
+        bar.close()
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    wall = time.perf_counter() - wall0
+    if failures:
+        done = sum(1 for p in out.glob("cache/*/*.npz"))
+        lines = "; ".join(f["message"] for f in failures[:5])
+        more = f" (and {len(failures) - 5} more)" if len(failures) > 5 else ""
+        raise SimulationError(f"{len(failures)} tile simulation(s) failed: {lines}{more}. The {done} finished units "
+                              f"are kept in {out / 'cache'}; fix the cause and run 'ipnet-cosim simulate {folder}' "
+                              f"again to resume")
+    results = _summarise(folder, manifest, samples, labels, frames_arr, outputs, charges, elapsed, wall, workers,
+                         compare, out)
+    write_json(out / RESULTS, results)
+    say(f"wrote {out / RESULTS}")
+    return results
+
+
+def _job(folder, out, manifest, u, sample, spikes_in, kind, card, options, read_times, osdi, waves,
+         stimulus_lines, replace_drivers, LayerMatrix, Unit) -> UnitJob:
+    rows = np.asarray(u["rows"])[None, :]
+    lm = LayerMatrix(matrix=np.zeros((rows.shape[1], 1)), gather=rows, out_index=np.zeros((1, 1), dtype=np.int64),
+                     layout="")
+    unit = Unit(u["layer"], 0, u["col_block"], tuple(u["weight_columns"]),
+                tuple(tuple(t["rows"]) for t in u["tiles"]))
+    netlist = (folder / u["netlist"]).read_text(encoding="utf-8")
+    n_cols = u["weight_columns"][1] - u["weight_columns"][0]
+    extra = ()
+    if waves and kind == "neurons":
+        extra = tuple(f"v({n}{j})" for j in range(n_cols) for n in ("a", "th"))
+    deck = replace_drivers(netlist, stimulus_lines(unit, lm, options, card, spikes_in), extra)
+    key = hashlib.sha256(deck.encode()).hexdigest()
+    cache = out / "cache" / f"sample_{sample:04d}" / f"{u['name']}.npz"
+    return UnitJob(sample, u["name"], deck, kind, n_cols, len(u["tiles"]), read_times, str(osdi), str(cache), key,
+                   waves)
+
+
+def _describe_failure(res: dict[str, Any], units: dict[str, dict]) -> dict[str, str]:
+    u = units[res["unit"]]
+    rows = ", ".join(f"{t['rows'][0]}-{t['rows'][1] - 1}" for t in u["tiles"])
+    msg = (f"tile {res['unit']} (layer {u['layer']}, position {u['position']}, weight columns "
+           f"{u['weight_columns'][0]}-{u['weight_columns'][1] - 1}, rows {rows}; {u['netlist']}) failed on sample "
+           f"{res['sample']}: {res['error'].splitlines()[0]}")
+    return {"unit": res["unit"], "sample": str(res["sample"]), "message": msg, "error": res["error"]}
+
+
+def _save_waveforms(out: Path, sample: int, unit: str, r: dict[str, Any]) -> None:
+    arrays = {k[5:]: r[k] for k in r if isinstance(k, str) and k.startswith("wave_")}
+    if arrays:
+        _atomic_savez(out / "waveforms" / f"sample_{sample:04d}_{unit}.npz", **arrays)
+
+
+def _summarise(folder, manifest, samples, labels, frames, outputs, charges, elapsed, wall, workers, compare, out):
+    from ipnet_cosim.circuits.runner import ngspice_version
+    t = manifest["timing"]
+    readout = manifest["layers"][-1]
+    k_s, v_read = readout["k_s"], t["v_read_v"]
+    scale = t["readout_gain"] / (k_s * v_read * t["t_pulse_s"] * t["n_steps"])
+    ref = torch_reference(folder, manifest, frames) if compare else None
+    per_sample = []
+    hidden = manifest["layers"][:-1]
+    totals = [{"layer": l["name"], "neuron_steps": 0, "mismatches": 0, "closest_margin": None,
+               "margin": None} for l in hidden]
+    for k, s in enumerate(samples):
+        logits_c = charges[s] * scale
+        entry: dict[str, Any] = {"sample": s, "label": labels[k], "circuit_class": int(np.argmax(logits_c)),
+                                 "circuit_logits": [float(v) for v in logits_c], "sim_time_s": elapsed[s],
+                                 "layers": []}
+        for li, spikes in enumerate(outputs[s]):
+            layer_entry: dict[str, Any] = {"layer": hidden[li]["name"], "neuron_steps": int(spikes.size),
+                                           "circuit_fire_rate": float(spikes.mean())}
+            if ref is not None:
+                ts = ref["spikes"][li][k]
+                margin = ref["margins"][li][k]
+                diff = np.argwhere(spikes != ts)
+                layer_entry.update({"torch_fire_rate": float(ts.mean()), "mismatches": int(len(diff)),
+                                    "agreement": float((spikes == ts).mean()),
+                                    "margin": ref["margin_kinds"][li],
+                                    "closest_margin": float(np.abs(margin).min()),
+                                    "mismatch_details": [{"step": int(a), "neuron": int(b), "circuit": bool(spikes[a, b]),
+                                                          "torch": bool(ts[a, b]), "torch_margin": float(margin[a, b])}
+                                                         for a, b in diff[:20]]})
+                tot = totals[li]
+                tot["neuron_steps"] += int(spikes.size)
+                tot["mismatches"] += int(len(diff))
+                tot["margin"] = ref["margin_kinds"][li]
+                cm = float(np.abs(margin).min())
+                tot["closest_margin"] = cm if tot["closest_margin"] is None else min(tot["closest_margin"], cm)
+                if len(diff):
+                    worst = float(np.abs(margin[tuple(diff.T)]).max())
+                    tot["largest_mismatch_margin"] = max(tot.get("largest_mismatch_margin", 0.0), worst)
+            entry["layers"].append(layer_entry)
+        if ref is not None:
+            entry["torch_class"] = int(ref["predicted"][k])
+            entry["torch_logits"] = [float(v) for v in ref["logits"][k]]
+            entry["classes_agree"] = entry["torch_class"] == entry["circuit_class"]
+        per_sample.append(entry)
+    n = len(samples)
+    summary: dict[str, Any] = {
+        "samples": n, "circuit_accuracy": sum(e["circuit_class"] == e["label"] for e in per_sample) / n,
+        "sim_time_per_sample_s": sum(elapsed[s] for s in samples) / n, "wall_time_s": wall, "workers": workers,
+    }
+    if ref is not None:
+        summary.update({
+            "torch_accuracy": sum(e["torch_class"] == e["label"] for e in per_sample) / n,
+            "classes_agree": sum(e["classes_agree"] for e in per_sample),
+            "all_spikes_equal": all(t["mismatches"] == 0 for t in totals),
+            "layers": totals,
+        })
+    return {
+        "what": "circuit-level simulation of an exported network (ngspice) and its comparison with PyTorch",
+        "provenance": {"export": str(folder.resolve()), "checkpoint_sha256": manifest["checkpoint"]["sha256"],
+                       "osdi_sha256": manifest["device"]["osdi_sha256"], "ngspice": ngspice_version(),
+                       "mapping_options": manifest["mapping_options"],
+                       "circuit_values": "simulated (ngspice transient of every unit)",
+                       "torch_values": "computed (PyTorch, exact precision: float64, 64/16 substeps)" if ref else None,
+                       "sim_time": "measured wall time of each ngspice run, summed per sample"},
+        "summary": summary, "per_sample": per_sample,
+    }
+
+
+def _spawn():
+    import multiprocessing
+    return multiprocessing.get_context("spawn")
+
+
+class _Bar:
+    def __init__(self, progress, total: int) -> None:
+        self.task = None
+        self.progress = None
+        if progress is True:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+            self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                     TimeRemainingColumn(), transient=False)
+            self.progress.start()
+            self.task = self.progress.add_task("simulating", total=total)
+
+    def advance(self, n: int) -> None:
+        if self.progress is not None:
+            self.progress.advance(self.task, n)
+
+    def describe(self, text: str) -> None:
+        if self.progress is not None:
+            self.progress.update(self.task, description=text)
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+def _progress_bar(progress, total: int) -> _Bar:
+    return _Bar(progress, total)
