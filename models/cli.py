@@ -206,6 +206,74 @@ def experiment_cmd(name: str = typer.Argument(..., help="time-reversed | frontie
         console.print(f"  {line}")
 
 
+def _mapping_options(tile_rows, tile_cols, g_min, g_max, levels, variation, variation_kind, variation_seed,
+                     r_wire, r_driver):
+    from ipnet_cosim.netlist_gen.conductance import ConductanceOptions
+    from ipnet_cosim.netlist_gen.mapping import MappingOptions
+    conductance = ConductanceOptions(g_min_s=g_min, g_max_s=g_max, levels=levels or None,
+                                     variation_sigma=variation, variation_kind=variation_kind, seed=variation_seed)
+    return MappingOptions(tile_rows=tile_rows, tile_cols=tile_cols, conductance=conductance, r_wire_ohm=r_wire,
+                          r_driver_ohm=r_driver)
+
+
+@app.command("export")
+def export_cmd(checkpoint: Path = typer.Argument(..., help="checkpoint folder or .pt file (ipnet-cosim train)"),
+               out: Path = typer.Option(..., "--out", "-o", help="new export folder"),
+               samples: str = typer.Option("0:10", help="test-set samples whose stimulus is exported, e.g. 0:10 or 3,5"),
+               tile_rows: int = typer.Option(128, help="largest crossbar: rows"),
+               tile_cols: int = typer.Option(128, help="largest crossbar: physical columns (a weight uses two)"),
+               g_min: float = typer.Option(1e-6, help="smallest device conductance, S"),
+               g_max: float = typer.Option(1e-3, help="largest device conductance, S"),
+               levels: int = typer.Option(0, help="programmable levels per device (0: continuous)"),
+               variation: float = typer.Option(0.0, help="device-to-device variation sigma (0.05 = 5 %)"),
+               variation_kind: str = typer.Option("lognormal", help="lognormal | normal"),
+               variation_seed: int = typer.Option(0, help="seed of the variation draws"),
+               r_wire: float = typer.Option(0.0, help="wire resistance per cell segment along rows and columns, ohm"),
+               r_driver: float = typer.Option(0.0, help="row driver output resistance, ohm")) -> None:
+    """Export a trained checkpoint to crossbar netlists, stimulus and a manifest."""
+    from rich.console import Console
+    from ipnet_cosim.netlist_gen.export import export_network, parse_samples
+    console = Console(stderr=True)
+    options = _mapping_options(tile_rows, tile_cols, g_min, g_max, levels, variation, variation_kind,
+                               variation_seed, r_wire, r_driver)
+    manifest = export_network(checkpoint, out, samples=parse_samples(samples), options=options, progress=console.log)
+    console.print(f"[bold]wrote[/bold] {out.resolve()}")
+    for layer in manifest["layers"]:
+        console.print(f"  {layer['name']}: {layer['type']} -> {layer['units']} netlists, {layer['tiles']} tiles, "
+                      f"{layer['devices']} devices ({layer['unit']})")
+
+
+@app.command("simulate")
+def simulate_cmd(folder: Path = typer.Argument(..., help="export folder (ipnet-cosim export)"),
+                 samples: Optional[str] = typer.Option(None, help="test-set samples (default: the exported ones)"),
+                 out: Optional[Path] = typer.Option(None, "--out", "-o", help="results folder (default FOLDER/sim)"),
+                 workers: int = typer.Option(0, help="parallel ngspice processes (0: one per CPU)"),
+                 waveforms: list[str] = typer.Option([], "--waveforms", help="keep the waveforms of this unit "
+                                                                            "(e.g. L0_p000_c0); repeatable"),
+                 compare: bool = typer.Option(True, help="compare with PyTorch on the same samples"),
+                 plots: int = typer.Option(3, help="spike-raster plots for the first N samples")) -> None:
+    """Simulate an export in ngspice layer by layer (resumable) and compare with PyTorch."""
+    import os
+    from rich.console import Console
+    from ipnet_cosim.netlist_gen.export import parse_samples
+    from ipnet_cosim.netlist_gen.simulate import simulate_export
+    console = Console(stderr=True)
+    n_workers = workers or max(1, len(os.sched_getaffinity(0)))
+    result = simulate_export(folder, samples=parse_samples(samples) if samples else None, out=out,
+                             workers=n_workers, waveform_units=waveforms, compare=compare, progress=True,
+                             plots=plots)
+    s = result["summary"]
+    console.print(f"[bold]wrote[/bold] {(out or folder / 'sim').resolve()}")
+    console.print(f"  samples: {s['samples']}, circuit accuracy {s['circuit_accuracy']:.3f}, "
+                  f"{s['sim_time_per_sample_s']:.1f} s of ngspice per sample")
+    if compare:
+        console.print(f"  PyTorch accuracy {s['torch_accuracy']:.3f}; predicted classes agree on "
+                      f"{s['classes_agree']}/{s['samples']}")
+        for layer in s["layers"]:
+            console.print(f"  {layer['layer']}: {layer['mismatches']} of {layer['neuron_steps']} neuron-steps differ "
+                          f"(closest PyTorch margin {layer['closest_margin']:.2e}, {layer['margin']})")
+
+
 @app.command()
 def doctor() -> None:
     """Check that ngspice (with OSDI), openvaf-r and torch are usable."""

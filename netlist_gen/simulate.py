@@ -22,6 +22,7 @@ import math
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -157,7 +158,7 @@ def torch_reference(folder: Path, manifest: dict[str, Any], frames: np.ndarray) 
 
 def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None, out: str | Path | None = None,
                     workers: int = 1, waveform_units: Sequence[str] = (), compare: bool = True,
-                    progress: bool | Callable[[str], None] = True) -> dict[str, Any]:
+                    progress: bool | Callable[[str], None] = True, plots: int = 0) -> dict[str, Any]:
     """Simulate an export (see the module docstring); returns the results written to ``<out>/results.json``.
 
     Args:
@@ -168,6 +169,8 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
         waveform_units: units whose saved waveforms are kept for every sample (npz).
         compare: run PyTorch on the same samples and compare.
         progress: show a progress bar (True), or a callback for messages.
+        plots: write spike-raster/score plots (PNG) for the first ``plots`` samples, and a
+            waveform plot per kept waveform file.
     """
     from ipnet_cosim.device.compiler import compile_va
     from ipnet_cosim.models.checkpoint import write_json
@@ -221,6 +224,7 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
     charges: dict[int, np.ndarray] = {}
     elapsed: dict[int, float] = {s: 0.0 for s in samples}
     failures: list[dict[str, str]] = []
+    counts = {"runs_simulated": 0, "runs_cached": 0}
     wall0 = time.perf_counter()
     bar = _progress_bar(progress, total=len(samples) * len(manifest["units"]))
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=_spawn()) if workers > 1 else None
@@ -238,6 +242,7 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
             for job in jobs:
                 cached = _load_cached(job)
                 if cached is not None:
+                    counts["runs_cached"] += 1
                     results.append(cached)
                     bar.advance(1)
                 else:
@@ -246,12 +251,19 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
                 bar.describe(f"{layer['name']}: {len(todo)} runs")
             say(f"{layer['name']}: {len(jobs) - len(todo)} cached, {len(todo)} to simulate")
             run_iter = pool.map(run_unit_job, todo) if pool is not None else map(run_unit_job, todo)
-            for res in run_iter:
-                if "error" in res:
-                    failures.append(_describe_failure(res, units_by_name))
-                else:
-                    results.append(res)
-                bar.advance(1)
+            try:
+                for res in run_iter:
+                    if "error" in res:
+                        failures.append(_describe_failure(res, units_by_name))
+                    else:
+                        counts["runs_simulated"] += 1
+                        results.append(res)
+                    bar.advance(1)
+            except BrokenProcessPool as exc:
+                raise SimulationError(
+                    f"a worker process of the {layer['name']} simulation died ({exc}); finished units are kept in "
+                    f"{out / 'cache'}. Rerun to resume, with fewer --workers if memory ran out; a script that "
+                    f"calls simulate_export with workers > 1 needs an 'if __name__ == \"__main__\":' guard") from exc
             if failures:
                 break
             # assemble the layer's output per sample
@@ -289,9 +301,19 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
         raise SimulationError(f"{len(failures)} tile simulation(s) failed: {lines}{more}. The {done} finished units "
                               f"are kept in {out / 'cache'}; fix the cause and run 'ipnet-cosim simulate {folder}' "
                               f"again to resume")
-    results = _summarise(folder, manifest, samples, labels, frames_arr, outputs, charges, elapsed, wall, workers,
-                         compare, out)
+    results, ref = _summarise(folder, manifest, samples, labels, frames_arr, outputs, charges, elapsed, wall,
+                              workers, compare, out)
+    results["summary"].update(counts)
     write_json(out / RESULTS, results)
+    for k, s in enumerate(samples):
+        np.savez_compressed(out / f"spikes_sample_{s:04d}.npz", **{
+            f"circuit_{layer['name']}": outputs[s][li] for li, layer in enumerate(layers[:-1])},
+            **({f"torch_{layer['name']}": ref["spikes"][li][k] for li, layer in enumerate(layers[:-1])} if ref else {}),
+            circuit_charge_c=charges[s])
+    if plots:
+        _plot_rasters(out, samples[:plots], results, outputs, ref, layers)
+        for path in sorted((out / "waveforms").glob("*.npz")) if waveform_units else []:
+            _plot_waveforms(path)
     say(f"wrote {out / RESULTS}")
     return results
 
@@ -387,7 +409,7 @@ def _summarise(folder, manifest, samples, labels, frames, outputs, charges, elap
             "all_spikes_equal": all(t["mismatches"] == 0 for t in totals),
             "layers": totals,
         })
-    return {
+    result = {
         "what": "circuit-level simulation of an exported network (ngspice) and its comparison with PyTorch",
         "provenance": {"export": str(folder.resolve()), "checkpoint_sha256": manifest["checkpoint"]["sha256"],
                        "osdi_sha256": manifest["device"]["osdi_sha256"], "ngspice": ngspice_version(),
@@ -397,6 +419,7 @@ def _summarise(folder, manifest, samples, labels, frames, outputs, charges, elap
                        "sim_time": "measured wall time of each ngspice run, summed per sample"},
         "summary": summary, "per_sample": per_sample,
     }
+    return result, ref
 
 
 def _spawn():
@@ -430,3 +453,65 @@ class _Bar:
 
 def _progress_bar(progress, total: int) -> _Bar:
     return _Bar(progress, total)
+
+
+def _plot_rasters(out: Path, samples, results, outputs, ref, layers) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    hidden = layers[:-1]
+    by_sample = {e["sample"]: e for e in results["per_sample"]}
+    for k, s in enumerate(samples):
+        e = by_sample[s]
+        fig, axes = plt.subplots(1, len(hidden) + 1, figsize=(4 * (len(hidden) + 1), 3.6))
+        for li, ax in enumerate(axes[:-1]):
+            spikes = outputs[s][li]
+            t, n = np.nonzero(spikes)
+            ax.scatter(t, n, s=2, c="k", marker="|", label="ngspice spike")
+            if ref is not None:
+                diff = np.argwhere(spikes != ref["spikes"][li][k])
+                if len(diff):
+                    ax.scatter(diff[:, 0], diff[:, 1], s=18, facecolors="none", edgecolors="r",
+                               label=f"differs from PyTorch ({len(diff)})")
+            ax.set_title(f"{hidden[li]['name']} ({hidden[li]['unit']})", fontsize=9)
+            ax.set_xlabel("step")
+            ax.set_ylabel("neuron (flattened output index)")
+            ax.legend(fontsize=7, loc="upper right")
+        ax = axes[-1]
+        x = np.arange(len(e["circuit_logits"]))
+        ax.bar(x - 0.2, e["circuit_logits"], width=0.4, label="circuit (simulated charge)")
+        if "torch_logits" in e:
+            ax.bar(x + 0.2, e["torch_logits"], width=0.4, label="PyTorch")
+        ax.axvline(e["label"], color="g", ls=":", label=f"label {e['label']}")
+        ax.set_title("readout class scores", fontsize=9)
+        ax.set_xlabel("class")
+        ax.legend(fontsize=7)
+        fig.suptitle(f"sample {s}: circuit class {e['circuit_class']}"
+                     + (f", PyTorch class {e['torch_class']}" if "torch_class" in e else ""), fontsize=10)
+        fig.tight_layout()
+        fig.savefig(out / f"raster_sample_{s:04d}.png", dpi=110)
+        plt.close(fig)
+
+
+def _plot_waveforms(path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    with np.load(path) as data:
+        t = data["time_s"] * 1e9
+        names = sorted(k for k in data.files if k.startswith("th"))[:4]
+        fig, (a1, a2) = plt.subplots(2, 1, figsize=(8, 5), sharex=True)
+        for name in names:
+            a1.plot(t, data[name], lw=0.8, label=f"v({name}): temperature rise")
+            st = "st" + name[2:]
+            if st in data.files:
+                a2.plot(t, data[st], lw=0.8, label=f"v({st})")
+        a1.set_ylabel("K")
+        a2.set_ylabel("state m")
+        a2.set_xlabel("time (ns)")
+        a1.legend(fontsize=7)
+        a2.legend(fontsize=7)
+        fig.suptitle(path.stem, fontsize=10)
+        fig.tight_layout()
+        fig.savefig(path.with_suffix(".png"), dpi=110)
+        plt.close(fig)

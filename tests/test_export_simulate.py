@@ -1,0 +1,152 @@
+"""Checkpoint -> netlists -> ngspice, layer by layer, against PyTorch; bad input; failures and resume."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from _small_net import make_small_checkpoint
+from ipnet_cosim.device.errors import CheckpointError, ConfigError, SimulationError, UnsupportedLayerError
+from ipnet_cosim.models.cli import main
+from ipnet_cosim.netlist_gen import mapping
+from ipnet_cosim.netlist_gen.export import export_network
+from ipnet_cosim.netlist_gen.mapping import MappingOptions
+from ipnet_cosim.netlist_gen.simulate import simulate_export
+
+TILED = MappingOptions(tile_rows=16, tile_cols=4)    # forces row tiles and column blocks in every layer
+
+
+@pytest.fixture(scope="module")
+def small_ck(tmp_path_factory) -> Path:
+    return make_small_checkpoint(tmp_path_factory.mktemp("ck"))
+
+
+@pytest.fixture(scope="module")
+def tiled_export(small_ck, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("exp") / "tiled"
+    export_network(small_ck, out, samples=range(10), options=TILED)
+    return out
+
+
+@pytest.mark.ngspice
+def test_ideal_mapping_spikes_equal_pytorch_on_10_samples(tiled_export):
+    manifest = json.loads((tiled_export / "manifest.json").read_text())
+    tiles = {l["name"]: (l["units"], l["tiles"]) for l in manifest["layers"]}
+    # 33 rows -> 3 row tiles x 2 column blocks per position; 49 rows -> 4 x 5; readout 11 rows, 6 blocks
+    assert tiles == {"layer0": (32, 96), "layer1": (5, 20), "readout": (6, 6)}
+    result = simulate_export(tiled_export, workers=2, progress=False, plots=1)
+    s = result["summary"]
+    assert s["samples"] == 10 and s["classes_agree"] == 10
+    for layer, sample_layers in zip(s["layers"], zip(*(e["layers"] for e in result["per_sample"]))):
+        assert layer["mismatches"] == 0, layer
+        rates = [e["circuit_fire_rate"] for e in sample_layers]
+        assert 0.02 < np.mean(rates) < 0.8, f"{layer['layer']} must mix spikes and silence: {rates}"
+    # the circuit's class scores are PyTorch's logits (charge of a linear crossbar), not just the argmax
+    for e in result["per_sample"]:
+        np.testing.assert_allclose(e["circuit_logits"], e["torch_logits"], rtol=2e-3, atol=2e-3)
+    assert (tiled_export / "sim" / "raster_sample_0000.png").stat().st_size > 10_000
+    assert s["runs_simulated"] == 10 * (32 + 5 + 6)
+
+
+def test_export_is_deterministic_and_complete(small_ck, tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    export_network(small_ck, a, samples=[0, 3], options=TILED)
+    export_network(small_ck, b, samples=[0, 3], options=TILED)
+    files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    assert files_a == sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
+    for rel in files_a:
+        assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
+    names = {str(p) for p in files_a}
+    assert {"manifest.json", "device/ipnet_mtj_neuron.osdi", "device/thermal_mtj_neuron.va",
+            "checkpoint/checkpoint.pt", "stimulus/samples.npz"} <= names
+    assert "stimulus/sample_0003/L0_p000_c0.inc" in names
+    manifest = json.loads((a / "manifest.json").read_text())
+    assert manifest["mapping_options"]["tile_rows"] == 16
+    unit = manifest["units"][0]
+    assert unit["name"] == "L0_p000_c0" and len(unit["rows"]) == 33 and unit["rows"][-1] == mapping.BIAS
+    netlist = (a / unit["netlist"]).read_text()
+    assert netlist.count(".subckt") == 3 and "pre_osdi device/ipnet_mtj_neuron.osdi" in netlist
+
+
+def _assert_nothing_written(out: Path):
+    assert not out.exists() and not out.with_name(out.name + ".export-tmp").exists()
+
+
+def test_bad_input_is_refused_before_any_file(small_ck, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    # another architecture
+    lstm = make_small_checkpoint(tmp_path / "lstm", arch="lstm")
+    with pytest.raises(CheckpointError, match="'lstm' network"):
+        export_network(lstm, out)
+    _assert_nothing_written(out)
+    # NaN weights
+    raw = torch.load(small_ck, weights_only=True)
+    raw["state_dict"]["ops.1.op.weight"][0, 0] = float("nan")
+    (tmp_path / "nan").mkdir()
+    torch.save(raw, tmp_path / "nan" / "checkpoint.pt")
+    with pytest.raises(CheckpointError, match="NaN"):
+        export_network(tmp_path / "nan", out)
+    _assert_nothing_written(out)
+    # an unmapped layer type
+    monkeypatch.delitem(mapping.LAYER_MAPPINGS, "Linear")
+    with pytest.raises(UnsupportedLayerError, match="'Linear' has no circuit mapping.*register_mapping"):
+        export_network(small_ck, out)
+    monkeypatch.undo()
+    _assert_nothing_written(out)
+    # a sample outside the test set
+    with pytest.raises(ConfigError, match="outside the test set"):
+        export_network(small_ck, out, samples=[999])
+    _assert_nothing_written(out)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--g-min", "1e-3", "--g-max", "1e-4"], "G_min"),
+    (["--tile-rows", "0"], "tile_rows"),
+    (["--tile-cols", "0"], "tile_cols"),
+    (["--variation", "-0.1"], "variation_sigma"),
+    (["--r-wire", "-1"], "r_wire_ohm"),
+])
+def test_cli_bad_options_write_nothing(small_ck, tmp_path, capsys, args, message):
+    out = tmp_path / "out"
+    assert main(["export", str(small_ck), "-o", str(out), *args]) == 2
+    assert message in capsys.readouterr().err
+    _assert_nothing_written(out)
+
+
+def test_existing_export_is_never_overwritten(small_ck, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("earlier result")
+    with pytest.raises(ConfigError, match="not empty"):
+        export_network(small_ck, out)
+    assert (out / "keep.txt").read_text() == "earlier result"
+
+
+@pytest.mark.ngspice
+def test_failing_tile_is_named_and_finished_tiles_resume(small_ck, tmp_path):
+    out = tmp_path / "exp"
+    export_network(small_ck, out, samples=[0, 1])
+    bad = out / "netlists" / "L0_p003_c0.cir"
+    good = bad.read_text()
+    bad.write_text(good.replace("Vu u 0 0.5", "Vu u 0 0.5\nRbroken a0 0 nonsense"))
+    with pytest.raises(SimulationError, match=r"tile L0_p003_c0 \(layer 0, position 3") as info:
+        simulate_export(out, progress=False)
+    assert "netlists/L0_p003_c0.cir" in str(info.value)
+    cached = sorted((out / "sim" / "cache").rglob("*.npz"))
+    assert len(cached) == 2 * 15            # every other layer-0 tile of both samples is kept
+    bad.write_text(good)
+    result = simulate_export(out, progress=False, compare=False)
+    s = result["summary"]
+    assert s["runs_cached"] == 30 and s["runs_simulated"] == 2 * (1 + 1 + 1)
+    again = simulate_export(out, progress=False, compare=False)
+    assert again["summary"]["runs_simulated"] == 0
+    assert again["per_sample"] == result["per_sample"]
+
+
+def test_simulate_refuses_a_folder_without_manifest(tmp_path):
+    with pytest.raises(ConfigError, match="ipnet-cosim export"):
+        simulate_export(tmp_path, progress=False)
