@@ -94,6 +94,8 @@ def map_weights(weights: np.ndarray, *, v_read_v: float, current_scale_a: float,
     span = o.g_max_s - o.g_min_s
     w_max = float(np.abs(w).max())
     k = span / w_max if w_max > 0 else span
+    if not math.isfinite(k):          # a subnormal largest weight: the layer is numerically zero
+        k, w = span, np.zeros_like(w)
     dev_plus = k * np.maximum(w, 0.0)
     dev_minus = k * np.maximum(-w, 0.0)
     if o.levels is not None:

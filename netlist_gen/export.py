@@ -200,7 +200,7 @@ def plan_export(checkpoint: str | Path, *, samples: Sequence[int] = tuple(range(
                 circuit = unit_circuit(unit, lm, gmap, unit_kind=view.unit, card=card, fast_card=fast_card,
                                        n_steps=n_steps, options=options, title=title)
                 osdi_line = "device/ipnet_mtj_neuron.osdi" if view.unit != "integrate" else None
-                text = format_ngspice(circuit, osdi_path=osdi_line)
+                text = format_ngspice(circuit, osdi_path=osdi_line, control=("run",) if osdi_line else ())
                 plan.files[f"netlists/{unit.name}.cir"] = text.encode()
                 units_info.append({
                     "name": unit.name, "layer": view.index, "position": p, "col_block": unit.col_block,

@@ -24,9 +24,10 @@ The circuit of a layer (see ``netlist_gen/README``-level docs in the manifest an
   resets the neurons at the end of every step; the spike is ``v(st) > 0.5`` just before the reset.
 * **Readout**: a crossbar without neurons; the class score is the charge collected on each
   differential column over the sample (``logit = g Q / (k v_read t_pulse T)``).
-* **Wires** (optional): ``r_wire_ohm`` per segment between adjacent cells along every row (driven from
-  the left end) and every column (sensed at the bottom end); ``r_driver_ohm`` in series with every
-  row driver.
+* **Wires** (optional): ``r_wire_ohm`` per cell segment along every row (driven from the left end: one
+  segment from the row's port to the first cell, then one between adjacent cells) and every column
+  (one segment below each cell, the last one into the sensed bottom end); ``r_driver_ohm`` in
+  series with every row driver.
 
 Layer types map through :data:`LAYER_MAPPINGS` (``{type name: function}``); add one with
 :func:`register_mapping`.
@@ -83,11 +84,14 @@ class MappingOptions:
                                      if name == "tile_cols" else ""))
         for name in ("r_wire_ohm", "r_driver_ohm"):
             value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+            if isinstance(value, bool) or not (isinstance(value, (int, float, np.floating, np.integer))
+                                               and math.isfinite(value) and value >= 0):
                 raise ConfigError(f"mapping option {name} = {value!r} must be a finite resistance >= 0 ohm")
-        if self.max_step_s is not None and not (math.isfinite(self.max_step_s) and self.max_step_s > 0):
+        def real(v) -> bool:
+            return isinstance(v, (int, float, np.floating, np.integer)) and not isinstance(v, bool) and math.isfinite(v)
+        if self.max_step_s is not None and not (real(self.max_step_s) and self.max_step_s > 0):
             raise ConfigError(f"mapping option max_step_s = {self.max_step_s!r} must be a positive time in s")
-        if not (math.isfinite(self.reltol) and 0 < self.reltol < 0.1):
+        if not (real(self.reltol) and 0 < self.reltol < 0.1):
             raise ConfigError(f"mapping option reltol = {self.reltol!r} must be in (0, 0.1)")
         if not isinstance(self.conductance, ConductanceOptions):
             raise ConfigError("mapping option conductance must be a ConductanceOptions")
@@ -140,22 +144,20 @@ def network_layers(model) -> list[LayerView]:
     in_shape: tuple[int, ...] = (config.in_channels, config.height, config.width)
     views = []
     for i, (op, memory, unit) in enumerate(zip(model.ops, model.memories, model.units)):
-        for part, role in ((memory, "temporal memory"), (unit, "neuron unit")):
-            kind = type(part).__name__
-            if isinstance(part, nn.Identity):
-                if role == "neuron unit" and isinstance(memory, nn.Identity):
-                    raise UnsupportedLayerError(f"layer {i} has no neurons (Identity unit); nothing to map")
-                continue
-            if role == "temporal memory" or kind not in _UNIT_KINDS:
-                raise UnsupportedLayerError(
-                    f"layer {i}: {role} of type '{kind}' ({config.arch} network) has no circuit mapping. "
-                    f"Mapped layer types: {', '.join(sorted(LAYER_MAPPINGS))}; neuron units: "
-                    f"{', '.join(sorted(_UNIT_KINDS))}. Export an IPNet or memoryless checkpoint, or add a "
-                    f"mapping with @register_mapping('{kind}') in ipnet_cosim.netlist_gen.mapping")
+        if not isinstance(memory, nn.Identity):
+            raise UnsupportedLayerError(
+                f"layer {i}: the temporal memory '{type(memory).__name__}' of this {config.arch} network is "
+                f"digital state (a conventional baseline) and has no crossbar/neuron mapping; circuits are "
+                f"built from MTJ neurons only. Export an IPNet or memoryless checkpoint")
+        unit_kind = _UNIT_KINDS.get(type(unit).__name__)
+        if unit_kind is None:
+            raise UnsupportedLayerError(
+                f"layer {i}: neuron unit of type '{type(unit).__name__}' has no circuit model (known: "
+                f"{', '.join(sorted(_UNIT_KINDS))}); export an IPNet or memoryless checkpoint")
         inner = op.op if isinstance(op, SpatialOp) else op
         kind = type(inner).__name__
         _mapping_for(kind, f"layer {i}")
-        views.append(LayerView(i, f"layer{i}", kind, inner, in_shape, shapes[i], _UNIT_KINDS[type(unit).__name__]))
+        views.append(LayerView(i, f"layer{i}", kind, inner, in_shape, shapes[i], unit_kind))
         in_shape = shapes[i]
     kind = type(model.readout).__name__
     _mapping_for(kind, "readout")
@@ -222,8 +224,9 @@ def _weights(module, name: str) -> tuple[np.ndarray, np.ndarray]:
 def map_conv2d(view: LayerView) -> LayerMatrix:
     """im2col: one ``(C_in k k + 1) x C_out`` crossbar per output position."""
     m = view.module
-    if m.groups != 1 or tuple(m.dilation) != (1, 1) or m.padding_mode != "zeros":
-        raise UnsupportedLayerError(f"{view.name}: Conv2d with groups/dilation/non-zero padding mode has no mapping")
+    if isinstance(m.padding, str) or m.groups != 1 or tuple(m.dilation) != (1, 1) or m.padding_mode != "zeros":
+        raise UnsupportedLayerError(f"{view.name}: Conv2d with groups, dilation, string padding or a non-zero padding "
+                                    f"mode has no mapping; use groups=1, dilation=1 and integer zero padding")
     w, b = _weights(m, view.name)
     c_out, c_in, kh, kw = w.shape
     sh, sw = m.stride
@@ -339,6 +342,8 @@ def unit_circuit(unit: Unit, lm: LayerMatrix, gmap: ConductanceMap, *, unit_kind
                  fast_card: DeviceCard, n_steps: int, options: MappingOptions, title: str) -> Circuit:
     """The netlist of one unit, row drivers as 0 V placeholders (:func:`driver_sources` replaces them)."""
     from ipnet_cosim.device.compiler import NEURON_MODULE
+    if unit_kind not in ("heat", "memoryless", "integrate"):
+        raise ConfigError(f"unit kind '{unit_kind}' is unknown; use heat, memoryless or integrate")
     t = card.timing
     c0, c1 = unit.cols
     els: list = []

@@ -41,8 +41,11 @@ def format_element(e) -> list[str]:
     raise NetlistError(f"no ngspice syntax for element type {type(e).__name__}")
 
 
-def format_ngspice(circuit: Circuit, osdi_path: str | None = None, validate: bool = True) -> str:
-    """The circuit as an ngspice netlist (validated first unless ``validate=False``)."""
+def format_ngspice(circuit: Circuit, osdi_path: str | None = None, validate: bool = True,
+                   control: tuple[str, ...] = ()) -> str:
+    """The circuit as an ngspice netlist (validated first unless ``validate=False``); ``control``
+    lines follow ``pre_osdi`` in the ``.control`` block (e.g. ``run``: a control block stops batch
+    mode from running the analyses by itself)."""
     if validate:
         validate_circuit(circuit)
     lines = [f"* {circuit.title}"]
@@ -63,6 +66,6 @@ def format_ngspice(circuit: Circuit, osdi_path: str | None = None, validate: boo
         t = circuit.tran
         lines.append(f".tran {num(t.step_s)} {num(t.stop_s)} 0 {num(t.max_step_s)}")
     if osdi_path is not None:
-        lines += [".control", f"pre_osdi {osdi_path}", ".endc"]
+        lines += [".control", f"pre_osdi {osdi_path}", *control, ".endc"]
     lines.append(".end")
     return "\n".join(lines) + "\n"
