@@ -158,7 +158,6 @@ def plan_export(checkpoint: str | Path, *, samples: Sequence[int] = tuple(range(
     from ipnet_cosim import models as _models
     from ipnet_cosim.device.compiler import compile_va, neuron_va_path, openvaf_version
     from ipnet_cosim.models.checkpoint import load_checkpoint, resolve_checkpoint_path
-    from ipnet_cosim.models.checkpoint import json_default  # noqa: F401  (manifest values are plain)
 
     say = progress or (lambda msg: None)
     if not isinstance(options, MappingOptions):
@@ -174,10 +173,8 @@ def plan_export(checkpoint: str | Path, *, samples: Sequence[int] = tuple(range(
     views = network_layers(model)
     card, fast_card = model.card, model.fast_card
     t = card.timing
-    n_steps = int(ck.data_config.get("n_bins", 0))
     frames, labels = load_samples(ck.data_config, samples)
-    if frames.shape[1] != n_steps:
-        n_steps = frames.shape[1]
+    n_steps = int(frames.shape[1])
     say("mapping layers")
     plan = _Plan()
     layers_info, units_info = [], []

@@ -175,7 +175,7 @@ class Circuit:
     comments: tuple[str, ...] = ()
     saves: tuple[str, ...] = ()
     tran: Transient | None = None
-    options: tuple[tuple[str, float], ...] = (("reltol", 1e-4),)
+    options: tuple[tuple[str, float | None], ...] = (("reltol", 1e-4),)    # value None: a flag
 
     def element_names(self) -> list[str]:
         return [e.name for e in self.elements]

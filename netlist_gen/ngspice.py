@@ -59,7 +59,7 @@ def format_ngspice(circuit: Circuit, osdi_path: str | None = None, validate: boo
     for e in circuit.elements:
         lines += format_element(e)
     if circuit.options:
-        lines.append(".options " + " ".join(f"{k}={num(v)}" for k, v in circuit.options))
+        lines.append(".options " + " ".join(k if v is None else f"{k}={num(v)}" for k, v in circuit.options))
     if circuit.saves:
         lines += continuation_lines(".save", list(circuit.saves))
     if circuit.tran is not None:
