@@ -83,26 +83,11 @@ class NeuronBench:
     def read_times_s(self) -> np.ndarray:
         """Instant of each step at which the spike is read (just before the reset)."""
         t = self.card.timing
-        return np.arange(self.n_steps) * t.t_step_s + (t.t_step_s - t.t_reset_s - t.t_edge_s)
+        return np.arange(self.n_steps) * t.t_step_s + t.t_read_s
 
     def step_end_times_s(self) -> np.ndarray:
         """End of each step (where the PyTorch neuron reports the carried temperature)."""
         return (np.arange(self.n_steps) + 1) * self.card.timing.t_step_s
-
-
-def _pwl_points(seq: Sequence[float], card: DeviceCard) -> list[tuple[float, float]]:
-    """Trapezoid pulses with the same charge as ideal rectangles of width t_pulse."""
-    t = card.timing
-    pts: list[tuple[float, float]] = [(0.0, 0.0)]
-    for k, i_a in enumerate(seq):
-        if i_a == 0.0:
-            continue
-        t0 = k * t.t_step_s
-        if pts[-1][0] >= t0:          # a pulse starting at t = 0: replace the origin point
-            pts.pop()
-        pts += [(t0, 0.0), (t0 + t.t_edge_s, i_a), (t0 + t.t_pulse_s, i_a),
-                (t0 + t.t_pulse_s + t.t_edge_s, 0.0)]
-    return pts
 
 
 def format_neuron_bench(bench: NeuronBench) -> str:
@@ -126,15 +111,14 @@ def format_neuron_bench(bench: NeuronBench) -> str:
         model_of = [f"{MODEL_NAME}_{temps.index(temp)}" for temp in bench.t_amb_k]
     for k, seq in enumerate(bench.currents_a):
         lines.append(f"N{k} a{k} 0 u{k} rst th{k} st{k} {model_of[k]}")
-        pts = _pwl_points(seq, card)
+        pts = t.pulse_pwl(seq)
         # current flows from node 0 through the source into a<k>, then through the MTJ a<k> -> 0
         lines += continuation_lines(f"I{k} 0 a{k} PWL(", [f"{num(x)} {num(y)}" for x, y in pts], ")")
         if bench.mode == "deterministic":
             lines.append(f"Vu{k} u{k} 0 0.5")
         else:
             lines.append(f"Vu{k} u{k} 0 DC 0 TRRANDOM(1 {num(t.t_step_s)} 0 0.5 0.5)")
-    td = t.t_step_s - t.t_reset_s - t.t_edge_s
-    lines.append(f"Vrst rst 0 PULSE(0 {num(t.v_reset_v)} {num(td)} {num(t.t_edge_s)} {num(t.t_edge_s)} "
+    lines.append(f"Vrst rst 0 PULSE(0 {num(t.v_reset_v)} {num(t.t_read_s)} {num(t.t_edge_s)} {num(t.t_edge_s)} "
                  f"{num(t.t_reset_s - t.t_edge_s)} {num(t.t_step_s)})")
     max_step = bench.max_step_s if bench.max_step_s is not None else t.t_pulse_s / 100.0
     lines.append(f".options reltol={num(bench.reltol)}")

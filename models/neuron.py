@@ -87,7 +87,7 @@ class NeuronParams:
                    ic0_a=m.ic0_a, tc_k=m.tc_k, ms_beta=m.ms_beta, r_th_k_per_w=m.r_th_k_per_w,
                    tau_th_s=m.tau_th_s, t_amb_k=m.t_amb_k, sw_exp_max=m.sw_exp_max,
                    t_pulse_s=t.t_pulse_s, t_step_s=t.t_step_s,
-                   t_read_s=t.t_step_s - t.t_reset_s - t.t_edge_s)
+                   t_read_s=t.t_read_s)
 
 
 # -- device physics (elementwise, any shape) ----------------------------------------------------

@@ -181,14 +181,16 @@ def plan_export(checkpoint: str | Path, *, samples: Sequence[int] = tuple(range(
     scale = ck.network_config.current_scale_a
     for view in views:
         lm = LAYER_MAPPINGS[view.type](view)
+        if view.index == 0:
+            lm0 = lm
         units = layer_units(view.index, lm, options)
-        gmap0 = None
+        gmap0 = None     # the ideal map of position 0 (k and mirror gain are shared by all positions)
         n_pos = lm.gather.shape[0]
         gmin, gmax = np.inf, -np.inf
         for p in range(n_pos):
             gmap = conductances(lm, view.index, p, v_read_v=t.v_read_v, current_scale_a=scale, options=options,
                                 name=view.name)
-            gmap0 = gmap0 or gmap
+            gmap0 = gmap if gmap0 is None else gmap0
             gmin = min(gmin, float(min(gmap.g_plus_s.min(), gmap.g_minus_s.min())))
             gmax = max(gmax, float(max(gmap.g_plus_s.max(), gmap.g_minus_s.max())))
             for unit in (u for u in units if u.position == p):
@@ -223,8 +225,6 @@ def plan_export(checkpoint: str | Path, *, samples: Sequence[int] = tuple(range(
         })
         say(f"{view.name}: {layers_info[-1]['units']} units, {layers_info[-1]['tiles']} tiles")
     # stimulus of layer 0 for the chosen samples
-    first = views[0]
-    lm0 = LAYER_MAPPINGS[first.type](first)
     for k, idx in enumerate(samples):
         spikes = frames[k].reshape(n_steps, -1).astype(np.float64)
         for unit in layer_units(0, lm0, options):

@@ -1,6 +1,6 @@
 """Network layers to crossbar tiles: the mapping registry, im2col, tiling and the tile netlists.
 
-The circuit of a layer (see ``netlist_gen/README``-level docs in the manifest and the README):
+The circuit of a layer (recorded in every export's manifest):
 
 * **Rows** are the inputs of the weight op in im2col order plus one **bias row**. A conv layer with
   kernel ``[C_out, C_in, k, k]`` becomes a ``(C_in k k + 1) x C_out`` matrix (row ``(c k + ky) k + kx``,
@@ -334,8 +334,7 @@ def _tile_subcircuit(name: str, g_plus: np.ndarray, g_minus: np.ndarray, r_wire:
 
 def read_delay_s(card: DeviceCard) -> float:
     """Time within a step at which spikes are read (and the reset pulse starts)."""
-    t = card.timing
-    return t.t_step_s - t.t_reset_s - t.t_edge_s
+    return card.timing.t_read_s
 
 
 def unit_circuit(unit: Unit, lm: LayerMatrix, gmap: ConductanceMap, *, unit_kind: str, card: DeviceCard,
@@ -382,19 +381,6 @@ def unit_circuit(unit: Unit, lm: LayerMatrix, gmap: ConductanceMap, *, unit_kind
                    options=(("reltol", options.reltol), ("klu", None)))
 
 
-def pulse_train(steps: np.ndarray, card: DeviceCard, level_v: float) -> tuple[tuple[float, float], ...]:
-    """PWL points of read pulses at the given step indices (trapezoids, same charge as rectangles)."""
-    t = card.timing
-    pts: list[tuple[float, float]] = [(0.0, 0.0)]
-    for s in steps:
-        t0 = float(s) * t.t_step_s
-        if pts[-1][0] >= t0:
-            pts.pop()
-        pts += [(t0, 0.0), (t0 + t.t_edge_s, level_v), (t0 + t.t_pulse_s, level_v),
-                (t0 + t.t_pulse_s + t.t_edge_s, 0.0)]
-    return tuple(pts)
-
-
 def driver_sources(unit: Unit, lm: LayerMatrix, options: MappingOptions, card: DeviceCard,
                    spikes: np.ndarray | None) -> list:
     """Row drivers of a unit: PWL read pulses from ``spikes`` ([T, inputs] 0/1 of the layer's input),
@@ -415,5 +401,7 @@ def driver_sources(unit: Unit, lm: LayerMatrix, options: MappingOptions, card: D
         if active.size == 0:
             els.append(VoltageSource(f"Vx{r}", node, "0"))
         else:
-            els.append(VoltageSource(f"Vx{r}", node, "0", pwl=pulse_train(active, card, v)))
+            levels = np.zeros(int(active[-1]) + 1)
+            levels[active] = v
+            els.append(VoltageSource(f"Vx{r}", node, "0", pwl=tuple(card.timing.pulse_pwl(levels))))
     return els

@@ -29,7 +29,11 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from ipnet_cosim.device.card import DeviceCard
 from ipnet_cosim.device.errors import ConfigError, SimulationError
+from ipnet_cosim.netlist_gen.export import (EXPORT_FORMAT, EXPORT_VERSION, MANIFEST, load_samples, replace_drivers,
+                                            stimulus_lines)
+from ipnet_cosim.netlist_gen.mapping import LayerMatrix, MappingOptions, Unit
 
 RESULTS = "results.json"
 
@@ -107,7 +111,6 @@ def _load_cached(job: UnitJob) -> dict[str, Any] | None:
 
 
 def read_manifest(folder: Path) -> dict[str, Any]:
-    from ipnet_cosim.netlist_gen.export import EXPORT_FORMAT, EXPORT_VERSION, MANIFEST
     path = Path(folder) / MANIFEST
     if not path.is_file():
         raise ConfigError(f"{folder} has no {MANIFEST}; create the folder with 'ipnet-cosim export CHECKPOINT -o {folder}'")
@@ -118,11 +121,6 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     if manifest.get("format") != EXPORT_FORMAT or manifest.get("format_version") != EXPORT_VERSION:
         raise ConfigError(f"{path} is not an ipnet-cosim export of format version {EXPORT_VERSION}; export again")
     return manifest
-
-
-def _mapping_of(manifest: dict[str, Any]):
-    from ipnet_cosim.netlist_gen.mapping import MappingOptions
-    return MappingOptions.from_dict(manifest["mapping_options"])
 
 
 def torch_reference(folder: Path, manifest: dict[str, Any], frames: np.ndarray) -> dict[str, Any]:
@@ -174,16 +172,13 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
     """
     from ipnet_cosim.device.compiler import compile_va
     from ipnet_cosim.models.checkpoint import write_json
-    from ipnet_cosim.netlist_gen.export import load_samples, replace_drivers, stimulus_lines
-    from ipnet_cosim.netlist_gen.mapping import LayerMatrix, Unit
-    from ipnet_cosim.device.card import DeviceCard
 
     folder = Path(folder)
     manifest = read_manifest(folder)
     if not isinstance(workers, int) or workers < 1:
         raise ConfigError(f"workers ({workers!r}) must be an integer >= 1")
     out = Path(out) if out is not None else folder / "sim"
-    options = _mapping_of(manifest)
+    options = MappingOptions.from_dict(manifest["mapping_options"])
     card = DeviceCard.from_dict(manifest["device_card"])
     timing = manifest["timing"]
     n_steps = int(timing["n_steps"])
@@ -226,7 +221,7 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
     failures: list[dict[str, str]] = []
     counts = {"runs_simulated": 0, "runs_cached": 0}
     wall0 = time.perf_counter()
-    bar = _progress_bar(progress, total=len(samples) * len(manifest["units"]))
+    bar = _Bar(progress, total=len(samples) * len(manifest["units"]))
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=_spawn()) if workers > 1 else None
     try:
         for layer in layers:
@@ -235,8 +230,8 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
             jobs = []
             for s in samples:
                 for u in units:
-                    jobs.append(_job(folder, out, manifest, u, s, inputs[s], kind, card, options, read_times, osdi,
-                                     u["name"] in waveform_units, stimulus_lines, replace_drivers, LayerMatrix, Unit))
+                    jobs.append(_job(folder, out, u, s, inputs[s], kind, card, options, read_times, osdi,
+                                     u["name"] in waveform_units))
             results = []
             todo = []
             for job in jobs:
@@ -247,8 +242,7 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
                     bar.advance(1)
                 else:
                     todo.append(job)
-            if bar.task is not None:
-                bar.describe(f"{layer['name']}: {len(todo)} runs")
+            bar.describe(f"{layer['name']}: {len(todo)} runs")
             say(f"{layer['name']}: {len(jobs) - len(todo)} cached, {len(todo)} to simulate")
             run_iter = pool.map(run_unit_job, todo) if pool is not None else map(run_unit_job, todo)
             try:
@@ -302,7 +296,7 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
                               f"are kept in {out / 'cache'}; fix the cause and run 'ipnet-cosim simulate {folder}' "
                               f"again to resume")
     results, ref = _summarise(folder, manifest, samples, labels, frames_arr, outputs, charges, elapsed, wall,
-                              workers, compare, out)
+                              workers, compare)
     results["summary"].update(counts)
     write_json(out / RESULTS, results)
     for k, s in enumerate(samples):
@@ -318,8 +312,7 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
     return results
 
 
-def _job(folder, out, manifest, u, sample, spikes_in, kind, card, options, read_times, osdi, waves,
-         stimulus_lines, replace_drivers, LayerMatrix, Unit) -> UnitJob:
+def _job(folder, out, u, sample, spikes_in, kind, card, options, read_times, osdi, waves) -> UnitJob:
     rows = np.asarray(u["rows"])[None, :]
     lm = LayerMatrix(matrix=np.zeros((rows.shape[1], 1)), gather=rows, out_index=np.zeros((1, 1), dtype=np.int64),
                      layout="")
@@ -352,7 +345,7 @@ def _save_waveforms(out: Path, sample: int, unit: str, r: dict[str, Any]) -> Non
         _atomic_savez(out / "waveforms" / f"sample_{sample:04d}_{unit}.npz", **arrays)
 
 
-def _summarise(folder, manifest, samples, labels, frames, outputs, charges, elapsed, wall, workers, compare, out):
+def _summarise(folder, manifest, samples, labels, frames, outputs, charges, elapsed, wall, workers, compare):
     from ipnet_cosim.circuits.runner import ngspice_version
     t = manifest["timing"]
     readout = manifest["layers"][-1]
@@ -449,10 +442,6 @@ class _Bar:
     def close(self) -> None:
         if self.progress is not None:
             self.progress.stop()
-
-
-def _progress_bar(progress, total: int) -> _Bar:
-    return _Bar(progress, total)
 
 
 def _plot_rasters(out: Path, samples, results, outputs, ref, layers) -> None:

@@ -20,7 +20,7 @@ import json
 import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from ipnet_cosim.device.errors import ConfigError
 
@@ -148,6 +148,26 @@ class PulseTiming:
                              "assumed; typical RRAM/MTJ crossbar read level", lo_open=True)
     v_reset_v: float = _param(1.0, "V", "level of the reset control pulse", 0.0, 10.0,
                               "assumed; logic high of a 28 nm I/O-free reset line", lo_open=True)
+
+    @property
+    def t_read_s(self) -> float:
+        """Time within a step at which spikes are read; the reset pulse starts then."""
+        return self.t_step_s - self.t_reset_s - self.t_edge_s
+
+    def pulse_pwl(self, levels: Sequence[float]) -> list[tuple[float, float]]:
+        """PWL points of one pulse per step at ``levels[k]`` (0: no pulse in step k): trapezoids
+        rising over t_edge_s from ``k t_step_s`` and falling after ``t_pulse_s``, the same charge as
+        rectangles of width t_pulse_s."""
+        pts: list[tuple[float, float]] = [(0.0, 0.0)]
+        for k, level in enumerate(levels):
+            if level == 0.0:
+                continue
+            t0 = k * self.t_step_s
+            if pts[-1][0] >= t0:          # a pulse starting at t = 0: replace the origin point
+                pts.pop()
+            pts += [(t0, 0.0), (t0 + self.t_edge_s, level), (t0 + self.t_pulse_s, level),
+                    (t0 + self.t_pulse_s + self.t_edge_s, 0.0)]
+        return pts
 
     def validate_against(self, mtj: MTJParams) -> None:
         """Check the timing relations that single-field ranges cannot express."""
