@@ -60,7 +60,12 @@ def main() -> None:
         options, n = modes[mode]
         folder = args.work / mode
         t0 = time.perf_counter()
-        if not (folder / "manifest.json").is_file():
+        if (folder / "manifest.json").is_file():
+            made = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["mapping_options"]
+            if made != options.to_dict():
+                raise SystemExit(f"{folder} holds an export with other mapping options ({made}); delete it or "
+                                 f"pass another --work folder")
+        else:
             export_network(checkpoint, folder, samples=range(n), options=options,
                            progress=lambda msg: print(f"[{mode}] {msg}", flush=True))
         t_export = time.perf_counter() - t0

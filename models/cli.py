@@ -207,13 +207,13 @@ def experiment_cmd(name: str = typer.Argument(..., help="time-reversed | frontie
 
 
 def _mapping_options(tile_rows, tile_cols, g_min, g_max, levels, variation, variation_kind, variation_seed,
-                     r_wire, r_driver):
+                     r_wire, r_driver, wire_model="reduced"):
     from ipnet_cosim.netlist_gen.conductance import ConductanceOptions
     from ipnet_cosim.netlist_gen.mapping import MappingOptions
     conductance = ConductanceOptions(g_min_s=g_min, g_max_s=g_max, levels=levels or None,
                                      variation_sigma=variation, variation_kind=variation_kind, seed=variation_seed)
     return MappingOptions(tile_rows=tile_rows, tile_cols=tile_cols, conductance=conductance, r_wire_ohm=r_wire,
-                          r_driver_ohm=r_driver)
+                          r_driver_ohm=r_driver, wire_model=wire_model)
 
 
 @app.command("export")
@@ -229,13 +229,16 @@ def export_cmd(checkpoint: Path = typer.Argument(..., help="checkpoint folder or
                variation_kind: str = typer.Option("lognormal", help="lognormal | normal"),
                variation_seed: int = typer.Option(0, help="seed of the variation draws"),
                r_wire: float = typer.Option(0.0, help="wire resistance per cell segment along rows and columns, ohm"),
-               r_driver: float = typer.Option(0.0, help="row driver output resistance, ohm")) -> None:
+               r_driver: float = typer.Option(0.0, help="row driver output resistance, ohm"),
+               wire_model: str = typer.Option("reduced", help="with --r-wire: reduced (exact port equivalent of "
+                                              "each tile, fast) | ladder (every wire segment, for validation)")
+               ) -> None:
     """Export a trained checkpoint to crossbar netlists, stimulus and a manifest."""
     from rich.console import Console
     from ipnet_cosim.netlist_gen.export import export_network, parse_samples
     console = Console(stderr=True)
     options = _mapping_options(tile_rows, tile_cols, g_min, g_max, levels, variation, variation_kind,
-                               variation_seed, r_wire, r_driver)
+                               variation_seed, r_wire, r_driver, wire_model)
     manifest = export_network(checkpoint, out, samples=parse_samples(samples), options=options, progress=console.log)
     console.print(f"[bold]wrote[/bold] {out.resolve()}")
     for layer in manifest["layers"]:

@@ -48,6 +48,12 @@ INTERFACE = {
                "into the thermal MTJ neuron N<j> (p = a<j>, n = 0, u = 0.5 V deterministic); the shared "
                "PULSE source Vrst resets the magnetic state at the end of every step; spike = v(st<j>) > 0.5 "
                "at t = s t_step + read_delay_s",
+    "wires": "with r_wire_ohm > 0 every row (driven at the left, one segment before each cell) and every physical "
+             "column (one segment below each cell into its sense source) has wire segments; wire_model 'reduced' "
+             "(default) writes each tile as its exact port equivalent (Schur complement of the tile's resistor "
+             "network incl. r_driver_ohm: Rep/Rem<row>_<col> row source -> column end, Rrr<a>_<b> row <-> row; "
+             "same port currents, wire and cell dissipation no longer separable), 'ladder' writes every segment "
+             "(Rwr, Rwc, nodes w<row>_<c>, q<c>_<row>)",
     "readout": "a crossbar without neurons; class score = g Q / (k v_read t_pulse T), Q the charge of "
                "i(Vsp) - i(Vsm) summed over row tiles",
     "stimulus": "netlists carry 0 V placeholder row drivers (lines starting with Vx); a stimulus file's lines "

@@ -27,7 +27,10 @@ The circuit of a layer (recorded in every export's manifest):
 * **Wires** (optional): ``r_wire_ohm`` per cell segment along every row (driven from the left end: one
   segment from the row's port to the first cell, then one between adjacent cells) and every column
   (one segment below each cell, the last one into the sensed bottom end); ``r_driver_ohm`` in
-  series with every row driver.
+  series with every row driver. With wire segments the tiles are by default written as their exact
+  port equivalent (``wire_model="reduced"``, :mod:`~ipnet_cosim.netlist_gen.reduction`): one
+  resistor per row source/column pair and per row pair, the driver resistance inside; the same port
+  currents as the full ladder (``wire_model="ladder"``) at the cost of an ideal crossbar.
 
 Layer types map through :data:`LAYER_MAPPINGS` (``{type name: function}``); add one with
 :func:`register_mapping`.
@@ -47,11 +50,13 @@ from ipnet_cosim.device.errors import ConfigError, UnsupportedLayerError
 from ipnet_cosim.netlist_gen.conductance import ConductanceMap, ConductanceOptions, map_weights
 from ipnet_cosim.netlist_gen.ir import (Circuit, CurrentMirror, MTJNeuronInstance, PulseSource, Resistor,
                                         Subcircuit, SubcircuitInstance, Transient, VoltageSource)
+from ipnet_cosim.netlist_gen.reduction import reduce_tile
 
 PAD = -1     # gather index of a row in a conv's zero padding (held at 0 V)
 BIAS = -2    # gather index of the bias row (pulsed at every step)
 HEAT_MODEL = "mtjn"
 FAST_MODEL = "mtjf"
+WIRE_MODELS = ("reduced", "ladder")
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,9 @@ class MappingOptions:
         conductance: weight-to-conductance options (range, quantization, variation).
         r_wire_ohm: resistance of one wire segment between adjacent cells (rows and columns), ohm.
         r_driver_ohm: output resistance of every row driver, ohm.
+        wire_model: with wire segments, "reduced" writes each tile as its exact port equivalent
+            (:mod:`~ipnet_cosim.netlist_gen.reduction`, driver resistance folded in); "ladder" writes
+            every segment (slow; for validation).
         max_step_s: ngspice's largest time step; None: t_pulse / 100.
         reltol: ngspice's relative tolerance.
     """
@@ -72,6 +80,7 @@ class MappingOptions:
     conductance: ConductanceOptions = ConductanceOptions()
     r_wire_ohm: float = 0.0
     r_driver_ohm: float = 0.0
+    wire_model: str = "reduced"
     max_step_s: float | None = None
     reltol: float = 1e-4
 
@@ -91,10 +100,19 @@ class MappingOptions:
             return isinstance(v, (int, float, np.floating, np.integer)) and not isinstance(v, bool) and math.isfinite(v)
         if self.max_step_s is not None and not (real(self.max_step_s) and self.max_step_s > 0):
             raise ConfigError(f"mapping option max_step_s = {self.max_step_s!r} must be a positive time in s")
+        if self.wire_model not in WIRE_MODELS:
+            raise ConfigError(f"mapping option wire_model = {self.wire_model!r} is unknown; use one of "
+                              f"{', '.join(WIRE_MODELS)}")
         if not (real(self.reltol) and 0 < self.reltol < 0.1):
             raise ConfigError(f"mapping option reltol = {self.reltol!r} must be in (0, 0.1)")
         if not isinstance(self.conductance, ConductanceOptions):
             raise ConfigError("mapping option conductance must be a ConductanceOptions")
+
+    @property
+    def reduced(self) -> bool:
+        """Tiles are written as their exact port equivalent (wire segments on, ``wire_model`` reduced);
+        the driver resistance is then part of the tile and the row sources drive the tile directly."""
+        return self.r_wire_ohm > 0 and self.wire_model == "reduced"
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -306,16 +324,26 @@ def conductances(lm: LayerMatrix, layer: int, position: int, *, v_read_v: float,
     return map_weights(lm.matrix, v_read_v=v_read_v, current_scale_a=current_scale_a, options=co, name=name)
 
 
-def _tile_subcircuit(name: str, g_plus: np.ndarray, g_minus: np.ndarray, r_wire: float) -> Subcircuit:
+def _tile_subcircuit(name: str, g_plus: np.ndarray, g_minus: np.ndarray, options: MappingOptions) -> Subcircuit:
     """A crossbar tile: ports r0.. (rows, driven at the left), p0 m0 p1 m1 .. (columns, sensed at the bottom)."""
     n_rows, n_cols = g_plus.shape
     ports = tuple(f"r{i}" for i in range(n_rows)) + tuple(x for j in range(n_cols) for x in (f"p{j}", f"m{j}"))
+    r_wire = options.r_wire_ohm
     els: list = []
     if r_wire <= 0:
         for i in range(n_rows):
             for j in range(n_cols):
                 els += [Resistor(f"Rp{i}_{j}", f"r{i}", f"p{j}", 1.0 / g_plus[i, j]),
                         Resistor(f"Rm{i}_{j}", f"r{i}", f"m{j}", 1.0 / g_minus[i, j])]
+        return Subcircuit(name, ports, tuple(els))
+    if options.reduced:
+        # the exact port equivalent: Re<p|m><row>_<col> row source -> column end, Rrr<a>_<b> row <-> row
+        red = reduce_tile(g_plus, g_minus, r_wire, options.r_driver_ohm)
+        for i in range(n_rows):
+            for j in range(n_cols):
+                els += [Resistor(f"Rep{i}_{j}", f"r{i}", f"p{j}", 1.0 / red.row_col[i, 2 * j]),
+                        Resistor(f"Rem{i}_{j}", f"r{i}", f"m{j}", 1.0 / red.row_col[i, 2 * j + 1])]
+        els += [Resistor(f"Rrr{a}_{b}", f"r{a}", f"r{b}", 1.0 / g) for a, b, g in red.row_row]
         return Subcircuit(name, ports, tuple(els))
     # physical column c = 2j (G+) and 2j+1 (G-); row i runs w{i}_0 .. w{i}_{C-1}; column c runs q{c}_0 .. q{c}_{R-1}
     n_phys = 2 * n_cols
@@ -350,7 +378,7 @@ def unit_circuit(unit: Unit, lm: LayerMatrix, gmap: ConductanceMap, *, unit_kind
     for r, (r0, r1) in enumerate(unit.row_blocks):
         tile = f"xb_{unit.name}_r{r}".lower()
         subs.append(_tile_subcircuit(tile, gmap.g_plus_s[r0:r1, c0:c1], gmap.g_minus_s[r0:r1, c0:c1],
-                                     options.r_wire_ohm))
+                                     options))
         cols = [x for j in range(c1 - c0) for x in (f"sp{r}_{j}", f"sm{r}_{j}")]
         els.append(SubcircuitInstance(f"Xt{r}", tuple(f"x{i}" for i in range(r0, r1)) + tuple(cols), tile))
         for j in range(c1 - c0):
@@ -390,7 +418,7 @@ def driver_sources(unit: Unit, lm: LayerMatrix, options: MappingOptions, card: D
     rows = lm.gather[unit.position]
     for r in range(unit.row_blocks[0][0], unit.row_blocks[-1][1]):
         node = f"x{r}"
-        if options.r_driver_ohm > 0:
+        if options.r_driver_ohm > 0 and not options.reduced:      # reduced tiles contain the driver resistance
             els.append(Resistor(f"Rd{r}", f"d{r}", node, options.r_driver_ohm))
             node = f"d{r}"
         src = rows[r]

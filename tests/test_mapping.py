@@ -19,6 +19,7 @@ Fast tests only (no ngspice run):
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import re
@@ -334,6 +335,7 @@ def test_units_cover_every_row_and_weight_column_once(rows, cols, positions, til
     (dict(tile_rows=True), "tile_rows"), (dict(tile_cols=1), "tile_cols"), (dict(tile_cols=0), "tile_cols"),
     (dict(r_wire_ohm=-1.0), "r_wire_ohm"), (dict(r_wire_ohm=float("nan")), "r_wire_ohm"),
     (dict(r_wire_ohm=float("inf")), "r_wire_ohm"), (dict(r_driver_ohm=-0.5), "r_driver_ohm"),
+    (dict(wire_model="mesh"), "wire_model"),
     (dict(max_step_s=0.0), "max_step_s"), (dict(reltol=0.5), "reltol"),
 ])
 def test_mapping_options_are_validated(kwargs, name):
@@ -428,6 +430,7 @@ def mapping_options(draw) -> MappingOptions:
     return MappingOptions(tile_rows=draw(st.integers(1, 7)), tile_cols=draw(st.integers(2, 7)), conductance=co,
                           r_wire_ohm=draw(st.one_of(st.just(0.0), st.floats(1e-3, 50.0))),
                           r_driver_ohm=draw(st.one_of(st.just(0.0), st.floats(1e-3, 1e3))),
+                          wire_model=draw(st.sampled_from(["reduced", "ladder"])),
                           max_step_s=draw(st.one_of(st.none(), st.just(5e-12))))
 
 
@@ -455,6 +458,16 @@ def test_unit_netlists_are_valid_bounded_and_deterministic(lm, options, unit_kin
             assert sub.name == f"xb_{unit.name}_r{r}".lower()
             assert sub.ports == tuple(f"r{i}" for i in range(r1 - r0)) + tuple(
                 x for j in range(n_cols) for x in (f"p{j}", f"m{j}"))
+            if options.reduced:
+                # the exact port equivalent: one resistor per row/physical column and per coupled row pair
+                n_r = r1 - r0
+                cells = [e for e in sub.elements if e.name.startswith(("Rep", "Rem"))]
+                pairs = [e for e in sub.elements if e.name.startswith("Rrr")]
+                assert len(cells) == 2 * n_r * n_cols and len(cells) + len(pairs) == len(sub.elements)
+                assert len(pairs) <= n_r * (n_r - 1) // 2
+                assert all(0 < e.r_ohm < math.inf for e in sub.elements)
+                assert not any(n.startswith(("w", "q")) for e in sub.elements for n in e.nodes())
+                continue
             devices = {}
             for e in sub.elements:
                 assert isinstance(e, Resistor)
@@ -476,7 +489,8 @@ def test_unit_netlists_are_valid_bounded_and_deterministic(lm, options, unit_kin
         names = {e.name: e for e in circuit.elements}
         n_rows = unit.row_blocks[-1][1]
         assert all(f"Vx{i}" in names for i in range(n_rows))
-        assert sum(isinstance(e, Resistor) for e in circuit.elements) == (n_rows if options.r_driver_ohm > 0 else 0)
+        assert sum(isinstance(e, Resistor) for e in circuit.elements) == (
+            n_rows if options.r_driver_ohm > 0 and not options.reduced else 0)
         mirrors = [e for e in circuit.elements if isinstance(e, CurrentMirror)]
         neurons = [e for e in circuit.elements if isinstance(e, MTJNeuronInstance)]
         if unit_kind == "integrate":
@@ -506,9 +520,10 @@ def test_memoryless_units_use_the_fast_card():
 
 # -- DC currents of a unit: a small nodal solver over the crossbar part ----------------------------------
 
-def dc_sense_currents(circuit: Circuit, drive: dict[int, float]) -> dict[str, float]:
+def dc_sense_currents(circuit: Circuit, drive: dict[int, float], prefixes=("Vs",)) -> dict[str, float]:
     """Solve the resistive crossbar (resistors and voltage sources; ``Vx<r>`` set to ``drive[r]``)
-    by modified nodal analysis; return the current through every sense source (n+ -> n-)."""
+    by modified nodal analysis; return the current through every sense source (n+ -> n-), or through
+    every source whose name starts with one of ``prefixes``."""
     flat = [e for e in flatten_circuit(circuit) if isinstance(e, (Resistor, VoltageSource))
             and e.name not in ("Vu",)]
     nodes = sorted({n for e in flat for n in e.nodes()} - {"0"})
@@ -533,7 +548,7 @@ def dc_sense_currents(circuit: Circuit, drive: dict[int, float]) -> dict[str, fl
                 a[row, idx[node]] += sign
         b[row] = drive.get(int(e.name[2:]), 0.0) if e.name.startswith("Vx") else e.dc_v
     sol = np.linalg.solve(a, b)
-    return {e.name: float(sol[len(nodes) + k]) for k, e in enumerate(sources) if e.name.startswith("Vs")}
+    return {e.name: float(sol[len(nodes) + k]) for k, e in enumerate(sources) if e.name.startswith(prefixes)}
 
 
 def neuron_currents(circuit: Circuit, unit, gain: float, drive: dict[int, float]) -> np.ndarray:
@@ -596,6 +611,28 @@ def test_wire_resistance_only_lowers_the_currents_and_vanishes_when_small():
         previous = got
 
 
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(lm=layer_matrices(), options=mapping_options(), r_wire=st.floats(1e-3, 50.0), data=st.data())
+def test_reduced_tiles_have_the_ladders_port_currents(lm, options, r_wire, data):
+    """The port reduction is exact: with any drive, every sense current (what the neurons see) and every
+    driver current (what the drivers deliver) of the reduced unit equal the full ladder's."""
+    ladder = dataclasses.replace(options, r_wire_ohm=r_wire, wire_model="ladder")
+    reduced = dataclasses.replace(ladder, wire_model="reduced")
+    n_rows = lm.matrix.shape[0]
+    volts = data.draw(st.lists(st.floats(-0.3, 0.3), min_size=n_rows, max_size=n_rows))
+    drive = dict(enumerate(volts))
+    for (u, _, c_lad, _), (_, _, c_red, _) in zip(build_units(lm, ladder, "integrate", positions=[0]),
+                                                  build_units(lm, reduced, "integrate", positions=[0])):
+        want = dc_sense_currents(c_lad, drive, prefixes=("Vs", "Vx"))
+        got = dc_sense_currents(c_red, drive, prefixes=("Vs", "Vx"))
+        assert want.keys() == got.keys()
+        scale = max(1e-18, max(abs(v) for v in want.values()))
+        # tolerance: the dense ladder solve itself carries an error ~1e-16 x its condition (wire / cell conductance)
+        rel = max(1e-9, 1e-14 / (r_wire * options.conductance.g_min_s))
+        for name in want:
+            assert got[name] == pytest.approx(want[name], rel=rel, abs=1e-9 * scale), f"{u.name}/{name}"
+
+
 # -- 5. golden netlists ---------------------------------------------------------------------------------
 
 GOLDEN_W = np.array([[0.5, -1.0],
@@ -640,10 +677,18 @@ def test_golden_unit_ideal():
 
 
 def test_golden_unit_wires():
-    opts = MappingOptions(tile_rows=2, r_wire_ohm=1.0, r_driver_ohm=10.0)
+    opts = MappingOptions(tile_rows=2, r_wire_ohm=1.0, r_driver_ohm=10.0, wire_model="ladder")
     assert len(layer_units(0, LayerMatrix(GOLDEN_W, np.zeros((1, 3), np.int64), np.zeros((1, 2), np.int64), ""),
                            opts)[0].row_blocks) == 2
     compare_golden(golden_text(opts), "unit_wires.cir")
+
+
+def test_golden_unit_reduced():
+    """The same unit with each tile reduced to its port equivalent (the default with wires): no wire nodes,
+    no separate driver resistors."""
+    opts = MappingOptions(tile_rows=2, r_wire_ohm=1.0, r_driver_ohm=10.0)
+    assert opts.reduced
+    compare_golden(golden_text(opts), "unit_reduced.cir")
 
 
 def test_golden_reset_pulse_and_read_delay():
