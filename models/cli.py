@@ -254,7 +254,10 @@ def simulate_cmd(folder: Path = typer.Argument(..., help="export folder (ipnet-c
                  waveforms: list[str] = typer.Option([], "--waveforms", help="keep the waveforms of this unit "
                                                                             "(e.g. L0_p000_c0); repeatable"),
                  compare: bool = typer.Option(True, help="compare with PyTorch on the same samples"),
-                 plots: int = typer.Option(3, help="spike-raster plots for the first N samples")) -> None:
+                 plots: int = typer.Option(3, help="spike-raster plots for the first N samples"),
+                 energy: bool = typer.Option(True, help="save source, sense and neuron-input vectors and write "
+                                             "per-step energies (energy_sample_*.npz, for ipnet-cosim report)")
+                 ) -> None:
     """Simulate an export in ngspice layer by layer (resumable) and compare with PyTorch."""
     import os
     from rich.console import Console
@@ -264,7 +267,7 @@ def simulate_cmd(folder: Path = typer.Argument(..., help="export folder (ipnet-c
     n_workers = workers or max(1, len(os.sched_getaffinity(0)))
     result = simulate_export(folder, samples=parse_samples(samples) if samples else None, out=out,
                              workers=n_workers, waveform_units=waveforms, compare=compare, progress=True,
-                             plots=plots)
+                             plots=plots, energy=energy)
     s = result["summary"]
     console.print(f"[bold]wrote[/bold] {(out or folder / 'sim').resolve()}")
     console.print(f"  samples: {s['samples']}, circuit accuracy {s['circuit_accuracy']:.3f}, "

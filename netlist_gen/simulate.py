@@ -39,6 +39,25 @@ RESULTS = "results.json"
 
 
 @dataclass(frozen=True)
+class EnergySpec:
+    """What a worker needs to integrate a unit's energies (see :mod:`ipnet_cosim.energy.integrate`).
+
+    Saved vectors: every row source's branch current ``i(Vx<r>)`` and its node voltage (``x<r>``, or
+    ``d<r>`` behind a separate driver resistor), every sense current and, for neuron units, every
+    neuron input ``v(a<j>)``. Per step the worker keeps: the energy each row source delivers, the
+    part of it dissipated in the driver resistance (``i^2 r_driver``), and the energy each neuron's
+    MTJ absorbs (``v(a) i``, ``i = mirror_gain sum_tiles (i(Vsp) - i(Vsm))``).
+    """
+
+    n_rows: int
+    source_node_prefix: str
+    mirror_gain: float
+    r_driver_ohm: float
+    t_step_s: float
+    n_steps: int
+
+
+@dataclass(frozen=True)
 class UnitJob:
     """One ngspice run: a unit's deck for one sample."""
 
@@ -53,6 +72,7 @@ class UnitJob:
     cache: str
     key: str
     waveforms: bool
+    energy: EnergySpec | None = None
 
 
 def _atomic_savez(path: Path, **arrays: Any) -> None:
@@ -85,6 +105,8 @@ def _finish_job(job: UnitJob, waves, t0: float) -> dict[str, Any]:
             for r in range(job.n_tiles):
                 diff[j] += waves[f"vsp{r}_{j}#branch"] - waves[f"vsm{r}_{j}#branch"]
         out["charge_c"] = np.trapezoid(diff, time_s, axis=1)
+    if job.energy is not None:
+        out.update(_unit_energy(job, waves))
     if job.waveforms:
         out["wave_time_s"] = waves.time_s
         for name, values in waves.vectors.items():
@@ -93,6 +115,29 @@ def _finish_job(job: UnitJob, waves, t0: float) -> dict[str, Any]:
     out["elapsed_s"] = np.asarray(time.perf_counter() - t0)
     _atomic_savez(Path(job.cache), **out)
     return {"sample": job.sample, "unit": job.unit, "cached": False, **out}
+
+
+def _unit_energy(job: UnitJob, waves) -> dict[str, np.ndarray]:
+    """Per-step energies of one unit run (J): ``e_source_j`` and ``e_rdriver_j`` ``[T, rows]``, and for
+    neuron units ``e_neuron_j`` ``[T, columns]`` and the charge each neuron receives, ``q_neuron_c``
+    (``integral |i| dt``, C; what a mirror draws from its supply)."""
+    from ipnet_cosim.energy.integrate import energy_per_step_j, source_power_w
+    spec = job.energy
+    t = waves.time_s
+    i_src = np.stack([waves[f"vx{r}#branch"] for r in range(spec.n_rows)])
+    v_src = np.stack([waves[f"{spec.source_node_prefix}{r}"] for r in range(spec.n_rows)])
+    out = {"e_source_j": energy_per_step_j(t, source_power_w(v_src, i_src), spec.t_step_s, spec.n_steps),
+           "e_rdriver_j": energy_per_step_j(t, i_src ** 2 * spec.r_driver_ohm, spec.t_step_s, spec.n_steps)}
+    if job.kind == "neurons":
+        i_in = np.zeros((job.n_cols, t.size))
+        for j in range(job.n_cols):
+            for r in range(job.n_tiles):
+                i_in[j] += waves[f"vsp{r}_{j}#branch"] - waves[f"vsm{r}_{j}#branch"]
+        v_a = np.stack([waves[f"a{j}"] for j in range(job.n_cols)])
+        i_in *= spec.mirror_gain
+        out["e_neuron_j"] = energy_per_step_j(t, v_a * i_in, spec.t_step_s, spec.n_steps)
+        out["q_neuron_c"] = energy_per_step_j(t, np.abs(i_in), spec.t_step_s, spec.n_steps)   # charge, C
+    return out
 
 
 def _load_cached(job: UnitJob) -> dict[str, Any] | None:
@@ -104,6 +149,9 @@ def _load_cached(job: UnitJob) -> dict[str, Any] | None:
             if str(data["key"]) != job.key:
                 return None
             if job.waveforms and "wave_time_s" not in data:
+                return None
+            needed = {"e_source_j", "q_neuron_c"} if job.kind == "neurons" else {"e_source_j"}
+            if job.energy is not None and not needed <= set(data.files):
                 return None
             return {"sample": job.sample, "unit": job.unit, "cached": True, **{k: data[k] for k in data.files}}
     except Exception:          # a damaged cache file is simulated again
@@ -156,7 +204,8 @@ def torch_reference(folder: Path, manifest: dict[str, Any], frames: np.ndarray) 
 
 def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None, out: str | Path | None = None,
                     workers: int = 1, waveform_units: Sequence[str] = (), compare: bool = True,
-                    progress: bool | Callable[[str], None] = True, plots: int = 0) -> dict[str, Any]:
+                    progress: bool | Callable[[str], None] = True, plots: int = 0,
+                    energy: bool = True) -> dict[str, Any]:
     """Simulate an export (see the module docstring); returns the results written to ``<out>/results.json``.
 
     Args:
@@ -169,6 +218,12 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
         progress: show a progress bar (True), or a callback for messages.
         plots: write spike-raster/score plots (PNG) for the first ``plots`` samples, and a
             waveform plot per kept waveform file.
+        energy: also save the currents and voltages of row sources, sense sources and neuron inputs and
+            write per-step energies of every unit to ``<out>/energy_sample_<i>.npz`` (J): per layer
+            ``<layer>_source_j`` and ``<layer>_rdriver_j`` ``[units, T]`` (row sources of each unit,
+            summed over rows; the second is the part in the driver resistance) and, for neuron layers,
+            ``<layer>_neuron_j`` ``[T, neurons]`` (the MTJ's Joule energy) and ``<layer>_neuron_charge_c``
+            (the charge it receives); units in manifest order.
     """
     from ipnet_cosim.device.compiler import compile_va
     from ipnet_cosim.models.checkpoint import write_json
@@ -215,6 +270,14 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
 
     layers = manifest["layers"]
     inputs = {s: frames_arr[k].reshape(n_steps, -1).astype(np.float64) for k, s in enumerate(samples)}
+    espec: dict[str, EnergySpec] = {}
+    if energy:
+        behind = options.r_driver_ohm > 0 and not options.reduced       # a separate Rd: the source sits on d<r>
+        gains = {l["index"]: float(l.get("mirror_gain", 0.0)) for l in layers}
+        espec = {u["name"]: EnergySpec(len(u["rows"]), "d" if behind else "x", gains[u["layer"]],
+                                       options.r_driver_ohm, float(timing["t_step_s"]), n_steps)
+                 for u in manifest["units"]}
+    energies: dict[int, dict[str, np.ndarray]] = {s: {} for s in samples}
     outputs: dict[int, list[np.ndarray]] = {s: [] for s in samples}
     charges: dict[int, np.ndarray] = {}
     elapsed: dict[int, float] = {s: 0.0 for s in samples}
@@ -231,7 +294,7 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
             for s in samples:
                 for u in units:
                     jobs.append(_job(folder, out, u, s, inputs[s], kind, card, options, read_times, osdi,
-                                     u["name"] in waveform_units))
+                                     u["name"] in waveform_units, espec.get(u["name"])))
             results = []
             todo = []
             for job in jobs:
@@ -268,6 +331,18 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
                     spikes = np.zeros((n_steps, n_out), dtype=bool)
                 else:
                     q = np.zeros(n_out)
+                if energy:
+                    energies[s][f"{layer['name']}_source_j"] = np.stack(
+                        [by_key[(s, u["name"])]["e_source_j"].sum(axis=1) for u in units])
+                    energies[s][f"{layer['name']}_rdriver_j"] = np.stack(
+                        [by_key[(s, u["name"])]["e_rdriver_j"].sum(axis=1) for u in units])
+                    if kind == "neurons":
+                        e_n, q_n = np.zeros((n_steps, n_out)), np.zeros((n_steps, n_out))
+                        for u in units:
+                            e_n[:, np.asarray(u["neurons"])] = by_key[(s, u["name"])]["e_neuron_j"]
+                            q_n[:, np.asarray(u["neurons"])] = by_key[(s, u["name"])]["q_neuron_c"]
+                        energies[s][f"{layer['name']}_neuron_j"] = e_n
+                        energies[s][f"{layer['name']}_neuron_charge_c"] = q_n
                 for u in units:
                     r = by_key[(s, u["name"])]
                     elapsed[s] += float(r["elapsed_s"])
@@ -304,6 +379,8 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
             f"circuit_{layer['name']}": outputs[s][li] for li, layer in enumerate(layers[:-1])},
             **({f"torch_{layer['name']}": ref["spikes"][li][k] for li, layer in enumerate(layers[:-1])} if ref else {}),
             circuit_charge_c=charges[s])
+        if energy:
+            np.savez_compressed(out / f"energy_sample_{s:04d}.npz", **energies[s])
     if plots:
         _plot_rasters(out, samples[:plots], results, outputs, ref, layers)
         for path in sorted((out / "waveforms").glob("*.npz")) if waveform_units else []:
@@ -312,7 +389,8 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
     return results
 
 
-def _job(folder, out, u, sample, spikes_in, kind, card, options, read_times, osdi, waves) -> UnitJob:
+def _job(folder, out, u, sample, spikes_in, kind, card, options, read_times, osdi, waves,
+         energy: EnergySpec | None = None) -> UnitJob:
     rows = np.asarray(u["rows"])[None, :]
     lm = LayerMatrix(matrix=np.zeros((rows.shape[1], 1)), gather=rows, out_index=np.zeros((1, 1), dtype=np.int64),
                      layout="")
@@ -323,11 +401,16 @@ def _job(folder, out, u, sample, spikes_in, kind, card, options, read_times, osd
     extra = ()
     if waves and kind == "neurons":
         extra = tuple(f"v({n}{j})" for j in range(n_cols) for n in ("a", "th"))
+    if energy is not None:
+        extra += tuple(x for r in range(energy.n_rows) for x in (f"i(Vx{r})", f"v({energy.source_node_prefix}{r})"))
+        if kind == "neurons":
+            extra += tuple(f"i(Vs{pm}{t}_{j})" for j in range(n_cols) for t in range(len(u["tiles"])) for pm in "pm")
+            extra += tuple(f"v(a{j})" for j in range(n_cols) if not waves)
     deck = replace_drivers(netlist, stimulus_lines(unit, lm, options, card, spikes_in), extra)
     key = hashlib.sha256(deck.encode()).hexdigest()
     cache = out / "cache" / f"sample_{sample:04d}" / f"{u['name']}.npz"
     return UnitJob(sample, u["name"], deck, kind, n_cols, len(u["tiles"]), read_times, str(osdi), str(cache), key,
-                   waves)
+                   waves, energy)
 
 
 def _describe_failure(res: dict[str, Any], units: dict[str, dict]) -> dict[str, str]:

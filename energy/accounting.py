@@ -1,0 +1,276 @@
+"""Energy of a simulated export: per category, per layer, per unit (tile), per neuron and per spike.
+
+Inputs are what ``ipnet-cosim simulate`` writes (``sim/energy_sample_<i>.npz``, ``sim/spikes_sample_<i>.npz``,
+``sim/results.json``) and the export's ``manifest.json``. Categories:
+
+* **input drivers** (simulated): the energy lost in the row drivers' output resistance,
+  ``integral i^2 r_driver dt`` (zero when ``r_driver_ohm`` is 0: the drivers are ideal sources; their own
+  switching energy is not modelled).
+* **crossbar read** (simulated): what the row sources deliver to the array, cells and wire segments,
+  ``integral -v i dt - driver loss``. Columns sit at 0 V (sense sources), so all of it is dissipated in the
+  array.
+* **neuron heating** (simulated): the Joule energy of every MTJ neuron, ``integral v(a) i dt``: in a
+  heat-memory layer this is the energy that writes the thermal memory.
+* **mirror supply** (computed): the ideal current mirrors of the netlist stand for an output stage that
+  draws the neuron current from a supply ``v_dd_v``: ``v_dd Q - heating`` with ``Q = integral |i| dt``
+  (simulated) the charge delivered, i.e. the drop across the output transistor.
+* **spike read** (computed): reading each neuron's magnetic state once per step (``v_read^2 / R t_read``,
+  at ``R_AP`` after a spike and ``R_P`` otherwise); the netlist reads ``v(st)`` for free.
+* **reset** (computed): a fired neuron is switched back by a current pulse ``i_reset`` through ``R_AP`` for
+  the card's ``t_reset_s``: ``i_reset^2 R_AP t_reset`` per spike; the netlist clears the state ideally.
+
+The assumptions of the computed categories live in :class:`PeripheryAssumptions`, each with its source.
+
+**Per spike.** Each neuron's energy is its own heating, mirror, read and reset energy plus a share of its
+unit's crossbar and driver energy in proportion to the charge it received (its column's share of the
+tile's current); a neuron that fired ``n`` times has ``E_neuron / n`` per spike. The energy of neurons
+that never fired and of the readout is reported separately, so
+``sum over spikes + silent neurons + readout = total`` exactly.
+
+**Memory energy of IPNet** (what is compared with the baselines' memory traffic): the Joule heating of
+the heat-memory layers' neurons per inference step. This is an upper bound on the cost of the memory:
+the same heat is also what makes the neuron fire (computation); a memoryless MTJ neuron would dissipate
+much of it too.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ipnet_cosim.device.card import DeviceCard
+from ipnet_cosim.device.errors import ConfigError
+from ipnet_cosim.energy.quantity import Quantity
+
+CATEGORIES = ("input_drivers", "crossbar_read", "neuron_heating", "mirror_supply", "spike_read", "reset")
+SIMULATED = ("input_drivers", "crossbar_read", "neuron_heating")
+
+
+@dataclass(frozen=True)
+class PeripheryAssumptions:
+    """What the netlist leaves ideal and the energy model must assume (SI units).
+
+    Args:
+        v_dd_v: supply of the mirrors' output stage, V.
+        reset_current_a: reset pulse amplitude, A; None: the card's ``ic0_a`` (critical current at T0).
+        spike_read_v: bias of the per-step state read, V.
+        spike_read_s: duration of the per-step state read, s.
+    """
+
+    v_dd_v: float = 0.9
+    reset_current_a: float | None = None
+    spike_read_v: float = 0.1
+    spike_read_s: float = 0.5e-9
+
+    SOURCES = {
+        "v_dd_v": "assumed: nominal core supply of 28 nm CMOS (0.9 V, e.g. TSMC 28HPC+/GF 28SLP core devices)",
+        "reset_current_a": "assumed: the card's critical current ic0_a, the smallest current that switches "
+                           "the free layer deterministically in ~the card's t_reset_s",
+        "spike_read_v": "assumed: typical STT-MRAM read bias (0.1 V, far below switching)",
+        "spike_read_s": "assumed: a 0.5 ns sense window per step",
+    }
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if v is None and f.name == "reset_current_a":
+                continue
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) or v <= 0:
+                raise ConfigError(f"energy assumption {f.name} = {v!r} must be a positive number (SI units)")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: {"value": v, "source": self.SOURCES[k]} for k, v in asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class SimulationData:
+    """A simulated export as plain arrays (see :func:`load_simulation`)."""
+
+    folder: Path
+    sim: Path
+    manifest: dict[str, Any]
+    results: dict[str, Any]
+    samples: tuple[int, ...]
+    energy: dict[int, dict[str, np.ndarray]]
+    spikes: dict[int, dict[str, np.ndarray]]
+
+
+def load_simulation(folder: str | Path, sim: str | Path | None = None) -> SimulationData:
+    """Read an export and its simulation results; every problem is named with its fix."""
+    folder = Path(folder)
+    manifest_path = folder / "manifest.json"
+    if not manifest_path.is_file():
+        raise ConfigError(f"{folder} is not an export (no manifest.json); make one with 'ipnet-cosim export "
+                          f"CHECKPOINT -o {folder}'")
+    sim = Path(sim) if sim is not None else folder / "sim"
+    results_path = sim / "results.json"
+    if not results_path.is_file():
+        raise ConfigError(f"{folder} has not been simulated ({results_path} is missing); run 'ipnet-cosim "
+                          f"simulate {folder}' first")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        results = json.loads(results_path.read_text(encoding="utf-8"))
+        samples = tuple(int(e["sample"]) for e in results["per_sample"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{manifest_path} or {results_path} is damaged ({exc}); simulate again") from exc
+    if not samples:
+        raise ConfigError(f"{results_path} lists no samples; run 'ipnet-cosim simulate {folder}'")
+    energy, spikes = {}, {}
+    layers = manifest["layers"]
+    for s in samples:
+        e_path, s_path = sim / f"energy_sample_{s:04d}.npz", sim / f"spikes_sample_{s:04d}.npz"
+        if not s_path.is_file():
+            raise ConfigError(f"the simulation in {sim} is partial: {s_path.name} is missing; rerun 'ipnet-cosim "
+                              f"simulate {folder}' (finished units are cached)")
+        if not e_path.is_file():
+            raise ConfigError(f"{sim} has no energy data for sample {s} ({e_path.name}): it was simulated without "
+                              f"current vectors (--no-energy or an older version); rerun 'ipnet-cosim simulate "
+                              f"{folder}' with energy on")
+        with np.load(e_path) as data:
+            energy[s] = {k: data[k] for k in data.files}
+        with np.load(s_path) as data:
+            spikes[s] = {k: data[k] for k in data.files}
+        for layer in layers:
+            need = [f"{layer['name']}_source_j", f"{layer['name']}_rdriver_j"]
+            if layer["unit"] != "integrate":
+                need += [f"{layer['name']}_neuron_j", f"{layer['name']}_neuron_charge_c"]
+            missing = [k for k in need if k not in energy[s]]
+            if missing:
+                raise ConfigError(f"{e_path} lacks {', '.join(missing)} (waveforms without the current vectors "
+                                  f"this report needs); rerun 'ipnet-cosim simulate {folder}'")
+    return SimulationData(folder, sim, manifest, results, samples, energy, spikes)
+
+
+def _q(value: float, unit: str, provenance: str, source: str, note: str = "") -> dict[str, Any]:
+    return Quantity(float(value), unit, provenance, source, note).to_dict()
+
+
+def energy_breakdown(data: SimulationData, assumptions: PeripheryAssumptions = PeripheryAssumptions()
+                     ) -> dict[str, Any]:
+    """Energies of the simulated samples (see the module docstring); every figure a Quantity dict.
+
+    Returns a dict with ``totals`` (per category, J per sample), ``layers`` (per layer and category,
+    J per sample, plus spikes and energy per spike), ``units`` (per unit/tile, J per sample),
+    ``per_spike`` (statistics over neurons and the list of per-spike energies, J, for a histogram),
+    ``memory`` (IPNet's memory energy per step) and ``check`` (attribution sums).
+    """
+    man = data.manifest
+    card = DeviceCard.from_dict(man["device_card"])
+    mtj = card.mtj
+    t = card.timing
+    n_steps = int(man["timing"]["n_steps"])
+    n_samples = len(data.samples)
+    r_ap = mtj.r_p_ohm * (1.0 + mtj.tmr0)
+    i_reset = assumptions.reset_current_a or mtj.ic0_a
+    e_reset_per_spike = i_reset ** 2 * r_ap * t.t_reset_s
+    e_read_p = assumptions.spike_read_v ** 2 / mtj.r_p_ohm * assumptions.spike_read_s
+    e_read_ap = assumptions.spike_read_v ** 2 / r_ap * assumptions.spike_read_s
+    sim_src = f"simulated: ngspice transients of {data.folder} ({n_samples} samples, mean per sample)"
+
+    totals = {c: 0.0 for c in CATEGORIES}
+    layers_out, units_out, spike_energies = [], [], []
+    silent_j = readout_j = 0.0
+    memory_j = 0.0
+    mirror_short = 0
+    for layer in man["layers"]:
+        name = layer["name"]
+        units = [u for u in man["units"] if u["layer"] == layer["index"]]
+        cat = {c: 0.0 for c in CATEGORIES}
+        n_spikes = 0
+        unit_e = np.zeros(len(units))
+        for s in data.samples:
+            e = data.energy[s]
+            src, rd = e[f"{name}_source_j"], e[f"{name}_rdriver_j"]        # [units, T]
+            cat["input_drivers"] += rd.sum()
+            cat["crossbar_read"] += (src - rd).sum()
+            unit_e += src.sum(axis=1)
+            if layer["unit"] == "integrate":
+                readout_j += src.sum()
+                continue
+            heat, charge = e[f"{name}_neuron_j"], e[f"{name}_neuron_charge_c"]     # [T, neurons]
+            fired = data.spikes[s][f"circuit_{name}"].astype(bool)
+            mirror = assumptions.v_dd_v * charge - heat
+            mirror_short += int((mirror < 0).sum())     # the MTJ needs more than v_dd: no supply headroom
+            mirror = np.maximum(mirror, 0.0)
+            read = np.where(np.vstack([np.zeros((1, fired.shape[1]), bool), fired[:-1]]), e_read_ap, e_read_p)
+            reset = fired * e_reset_per_spike
+            cat["neuron_heating"] += heat.sum()
+            cat["mirror_supply"] += mirror.sum()
+            cat["spike_read"] += read.sum()
+            cat["reset"] += reset.sum()
+            n_spikes += int(fired.sum())
+            if layer["unit"] == "heat":
+                memory_j += heat.sum()
+            # per neuron: own energy + share of its unit's array/driver energy by charge
+            own = (heat + mirror + read + reset).sum(axis=0)
+            q = charge.sum(axis=0)
+            for k, u in enumerate(units):
+                idx = np.asarray(u["neurons"])
+                share = q[idx] / q[idx].sum() if q[idx].sum() > 0 else np.full(idx.size, 1.0 / idx.size)
+                own[idx] += src[k].sum() * share
+            n_fired = fired.sum(axis=0)
+            spike_energies += list(np.repeat(own[n_fired > 0] / n_fired[n_fired > 0], n_fired[n_fired > 0]))
+            silent_j += own[n_fired == 0].sum()
+        for c in CATEGORIES:
+            totals[c] += cat[c]
+        total = sum(cat.values())
+        src_note = {c: (sim_src if c in SIMULATED else "computed: " + _formula(c)) for c in CATEGORIES}
+        layers_out.append({
+            "name": name, "type": layer["type"], "unit": layer["unit"],
+            "energy": {c: _q(cat[c] / n_samples, "J", "simulated" if c in SIMULATED else "computed", src_note[c])
+                       for c in CATEGORIES},
+            "total": _q(total / n_samples, "J", "computed", "sum of the layer's categories"),
+            "spikes": _q(n_spikes / n_samples, "1", "simulated", sim_src + "; spikes read at the end of each step"),
+            "energy_per_spike": (_q(total / n_spikes, "J", "computed", "layer total / layer spikes")
+                                 if n_spikes else None),
+        })
+        units_out += [{"unit": u["name"], "layer": name,
+                       "array_and_drivers": _q(unit_e[k] / n_samples, "J", "simulated", sim_src)}
+                      for k, u in enumerate(units)]
+    grand = sum(totals.values())
+    spikes_arr = np.asarray(spike_energies)
+    attributed = float(spikes_arr.sum())
+    per_spike: dict[str, Any] = {"count": int(spikes_arr.size), "values_j": [float(v) for v in spikes_arr]}
+    if spikes_arr.size:
+        per_spike.update({
+            "mean": _q(spikes_arr.mean(), "J", "computed", "attributed energy per spike, mean over all spikes"),
+            "median": _q(np.median(spikes_arr), "J", "computed", "median over all spikes"),
+            "p10": _q(np.percentile(spikes_arr, 10), "J", "computed", "10th percentile over all spikes"),
+            "p90": _q(np.percentile(spikes_arr, 90), "J", "computed", "90th percentile over all spikes"),
+            "std": _q(spikes_arr.std(), "J", "computed", "standard deviation over all spikes"),
+        })
+    heat_layers = [l for l in man["layers"] if l["unit"] == "heat"]
+    n_heat = sum(int(np.prod(l["out_shape"])) for l in heat_layers)
+    return {
+        "assumptions": assumptions.to_dict(),
+        "derived": {
+            "r_ap_ohm": _q(r_ap, "ohm", "computed", "R_P (1 + TMR0) from the device card"),
+            "reset_energy_per_spike": _q(e_reset_per_spike, "J", "computed", _formula("reset")),
+        },
+        "totals": {c: _q(totals[c] / n_samples, "J", "simulated" if c in SIMULATED else "computed",
+                         sim_src if c in SIMULATED else "computed: " + _formula(c)) for c in CATEGORIES},
+        "total": _q(grand / n_samples, "J", "computed", "sum of all categories, mean per sample"),
+        "layers": layers_out, "units": units_out, "per_spike": per_spike,
+        "memory": {
+            "ipnet_j_per_step": _q(memory_j / n_samples / n_steps, "J", "simulated",
+                                   sim_src + "; Joule heating of the heat-memory neurons per step",
+                                   "upper bound: the same heat also drives firing"),
+            "heat_memory_neurons": n_heat,
+        },
+        "check": {"total_j": float(grand / n_samples), "attributed_to_spikes_j": float(attributed / n_samples),
+                  "silent_neurons_j": float(silent_j / n_samples), "readout_j": float(readout_j / n_samples),
+                  "neuron_steps_above_v_dd": mirror_short},
+        "samples": list(data.samples), "steps_per_sample": n_steps,
+    }
+
+
+def _formula(category: str) -> str:
+    return {
+        "mirror_supply": "v_dd * integral |i_neuron| dt - neuron heating (charge simulated, v_dd assumed)",
+        "spike_read": "steps x neurons x v_read^2 / R t_read (R_AP after a spike, R_P otherwise; card + assumptions)",
+        "reset": "spikes x i_reset^2 R_AP t_reset (card: ic0_a, R_P, TMR0, t_reset_s)",
+    }.get(category, category)
