@@ -228,13 +228,14 @@ def energy_breakdown(data: SimulationData, assumptions: PeripheryAssumptions = P
             "energy_per_spike": (_q(total / n_spikes, "J", "computed", "layer total / layer spikes")
                                  if n_spikes else None),
         })
-        units_out += [{"unit": u["name"], "layer": name,
+        units_out += [{"name": u["name"], "layer": name,
                        "array_and_drivers": _q(unit_e[k] / n_samples, "J", "simulated", sim_src)}
                       for k, u in enumerate(units)]
     grand = sum(totals.values())
     spikes_arr = np.asarray(spike_energies)
     attributed = float(spikes_arr.sum())
-    per_spike: dict[str, Any] = {"count": int(spikes_arr.size), "values_j": [float(v) for v in spikes_arr]}
+    per_spike: dict[str, Any] = {"count": _q(spikes_arr.size, "1", "simulated", sim_src + "; all spikes of all layers"),
+                                 "values_j": [float(v) for v in spikes_arr]}
     if spikes_arr.size:
         per_spike.update({
             "mean": _q(spikes_arr.mean(), "J", "computed", "attributed energy per spike, mean over all spikes"),

@@ -280,6 +280,96 @@ def simulate_cmd(folder: Path = typer.Argument(..., help="export folder (ipnet-c
                           f"(closest PyTorch margin {layer['closest_margin']:.2e}, {layer['margin']})")
 
 
+def _assumptions(v_dd, reset_current, read_v, read_s):
+    from ipnet_cosim.energy.accounting import PeripheryAssumptions
+    return PeripheryAssumptions(v_dd_v=v_dd, reset_current_a=reset_current or None, spike_read_v=read_v,
+                                spike_read_s=read_s)
+
+
+@app.command("report")
+def report_cmd(folder: Path = typer.Argument(..., help="simulated export folder (ipnet-cosim simulate)"),
+               out: Optional[Path] = typer.Option(None, "--out", "-o", help="report folder (default FOLDER/report)"),
+               sim: Optional[Path] = typer.Option(None, help="simulation folder (default FOLDER/sim)"),
+               technology: Optional[str] = typer.Option(None, help="memory technology of the baselines' state "
+                                                        "(default: hbm2; see energy/data/memory_technologies.json)"),
+               bits: int = typer.Option(32, help="state precision of the baselines, bits per value"),
+               technology_table: Optional[Path] = typer.Option(None, help="another technology table (JSON, cited)"),
+               v_dd: float = typer.Option(0.9, help="supply of the mirrors' output stage, V (assumed)"),
+               reset_current: float = typer.Option(0.0, help="reset pulse current, A (0: the card's ic0_a)"),
+               read_v: float = typer.Option(0.1, help="per-step state read bias, V"),
+               read_s: float = typer.Option(0.5e-9, help="per-step state read time, s")) -> None:
+    """Energy, memory-energy and area report of a simulated export (report.json, .md, .html)."""
+    from rich.console import Console
+    from ipnet_cosim.energy.report import build_report, write_report
+    console = Console(stderr=True)
+    report, data = build_report(folder, sim=sim, assumptions=_assumptions(v_dd, reset_current, read_v, read_s),
+                                technology=technology, bits_per_value=bits, technology_table=technology_table)
+    paths = write_report(report, data, out or folder / "report")
+    _print_report_summary(console, report, paths)
+
+
+def _print_report_summary(console, report, paths) -> None:
+    e, m = report["energy"], report["memory"]
+    console.print(f"[bold]wrote[/bold] {paths['html'].resolve()} (and report.json, report.md)")
+    console.print(f"  energy per sample {e['total']['value'] * 1e12:.4g} pJ; per spike "
+                  f"{report['per_spike']['mean']['value'] * 1e15:.4g} fJ (mean)" if "mean" in report["per_spike"]
+                  else f"  energy per sample {e['total']['value'] * 1e12:.4g} pJ; no spikes")
+    for c in m["paper_comparison"]:
+        console.print(f"  memory energy {c['arch']} / IPNet: {c['ours']['value']:.4g}x (paper {c['paper']['value']:.4g}x)")
+    if "area" in report:
+        console.print(f"  {report['area']['note']}")
+
+
+@app.command("demo")
+def demo_cmd(out: Path = typer.Option(Path("results/demo"), "--out", "-o", help="folder of the whole run"),
+             samples: int = typer.Option(2, help="test samples simulated at circuit level"),
+             workers: int = typer.Option(0, help="parallel ngspice processes (0: one per CPU)"),
+             train: bool = typer.Option(False, help="train a fresh IPNet (~6 min on 2 cores) instead of the bundled "
+                                        "checkpoint")) -> None:
+    """The whole pipeline on built-in defaults: checkpoint -> export -> ngspice -> energy/area report."""
+    import os
+    from rich.console import Console
+    from ipnet_cosim.energy.report import build_report, write_report
+    from ipnet_cosim.netlist_gen.export import export_network
+    from ipnet_cosim.netlist_gen.simulate import simulate_export
+    console = Console(stderr=True)
+    if samples < 1:
+        raise typer.BadParameter("--samples must be >= 1")
+    out.mkdir(parents=True, exist_ok=True)
+    if train:
+        from ipnet_cosim.models.datasets import DataConfig
+        from ipnet_cosim.models.network import NetworkConfig
+        from ipnet_cosim.models.train import TrainConfig, train as train_fn
+        ck = out / "checkpoint"
+        if not (ck / "checkpoint.pt").is_file():
+            console.log("1/4 training the default IPNet")
+            train_fn(ck, NetworkConfig(n_classes=22), DataConfig(seed=0), TrainConfig(seed=0, threads=2),
+                     progress_bar=True, log=console.log)
+    else:
+        ck = Path(__file__).parent / "pretrained" / "ipnet_default"
+        console.log(f"1/4 bundled checkpoint {ck} (see models/pretrained/README.md)")
+    export = out / "export"
+    if not (export / "manifest.json").is_file():
+        console.log("2/4 export: netlists, stimulus, manifest")
+        export_network(ck, export, samples=range(samples), progress=console.log)
+    else:
+        console.log(f"2/4 export exists: {export}")
+    console.log(f"3/4 ngspice, layer by layer, {samples} samples (cached units are reused)")
+    n_workers = workers or max(1, len(os.sched_getaffinity(0)))
+    result = simulate_export(export, samples=list(range(samples)), workers=n_workers, progress=True, plots=1,
+                             waveform_units=[DEMO_WAVEFORM_UNIT])
+    s = result["summary"]
+    console.log(f"   spikes equal to PyTorch in every layer: {s.get('all_spikes_equal')}; classes agree "
+                f"{s.get('classes_agree')}/{s['samples']}")
+    console.log("4/4 energy and area report")
+    report, data = build_report(export)
+    paths = write_report(report, data, out / "report")
+    _print_report_summary(console, report, paths)
+
+
+DEMO_WAVEFORM_UNIT = "L0_p044_c0"     # a frontier position in the middle of the frame (heat-memory neurons)
+
+
 @app.command()
 def doctor() -> None:
     """Check that ngspice (with OSDI), openvaf-r and torch are usable."""

@@ -167,7 +167,7 @@ def test_breakdown_attributes_every_joule(simulated):
     c = b["check"]
     assert c["attributed_to_spikes_j"] + c["silent_neurons_j"] + c["readout_j"] == pytest.approx(c["total_j"],
                                                                                                rel=1e-9)
-    assert b["per_spike"]["count"] == spikes and c["attributed_to_spikes_j"] > 0
+    assert b["per_spike"]["count"]["value"] == spikes and c["attributed_to_spikes_j"] > 0
     assert sum(b["per_spike"]["values_j"]) == pytest.approx(c["attributed_to_spikes_j"] * n, rel=1e-9)
     layer_sum = sum(l["total"]["value"] for l in b["layers"])
     assert layer_sum == pytest.approx(b["total"]["value"], rel=1e-12)

@@ -1,0 +1,776 @@
+"""Silicon area of an exported IPNet circuit in 28 nm CMOS, from cited figures and stated counts.
+
+Every number either comes from ``data/area_28nm.json`` (public 28 nm figures, each with a citation;
+provenance "assumed"), is a count or sizing rule of this module (provenance "assumed", with its reason),
+or is computed from those (provenance "computed", with the formula). Nothing is tuned to the paper's
+~1.5 um^2: our neuron is reported *beside* it and beside a fabricated 28 nm LIF neuron (34 um^2).
+
+Technology unit (minimum transistor footprint), from the raw gate density rho_gate of a 28 nm library
+(a NAND2 equivalent = 4 transistors)::
+
+    A_T = 1 / (rho_gate n_T)                 n_T = 4 transistors per NAND2 gate
+
+A device of width multiple w (w times the minimum width, same length) is counted as ``w A_T``: linear
+in width, which overestimates wide devices a little (shared contacts) and underestimates long-channel
+analog devices (their extra length is folded into ``w``).
+
+Neuron cell (:class:`NeuronCellModel`; one per weight column of a "heat" or "memoryless" layer)::
+
+    A_mtj    = (d + k_s p_M)^2               MTJ pillar on a square pitch: diameter d from the device
+                                             card, spacing k_s minimum metal pitches p_M
+    A_reset  = n_rst  w_rst  A_T             reset switch: drives the MTJ back to P (current ~ ic0_a)
+    A_detect = n_det  w_det  A_T             spike read-out: reference load + inverter on the MTJ node
+    A_mirror = n_mir  w_mir  A_T             input current-mirror output legs (G+ leg and G- leg)
+    A_neuron = A_mtj + A_reset + A_detect + A_mirror
+
+No capacitor: the MTJ's heat is the state. The sum is conservative: in a real layout the MTJ sits in
+the back end of line above the transistors and would overlap them.
+
+Layer (from an export manifest; see :func:`network_area`). Per unit (one position x one column block,
+one netlist) and per row tile of size ``rows x cols`` (cols = physical columns, two per weight)::
+
+    N_dev  = sum rows x cols                 crossbar devices (= the layer's ``devices``)
+    N_drv  = sum rows                        row drivers: each unit drives its own rows
+    N_col  = sum cols                        column ends: 0 V sense clamp + current mirror, per tile
+    N_neu  = sum len(neurons)                MTJ neurons (0 for the "integrate" readout)
+
+    A_layer = N_dev A_cell                               crossbar_cells
+            + N_drv n_drv w_drv A_T                      row_drivers
+            + N_col n_sense w_sense A_T                  column_sense (clamp + mirror input)
+            + N_col 1 w_mir A_T                          mirror_outputs (one output leg per column end)
+            + N_neu (A_neuron - A_mirror)                neurons (the mirror legs are already counted)
+
+With one row tile, N_col = 2 N_neu, so the last two lines are exactly ``N_neu A_neuron``: the layer
+counts the neuron cell as compared with the paper; more row tiles add one mirror output leg per extra
+tile and physical column, as in the netlist. The crossbar cell ``A_cell`` is a cited 1T1R (1T-1MTJ)
+embedded-MRAM cell by default, or a passive cross-point (0T1R) cell ``4 F^2 = p_M^2`` with F = p_M / 2.
+The readout keeps its column ends (its column currents are integrated); the integrator itself, the
+shared reset/bias generators and the wiring between tiles are not counted.
+
+Never imports torch or ``ipnet_cosim.models``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from ipnet_cosim.device.card import DeviceCard, MTJParams
+from ipnet_cosim.device.errors import ConfigError
+from ipnet_cosim.energy.quantity import Quantity
+
+__all__ = ["AreaData", "AreaFigure", "AreaReport", "COMPONENTS", "CrossbarAreaModel", "LayerArea", "LayerCounts",
+           "NEURON_TERMS", "NeuronCellArea", "NeuronCellModel", "NeuronClaimCheck", "PeripheralAreas",
+           "compare_neuron_claim", "crossbar_cell_area", "layer_area", "layer_counts", "load_area_data",
+           "network_area", "neuron_cell_area", "parse_area_data", "peripheral_areas", "transistor_footprint"]
+
+DEFAULT_AREA_DATA = Path(__file__).with_name("data") / "area_28nm.json"
+DATA_UNITS = ("m", "m^2", "1/m^2", "J", "1")
+CITATION_KEYS = ("authors", "title", "venue", "year", "location")
+CELL_KINDS = ("1T1R", "0T1R")
+UNIT_KINDS = ("heat", "memoryless", "integrate")
+#: layer components, in stacking order (keys of :meth:`AreaReport.breakdown_m2`)
+COMPONENTS = ("crossbar_cells", "row_drivers", "column_sense", "mirror_outputs", "neurons")
+#: neuron cell terms, in order (keys of :attr:`NeuronCellArea.terms`)
+NEURON_TERMS = ("mtj", "reset_switch", "spike_detector", "input_mirror_outputs")
+UM2_PER_M2 = 1e12
+
+
+# -- the cited data -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class AreaFigure:
+    """One cited figure of ``area_28nm.json`` (SI units).
+
+    Args:
+        name: the entry's key, e.g. ``"emram_1t1r_cell_intel22ffl"``.
+        value: the figure in SI units (``unit``).
+        unit: "m", "m^2", "1/m^2", "J" or "1".
+        as_printed: the figure exactly as the source prints it.
+        kind: what the figure is.
+        citation: authors, title, venue, year, location and a url or doi.
+        verified: whether the number was read in (a stored copy of) the source.
+        verification: what was checked, and where.
+        note: how the model uses it, caveats.
+    """
+
+    name: str
+    value: float
+    unit: str
+    as_printed: str
+    kind: str
+    citation: Mapping[str, str]
+    verified: bool
+    verification: str
+    note: str = ""
+
+    def citation_text(self) -> str:
+        """One-line citation: authors, "title", venue, year, location, url/doi."""
+        c = self.citation
+        link = f"doi:{c['doi']}" if c.get("doi") else c.get("url", "")
+        return f"{c['authors']}, \"{c['title']}\", {c['venue']}, {c['year']}, {c['location']}, {link}"
+
+    def quantity(self) -> Quantity:
+        """The figure as an "assumed" :class:`Quantity` whose source is the citation."""
+        note = self.note
+        if not self.verified:
+            note = f"UNVERIFIED figure ({self.verification}) {note}".strip()
+        return Quantity(float(self.value), self.unit, "assumed",
+                        f"{self.name}: {self.as_printed} -- {self.citation_text()}", note)
+
+
+@dataclass(frozen=True)
+class AreaData:
+    """The cited figures of a data file, by entry name."""
+
+    origin: str
+    figures: Mapping[str, AreaFigure]
+    unverified: tuple[Mapping[str, Any], ...] = ()
+
+    def figure(self, name: str, unit: str) -> AreaFigure:
+        """The entry ``name``, checked to be in ``unit``.
+
+        Raises:
+            ConfigError: no such entry, or it has another unit.
+        """
+        fig = self.figures.get(name)
+        if fig is None:
+            raise ConfigError(f"area data {self.origin} has no entry '{name}' (entries: "
+                              f"{', '.join(sorted(self.figures))}); add it with a citation or choose another "
+                              f"entry in the model's *_entry fields")
+        if fig.unit != unit:
+            raise ConfigError(f"area data {self.origin}: entry '{name}' is in {fig.unit}, the model needs {unit}; "
+                              f"choose an entry of the right kind")
+        return fig
+
+    def quantity(self, name: str, unit: str) -> Quantity:
+        """``figure(name, unit)`` as an "assumed" Quantity with its citation."""
+        return self.figure(name, unit).quantity()
+
+
+def load_area_data(path: str | Path | None = None) -> AreaData:
+    """Load and validate a cited area data file (default: the package's ``data/area_28nm.json``).
+
+    Args:
+        path: JSON file with ``{"schema_version": 1, "entries": {name: entry}, "unverified": [...]}``;
+            see the package file for the entry fields.
+
+    Raises:
+        ConfigError: the file is missing or not JSON, or an entry lacks a citation field, has a
+            non-positive or non-finite value, an unknown unit or no ``as_printed`` text (the message
+            names the entry).
+    """
+    path = Path(path) if path is not None else DEFAULT_AREA_DATA
+    if not path.is_file():
+        raise ConfigError(f"area data file {path} does not exist; pass the path of a JSON file like "
+                          f"{DEFAULT_AREA_DATA.name} shipped in {DEFAULT_AREA_DATA.parent}")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"area data file {path} is not valid JSON: {exc}") from exc
+    return parse_area_data(raw, origin=str(path))
+
+
+def parse_area_data(raw: Mapping[str, Any], origin: str = "area data") -> AreaData:
+    """Validate the parsed content of an area data file (see :func:`load_area_data`)."""
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("entries"), Mapping) or not raw["entries"]:
+        raise ConfigError(f"{origin}: expected an object with a non-empty 'entries' table {{name: entry}}")
+    if raw.get("schema_version", 1) != 1:
+        raise ConfigError(f"{origin}: schema_version {raw.get('schema_version')!r} is not supported (expected 1)")
+    figures = {}
+    for name, entry in raw["entries"].items():
+        where = f"{origin}: entry '{name}'"
+        if not isinstance(entry, Mapping):
+            raise ConfigError(f"{where} must be an object with value, unit, as_printed, citation, verified")
+        value = entry.get("value")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+            raise ConfigError(f"{where} has value {value!r}; give a positive finite number in SI units "
+                              f"(the printed figure goes into 'as_printed')")
+        unit = entry.get("unit")
+        if unit not in DATA_UNITS:
+            raise ConfigError(f"{where} has unit {unit!r}; use one of {', '.join(DATA_UNITS)} (SI)")
+        for key in ("as_printed", "kind"):
+            if not isinstance(entry.get(key), str) or not entry[key].strip():
+                raise ConfigError(f"{where} lacks '{key}' (text); say {'the figure exactly as the source prints it' if key == 'as_printed' else 'what the figure is'}")
+        citation = entry.get("citation")
+        if not isinstance(citation, Mapping):
+            raise ConfigError(f"{where} has no citation; add 'citation' with {', '.join(CITATION_KEYS)} and a url "
+                              f"or doi, or remove the entry")
+        missing = [k for k in CITATION_KEYS if not str(citation.get(k) or "").strip()]
+        if not (str(citation.get("url") or "").strip() or str(citation.get("doi") or "").strip()):
+            missing.append("url or doi")
+        if missing:
+            raise ConfigError(f"{where}: citation lacks {', '.join(missing)}; complete it from the source or "
+                              f"remove the entry (never guess a citation)")
+        verified = entry.get("verified")
+        if not isinstance(verified, bool):
+            raise ConfigError(f"{where}: 'verified' must be true or false (was the number read in the source?)")
+        if not isinstance(entry.get("verification"), str) or not entry["verification"].strip():
+            raise ConfigError(f"{where} lacks 'verification': say what was checked, and where")
+        figures[name] = AreaFigure(name, float(value), unit, entry["as_printed"], entry["kind"],
+                                   {k: str(v) for k, v in citation.items() if v is not None}, verified,
+                                   entry["verification"], str(entry.get("note", "")))
+    unverified = tuple(raw.get("unverified", ()))
+    return AreaData(origin, figures, unverified)
+
+
+def _data(data: AreaData | None) -> AreaData:
+    return data if data is not None else load_area_data()
+
+
+# -- parameters ---------------------------------------------------------------------------------
+
+def _rule(default: Any, reason: str) -> Any:
+    """A model field with the reason for its default (recorded in every Quantity it produces)."""
+    return field(default=default, metadata={"reason": reason})
+
+
+def _validate(section: Any) -> None:
+    """Check the fields of a model: entry names are text, counts whole numbers >= 0, the rest >= 0
+    (width multiples > 0)."""
+    name = type(section).__name__
+    for f in fields(section):
+        value = getattr(section, f.name)
+        if isinstance(f.default, str):
+            if not isinstance(value, str) or not value:
+                raise ConfigError(f"{name}.{f.name} must be text (an entry name of the area data file or a "
+                                  f"kind), got {value!r}")
+        elif isinstance(f.default, int) and not isinstance(f.default, bool):
+            low = 1 if f.name == "transistors_per_gate" else 0
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ConfigError(f"{name}.{f.name} = {value!r} must be a whole number >= {low}")
+        else:
+            low_open = f.name.endswith("_width_multiple")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                    or value < 0 or (low_open and value == 0):
+                raise ConfigError(f"{name}.{f.name} = {value!r} must be a finite number "
+                                  f"{'> 0 (1 = minimum width)' if low_open else '>= 0'}")
+
+
+@dataclass(frozen=True)
+class NeuronCellModel:
+    """Components of one MTJ neuron cell: counts, widths and rules (all assumed, each with its reason).
+
+    Widths are multiples of the minimum transistor of the node (``A_T``, see the module docstring).
+    Change any field with :func:`dataclasses.replace`; every returned Quantity cites the field.
+    """
+
+    mtj_spacing_pitches: float = _rule(
+        1.0, "MTJ pillars sit on a square pitch of diameter + 1 minimum metal pitch: the bottom-electrode "
+             "landing pad and the pillar-to-pillar space need at least one metal pitch (eMRAM: Intel 22FFL puts "
+             "60-80 nm MTJs in a 216 nm x 225 nm cell)")
+    reset_transistors: int = _rule(
+        1, "one switch per neuron pulls the MTJ back to the parallel state at the end of each step "
+           "(the netlist's shared PULSE source reaches every neuron through it)")
+    reset_width_multiple: float = _rule(
+        4.0, "the reset switch carries a current of the order of the card's ic0_a (150 uA) through a "
+             "~4 kOhm junction, like an eMRAM access transistor that writes an MTJ (Intel 22FFL uses two "
+             "poly word lines per cell); 4x the minimum width")
+    detector_transistors: int = _rule(
+        3, "spike read-out: a load/reference transistor forming a divider with the MTJ, and a minimum "
+           "inverter that turns the P/AP voltage step (TMR ~100 %) into a digital spike")
+    detector_width_multiple: float = _rule(1.0, "read-out devices carry no MTJ current; minimum size")
+    mirror_output_transistors: int = _rule(
+        2, "the neuron's input stage: the output legs of the G+ and G- column mirrors (one row tile) that "
+           "inject I+ - I- into the MTJ; one leg per physical column end, as in the netlist")
+    mirror_output_width_multiple: float = _rule(
+        4.0, "mirror outputs carry the firing current (up to ~ic0_a) and need a longer channel for output "
+             "resistance; 4x the minimum footprint")
+    gate_density_entry: str = _rule("raw_gate_density_tsmc28", "TSMC 28 nm, the node of the LIF reference")
+    transistors_per_gate: int = _rule(4, "a NAND2 equivalent gate has 4 transistors")
+    metal_pitch_entry: str = _rule("min_metal_pitch_tsmc28", "28 nm minimum metal pitch")
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+    @staticmethod
+    def reason(name: str) -> str:
+        """The documented reason for the default of field ``name``."""
+        return {f.name: f.metadata.get("reason", "") for f in fields(NeuronCellModel)}[name]
+
+
+@dataclass(frozen=True)
+class CrossbarAreaModel:
+    """Crossbar cell and peripheral sizing (all assumed, each with its reason).
+
+    ``cell_kind`` "1T1R" uses the cited embedded-MRAM 1T-1MTJ cell (``cell_1t1r_entry``); "0T1R" a
+    passive cross-point cell of 4 F^2 with F = half the minimum metal pitch.
+    """
+
+    cell_kind: str = _rule(
+        "1T1R", "a selector per device avoids sneak paths and half-selected writes when the weights are "
+                "programmed; it is the cell of every production embedded MRAM (0T1R is the dense lower bound)")
+    cell_1t1r_entry: str = _rule("emram_1t1r_cell_intel22ffl", "the smallest verified production 1T-1MTJ cell "
+                                 "near 28 nm (22 nm FinFET, so a lower bound for planar 28 nm)")
+    row_driver_transistors: int = _rule(2, "one inverter per row switches the row between 0 V and v_read_v")
+    row_driver_width_multiple: float = _rule(
+        8.0, "a row driver sources the read current of up to 128 x 2 cells (v_read_v / R per cell); 8x the "
+             "minimum width (an assumption: with g_max = 1 mS a full row could draw tens of mA)")
+    sense_transistors: int = _rule(
+        2, "each column end holds its column at virtual ground (one common-gate clamp transistor) and feeds "
+           "a diode-connected mirror input (one transistor); the mirror output leg is counted separately")
+    sense_width_multiple: float = _rule(4.0, "the clamp and mirror input carry the whole column current; "
+                                             "4x the minimum width, matched to the mirror output")
+
+    def __post_init__(self) -> None:
+        if self.cell_kind not in CELL_KINDS:
+            raise ConfigError(f"CrossbarAreaModel.cell_kind {self.cell_kind!r} is unknown; use one of "
+                              f"{', '.join(CELL_KINDS)}")
+        _validate(self)
+
+    @staticmethod
+    def reason(name: str) -> str:
+        """The documented reason for the default of field ``name``."""
+        return {f.name: f.metadata.get("reason", "") for f in fields(CrossbarAreaModel)}[name]
+
+
+def _assumed(value: float, unit: str, cls: type, name: str) -> Quantity:
+    return Quantity(float(value), unit, "assumed", f"{cls.__name__}.{name}: {cls.reason(name)}")
+
+
+# -- the technology unit --------------------------------------------------------------------------
+
+def transistor_footprint(data: AreaData | None = None, model: NeuronCellModel = NeuronCellModel()) -> Quantity:
+    """Footprint of a minimum transistor, ``A_T = 1 / (rho_gate n_T)`` in m^2.
+
+    Args:
+        data: cited figures (default: the package file).
+        model: names the gate-density entry and ``transistors_per_gate``.
+    """
+    data = _data(data)
+    rho = data.figure(model.gate_density_entry, "1/m^2")
+    a_t_m2 = 1.0 / (rho.value * model.transistors_per_gate)
+    return Quantity(a_t_m2, "m^2", "computed",
+                    f"A_T = 1 / (rho_gate n_T) = 1 / ({rho.value:g} m^-2 x {model.transistors_per_gate}); "
+                    f"rho_gate = {rho.name} ({rho.as_printed}; {rho.citation_text()})",
+                    "raw (unrouted) library density: a lower bound for a routed device")
+
+
+def _devices(count: int, width: float, a_t: Quantity, what: str, fields_used: str) -> Quantity:
+    return Quantity(count * width * a_t.value, "m^2", "computed",
+                    f"{what} = n w A_T = {count} x {width:g} x {a_t.value:.4g} m^2 ({fields_used}; A_T from "
+                    f"the gate density)")
+
+
+# -- the neuron cell ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class NeuronCellArea:
+    """Area of one MTJ neuron cell, term by term.
+
+    Attributes:
+        terms: ``mtj``, ``reset_switch``, ``spike_detector``, ``input_mirror_outputs`` (m^2 each).
+        total: their sum, the neuron cell compared with the paper (m^2).
+        core: ``total`` without the input mirror outputs: what a layer adds per neuron (its mirror
+            output legs are counted per column end, see the module docstring).
+        inputs: the Quantities the terms were computed from (diameter, pitch, A_T, counts).
+    """
+
+    terms: Mapping[str, Quantity]
+    total: Quantity
+    core: Quantity
+    inputs: Mapping[str, Quantity]
+
+    @property
+    def dominant_term(self) -> str:
+        """Name of the largest term."""
+        return max(self.terms, key=lambda k: self.terms[k].value)
+
+
+def _mtj_params(card: DeviceCard | MTJParams | None) -> MTJParams:
+    if card is None:
+        return DeviceCard().mtj
+    if isinstance(card, DeviceCard):
+        return card.mtj
+    if isinstance(card, MTJParams):
+        return card
+    raise ConfigError(f"card must be a DeviceCard or MTJParams, got {type(card).__name__}")
+
+
+def neuron_cell_area(card: DeviceCard | MTJParams | None = None, data: AreaData | None = None,
+                     model: NeuronCellModel = NeuronCellModel()) -> NeuronCellArea:
+    """Area of one MTJ neuron cell (see the module docstring for the components).
+
+    Args:
+        card: the device card (or its ``mtj`` section); the MTJ diameter ``diameter_m`` comes from it.
+            Default: ``DeviceCard()``.
+        data: cited figures (default: the package file).
+        model: counts, widths and rules.
+
+    Returns:
+        The terms and their sum, m^2.
+    """
+    data = _data(data)
+    mtj = _mtj_params(card)
+    a_t = transistor_footprint(data, model)
+    pitch = data.quantity(model.metal_pitch_entry, "m")
+    d_m = Quantity(mtj.diameter_m, "m", "assumed", "DeviceCard.mtj.diameter_m (the device card; "
+                   "ipnet_cosim.device.card)")
+    spacing_m = model.mtj_spacing_pitches * pitch.value
+    side_m = mtj.diameter_m + spacing_m
+    terms = {
+        # A_mtj = (d + k_s p_M)^2
+        "mtj": Quantity(side_m ** 2, "m^2", "computed",
+                        f"A_mtj = (d + k_s p_M)^2 = ({mtj.diameter_m:g} m + {model.mtj_spacing_pitches:g} x "
+                        f"{pitch.value:g} m)^2 (d: DeviceCard.mtj.diameter_m; k_s: "
+                        f"NeuronCellModel.mtj_spacing_pitches; p_M: {model.metal_pitch_entry})",
+                        "BEOL device: would overlap the transistors in a real layout; counted in full"),
+        # A_reset = n_rst w_rst A_T
+        "reset_switch": _devices(model.reset_transistors, model.reset_width_multiple, a_t, "A_reset",
+                                 "NeuronCellModel.reset_transistors, reset_width_multiple"),
+        # A_detect = n_det w_det A_T
+        "spike_detector": _devices(model.detector_transistors, model.detector_width_multiple, a_t, "A_detect",
+                                   "NeuronCellModel.detector_transistors, detector_width_multiple"),
+        # A_mirror = n_mir w_mir A_T
+        "input_mirror_outputs": _devices(model.mirror_output_transistors, model.mirror_output_width_multiple,
+                                         a_t, "A_mirror", "NeuronCellModel.mirror_output_transistors, "
+                                         "mirror_output_width_multiple"),
+    }
+    total_m2 = sum(q.value for q in terms.values())
+    total = Quantity(total_m2, "m^2", "computed",
+                     "A_neuron = A_mtj + A_reset + A_detect + A_mirror = "
+                     + " + ".join(f"{terms[k].value * UM2_PER_M2:.4g}" for k in NEURON_TERMS) + " um^2")
+    core = Quantity(total_m2 - terms["input_mirror_outputs"].value, "m^2", "computed",
+                    "A_neuron - A_mirror (the mirror output legs are counted per column end in a layer)")
+    inputs = {
+        "diameter_m": d_m, "metal_pitch_m": pitch, "transistor_footprint_m2": a_t,
+        "mtj_spacing_pitches": _assumed(model.mtj_spacing_pitches, "1", NeuronCellModel, "mtj_spacing_pitches"),
+        "reset_transistors": _assumed(model.reset_transistors, "1", NeuronCellModel, "reset_transistors"),
+        "reset_width_multiple": _assumed(model.reset_width_multiple, "1", NeuronCellModel, "reset_width_multiple"),
+        "detector_transistors": _assumed(model.detector_transistors, "1", NeuronCellModel, "detector_transistors"),
+        "detector_width_multiple": _assumed(model.detector_width_multiple, "1", NeuronCellModel,
+                                            "detector_width_multiple"),
+        "mirror_output_transistors": _assumed(model.mirror_output_transistors, "1", NeuronCellModel,
+                                              "mirror_output_transistors"),
+        "mirror_output_width_multiple": _assumed(model.mirror_output_width_multiple, "1", NeuronCellModel,
+                                                 "mirror_output_width_multiple"),
+    }
+    return NeuronCellArea(terms, total, core, inputs)
+
+
+@dataclass(frozen=True)
+class NeuronClaimCheck:
+    """Our neuron cell beside the paper's claim and the fabricated 28 nm LIF neuron.
+
+    Attributes:
+        ours, paper, lif: neuron areas, m^2.
+        lif_over_ours: LIF area / our area (the paper claims > ``claimed_ratio``).
+        ours_over_paper: our area / the paper's ~1.5 um^2.
+        claimed_ratio: the paper's ">20x".
+        break_even: the neuron area at which LIF / neuron = claimed_ratio, m^2.
+        holds: whether LIF / ours > claimed_ratio under our assumptions.
+        dominant_term: the largest term of our cell, and its share of the cell.
+    """
+
+    ours: Quantity
+    paper: Quantity
+    lif: Quantity
+    lif_over_ours: Quantity
+    ours_over_paper: Quantity
+    claimed_ratio: Quantity
+    break_even: Quantity
+    holds: bool
+    dominant_term: str
+    dominant_fraction: float
+
+    def summary(self) -> str:
+        """A few lines for a report (um^2)."""
+        u = UM2_PER_M2
+        verdict = "holds" if self.holds else "does NOT hold"
+        return (f"MTJ neuron cell (ours): {self.ours.value * u:.3g} um^2; paper: ~{self.paper.value * u:.3g} um^2 "
+                f"(ours/paper = {self.ours_over_paper.value:.2f}); fabricated 28 nm LIF: {self.lif.value * u:.3g} um^2\n"
+                f"LIF / ours = {self.lif_over_ours.value:.1f}: the >{self.claimed_ratio.value:g}x claim {verdict} under "
+                f"our assumptions (break-even at {self.break_even.value * u:.3g} um^2)\n"
+                f"dominant term: {self.dominant_term} ({100 * self.dominant_fraction:.0f} % of the cell)")
+
+
+def compare_neuron_claim(neuron: NeuronCellArea, data: AreaData | None = None, *,
+                         paper_entry: str = "ipnet_neuron_area_claim",
+                         lif_entry: str = "lif_neuron_area_28nm",
+                         ratio_entry: str = "ipnet_lif_area_ratio_claim") -> NeuronClaimCheck:
+    """Compare a neuron cell with the paper's ~1.5 um^2 and the 34 um^2 LIF reference.
+
+    Formulas: ``LIF/ours = A_LIF / A_neuron``, ``break_even = A_LIF / ratio_claimed``;
+    the claim holds when ``LIF/ours > ratio_claimed``.
+    """
+    data = _data(data)
+    paper = data.quantity(paper_entry, "m^2")
+    lif = data.quantity(lif_entry, "m^2")
+    claimed = data.quantity(ratio_entry, "1")
+    ours = neuron.total
+    ratio = lif.value / ours.value
+    dominant = neuron.dominant_term
+    share = neuron.terms[dominant].value / ours.value
+    assumption = {"mtj": "NeuronCellModel.mtj_spacing_pitches and the card's diameter_m",
+                  "reset_switch": "NeuronCellModel.reset_width_multiple",
+                  "spike_detector": "NeuronCellModel.detector_transistors",
+                  "input_mirror_outputs": "NeuronCellModel.mirror_output_width_multiple"}[dominant]
+    return NeuronClaimCheck(
+        ours=ours, paper=paper, lif=lif,
+        lif_over_ours=Quantity(ratio, "1", "computed", f"A_LIF / A_neuron = {lif.value:g} / {ours.value:.4g} m^2",
+                               f"dominated by {dominant} ({100 * share:.0f} %): assumption {assumption}"),
+        ours_over_paper=Quantity(ours.value / paper.value, "1", "computed",
+                                 f"A_neuron / A_paper = {ours.value:.4g} / {paper.value:g} m^2"),
+        claimed_ratio=claimed,
+        break_even=Quantity(lif.value / claimed.value, "m^2", "computed",
+                            f"A_LIF / ratio_claimed = {lif.value:g} m^2 / {claimed.value:g}"),
+        holds=ratio > claimed.value, dominant_term=dominant, dominant_fraction=share)
+
+
+# -- crossbar cells and peripherals -------------------------------------------------------------------
+
+def crossbar_cell_area(data: AreaData | None = None, model: CrossbarAreaModel = CrossbarAreaModel(),
+                       neuron_model: NeuronCellModel = NeuronCellModel()) -> Quantity:
+    """Area of one crossbar device cell, m^2: the cited 1T1R cell, or 4 F^2 = p_M^2 for 0T1R."""
+    data = _data(data)
+    if model.cell_kind == "1T1R":
+        fig = data.figure(model.cell_1t1r_entry, "m^2")
+        q = fig.quantity()
+        return Quantity(q.value, "m^2", "assumed", f"1T1R cell = {q.source}",
+                        f"CrossbarAreaModel.cell_kind = 1T1R: {CrossbarAreaModel.reason('cell_kind')}. {q.note}".strip())
+    pitch = data.figure(neuron_model.metal_pitch_entry, "m")
+    return Quantity(pitch.value ** 2, "m^2", "computed",
+                    f"0T1R cross-point cell = 4 F^2 = p_M^2 with F = p_M / 2 = ({pitch.value:g} m)^2; "
+                    f"p_M = {pitch.name} ({pitch.citation_text()})",
+                    "passive array: no selector (sneak paths), the densest bound")
+
+
+@dataclass(frozen=True)
+class PeripheralAreas:
+    """Per-instance areas of the crossbar periphery, m^2."""
+
+    cell: Quantity            # one crossbar device
+    row_driver: Quantity      # one row driver (per row per unit)
+    column_sense: Quantity    # one column end's clamp + mirror input (per physical column per tile)
+    mirror_output: Quantity   # one mirror output leg (per physical column per tile)
+
+
+def peripheral_areas(data: AreaData | None = None, model: CrossbarAreaModel = CrossbarAreaModel(),
+                     neuron_model: NeuronCellModel = NeuronCellModel()) -> PeripheralAreas:
+    """The per-instance areas that a layer multiplies by its counts (see the module docstring)."""
+    data = _data(data)
+    a_t = transistor_footprint(data, neuron_model)
+    return PeripheralAreas(
+        cell=crossbar_cell_area(data, model, neuron_model),
+        row_driver=_devices(model.row_driver_transistors, model.row_driver_width_multiple, a_t, "A_drv",
+                            "CrossbarAreaModel.row_driver_transistors, row_driver_width_multiple"),
+        column_sense=_devices(model.sense_transistors, model.sense_width_multiple, a_t, "A_sense",
+                              "CrossbarAreaModel.sense_transistors, sense_width_multiple"),
+        mirror_output=_devices(1, neuron_model.mirror_output_width_multiple, a_t, "A_mir_leg",
+                               "one leg per column end; NeuronCellModel.mirror_output_width_multiple"),
+    )
+
+
+# -- layers of a manifest ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LayerCounts:
+    """What a layer contains, counted from the manifest's units and tiles."""
+
+    devices: int          # crossbar devices, sum of tile rows x physical columns
+    driver_rows: int      # row drivers, sum of tile rows over the layer's units
+    column_ends: int      # sense clamp + mirror per physical column per tile
+    neurons: int          # MTJ neurons (0 for the readout)
+    tiles: int
+    units: int
+
+
+@dataclass(frozen=True)
+class LayerArea:
+    """Area of one layer: its counts, components (m^2, keys :data:`COMPONENTS`) and total."""
+
+    index: int
+    name: str
+    unit_kind: str
+    counts: LayerCounts
+    components: Mapping[str, Quantity]
+    total: Quantity
+    neuron_cell: NeuronCellArea | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "name": self.name, "unit": self.unit_kind,
+                "counts": dataclasses.asdict(self.counts),
+                "components": {k: q.to_dict() for k, q in self.components.items()},
+                "total": self.total.to_dict(),
+                "neuron_cell": None if self.neuron_cell is None else
+                {"terms": {k: q.to_dict() for k, q in self.neuron_cell.terms.items()},
+                 "total": self.neuron_cell.total.to_dict()}}
+
+
+@dataclass(frozen=True)
+class AreaReport:
+    """Per-layer and total area of an exported network."""
+
+    layers: tuple[LayerArea, ...]
+    total: Quantity
+
+    def breakdown_m2(self) -> dict[str, float]:
+        """Component -> m^2 summed over layers (one stacked bar; keys in :data:`COMPONENTS` order)."""
+        return {c: sum(layer.components[c].value for layer in self.layers) for c in COMPONENTS}
+
+    def breakdown_by_layer_m2(self) -> dict[str, dict[str, float]]:
+        """Layer name -> component -> m^2 (one stacked bar per layer)."""
+        return {layer.name: {c: layer.components[c].value for c in COMPONENTS} for layer in self.layers}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"layers": [layer.to_dict() for layer in self.layers], "total": self.total.to_dict(),
+                "breakdown_m2": self.breakdown_m2()}
+
+    def format_table(self) -> str:
+        """A plain-text table in um^2 (reports convert at the boundary; values stay SI)."""
+        head = f"{'layer':<12}{'unit':<12}" + "".join(f"{c:>16}" for c in COMPONENTS) + f"{'total':>16}"
+        lines = ["area, um^2", head]
+        for layer in self.layers:
+            lines.append(f"{layer.name:<12}{layer.unit_kind:<12}"
+                         + "".join(f"{layer.components[c].value * UM2_PER_M2:>16.4g}" for c in COMPONENTS)
+                         + f"{layer.total.value * UM2_PER_M2:>16.4g}")
+        b = self.breakdown_m2()
+        lines.append(f"{'total':<24}" + "".join(f"{b[c] * UM2_PER_M2:>16.4g}" for c in COMPONENTS)
+                     + f"{self.total.value * UM2_PER_M2:>16.4g}")
+        return "\n".join(lines)
+
+
+def _int(value: Any, where: str, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"{where}: {what} = {value!r} must be a whole number >= 0; the manifest is damaged, "
+                          f"re-export it")
+    return value
+
+
+def layer_counts(layer: Mapping[str, Any], units: Sequence[Mapping[str, Any]]) -> LayerCounts:
+    """Count devices, driver rows, column ends and neurons of one manifest layer from its units.
+
+    Args:
+        layer: a ``manifest["layers"]`` entry (``index``, ``name``, ``unit``; ``devices``,
+            ``matrix_shape`` and ``positions`` are cross-checked when present).
+        units: the ``manifest["units"]`` entries of this layer (``tiles`` with ``size`` [rows, physical
+            columns]; ``neurons``).
+
+    Raises:
+        ConfigError: a field is missing or malformed, or the counts disagree with the layer's totals.
+    """
+    name = layer.get("name", f"layer {layer.get('index', '?')}")
+    where = f"manifest layer '{name}'"
+    kind = layer.get("unit")
+    if kind not in UNIT_KINDS:
+        raise ConfigError(f"{where}: unit {kind!r} is unknown; expected one of {', '.join(UNIT_KINDS)} "
+                          f"(an export manifest of ipnet_cosim.netlist_gen.export)")
+    if not units:
+        raise ConfigError(f"{where} has no entries in manifest['units']; the area needs the tiles of every unit "
+                          f"(pass the whole manifest of an export)")
+    devices = driver_rows = column_ends = neurons = tiles = 0
+    for unit in units:
+        uwhere = f"{where}, unit '{unit.get('name', '?')}'"
+        unit_tiles = unit.get("tiles")
+        if not isinstance(unit_tiles, Sequence) or not unit_tiles:
+            raise ConfigError(f"{uwhere}: 'tiles' must be a non-empty list of {{'size': [rows, columns]}}")
+        for tile in unit_tiles:
+            size = tile.get("size") if isinstance(tile, Mapping) else None
+            if not isinstance(size, Sequence) or len(size) != 2:
+                raise ConfigError(f"{uwhere}: a tile lacks 'size' [rows, physical columns]")
+            rows = _int(size[0], uwhere, "tile rows")
+            cols = _int(size[1], uwhere, "tile physical columns")
+            devices += rows * cols
+            driver_rows += rows
+            column_ends += cols
+            tiles += 1
+        if kind != "integrate":
+            if not isinstance(unit.get("neurons"), Sequence):
+                raise ConfigError(f"{uwhere}: 'neurons' (list of output indices) is missing")
+            neurons += len(unit["neurons"])
+    if "devices" in layer and _int(layer["devices"], where, "devices") != devices:
+        raise ConfigError(f"{where}: its tiles hold {devices} devices but the layer says {layer['devices']}; "
+                          f"pass units of this layer only (unit['layer'] == layer['index'])")
+    shape, positions = layer.get("matrix_shape"), layer.get("positions")
+    if kind != "integrate" and isinstance(shape, Sequence) and len(shape) == 2 and isinstance(positions, int):
+        if shape[1] * positions != neurons:
+            raise ConfigError(f"{where}: {neurons} neurons in its units, but matrix_shape {list(shape)} x "
+                              f"{positions} positions gives {shape[1] * positions}; the manifest is inconsistent")
+    return LayerCounts(devices, driver_rows, column_ends, neurons, tiles, len(units))
+
+
+def layer_area(layer: Mapping[str, Any], units: Sequence[Mapping[str, Any]], *,
+               card: DeviceCard | MTJParams | None = None, data: AreaData | None = None,
+               neuron_model: NeuronCellModel = NeuronCellModel(),
+               crossbar_model: CrossbarAreaModel = CrossbarAreaModel()) -> LayerArea:
+    """Area of one manifest layer (formulas in the module docstring).
+
+    Args:
+        layer: a ``manifest["layers"]`` entry.
+        units: its ``manifest["units"]`` entries.
+        card: device card of this layer's neurons (diameter_m); default ``DeviceCard()``.
+        data, neuron_model, crossbar_model: figures and rules.
+    """
+    data = _data(data)
+    counts = layer_counts(layer, units)
+    per = peripheral_areas(data, crossbar_model, neuron_model)
+    kind = layer["unit"]
+    cell = neuron_cell_area(card, data, neuron_model) if kind != "integrate" else None
+
+    def times(n: int, each: Quantity, what: str, symbol: str) -> Quantity:
+        return Quantity(n * each.value, "m^2", "computed", f"{what} = {symbol} = {n} x {each.value:.4g} m^2 "
+                        f"(per instance: {each.source})")
+
+    components = {
+        "crossbar_cells": times(counts.devices, per.cell, "crossbar_cells", "N_dev A_cell"),
+        "row_drivers": times(counts.driver_rows, per.row_driver, "row_drivers", "N_drv A_drv"),
+        "column_sense": times(counts.column_ends, per.column_sense, "column_sense", "N_col A_sense"),
+        "mirror_outputs": times(counts.column_ends, per.mirror_output, "mirror_outputs", "N_col A_mir_leg"),
+        "neurons": (times(counts.neurons, cell.core, "neurons", "N_neu (A_neuron - A_mirror)") if cell is not None
+                    else Quantity(0.0, "m^2", "computed", "integrate (readout) layer: no neurons")),
+    }
+    total = Quantity(sum(q.value for q in components.values()), "m^2", "computed",
+                     f"{layer.get('name')}: " + " + ".join(COMPONENTS))
+    return LayerArea(int(layer.get("index", -1)), str(layer.get("name")), kind, counts, components, total, cell)
+
+
+def _layer_card(manifest: Mapping[str, Any], kind: str) -> DeviceCard:
+    key = "fast_card" if kind == "memoryless" else "device_card"
+    section = manifest.get(key) or manifest.get("device_card")
+    if section is None:
+        return DeviceCard()
+    return DeviceCard.from_dict(section, origin=f"manifest {key}")
+
+
+def network_area(manifest: Mapping[str, Any], *, data: AreaData | None = None,
+                 neuron_model: NeuronCellModel = NeuronCellModel(),
+                 crossbar_model: CrossbarAreaModel = CrossbarAreaModel(),
+                 card: DeviceCard | MTJParams | None = None) -> AreaReport:
+    """Per-layer and total area of an export (the dict of its ``manifest.json``).
+
+    Args:
+        manifest: ``{"layers": [...], "units": [...], "device_card": {...}, "fast_card": {...}}`` as
+            written by :func:`ipnet_cosim.netlist_gen.export.plan_export`.
+        data: cited figures (default: the package file).
+        neuron_model, crossbar_model: counts, widths and rules.
+        card: overrides the manifest's cards (heat layers: ``device_card``, memoryless layers:
+            ``fast_card``; a manifest without cards uses ``DeviceCard()``).
+
+    Returns:
+        The layers (index order of the manifest) and their total, m^2.
+
+    Raises:
+        ConfigError: the manifest lacks layers/units or is inconsistent (the message names the layer).
+    """
+    data = _data(data)
+    if not isinstance(manifest, Mapping) or not isinstance(manifest.get("layers"), Sequence) \
+            or not manifest["layers"]:
+        raise ConfigError("manifest has no 'layers'; pass the dict of an export's manifest.json")
+    all_units = manifest.get("units")
+    if not isinstance(all_units, Sequence):
+        raise ConfigError("manifest has no 'units'; pass the dict of an export's manifest.json")
+    layers = []
+    for layer in manifest["layers"]:
+        if not isinstance(layer, Mapping) or "index" not in layer:
+            raise ConfigError(f"manifest layer {layer!r} lacks 'index'; re-export the network")
+        units = [u for u in all_units if isinstance(u, Mapping) and u.get("layer") == layer["index"]]
+        layer_card = card if card is not None else _layer_card(manifest, str(layer.get("unit")))
+        layers.append(layer_area(layer, units, card=layer_card, data=data, neuron_model=neuron_model,
+                                 crossbar_model=crossbar_model))
+    total = Quantity(sum(la.total.value for la in layers), "m^2", "computed",
+                     "sum of layer areas: " + " + ".join(la.name for la in layers))
+    return AreaReport(tuple(layers), total)

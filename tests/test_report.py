@@ -1,0 +1,104 @@
+"""``ipnet-cosim report``: schema, units and provenance of every number, determinism, bad input."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from ipnet_cosim.device.errors import ConfigError  # noqa: E402
+from ipnet_cosim.energy import memory as mem  # noqa: E402
+from ipnet_cosim.energy.report import build_report, check_figures, validate_report, write_report  # noqa: E402
+
+UNIT = "L0_p005_c0"
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory):
+    from _small_net import make_small_checkpoint
+    from ipnet_cosim.netlist_gen.export import export_network
+    from ipnet_cosim.netlist_gen.simulate import simulate_export
+    base = tmp_path_factory.mktemp("report")
+    ck = make_small_checkpoint(base / "ck")
+    export_network(ck, base / "exp", samples=[0, 1])
+    simulate_export(base / "exp", workers=1, progress=False, waveform_units=[UNIT])
+    return base / "exp"
+
+
+@pytest.mark.ngspice
+def test_report_figures_schema_and_files(simulated, tmp_path):
+    report, data = build_report(simulated)
+    validate_report(report)
+    check_figures(report)
+    # the memory ratios are the baselines' energies over IPNet's simulated heat per step
+    ipnet = report["memory"]["ipnet_per_step"]
+    assert ipnet["provenance"] == "simulated" and ipnet["unit"] == "J" and ipnet["value"] > 0
+    for arch, b in report["memory"]["baselines"].items():
+        assert b["ratio_to_ipnet"]["value"] == pytest.approx(b["energy_per_step"]["value"] / ipnet["value"])
+    lstm, rnn = report["memory"]["baselines"]["lstm"], report["memory"]["baselines"]["rnn"]
+    assert lstm["energy_per_step"]["value"] == pytest.approx(2 * rnn["energy_per_step"]["value"])
+    assert {c["arch"] for c in report["memory"]["paper_comparison"]} == {"lstm", "conv3d"}
+    techs = mem.load_technologies()
+    assert len(report["memory"]["sensitivity"]) == len(techs) * 3 * len(mem.BASELINE_ARCHS)
+    assert report["area"]["claim"]["holds"] in (True, False)
+    assert report["area"]["total"]["unit"] == "m^2"
+    paths = write_report(report, data, tmp_path / "r")
+    html = paths["html"].read_text()
+    # self-contained: every image embedded, no external resources
+    assert html.count("<img") >= 5 and not re.search(r"src=['\"](?!data:)", html)
+    assert "neuron_waveform.png" in {p.name for p in (tmp_path / "r").glob("*.png")}
+    md = paths["md"].read_text()
+    assert "| layer0 (heat) |" in md and "Ours vs the paper" in md and "um^2" in md
+    assert json.loads(paths["json"].read_text()) == json.loads(json.dumps(report))
+
+
+@pytest.mark.ngspice
+def test_report_is_deterministic(simulated, tmp_path):
+    for name in ("a", "b"):
+        report, data = build_report(simulated)
+        write_report(report, data, tmp_path / name)
+    files = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert files == sorted(p.name for p in (tmp_path / "b").iterdir())
+    for f in files:
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
+
+
+@pytest.mark.ngspice
+def test_every_number_needs_unit_and_provenance(simulated):
+    report, _ = build_report(simulated, area=False)
+    bad = copy.deepcopy(report)
+    bad["energy"]["total"] = 1.0e-12                           # a bare number
+    with pytest.raises(ConfigError, match="energy.total"):
+        check_figures(bad)
+    bad = copy.deepcopy(report)
+    del bad["energy"]["totals"]["reset"]["provenance"]
+    with pytest.raises(ConfigError, match="schema"):
+        validate_report(bad)
+    bad = copy.deepcopy(report)
+    bad["memory"]["ipnet_per_step"]["provenance"] = "guessed"
+    with pytest.raises(ConfigError):
+        validate_report(bad)
+
+
+@pytest.mark.ngspice
+def test_report_bad_input(simulated, tmp_path):
+    table = json.loads(mem.DEFAULT_TABLE_PATH.read_text())
+    name = table["default"]
+    del table["technologies"][name]["citation"]
+    bad_table = tmp_path / "table.json"
+    bad_table.write_text(json.dumps(table))
+    with pytest.raises(ConfigError, match=name):
+        build_report(simulated, technology_table=bad_table)
+    with pytest.raises(ConfigError, match="hbm9"):
+        build_report(simulated, technology="hbm9")
+    from ipnet_cosim.models.cli import main
+    empty = tmp_path / "not_simulated"
+    empty.mkdir()
+    (empty / "manifest.json").write_text((simulated / "manifest.json").read_text())
+    assert main(["report", str(empty)]) == 2
