@@ -14,8 +14,9 @@ Inputs are what ``ipnet-cosim simulate`` writes (``sim/energy_sample_<i>.npz``, 
 * **mirror supply** (computed): the ideal current mirrors of the netlist stand for an output stage that
   draws the neuron current from a supply ``v_dd_v``: ``v_dd Q - heating`` with ``Q = integral |i| dt``
   (simulated) the charge delivered, i.e. the drop across the output transistor.
-* **spike read** (computed): reading each neuron's magnetic state once per step (``v_read^2 / R t_read``,
-  at ``R_AP`` after a spike and ``R_P`` otherwise); the netlist reads ``v(st)`` for free.
+* **spike read** (computed): reading each neuron's magnetic state once per step, before the reset
+  (``v_read^2 / R t_read``, at ``R_AP`` if it fired in that step and ``R_P`` otherwise); the netlist
+  reads ``v(st)`` for free.
 * **reset** (computed): a fired neuron is switched back by a current pulse ``i_reset`` through ``R_AP`` for
   the card's ``t_reset_s``: ``i_reset^2 R_AP t_reset`` per spike; the netlist clears the state ideally.
 
@@ -196,7 +197,7 @@ def energy_breakdown(data: SimulationData, assumptions: PeripheryAssumptions = P
             mirror = assumptions.v_dd_v * charge - heat
             mirror_short += int((mirror < 0).sum())     # the MTJ needs more than v_dd: no supply headroom
             mirror = np.maximum(mirror, 0.0)
-            read = np.where(np.vstack([np.zeros((1, fired.shape[1]), bool), fired[:-1]]), e_read_ap, e_read_p)
+            read = np.where(fired, e_read_ap, e_read_p)        # read before the reset: AP iff it fired this step
             reset = fired * e_reset_per_spike
             cat["neuron_heating"] += heat.sum()
             cat["mirror_supply"] += mirror.sum()
@@ -272,6 +273,7 @@ def energy_breakdown(data: SimulationData, assumptions: PeripheryAssumptions = P
 def _formula(category: str) -> str:
     return {
         "mirror_supply": "v_dd * integral |i_neuron| dt - neuron heating (charge simulated, v_dd assumed)",
-        "spike_read": "steps x neurons x v_read^2 / R t_read (R_AP after a spike, R_P otherwise; card + assumptions)",
+        "spike_read": "steps x neurons x v_read^2 / R t_read (R_AP in a step with a spike, R_P otherwise; card + "
+                      "assumptions)",
         "reset": "spikes x i_reset^2 R_AP t_reset (card: ic0_a, R_P, TMR0, t_reset_s)",
     }.get(category, category)

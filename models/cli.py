@@ -256,7 +256,9 @@ def simulate_cmd(folder: Path = typer.Argument(..., help="export folder (ipnet-c
                  compare: bool = typer.Option(True, help="compare with PyTorch on the same samples"),
                  plots: int = typer.Option(3, help="spike-raster plots for the first N samples"),
                  energy: bool = typer.Option(True, help="save source, sense and neuron-input vectors and write "
-                                             "per-step energies (energy_sample_*.npz, for ipnet-cosim report)")
+                                             "per-step energies (energy_sample_*.npz, for ipnet-cosim report)"),
+                 scheduler: Optional[str] = typer.Option(None, help="Dask scheduler address (tcp://HOST:8786): run "
+                                                         "the units on its workers (shared file system)")
                  ) -> None:
     """Simulate an export in ngspice layer by layer (resumable) and compare with PyTorch."""
     import os
@@ -267,7 +269,7 @@ def simulate_cmd(folder: Path = typer.Argument(..., help="export folder (ipnet-c
     n_workers = workers or max(1, len(os.sched_getaffinity(0)))
     result = simulate_export(folder, samples=parse_samples(samples) if samples else None, out=out,
                              workers=n_workers, waveform_units=waveforms, compare=compare, progress=True,
-                             plots=plots, energy=energy)
+                             plots=plots, energy=energy, scheduler=scheduler)
     s = result["summary"]
     console.print(f"[bold]wrote[/bold] {(out or folder / 'sim').resolve()}")
     console.print(f"  samples: {s['samples']}, circuit accuracy {s['circuit_accuracy']:.3f}, "

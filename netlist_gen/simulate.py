@@ -36,6 +36,7 @@ from ipnet_cosim.netlist_gen.export import (EXPORT_FORMAT, EXPORT_VERSION, MANIF
 from ipnet_cosim.netlist_gen.mapping import LayerMatrix, MappingOptions, Unit
 
 RESULTS = "results.json"
+DASK_CONNECT_TIMEOUT = "20s"
 
 
 @dataclass(frozen=True)
@@ -205,14 +206,18 @@ def torch_reference(folder: Path, manifest: dict[str, Any], frames: np.ndarray) 
 def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None, out: str | Path | None = None,
                     workers: int = 1, waveform_units: Sequence[str] = (), compare: bool = True,
                     progress: bool | Callable[[str], None] = True, plots: int = 0,
-                    energy: bool = True) -> dict[str, Any]:
+                    energy: bool = True, scheduler: str | None = None) -> dict[str, Any]:
     """Simulate an export (see the module docstring); returns the results written to ``<out>/results.json``.
 
     Args:
         folder: an export folder (``ipnet-cosim export``).
         samples: test-set indices (default: the exported ones); others are loaded from the data set.
         out: results folder (default ``<folder>/sim``); its cache makes reruns resume.
-        workers: parallel ngspice processes.
+        workers: parallel ngspice processes on this machine (ignored with ``scheduler``).
+        scheduler: address of a Dask distributed scheduler (e.g. ``tcp://10.0.0.5:8786``): the units
+            run on its workers instead (same jobs, same cache). Workers need this package installed,
+            ngspice, one thread each (``dask worker ADDRESS --nthreads 1``) and the export and
+            results folders at the same paths (a shared file system): they write the cache files.
         waveform_units: units whose saved waveforms are kept for every sample (npz).
         compare: run PyTorch on the same samples and compare.
         progress: show a progress bar (True), or a callback for messages.
@@ -285,7 +290,12 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
     counts = {"runs_simulated": 0, "runs_cached": 0}
     wall0 = time.perf_counter()
     bar = _Bar(progress, total=len(samples) * len(manifest["units"]))
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_spawn()) if workers > 1 else None
+    client = None
+    if scheduler:
+        client = _dask_client(scheduler)
+        pool = None
+    else:
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=_spawn()) if workers > 1 else None
     try:
         for layer in layers:
             units = [u for u in manifest["units"] if u["layer"] == layer["index"]]
@@ -307,7 +317,10 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
                     todo.append(job)
             bar.describe(f"{layer['name']}: {len(todo)} runs")
             say(f"{layer['name']}: {len(jobs) - len(todo)} cached, {len(todo)} to simulate")
-            run_iter = pool.map(run_unit_job, todo) if pool is not None else map(run_unit_job, todo)
+            if client is not None:
+                run_iter = _dask_results(client, todo, layer["name"], out)
+            else:
+                run_iter = pool.map(run_unit_job, todo) if pool is not None else map(run_unit_job, todo)
             try:
                 for res in run_iter:
                     if "error" in res:
@@ -362,6 +375,8 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
         bar.close()
         if pool is not None:
             pool.shutdown(cancel_futures=True)
+        if client is not None:
+            client.close()
     wall = time.perf_counter() - wall0
     if failures:
         done = sum(1 for p in out.glob("cache/*/*.npz"))
@@ -496,6 +511,34 @@ def _summarise(folder, manifest, samples, labels, frames, outputs, charges, elap
         "summary": summary, "per_sample": per_sample,
     }
     return result, ref
+
+
+def _dask_client(address: str):
+    try:
+        from dask.distributed import Client
+    except ImportError as exc:
+        raise ConfigError("--scheduler needs dask.distributed: pip install 'distributed'") from exc
+    try:
+        return Client(address, timeout=DASK_CONNECT_TIMEOUT)
+    except (OSError, TimeoutError) as exc:
+        raise SimulationError(f"cannot reach the Dask scheduler at {address} ({exc}); start one with "
+                              f"'dask scheduler' and workers with 'dask worker {address} --nthreads 1'") from exc
+
+
+def _dask_results(client, todo: list[UnitJob], layer: str, out: Path):
+    """Run jobs on a Dask cluster; yield results as they finish (order does not matter downstream)."""
+    from dask.distributed import as_completed
+    futures = client.map(run_unit_job, todo, pure=False)
+    try:
+        for fut in as_completed(futures):
+            try:
+                yield fut.result()
+            except Exception as exc:      # a worker died (KilledWorker) or the cluster went away
+                raise SimulationError(f"a Dask worker failed during the {layer} simulation ({type(exc).__name__}: "
+                                      f"{exc}); finished units are kept in {out / 'cache'}. Rerun to resume") from exc
+    finally:
+        for fut in futures:
+            fut.cancel()
 
 
 def _spawn():

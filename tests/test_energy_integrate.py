@@ -160,6 +160,10 @@ def test_breakdown_attributes_every_joule(simulated):
     r_ap = mtj.r_p_ohm * (1 + mtj.tmr0)
     t_reset = man["device_card"]["timing"]["t_reset_s"]
     assert tot["reset"] == pytest.approx(spikes / n * mtj.ic0_a ** 2 * r_ap * t_reset, rel=1e-12)
+    n_steps_neurons = sum(data.spikes[s][f"circuit_{l['name']}"].size for s in data.samples for l in man["layers"]
+                          if l["unit"] != "integrate")
+    e_p, e_ap = 0.1 ** 2 / mtj.r_p_ohm * 0.5e-9, 0.1 ** 2 / r_ap * 0.5e-9      # default read: 0.1 V, 0.5 ns
+    assert tot["spike_read"] == pytest.approx((spikes * e_ap + (n_steps_neurons - spikes) * e_p) / n, rel=1e-12)
     charge = sum(data.energy[s][f"{l['name']}_neuron_charge_c"].sum() for s in data.samples for l in man["layers"]
                  if l["unit"] != "integrate")
     assert tot["mirror_supply"] == pytest.approx((1.2 * charge - heat) / n, rel=1e-9)

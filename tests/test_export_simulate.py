@@ -186,3 +186,38 @@ def test_reduced_tiles_simulate_like_the_full_wire_ladder(small_ck, tmp_path):
     per = res["ladder"]["per_sample"]
     shift = max(np.abs(np.subtract(e["circuit_logits"], e["torch_logits"])).max() for e in per)
     assert shift > 0.05, f"20 ohm wires should visibly change the class scores (largest change {shift})"
+
+
+@pytest.mark.ngspice
+def test_dask_cluster_runs_the_same_jobs(small_ck, tmp_path):
+    """The same export on a Dask LocalCluster (loopback, 2 single-threaded worker processes): the same
+    spikes and class scores as in-process; a rerun finds every unit in the cache."""
+    from dask.distributed import LocalCluster
+    out = tmp_path / "exp"
+    export_network(small_ck, out, samples=[0, 1])
+    local = simulate_export(out, out=tmp_path / "local", progress=False, compare=False)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        dist = simulate_export(out, out=tmp_path / "dask", progress=False, compare=False,
+                               scheduler=cluster.scheduler_address)
+        again = simulate_export(out, out=tmp_path / "dask", progress=False, compare=False,
+                                scheduler=cluster.scheduler_address)
+    assert dist["summary"]["runs_simulated"] == local["summary"]["runs_simulated"] > 0
+    assert again["summary"]["runs_simulated"] == 0
+    for a, b in zip(local["per_sample"], dist["per_sample"]):
+        assert a["circuit_class"] == b["circuit_class"]
+        np.testing.assert_array_equal(a["circuit_logits"], b["circuit_logits"])
+    for s in (0, 1):
+        la = np.load(tmp_path / "local" / f"spikes_sample_{s:04d}.npz")
+        da = np.load(tmp_path / "dask" / f"spikes_sample_{s:04d}.npz")
+        for key in la.files:
+            np.testing.assert_array_equal(la[key], da[key])
+
+
+def test_unreachable_dask_scheduler_is_named(small_ck, tmp_path, monkeypatch):
+    from ipnet_cosim.netlist_gen import simulate
+    monkeypatch.setattr(simulate, "DASK_CONNECT_TIMEOUT", "2s")
+    out = tmp_path / "exp"
+    export_network(small_ck, out, samples=[0])
+    with pytest.raises(SimulationError, match="tcp://127.0.0.1:9"):
+        simulate_export(out, progress=False, compare=False, scheduler="tcp://127.0.0.1:9")
