@@ -327,10 +327,13 @@ def demo_cmd(out: Path = typer.Option(Path("results/demo"), "--out", "-o", help=
              samples: int = typer.Option(2, help="test samples simulated at circuit level"),
              workers: int = typer.Option(0, help="parallel ngspice processes (0: one per CPU)"),
              train: bool = typer.Option(False, help="train a fresh IPNet (~6 min on 2 cores) instead of the bundled "
-                                        "checkpoint")) -> None:
+                                        "checkpoint"),
+             checkpoint: Optional[Path] = typer.Option(None, help="use this checkpoint folder instead of the bundled "
+                                                       "one")) -> None:
     """The whole pipeline on built-in defaults: checkpoint -> export -> ngspice -> energy/area report."""
     import os
     from rich.console import Console
+    from ipnet_cosim.device.errors import ConfigError
     from ipnet_cosim.energy.report import build_report, write_report
     from ipnet_cosim.netlist_gen.export import export_network
     from ipnet_cosim.netlist_gen.simulate import simulate_export
@@ -338,7 +341,13 @@ def demo_cmd(out: Path = typer.Option(Path("results/demo"), "--out", "-o", help=
     if samples < 1:
         raise typer.BadParameter("--samples must be >= 1")
     out.mkdir(parents=True, exist_ok=True)
-    if train:
+    if checkpoint is not None and train:
+        raise typer.BadParameter("--checkpoint and --train exclude each other")
+    if checkpoint is not None:
+        from ipnet_cosim.models.checkpoint import resolve_checkpoint_path
+        ck = resolve_checkpoint_path(checkpoint).parent
+        console.log(f"1/4 checkpoint {ck}")
+    elif train:
         from ipnet_cosim.models.datasets import DataConfig
         from ipnet_cosim.models.network import NetworkConfig
         from ipnet_cosim.models.train import TrainConfig, train as train_fn
@@ -351,6 +360,12 @@ def demo_cmd(out: Path = typer.Option(Path("results/demo"), "--out", "-o", help=
         ck = Path(__file__).parent / "pretrained" / "ipnet_default"
         console.log(f"1/4 bundled checkpoint {ck} (see models/pretrained/README.md)")
     export = out / "export"
+    ck_file = ck / "checkpoint.pt"
+    if (export / "manifest.json").is_file():
+        from ipnet_cosim.netlist_gen.export import sha256_file
+        made = json_load(export / "manifest.json")["checkpoint"]["sha256"]
+        if made != sha256_file(ck_file):
+            raise ConfigError(f"{export} was exported from another checkpoint; delete {out} or choose another --out")
     if not (export / "manifest.json").is_file():
         console.log("2/4 export: netlists, stimulus, manifest")
         export_network(ck, export, samples=range(samples), progress=console.log)
@@ -358,8 +373,9 @@ def demo_cmd(out: Path = typer.Option(Path("results/demo"), "--out", "-o", help=
         console.log(f"2/4 export exists: {export}")
     console.log(f"3/4 ngspice, layer by layer, {samples} samples (cached units are reused)")
     n_workers = workers or max(1, len(os.sched_getaffinity(0)))
+    manifest_units = {u["name"] for u in json_load(export / "manifest.json")["units"]}
     result = simulate_export(export, samples=list(range(samples)), workers=n_workers, progress=True, plots=1,
-                             waveform_units=[DEMO_WAVEFORM_UNIT])
+                             waveform_units=[u for u in (DEMO_WAVEFORM_UNIT,) if u in manifest_units])
     s = result["summary"]
     console.log(f"   spikes equal to PyTorch in every layer: {s.get('all_spikes_equal')}; classes agree "
                 f"{s.get('classes_agree')}/{s['samples']}")
@@ -367,6 +383,11 @@ def demo_cmd(out: Path = typer.Option(Path("results/demo"), "--out", "-o", help=
     report, data = build_report(export)
     paths = write_report(report, data, out / "report")
     _print_report_summary(console, report, paths)
+
+
+def json_load(path: Path):
+    import json
+    return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
 DEMO_WAVEFORM_UNIT = "L0_p044_c0"     # a frontier position in the middle of the frame (heat-memory neurons)

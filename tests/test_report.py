@@ -102,3 +102,26 @@ def test_report_bad_input(simulated, tmp_path):
     empty.mkdir()
     (empty / "manifest.json").write_text((simulated / "manifest.json").read_text())
     assert main(["report", str(empty)]) == 2
+
+
+@pytest.mark.ngspice
+def test_demo_runs_the_pipeline_and_resumes(tmp_path, capsys):
+    """ipnet-cosim demo (on the small test checkpoint): export -> simulate -> report; a rerun reuses the
+    export and every cached unit and writes the same report."""
+    from _small_net import make_small_checkpoint
+    from ipnet_cosim.models.cli import main
+    ck = make_small_checkpoint(tmp_path / "ck")
+    out = tmp_path / "demo"
+    args = ["demo", "--checkpoint", str(ck), "-o", str(out), "--samples", "2", "--workers", "1"]
+    assert main(args) == 0
+    first = (out / "report" / "report.json").read_bytes()
+    assert (out / "report" / "report.html").stat().st_size > 50_000
+    assert "wrote" in capsys.readouterr().err          # the report path is printed (rich may wrap it)
+    assert main(args) == 0
+    assert (out / "report" / "report.json").read_bytes() == first
+    results = json.loads((out / "export" / "sim" / "results.json").read_text())
+    assert results["summary"]["runs_simulated"] == 0 and results["summary"]["runs_cached"] > 0
+    # an export made from another checkpoint is refused, not silently reused
+    other = make_small_checkpoint(tmp_path / "ck2", seed=5)
+    assert main(["demo", "--checkpoint", str(other), "-o", str(out), "--samples", "2"]) == 2
+    assert "another checkpoint" in capsys.readouterr().err
