@@ -310,6 +310,7 @@ def _plots(report: Mapping[str, Any], data: SimulationData) -> dict[str, bytes]:
     out: dict[str, bytes] = {}
 
     def save(fig, name):
+        fig.tight_layout()
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
         plt.close(fig)
