@@ -156,6 +156,7 @@ def energy_breakdown(data: SimulationData, assumptions: PeripheryAssumptions = P
 
     Returns a dict with ``totals`` (per category, J per sample), ``layers`` (per layer and category,
     J per sample, plus spikes and energy per spike), ``units`` (per unit/tile, J per sample),
+    ``per_neuron_j`` (layer -> every neuron's attributed energy, J per sample, output order),
     ``per_spike`` (statistics over neurons and the list of per-spike energies, J, for a histogram),
     ``memory`` (IPNet's memory energy per step) and ``check`` (attribution sums).
     """
@@ -174,6 +175,7 @@ def energy_breakdown(data: SimulationData, assumptions: PeripheryAssumptions = P
 
     totals = {c: 0.0 for c in CATEGORIES}
     layers_out, units_out, spike_energies = [], [], []
+    neuron_energy: dict[str, np.ndarray] = {}
     silent_j = readout_j = 0.0
     memory_j = 0.0
     mirror_short = 0
@@ -213,6 +215,7 @@ def energy_breakdown(data: SimulationData, assumptions: PeripheryAssumptions = P
                 idx = np.asarray(u["neurons"])
                 share = q[idx] / q[idx].sum() if q[idx].sum() > 0 else np.full(idx.size, 1.0 / idx.size)
                 own[idx] += src[k].sum() * share
+            neuron_energy[name] = neuron_energy.get(name, 0.0) + own / n_samples
             n_fired = fired.sum(axis=0)
             spike_energies += list(np.repeat(own[n_fired > 0] / n_fired[n_fired > 0], n_fired[n_fired > 0]))
             silent_j += own[n_fired == 0].sum()
@@ -257,6 +260,7 @@ def energy_breakdown(data: SimulationData, assumptions: PeripheryAssumptions = P
                          sim_src if c in SIMULATED else "computed: " + _formula(c)) for c in CATEGORIES},
         "total": _q(grand / n_samples, "J", "computed", "sum of all categories, mean per sample"),
         "layers": layers_out, "units": units_out, "per_spike": per_spike,
+        "per_neuron_j": {k: [float(x) for x in v] for k, v in neuron_energy.items()},
         "memory": {
             "ipnet_j_per_step": _q(memory_j / n_samples / n_steps, "J", "simulated",
                                    sim_src + "; Joule heating of the heat-memory neurons per step",

@@ -133,7 +133,8 @@ def build_report(folder: str | Path, *, sim: str | Path | None = None,
             "baselines": baselines, "paper_comparison": comparison, "sensitivity": sensitivity,
             "explanations": _explanations(comparison, window, bits_per_value, tech_name),
         },
-        "plot_data": {"per_spike_energy_j": energy["per_spike"]["values_j"]},
+        "plot_data": {"per_spike_energy_j": energy["per_spike"]["values_j"],
+                      "per_neuron_energy_j": energy["per_neuron_j"]},
     }
     report["attribution"]["neuron_steps_above_v_dd"] = _fig(
         energy["check"]["neuron_steps_above_v_dd"], "1", "computed",

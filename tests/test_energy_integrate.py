@@ -173,6 +173,9 @@ def test_breakdown_attributes_every_joule(simulated):
                                                                                                rel=1e-9)
     assert b["per_spike"]["count"]["value"] == spikes and c["attributed_to_spikes_j"] > 0
     assert sum(b["per_spike"]["values_j"]) == pytest.approx(c["attributed_to_spikes_j"] * n, rel=1e-9)
+    per_neuron = sum(sum(v) for v in b["per_neuron_j"].values())
+    assert per_neuron == pytest.approx(c["attributed_to_spikes_j"] + c["silent_neurons_j"], rel=1e-9)
+    assert set(b["per_neuron_j"]) == {l["name"] for l in man["layers"] if l["unit"] != "integrate"}
     layer_sum = sum(l["total"]["value"] for l in b["layers"])
     assert layer_sum == pytest.approx(b["total"]["value"], rel=1e-12)
     for q in [*b["totals"].values(), b["total"], b["memory"]["ipnet_j_per_step"]]:
