@@ -45,7 +45,7 @@ import numpy as np
 
 from ipnet_cosim.device.card import DeviceCard
 from ipnet_cosim.device.errors import ConfigError
-from ipnet_cosim.energy.quantity import Quantity
+from ipnet_cosim.energy.quantity import figure
 
 CATEGORIES = ("input_drivers", "crossbar_read", "neuron_heating", "mirror_supply", "spike_read", "reset")
 SIMULATED = ("input_drivers", "crossbar_read", "neuron_heating")
@@ -146,10 +146,6 @@ def load_simulation(folder: str | Path, sim: str | Path | None = None) -> Simula
     return SimulationData(folder, sim, manifest, results, samples, energy, spikes)
 
 
-def _q(value: float, unit: str, provenance: str, source: str, note: str = "") -> dict[str, Any]:
-    return Quantity(float(value), unit, provenance, source, note).to_dict()
-
-
 def energy_breakdown(data: SimulationData, assumptions: PeripheryAssumptions = PeripheryAssumptions()
                      ) -> dict[str, Any]:
     """Energies of the simulated samples (see the module docstring); every figure a Quantity dict.
@@ -166,7 +162,7 @@ def energy_breakdown(data: SimulationData, assumptions: PeripheryAssumptions = P
     t = card.timing
     n_steps = int(man["timing"]["n_steps"])
     n_samples = len(data.samples)
-    r_ap = mtj.r_p_ohm * (1.0 + mtj.tmr0)
+    r_ap = mtj.r_ap_ohm
     i_reset = assumptions.reset_current_a or mtj.ic0_a
     e_reset_per_spike = i_reset ** 2 * r_ap * t.t_reset_s
     e_read_p = assumptions.spike_read_v ** 2 / mtj.r_p_ohm * assumptions.spike_read_s
@@ -225,44 +221,44 @@ def energy_breakdown(data: SimulationData, assumptions: PeripheryAssumptions = P
         src_note = {c: (sim_src if c in SIMULATED else "computed: " + _formula(c)) for c in CATEGORIES}
         layers_out.append({
             "name": name, "type": layer["type"], "unit": layer["unit"],
-            "energy": {c: _q(cat[c] / n_samples, "J", "simulated" if c in SIMULATED else "computed", src_note[c])
+            "energy": {c: figure(cat[c] / n_samples, "J", "simulated" if c in SIMULATED else "computed", src_note[c])
                        for c in CATEGORIES},
-            "total": _q(total / n_samples, "J", "computed", "sum of the layer's categories"),
-            "spikes": _q(n_spikes / n_samples, "1", "simulated", sim_src + "; spikes read at the end of each step"),
-            "energy_per_spike": (_q(total / n_spikes, "J", "computed", "layer total / layer spikes")
+            "total": figure(total / n_samples, "J", "computed", "sum of the layer's categories"),
+            "spikes": figure(n_spikes / n_samples, "1", "simulated", sim_src + "; spikes read at the end of each step"),
+            "energy_per_spike": (figure(total / n_spikes, "J", "computed", "layer total / layer spikes")
                                  if n_spikes else None),
         })
         units_out += [{"name": u["name"], "layer": name,
-                       "array_and_drivers": _q(unit_e[k] / n_samples, "J", "simulated", sim_src)}
+                       "array_and_drivers": figure(unit_e[k] / n_samples, "J", "simulated", sim_src)}
                       for k, u in enumerate(units)]
     grand = sum(totals.values())
     spikes_arr = np.asarray(spike_energies)
     attributed = float(spikes_arr.sum())
-    per_spike: dict[str, Any] = {"count": _q(spikes_arr.size, "1", "simulated", sim_src + "; all spikes of all layers"),
+    per_spike: dict[str, Any] = {"count": figure(spikes_arr.size, "1", "simulated", sim_src + "; all spikes of all layers"),
                                  "values_j": [float(v) for v in spikes_arr]}
     if spikes_arr.size:
         per_spike.update({
-            "mean": _q(spikes_arr.mean(), "J", "computed", "attributed energy per spike, mean over all spikes"),
-            "median": _q(np.median(spikes_arr), "J", "computed", "median over all spikes"),
-            "p10": _q(np.percentile(spikes_arr, 10), "J", "computed", "10th percentile over all spikes"),
-            "p90": _q(np.percentile(spikes_arr, 90), "J", "computed", "90th percentile over all spikes"),
-            "std": _q(spikes_arr.std(), "J", "computed", "standard deviation over all spikes"),
+            "mean": figure(spikes_arr.mean(), "J", "computed", "attributed energy per spike, mean over all spikes"),
+            "median": figure(np.median(spikes_arr), "J", "computed", "median over all spikes"),
+            "p10": figure(np.percentile(spikes_arr, 10), "J", "computed", "10th percentile over all spikes"),
+            "p90": figure(np.percentile(spikes_arr, 90), "J", "computed", "90th percentile over all spikes"),
+            "std": figure(spikes_arr.std(), "J", "computed", "standard deviation over all spikes"),
         })
     heat_layers = [l for l in man["layers"] if l["unit"] == "heat"]
     n_heat = sum(int(np.prod(l["out_shape"])) for l in heat_layers)
     return {
         "assumptions": assumptions.to_dict(),
         "derived": {
-            "r_ap_ohm": _q(r_ap, "ohm", "computed", "R_P (1 + TMR0) from the device card"),
-            "reset_energy_per_spike": _q(e_reset_per_spike, "J", "computed", _formula("reset")),
+            "r_ap_ohm": figure(r_ap, "ohm", "computed", "R_P (1 + TMR0) from the device card"),
+            "reset_energy_per_spike": figure(e_reset_per_spike, "J", "computed", _formula("reset")),
         },
-        "totals": {c: _q(totals[c] / n_samples, "J", "simulated" if c in SIMULATED else "computed",
+        "totals": {c: figure(totals[c] / n_samples, "J", "simulated" if c in SIMULATED else "computed",
                          sim_src if c in SIMULATED else "computed: " + _formula(c)) for c in CATEGORIES},
-        "total": _q(grand / n_samples, "J", "computed", "sum of all categories, mean per sample"),
+        "total": figure(grand / n_samples, "J", "computed", "sum of all categories, mean per sample"),
         "layers": layers_out, "units": units_out, "per_spike": per_spike,
         "per_neuron_j": {k: [float(x) for x in v] for k, v in neuron_energy.items()},
         "memory": {
-            "ipnet_j_per_step": _q(memory_j / n_samples / n_steps, "J", "simulated",
+            "ipnet_j_per_step": figure(memory_j / n_samples / n_steps, "J", "simulated",
                                    sim_src + "; Joule heating of the heat-memory neurons per step",
                                    "upper bound: the same heat also drives firing"),
             "heat_memory_neurons": n_heat,

@@ -62,3 +62,8 @@ class Quantity:
         if missing:
             raise ConfigError(f"figure {dict(data)!r} lacks {', '.join(missing)}")
         return cls(data["value"], data["unit"], data["provenance"], data["source"], data.get("note", ""))
+
+
+def figure(value: float, unit: str, provenance: str, source: str, note: str = "") -> dict[str, Any]:
+    """A validated figure as the plain dict reports store (:meth:`Quantity.to_dict`)."""
+    return Quantity(float(value), unit, provenance, source, note).to_dict()

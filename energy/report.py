@@ -28,7 +28,7 @@ from ipnet_cosim.device.errors import ConfigError
 from ipnet_cosim.energy import memory as mem
 from ipnet_cosim.energy.accounting import (CATEGORIES, PeripheryAssumptions, SimulationData, energy_breakdown,
                                            load_simulation)
-from ipnet_cosim.energy.quantity import PROVENANCES, Quantity
+from ipnet_cosim.energy.quantity import PROVENANCES, Quantity, figure
 
 SCHEMA_PATH = Path(__file__).parent / "data" / "report.schema.json"
 REPORT_FORMAT = "ipnet-cosim-report"
@@ -37,10 +37,6 @@ EXEMPT_SECTIONS = ("inputs", "plot_data")
 CATEGORY_LABELS = {"input_drivers": "input drivers", "crossbar_read": "crossbar read",
                    "neuron_heating": "neuron heating", "mirror_supply": "mirror supply",
                    "spike_read": "spike read", "reset": "reset"}
-
-
-def _fig(value: float, unit: str, provenance: str, source: str, note: str = "") -> dict[str, Any]:
-    return Quantity(float(value), unit, provenance, source, note).to_dict()
 
 
 # -- building ----------------------------------------------------------------------------------------
@@ -70,12 +66,12 @@ def build_report(folder: str | Path, *, sim: str | Path | None = None,
     summary = data.results.get("summary", {})
     n = len(data.samples)
     sim_src = f"simulated: ngspice, {n} samples of {data.folder.name}"
-    accuracy = {"circuit": _fig(summary.get("circuit_accuracy", 0.0), "1", "simulated",
+    accuracy = {"circuit": figure(summary.get("circuit_accuracy", 0.0), "1", "simulated",
                                 sim_src + "; predicted class = argmax of the readout column charge")}
     if "torch_accuracy" in summary:
-        accuracy["pytorch"] = _fig(summary["torch_accuracy"], "1", "computed",
+        accuracy["pytorch"] = figure(summary["torch_accuracy"], "1", "computed",
                                    "PyTorch, exact precision, same samples")
-        accuracy["classes_agree"] = _fig(summary["classes_agree"], "1", "computed",
+        accuracy["classes_agree"] = figure(summary["classes_agree"], "1", "computed",
                                          "samples whose circuit and PyTorch classes agree")
     # memory energy: IPNet (simulated) vs the baselines (computed from their state traffic)
     cfg = man["network_config"]
@@ -100,9 +96,9 @@ def build_report(folder: str | Path, *, sim: str | Path | None = None,
         src = f"{row['arch']} state at {row['bits_per_value']} bit in {row['technology']} (table citation)"
         sensitivity.append({
             "technology": row["technology"], "verified": bool(row["verified"]), "arch": row["arch"],
-            "bits_per_value": _fig(row["bits_per_value"], "bit", "assumed", "sensitivity grid"),
-            "energy_per_step": _fig(row["energy_j_per_step"], "J", "computed", src),
-            "ratio_to_ipnet": _fig(row["ratio_to_ipnet"], "1", "computed", src + " / IPNet simulated memory energy"),
+            "bits_per_value": figure(row["bits_per_value"], "bit", "assumed", "sensitivity grid"),
+            "energy_per_step": figure(row["energy_j_per_step"], "J", "computed", src),
+            "ratio_to_ipnet": figure(row["ratio_to_ipnet"], "1", "computed", src + " / IPNet simulated memory energy"),
         })
     report: dict[str, Any] = {
         "format": REPORT_FORMAT, "format_version": REPORT_VERSION,
@@ -121,22 +117,21 @@ def build_report(folder: str | Path, *, sim: str | Path | None = None,
         "accuracy": accuracy,
         "energy": {key: energy[key] for key in ("totals", "total", "layers", "units", "derived")},
         "per_spike": {key: v for key, v in energy["per_spike"].items() if key not in ("values_j",)},
-        "attribution": {key: _fig(v, "J", "computed", "energy_breakdown check (mean per sample)")
+        "attribution": {key: figure(v, "J", "computed", "energy_breakdown check (mean per sample)")
                         for key, v in energy["check"].items() if key.endswith("_j")},
         "memory": {
             "definition": ("IPNet: Joule heating of the heat-memory neurons per step (simulated; an upper bound on "
                            "the memory's cost). Baselines: access energy of their digital temporal state per step "
                            "(bits read x E_read + bits written x E_write; standby/refresh not counted)."),
             "ipnet_per_step": energy["memory"]["ipnet_j_per_step"],
-            "technology": {"name": tech_name, "citation": mem.format_citation(techs[tech_name].citation)
-                           if isinstance(techs[tech_name].citation, Mapping) else str(techs[tech_name].citation)},
+            "technology": {"name": tech_name, "citation": techs[tech_name].citation},
             "baselines": baselines, "paper_comparison": comparison, "sensitivity": sensitivity,
             "explanations": _explanations(comparison, window, bits_per_value, tech_name),
         },
         "plot_data": {"per_spike_energy_j": energy["per_spike"]["values_j"],
                       "per_neuron_energy_j": energy["per_neuron_j"]},
     }
-    report["attribution"]["neuron_steps_above_v_dd"] = _fig(
+    report["attribution"]["neuron_steps_above_v_dd"] = figure(
         energy["check"]["neuron_steps_above_v_dd"], "1", "computed",
         "neuron-steps whose MTJ needed more than v_dd (mirror supply headroom; counted as 0 J extra)")
     if area:
@@ -180,10 +175,10 @@ def _area_section(manifest: Mapping[str, Any]) -> dict[str, Any]:
     for la in rep.layers:
         d = la.to_dict()
         d.pop("index", None)
-        d["counts"] = {k: _fig(v, "1", "computed", f"counted from the manifest ({la.name})")
+        d["counts"] = {k: figure(v, "1", "computed", f"counted from the manifest ({la.name})")
                        for k, v in d["counts"].items()}
         layers.append(d)
-    breakdown = {c: _fig(v, "m^2", "computed", f"sum over layers of the {c} component")
+    breakdown = {c: figure(v, "m^2", "computed", f"sum over layers of the {c} component")
                  for c, v in rep.breakdown_m2().items()}
     table = {"MTJ neuron cell (ours)": neuron.total.to_dict(), "MTJ neuron cell (paper, ~1.5 um^2)": claim.paper.to_dict(),
              "LIF neuron, 28 nm (reference)": claim.lif.to_dict(),

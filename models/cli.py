@@ -336,7 +336,7 @@ def demo_cmd(out: Path = typer.Option(Path("results/demo"), "--out", "-o", help=
     from ipnet_cosim.device.errors import ConfigError
     from ipnet_cosim.energy.report import build_report, write_report
     from ipnet_cosim.netlist_gen.export import export_network
-    from ipnet_cosim.netlist_gen.simulate import simulate_export
+    from ipnet_cosim.netlist_gen.simulate import read_manifest, simulate_export
     console = Console(stderr=True)
     if samples < 1:
         raise typer.BadParameter("--samples must be >= 1")
@@ -363,7 +363,7 @@ def demo_cmd(out: Path = typer.Option(Path("results/demo"), "--out", "-o", help=
     ck_file = ck / "checkpoint.pt"
     if (export / "manifest.json").is_file():
         from ipnet_cosim.netlist_gen.export import sha256_file
-        made = json_load(export / "manifest.json")["checkpoint"]["sha256"]
+        made = read_manifest(export)["checkpoint"]["sha256"]
         if made != sha256_file(ck_file):
             raise ConfigError(f"{export} was exported from another checkpoint; delete {out} or choose another --out")
     if not (export / "manifest.json").is_file():
@@ -373,7 +373,7 @@ def demo_cmd(out: Path = typer.Option(Path("results/demo"), "--out", "-o", help=
         console.log(f"2/4 export exists: {export}")
     console.log(f"3/4 ngspice, layer by layer, {samples} samples (cached units are reused)")
     n_workers = workers or max(1, len(os.sched_getaffinity(0)))
-    manifest_units = {u["name"] for u in json_load(export / "manifest.json")["units"]}
+    manifest_units = {u["name"] for u in read_manifest(export)["units"]}
     result = simulate_export(export, samples=list(range(samples)), workers=n_workers, progress=True, plots=1,
                              waveform_units=[u for u in (DEMO_WAVEFORM_UNIT,) if u in manifest_units])
     s = result["summary"]
@@ -383,11 +383,6 @@ def demo_cmd(out: Path = typer.Option(Path("results/demo"), "--out", "-o", help=
     report, data = build_report(export)
     paths = write_report(report, data, out / "report")
     _print_report_summary(console, report, paths)
-
-
-def json_load(path: Path):
-    import json
-    return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
 DEMO_WAVEFORM_UNIT = "L0_p044_c0"     # a frontier position in the middle of the frame (heat-memory neurons)

@@ -100,12 +100,7 @@ def _finish_job(job: UnitJob, waves, t0: float) -> dict[str, Any]:
         t_read = np.asarray(job.read_times_s)
         out["spikes"] = np.stack([waves.at(f"st{j}", t_read) > 0.5 for j in range(job.n_cols)], axis=1)
     else:
-        time_s = waves.time_s
-        diff = np.zeros((job.n_cols, time_s.size))
-        for j in range(job.n_cols):
-            for r in range(job.n_tiles):
-                diff[j] += waves[f"vsp{r}_{j}#branch"] - waves[f"vsm{r}_{j}#branch"]
-        out["charge_c"] = np.trapezoid(diff, time_s, axis=1)
+        out["charge_c"] = np.trapezoid(_column_currents(job, waves), waves.time_s, axis=1)
     if job.energy is not None:
         out.update(_unit_energy(job, waves))
     if job.waveforms:
@@ -116,6 +111,15 @@ def _finish_job(job: UnitJob, waves, t0: float) -> dict[str, Any]:
     out["elapsed_s"] = np.asarray(time.perf_counter() - t0)
     _atomic_savez(Path(job.cache), **out)
     return {"sample": job.sample, "unit": job.unit, "cached": False, **out}
+
+
+def _column_currents(job: UnitJob, waves) -> np.ndarray:
+    """Differential sense current ``i(Vsp) - i(Vsm)`` of every weight column, summed over row tiles, A."""
+    diff = np.zeros((job.n_cols, waves.time_s.size))
+    for j in range(job.n_cols):
+        for r in range(job.n_tiles):
+            diff[j] += waves[f"vsp{r}_{j}#branch"] - waves[f"vsm{r}_{j}#branch"]
+    return diff
 
 
 def _unit_energy(job: UnitJob, waves) -> dict[str, np.ndarray]:
@@ -130,12 +134,8 @@ def _unit_energy(job: UnitJob, waves) -> dict[str, np.ndarray]:
     out = {"e_source_j": energy_per_step_j(t, source_power_w(v_src, i_src), spec.t_step_s, spec.n_steps),
            "e_rdriver_j": energy_per_step_j(t, i_src ** 2 * spec.r_driver_ohm, spec.t_step_s, spec.n_steps)}
     if job.kind == "neurons":
-        i_in = np.zeros((job.n_cols, t.size))
-        for j in range(job.n_cols):
-            for r in range(job.n_tiles):
-                i_in[j] += waves[f"vsp{r}_{j}#branch"] - waves[f"vsm{r}_{j}#branch"]
         v_a = np.stack([waves[f"a{j}"] for j in range(job.n_cols)])
-        i_in *= spec.mirror_gain
+        i_in = spec.mirror_gain * _column_currents(job, waves)
         out["e_neuron_j"] = energy_per_step_j(t, v_a * i_in, spec.t_step_s, spec.n_steps)
         out["q_neuron_c"] = energy_per_step_j(t, np.abs(i_in), spec.t_step_s, spec.n_steps)   # charge, C
     return out

@@ -113,6 +113,11 @@ class MTJParams:
         return self.ra_ohm_m2 / self.area_m2
 
     @property
+    def r_ap_ohm(self) -> float:
+        """Antiparallel-state resistance at zero bias R_P (1 + TMR0) in ohm."""
+        return self.r_p_ohm * (1.0 + self.tmr0)
+
+    @property
     def tau_th_s(self) -> float:
         """Thermal time constant R_th C_th in s."""
         return self.r_th_k_per_w * self.c_th_j_per_k
