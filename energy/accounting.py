@@ -3,12 +3,14 @@
 Inputs are what ``ipnet-cosim simulate`` writes (``sim/energy_sample_<i>.npz``, ``sim/spikes_sample_<i>.npz``,
 ``sim/results.json``) and the export's ``manifest.json``. Categories:
 
-* **input drivers** (simulated): the energy lost in the row drivers' output resistance,
+* **input drivers** (simulated, or computed exactly from the port model): the energy lost in the row drivers' output resistance,
   ``integral i^2 r_driver dt`` (zero when ``r_driver_ohm`` is 0: the drivers are ideal sources; their own
   switching energy is not modelled).
-* **crossbar read** (simulated): what the row sources deliver to the array, cells and wire segments,
+* **crossbar read** (simulated, or computed exactly from the port model): what the row sources deliver to the array, cells and wire segments,
   ``integral -v i dt - driver loss``. Columns sit at 0 V (sense sources), so all of it is dissipated in the
-  array.
+  array. With ``simulate``'s default port model (:mod:`~ipnet_cosim.netlist_gen.ports`) the crossbar is not in
+  the simulator's matrix: these two are then computed exactly from the port conductances and the row levels
+  (results.json says which, ``provenance.crossbar``), and labelled computed.
 * **neuron heating** (simulated): the Joule energy of every MTJ neuron, ``integral v(a) i dt``: in a
   heat-memory layer this is the energy that writes the thermal memory.
 * **mirror supply** (computed): the ideal current mirrors of the netlist stand for an output stage that
@@ -49,6 +51,7 @@ from ipnet_cosim.energy.quantity import figure
 
 CATEGORIES = ("input_drivers", "crossbar_read", "neuron_heating", "mirror_supply", "spike_read", "reset")
 SIMULATED = ("input_drivers", "crossbar_read", "neuron_heating")
+PORT_COMPUTED = ("input_drivers", "crossbar_read")      # computed when the crossbar ran as its port model
 
 
 @dataclass(frozen=True)
@@ -167,7 +170,20 @@ def energy_breakdown(data: SimulationData, assumptions: PeripheryAssumptions = P
     e_reset_per_spike = i_reset ** 2 * r_ap * t.t_reset_s
     e_read_p = assumptions.spike_read_v ** 2 / mtj.r_p_ohm * assumptions.spike_read_s
     e_read_ap = assumptions.spike_read_v ** 2 / r_ap * assumptions.spike_read_s
-    sim_src = f"simulated: ngspice transients of {data.folder} ({n_samples} samples, mean per sample)"
+    prov = data.results.get("provenance", {})
+    simulator = prov.get("simulator", "ngspice")
+    sim_src = f"simulated: {simulator} transients of {data.folder} ({n_samples} samples, mean per sample)"
+    ports = prov.get("crossbar") == "ports"
+    port_src = (f"computed: exact integral of the crossbar's port model (row levels x port conductances of "
+                f"{data.folder}/ports, pulse shape of the card; netlist_gen.ports), {n_samples} samples, mean per sample")
+    simulated = tuple(c for c in SIMULATED if not (ports and c in PORT_COMPUTED))
+
+    def prov_of(c: str) -> tuple[str, str]:
+        if c in simulated:
+            return "simulated", sim_src
+        if c in PORT_COMPUTED:
+            return "computed", port_src
+        return "computed", "computed: " + _formula(c)
 
     totals = {c: 0.0 for c in CATEGORIES}
     layers_out, units_out, spike_energies = [], [], []
@@ -218,18 +234,16 @@ def energy_breakdown(data: SimulationData, assumptions: PeripheryAssumptions = P
         for c in CATEGORIES:
             totals[c] += cat[c]
         total = sum(cat.values())
-        src_note = {c: (sim_src if c in SIMULATED else "computed: " + _formula(c)) for c in CATEGORIES}
         layers_out.append({
             "name": name, "type": layer["type"], "unit": layer["unit"],
-            "energy": {c: figure(cat[c] / n_samples, "J", "simulated" if c in SIMULATED else "computed", src_note[c])
-                       for c in CATEGORIES},
+            "energy": {c: figure(cat[c] / n_samples, "J", *prov_of(c)) for c in CATEGORIES},
             "total": figure(total / n_samples, "J", "computed", "sum of the layer's categories"),
             "spikes": figure(n_spikes / n_samples, "1", "simulated", sim_src + "; spikes read at the end of each step"),
             "energy_per_spike": (figure(total / n_spikes, "J", "computed", "layer total / layer spikes")
                                  if n_spikes else None),
         })
         units_out += [{"name": u["name"], "layer": name,
-                       "array_and_drivers": figure(unit_e[k] / n_samples, "J", "simulated", sim_src)}
+                       "array_and_drivers": figure(unit_e[k] / n_samples, "J", *prov_of("crossbar_read"))}
                       for k, u in enumerate(units)]
     grand = sum(totals.values())
     spikes_arr = np.asarray(spike_energies)
@@ -252,8 +266,7 @@ def energy_breakdown(data: SimulationData, assumptions: PeripheryAssumptions = P
             "r_ap_ohm": figure(r_ap, "ohm", "computed", "R_P (1 + TMR0) from the device card"),
             "reset_energy_per_spike": figure(e_reset_per_spike, "J", "computed", _formula("reset")),
         },
-        "totals": {c: figure(totals[c] / n_samples, "J", "simulated" if c in SIMULATED else "computed",
-                         sim_src if c in SIMULATED else "computed: " + _formula(c)) for c in CATEGORIES},
+        "totals": {c: figure(totals[c] / n_samples, "J", *prov_of(c)) for c in CATEGORIES},
         "total": figure(grand / n_samples, "J", "computed", "sum of all categories, mean per sample"),
         "layers": layers_out, "units": units_out, "per_spike": per_spike,
         "per_neuron_j": {k: [float(x) for x in v] for k, v in neuron_energy.items()},

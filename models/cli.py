@@ -258,9 +258,12 @@ def simulate_cmd(folder: Path = typer.Argument(..., help="export folder (ipnet-c
                  energy: bool = typer.Option(True, help="save source, sense and neuron-input vectors and write "
                                              "per-step energies (energy_sample_*.npz, for ipnet-cosim report)"),
                  scheduler: Optional[str] = typer.Option(None, help="Dask scheduler address (tcp://HOST:8786): run "
-                                                         "the units on its workers (shared file system)")
+                                                         "the units on its workers (shared file system)"),
+                 crossbar: str = typer.Option("ports", help="ports: each crossbar as its exact port model (PWL "
+                                              "column currents; fast); netlist: every resistor (validation)"),
+                 simulator: str = typer.Option("ngspice", help="ngspice or vacask (vacask needs --crossbar ports)")
                  ) -> None:
-    """Simulate an export in ngspice layer by layer (resumable) and compare with PyTorch."""
+    """Simulate an export in ngspice (or VACASK) layer by layer (resumable) and compare with PyTorch."""
     import os
     from rich.console import Console
     from ipnet_cosim.netlist_gen.export import parse_samples
@@ -269,11 +272,13 @@ def simulate_cmd(folder: Path = typer.Argument(..., help="export folder (ipnet-c
     n_workers = workers or max(1, len(os.sched_getaffinity(0)))
     result = simulate_export(folder, samples=parse_samples(samples) if samples else None, out=out,
                              workers=n_workers, waveform_units=waveforms, compare=compare, progress=True,
-                             plots=plots, energy=energy, scheduler=scheduler)
+                             plots=plots, energy=energy, scheduler=scheduler, crossbar=crossbar,
+                             simulator=simulator)
     s = result["summary"]
     console.print(f"[bold]wrote[/bold] {(out or folder / 'sim').resolve()}")
     console.print(f"  samples: {s['samples']}, circuit accuracy {s['circuit_accuracy']:.3f}, "
-                  f"{s['sim_time_per_sample_s']:.1f} s of ngspice per sample")
+                  f"{s['sim_time_per_sample_s']:.1f} s of {simulator} per sample "
+                  f"({s['wall_time_s']:.1f} s wall for all, {s['workers']} workers)")
     if compare:
         console.print(f"  PyTorch accuracy {s['torch_accuracy']:.3f}; predicted classes agree on "
                       f"{s['classes_agree']}/{s['samples']}")

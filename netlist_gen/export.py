@@ -10,6 +10,8 @@ Folder layout::
     manifest.json            tiles -> layers, rows -> inputs, columns -> neurons, all options
     netlists/<unit>.cir      one ngspice deck per unit (position x column block); its row tiles
                              are .subckt's; row drivers Vx* are 0 V placeholders
+    ports/<unit>.npz         the unit's crossbar as its exact port model (port conductances, row
+                             couplings; netlist_gen.ports), what 'simulate' gives the simulator by default
     stimulus/samples.npz     input frames, labels and test-set indices of the exported samples
     stimulus/sample_<i>/<unit>.inc   layer-0 row drivers of sample i (replace the Vx* lines)
     device/                  the Verilog-A source and the compiled OSDI library
@@ -29,8 +31,9 @@ import numpy as np
 from ipnet_cosim.device.errors import CheckpointError, ConfigError
 from ipnet_cosim.netlist_gen.mapping import (BIAS, FAST_MODEL, HEAT_MODEL, PAD, LayerMatrix, MappingOptions,
                                              Unit, conductances, driver_sources, layer_units, network_layers,
-                                             read_delay_s, unit_circuit, LAYER_MAPPINGS)
+                                             read_delay_s, tile_ports, unit_circuit, LAYER_MAPPINGS)
 from ipnet_cosim.netlist_gen.ngspice import format_element, format_ngspice
+from ipnet_cosim.netlist_gen.ports import UnitPorts
 
 EXPORT_FORMAT = "ipnet-cosim-export"
 EXPORT_VERSION = 1
@@ -54,6 +57,11 @@ INTERFACE = {
              "network incl. r_driver_ohm: Rep/Rem<row>_<col> row source -> column end, Rrr<a>_<b> row <-> row; "
              "same port currents, wire and cell dissipation no longer separable), 'ladder' writes every segment "
              "(Rwr, Rwc, nodes w<row>_<c>, q<c>_<row>)",
+    "ports": "ports/<unit>.npz: the unit's crossbar as its exact port model, row_col_s [rows, 2 cols] (S, row "
+             "source -> column end at 0 V, r_driver_ohm inside), couplings between rows of a tile; 'simulate' "
+             "(crossbar 'ports', the default) replaces the tiles and row drivers by PWL current sources "
+             "Ip<tile>_<j>/Im<tile>_<j> into the same sense sources and computes the row sources' energy from it "
+             "(see ipnet_cosim.netlist_gen.ports); crossbar 'netlist' simulates netlists/<unit>.cir instead",
     "readout": "a crossbar without neurons; class score = g Q / (k v_read t_pulse T), Q the charge of "
                "i(Vsp) - i(Vsm) summed over row tiles",
     "stimulus": "netlists carry 0 V placeholder row drivers (lines starting with Vx); a stimulus file's lines "
@@ -202,14 +210,19 @@ def plan_export(checkpoint: str | Path, *, samples: Sequence[int] = tuple(range(
             for unit in (u for u in units if u.position == p):
                 title = (f"ipnet-cosim unit {unit.name}: {view.name} ({view.type}, {view.unit}) position {p}, "
                          f"weight columns {unit.cols[0]}..{unit.cols[1] - 1}")
+                c0, c1 = unit.cols
+                tiles = tuple(tile_ports(gmap.g_plus_s[r0:r1, c0:c1], gmap.g_minus_s[r0:r1, c0:c1], options)
+                              for r0, r1 in unit.row_blocks)
                 circuit = unit_circuit(unit, lm, gmap, unit_kind=view.unit, card=card, fast_card=fast_card,
-                                       n_steps=n_steps, options=options, title=title)
+                                       n_steps=n_steps, options=options, title=title, reduced=tiles)
+                plan.files[f"ports/{unit.name}.npz"] = UnitPorts.from_tiles(tiles, unit.row_blocks).to_bytes()
                 osdi_line = "device/ipnet_mtj_neuron.osdi" if view.unit != "integrate" else None
                 text = format_ngspice(circuit, osdi_path=osdi_line, control=("run",) if osdi_line else ())
                 plan.files[f"netlists/{unit.name}.cir"] = text.encode()
                 units_info.append({
                     "name": unit.name, "layer": view.index, "position": p, "col_block": unit.col_block,
                     "weight_columns": list(unit.cols), "netlist": f"netlists/{unit.name}.cir",
+                    "ports": f"ports/{unit.name}.npz",
                     "tiles": [{"subckt": f"xb_{unit.name}_r{r}".lower(), "rows": [a, b],
                                "size": [b - a, 2 * (unit.cols[1] - unit.cols[0])]}
                               for r, (a, b) in enumerate(unit.row_blocks)],

@@ -7,7 +7,7 @@ duplicate or illegal names, floating nets (a node touched by one terminal only),
 a DC path to ground, and neurons whose input is not driven.
 
 Node ``0`` is ground. Names follow SPICE: the first letter is the element type (``R``, ``V``,
-``F``, ``N``), the rest letters, digits and ``_``.
+``I``, ``F``, ``N``), the rest letters, digits and ``_``.
 """
 
 from __future__ import annotations
@@ -82,6 +82,25 @@ class PulseSource(_VoltageTerminals):
 
 
 @dataclass(frozen=True)
+class CurrentSource:
+    """An independent current source (SPICE ``I``): the current flows from ``n_from`` through the source
+    to ``n_to`` (into ``n_to``'s external circuit); DC, or piecewise linear ``pwl`` ((t_s, i_a), ...)."""
+
+    name: str
+    n_from: str
+    n_to: str
+    dc_a: float = 0.0
+    pwl: tuple[tuple[float, float], ...] | None = None
+    prefix = "I"
+
+    def nodes(self) -> tuple[str, ...]:
+        return (self.n_from, self.n_to)
+
+    def dc_pairs(self) -> tuple[tuple[str, str], ...]:
+        return ()          # an ideal current source is no DC path
+
+
+@dataclass(frozen=True)
 class CurrentMirror:
     """A current-controlled current source (SPICE ``F``): ``gain * I(control)`` flows from
     ``n_from`` through the source to ``n_to`` (into ``n_to``'s external circuit)."""
@@ -142,7 +161,7 @@ class SubcircuitInstance:
         return ()          # resolved by flattening (see validate_circuit)
 
 
-Element = Union[Resistor, VoltageSource, PulseSource, CurrentMirror, MTJNeuronInstance, SubcircuitInstance]
+Element = Union[Resistor, VoltageSource, PulseSource, CurrentSource, CurrentMirror, MTJNeuronInstance, SubcircuitInstance]
 
 
 @dataclass(frozen=True)

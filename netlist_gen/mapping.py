@@ -31,6 +31,16 @@ The circuit of a layer (recorded in every export's manifest):
   port equivalent (``wire_model="reduced"``, :mod:`~ipnet_cosim.netlist_gen.reduction`): one
   resistor per row source/column pair and per row pair, the driver resistance inside; the same port
   currents as the full ladder (``wire_model="ladder"``) at the cost of an ideal crossbar.
+* **Port model** (:func:`tile_ports`, :func:`port_unit_circuit`): the sense sources hold every column
+  end at 0 V and the row drivers are ideal sources (behind ``r_driver_ohm``), so each column's current
+  is a fixed linear function of the row drive, ``I_c(t) = sum_i A_ic V_i(t)`` (``A`` the port
+  conductances: the cells, divided by ``1 + r_driver G_row`` without wires, the Schur complement with
+  them). All rows share the pulse shape of :meth:`PulseTiming.pulse_pwl`, so ``I_c`` is itself a PWL
+  of that shape. ``ipnet-cosim simulate`` (``crossbar="ports"``, the default) gives the simulator
+  each column as that PWL current source into its sense source and computes the row sources'
+  energy exactly from ``A`` and the row couplings; the neurons, mirrors and reset are unchanged. The
+  same spikes and waveforms as the netlist of every resistor (tested), without the crossbar in the
+  simulator's matrix.
 
 Layer types map through :data:`LAYER_MAPPINGS` (``{type name: function}``); add one with
 :func:`register_mapping`.
@@ -48,9 +58,9 @@ import numpy as np
 from ipnet_cosim.device.card import DeviceCard
 from ipnet_cosim.device.errors import ConfigError, UnsupportedLayerError
 from ipnet_cosim.netlist_gen.conductance import ConductanceMap, ConductanceOptions, map_weights
-from ipnet_cosim.netlist_gen.ir import (Circuit, CurrentMirror, MTJNeuronInstance, PulseSource, Resistor,
-                                        Subcircuit, SubcircuitInstance, Transient, VoltageSource)
-from ipnet_cosim.netlist_gen.reduction import reduce_tile
+from ipnet_cosim.netlist_gen.ir import (Circuit, CurrentMirror, CurrentSource, MTJNeuronInstance, PulseSource,
+                                        Resistor, Subcircuit, SubcircuitInstance, Transient, VoltageSource)
+from ipnet_cosim.netlist_gen.reduction import ReducedTile, reduce_tile
 
 PAD = -1     # gather index of a row in a conv's zero padding (held at 0 V)
 BIAS = -2    # gather index of the bias row (pulsed at every step)
@@ -324,7 +334,23 @@ def conductances(lm: LayerMatrix, layer: int, position: int, *, v_read_v: float,
     return map_weights(lm.matrix, v_read_v=v_read_v, current_scale_a=current_scale_a, options=co, name=name)
 
 
-def _tile_subcircuit(name: str, g_plus: np.ndarray, g_minus: np.ndarray, options: MappingOptions) -> Subcircuit:
+def tile_ports(g_plus: np.ndarray, g_minus: np.ndarray, options: MappingOptions) -> ReducedTile:
+    """The port conductances of one tile (S): ``row_col[i, c]`` from row source ``i`` to physical column
+    ``c`` (``2 j``: G+ of weight column ``j``, ``2 j + 1``: G-) with every column end at 0 V, and the
+    row-to-row couplings, ``r_driver_ohm`` inside. Without wires: ``G_ic / (1 + r_driver sum_c G_ic)``,
+    no couplings; with wires: the exact reduction (:func:`~ipnet_cosim.netlist_gen.reduction.reduce_tile`)."""
+    if options.r_wire_ohm > 0:
+        return reduce_tile(g_plus, g_minus, options.r_wire_ohm, options.r_driver_ohm)
+    g = np.empty((g_plus.shape[0], 2 * g_plus.shape[1]))
+    g[:, 0::2] = g_plus
+    g[:, 1::2] = g_minus
+    if options.r_driver_ohm > 0:
+        g = g / (1.0 + options.r_driver_ohm * g.sum(axis=1, keepdims=True))
+    return ReducedTile(g, ())
+
+
+def _tile_subcircuit(name: str, g_plus: np.ndarray, g_minus: np.ndarray, options: MappingOptions,
+                     reduced: ReducedTile | None = None) -> Subcircuit:
     """A crossbar tile: ports r0.. (rows, driven at the left), p0 m0 p1 m1 .. (columns, sensed at the bottom)."""
     n_rows, n_cols = g_plus.shape
     ports = tuple(f"r{i}" for i in range(n_rows)) + tuple(x for j in range(n_cols) for x in (f"p{j}", f"m{j}"))
@@ -338,7 +364,7 @@ def _tile_subcircuit(name: str, g_plus: np.ndarray, g_minus: np.ndarray, options
         return Subcircuit(name, ports, tuple(els))
     if options.reduced:
         # the exact port equivalent: Re<p|m><row>_<col> row source -> column end, Rrr<a>_<b> row <-> row
-        red = reduce_tile(g_plus, g_minus, r_wire, options.r_driver_ohm)
+        red = reduced if reduced is not None else reduce_tile(g_plus, g_minus, r_wire, options.r_driver_ohm)
         for i in range(n_rows):
             for j in range(n_cols):
                 els += [Resistor(f"Rep{i}_{j}", f"r{i}", f"p{j}", 1.0 / red.row_col[i, 2 * j]),
@@ -366,38 +392,74 @@ def read_delay_s(card: DeviceCard) -> float:
 
 
 def unit_circuit(unit: Unit, lm: LayerMatrix, gmap: ConductanceMap, *, unit_kind: str, card: DeviceCard,
-                 fast_card: DeviceCard, n_steps: int, options: MappingOptions, title: str) -> Circuit:
-    """The netlist of one unit, row drivers as 0 V placeholders (:func:`driver_sources` replaces them)."""
-    from ipnet_cosim.device.compiler import NEURON_MODULE
-    if unit_kind not in ("heat", "memoryless", "integrate"):
-        raise ConfigError(f"unit kind '{unit_kind}' is unknown; use heat, memoryless or integrate")
-    t = card.timing
+                 fast_card: DeviceCard, n_steps: int, options: MappingOptions, title: str,
+                 reduced: tuple[ReducedTile, ...] | None = None) -> Circuit:
+    """The netlist of one unit, row drivers as 0 V placeholders (:func:`driver_sources` replaces them);
+    ``reduced``: the row tiles' port conductances when already computed (:func:`tile_ports`)."""
+    _check_kind(unit_kind)
     c0, c1 = unit.cols
     els: list = []
     subs = []
     for r, (r0, r1) in enumerate(unit.row_blocks):
         tile = f"xb_{unit.name}_r{r}".lower()
         subs.append(_tile_subcircuit(tile, gmap.g_plus_s[r0:r1, c0:c1], gmap.g_minus_s[r0:r1, c0:c1],
-                                     options))
+                                     options, reduced[r] if reduced is not None and options.reduced else None))
         cols = [x for j in range(c1 - c0) for x in (f"sp{r}_{j}", f"sm{r}_{j}")]
         els.append(SubcircuitInstance(f"Xt{r}", tuple(f"x{i}" for i in range(r0, r1)) + tuple(cols), tile))
         for j in range(c1 - c0):
             els += [VoltageSource(f"Vsp{r}_{j}", f"sp{r}_{j}", "0"), VoltageSource(f"Vsm{r}_{j}", f"sm{r}_{j}", "0")]
     els += driver_sources(unit, lm, options, card, None)
+    return _with_neurons(title, els, subs, n_tiles=len(unit.row_blocks), n_cols=c1 - c0, unit_kind=unit_kind,
+                         mirror_gain=gmap.mirror_gain, card=card, fast_card=fast_card, n_steps=n_steps,
+                         options=options)
+
+
+def port_unit_circuit(name: str, *, n_tiles: int, n_cols: int, unit_kind: str, mirror_gain: float,
+                      card: DeviceCard, fast_card: DeviceCard, n_steps: int, options: MappingOptions,
+                      currents: Mapping[str, tuple[tuple[float, float], ...]] | None = None) -> Circuit:
+    """A unit with its crossbar as the port model (see the module docstring): per row tile ``r`` and
+    weight column ``j`` the PWL current sources ``Ip<r>_<j>`` / ``Im<r>_<j>`` into the 0 V sense sources
+    ``Vsp<r>_<j>`` / ``Vsm<r>_<j>`` (``currents``: name -> PWL points in A; a name not given is 0 A),
+    then the same mirrors, neurons and reset as :func:`unit_circuit`."""
+    _check_kind(unit_kind)
+    currents = currents or {}
+    els: list = []
+    for r in range(n_tiles):
+        for j in range(n_cols):
+            for pm in "pm":
+                src = f"I{pm}{r}_{j}"
+                els += [CurrentSource(src, "0", f"s{pm}{r}_{j}", pwl=currents.get(src)),
+                        VoltageSource(f"Vs{pm}{r}_{j}", f"s{pm}{r}_{j}", "0")]
+    title = f"ipnet-cosim unit {name}: crossbar as its port model (PWL column currents), {unit_kind} neurons"
+    return _with_neurons(title, els, [], n_tiles=n_tiles, n_cols=n_cols, unit_kind=unit_kind,
+                         mirror_gain=mirror_gain, card=card, fast_card=fast_card, n_steps=n_steps, options=options)
+
+
+def _check_kind(unit_kind: str) -> None:
+    if unit_kind not in ("heat", "memoryless", "integrate"):
+        raise ConfigError(f"unit kind '{unit_kind}' is unknown; use heat, memoryless or integrate")
+
+
+def _with_neurons(title: str, els: list, subs: list, *, n_tiles: int, n_cols: int, unit_kind: str,
+                  mirror_gain: float, card: DeviceCard, fast_card: DeviceCard, n_steps: int,
+                  options: MappingOptions) -> Circuit:
+    """Add the mirrors, neurons, reset and analysis to a unit's sensed columns (``Vsp<r>_<j>``, ``Vsm<r>_<j>``)."""
+    from ipnet_cosim.device.compiler import NEURON_MODULE
+    t = card.timing
     saves: list[str] = []
     if unit_kind == "integrate":
-        saves = [f"i(Vs{s}{r}_{j})" for r in range(len(unit.row_blocks)) for j in range(c1 - c0) for s in "pm"]
+        saves = [f"i(Vs{s}{r}_{j})" for r in range(n_tiles) for j in range(n_cols) for s in "pm"]
     else:
         model = HEAT_MODEL if unit_kind == "heat" else FAST_MODEL
-        for j in range(c1 - c0):
-            for r in range(len(unit.row_blocks)):
-                els += [CurrentMirror(f"Fp{r}_{j}", "0", f"a{j}", f"Vsp{r}_{j}", gmap.mirror_gain),
-                        CurrentMirror(f"Fm{r}_{j}", "0", f"a{j}", f"Vsm{r}_{j}", -gmap.mirror_gain)]
+        for j in range(n_cols):
+            for r in range(n_tiles):
+                els += [CurrentMirror(f"Fp{r}_{j}", "0", f"a{j}", f"Vsp{r}_{j}", mirror_gain),
+                        CurrentMirror(f"Fm{r}_{j}", "0", f"a{j}", f"Vsm{r}_{j}", -mirror_gain)]
             els.append(MTJNeuronInstance(f"N{j}", f"a{j}", "0", "u", "rst", f"th{j}", f"st{j}", model))
         els.append(VoltageSource("Vu", "u", "0", dc_v=0.5))
         els.append(PulseSource("Vrst", "rst", "0", 0.0, t.v_reset_v, read_delay_s(card), t.t_edge_s, t.t_edge_s,
                                t.t_reset_s - t.t_edge_s, t.t_step_s))
-        saves = [f"v(st{j})" for j in range(c1 - c0)]
+        saves = [f"v(st{j})" for j in range(n_cols)]
     models = ()
     if unit_kind != "integrate":
         models = ((card if unit_kind == "heat" else fast_card).mtj.model_card(
@@ -407,6 +469,17 @@ def unit_circuit(unit: Unit, lm: LayerMatrix, gmap: ConductanceMap, *, unit_kind
                    tran=Transient(step, n_steps * t.t_step_s, step),
                    # KLU: same results, 3x faster than ngspice's default sparse solver on tiles with wire segments
                    options=(("reltol", options.reltol), ("klu", None)))
+
+
+def row_levels_v(rows: np.ndarray, spikes: np.ndarray, v_read_v: float) -> np.ndarray:
+    """The read-pulse level of every row at every step, V ``[T, rows]``: ``v_read_v`` where the row's input
+    spiked (the bias row: every step), 0 elsewhere and on padding rows; ``rows`` the unit's gather indices."""
+    rows = np.asarray(rows)
+    levels = np.zeros((spikes.shape[0], rows.size))
+    real = rows >= 0
+    levels[:, real] = np.where(spikes[:, rows[real]] != 0, v_read_v, 0.0)
+    levels[:, rows == BIAS] = v_read_v
+    return levels
 
 
 def driver_sources(unit: Unit, lm: LayerMatrix, options: MappingOptions, card: DeviceCard,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from ipnet_cosim.device.errors import NetlistError
 from ipnet_cosim.device.units import continuation_lines
 from ipnet_cosim.device.units import spice_number as num
-from ipnet_cosim.netlist_gen.ir import (Circuit, CurrentMirror, MTJNeuronInstance, PulseSource, Resistor,
+from ipnet_cosim.netlist_gen.ir import (Circuit, CurrentMirror, CurrentSource, MTJNeuronInstance, PulseSource, Resistor,
                                         SubcircuitInstance, VoltageSource, validate_circuit)
 
 
@@ -22,13 +22,14 @@ def format_element(e) -> list[str]:
         if not e.r_ohm > 0:
             raise NetlistError(f"{e.name}: resistance {e.r_ohm} ohm must be positive")
         return [f"{e.name} {e.n1} {e.n2} {num(e.r_ohm)}"]
-    if isinstance(e, VoltageSource):
+    if isinstance(e, (VoltageSource, CurrentSource)):
+        a, b, dc = (e.n_plus, e.n_minus, e.dc_v) if isinstance(e, VoltageSource) else (e.n_from, e.n_to, e.dc_a)
         if e.pwl is None:
-            return [f"{e.name} {e.n_plus} {e.n_minus} {num(e.dc_v)}"]
+            return [f"{e.name} {a} {b} {num(dc)}"]
         times = [t for t, _ in e.pwl]
-        if any(b <= a for a, b in zip(times, times[1:])):
+        if any(t1 <= t0 for t0, t1 in zip(times, times[1:])):
             raise NetlistError(f"{e.name}: PWL times must increase strictly")
-        return continuation_lines(f"{e.name} {e.n_plus} {e.n_minus} PWL(", [f"{num(t)} {num(v)}" for t, v in e.pwl], ")")
+        return continuation_lines(f"{e.name} {a} {b} PWL(", [f"{num(t)} {num(v)}" for t, v in e.pwl], ")")
     if isinstance(e, PulseSource):
         return [f"{e.name} {e.n_plus} {e.n_minus} PULSE({num(e.v0_v)} {num(e.v1_v)} {num(e.delay_s)} "
                 f"{num(e.rise_s)} {num(e.fall_s)} {num(e.width_s)} {num(e.period_s)})"]

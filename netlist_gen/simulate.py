@@ -1,8 +1,14 @@
-"""``ipnet-cosim simulate``: run an exported network in ngspice, layer by layer, and compare with PyTorch.
+"""``ipnet-cosim simulate``: run an exported network in ngspice (or VACASK), layer by layer, and compare
+with PyTorch.
 
-For every sample, layer ``l``'s units (netlists) are run with row drivers built from layer
-``l - 1``'s simulated spikes (layer 0: the input frames); the readout's column charges give the
-class scores. Units of one layer run in parallel worker processes (one ngspice per process).
+For every sample, layer ``l``'s units are run with row drivers built from layer ``l - 1``'s
+simulated spikes (layer 0: the input frames); the readout's column charges give the class scores.
+By default (``crossbar="ports"``) each unit's crossbar reaches the simulator as its exact port model
+(:mod:`~ipnet_cosim.netlist_gen.ports`: one PWL current source per sensed column, the row sources'
+energy computed exactly from the port conductances) and only the neurons, mirrors and reset are
+simulated; ``crossbar="netlist"`` simulates the exported netlist with every resistor (and the row
+sources' energy integrated from the simulated currents), for validation. ``simulator="vacask"``
+runs the port-model units in VACASK instead of ngspice (the same circuit IR). Units of one layer run in parallel worker processes (one ngspice per process).
 Every finished unit is cached under ``<out>/cache/sample_<i>/<unit>.npz`` together with the
 hash of the exact deck it ran, so an interrupted or failed run resumes where it stopped and a
 changed netlist is simulated again. A unit that fails is named with its layer, position and
@@ -37,6 +43,8 @@ from ipnet_cosim.netlist_gen.mapping import LayerMatrix, MappingOptions, Unit
 
 RESULTS = "results.json"
 DASK_CONNECT_TIMEOUT = "20s"
+CROSSBAR_MODELS = ("ports", "netlist")
+SIMULATORS = ("ngspice", "vacask")
 
 
 @dataclass(frozen=True)
@@ -74,6 +82,8 @@ class UnitJob:
     key: str
     waveforms: bool
     energy: EnergySpec | None = None
+    simulator: str = "ngspice"
+    crossbar_energy: tuple[np.ndarray, np.ndarray] | None = None   # port model: (e_source_j, e_rdriver_j) [T, rows]
 
 
 def _atomic_savez(path: Path, **arrays: Any) -> None:
@@ -85,10 +95,15 @@ def _atomic_savez(path: Path, **arrays: Any) -> None:
 
 def run_unit_job(job: UnitJob) -> dict[str, Any]:
     """Run one unit (in a worker or in-process); the result is also written to the job's cache file."""
-    from ipnet_cosim.circuits.runner import run_netlist
     t0 = time.perf_counter()
     try:
-        waves = run_netlist(job.deck, [job.osdi] if job.kind == "neurons" else [])
+        libs = [job.osdi] if job.kind == "neurons" else []
+        if job.simulator == "vacask":
+            from ipnet_cosim.circuits.vacask_runner import run_vacask
+            waves = run_vacask(job.deck, libs)
+        else:
+            from ipnet_cosim.circuits.runner import run_netlist
+            waves = run_netlist(job.deck, libs)
         return _finish_job(job, waves, t0)
     except Exception as exc:   # reported with the tile's name; finished tiles stay cached
         return {"sample": job.sample, "unit": job.unit, "error": f"{type(exc).__name__}: {exc}"}
@@ -129,10 +144,13 @@ def _unit_energy(job: UnitJob, waves) -> dict[str, np.ndarray]:
     from ipnet_cosim.energy.integrate import energy_per_step_j, source_power_w
     spec = job.energy
     t = waves.time_s
-    i_src = np.stack([waves[f"vx{r}#branch"] for r in range(spec.n_rows)])
-    v_src = np.stack([waves[f"{spec.source_node_prefix}{r}"] for r in range(spec.n_rows)])
-    out = {"e_source_j": energy_per_step_j(t, source_power_w(v_src, i_src), spec.t_step_s, spec.n_steps),
-           "e_rdriver_j": energy_per_step_j(t, i_src ** 2 * spec.r_driver_ohm, spec.t_step_s, spec.n_steps)}
+    if job.crossbar_energy is not None:          # port model: computed exactly from the port conductances
+        out = {"e_source_j": job.crossbar_energy[0], "e_rdriver_j": job.crossbar_energy[1]}
+    else:
+        i_src = np.stack([waves[f"vx{r}#branch"] for r in range(spec.n_rows)])
+        v_src = np.stack([waves[f"{spec.source_node_prefix}{r}"] for r in range(spec.n_rows)])
+        out = {"e_source_j": energy_per_step_j(t, source_power_w(v_src, i_src), spec.t_step_s, spec.n_steps),
+               "e_rdriver_j": energy_per_step_j(t, i_src ** 2 * spec.r_driver_ohm, spec.t_step_s, spec.n_steps)}
     if job.kind == "neurons":
         v_a = np.stack([waves[f"a{j}"] for j in range(job.n_cols)])
         i_in = spec.mirror_gain * _column_currents(job, waves)
@@ -206,7 +224,8 @@ def torch_reference(folder: Path, manifest: dict[str, Any], frames: np.ndarray) 
 def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None, out: str | Path | None = None,
                     workers: int = 1, waveform_units: Sequence[str] = (), compare: bool = True,
                     progress: bool | Callable[[str], None] = True, plots: int = 0,
-                    energy: bool = True, scheduler: str | None = None) -> dict[str, Any]:
+                    energy: bool = True, scheduler: str | None = None, crossbar: str = "ports",
+                    simulator: str = "ngspice") -> dict[str, Any]:
     """Simulate an export (see the module docstring); returns the results written to ``<out>/results.json``.
 
     Args:
@@ -218,6 +237,10 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
             run on its workers instead (same jobs, same cache). Workers need this package installed,
             ngspice, one thread each (``dask worker ADDRESS --nthreads 1``) and the export and
             results folders at the same paths (a shared file system): they write the cache files.
+        crossbar: "ports" (default): every crossbar as its exact port model (PWL column currents; the row
+            sources' energy computed from the port conductances); "netlist": the exported netlist with every
+            resistor (slow on large tiles; for validation).
+        simulator: "ngspice" (default) or "vacask" (port model only).
         waveform_units: units whose saved waveforms are kept for every sample (npz).
         compare: run PyTorch on the same samples and compare.
         progress: show a progress bar (True), or a callback for messages.
@@ -237,9 +260,23 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
     manifest = read_manifest(folder)
     if not isinstance(workers, int) or workers < 1:
         raise ConfigError(f"workers ({workers!r}) must be an integer >= 1")
+    if crossbar not in CROSSBAR_MODELS:
+        raise ConfigError(f"crossbar model {crossbar!r} is unknown; use one of {', '.join(CROSSBAR_MODELS)}")
+    if simulator not in SIMULATORS:
+        raise ConfigError(f"simulator {simulator!r} is unknown; use one of {', '.join(SIMULATORS)}")
+    if simulator == "vacask" and crossbar != "ports":
+        raise ConfigError("VACASK runs the units with the crossbar as its port model; use crossbar 'ports' "
+                          "(--crossbar ports), or simulator 'ngspice' for the full netlists")
+    if crossbar == "ports" and any("ports" not in u for u in manifest["units"]):
+        raise ConfigError(f"{folder} has no port models (exported by an older version); export the network again, "
+                          f"or simulate the full netlists with crossbar 'netlist' (--crossbar netlist)")
+    if simulator == "vacask":
+        from ipnet_cosim.circuits.vacask_runner import vacask_path
+        vacask_path()                   # raises SimulatorNotFoundError with the install hint
     out = Path(out) if out is not None else folder / "sim"
     options = MappingOptions.from_dict(manifest["mapping_options"])
     card = DeviceCard.from_dict(manifest["device_card"])
+    fast_card = DeviceCard.from_dict(manifest["fast_card"])
     timing = manifest["timing"]
     n_steps = int(timing["n_steps"])
     units_by_name = {u["name"]: u for u in manifest["units"]}
@@ -303,8 +340,13 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
             jobs = []
             for s in samples:
                 for u in units:
-                    jobs.append(_job(folder, out, u, s, inputs[s], kind, card, options, read_times, osdi,
-                                     u["name"] in waveform_units, espec.get(u["name"])))
+                    if crossbar == "ports":
+                        jobs.append(_port_job(folder, out, u, layer, s, inputs[s], card, fast_card, options,
+                                              n_steps, read_times, osdi, u["name"] in waveform_units,
+                                              espec.get(u["name"]), simulator))
+                    else:
+                        jobs.append(_job(folder, out, u, s, inputs[s], kind, card, options, read_times, osdi,
+                                         u["name"] in waveform_units, espec.get(u["name"])))
             results = []
             todo = []
             for job in jobs:
@@ -324,7 +366,7 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
             try:
                 for res in run_iter:
                     if "error" in res:
-                        failures.append(_describe_failure(res, units_by_name))
+                        failures.append(_describe_failure(res, units_by_name, crossbar))
                     else:
                         counts["runs_simulated"] += 1
                         results.append(res)
@@ -386,7 +428,7 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
                               f"are kept in {out / 'cache'}; fix the cause and run 'ipnet-cosim simulate {folder}' "
                               f"again to resume")
     results, ref = _summarise(folder, manifest, samples, labels, frames_arr, outputs, charges, elapsed, wall,
-                              workers, compare)
+                              workers, compare, crossbar, simulator)
     results["summary"].update(counts)
     write_json(out / RESULTS, results)
     for k, s in enumerate(samples):
@@ -428,11 +470,68 @@ def _job(folder, out, u, sample, spikes_in, kind, card, options, read_times, osd
                    waves, energy)
 
 
-def _describe_failure(res: dict[str, Any], units: dict[str, dict]) -> dict[str, str]:
+def _port_job(folder: Path, out: Path, u: dict, layer: dict, sample: int, spikes_in: np.ndarray, card: DeviceCard,
+              fast_card: DeviceCard, options: MappingOptions, n_steps: int, read_times, osdi, waves: bool,
+              energy: EnergySpec | None, simulator: str) -> UnitJob:
+    """A unit with its crossbar as the port model (see :mod:`~ipnet_cosim.netlist_gen.ports`)."""
+    import dataclasses
+    from ipnet_cosim.netlist_gen.mapping import port_unit_circuit, row_levels_v
+    from ipnet_cosim.netlist_gen.ports import column_currents_pwl, row_energy_j
+    ports = _load_ports(folder / u["ports"])
+    levels = row_levels_v(np.asarray(u["rows"]), spikes_in, card.timing.v_read_v)
+    if levels.shape[1] != ports.n_rows:
+        raise ConfigError(f"{u['ports']} has {ports.n_rows} rows but unit {u['name']} has {levels.shape[1]}; "
+                          f"export again")
+    kind = "integrate" if layer["unit"] == "integrate" else "neurons"
+    n_cols = u["weight_columns"][1] - u["weight_columns"][0]
+    circuit = port_unit_circuit(u["name"], n_tiles=len(u["tiles"]), n_cols=n_cols, unit_kind=layer["unit"],
+                                mirror_gain=float(layer.get("mirror_gain", 0.0)), card=card, fast_card=fast_card,
+                                n_steps=n_steps, options=options,
+                                currents=column_currents_pwl(ports, levels, card.timing))
+    extra: tuple[str, ...] = ()
+    if waves and kind == "neurons":
+        extra = tuple(f"v({n}{j})" for j in range(n_cols) for n in ("a", "th"))
+    crossbar_energy = None
+    if energy is not None:
+        crossbar_energy = row_energy_j(ports, levels, card.timing, options.r_driver_ohm)
+        if kind == "neurons":
+            extra += tuple(f"i(Vs{pm}{t}_{j})" for j in range(n_cols) for t in range(len(u["tiles"])) for pm in "pm")
+            extra += tuple(f"v(a{j})" for j in range(n_cols) if not waves)
+    circuit = dataclasses.replace(circuit, saves=circuit.saves + extra)
+    if simulator == "vacask":
+        from ipnet_cosim.netlist_gen.vacask import format_vacask
+        deck = format_vacask(circuit, Path(osdi).name if kind == "neurons" else None)
+    else:
+        from ipnet_cosim.netlist_gen.ngspice import format_ngspice
+        deck = format_ngspice(circuit)
+    key = hashlib.sha256(deck.encode()).hexdigest()
+    cache = out / "cache" / f"sample_{sample:04d}" / f"{u['name']}.npz"
+    return UnitJob(sample, u["name"], deck, kind, n_cols, len(u["tiles"]), read_times, str(osdi), str(cache), key,
+                   waves, energy, simulator, crossbar_energy)
+
+
+_PORTS_CACHE: dict[str, Any] = {}
+
+
+def _load_ports(path: Path):
+    """A unit's port model, read once per process (a simulation builds a job per unit and sample)."""
+    from ipnet_cosim.netlist_gen.ports import UnitPorts
+    key = str(path.resolve())
+    stamp = path.stat().st_mtime_ns if path.is_file() else None
+    hit = _PORTS_CACHE.get(key)
+    if hit is None or hit[0] != stamp:
+        if len(_PORTS_CACHE) > 4096:
+            _PORTS_CACHE.clear()
+        hit = _PORTS_CACHE[key] = (stamp, UnitPorts.load(path))
+    return hit[1]
+
+
+def _describe_failure(res: dict[str, Any], units: dict[str, dict], crossbar: str = "netlist") -> dict[str, str]:
     u = units[res["unit"]]
     rows = ", ".join(f"{t['rows'][0]}-{t['rows'][1] - 1}" for t in u["tiles"])
+    what = u["netlist"] if crossbar == "netlist" else f"port model {u['ports']}"
     msg = (f"tile {res['unit']} (layer {u['layer']}, position {u['position']}, weight columns "
-           f"{u['weight_columns'][0]}-{u['weight_columns'][1] - 1}, rows {rows}; {u['netlist']}) failed on sample "
+           f"{u['weight_columns'][0]}-{u['weight_columns'][1] - 1}, rows {rows}; {what}) failed on sample "
            f"{res['sample']}: {res['error'].splitlines()[0]}")
     return {"unit": res["unit"], "sample": str(res["sample"]), "message": msg, "error": res["error"]}
 
@@ -443,7 +542,8 @@ def _save_waveforms(out: Path, sample: int, unit: str, r: dict[str, Any]) -> Non
         _atomic_savez(out / "waveforms" / f"sample_{sample:04d}_{unit}.npz", **arrays)
 
 
-def _summarise(folder, manifest, samples, labels, frames, outputs, charges, elapsed, wall, workers, compare):
+def _summarise(folder, manifest, samples, labels, frames, outputs, charges, elapsed, wall, workers, compare,
+               crossbar="netlist", simulator="ngspice"):
     from ipnet_cosim.circuits.runner import ngspice_version
     t = manifest["timing"]
     readout = manifest["layers"][-1]
@@ -500,14 +600,24 @@ def _summarise(folder, manifest, samples, labels, frames, outputs, charges, elap
             "all_spikes_equal": all(t["mismatches"] == 0 for t in totals),
             "layers": totals,
         })
+    if crossbar == "ports":
+        circuit = (f"simulated ({simulator} transient of every unit's neurons, mirrors and reset, driven by its "
+                   f"crossbar's exact port model: PWL column currents from the port conductances of ports/<unit>.npz)")
+    else:
+        circuit = f"simulated ({simulator} transient of every unit's full netlist, netlists/<unit>.cir)"
     result = {
-        "what": "circuit-level simulation of an exported network (ngspice) and its comparison with PyTorch",
+        "what": f"circuit-level simulation of an exported network ({simulator}) and its comparison with PyTorch",
         "provenance": {"export": str(folder.resolve()), "checkpoint_sha256": manifest["checkpoint"]["sha256"],
-                       "osdi_sha256": manifest["device"]["osdi_sha256"], "ngspice": ngspice_version(),
+                       "osdi_sha256": manifest["device"]["osdi_sha256"], "simulator": simulator,
+                       "ngspice": ngspice_version() if simulator == "ngspice" else None,
+                       "crossbar": crossbar,
+                       "crossbar_energy": ("computed (exact: row levels x port conductances x integral of the pulse "
+                                           "shape squared; netlist_gen.ports)" if crossbar == "ports" else
+                                           f"simulated (integral of the {simulator} row-source currents and voltages)"),
                        "mapping_options": manifest["mapping_options"],
-                       "circuit_values": "simulated (ngspice transient of every unit)",
+                       "circuit_values": circuit,
                        "torch_values": "computed (PyTorch, exact precision: float64, 64/16 substeps)" if ref else None,
-                       "sim_time": "measured wall time of each ngspice run, summed per sample"},
+                       "sim_time": f"measured wall time of each {simulator} run, summed per sample"},
         "summary": summary, "per_sample": per_sample,
     }
     return result, ref

@@ -15,6 +15,9 @@ Resistor                        ``r1 (a b) ir_resistor r=<ohm>`` (VACASK's ``res
 VoltageSource, DC               ``v1 (p n) ir_vsource dc=<V>``
 VoltageSource, PWL              ``v1 (p n) ir_vsource type="pwl" wave=[t0, v0, t1, v1, ...]`` (the same
                                 interpolation and end behaviour as SPICE's PWL)
+CurrentSource, DC / PWL         ``i1 (from to) ir_isource dc=<A>`` / ``type="pwl" wave=[...]`` (VACASK's
+                                built-in ``isource``; the current flows from ``from`` through it to ``to``,
+                                as SPICE's ``I``)
 PulseSource                     ``v1 (p n) ir_vsource type="pulse" val0= val1= delay= rise= fall= width=
                                 period=`` (SPICE's PULSE(v0 v1 td tr tf pw per)); a zero rise or fall
                                 becomes the transient step, as ngspice does (VACASK rejects rise=0 and
@@ -54,11 +57,12 @@ from typing import Any, Callable, Iterable, Sequence
 from ipnet_cosim.device.card import MTJParams
 from ipnet_cosim.device.errors import NetlistError
 from ipnet_cosim.device.units import spice_number as num
-from ipnet_cosim.netlist_gen.ir import (GROUND, Circuit, CurrentMirror, MTJNeuronInstance, PulseSource, Resistor,
+from ipnet_cosim.netlist_gen.ir import (GROUND, Circuit, CurrentMirror, CurrentSource, MTJNeuronInstance, PulseSource, Resistor,
                                         SubcircuitInstance, VoltageSource, validate_circuit)
 
 RESISTOR_MODEL = "ir_resistor"
 VSOURCE_MODEL = "ir_vsource"
+ISOURCE_MODEL = "ir_isource"
 CCCS_MODEL = "ir_cccs"
 TRAN_ANALYSIS = "tran1"      # VACASK writes the results to <analysis name>.raw
 ITEMS_PER_LINE = 8
@@ -135,10 +139,11 @@ def _write_resistor(e: Resistor, circuit: Circuit) -> list[str]:
     return [f"{vacask_name(e.name)} ({_nodes(e.nodes())}) {RESISTOR_MODEL} r={num(e.r_ohm)}"]
 
 
-def _write_voltage_source(e: VoltageSource, circuit: Circuit) -> list[str]:
-    head = f"{vacask_name(e.name)} ({_nodes(e.nodes())}) {VSOURCE_MODEL}"
+def _write_voltage_source(e: VoltageSource | CurrentSource, circuit: Circuit) -> list[str]:
+    is_v = isinstance(e, VoltageSource)
+    head = f"{vacask_name(e.name)} ({_nodes(e.nodes())}) {VSOURCE_MODEL if is_v else ISOURCE_MODEL}"
     if e.pwl is None:
-        return [f"{head} dc={num(e.dc_v)}"]
+        return [f"{head} dc={num(e.dc_v if is_v else e.dc_a)}"]
     if not e.pwl:
         raise NetlistError(f"{e.name}: a PWL source needs at least one (time, value) point")
     times = [t for t, _ in e.pwl]
@@ -189,6 +194,7 @@ def _write_subcircuit_instance(e: SubcircuitInstance, circuit: Circuit) -> list[
 register_element(Resistor, _write_resistor, loads=("resistor.osdi",),
                  models=(f"model {RESISTOR_MODEL} resistor",))
 register_element(VoltageSource, _write_voltage_source, models=(f"model {VSOURCE_MODEL} vsource",))
+register_element(CurrentSource, _write_voltage_source, models=(f"model {ISOURCE_MODEL} isource",))
 register_element(PulseSource, _write_pulse_source, models=(f"model {VSOURCE_MODEL} vsource",))
 register_element(CurrentMirror, _write_current_mirror, models=(f"model {CCCS_MODEL} cccs",))
 register_element(MTJNeuronInstance, _write_neuron)            # its model comes from circuit.models

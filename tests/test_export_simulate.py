@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -135,17 +140,49 @@ def test_failing_tile_is_named_and_finished_tiles_resume(small_ck, tmp_path):
     good = bad.read_text()
     bad.write_text(good.replace("Vu u 0 0.5", "Vu u 0 0.5\nRbroken a0 0 nonsense"))
     with pytest.raises(SimulationError, match=r"tile L0_p003_c0 \(layer 0, position 3") as info:
-        simulate_export(out, progress=False)
+        simulate_export(out, progress=False, crossbar="netlist")
     assert "netlists/L0_p003_c0.cir" in str(info.value)
     cached = sorted((out / "sim" / "cache").rglob("*.npz"))
     assert len(cached) == 2 * 15            # every other layer-0 tile of both samples is kept
     bad.write_text(good)
-    result = simulate_export(out, progress=False, compare=False)
+    result = simulate_export(out, progress=False, compare=False, crossbar="netlist")
     s = result["summary"]
     assert s["runs_cached"] == 30 and s["runs_simulated"] == 2 * (1 + 1 + 1)
-    again = simulate_export(out, progress=False, compare=False)
+    again = simulate_export(out, progress=False, compare=False, crossbar="netlist")
     assert again["summary"]["runs_simulated"] == 0
     assert again["per_sample"] == result["per_sample"]
+
+
+@pytest.mark.ngspice
+def test_killed_run_resumes_without_resimulating_finished_tiles(small_ck, tmp_path):
+    """``ipnet-cosim simulate`` killed (SIGKILL: no clean-up) while layer 0 runs; the rerun takes every unit
+    finished before the kill from the cache (files untouched) and simulates only the rest."""
+    out = tmp_path / "exp"
+    export_network(small_ck, out, samples=[0, 1, 2])
+    total = 3 * (16 + 1 + 1)
+    cache = out / "sim" / "cache"
+
+    def finished() -> dict[Path, int]:
+        return {p: p.stat().st_mtime_ns for p in cache.rglob("*.npz") if not p.name.endswith(".tmp.npz")}
+
+    exe = Path(sys.executable).with_name("ipnet-cosim")
+    proc = subprocess.Popen([str(exe), "simulate", str(out), "--workers", "1", "--no-compare", "--plots", "0"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and proc.poll() is None and len(finished()) < 6:
+            time.sleep(0.02)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    done = finished()
+    assert 6 <= len(done) < total, f"the run must be killed midway ({len(done)} of {total} units finished)"
+    assert not (out / "sim" / "results.json").exists()
+    result = simulate_export(out, progress=False)
+    s = result["summary"]
+    assert s["runs_cached"] == len(done) and s["runs_simulated"] == total - len(done)
+    assert all(p.stat().st_mtime_ns == m for p, m in done.items())     # finished units were not simulated again
+    assert s["all_spikes_equal"] and s["classes_agree"] == 3
 
 
 def test_simulate_refuses_a_folder_without_manifest(tmp_path):
@@ -167,21 +204,34 @@ def test_reduced_tiles_simulate_like_the_full_wire_ladder(small_ck, tmp_path):
     text = {m: (p / "netlists" / f"{unit}.cir").read_text() for m, p in exports.items()}
     assert " w0_0 " in text["ladder"] and " w0_0 " not in text["reduced"] and "Rrr0_1 " in text["reduced"]
     assert "Rd0 " in text["ladder"] and "Rd0 " not in text["reduced"]       # folded into the reduced tile
-    res = {m: simulate_export(p, workers=2, progress=False, waveform_units=[unit]) for m, p in exports.items()}
+    res = {m: simulate_export(p, workers=2, progress=False, waveform_units=[unit], crossbar="netlist")
+           for m, p in exports.items()}
+    # and the default: the reduced export's crossbars as their port model (PWL column currents)
+    sims = {m: p / "sim" for m, p in exports.items()}
+    sims["ports"] = tmp_path / "ports_sim"
+    res["ports"] = simulate_export(exports["reduced"], out=sims["ports"], workers=2, progress=False,
+                                   waveform_units=[unit])
+    assert res["ports"]["provenance"]["crossbar"] == "ports"
     for s in range(3):
-        spikes = {m: np.load(p / "sim" / f"spikes_sample_{s:04d}.npz") for m, p in exports.items()}
-        for key in spikes["ladder"].files:
-            if key.startswith("circuit_") and key != "circuit_charge_c":
-                assert np.array_equal(spikes["ladder"][key], spikes["reduced"][key]), (s, key)
-        np.testing.assert_allclose(spikes["reduced"]["circuit_charge_c"], spikes["ladder"]["circuit_charge_c"],
-                                   rtol=1e-8, atol=1e-8 * np.abs(spikes["ladder"]["circuit_charge_c"]).max())
-        waves = {m: np.load(p / "sim" / "waveforms" / f"sample_{s:04d}_{unit}.npz") for m, p in exports.items()}
-        t_l, t_r = waves["ladder"]["time_s"], waves["reduced"]["time_s"]
-        for key in [k for k in waves["ladder"].files if k[:1] in "at"]:     # neuron input and temperature
-            lad = waves["ladder"][key]
-            red = np.interp(t_l, t_r, waves["reduced"][key])
-            peak = np.abs(lad).max()
-            assert np.abs(red - lad).max() <= 1e-6 * peak, (s, key)        # measured: 1e-11
+        spikes = {m: np.load(p / f"spikes_sample_{s:04d}.npz") for m, p in sims.items()}
+        energy = {m: np.load(p / f"energy_sample_{s:04d}.npz") for m, p in sims.items()}
+        waves = {m: np.load(p / "waveforms" / f"sample_{s:04d}_{unit}.npz") for m, p in sims.items()}
+        for m in ("reduced", "ports"):
+            for key in spikes["ladder"].files:
+                if key.startswith("circuit_") and key != "circuit_charge_c":
+                    assert np.array_equal(spikes["ladder"][key], spikes[m][key]), (m, s, key)
+            np.testing.assert_allclose(spikes[m]["circuit_charge_c"], spikes["ladder"]["circuit_charge_c"],
+                                       rtol=1e-8, atol=1e-8 * np.abs(spikes["ladder"]["circuit_charge_c"]).max())
+            t_l, t_m = waves["ladder"]["time_s"], waves[m]["time_s"]
+            for key in [k for k in waves["ladder"].files if k[:1] in "at"]:     # neuron input and temperature
+                lad = waves["ladder"][key]
+                other = np.interp(t_l, t_m, waves[m][key])
+                assert np.abs(other - lad).max() <= 1e-6 * np.abs(lad).max(), (m, s, key)   # measured: 1e-9
+            # row-source and driver energies: integrated from ngspice's currents (netlists) or computed
+            # exactly from the port conductances (ports); neuron heating simulated in both
+            for key in energy["ladder"].files:
+                np.testing.assert_allclose(energy[m][key], energy["ladder"][key], rtol=1e-5,
+                                           atol=1e-5 * np.abs(energy["ladder"][key]).max(), err_msg=f"{m} {s} {key}")
     # the wires matter at this resistance: the class scores move away from the ideal network's
     per = res["ladder"]["per_sample"]
     shift = max(np.abs(np.subtract(e["circuit_logits"], e["torch_logits"])).max() for e in per)
@@ -189,6 +239,52 @@ def test_reduced_tiles_simulate_like_the_full_wire_ladder(small_ck, tmp_path):
 
 
 @pytest.mark.ngspice
+@pytest.mark.ngspice
+def test_port_model_without_wires_simulates_like_the_netlist(small_ck, tmp_path):
+    """No wire segments, a 30 ohm driver in front of every row: the port model (G / (1 + R_d G_row)) gives
+    ngspice the same spikes, charges and neuron waveforms as the netlist with every resistor, and the
+    computed source and driver energies equal the ones integrated from the simulated currents."""
+    out = tmp_path / "exp"
+    export_network(small_ck, out, samples=[0, 1], options=MappingOptions(tile_rows=16, tile_cols=4, r_driver_ohm=30.0))
+    unit = "L0_p006_c0"
+    runs = {cb: simulate_export(out, out=tmp_path / cb, workers=2, progress=False, compare=False, crossbar=cb,
+                                waveform_units=[unit]) for cb in ("netlist", "ports")}
+    assert runs["ports"]["summary"]["sim_time_per_sample_s"] < runs["netlist"]["summary"]["sim_time_per_sample_s"]
+    for s in (0, 1):
+        a, b = (np.load(tmp_path / cb / f"spikes_sample_{s:04d}.npz") for cb in ("netlist", "ports"))
+        for key in a.files:
+            if key != "circuit_charge_c":
+                assert np.array_equal(a[key], b[key]), (s, key)
+        np.testing.assert_allclose(b["circuit_charge_c"], a["circuit_charge_c"], rtol=1e-8,
+                                   atol=1e-8 * np.abs(a["circuit_charge_c"]).max())
+        ea, eb = (np.load(tmp_path / cb / f"energy_sample_{s:04d}.npz") for cb in ("netlist", "ports"))
+        assert ea["layer0_rdriver_j"].sum() > 0.01 * ea["layer0_source_j"].sum()      # the driver matters
+        for key in ea.files:
+            np.testing.assert_allclose(eb[key], ea[key], rtol=1e-5, atol=1e-5 * np.abs(ea[key]).max(), err_msg=key)
+        wa, wb = (np.load(tmp_path / cb / "waveforms" / f"sample_{s:04d}_{unit}.npz") for cb in ("netlist", "ports"))
+        for key in [k for k in wa.files if k[:1] in "at"]:
+            other = np.interp(wa["time_s"], wb["time_s"], wb[key])
+            assert np.abs(other - wa[key]).max() <= 1e-6 * np.abs(wa[key]).max(), (s, key)
+
+
+def test_port_model_problems_are_named(small_ck, tmp_path):
+    out = tmp_path / "exp"
+    export_network(small_ck, out, samples=[0])
+    with pytest.raises(ConfigError, match="port model"):
+        simulate_export(out, progress=False, compare=False, simulator="vacask", crossbar="netlist")
+    with pytest.raises(ConfigError, match="crossbar model 'wires' is unknown"):
+        simulate_export(out, progress=False, compare=False, crossbar="wires")
+    (out / "ports" / "L0_p002_c0.npz").write_bytes(b"not a zip file")
+    with pytest.raises(ConfigError, match=r"ports/L0_p002_c0.npz is missing or damaged .*export the network again"):
+        simulate_export(out, progress=False, compare=False)
+    manifest = json.loads((out / "manifest.json").read_text())
+    for u in manifest["units"]:
+        del u["ports"]                        # an export written before port models existed
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ConfigError, match="--crossbar netlist"):
+        simulate_export(out, progress=False, compare=False)
+
+
 def test_dask_cluster_runs_the_same_jobs(small_ck, tmp_path):
     """The same export on a Dask LocalCluster (loopback, 2 single-threaded worker processes): the same
     spikes and class scores as in-process; a rerun finds every unit in the cache."""

@@ -192,3 +192,16 @@ def test_importing_the_package_starts_nothing_heavy():
     out = _run_isolated(code, {})
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_waveform_error_with_a_time_tolerance():
+    """A step shifted by 5 fs: pointwise the whole jump is the error, within a 0.1 ps tolerance none is;
+    a 1 % level difference stays 1 % at any tolerance; crossing times are linear between points."""
+    from ipnet_cosim.circuits.compare import crossing_times_s, waveform_error
+    t = np.array([0.0, 1e-9, 1e-9 + 1e-15, 2e-9])
+    step = np.array([0.0, 0.0, 1.0, 1.0])
+    shifted = t + 5e-15
+    assert waveform_error(t, step, shifted, step) > 0.5
+    assert waveform_error(t, step, shifted, step, time_tol_s=1e-13) < 1e-12
+    assert abs(waveform_error(t, step, t, 1.01 * step, time_tol_s=1e-13) - 0.01) < 1e-12
+    np.testing.assert_allclose(crossing_times_s(t, step), [1e-9 + 0.5e-15], rtol=1e-12)
