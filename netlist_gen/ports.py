@@ -87,7 +87,7 @@ class UnitPorts:
 
     def row_currents_a(self, levels_v: np.ndarray) -> np.ndarray:
         """``Y V``: the current each row source delivers at row levels ``levels_v`` ``[T, rows]``, A."""
-        cur = levels_v * self.row_col_s.sum(axis=1)
+        cur = levels_v * _rows_weighted_sum(np.ones((1, self.row_col_s.shape[1])), self.row_col_s.T)[0]
         if self.coupling_s.size:
             a, b = self.coupling_rows[:, 0], self.coupling_rows[:, 1]
             flow = (levels_v[:, a] - levels_v[:, b]) * self.coupling_s        # from row a to row b
@@ -96,9 +96,19 @@ class UnitPorts:
         return cur
 
 
+def _rows_weighted_sum(levels_v: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """``levels_v @ matrix`` summed row by row in a fixed order with elementwise operations: the same bits
+    on every CPU (BLAS kernels differ between CPUs in the last bits, and these values go into netlists
+    that must be byte-identical)."""
+    out = np.zeros((levels_v.shape[0], matrix.shape[1]))
+    for i in range(matrix.shape[0]):
+        out += levels_v[:, i:i + 1] * matrix[i]
+    return out
+
+
 def column_levels_a(ports: UnitPorts, levels_v: np.ndarray) -> list[np.ndarray]:
     """Per row tile, the column-current level of every step, A ``[T, 2 cols]`` (``levels_v`` ``[T, rows]``)."""
-    return [levels_v[:, a:b] @ ports.row_col_s[a:b] for a, b in ports.tile_rows]
+    return [_rows_weighted_sum(levels_v[:, a:b], ports.row_col_s[a:b]) for a, b in ports.tile_rows]
 
 
 def column_currents_pwl(ports: UnitPorts, levels_v: np.ndarray, timing: "PulseTiming"

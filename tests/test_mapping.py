@@ -700,3 +700,65 @@ def test_golden_reset_pulse_and_read_delay():
                                     t.t_reset_s - t.t_edge_s, t.t_step_s], rel=1e-15)
     # the pulse is high over [t_step - t_reset, t_step - t_edge] of every step (spikes read before it)
     assert read_delay_s(CARD) + t.t_edge_s + values[5] == pytest.approx(t.t_step_s - t.t_edge_s)
+
+
+def golden_port_text(options: MappingOptions, spikes: np.ndarray) -> str:
+    from ipnet_cosim.netlist_gen.mapping import port_unit_circuit, row_levels_v, tile_ports
+    from ipnet_cosim.netlist_gen.ports import UnitPorts, column_currents_pwl
+    lm = LayerMatrix(GOLDEN_W, np.array([[0, 1, BIAS]]), np.array([[0, 1]]), "golden")
+    unit, = layer_units(0, lm, options)
+    gmap = conductances(lm, 0, 0, v_read_v=CARD.timing.v_read_v, current_scale_a=SCALE_A, options=options,
+                        name="golden")
+    ports = UnitPorts.from_tiles(tuple(tile_ports(gmap.g_plus_s[a:b], gmap.g_minus_s[a:b], options)
+                                       for a, b in unit.row_blocks), unit.row_blocks)
+    levels = row_levels_v(lm.gather[0], spikes, CARD.timing.v_read_v)
+    circuit = port_unit_circuit(unit.name, n_tiles=len(unit.row_blocks), n_cols=2, unit_kind="heat",
+                                mirror_gain=gmap.mirror_gain, card=CARD, fast_card=FAST_CARD, n_steps=spikes.shape[0],
+                                options=options, currents=column_currents_pwl(ports, levels, CARD.timing))
+    return format_ngspice(circuit)
+
+
+def test_golden_unit_ports():
+    """The reduced golden unit as the port model simulate runs by default, for input spikes
+    [[1, 0], [1, 1]]: PWL column currents into the sense sources, no crossbar, no row drivers."""
+    opts = MappingOptions(tile_rows=2, r_wire_ohm=1.0, r_driver_ohm=10.0)
+    text = golden_port_text(opts, np.array([[1.0, 0.0], [1.0, 1.0]]))
+    assert ".subckt" not in text and "\nVx" not in text and "\nR" not in text
+    compare_golden(text, "unit_ports.cir")
+
+
+def test_port_model_is_the_linear_map_of_the_crossbar():
+    """Without wires the port conductances are G / (1 + R_d sum G_row); the column-current levels are
+    sum_i A_ic V_i; the computed row-source energy equals the trapezoid integral of v i over the PWL; the
+    driver share is R_d I^2 K."""
+    from ipnet_cosim.netlist_gen.mapping import row_levels_v, tile_ports
+    from ipnet_cosim.netlist_gen.ports import UnitPorts, column_currents_pwl, column_levels_a, row_energy_j
+    rng = np.random.default_rng(4)
+    gp, gm = rng.uniform(1e-6, 1e-3, (5, 3)), rng.uniform(1e-6, 1e-3, (5, 3))
+    opts = MappingOptions(r_driver_ohm=25.0)
+    tile = tile_ports(gp, gm, opts)
+    g = np.empty((5, 6))
+    g[:, 0::2], g[:, 1::2] = gp, gm
+    np.testing.assert_allclose(tile.row_col, g / (1 + 25.0 * g.sum(axis=1, keepdims=True)), rtol=1e-15)
+    assert tile.row_row == ()
+    ports = UnitPorts.from_tiles((tile,), ((0, 5),))
+    spikes = (rng.random((3, 4)) < 0.5).astype(float)
+    levels = row_levels_v(np.array([0, 1, PAD, 3, BIAS]), spikes, 0.2)
+    assert np.all(levels[:, 2] == 0) and np.all(levels[:, 4] == 0.2)
+    np.testing.assert_allclose(column_levels_a(ports, levels)[0], levels @ tile.row_col, rtol=1e-15)
+    pwl = column_currents_pwl(ports, levels, CARD.timing)
+    t_fine = np.sort(np.concatenate([np.array(p)[:, 0] for p in pwl.values()]))
+    for name, points in pwl.items():
+        c = 2 * int(name.split("_")[1]) + (name[1] == "m")
+        want = sum(np.interp(t_fine, *np.array(CARD.timing.pulse_pwl(levels[:, i])).T, right=0.0) * tile.row_col[i, c]
+                   for i in range(5))
+        np.testing.assert_allclose(np.interp(t_fine, *np.array(points).T, right=0.0), want, rtol=1e-12, atol=1e-18)
+    e_src, e_rd = row_energy_j(ports, levels, CARD.timing, 25.0)
+    i_row = levels * tile.row_col.sum(axis=1)
+    for i in range(5):
+        v = np.array(CARD.timing.pulse_pwl(levels[:, i]))
+        # v i = v^2 Y_ii is quadratic on each PWL segment: Simpson's rule is exact per segment
+        t0, t1, v0, v1 = v[:-1, 0], v[1:, 0], v[:-1, 1], v[1:, 1]
+        seg = (t1 - t0) / 6 * (v0 ** 2 + 4 * ((v0 + v1) / 2) ** 2 + v1 ** 2) * tile.row_col[i].sum()
+        np.testing.assert_allclose(e_src[:, i].sum(), seg.sum(), rtol=1e-9)
+    np.testing.assert_allclose(e_rd, 25.0 * i_row ** 2 * (CARD.timing.t_pulse_s - CARD.timing.t_edge_s / 3), rtol=1e-15)
