@@ -16,6 +16,10 @@ the driver resistance is ``r_driver (Y V_s)_i^2 K`` (:func:`row_energy_j`). Both
 integrated from simulator time points.
 
 Stored per unit in the export as ``ports/<unit>.npz`` (:meth:`UnitPorts.to_bytes`).
+
+Scope: the crossbar is modelled as purely resistive (cells, wire segments, driver resistance); no wire
+or cell capacitance is modelled, in the netlists or here. With capacitive parasitics the port model
+would become a dynamic (frequency-dependent) one and this static reduction would no longer be exact.
 """
 
 from __future__ import annotations
