@@ -49,6 +49,7 @@ def main() -> None:
     from ipnet_cosim.netlist_gen import simulate as sim
     from ipnet_cosim.netlist_gen.export import export_network
     from ipnet_cosim.netlist_gen.mapping import MappingOptions
+    from ipnet_cosim.netlist_gen.ports import UnitPorts
 
     work = Path(tempfile.mkdtemp(prefix="ipnet-rss-"))
     try:
@@ -68,7 +69,8 @@ def main() -> None:
         read = tuple(float(v) for v in np.arange(n) * t["t_step_s"] + t["read_delay_s"])
         espec = sim.EnergySpec(len(u["rows"]), "x", float(layer["mirror_gain"]), options.r_driver_ohm,
                                float(t["t_step_s"]), n)
-        job = sim._port_job(export, work / "sim", u, layer, 0, spikes, card, fast, options, n, read,
+        ports = UnitPorts.load(export / u["ports"])
+        job = sim._port_job(work / "sim", u, ports, layer, 0, spikes, card, fast, options, n, read,
                             export / man["device"]["osdi"], False, espec, args.simulator)
         readings = []
         t0 = time.perf_counter()

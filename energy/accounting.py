@@ -176,13 +176,12 @@ def energy_breakdown(data: SimulationData, assumptions: PeripheryAssumptions = P
     ports = prov.get("crossbar") == "ports"
     port_src = (f"computed: exact integral of the crossbar's port model (row levels x port conductances of "
                 f"{data.folder}/ports, pulse shape of the card; netlist_gen.ports), {n_samples} samples, mean per sample")
-    simulated = tuple(c for c in SIMULATED if not (ports and c in PORT_COMPUTED))
 
     def prov_of(c: str) -> tuple[str, str]:
-        if c in simulated:
-            return "simulated", sim_src
-        if c in PORT_COMPUTED:
+        if ports and c in PORT_COMPUTED:
             return "computed", port_src
+        if c in SIMULATED:
+            return "simulated", sim_src
         return "computed", "computed: " + _formula(c)
 
     totals = {c: 0.0 for c in CATEGORIES}

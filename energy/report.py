@@ -65,8 +65,8 @@ def build_report(folder: str | Path, *, sim: str | Path | None = None,
     energy = energy_breakdown(data, assumptions)
     summary = data.results.get("summary", {})
     n = len(data.samples)
-    sim_src = (f"simulated: {data.results.get('provenance', {}).get('simulator', 'ngspice')}, {n} samples of "
-               f"{data.folder.name}")
+    sim_prov = data.results.get("provenance", {})
+    sim_src = f"simulated: {sim_prov.get('simulator', 'ngspice')}, {n} samples of {data.folder.name}"
     accuracy = {"circuit": figure(summary.get("circuit_accuracy", 0.0), "1", "simulated",
                                 sim_src + "; predicted class = argmax of the readout column charge")}
     if "torch_accuracy" in summary:
@@ -106,9 +106,9 @@ def build_report(folder: str | Path, *, sim: str | Path | None = None,
         "provenance": {
             "export": str(data.folder.resolve()), "simulation": str(data.sim.resolve()),
             "checkpoint_sha256": man["checkpoint"]["sha256"], "osdi_sha256": man["device"]["osdi_sha256"],
-            "ngspice": str(data.results.get("provenance", {}).get("ngspice")),
-            "simulator": str(data.results.get("provenance", {}).get("simulator", "ngspice")),
-            "crossbar": str(data.results.get("provenance", {}).get("crossbar", "netlist")),
+            "ngspice": str(sim_prov.get("ngspice")),
+            "simulator": str(sim_prov.get("simulator", "ngspice")),
+            "crossbar": str(sim_prov.get("crossbar", "netlist")),
             "package_version": str(man.get("package_version")),
             "samples": ", ".join(str(s) for s in data.samples),
         },

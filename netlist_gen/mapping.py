@@ -486,23 +486,17 @@ def driver_sources(unit: Unit, lm: LayerMatrix, options: MappingOptions, card: D
                    spikes: np.ndarray | None) -> list:
     """Row drivers of a unit: PWL read pulses from ``spikes`` ([T, inputs] 0/1 of the layer's input),
     or 0 V placeholders when ``spikes`` is None (and a driver resistance if set)."""
-    v = card.timing.v_read_v
     els: list = []
-    rows = lm.gather[unit.position]
+    levels = None if spikes is None else row_levels_v(lm.gather[unit.position], spikes, card.timing.v_read_v)
     for r in range(unit.row_blocks[0][0], unit.row_blocks[-1][1]):
         node = f"x{r}"
         if options.r_driver_ohm > 0 and not options.reduced:      # reduced tiles contain the driver resistance
             els.append(Resistor(f"Rd{r}", f"d{r}", node, options.r_driver_ohm))
             node = f"d{r}"
-        src = rows[r]
-        if spikes is None or src == PAD:
-            els.append(VoltageSource(f"Vx{r}", node, "0"))
-            continue
-        active = np.arange(spikes.shape[0]) if src == BIAS else np.flatnonzero(spikes[:, src])
+        active = np.flatnonzero(levels[:, r]) if levels is not None else np.zeros(0, dtype=np.int64)
         if active.size == 0:
             els.append(VoltageSource(f"Vx{r}", node, "0"))
         else:
-            levels = np.zeros(int(active[-1]) + 1)
-            levels[active] = v
-            els.append(VoltageSource(f"Vx{r}", node, "0", pwl=tuple(card.timing.pulse_pwl(levels))))
+            els.append(VoltageSource(f"Vx{r}", node, "0",
+                                     pwl=tuple(card.timing.pulse_pwl(levels[:active[-1] + 1, r]))))
     return els

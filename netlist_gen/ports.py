@@ -91,7 +91,7 @@ class UnitPorts:
 
     def row_currents_a(self, levels_v: np.ndarray) -> np.ndarray:
         """``Y V``: the current each row source delivers at row levels ``levels_v`` ``[T, rows]``, A."""
-        cur = levels_v * _rows_weighted_sum(np.ones((1, self.row_col_s.shape[1])), self.row_col_s.T)[0]
+        cur = levels_v * _rows_weighted_sum(self.row_col_s, np.ones((self.row_col_s.shape[1], 1)))[:, 0]   # sum_c A_ic
         if self.coupling_s.size:
             a, b = self.coupling_rows[:, 0], self.coupling_rows[:, 1]
             flow = (levels_v[:, a] - levels_v[:, b]) * self.coupling_s        # from row a to row b

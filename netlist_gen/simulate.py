@@ -40,6 +40,7 @@ from ipnet_cosim.device.errors import ConfigError, SimulationError
 from ipnet_cosim.netlist_gen.export import (EXPORT_FORMAT, EXPORT_VERSION, MANIFEST, load_samples, replace_drivers,
                                             stimulus_lines)
 from ipnet_cosim.netlist_gen.mapping import LayerMatrix, MappingOptions, Unit
+from ipnet_cosim.netlist_gen.ports import UnitPorts
 
 RESULTS = "results.json"
 DASK_CONNECT_TIMEOUT = "20s"
@@ -338,10 +339,11 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
             units = [u for u in manifest["units"] if u["layer"] == layer["index"]]
             kind = "integrate" if layer["unit"] == "integrate" else "neurons"
             jobs = []
+            port_models = {u["name"]: UnitPorts.load(folder / u["ports"]) for u in units} if crossbar == "ports" else {}
             for s in samples:
                 for u in units:
                     if crossbar == "ports":
-                        jobs.append(_port_job(folder, out, u, layer, s, inputs[s], card, fast_card, options,
+                        jobs.append(_port_job(out, u, port_models[u["name"]], layer, s, inputs[s], card, fast_card, options,
                                               n_steps, read_times, osdi, u["name"] in waveform_units,
                                               espec.get(u["name"]), simulator))
                     else:
@@ -455,29 +457,37 @@ def _job(folder, out, u, sample, spikes_in, kind, card, options, read_times, osd
                 tuple(tuple(t["rows"]) for t in u["tiles"]))
     netlist = (folder / u["netlist"]).read_text(encoding="utf-8")
     n_cols = u["weight_columns"][1] - u["weight_columns"][0]
-    extra = ()
-    if waves and kind == "neurons":
-        extra = tuple(f"v({n}{j})" for j in range(n_cols) for n in ("a", "th"))
+    extra = _neuron_saves(kind, n_cols, len(u["tiles"]), waves, energy is not None)
     if energy is not None:
         extra += tuple(x for r in range(energy.n_rows) for x in (f"i(Vx{r})", f"v({energy.source_node_prefix}{r})"))
-        if kind == "neurons":
-            extra += tuple(f"i(Vs{pm}{t}_{j})" for j in range(n_cols) for t in range(len(u["tiles"])) for pm in "pm")
-            extra += tuple(f"v(a{j})" for j in range(n_cols) if not waves)
     deck = replace_drivers(netlist, stimulus_lines(unit, lm, options, card, spikes_in), extra)
-    key = hashlib.sha256(deck.encode()).hexdigest()
-    cache = out / "cache" / f"sample_{sample:04d}" / f"{u['name']}.npz"
-    return UnitJob(sample, u["name"], deck, kind, n_cols, len(u["tiles"]), read_times, str(osdi), str(cache), key,
-                   waves, energy)
+    return UnitJob(sample, u["name"], deck, kind, n_cols, len(u["tiles"]), read_times, str(osdi),
+                   _cache_path(out, sample, u), hashlib.sha256(deck.encode()).hexdigest(), waves, energy)
 
 
-def _port_job(folder: Path, out: Path, u: dict, layer: dict, sample: int, spikes_in: np.ndarray, card: DeviceCard,
+def _neuron_saves(kind: str, n_cols: int, n_tiles: int, waves: bool, energy: bool) -> tuple[str, ...]:
+    """Vectors a neuron unit saves besides the spikes: neuron input and temperature for kept waveforms;
+    for the energy integrals every sense current and the neuron inputs."""
+    if kind != "neurons":
+        return ()
+    extra = tuple(f"v({n}{j})" for j in range(n_cols) for n in ("a", "th")) if waves else ()
+    if energy:
+        extra += tuple(f"i(Vs{pm}{t}_{j})" for j in range(n_cols) for t in range(n_tiles) for pm in "pm")
+        extra += tuple(f"v(a{j})" for j in range(n_cols) if not waves)
+    return extra
+
+
+def _cache_path(out: Path, sample: int, u: dict) -> str:
+    return str(out / "cache" / f"sample_{sample:04d}" / f"{u['name']}.npz")
+
+
+def _port_job(out: Path, u: dict, ports, layer: dict, sample: int, spikes_in: np.ndarray, card: DeviceCard,
               fast_card: DeviceCard, options: MappingOptions, n_steps: int, read_times, osdi, waves: bool,
               energy: EnergySpec | None, simulator: str) -> UnitJob:
-    """A unit with its crossbar as the port model (see :mod:`~ipnet_cosim.netlist_gen.ports`)."""
+    """A unit with its crossbar as the port model ``ports`` (:class:`~ipnet_cosim.netlist_gen.ports.UnitPorts`)."""
     import dataclasses
     from ipnet_cosim.netlist_gen.mapping import port_unit_circuit, row_levels_v
     from ipnet_cosim.netlist_gen.ports import column_currents_pwl, row_energy_j
-    ports = _load_ports(folder / u["ports"])
     levels = row_levels_v(np.asarray(u["rows"]), spikes_in, card.timing.v_read_v)
     if levels.shape[1] != ports.n_rows:
         raise ConfigError(f"{u['ports']} has {ports.n_rows} rows but unit {u['name']} has {levels.shape[1]}; "
@@ -488,42 +498,18 @@ def _port_job(folder: Path, out: Path, u: dict, layer: dict, sample: int, spikes
                                 mirror_gain=float(layer.get("mirror_gain", 0.0)), card=card, fast_card=fast_card,
                                 n_steps=n_steps, options=options,
                                 currents=column_currents_pwl(ports, levels, card.timing))
-    extra: tuple[str, ...] = ()
-    if waves and kind == "neurons":
-        extra = tuple(f"v({n}{j})" for j in range(n_cols) for n in ("a", "th"))
-    crossbar_energy = None
-    if energy is not None:
-        crossbar_energy = row_energy_j(ports, levels, card.timing, options.r_driver_ohm)
-        if kind == "neurons":
-            extra += tuple(f"i(Vs{pm}{t}_{j})" for j in range(n_cols) for t in range(len(u["tiles"])) for pm in "pm")
-            extra += tuple(f"v(a{j})" for j in range(n_cols) if not waves)
+    extra = _neuron_saves(kind, n_cols, len(u["tiles"]), waves, energy is not None)
     circuit = dataclasses.replace(circuit, saves=circuit.saves + extra)
+    crossbar_energy = row_energy_j(ports, levels, card.timing, options.r_driver_ohm) if energy is not None else None
     if simulator == "vacask":
         from ipnet_cosim.netlist_gen.vacask import format_vacask
         deck = format_vacask(circuit, Path(osdi).name if kind == "neurons" else None)
     else:
         from ipnet_cosim.netlist_gen.ngspice import format_ngspice
         deck = format_ngspice(circuit)
-    key = hashlib.sha256(deck.encode()).hexdigest()
-    cache = out / "cache" / f"sample_{sample:04d}" / f"{u['name']}.npz"
-    return UnitJob(sample, u["name"], deck, kind, n_cols, len(u["tiles"]), read_times, str(osdi), str(cache), key,
-                   waves, energy, simulator, crossbar_energy)
-
-
-_PORTS_CACHE: dict[str, Any] = {}
-
-
-def _load_ports(path: Path):
-    """A unit's port model, read once per process (a simulation builds a job per unit and sample)."""
-    from ipnet_cosim.netlist_gen.ports import UnitPorts
-    key = str(path.resolve())
-    stamp = path.stat().st_mtime_ns if path.is_file() else None
-    hit = _PORTS_CACHE.get(key)
-    if hit is None or hit[0] != stamp:
-        if len(_PORTS_CACHE) > 4096:
-            _PORTS_CACHE.clear()
-        hit = _PORTS_CACHE[key] = (stamp, UnitPorts.load(path))
-    return hit[1]
+    return UnitJob(sample, u["name"], deck, kind, n_cols, len(u["tiles"]), read_times, str(osdi),
+                   _cache_path(out, sample, u), hashlib.sha256(deck.encode()).hexdigest(), waves, energy, simulator,
+                   crossbar_energy)
 
 
 def _describe_failure(res: dict[str, Any], units: dict[str, dict], crossbar: str = "netlist") -> dict[str, str]:

@@ -432,8 +432,6 @@ def test_simulate_runs_in_vacask_like_ngspice(tmp_path):
     instants within 1 ps and neuron waveforms within 1 % of their peak up to a 0.1 ps time shift (measured:
     0.11 ps, 0.31 %; pointwise the femtosecond switching jumps differ by up to 12 %, see circuits.compare)."""
     from ipnet_cosim.circuits.compare import crossing_times_s, waveform_error
-    import sys
-    sys.path.insert(0, str(Path(__file__).parent))
     from _small_net import make_small_checkpoint
     from ipnet_cosim.netlist_gen.export import export_network
     from ipnet_cosim.netlist_gen.simulate import simulate_export
