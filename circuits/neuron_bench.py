@@ -16,13 +16,14 @@ from typing import Literal, Sequence
 import numpy as np
 
 from ipnet_cosim.device.card import DeviceCard
-from ipnet_cosim.device.compiler import NEURON_MODULE
+from ipnet_cosim.device.compiler import DRIVE_MODULE, NEURON_MODULE
 from ipnet_cosim.device.errors import ConfigError
 from ipnet_cosim.device.units import continuation_lines
 from ipnet_cosim.device.units import spice_number as num
 
 DrawMode = Literal["deterministic", "stochastic"]
 MODEL_NAME = "mtjn"
+DRIVE_MODEL_NAME = "drv"
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,9 @@ class NeuronBench:
         max_step_s: largest transient time step (None: t_pulse / 100).
         title: netlist title line.
         save_hazard: also save each neuron's internal hazard node (``n<k>#h``).
+        drive: the currents are the inputs of the card's drive stage (``ipnet_neuron_drive``: no
+            current for negative inputs, a smooth ceiling), whose output feeds the MTJ; False: the
+            currents go straight into the MTJ (an ideal current source).
     """
 
     currents_a: tuple[tuple[float, ...], ...]
@@ -48,6 +52,7 @@ class NeuronBench:
     max_step_s: float | None = None
     title: str = "ipnet-cosim thermal MTJ neuron bench"
     save_hazard: bool = False
+    drive: bool = False
 
     def __post_init__(self) -> None:
         if not self.currents_a or not self.currents_a[0]:
@@ -94,7 +99,8 @@ def format_neuron_bench(bench: NeuronBench) -> str:
     """The bench as an ngspice netlist (load the compiled model with ``osdi`` before running it).
 
     Node names per neuron k: ``a<k>`` (MTJ top), ``u<k>`` (draw), ``th<k>`` (temperature
-    rise, V = K), ``st<k>`` (state, 0 = rest, 1 = fired); ``rst`` is the shared reset line.
+    rise, V = K), ``st<k>`` (state, 0 = rest, 1 = fired); ``rst`` is the shared reset line; with the
+    drive stage ``b<k>`` is its input and ``ND<k>`` the stage.
     """
     card, t = bench.card, bench.card.timing
     lines = [f"* {bench.title}",
@@ -109,11 +115,17 @@ def format_neuron_bench(bench: NeuronBench) -> str:
             mtj = card.replace(t_amb_k=temp).mtj            # validated like any card
             lines.append(mtj.model_card(f"{MODEL_NAME}_{j}", NEURON_MODULE))
         model_of = [f"{MODEL_NAME}_{temps.index(temp)}" for temp in bench.t_amb_k]
+    if bench.drive:
+        lines.append(card.drive.model_card(card.mtj, DRIVE_MODEL_NAME, DRIVE_MODULE))
     for k, seq in enumerate(bench.currents_a):
         lines.append(f"N{k} a{k} 0 u{k} rst th{k} st{k} {model_of[k]}")
         pts = t.pulse_pwl(seq)
-        # current flows from node 0 through the source into a<k>, then through the MTJ a<k> -> 0
-        lines += continuation_lines(f"I{k} 0 a{k} PWL(", [f"{num(x)} {num(y)}" for x, y in pts], ")")
+        # current flows from node 0 through the source into a<k> (or the drive's input b<k>), then
+        # through the MTJ a<k> -> 0
+        into = f"b{k}" if bench.drive else f"a{k}"
+        lines += continuation_lines(f"I{k} 0 {into} PWL(", [f"{num(x)} {num(y)}" for x, y in pts], ")")
+        if bench.drive:
+            lines.append(f"ND{k} b{k} a{k} {DRIVE_MODEL_NAME}")
         if bench.mode == "deterministic":
             lines.append(f"Vu{k} u{k} 0 0.5")
         else:
@@ -122,7 +134,7 @@ def format_neuron_bench(bench: NeuronBench) -> str:
                  f"{num(t.t_reset_s - t.t_edge_s)} {num(t.t_step_s)})")
     max_step = bench.max_step_s if bench.max_step_s is not None else t.t_pulse_s / 100.0
     lines.append(f".options reltol={num(bench.reltol)}")
-    saves = " ".join(f"v(th{k}) v(st{k})" + (f" n{k}#h" if bench.save_hazard else "")
+    saves = " ".join(f"v(th{k}) v(st{k}) v(a{k})" + (f" n{k}#h" if bench.save_hazard else "")
                      for k in range(bench.n_neurons))
     lines.append(f".save {saves}")
     lines.append(f".tran {num(max_step)} {num(bench.t_stop_s)} 0 {num(max_step)}")

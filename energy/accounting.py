@@ -13,9 +13,12 @@ Inputs are what ``ipnet-cosim simulate`` writes (``sim/energy_sample_<i>.npz``, 
   (results.json says which, ``provenance.crossbar``), and labelled computed.
 * **neuron heating** (simulated): the Joule energy of every MTJ neuron, ``integral v(a) i dt``: in a
   heat-memory layer this is the energy that writes the thermal memory.
-* **mirror supply** (computed): the ideal current mirrors of the netlist stand for an output stage that
-  draws the neuron current from a supply ``v_dd_v``: ``v_dd Q - heating`` with ``Q = integral |i| dt``
-  (simulated) the charge delivered, i.e. the drop across the output transistor.
+* **mirror supply** (computed): the drive's output stage draws the neuron current from its supply ``v_dd``
+  (the device card's ``drive.v_dd_v``): ``v_dd Q - heating`` with ``Q = integral |i| dt`` (simulated) the
+  charge delivered, i.e. the drop across the output transistor. It is never clipped: a neuron-step whose
+  MTJ took more than ``v_dd Q`` (only possible with the ideal, unbounded drive) makes this term negative,
+  and ``check`` counts such neuron-steps and the energy the supply could not have given
+  (``energy_above_supply_j``), which the report puts in its safe-operating-area section.
 * **spike read** (computed): reading each neuron's magnetic state once per step, before the reset
   (``v_read^2 / R t_read``, at ``R_AP`` if it fired in that step and ``R_P`` otherwise); the netlist
   reads ``v(st)`` for free.
@@ -59,19 +62,19 @@ class PeripheryAssumptions:
     """What the netlist leaves ideal and the energy model must assume (SI units).
 
     Args:
-        v_dd_v: supply of the mirrors' output stage, V.
+        v_dd_v: supply of the drive's output stage, V; None: the device card's ``drive.v_dd_v``.
         reset_current_a: reset pulse amplitude, A; None: the card's ``ic0_a`` (critical current at T0).
         spike_read_v: bias of the per-step state read, V.
         spike_read_s: duration of the per-step state read, s.
     """
 
-    v_dd_v: float = 0.9
+    v_dd_v: float | None = None
     reset_current_a: float | None = None
     spike_read_v: float = 0.1
     spike_read_s: float = 0.5e-9
 
     SOURCES = {
-        "v_dd_v": "assumed: nominal core supply of 28 nm CMOS (0.9 V, e.g. TSMC 28HPC+/GF 28SLP core devices)",
+        "v_dd_v": "the device card's drive.v_dd_v (the neuron drive's supply) unless given",
         "reset_current_a": "assumed: the card's critical current ic0_a, the smallest current that switches "
                            "the free layer deterministically in ~the card's t_reset_s",
         "spike_read_v": "assumed: typical STT-MRAM read bias (0.1 V, far below switching)",
@@ -81,7 +84,7 @@ class PeripheryAssumptions:
     def __post_init__(self) -> None:
         for f in fields(self):
             v = getattr(self, f.name)
-            if v is None and f.name == "reset_current_a":
+            if v is None and f.name in ("reset_current_a", "v_dd_v"):
                 continue
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) or v <= 0:
                 raise ConfigError(f"energy assumption {f.name} = {v!r} must be a positive number (SI units)")
@@ -167,6 +170,7 @@ def energy_breakdown(data: SimulationData, assumptions: PeripheryAssumptions = P
     n_samples = len(data.samples)
     r_ap = mtj.r_ap_ohm
     i_reset = assumptions.reset_current_a or mtj.ic0_a
+    v_dd = assumptions.v_dd_v or card.drive.v_dd_v
     e_reset_per_spike = i_reset ** 2 * r_ap * t.t_reset_s
     e_read_p = assumptions.spike_read_v ** 2 / mtj.r_p_ohm * assumptions.spike_read_s
     e_read_ap = assumptions.spike_read_v ** 2 / r_ap * assumptions.spike_read_s
@@ -190,6 +194,7 @@ def energy_breakdown(data: SimulationData, assumptions: PeripheryAssumptions = P
     silent_j = readout_j = 0.0
     memory_j = 0.0
     mirror_short = 0
+    mirror_deficit_j = 0.0
     for layer in man["layers"]:
         name = layer["name"]
         units = [u for u in man["units"] if u["layer"] == layer["index"]]
@@ -207,9 +212,10 @@ def energy_breakdown(data: SimulationData, assumptions: PeripheryAssumptions = P
                 continue
             heat, charge = e[f"{name}_neuron_j"], e[f"{name}_neuron_charge_c"]     # [T, neurons]
             fired = data.spikes[s][f"circuit_{name}"].astype(bool)
-            mirror = assumptions.v_dd_v * charge - heat
-            mirror_short += int((mirror < 0).sum())     # the MTJ needs more than v_dd: no supply headroom
-            mirror = np.maximum(mirror, 0.0)
+            mirror = v_dd * charge - heat
+            short = mirror < 0                  # the MTJ took more than v_dd Q: no real supply could drive it
+            mirror_short += int(short.sum())
+            mirror_deficit_j += float(-mirror[short].sum())
             read = np.where(fired, e_read_ap, e_read_p)        # read before the reset: AP iff it fired this step
             reset = fired * e_reset_per_spike
             cat["neuron_heating"] += heat.sum()
@@ -277,14 +283,16 @@ def energy_breakdown(data: SimulationData, assumptions: PeripheryAssumptions = P
         },
         "check": {"total_j": float(grand / n_samples), "attributed_to_spikes_j": float(attributed / n_samples),
                   "silent_neurons_j": float(silent_j / n_samples), "readout_j": float(readout_j / n_samples),
-                  "neuron_steps_above_v_dd": mirror_short},
+                  "neuron_steps_above_v_dd": mirror_short,
+                  "energy_above_supply_j": mirror_deficit_j / n_samples, "v_dd_v": v_dd},
         "samples": list(data.samples), "steps_per_sample": n_steps,
     }
 
 
 def _formula(category: str) -> str:
     return {
-        "mirror_supply": "v_dd * integral |i_neuron| dt - neuron heating (charge simulated, v_dd assumed)",
+        "mirror_supply": "v_dd * integral |i_neuron| dt - neuron heating (charge simulated, v_dd from the device "
+                         "card's drive section; not clipped)",
         "spike_read": "steps x neurons x v_read^2 / R t_read (R_AP in a step with a spike, R_P otherwise; card + "
                       "assumptions)",
         "reset": "spikes x i_reset^2 R_AP t_reset (card: ic0_a, R_P, TMR0, t_reset_s)",

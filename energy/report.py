@@ -2,9 +2,14 @@
 
 Writes ``report.json`` (every figure with its unit and provenance; validated against
 ``data/report.schema.json``), ``report.md`` and a self-contained ``report.html`` (plots embedded as
-PNG): energy breakdown per layer, per-spike energy histogram, memory-energy ratios on a log scale,
-area breakdown, and a neuron waveform with its spikes marked (when the simulation kept one:
-``ipnet-cosim simulate --waveforms UNIT``).
+PNG; :mod:`~ipnet_cosim.energy.report_text`): a one-screen summary, the safe operating area of the run
+(peak MTJ voltage and junction temperature per layer against the device card's limits, from
+``simulate``), energy breakdown per layer, per-spike energy beside cited neuron figures, memory-energy
+ratios on a log scale beside the paper's, area breakdown, and a neuron waveform with its spikes marked
+(when the simulation kept one: ``ipnet-cosim simulate --waveforms UNIT``).
+
+A run with a safe-operating-area violation still gets its report, but the summary says so first and
+every energy figure carries a ``note`` that it comes from an operating point outside the card's limits.
 
 Rules of the JSON (checked by :func:`check_figures`): outside ``inputs`` (the configuration as given,
 units in key names) and ``plot_data`` (arrays for the plots, units in key names), every number is the
@@ -14,16 +19,13 @@ assumed. The output is deterministic: same simulation, same options -> byte-iden
 
 from __future__ import annotations
 
-import base64
-import html
-import io
+import dataclasses
 import json
 import math
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
-import numpy as np
-
+from ipnet_cosim.device.card import DeviceCard
 from ipnet_cosim.device.errors import ConfigError
 from ipnet_cosim.energy import memory as mem
 from ipnet_cosim.energy.accounting import (CATEGORIES, PeripheryAssumptions, SimulationData, energy_breakdown,
@@ -34,9 +36,9 @@ SCHEMA_PATH = Path(__file__).parent / "data" / "report.schema.json"
 REPORT_FORMAT = "ipnet-cosim-report"
 REPORT_VERSION = 1
 EXEMPT_SECTIONS = ("inputs", "plot_data")
-CATEGORY_LABELS = {"input_drivers": "input drivers", "crossbar_read": "crossbar read",
-                   "neuron_heating": "neuron heating", "mirror_supply": "mirror supply",
-                   "spike_read": "spike read", "reset": "reset"}
+REFERENCES_PATH = Path(__file__).parent / "data" / "neuron_references.json"
+OUTSIDE_SOA_NOTE = ("from an operating point OUTSIDE the device card's safe operating area (see soa): no chip "
+                    "reaches it; treat as a bound, not a design figure")
 
 
 # -- building ----------------------------------------------------------------------------------------
@@ -58,6 +60,8 @@ def build_report(folder: str | Path, *, sim: str | Path | None = None,
     """
     data = load_simulation(folder, sim)
     man = data.manifest
+    card = DeviceCard.from_dict(man["device_card"])
+    assumptions = dataclasses.replace(assumptions, v_dd_v=assumptions.v_dd_v or card.drive.v_dd_v)
     techs = mem.load_technologies(technology_table)
     tech_name = technology or mem.default_technology_name(technology_table)
     if tech_name not in techs:
@@ -136,19 +140,118 @@ def build_report(folder: str | Path, *, sim: str | Path | None = None,
     }
     report["attribution"]["neuron_steps_above_v_dd"] = figure(
         energy["check"]["neuron_steps_above_v_dd"], "1", "computed",
-        "neuron-steps whose MTJ needed more than v_dd (mirror supply headroom; counted as 0 J extra)")
+        "neuron-steps whose MTJ took more than v_dd x its charge (no supply could drive them; the mirror-supply "
+        "term is negative there and is NOT clipped)")
+    report["soa"] = _soa_section(data.results, energy, sim_src)
+    if report["soa"]["checked"] and not report["soa"]["within"]:
+        for key in ("energy", "per_spike", "attribution"):
+            _mark(report[key], OUTSIDE_SOA_NOTE)
+        for key in ("ipnet_per_step", "baselines", "paper_comparison", "sensitivity"):
+            _mark(report["memory"][key], OUTSIDE_SOA_NOTE)
+    report["references"] = _references(energy)
     if area:
         report["area"] = _area_section(man)
+    report["summary"] = _summary(report)
     check_figures(report)
     validate_report(report)
     return report, data
+
+
+def _mark(obj: Any, note: str) -> None:
+    """Add ``note`` to every figure under ``obj`` (in place)."""
+    if is_figure(obj):
+        obj["note"] = (obj["note"] + "; " + note) if obj.get("note") else note
+    elif isinstance(obj, Mapping):
+        for v in obj.values():
+            _mark(v, note)
+    elif isinstance(obj, list):
+        for v in obj:
+            _mark(v, note)
+
+
+def _soa_section(results: Mapping[str, Any], energy: Mapping[str, Any], sim_src: str) -> dict[str, Any]:
+    """The safe operating area of the run (``simulate``'s measurement) as figures, with the verdict."""
+    soa = results.get("soa")
+    check = energy["check"]
+    mirror = {"neuron_steps_above_v_dd": figure(check["neuron_steps_above_v_dd"], "1", "computed",
+                                                "neuron-steps whose MTJ took more energy than v_dd x its charge"),
+              "energy_above_supply": figure(check["energy_above_supply_j"], "J", "computed",
+                                            "per sample: the part of the MTJs' energy a v_dd supply could not "
+                                            "give (counted, unclipped, in mirror supply as a negative term)"),
+              "v_dd": figure(check["v_dd_v"], "V", "assumed", "device card drive.v_dd_v unless --v-dd is given")}
+    if not soa:
+        return {"checked": False, "within": True, "mode": "none", "drive": "unknown", "limits": {}, "layers": [],
+                "mirror": mirror, "verdict": "NOT MEASURED: this simulation predates the safe-operating-area check; "
+                                             "rerun 'ipnet-cosim simulate' (finished units are re-used)"}
+    limits = {k: figure(v["value"], v["unit"], "assumed", f"device card {v['card_field']}")
+              for k, v in soa["limits"].items()}
+    src = f"{sim_src}; per neuron and step, peak over the step"
+    layers = []
+    for c in soa["layers"]:
+        layers.append({"layer": c["layer"],
+                       "neuron_steps": figure(c["neuron_steps"], "1", "simulated", src),
+                       "v_peak": figure(c["v_peak_v"], "V", "simulated", src + " of |v(a)| across the MTJ"),
+                       "t_peak": figure(c["t_peak_k"], "K", "simulated", src + " of T_amb + v(th)"),
+                       "above": {k: figure(n, "1", "simulated", f"{src}; neuron-steps above {k}")
+                                 for k, n in c["above"].items()},
+                       "within": bool(c["within"])})
+    within = bool(soa["within"]) and check["neuron_steps_above_v_dd"] == 0
+    if not soa["checked"]:
+        verdict = "NOT CHECKED (simulate --soa off); the measured peaks are listed"
+    elif within:
+        verdict = ("within the device card's limits: every MTJ stays at or below the drive's compliance and the "
+                   "breakdown voltage, every junction at or below t_max and Tc")
+    else:
+        bad = [c["layer"] for c in soa["layers"] if not c["within"]]
+        verdict = (f"VIOLATED in {', '.join(bad) or 'the mirror supply'}: "
+                   f"{sum(sum(c['above'].values()) for c in soa['layers'])} limit crossings; every energy figure "
+                   f"of this report comes from an operating point no chip reaches")
+    return {"checked": bool(soa["checked"]), "within": within, "mode": str(soa["mode"]), "drive": str(soa["drive"]),
+            "limits": limits, "layers": layers, "mirror": mirror, "verdict": verdict}
+
+
+def _references(energy: Mapping[str, Any]) -> dict[str, Any]:
+    """Our energy per spike beside cited neuron figures, and what dominates ours."""
+    refs = json.loads(REFERENCES_PATH.read_text(encoding="utf-8"))["neurons"]
+    out: dict[str, Any] = {"neurons": [], "dominant_category": "", "dominant_share": None}
+    mean = energy["per_spike"].get("mean")
+    for r in refs:
+        entry = {"name": r["name"], "energy_per_spike": figure(r["energy_per_spike_j"], "J", "assumed", r["source"])}
+        if mean:
+            entry["ours_over_reference"] = figure(mean["value"] / r["energy_per_spike_j"], "1", "computed",
+                                                  "our mean attributed energy per spike / the reference's")
+        out["neurons"].append(entry)
+    totals = {c: v["value"] for c, v in energy["totals"].items()}
+    total = sum(totals.values())
+    if total > 0:
+        top = max(totals, key=lambda c: totals[c])
+        out["dominant_category"] = top
+        out["dominant_share"] = figure(totals[top] / total, "1", "computed", "largest category / total energy")
+    return out
+
+
+def _summary(report: Mapping[str, Any]) -> dict[str, Any]:
+    """The figures a reviewer reads first (copies of figures found elsewhere in the report)."""
+    out: dict[str, Any] = {"accuracy_circuit": report["accuracy"]["circuit"],
+                           "energy_per_inference": report["energy"]["total"],
+                           "soa_verdict": report["soa"]["verdict"], "soa_within": bool(report["soa"]["within"])}
+    if "pytorch" in report["accuracy"]:
+        out["accuracy_pytorch"] = report["accuracy"]["pytorch"]
+    if "mean" in report["per_spike"]:
+        out["energy_per_spike_mean"] = report["per_spike"]["mean"]
+    out["memory_ratios"] = [{"arch": c["arch"], "ours": c["ours"], "paper": c["paper"]}
+                            for c in report["memory"]["paper_comparison"]]
+    if "area" in report:
+        out["neuron_cell_area"] = report["area"]["neuron_cell"]["total"]
+        out["lif_over_ours_area"] = report["area"]["claim"]["lif_over_ours"]
+    return out
 
 
 def _explanations(comparison: Sequence[Mapping[str, Any]], window: int, bits: int, tech: str) -> list[str]:
     lines = []
     for c in comparison:
         f = c["ours_over_paper"]["value"]
-        line = (f"{c['arch']}: ours {c['ours']['value']:.4g}x vs the paper's {c['paper']['value']:.4g}x "
+        line = (f"{c['arch']}: ours {c['ours']['value']:,.0f}x vs the paper's {c['paper']['value']:,.0f}x "
                 f"(ours / paper = {f:.3g}); each alone would match the paper: {bits / f:.3g}-bit state instead of "
                 f"{bits}, or an IPNet memory energy {f:.3g}x ours")
         if c["arch"] == "conv3d":     # E ~ (W - 1) reads + 1 write of a frame = W frames
@@ -236,216 +339,4 @@ def validate_report(report: Mapping[str, Any]) -> None:
         raise ConfigError(f"report does not match its schema at '{where}': {exc.message}") from exc
 
 
-# -- writing -----------------------------------------------------------------------------------------
-
-def _si(value: float, unit: str) -> str:
-    """A value with an SI prefix, e.g. 3.2e-13 J -> '320 fJ'."""
-    if unit in ("1", "") or value == 0:
-        return f"{value:.4g}" + ("" if unit in ("1", "") else f" {unit}")
-    prefixes = [(1e-18, "a"), (1e-15, "f"), (1e-12, "p"), (1e-9, "n"), (1e-6, "u"), (1e-3, "m"), (1.0, "")]
-    if unit == "m^2":
-        return f"{value * 1e12:.4g} um^2"
-    scale, p = prefixes[0]
-    for s, q in prefixes:
-        if abs(value) >= s:
-            scale, p = s, q
-    return f"{value / scale:.4g} {p}{unit}"
-
-
-def _tables(report: Mapping[str, Any]) -> list[tuple[str, list[str], list[list[str]], str]]:
-    """(title, header, rows, note) of every table, shared by the Markdown and HTML writers."""
-    e = report["energy"]
-    tables = []
-    head = ["layer", *[CATEGORY_LABELS[c] for c in CATEGORIES], "total", "spikes", "per spike"]
-    rows = [[l["name"] + f" ({l['unit']})", *[_si(l["energy"][c]["value"], "J") for c in CATEGORIES],
-             _si(l["total"]["value"], "J"), f"{l['spikes']['value']:.1f}",
-             _si(l["energy_per_spike"]["value"], "J") if l["energy_per_spike"] else "-"] for l in e["layers"]]
-    rows.append(["**all**", *[_si(e["totals"][c]["value"], "J") for c in CATEGORIES], _si(e["total"]["value"], "J"),
-                 "", ""])
-    tables.append(("Energy per sample (mean over the simulated samples)", head, rows,
-                   "simulated: input drivers, crossbar read, neuron heating; computed from simulated charge and "
-                   "assumptions: mirror supply, spike read, reset."))
-    ps = report["per_spike"]
-    if "mean" in ps:
-        tables.append(("Energy per spike (attributed, see docs)", ["count", "mean", "median", "p10", "p90", "std"],
-                       [[f"{ps['count']['value']:.0f}", *[_si(ps[k]["value"], "J") for k in ("mean", "median", "p10", "p90", "std")]]],
-                       "each neuron's own energy plus its share of its tile's array energy, divided by its spikes"))
-    m = report["memory"]
-    rows = [["IPNet (heat)", "0", _si(m["ipnet_per_step"]["value"], "J"), "1", "simulated"]]
-    for arch, b in m["baselines"].items():
-        rows.append([arch, f"{b['state_bits']['value']:.0f}", _si(b["energy_per_step"]["value"], "J"),
-                     f"{b['ratio_to_ipnet']['value']:.4g}", "computed"])
-    tables.append((f"Memory energy per step ({m['technology']['name']})",
-                   ["architecture", "state bits", "energy / step", "ratio to IPNet", "provenance"], rows,
-                   m["definition"]))
-    rows = [[c["arch"], f"{c['ours']['value']:.4g}x", f"{c['paper']['value']:.4g}x",
-             f"{c['ours_over_paper']['value']:.3g}"] for c in m["paper_comparison"]]
-    tables.append(("Ours vs the paper", ["baseline", "ours", "paper (arXiv 2512.15829)", "ours / paper"], rows,
-                   " ".join(m["explanations"][-1:])))
-    sens = m["sensitivity"]
-    techs = sorted({r["technology"] for r in sens})
-    bits = sorted({int(r["bits_per_value"]["value"]) for r in sens})
-    rows = []
-    for t in techs:
-        for b in bits:
-            cells = {r["arch"]: r["ratio_to_ipnet"]["value"] for r in sens
-                     if r["technology"] == t and int(r["bits_per_value"]["value"]) == b}
-            verified = all(r["verified"] for r in sens if r["technology"] == t)
-            rows.append([t + ("" if verified else " (unverified)"), str(b),
-                         *[f"{cells[a]:.3g}" for a in mem.BASELINE_ARCHS]])
-    tables.append(("Sensitivity: ratio baseline / IPNet by technology and state precision",
-                   ["technology", "bits", *mem.BASELINE_ARCHS], rows, "computed from the cited technology table"))
-    if "area" in report:
-        a = report["area"]
-        rows = [[k, _si(v["value"], "m^2"), v["provenance"]] for k, v in a.get("table", {}).items()]
-        tables.append(("Area", ["item", "area", "provenance"], rows, a.get("note", "")))
-    return tables
-
-
-def _plots(report: Mapping[str, Any], data: SimulationData) -> dict[str, bytes]:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    out: dict[str, bytes] = {}
-
-    def save(fig, name):
-        fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
-        plt.close(fig)
-        out[name] = buf.getvalue()
-
-    e = report["energy"]
-    fig, ax = plt.subplots(figsize=(7, 3.6))
-    names = [l["name"] for l in e["layers"]]
-    bottom = np.zeros(len(names))
-    for c in CATEGORIES:
-        vals = np.array([l["energy"][c]["value"] for l in e["layers"]]) * 1e12
-        ax.bar(names, vals, bottom=bottom, label=CATEGORY_LABELS[c])
-        bottom += vals
-    ax.set_ylabel("energy per sample (pJ)")
-    ax.set_title("Energy breakdown per layer")
-    ax.legend(fontsize=7)
-    save(fig, "energy_breakdown.png")
-    values = np.asarray(report["plot_data"]["per_spike_energy_j"])
-    if values.size:
-        fig, ax = plt.subplots(figsize=(6, 3.4))
-        ax.hist(values * 1e15, bins=min(50, max(5, values.size // 5)))
-        ax.set_xlabel("energy per spike (fJ)")
-        ax.set_ylabel("spikes")
-        ax.set_title(f"Per-spike energy ({values.size} spikes)")
-        save(fig, "per_spike_histogram.png")
-    m = report["memory"]
-    fig, ax = plt.subplots(figsize=(6, 3.4))
-    archs = list(m["baselines"])
-    ax.bar(archs, [m["baselines"][a]["ratio_to_ipnet"]["value"] for a in archs], label="ours (computed)")
-    for c in m["paper_comparison"]:
-        if c["arch"] in archs:
-            ax.plot([archs.index(c["arch"])], [c["paper"]["value"]], "r*", ms=12,
-                    label="paper" if c is m["paper_comparison"][0] else None)
-    ax.set_yscale("log")
-    ax.set_ylim(bottom=1.0)
-    ax.set_ylabel("memory energy: baseline / IPNet")
-    ax.set_title(f"Memory energy ratios ({m['technology']['name']})")
-    ax.legend(fontsize=8)
-    save(fig, "memory_ratios.png")
-    if "area" in report and report["area"].get("breakdown"):
-        fig, ax = plt.subplots(figsize=(6, 3.4))
-        items = report["area"]["breakdown"]
-        ax.bar(list(items), [v["value"] * 1e12 for v in items.values()])
-        ax.set_ylabel("area (um^2)")
-        ax.set_title("Area breakdown")
-        ax.tick_params(axis="x", labelrotation=30, labelsize=7)
-        fig.tight_layout()
-        save(fig, "area_breakdown.png")
-    waves = sorted((data.sim / "waveforms").glob("*.npz")) if (data.sim / "waveforms").is_dir() else []
-    if waves:
-        with np.load(waves[0]) as w:
-            t = w["time_s"] * 1e9
-            keys = sorted(k for k in w.files if k.startswith("th"))[:4]
-            if keys:
-                fig, ax = plt.subplots(figsize=(7, 3.4))
-                t_step = data.manifest["timing"]["t_step_s"] * 1e9
-                read = data.manifest["timing"]["read_delay_s"] * 1e9
-                for key in keys:
-                    line, = ax.plot(t, w[key], lw=0.8, label=f"neuron {key[2:]}")
-                    st = w["st" + key[2:]] if "st" + key[2:] in w.files else None
-                    if st is not None:
-                        reads = np.arange(data.manifest["timing"]["n_steps"]) * t_step + read
-                        fired = reads[np.interp(reads, t, st) > 0.5]
-                        ax.plot(fired, np.interp(fired, t, w[key]), "v", color=line.get_color(), ms=6)
-                ax.set_xlabel("time (ns)")
-                ax.set_ylabel("temperature rise (K)")
-                ax.set_title(f"Neuron temperature, spikes marked ({waves[0].stem})")
-                ax.legend(fontsize=7)
-                save(fig, "neuron_waveform.png")
-    return out
-
-
-def format_markdown(report: Mapping[str, Any], plots: Iterable[str] = ()) -> str:
-    p = report["provenance"]
-    lines = ["# ipnet-cosim report", "",
-             f"Export `{p['export']}`, samples {p['samples']}; checkpoint sha256 `{p['checkpoint_sha256'][:16]}...`, "
-             f"ngspice {p['ngspice']}, ipnet-cosim {p['package_version']}.", "",
-             "Every figure in `report.json` carries its unit and whether it was simulated, computed or assumed, "
-             "with its source.", ""]
-    acc = report["accuracy"]
-    lines.append("Accuracy on these samples: circuit " + f"{acc['circuit']['value']:.3f} (simulated)" +
-                 (f", PyTorch {acc['pytorch']['value']:.3f} (computed)" if "pytorch" in acc else "") + ".")
-    lines.append("")
-    lines += ["## Assumptions", ""]
-    for k, v in report["inputs"]["assumptions"].items():
-        lines.append(f"- `{k}` = {v['value']}: {v['source']}")
-    lines.append("")
-    for title, head, rows, note in _tables(report):
-        lines += [f"## {title}", "", "| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
-        lines += ["| " + " | ".join(r) + " |" for r in rows]
-        lines += ["", note, ""] if note else [""]
-    lines += ["## Ours vs the paper, explained", ""] + [f"- {x}" for x in report["memory"]["explanations"]] + [""]
-    for name in plots:
-        lines.append(f"![{name}]({name})")
-    return "\n".join(lines).rstrip() + "\n"
-
-
-def format_html(report: Mapping[str, Any], plots: Mapping[str, bytes]) -> str:
-    p = report["provenance"]
-    esc = html.escape
-    parts = ["<!DOCTYPE html>", "<html><head><meta charset='utf-8'><title>ipnet-cosim report</title>",
-             "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse;"
-             "margin:1em 0}td,th{border:1px solid #bbb;padding:3px 8px;font-size:90%}th{background:#eee}"
-             ".note{color:#555;font-size:90%}</style></head><body>",
-             "<h1>ipnet-cosim report</h1>",
-             f"<p>Export <code>{esc(p['export'])}</code>, samples {esc(p['samples'])}; ngspice {esc(p['ngspice'])}, "
-             f"ipnet-cosim {esc(p['package_version'])}. Every figure in <code>report.json</code> carries its unit "
-             f"and whether it was simulated, computed or assumed, with its source.</p>"]
-    parts.append("<h2>Assumptions</h2><ul>" + "".join(
-        f"<li><code>{esc(k)}</code> = {esc(str(v['value']))}: {esc(v['source'])}</li>"
-        for k, v in report["inputs"]["assumptions"].items()) + "</ul>")
-    for title, head, rows, note in _tables(report):
-        parts.append(f"<h2>{esc(title)}</h2><table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in head) + "</tr>")
-        parts += ["<tr>" + "".join(f"<td>{esc(c.replace('**', ''))}</td>" for c in r) + "</tr>" for r in rows]
-        parts.append("</table>" + (f"<p class='note'>{esc(note)}</p>" if note else ""))
-    parts.append("<h2>Ours vs the paper, explained</h2><ul>" +
-                 "".join(f"<li>{esc(x)}</li>" for x in report["memory"]["explanations"]) + "</ul>")
-    for name, png in plots.items():
-        parts.append(f"<h2>{esc(name[:-4].replace('_', ' '))}</h2><img alt='{esc(name)}' "
-                     f"src='data:image/png;base64,{base64.b64encode(png).decode()}'>")
-    parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
-
-
-def write_report(report: Mapping[str, Any], data: SimulationData, out_dir: str | Path) -> dict[str, Path]:
-    """Write report.json, report.md (+ PNGs beside it) and the self-contained report.html."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    plots = _plots(report, data)
-    paths = {"json": out_dir / "report.json", "md": out_dir / "report.md", "html": out_dir / "report.html"}
-    for name, png in plots.items():
-        (out_dir / name).write_bytes(png)
-    texts = {"json": json.dumps(report, indent=2, sort_keys=True) + "\n",
-             "md": format_markdown(report, plots), "html": format_html(report, plots)}
-    for key, text in texts.items():
-        tmp = paths[key].with_name(paths[key].name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(paths[key])
-    return paths
+from ipnet_cosim.energy.report_text import write_report  # noqa: E402  (re-exported)

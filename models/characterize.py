@@ -19,7 +19,10 @@ writes ``characterization.json`` plus one PNG plot per experiment:
 4. **Intrinsic plasticity** (``intrinsic_plasticity.png``): firing probability
    of a weak test pulse vs the delay after a strong conditioning pulse, and
    the temperature left at the test pulse, whose decay is fitted with an
-   exponential and compared with tau_th = R_th C_th.
+   exponential and compared with tau_th = R_th C_th. Both pulses reach the MTJ
+   through the card's bounded drive stage (``ipnet_neuron_drive``, in ngspice and
+   in PyTorch): the conditioning pulse is the drive at saturation, the strongest
+   pulse the circuit can give.
 
 Importing this module imports torch and numpy, never matplotlib, and does not
 start ngspice. All quantities are SI; keys of the JSON carry their unit.
@@ -42,6 +45,7 @@ from ipnet_cosim.device.card import DeviceCard
 from ipnet_cosim.device.compiler import NEURON_MODULE
 from ipnet_cosim.device.errors import ConfigError
 from ipnet_cosim.device.units import spice_number as num
+from ipnet_cosim.models.drive import NeuronDriveStage
 from ipnet_cosim.models.neuron import (NeuronParams, NeuronState, ThermalMTJNeuron, mtj_neuron_step,
                                        resistance_ohm)
 
@@ -70,7 +74,7 @@ SPICE_RELTOL = 1e-3
 ISO_STEP_TAUS = 5.0                       # step period of the probability sweep: >= 5 tau_th
 IP_DELAYS_STEPS = (1, 2, 3, 4, 5, 6)
 IP_TEST_P_COLD = 0.12                     # test current: cold-start firing probability 12 %
-IP_COND_FACTOR = 1.25                     # conditioning current = 1.25 x the 50 % current
+IP_COND_INPUT_FACTOR = 4.0                # conditioning input = 4 x the drive's ceiling: saturated (99.6 %)
 IP_COOL_TAUS = 5.0                        # zero steps after each test pulse: >= 5 tau_th
 
 
@@ -362,15 +366,17 @@ def _resistance(card: DeviceCard, osdi: Path) -> dict[str, Any]:
 
 # -- SPICE trial runner ------------------------------------------------------------------------------
 
-def _spice_trials(card: DeviceCard, osdi: Path, sequences: np.ndarray, seed: int) -> tuple[Any, Any]:
-    """Simulate [neurons, steps] pulse currents in stochastic mode; returns (BenchResult, Waveforms).
+def _spice_trials(card: DeviceCard, osdi: Path, sequences: np.ndarray, seed: int,
+                  drive: bool = False) -> tuple[Any, Any]:
+    """Simulate [neurons, steps] pulse currents in stochastic mode (the drive stage's inputs with
+    ``drive``); returns (BenchResult, Waveforms).
 
     The ambient temperature is the card's: NeuronBench's per-neuron ``t_amb_k`` writes it as an
     instance parameter, which ngspice rejects ("unknown parameter (t_amb_k)") because the
     Verilog-A parameters are model parameters; one card per temperature avoids it.
     """
     bench = NeuronBench.from_array(sequences, card=card, mode="stochastic", max_step_s=SPICE_MAX_STEP_S,
-                                   reltol=SPICE_RELTOL, title="ipnet-cosim characterization trials")
+                                   reltol=SPICE_RELTOL, title="ipnet-cosim characterization trials", drive=drive)
     return simulate_bench(bench, seed=seed, osdi=osdi)
 
 
@@ -440,21 +446,29 @@ def _switching(card: DeviceCard, osdi: Path, seed: int, trials: int) -> dict[str
 def _plasticity(card: DeviceCard, osdi: Path, seed: int, trials: int) -> dict[str, Any]:
     """Test-pulse firing probability vs delay after a conditioning pulse (the card's timing).
 
-    Per trial one neuron sees [I_cond, 0 x (d - 1), I_test, 0 x n_cool]: the conditioning
-    pulse fires almost surely and early in its pulse (so its heat is nearly deterministic),
-    the test pulse alone fires with probability ~12 % from ambient. The zero steps after
-    the test let the heat decay for >= 5 tau_th before the next trial.
+    Per trial one neuron's drive stage sees the inputs [I_cond, 0 x (d - 1), I_test, 0 x n_cool]:
+    the conditioning input saturates the drive (the MTJ gets ~its ceiling i_max), fires almost
+    surely and early in its pulse (so its heat is nearly deterministic); the test input gives the
+    MTJ the current that fires with probability ~12 % from ambient. The zero steps after the test
+    let the heat decay for >= 5 tau_th before the next trial.
     """
     m, tm = card.mtj, card.timing
     tau, t_step = m.tau_th_s, tm.t_step_s
+    drive = NeuronDriveStage(card)
     i_test = _current_for_probability(card, IP_TEST_P_COLD)
-    i_cond = IP_COND_FACTOR * _current_for_probability(card, 0.5)
+    if i_test >= drive.i_max_a:
+        raise ConfigError(f"device card: the drive's ceiling ({drive.i_max_a * 1e6:.1f} uA) lies below the test "
+                          f"current of the plasticity protocol ({i_test * 1e6:.1f} uA); raise drive.v_dd_v or "
+                          f"lower mtj.ra_ohm_m2")
+    in_test = drive.input_for(i_test)
+    in_cond = IP_COND_INPUT_FACTOR * drive.i_max_a
+    i_cond = float(drive(torch.tensor(in_cond, dtype=torch.float64)))
     n_cool = max(1, math.ceil(IP_COOL_TAUS * tau / t_step - 1e-9))
     n_par, reps = _layout(trials)
 
     def block(d: int | None) -> list[float]:
-        head = [] if d is None else [i_cond] + [0.0] * (d - 1)
-        return head + [i_test] + [0.0] * n_cool
+        head = [] if d is None else [in_cond] + [0.0] * (d - 1)
+        return head + [in_test] + [0.0] * n_cool
 
     p_sp, k_sp, p_st, p_ex, rise_sp, rise_sp_std, rise_pt, cond_fired = [], [], [], [], [], [], [], []
     conditions = [None, *IP_DELAYS_STEPS]
@@ -462,7 +476,7 @@ def _plasticity(card: DeviceCard, osdi: Path, seed: int, trials: int) -> dict[st
         blk = block(d)
         L, i_test_pos = len(blk), (0 if d is None else d)
         seq = np.tile(np.asarray(blk), (n_par, reps))
-        res, waves = _spice_trials(card, osdi, seq, _seed_for(seed, 4, ci))
+        res, waves = _spice_trials(card, osdi, seq, _seed_for(seed, 4, ci), drive=True)
         test_idx = np.arange(reps) * L + i_test_pos
         k = int(res.spikes[:, test_idx].reshape(-1)[:trials].sum())
         k_sp.append(k)
@@ -475,10 +489,10 @@ def _plasticity(card: DeviceCard, osdi: Path, seed: int, trials: int) -> dict[st
                           float(res.spikes[:, np.arange(reps) * L].reshape(-1)[:trials].mean()))
         # PyTorch stochastic on the same sequences, PyTorch expected on one block from cold
         neuron = ThermalMTJNeuron(card, mode="stochastic", seed=_seed_for(seed, 40, ci))
-        spk, _ = neuron(torch.as_tensor(seq.T.copy(), dtype=torch.float64))
+        spk, _ = neuron(drive(torch.as_tensor(seq.T.copy(), dtype=torch.float64)))
         p_st.append(float(spk.detach().numpy()[test_idx, :].T.reshape(-1)[:trials].mean()))
         expected = ThermalMTJNeuron(card, mode="expected")
-        one = torch.as_tensor(np.asarray(blk)[: i_test_pos + 1, None], dtype=torch.float64)
+        one = drive(torch.as_tensor(np.asarray(blk)[: i_test_pos + 1, None], dtype=torch.float64))
         spk_ex, _, details = expected(one, return_details=True)
         p_ex.append(float(spk_ex[i_test_pos, 0]))
         rise_pt.append(0.0 if d is None else float(details[i_test_pos - 1].state.t_rise_k[0]))
@@ -504,8 +518,13 @@ def _plasticity(card: DeviceCard, osdi: Path, seed: int, trials: int) -> dict[st
     return {
         "t_step_s": t_step, "t_pulse_s": tm.t_pulse_s, "tau_th_s": tau,
         "current_a_test": i_test, "current_a_conditioning": i_cond,
+        "drive": {"stage": "bounded drive (card section 'drive'; ipnet_neuron_drive in ngspice, "
+                           "models.drive in PyTorch)", "i_max_a": drive.i_max_a,
+                  "input_a_test": in_test, "input_a_conditioning": in_cond,
+                  "v_compliance_v": card.drive.v_compliance_v()},
         "p_test_cold_design": IP_TEST_P_COLD, "n_cool_steps": n_cool,
-        "protocol": "per trial [I_cond, 0 x (delay-1), I_test, 0 x n_cool]; baseline [I_test, 0 x n_cool]",
+        "protocol": "drive inputs per trial [I_cond, 0 x (delay-1), I_test, 0 x n_cool]; baseline [I_test, 0 x "
+                    "n_cool]; current_a_* are the MTJ currents the drive gives",
         "trials_per_delay": trials,
         "spice_layout": {"parallel_neurons": n_par, "trials_per_neuron": reps},
         "delay_steps": delays, "delay_s": delay_s,
@@ -642,8 +661,9 @@ def _plot_plasticity(d: dict[str, Any], path: Path) -> None:
                label=f"no conditioning: PyTorch {d['baseline_p_torch_expected']:.3f}")
     ax.set_xlabel(f"delay from conditioning to test pulse (ns; step = {d['t_step_s'] * 1e9:g} ns)")
     ax.set_ylabel("test-pulse firing probability (1)")
-    ax.set_title(f"Intrinsic plasticity: test {d['current_a_test'] * 1e6:.1f} µA after "
-                 f"{d['current_a_conditioning'] * 1e6:.1f} µA")
+    ax.set_title(f"Intrinsic plasticity through the bounded drive: test {d['current_a_test'] * 1e6:.1f} µA "
+                 f"after {d['current_a_conditioning'] * 1e6:.1f} µA (ceiling {d['drive']['i_max_a'] * 1e6:.0f} µA)",
+                 fontsize=9)
     ax.set_ylim(-0.03, 1.03)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)

@@ -132,7 +132,10 @@ def load_checkpoint(path: Path | str, *, expected_arch: str | None = None) -> Ch
         if key not in raw:
             raise CheckpointError(f"checkpoint {path} lacks '{key}'; the file is incomplete, re-run training")
     try:
-        config = NetworkConfig.from_dict(raw["network_config"])
+        saved_net = dict(raw["network_config"])
+        # checkpoints written before the bounded drive existed were trained with the ideal mirror
+        saved_net.setdefault("drive", "ideal")
+        config = NetworkConfig.from_dict(saved_net)
         card = DeviceCard.from_dict(raw["device_card"], origin=f"checkpoint {path}")
     except ConfigError as exc:
         raise CheckpointError(f"checkpoint {path}: its saved configuration is invalid: {exc}") from exc

@@ -261,7 +261,9 @@ def simulate_cmd(folder: Path = typer.Argument(..., help="export folder (ipnet-c
                                                          "the units on its workers (shared file system)"),
                  crossbar: str = typer.Option("ports", help="ports: each crossbar as its exact port model (PWL "
                                               "column currents; fast); netlist: every resistor (validation)"),
-                 simulator: str = typer.Option("ngspice", help="ngspice or vacask (vacask needs --crossbar ports)")
+                 simulator: str = typer.Option("ngspice", help="ngspice or vacask (vacask needs --crossbar ports)"),
+                 soa: str = typer.Option("warn", help="safe operating area check against the device card's limits: "
+                                         "strict (stop at a violation, named), warn (report it), off (record only)")
                  ) -> None:
     """Simulate an export in ngspice (or VACASK) layer by layer (resumable) and compare with PyTorch."""
     import os
@@ -273,7 +275,8 @@ def simulate_cmd(folder: Path = typer.Argument(..., help="export folder (ipnet-c
     result = simulate_export(folder, samples=parse_samples(samples) if samples else None, out=out,
                              workers=n_workers, waveform_units=waveforms, compare=compare, progress=True,
                              plots=plots, energy=energy, scheduler=scheduler, crossbar=crossbar,
-                             simulator=simulator)
+                             simulator=simulator, soa=soa,
+                             notify=lambda msg: console.print(f"[yellow]{msg}[/yellow]"))
     s = result["summary"]
     console.print(f"[bold]wrote[/bold] {(out or folder / 'sim').resolve()}")
     console.print(f"  samples: {s['samples']}, circuit accuracy {s['circuit_accuracy']:.3f}, "
@@ -285,6 +288,15 @@ def simulate_cmd(folder: Path = typer.Argument(..., help="export folder (ipnet-c
         for layer in s["layers"]:
             console.print(f"  {layer['layer']}: {layer['mismatches']} of {layer['neuron_steps']} neuron-steps differ "
                           f"(closest PyTorch margin {layer['closest_margin']:.2e}, {layer['margin']})")
+    area = result["soa"]
+    verdict = "within the limits" if area["within"] else "[bold red]VIOLATED[/bold red]"
+    console.print(f"  safe operating area ({area['drive']} drive): {verdict}")
+    lim = area["limits"]
+    for c in area["layers"]:
+        console.print(f"  {c['layer']}: peak {c['v_peak_v']:.3f} V (compliance {lim['v_compliance_v']['value']:.3g} V, "
+                      f"breakdown {lim['v_breakdown_v']['value']:.3g} V), peak {c['t_peak_k']:.1f} K (T_max "
+                      f"{lim['t_max_k']['value']:.0f} K, Tc {lim['tc_k']['value']:.0f} K); neuron-steps above: "
+                      + ", ".join(f"{k} {v}" for k, v in c["above"].items()))
 
 
 def _assumptions(v_dd, reset_current, read_v, read_s):
@@ -301,7 +313,8 @@ def report_cmd(folder: Path = typer.Argument(..., help="simulated export folder 
                                                         "(default: hbm2; see energy/data/memory_technologies.json)"),
                bits: int = typer.Option(32, help="state precision of the baselines, bits per value"),
                technology_table: Optional[Path] = typer.Option(None, help="another technology table (JSON, cited)"),
-               v_dd: float = typer.Option(0.9, help="supply of the mirrors' output stage, V (assumed)"),
+               v_dd: Optional[float] = typer.Option(None, help="supply of the drive's output stage, V (default: the "
+                                                    "device card's drive.v_dd_v)"),
                reset_current: float = typer.Option(0.0, help="reset pulse current, A (0: the card's ic0_a)"),
                read_v: float = typer.Option(0.1, help="per-step state read bias, V"),
                read_s: float = typer.Option(0.5e-9, help="per-step state read time, s")) -> None:
@@ -316,13 +329,18 @@ def report_cmd(folder: Path = typer.Argument(..., help="simulated export folder 
 
 
 def _print_report_summary(console, report, paths) -> None:
+    from ipnet_cosim.energy.report_text import _ratio, _si
     e, m = report["energy"], report["memory"]
     console.print(f"[bold]wrote[/bold] {paths['html'].resolve()} (and report.json, report.md)")
-    console.print(f"  energy per sample {e['total']['value'] * 1e12:.4g} pJ; per spike "
-                  f"{report['per_spike']['mean']['value'] * 1e15:.4g} fJ (mean)" if "mean" in report["per_spike"]
-                  else f"  energy per sample {e['total']['value'] * 1e12:.4g} pJ; no spikes")
+    soa = report["soa"]
+    style = "green" if soa["within"] and soa["checked"] else "bold red"
+    console.print(f"  [{style}]safe operating area: {soa['verdict']}[/{style}]")
+    console.print(f"  energy per sample {_si(e['total']['value'], 'J')}; per spike "
+                  f"{_si(report['per_spike']['mean']['value'], 'J')} (mean)" if "mean" in report["per_spike"]
+                  else f"  energy per sample {_si(e['total']['value'], 'J')}; no spikes")
     for c in m["paper_comparison"]:
-        console.print(f"  memory energy {c['arch']} / IPNet: {c['ours']['value']:.4g}x (paper {c['paper']['value']:.4g}x)")
+        console.print(f"  memory energy {c['arch']} / IPNet: {_ratio(c['ours']['value'])} (paper "
+                      f"{_ratio(c['paper']['value'])})")
     if "area" in report:
         console.print(f"  {report['area']['note']}")
 
@@ -380,7 +398,8 @@ def demo_cmd(out: Path = typer.Option(Path("results/demo"), "--out", "-o", help=
     n_workers = workers or max(1, len(os.sched_getaffinity(0)))
     manifest_units = {u["name"] for u in read_manifest(export)["units"]}
     result = simulate_export(export, samples=list(range(samples)), workers=n_workers, progress=True, plots=1,
-                             waveform_units=[u for u in (DEMO_WAVEFORM_UNIT,) if u in manifest_units])
+                             waveform_units=[u for u in (DEMO_WAVEFORM_UNIT,) if u in manifest_units],
+                             notify=lambda msg: console.print(f"[yellow]{msg}[/yellow]"))
     s = result["summary"]
     console.log(f"   spikes equal to PyTorch in every layer: {s.get('all_spikes_equal')}; classes agree "
                 f"{s.get('classes_agree')}/{s['samples']}")

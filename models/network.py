@@ -6,9 +6,13 @@ Every network here has the same shape::
     (binary event frames)       weight op + unit     weight op + unit                  integrating
 
 * A **weight op** is a convolution or a fully connected map (a crossbar in the circuit,
-  issue 5). Its output ``a`` is dimensionless; the column current fed to the neurons is
-  ``I = current_scale_a * a`` (A). Inputs are binary spikes, so ``a = W x + b`` is the sum of
-  the weights of the active rows.
+  issue 5). Its output ``a`` is dimensionless; the net column current is ``I_in = current_scale_a * a``
+  (A). Inputs are binary spikes, so ``a = W x + b`` is the sum of the weights of the active rows.
+* The **drive** (``drive="bounded"``, the default) turns ``I_in`` into the MTJ current through the
+  card's drive stage (:mod:`~ipnet_cosim.models.drive`: no current for a net negative input, a smooth
+  ceiling ``i_max`` at which a fired junction takes the supply minus the headroom); ``drive="ideal"``
+  feeds ``I_in`` itself (an ideal bidirectional, unbounded mirror: no chip has it, kept for comparison
+  and for checkpoints trained before the bounded drive).
 * A **unit** turns the current sequence ``I[t]`` into the layer's output sequence.
   - :class:`HeatMemoryNeurons`: thermal MTJ neurons that keep their heat from step to step
     (intrinsic plasticity; :func:`~ipnet_cosim.models.neuron.mtj_neuron_step`). This is IPNet's
@@ -51,7 +55,8 @@ from torch import Tensor, nn
 from ipnet_cosim.device.card import DeviceCard
 from ipnet_cosim.device.errors import ConfigError
 from ipnet_cosim.models.config import check_known_keys
-from ipnet_cosim.models.neuron import NeuronParams, NeuronState, mtj_neuron_step
+from ipnet_cosim.models.drive import NeuronDriveStage
+from ipnet_cosim.models.neuron import NeuronParams, NeuronState, ap_voltage_v, mtj_neuron_step
 
 LAYER_KINDS = ("conv", "linear")
 ARCHITECTURES = ("ipnet", "memoryless", "rnn", "lstm", "conv2p1d", "conv3d", "cnn2d_sum")
@@ -64,6 +69,7 @@ ARCH_DESCRIPTIONS = {
     "conv3d": "frontier op replaced by a causal 3D convolution over a window of frames",
     "cnn2d_sum": "2D CNN on the time-averaged frame (sees no temporal order)",
 }
+DRIVES = ("bounded", "ideal")
 Precision = Literal["train", "exact"]
 EXACT_N_SUB = 64
 EXACT_N_SUB_IDLE = 16
@@ -112,7 +118,11 @@ class NetworkConfig:
         layers: hidden layers; layer 0 is the frontier.
         memory_layers: IPNet only: indices of layers whose neurons keep their heat; None means
             the frontier ``(0,)`` for IPNet and none for the other architectures.
-        current_scale_a: A per unit of the weight op's output.
+        current_scale_a: A per unit of the weight op's output (the net input current of the drive).
+        drive: "bounded" (the card's drive stage between crossbar and MTJ) or "ideal" (the net current
+            itself, signed and unbounded: not realisable; for comparison and old checkpoints).
+        drive_grad_floor: smallest slope of the bounded drive's backward pass (keeps neurons with
+            negative or saturating inputs trainable; the forward pass is exact).
         memoryless_tau_th_s: thermal time constant of the fast-thermal MTJs of memoryless layers, s.
         surrogate_width: width of the surrogate gradient's sigmoid, in ln H.
         temporal_kernel: 2+1D CNN: steps of the causal temporal convolution.
@@ -130,6 +140,8 @@ class NetworkConfig:
     layers: tuple[LayerSpec, ...] = DEFAULT_LAYERS
     memory_layers: tuple[int, ...] | None = None
     current_scale_a: float = 150e-6
+    drive: str = "bounded"
+    drive_grad_floor: float = 0.1
     memoryless_tau_th_s: float = 1e-10
     surrogate_width: float = 2.0
     temporal_kernel: int = 3
@@ -157,6 +169,11 @@ class NetworkConfig:
                      "train_n_sub", "train_n_sub_idle"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"network: {name} ({getattr(self, name)}) must be at least 1")
+        if self.drive not in DRIVES:
+            raise ConfigError(f"network: drive '{self.drive}' is unknown; use one of {', '.join(DRIVES)}")
+        floor = self.drive_grad_floor
+        if isinstance(floor, bool) or not (isinstance(floor, (int, float)) and 0.0 <= floor <= 1.0):
+            raise ConfigError(f"network: drive_grad_floor ({floor!r}) must be a number in [0, 1]")
         for name in ("current_scale_a", "memoryless_tau_th_s", "surrogate_width", "readout_gain"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
@@ -424,6 +441,9 @@ class SpikingNet(nn.Module):
         self.config = config
         self.card = card or DeviceCard()
         self.fast_card = memoryless_card(self.card, config.memoryless_tau_th_s)
+        self.drive = (NeuronDriveStage(self.card, config.drive_grad_floor) if config.drive == "bounded" else None)
+        if self.drive is not None:
+            _check_drive_can_fire(self.card, self.fast_card, config)
         shapes = layer_shapes(config)
         in_shape: tuple[int, ...] = (config.in_channels, config.height, config.width)
         self.ops = nn.ModuleList()
@@ -490,6 +510,36 @@ class SpikingNet(nn.Module):
         return self.readout.weight.dtype
 
     # -- forward --
+    def neuron_current_a(self, a: Tensor) -> Tensor:
+        """The MTJ current (A) for a weight op's output ``a``: through the drive stage when bounded."""
+        i_in = a * self.config.current_scale_a
+        return self.drive(i_in) if self.drive is not None else i_in
+
+    def junction_excess(self, trace: Mapping[str, Any]) -> Tensor:
+        """Differentiable penalty for junctions that could exceed the card's ``limits.t_max_k``.
+
+        For every MTJ layer of a forward ``trace``, each neuron's bound on its junction temperature is the
+        steady state at its largest current in the fired (hottest) state, ``T_amb + V_AP(I) I R_th``: under
+        pulses of at most ``I`` the junction never gets hotter. Returns the mean over neurons of
+        ``(max(T_bound - t_max, 0) / (t_max - T_amb))^2``, summed over layers (0 when all stay below).
+        """
+        total = torch.zeros((), dtype=self.dtype)
+        for i_a, unit in zip(trace["currents_a"], self.units):
+            if i_a is None:
+                continue
+            card = unit.card
+            p = NeuronParams.from_card(card)
+            i_max = i_a.abs().amax(dim=0)                     # the largest current of every neuron over time
+            t_bound = card.mtj.t_amb_k + ap_voltage_v(i_max, p) * i_max * card.mtj.r_th_k_per_w
+            span = card.limits.t_max_k - card.mtj.t_amb_k
+            total = total + (torch.relu(t_bound - card.limits.t_max_k) / span).pow(2).mean()
+        return total
+
+    def _input_threshold(self, i_th_a: float) -> float:
+        """The weight-op output ``a`` at which the MTJ current reaches ``i_th_a``."""
+        i_in = self.drive.input_for(i_th_a) if self.drive is not None else i_th_a
+        return i_in / self.config.current_scale_a
+
     def _prepare(self, frames: Tensor) -> Tensor:
         if frames.dim() != 5:
             raise ConfigError(f"frames must be [batch, time, channels, height, width], got shape {tuple(frames.shape)}")
@@ -505,25 +555,29 @@ class SpikingNet(nn.Module):
     def forward(self, frames: Tensor, return_trace: bool = False):
         """Class scores ``[B, n_classes]`` from frames ``[B, T, C, H, W]`` (0/1 events).
 
-        With ``return_trace`` also a dict: ``currents_a`` and ``outputs`` per layer ([T, B, ...]),
+        With ``return_trace`` also a dict: ``currents_a`` (the MTJ currents, after the drive),
+        ``input_currents_a`` (the net crossbar currents the drive receives) and ``outputs`` per layer ([T, B, ...]),
         and ``readout`` ([T, B, n_classes], the readout current per step in units of the op).
         """
         x = self._prepare(frames)
-        currents, outputs = [], []
+        currents, inputs, outputs = [], [], []
         for op, memory, unit in zip(self.ops, self.memories, self.units):
             a = memory(op(x))
             if isinstance(unit, nn.Identity):
                 x = a
                 currents.append(None)
+                inputs.append(None)
             else:
-                i_a = a * self.config.current_scale_a
+                i_a = self.neuron_current_a(a)
                 x = unit(i_a)
                 currents.append(i_a)
+                inputs.append(a * self.config.current_scale_a)
             outputs.append(x)
         per_step = self.readout(x.reshape(x.shape[0], x.shape[1], -1))
         logits = self.config.readout_gain * per_step.mean(dim=0)
         if return_trace:
-            return logits, {"currents_a": currents, "outputs": outputs, "readout": per_step}
+            return logits, {"currents_a": currents, "input_currents_a": inputs, "outputs": outputs,
+                            "readout": per_step}
         return logits
 
     @torch.no_grad()
@@ -542,7 +596,7 @@ class SpikingNet(nn.Module):
                 continue
             # the last affine map before the neurons: the temporal conv if there is one, else the op
             target = memory.conv if isinstance(memory, TemporalConv) else op.op
-            i_th = cold_threshold(unit.card)[0] / self.config.current_scale_a
+            i_th = self._input_threshold(cold_threshold(unit.card)[0])
             a = memory(op(x))
             std = float(a.std())
             scale = spread * i_th / std if std > 0 else 1.0
@@ -553,8 +607,21 @@ class SpikingNet(nn.Module):
             q = float(torch.quantile(sample.double(), 1.0 - fire_fraction))
             target.bias.add_(i_th - q)
             report[i] = {"weight_scale": scale, "bias_shift": i_th - q}
-            x = unit(memory(op(x)) * self.config.current_scale_a)
+            x = unit(self.neuron_current_a(memory(op(x))))
         return report
+
+
+def _check_drive_can_fire(card: DeviceCard, fast_card: DeviceCard, config: NetworkConfig) -> None:
+    """Refuse a bounded drive whose ceiling lies below a cold neuron's firing threshold."""
+    i_max = card.drive_i_max_a
+    for what, layer_card in (("heat-memory", card), ("memoryless", fast_card)):
+        i_th = cold_threshold(layer_card)[0]
+        if i_max <= i_th * 1.001:
+            raise ConfigError(
+                f"device card: the drive's ceiling i_max = {i_max * 1e6:.1f} uA (a fired junction at drive.v_dd_v - "
+                f"drive.v_headroom_v = {card.drive.v_compliance_v():g} V) does not reach the cold firing threshold "
+                f"of the {what} neurons ({i_th * 1e6:.1f} uA): no neuron could fire. Raise drive.v_dd_v, lower "
+                f"drive.v_headroom_v, or lower mtj.ra_ohm_m2 / mtj.ic0_a")
 
 
 def build_network(config: NetworkConfig, card: DeviceCard | None = None, seed: int = 0) -> SpikingNet:

@@ -48,6 +48,9 @@ class TrainConfig:
         calibrate_samples: samples used for the data-dependent initialisation (0: none).
         threads: torch CPU threads (0: leave torch's default).
         eval_exact: run the final test evaluation also in exact precision.
+        t_max_penalty: weight of the junction-temperature penalty (0: off): the loss gains
+            ``t_max_penalty * SpikingNet.junction_excess(trace)``, which is zero while every MTJ's
+            steady-state temperature at its largest current stays below the card's ``limits.t_max_k``.
     """
 
     epochs: int = 12
@@ -59,6 +62,7 @@ class TrainConfig:
     calibrate_samples: int = 128
     threads: int = 0
     eval_exact: bool = True
+    t_max_penalty: float = 0.0
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
@@ -69,6 +73,8 @@ class TrainConfig:
                 raise ConfigError(f"train: {name} ({value}) must be a positive number")
         if self.weight_decay < 0 or self.calibrate_samples < 0 or self.threads < 0:
             raise ConfigError("train: weight_decay, calibrate_samples and threads must be >= 0")
+        if not (math.isfinite(self.t_max_penalty) and self.t_max_penalty >= 0):
+            raise ConfigError(f"train: t_max_penalty ({self.t_max_penalty}) must be a number >= 0")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -264,8 +270,13 @@ def train(out_dir: Path | str, network: NetworkConfig, data: DataConfig, options
                 idx = np.sort(order[k * options.batch_size:(k + 1) * options.batch_size])
                 x = _frames_tensor(train_set.frames[idx])
                 y = torch.from_numpy(train_set.labels[idx]).long()
-                logits = model(x)
-                loss = nn.functional.cross_entropy(logits, y)
+                if options.t_max_penalty > 0:
+                    logits, trace = model(x, return_trace=True)
+                    loss = (nn.functional.cross_entropy(logits, y)
+                            + options.t_max_penalty * model.junction_excess(trace))
+                else:
+                    logits = model(x)
+                    loss = nn.functional.cross_entropy(logits, y)
                 if not torch.isfinite(loss):
                     raise ConfigError(f"training diverged at epoch {epoch + 1} (loss {float(loss.detach())}); lower --lr; "
                                       f"the last good checkpoint in {out} is kept")

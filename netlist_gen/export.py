@@ -47,8 +47,11 @@ INTERFACE = {
                "physical columns ending in 0 V sense sources Vsp<tile>_<j>, Vsm<tile>_<j>",
     "partial_sums": "each row tile has its own sense sources and mirrors; the mirror outputs of all row tiles "
                     "of a column are summed in current at the neuron input node a<j> (Kirchhoff)",
-    "neurons": "F mirrors of gain +mirror_gain (G+) and -mirror_gain (G-) drive I = current_scale_a * (W x + b) "
-               "into the thermal MTJ neuron N<j> (p = a<j>, n = 0, u = 0.5 V deterministic); the shared "
+    "neurons": "F mirrors of gain +mirror_gain (G+) and -mirror_gain (G-) drive I_in = current_scale_a * (W x + b) "
+               "into the thermal MTJ neuron N<j> (p = a<j>, n = 0, u = 0.5 V deterministic), with network drive "
+               "'bounded' through the drive stage ND<j> (module ipnet_neuron_drive, model drv: input b<j>, output "
+               "a<j>; no current for I_in < 0, a smooth ceiling i_max at which a fired MTJ takes the supply "
+               "minus the headroom, device card section 'drive'); the shared "
                "PULSE source Vrst resets the magnetic state at the end of every step; spike = v(st<j>) > 0.5 "
                "at t = s t_step + read_delay_s",
     "wires": "with r_wire_ohm > 0 every row (driven at the left, one segment before each cell) and every physical "
@@ -193,6 +196,7 @@ def plan_export(checkpoint: str | Path, *, samples: Sequence[int] = tuple(range(
     plan = _Plan()
     layers_info, units_info = [], []
     scale = ck.network_config.current_scale_a
+    bounded = ck.network_config.drive == "bounded"
     for view in views:
         lm = LAYER_MAPPINGS[view.type](view)
         if view.index == 0:
@@ -214,7 +218,8 @@ def plan_export(checkpoint: str | Path, *, samples: Sequence[int] = tuple(range(
                 tiles = tuple(tile_ports(gmap.g_plus_s[r0:r1, c0:c1], gmap.g_minus_s[r0:r1, c0:c1], options)
                               for r0, r1 in unit.row_blocks)
                 circuit = unit_circuit(unit, lm, gmap, unit_kind=view.unit, card=card, fast_card=fast_card,
-                                       n_steps=n_steps, options=options, title=title, reduced=tiles)
+                                       n_steps=n_steps, options=options, title=title, reduced=tiles,
+                                       drive=bounded)
                 plan.files[f"ports/{unit.name}.npz"] = UnitPorts.from_tiles(tiles, unit.row_blocks).to_bytes()
                 osdi_line = "device/ipnet_mtj_neuron.osdi" if view.unit != "integrate" else None
                 text = format_ngspice(circuit, osdi_path=osdi_line, control=("run",) if osdi_line else ())
@@ -272,6 +277,10 @@ def plan_export(checkpoint: str | Path, *, samples: Sequence[int] = tuple(range(
         "timing": {"n_steps": n_steps, "t_step_s": t.t_step_s, "t_pulse_s": t.t_pulse_s, "t_edge_s": t.t_edge_s,
                    "read_delay_s": read_delay_s(card), "v_read_v": t.v_read_v, "current_scale_a": scale,
                    "readout_gain": ck.network_config.readout_gain},
+        "drive": {"kind": ck.network_config.drive,
+                  **({"model": "drv (module ipnet_neuron_drive)", "i_max_a": card.drive_i_max_a,
+                      "knee": card.drive.knee, "v_compliance_v": card.drive.v_compliance_v()} if bounded else
+                     {"model": None, "note": "ideal mirror: signed, unbounded current into the MTJ (not realisable)"})},
         "device": {"va": "device/thermal_mtj_neuron.va", "osdi": "device/ipnet_mtj_neuron.osdi",
                    "osdi_sha256": sha256_file(Path(osdi)), "openvaf": openvaf_version(),
                    "models": {HEAT_MODEL: "heat-memory neurons (device card)",

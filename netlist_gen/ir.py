@@ -7,7 +7,7 @@ duplicate or illegal names, floating nets (a node touched by one terminal only),
 a DC path to ground, and neurons whose input is not driven.
 
 Node ``0`` is ground. Names follow SPICE: the first letter is the element type (``R``, ``V``,
-``I``, ``F``, ``N``), the rest letters, digits and ``_``.
+``I``, ``F``, ``N``: OSDI devices, the neuron and its drive), the rest letters, digits and ``_``.
 """
 
 from __future__ import annotations
@@ -146,6 +146,25 @@ class MTJNeuronInstance:
 
 
 @dataclass(frozen=True)
+class NeuronDriveInstance:
+    """The neuron drive stage (Verilog-A module ``ipnet_neuron_drive`` via OSDI): the current flowing into
+    ``inp`` (sunk to ground through the stage's input resistance) sets the current it pushes into ``out``
+    (:class:`~ipnet_cosim.device.card.NeuronDrive`)."""
+
+    name: str
+    inp: str
+    out: str
+    model: str
+    prefix = "N"
+
+    def nodes(self) -> tuple[str, ...]:
+        return (self.inp, self.out)
+
+    def dc_pairs(self) -> tuple[tuple[str, str], ...]:
+        return ((self.inp, GROUND),)     # the input resistance; the output is a current source
+
+
+@dataclass(frozen=True)
 class SubcircuitInstance:
     """An instance (SPICE ``X``) of a :class:`Subcircuit`: ``nodes`` connect to its ports in order."""
 
@@ -161,7 +180,8 @@ class SubcircuitInstance:
         return ()          # resolved by flattening (see validate_circuit)
 
 
-Element = Union[Resistor, VoltageSource, PulseSource, CurrentSource, CurrentMirror, MTJNeuronInstance, SubcircuitInstance]
+Element = Union[Resistor, VoltageSource, PulseSource, CurrentSource, CurrentMirror, MTJNeuronInstance,
+                NeuronDriveInstance, SubcircuitInstance]
 
 
 @dataclass(frozen=True)
@@ -227,7 +247,8 @@ def _renamed(e: Element, name: str, node: dict[str, str], control: str | None) -
     import dataclasses
     changes: dict = {"name": name}
     for f in dataclasses.fields(e):
-        if f.name in ("n1", "n2", "n_plus", "n_minus", "n_from", "n_to", "p", "n", "u", "rst", "th", "st"):
+        if f.name in ("n1", "n2", "n_plus", "n_minus", "n_from", "n_to", "p", "n", "u", "rst", "th", "st", "inp",
+                      "out"):
             changes[f.name] = node[getattr(e, f.name)]
     if isinstance(e, CurrentMirror):
         changes["control"] = control
@@ -306,7 +327,8 @@ def validate_circuit(circuit: Circuit) -> None:
             raise NetlistError(f"node '{node}' (at {owner}) has no DC path to ground; ngspice would find a "
                                f"singular matrix. Connect it through a resistor or source")
     driven = {e.n_to for e in elements if isinstance(e, CurrentMirror)} | \
-             {e.n_from for e in elements if isinstance(e, CurrentMirror)}
+             {e.n_from for e in elements if isinstance(e, CurrentMirror)} | \
+             {e.out for e in elements if isinstance(e, NeuronDriveInstance)}
     for e in elements:
         if isinstance(e, MTJNeuronInstance) and e.p not in driven and touches.get(e.p, 0) < 2:
             raise NetlistError(f"neuron {e.name} is unconnected: nothing drives its input node '{e.p}'")

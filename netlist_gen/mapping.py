@@ -19,7 +19,10 @@ The circuit of a layer (recorded in every export's manifest):
   a column are summed at the neuron's input node (Kirchhoff's current law): the partial sums of the
   row tiles are combined in current, before the neuron, so the neuron sees ``I = current_scale_a a``.
 * **Neurons**: mirrors ``F`` with gain ``+-mirror_gain`` drive ``(I+ - I-)`` into a thermal MTJ
-  neuron (Verilog-A, ``N`` instance) per weight column; heat-memory layers use the device card,
+  neuron (Verilog-A, ``N`` instance) per weight column, or, with the bounded drive (``drive=True``,
+  networks with ``drive="bounded"``), into the input ``b<j>`` of the drive stage ``ND<j>``
+  (:class:`~ipnet_cosim.device.card.NeuronDrive`: unidirectional, current-limited) whose output
+  ``a<j>`` feeds the neuron; heat-memory layers use the device card,
   memoryless layers its fast-thermal variant (two ``.model`` cards). A shared ``PULSE`` source
   resets the neurons at the end of every step; the spike is ``v(st) > 0.5`` just before the reset.
 * **Readout**: a crossbar without neurons; the class score is the charge collected on each
@@ -58,14 +61,15 @@ import numpy as np
 from ipnet_cosim.device.card import DeviceCard
 from ipnet_cosim.device.errors import ConfigError, UnsupportedLayerError
 from ipnet_cosim.netlist_gen.conductance import ConductanceMap, ConductanceOptions, map_weights
-from ipnet_cosim.netlist_gen.ir import (Circuit, CurrentMirror, CurrentSource, MTJNeuronInstance, PulseSource,
-                                        Resistor, Subcircuit, SubcircuitInstance, Transient, VoltageSource)
+from ipnet_cosim.netlist_gen.ir import (Circuit, CurrentMirror, CurrentSource, MTJNeuronInstance, NeuronDriveInstance,
+                                        PulseSource, Resistor, Subcircuit, SubcircuitInstance, Transient, VoltageSource)
 from ipnet_cosim.netlist_gen.reduction import ReducedTile, reduce_tile
 
 PAD = -1     # gather index of a row in a conv's zero padding (held at 0 V)
 BIAS = -2    # gather index of the bias row (pulsed at every step)
 HEAT_MODEL = "mtjn"
 FAST_MODEL = "mtjf"
+DRIVE_MODEL = "drv"
 WIRE_MODELS = ("reduced", "ladder")
 
 
@@ -393,9 +397,10 @@ def read_delay_s(card: DeviceCard) -> float:
 
 def unit_circuit(unit: Unit, lm: LayerMatrix, gmap: ConductanceMap, *, unit_kind: str, card: DeviceCard,
                  fast_card: DeviceCard, n_steps: int, options: MappingOptions, title: str,
-                 reduced: tuple[ReducedTile, ...] | None = None) -> Circuit:
+                 reduced: tuple[ReducedTile, ...] | None = None, drive: bool = False) -> Circuit:
     """The netlist of one unit, row drivers as 0 V placeholders (:func:`driver_sources` replaces them);
-    ``reduced``: the row tiles' port conductances when already computed (:func:`tile_ports`)."""
+    ``reduced``: the row tiles' port conductances when already computed (:func:`tile_ports`); ``drive``:
+    the mirrors feed each neuron through the bounded drive stage instead of directly."""
     _check_kind(unit_kind)
     c0, c1 = unit.cols
     els: list = []
@@ -411,16 +416,17 @@ def unit_circuit(unit: Unit, lm: LayerMatrix, gmap: ConductanceMap, *, unit_kind
     els += driver_sources(unit, lm, options, card, None)
     return _with_neurons(title, els, subs, n_tiles=len(unit.row_blocks), n_cols=c1 - c0, unit_kind=unit_kind,
                          mirror_gain=gmap.mirror_gain, card=card, fast_card=fast_card, n_steps=n_steps,
-                         options=options)
+                         options=options, drive=drive)
 
 
 def port_unit_circuit(name: str, *, n_tiles: int, n_cols: int, unit_kind: str, mirror_gain: float,
                       card: DeviceCard, fast_card: DeviceCard, n_steps: int, options: MappingOptions,
-                      currents: Mapping[str, tuple[tuple[float, float], ...]] | None = None) -> Circuit:
+                      currents: Mapping[str, tuple[tuple[float, float], ...]] | None = None,
+                      drive: bool = False) -> Circuit:
     """A unit with its crossbar as the port model (see the module docstring): per row tile ``r`` and
     weight column ``j`` the PWL current sources ``Ip<r>_<j>`` / ``Im<r>_<j>`` into the 0 V sense sources
     ``Vsp<r>_<j>`` / ``Vsm<r>_<j>`` (``currents``: name -> PWL points in A; a name not given is 0 A),
-    then the same mirrors, neurons and reset as :func:`unit_circuit`."""
+    then the same mirrors, (drive stages,) neurons and reset as :func:`unit_circuit`."""
     _check_kind(unit_kind)
     currents = currents or {}
     els: list = []
@@ -432,7 +438,8 @@ def port_unit_circuit(name: str, *, n_tiles: int, n_cols: int, unit_kind: str, m
                         VoltageSource(f"Vs{pm}{r}_{j}", f"s{pm}{r}_{j}", "0")]
     title = f"ipnet-cosim unit {name}: crossbar as its port model (PWL column currents), {unit_kind} neurons"
     return _with_neurons(title, els, [], n_tiles=n_tiles, n_cols=n_cols, unit_kind=unit_kind,
-                         mirror_gain=mirror_gain, card=card, fast_card=fast_card, n_steps=n_steps, options=options)
+                         mirror_gain=mirror_gain, card=card, fast_card=fast_card, n_steps=n_steps, options=options,
+                         drive=drive)
 
 
 def _check_kind(unit_kind: str) -> None:
@@ -442,9 +449,10 @@ def _check_kind(unit_kind: str) -> None:
 
 def _with_neurons(title: str, els: list, subs: list, *, n_tiles: int, n_cols: int, unit_kind: str,
                   mirror_gain: float, card: DeviceCard, fast_card: DeviceCard, n_steps: int,
-                  options: MappingOptions) -> Circuit:
-    """Add the mirrors, neurons, reset and analysis to a unit's sensed columns (``Vsp<r>_<j>``, ``Vsm<r>_<j>``)."""
-    from ipnet_cosim.device.compiler import NEURON_MODULE
+                  options: MappingOptions, drive: bool = False) -> Circuit:
+    """Add the mirrors, (drive stages,) neurons, reset and analysis to a unit's sensed columns
+    (``Vsp<r>_<j>``, ``Vsm<r>_<j>``)."""
+    from ipnet_cosim.device.compiler import DRIVE_MODULE, NEURON_MODULE
     t = card.timing
     saves: list[str] = []
     if unit_kind == "integrate":
@@ -452,18 +460,23 @@ def _with_neurons(title: str, els: list, subs: list, *, n_tiles: int, n_cols: in
     else:
         model = HEAT_MODEL if unit_kind == "heat" else FAST_MODEL
         for j in range(n_cols):
+            into = f"b{j}" if drive else f"a{j}"
             for r in range(n_tiles):
-                els += [CurrentMirror(f"Fp{r}_{j}", "0", f"a{j}", f"Vsp{r}_{j}", mirror_gain),
-                        CurrentMirror(f"Fm{r}_{j}", "0", f"a{j}", f"Vsm{r}_{j}", -mirror_gain)]
+                els += [CurrentMirror(f"Fp{r}_{j}", "0", into, f"Vsp{r}_{j}", mirror_gain),
+                        CurrentMirror(f"Fm{r}_{j}", "0", into, f"Vsm{r}_{j}", -mirror_gain)]
+            if drive:
+                els.append(NeuronDriveInstance(f"ND{j}", into, f"a{j}", DRIVE_MODEL))
             els.append(MTJNeuronInstance(f"N{j}", f"a{j}", "0", "u", "rst", f"th{j}", f"st{j}", model))
         els.append(VoltageSource("Vu", "u", "0", dc_v=0.5))
         els.append(PulseSource("Vrst", "rst", "0", 0.0, t.v_reset_v, read_delay_s(card), t.t_edge_s, t.t_edge_s,
                                t.t_reset_s - t.t_edge_s, t.t_step_s))
         saves = [f"v(st{j})" for j in range(n_cols)]
-    models = ()
+    models: tuple[str, ...] = ()
     if unit_kind != "integrate":
-        models = ((card if unit_kind == "heat" else fast_card).mtj.model_card(
-            HEAT_MODEL if unit_kind == "heat" else FAST_MODEL, NEURON_MODULE),)
+        layer_card = card if unit_kind == "heat" else fast_card
+        models = (layer_card.mtj.model_card(HEAT_MODEL if unit_kind == "heat" else FAST_MODEL, NEURON_MODULE),)
+        if drive:
+            models += (layer_card.drive.model_card(layer_card.mtj, DRIVE_MODEL, DRIVE_MODULE),)
     step = options.max_step_s or t.t_pulse_s / 100
     return Circuit(title, tuple(els), models=models, subcircuits=tuple(subs), saves=tuple(saves),
                    tran=Transient(step, n_steps * t.t_step_s, step),

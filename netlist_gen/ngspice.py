@@ -12,8 +12,8 @@ from __future__ import annotations
 from ipnet_cosim.device.errors import NetlistError
 from ipnet_cosim.device.units import continuation_lines
 from ipnet_cosim.device.units import spice_number as num
-from ipnet_cosim.netlist_gen.ir import (Circuit, CurrentMirror, CurrentSource, MTJNeuronInstance, PulseSource, Resistor,
-                                        SubcircuitInstance, VoltageSource, validate_circuit)
+from ipnet_cosim.netlist_gen.ir import (Circuit, CurrentMirror, CurrentSource, MTJNeuronInstance, NeuronDriveInstance,
+                                        PulseSource, Resistor, SubcircuitInstance, VoltageSource, validate_circuit)
 
 
 def format_element(e) -> list[str]:
@@ -37,6 +37,8 @@ def format_element(e) -> list[str]:
         return [f"{e.name} {e.n_from} {e.n_to} {e.control} {num(e.gain)}"]
     if isinstance(e, MTJNeuronInstance):
         return [f"{e.name} {e.p} {e.n} {e.u} {e.rst} {e.th} {e.st} {e.model}"]
+    if isinstance(e, NeuronDriveInstance):
+        return [f"{e.name} {e.inp} {e.out} {e.model}"]
     if isinstance(e, SubcircuitInstance):
         return continuation_lines(e.name, list(e.nodes_) + [e.subckt], "")
     raise NetlistError(f"no ngspice syntax for element type {type(e).__name__}")

@@ -14,6 +14,13 @@ hash of the exact deck it ran, so an interrupted or failed run resumes where it 
 changed netlist is simulated again. A unit that fails is named with its layer, position and
 rows; the finished ones are kept.
 
+Every neuron unit also reports, per neuron and step, the peak voltage across its MTJ and its peak
+junction temperature (:mod:`~ipnet_cosim.circuits.soa`); each layer is checked against the device card's
+safe operating area (the drive's compliance, the barrier's breakdown, ``t_max_k``, ``tc_k``):
+``soa="strict"`` stops at the first layer with a violation (named: layer, neuron, step, value, limit;
+the finished units stay cached), ``"warn"`` (default) reports it and goes on, ``"off"`` only records
+the measurement. ``results.json`` carries the verdict (``soa``) and ``soa_sample_<i>.npz`` the peaks.
+
 The comparison runs the checkpoint in PyTorch at exact precision (float64, 64/16 substeps) on the
 same samples: spike agreement per layer, and for every disagreement PyTorch's own distance from
 the firing threshold (``ln H - ln ln 2`` for heat-memory neurons, ``I / I_th - 1`` for memoryless
@@ -35,6 +42,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from ipnet_cosim.circuits.soa import SOA_MODES, SOALimits, SOAViolationError, check_layer, describe_violation
 from ipnet_cosim.device.card import DeviceCard
 from ipnet_cosim.device.errors import ConfigError, SimulationError
 from ipnet_cosim.netlist_gen.export import (EXPORT_FORMAT, EXPORT_VERSION, MANIFEST, load_samples, replace_drivers,
@@ -56,7 +64,8 @@ class EnergySpec:
     ``d<r>`` behind a separate driver resistor), every sense current and, for neuron units, every
     neuron input ``v(a<j>)``. Per step the worker keeps: the energy each row source delivers, the
     part of it dissipated in the driver resistance (``i^2 r_driver``), and the energy each neuron's
-    MTJ absorbs (``v(a) i``, ``i = mirror_gain sum_tiles (i(Vsp) - i(Vsm))``).
+    MTJ absorbs (``v(a) i``, ``i`` the MTJ current: the mirrored ``i_in = mirror_gain sum_tiles (i(Vsp) -
+    i(Vsm))`` itself, or through the bounded drive ``drive_current_a(i_in)`` when ``drive`` is set).
     """
 
     n_rows: int
@@ -65,6 +74,7 @@ class EnergySpec:
     r_driver_ohm: float
     t_step_s: float
     n_steps: int
+    drive: tuple[float, float] | None = None       # (i_max_a, knee) of the bounded drive stage
 
 
 @dataclass(frozen=True)
@@ -85,6 +95,7 @@ class UnitJob:
     energy: EnergySpec | None = None
     simulator: str = "ngspice"
     crossbar_energy: tuple[np.ndarray, np.ndarray] | None = None   # port model: (e_source_j, e_rdriver_j) [T, rows]
+    step: tuple[float, int] = (0.0, 0)           # (t_step_s, n_steps): per-step SOA peaks of neuron units
 
 
 def _atomic_savez(path: Path, **arrays: Any) -> None:
@@ -113,8 +124,14 @@ def run_unit_job(job: UnitJob) -> dict[str, Any]:
 def _finish_job(job: UnitJob, waves, t0: float) -> dict[str, Any]:
     out: dict[str, Any] = {"key": np.asarray(job.key)}
     if job.kind == "neurons":
+        from ipnet_cosim.circuits.soa import step_peaks
         t_read = np.asarray(job.read_times_s)
         out["spikes"] = np.stack([waves.at(f"st{j}", t_read) > 0.5 for j in range(job.n_cols)], axis=1)
+        t_step, n_steps = job.step
+        v_a = np.stack([waves[f"a{j}"] for j in range(job.n_cols)])
+        out["v_peak_v"] = step_peaks(waves.time_s, np.abs(v_a), t_step, n_steps)
+        out["t_rise_peak_k"] = step_peaks(waves.time_s, np.stack([waves[f"th{j}"] for j in range(job.n_cols)]),
+                                          t_step, n_steps)
     else:
         out["charge_c"] = np.trapezoid(_column_currents(job, waves), waves.time_s, axis=1)
     if job.energy is not None:
@@ -155,6 +172,9 @@ def _unit_energy(job: UnitJob, waves) -> dict[str, np.ndarray]:
     if job.kind == "neurons":
         v_a = np.stack([waves[f"a{j}"] for j in range(job.n_cols)])
         i_in = spec.mirror_gain * _column_currents(job, waves)
+        if spec.drive is not None:                 # the MTJ current leaves the bounded drive stage
+            from ipnet_cosim.device.drive import drive_current_a
+            i_in = drive_current_a(i_in, *spec.drive)
         out["e_neuron_j"] = energy_per_step_j(t, v_a * i_in, spec.t_step_s, spec.n_steps)
         out["q_neuron_c"] = energy_per_step_j(t, np.abs(i_in), spec.t_step_s, spec.n_steps)   # charge, C
     return out
@@ -172,6 +192,8 @@ def _load_cached(job: UnitJob) -> dict[str, Any] | None:
                 return None
             needed = {"e_source_j", "q_neuron_c"} if job.kind == "neurons" else {"e_source_j"}
             if job.energy is not None and not needed <= set(data.files):
+                return None
+            if job.kind == "neurons" and "v_peak_v" not in data.files:
                 return None
             return {"sample": job.sample, "unit": job.unit, "cached": True, **{k: data[k] for k in data.files}}
     except Exception:          # a damaged cache file is simulated again
@@ -226,7 +248,8 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
                     workers: int = 1, waveform_units: Sequence[str] = (), compare: bool = True,
                     progress: bool | Callable[[str], None] = True, plots: int = 0,
                     energy: bool = True, scheduler: str | None = None, crossbar: str = "ports",
-                    simulator: str = "ngspice") -> dict[str, Any]:
+                    simulator: str = "ngspice", soa: str = "warn",
+                    notify: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Simulate an export (see the module docstring); returns the results written to ``<out>/results.json``.
 
     Args:
@@ -242,6 +265,12 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
             sources' energy computed from the port conductances); "netlist": the exported netlist with every
             resistor (slow on large tiles; for validation).
         simulator: "ngspice" (default) or "vacask" (port model only).
+        soa: what a neuron-step outside the card's safe operating area does: "strict" raises
+            :class:`~ipnet_cosim.circuits.soa.SOAViolationError` after the first layer with one (finished
+            units stay cached), "warn" (default) reports it through ``progress`` and goes on, "off" records
+            the measured peaks without a verdict.
+        notify: called with warnings (a safe-operating-area violation in "warn" mode); default: ``progress``
+            when it is a callback.
         waveform_units: units whose saved waveforms are kept for every sample (npz).
         compare: run PyTorch on the same samples and compare.
         progress: show a progress bar (True), or a callback for messages.
@@ -265,6 +294,8 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
         raise ConfigError(f"crossbar model {crossbar!r} is unknown; use one of {', '.join(CROSSBAR_MODELS)}")
     if simulator not in SIMULATORS:
         raise ConfigError(f"simulator {simulator!r} is unknown; use one of {', '.join(SIMULATORS)}")
+    if soa not in SOA_MODES:
+        raise ConfigError(f"soa mode {soa!r} is unknown; use one of {', '.join(SOA_MODES)}")
     if simulator == "vacask" and crossbar != "ports":
         raise ConfigError("VACASK runs the units with the crossbar as its port model; use crossbar 'ports' "
                           "(--crossbar ports), or simulator 'ngspice' for the full netlists")
@@ -280,6 +311,8 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
     fast_card = DeviceCard.from_dict(manifest["fast_card"])
     timing = manifest["timing"]
     n_steps = int(timing["n_steps"])
+    bounded = manifest["network_config"].get("drive", "ideal") == "bounded"
+    limits = SOALimits.from_card(card)
     units_by_name = {u["name"]: u for u in manifest["units"]}
     for name in waveform_units:
         if name not in units_by_name:
@@ -317,12 +350,16 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
     if energy:
         behind = options.r_driver_ohm > 0 and not options.reduced       # a separate Rd: the source sits on d<r>
         gains = {l["index"]: float(l.get("mirror_gain", 0.0)) for l in layers}
+        drive = (card.drive_i_max_a, card.drive.knee) if bounded else None
         espec = {u["name"]: EnergySpec(len(u["rows"]), "d" if behind else "x", gains[u["layer"]],
-                                       options.r_driver_ohm, float(timing["t_step_s"]), n_steps)
+                                       options.r_driver_ohm, float(timing["t_step_s"]), n_steps, drive)
                  for u in manifest["units"]}
     energies: dict[int, dict[str, np.ndarray]] = {s: {} for s in samples}
     outputs: dict[int, list[np.ndarray]] = {s: [] for s in samples}
     charges: dict[int, np.ndarray] = {}
+    soa_peaks: dict[int, dict[str, np.ndarray]] = {s: {} for s in samples}
+    soa_checks: list[dict[str, Any]] = []
+    step = (float(timing["t_step_s"]), n_steps)
     elapsed: dict[int, float] = {s: 0.0 for s in samples}
     failures: list[dict[str, str]] = []
     counts = {"runs_simulated": 0, "runs_cached": 0}
@@ -345,10 +382,10 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
                     if crossbar == "ports":
                         jobs.append(_port_job(out, u, port_models[u["name"]], layer, s, inputs[s], card, fast_card, options,
                                               n_steps, read_times, osdi, u["name"] in waveform_units,
-                                              espec.get(u["name"]), simulator))
+                                              espec.get(u["name"]), simulator, bounded))
                     else:
                         jobs.append(_job(folder, out, u, s, inputs[s], kind, card, options, read_times, osdi,
-                                         u["name"] in waveform_units, espec.get(u["name"])))
+                                         u["name"] in waveform_units, espec.get(u["name"]), step))
             results = []
             todo = []
             for job in jobs:
@@ -386,6 +423,7 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
             for s in samples:
                 if kind == "neurons":
                     spikes = np.zeros((n_steps, n_out), dtype=bool)
+                    v_pk, t_pk = np.zeros((n_steps, n_out)), np.zeros((n_steps, n_out))
                 else:
                     q = np.zeros(n_out)
                 if energy:
@@ -406,6 +444,8 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
                     idx = np.asarray(u["neurons"])
                     if kind == "neurons":
                         spikes[:, idx] = r["spikes"]
+                        v_pk[:, idx] = r["v_peak_v"]
+                        t_pk[:, idx] = r["t_rise_peak_k"] + (card if layer["unit"] == "heat" else fast_card).mtj.t_amb_k
                     else:
                         q[idx] = r["charge_c"]
                     if u["name"] in waveform_units:
@@ -413,8 +453,23 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
                 if kind == "neurons":
                     outputs[s].append(spikes)
                     inputs[s] = spikes.astype(np.float64)
+                    soa_peaks[s][f"{layer['name']}_v_peak_v"] = v_pk
+                    soa_peaks[s][f"{layer['name']}_t_peak_k"] = t_pk
                 else:
                     charges[s] = q
+            if kind == "neurons":
+                check = check_layer(layer["name"], [soa_peaks[s][f"{layer['name']}_v_peak_v"] for s in samples],
+                                    [soa_peaks[s][f"{layer['name']}_t_peak_k"] for s in samples], samples, limits)
+                soa_checks.append(check)
+                if not check["within"] and soa != "off":
+                    line = describe_violation(check, limits)
+                    if soa == "strict":
+                        raise SOAViolationError(
+                            f"safe operating area violated (--soa strict) in {line}. The finished units are kept "
+                            f"in {out / 'cache'}; lower the drive (device card drive.v_dd_v, network current_scale_a) "
+                            f"or retrain with the bounded drive, or rerun with --soa warn to simulate anyway (the "
+                            f"report then flags every energy figure)")
+                    (notify or say)(f"warning: safe operating area violated in {line}")
     finally:
         bar.close()
         if pool is not None:
@@ -432,6 +487,11 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
     results, ref = _summarise(folder, manifest, samples, labels, frames_arr, outputs, charges, elapsed, wall,
                               workers, compare, crossbar, simulator)
     results["summary"].update(counts)
+    results["soa"] = {"mode": soa, "checked": soa != "off", "drive": "bounded" if bounded else "ideal",
+                      "limits": limits.to_dict(), "within": all(c["within"] for c in soa_checks),
+                      "layers": soa_checks,
+                      "source": f"simulated: peak |v(a)| across each MTJ and peak junction temperature T_amb + v(th) "
+                                f"per neuron and step from the {simulator} waveforms; limits from the device card"}
     write_json(out / RESULTS, results)
     for k, s in enumerate(samples):
         np.savez_compressed(out / f"spikes_sample_{s:04d}.npz", **{
@@ -440,6 +500,7 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
             circuit_charge_c=charges[s])
         if energy:
             np.savez_compressed(out / f"energy_sample_{s:04d}.npz", **energies[s])
+        np.savez_compressed(out / f"soa_sample_{s:04d}.npz", **soa_peaks[s])
     if plots:
         _plot_rasters(out, samples[:plots], results, outputs, ref, layers)
         for path in sorted((out / "waveforms").glob("*.npz")) if waveform_units else []:
@@ -449,7 +510,7 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
 
 
 def _job(folder, out, u, sample, spikes_in, kind, card, options, read_times, osdi, waves,
-         energy: EnergySpec | None = None) -> UnitJob:
+         energy: EnergySpec | None = None, step: tuple[float, int] = (0.0, 0)) -> UnitJob:
     rows = np.asarray(u["rows"])[None, :]
     lm = LayerMatrix(matrix=np.zeros((rows.shape[1], 1)), gather=rows, out_index=np.zeros((1, 1), dtype=np.int64),
                      layout="")
@@ -462,18 +523,18 @@ def _job(folder, out, u, sample, spikes_in, kind, card, options, read_times, osd
         extra += tuple(x for r in range(energy.n_rows) for x in (f"i(Vx{r})", f"v({energy.source_node_prefix}{r})"))
     deck = replace_drivers(netlist, stimulus_lines(unit, lm, options, card, spikes_in), extra)
     return UnitJob(sample, u["name"], deck, kind, n_cols, len(u["tiles"]), read_times, str(osdi),
-                   _cache_path(out, sample, u), hashlib.sha256(deck.encode()).hexdigest(), waves, energy)
+                   _cache_path(out, sample, u), hashlib.sha256(deck.encode()).hexdigest(), waves, energy,
+                   step=step)
 
 
 def _neuron_saves(kind: str, n_cols: int, n_tiles: int, waves: bool, energy: bool) -> tuple[str, ...]:
-    """Vectors a neuron unit saves besides the spikes: neuron input and temperature for kept waveforms;
-    for the energy integrals every sense current and the neuron inputs."""
+    """Vectors a neuron unit saves besides the spikes: the MTJ voltage and temperature of every neuron
+    (safe operating area, kept waveforms, energy); for the energy integrals every sense current."""
     if kind != "neurons":
         return ()
-    extra = tuple(f"v({n}{j})" for j in range(n_cols) for n in ("a", "th")) if waves else ()
+    extra = tuple(f"v({n}{j})" for j in range(n_cols) for n in ("a", "th"))
     if energy:
         extra += tuple(f"i(Vs{pm}{t}_{j})" for j in range(n_cols) for t in range(n_tiles) for pm in "pm")
-        extra += tuple(f"v(a{j})" for j in range(n_cols) if not waves)
     return extra
 
 
@@ -483,7 +544,7 @@ def _cache_path(out: Path, sample: int, u: dict) -> str:
 
 def _port_job(out: Path, u: dict, ports, layer: dict, sample: int, spikes_in: np.ndarray, card: DeviceCard,
               fast_card: DeviceCard, options: MappingOptions, n_steps: int, read_times, osdi, waves: bool,
-              energy: EnergySpec | None, simulator: str) -> UnitJob:
+              energy: EnergySpec | None, simulator: str, drive: bool = False) -> UnitJob:
     """A unit with its crossbar as the port model ``ports`` (:class:`~ipnet_cosim.netlist_gen.ports.UnitPorts`)."""
     import dataclasses
     from ipnet_cosim.netlist_gen.mapping import port_unit_circuit, row_levels_v
@@ -497,7 +558,7 @@ def _port_job(out: Path, u: dict, ports, layer: dict, sample: int, spikes_in: np
     circuit = port_unit_circuit(u["name"], n_tiles=len(u["tiles"]), n_cols=n_cols, unit_kind=layer["unit"],
                                 mirror_gain=float(layer.get("mirror_gain", 0.0)), card=card, fast_card=fast_card,
                                 n_steps=n_steps, options=options,
-                                currents=column_currents_pwl(ports, levels, card.timing))
+                                currents=column_currents_pwl(ports, levels, card.timing), drive=drive)
     extra = _neuron_saves(kind, n_cols, len(u["tiles"]), waves, energy is not None)
     circuit = dataclasses.replace(circuit, saves=circuit.saves + extra)
     crossbar_energy = row_energy_j(ports, levels, card.timing, options.r_driver_ohm) if energy is not None else None
@@ -509,7 +570,7 @@ def _port_job(out: Path, u: dict, ports, layer: dict, sample: int, spikes_in: np
         deck = format_ngspice(circuit)
     return UnitJob(sample, u["name"], deck, kind, n_cols, len(u["tiles"]), read_times, str(osdi),
                    _cache_path(out, sample, u), hashlib.sha256(deck.encode()).hexdigest(), waves, energy, simulator,
-                   crossbar_energy)
+                   crossbar_energy, (card.timing.t_step_s, n_steps))
 
 
 def _describe_failure(res: dict[str, Any], units: dict[str, dict], crossbar: str = "netlist") -> dict[str, str]:

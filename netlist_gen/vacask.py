@@ -28,6 +28,7 @@ CurrentMirror (SPICE ``F``)     ``f1 (n_from n_to) ir_cccs gain=<g> ctlinst="<vs
                                 SPICE: the sensed current flows from the source's + node through it,
                                 ``gain`` times it flows from ``n_from`` through the mirror to ``n_to``)
 MTJNeuronInstance               ``n0 (p n u rst th st) <model>`` with ``model <model> <module> (...)``
+NeuronDriveInstance             ``nd0 (inp out) <model>``, its model likewise (module ``ipnet_neuron_drive``)
                                 converted from the circuit's ngspice ``.model`` card (parameter values
                                 parsed and rewritten with the one number formatter, so they are exact)
 Subcircuit / instance           ``subckt name(ports) ... ends`` / ``x1 (nodes) name``
@@ -57,7 +58,8 @@ from typing import Any, Callable, Iterable, Sequence
 from ipnet_cosim.device.card import MTJParams
 from ipnet_cosim.device.errors import NetlistError
 from ipnet_cosim.device.units import spice_number as num
-from ipnet_cosim.netlist_gen.ir import (GROUND, Circuit, CurrentMirror, CurrentSource, MTJNeuronInstance, PulseSource, Resistor,
+from ipnet_cosim.netlist_gen.ir import (GROUND, Circuit, CurrentMirror, CurrentSource, MTJNeuronInstance,
+                                        NeuronDriveInstance, PulseSource, Resistor,
                                         SubcircuitInstance, VoltageSource, validate_circuit)
 
 RESISTOR_MODEL = "ir_resistor"
@@ -183,7 +185,7 @@ def _write_current_mirror(e: CurrentMirror, circuit: Circuit) -> list[str]:
             f'ctlinst="{vacask_name(e.control)}"']
 
 
-def _write_neuron(e: MTJNeuronInstance, circuit: Circuit) -> list[str]:
+def _write_neuron(e: MTJNeuronInstance | NeuronDriveInstance, circuit: Circuit) -> list[str]:
     return [f"{vacask_name(e.name)} ({_nodes(e.nodes())}) {vacask_name(e.model)}"]
 
 
@@ -198,6 +200,7 @@ register_element(CurrentSource, _write_voltage_source, models=(f"model {ISOURCE_
 register_element(PulseSource, _write_pulse_source, models=(f"model {VSOURCE_MODEL} vsource",))
 register_element(CurrentMirror, _write_current_mirror, models=(f"model {CCCS_MODEL} cccs",))
 register_element(MTJNeuronInstance, _write_neuron)            # its model comes from circuit.models
+register_element(NeuronDriveInstance, _write_neuron)          # likewise (module ipnet_neuron_drive)
 register_element(SubcircuitInstance, _write_subcircuit_instance)
 
 
@@ -331,7 +334,7 @@ def format_vacask(circuit: Circuit, osdi_path: str | Path | None, validate: bool
         loads.update(dict.fromkeys(s.loads))
         builtin_models.update(dict.fromkeys(s.models))
     cards = [parse_model_card(card) for card in circuit.models]
-    needs_osdi = bool(cards) or any(isinstance(e, MTJNeuronInstance) for e in all_elements)
+    needs_osdi = bool(cards) or any(isinstance(e, (MTJNeuronInstance, NeuronDriveInstance)) for e in all_elements)
     if needs_osdi:
         if osdi_path is None:
             raise NetlistError("the circuit has OSDI models/neurons but no library was given: pass "

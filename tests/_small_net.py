@@ -16,11 +16,11 @@ SMALL_LAYERS = (LayerSpec("conv", 3, kernel=4, stride=4), LayerSpec("linear", 10
 
 
 def make_small_checkpoint(folder: Path, *, arch: str = "ipnet", seed: int = 0, layers=SMALL_LAYERS,
-                          memory_layers=None) -> Path:
+                          memory_layers=None, card=None, drive: str = "bounded") -> Path:
     """conv 2->3 k4 s4 on 16x16 (16 positions) -> linear 48->10 -> readout 11; calibrated on the train split."""
     config = NetworkConfig(arch=arch, height=16, width=16, n_classes=11, layers=layers,
-                           memory_layers=memory_layers)
-    net = build_network(config, seed=seed)
+                           memory_layers=memory_layers, drive=drive)
+    net = build_network(config, card, seed=seed)
     train, _ = load_dataset(SMALL_DATA)
     net.calibrate(torch.as_tensor(train.frames), fire_fraction=0.2)
     # calibration puts the current of blank inputs (bias only) exactly on the threshold quantile, a

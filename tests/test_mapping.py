@@ -192,7 +192,7 @@ def test_crossbars_reproduce_the_network_forward_layer_by_layer():
     for view, x in zip(views, inputs):
         lm = LAYER_MAPPINGS[view.type](view)
         ref = (trace["readout"][:, 0] if view.unit == "integrate"
-               else trace["currents_a"][view.index][:, 0] / config.current_scale_a)
+               else trace["input_currents_a"][view.index][:, 0] / config.current_scale_a)
         for t in range(x.shape[0]):
             got = crossbar_outputs(lm, x[t].reshape(-1).numpy())
             np.testing.assert_allclose(got, ref[t].reshape(-1).numpy(), rtol=0, atol=1e-10,
@@ -702,7 +702,7 @@ def test_golden_reset_pulse_and_read_delay():
     assert read_delay_s(CARD) + t.t_edge_s + values[5] == pytest.approx(t.t_step_s - t.t_edge_s)
 
 
-def golden_port_text(options: MappingOptions, spikes: np.ndarray) -> str:
+def golden_port_text(options: MappingOptions, spikes: np.ndarray, drive: bool = False) -> str:
     from ipnet_cosim.netlist_gen.mapping import port_unit_circuit, row_levels_v, tile_ports
     from ipnet_cosim.netlist_gen.ports import UnitPorts, column_currents_pwl
     lm = LayerMatrix(GOLDEN_W, np.array([[0, 1, BIAS]]), np.array([[0, 1]]), "golden")
@@ -714,16 +714,20 @@ def golden_port_text(options: MappingOptions, spikes: np.ndarray) -> str:
     levels = row_levels_v(lm.gather[0], spikes, CARD.timing.v_read_v)
     circuit = port_unit_circuit(unit.name, n_tiles=len(unit.row_blocks), n_cols=2, unit_kind="heat",
                                 mirror_gain=gmap.mirror_gain, card=CARD, fast_card=FAST_CARD, n_steps=spikes.shape[0],
-                                options=options, currents=column_currents_pwl(ports, levels, CARD.timing))
+                                options=options, currents=column_currents_pwl(ports, levels, CARD.timing),
+                                drive=drive)
     return format_ngspice(circuit)
 
 
 def test_golden_unit_ports():
     """The reduced golden unit as the port model simulate runs by default, for input spikes
-    [[1, 0], [1, 1]]: PWL column currents into the sense sources, no crossbar, no row drivers."""
+    [[1, 0], [1, 1]]: PWL column currents into the sense sources, no crossbar, no row drivers; the mirrors
+    feed each neuron through the bounded drive stage (the default network drive)."""
     opts = MappingOptions(tile_rows=2, r_wire_ohm=1.0, r_driver_ohm=10.0)
-    text = golden_port_text(opts, np.array([[1.0, 0.0], [1.0, 1.0]]))
+    text = golden_port_text(opts, np.array([[1.0, 0.0], [1.0, 1.0]]), drive=True)
     assert ".subckt" not in text and "\nVx" not in text and "\nR" not in text
+    assert "\nND0 b0 a0 drv\n" in text and "\n.model drv ipnet_neuron_drive i_max_a=" in text
+    assert "\nFp0_0 0 b0 Vsp0_0 " in text and "\nN0 a0 0 u rst th0 st0 mtjn\n" in text
     compare_golden(text, "unit_ports.cir")
 
 

@@ -106,3 +106,24 @@ def test_bad_values_are_refused():
     with pytest.raises(NetlistError, match="increase"):
         format_ngspice(dataclasses.replace(circuit, elements=circuit.elements + (
             VoltageSource("Vp", "r0", "0", pwl=((0.0, 0.0), (0.0, 1.0))),)))
+
+
+def test_drive_stage_element_validates_and_writes_in_both_dialects():
+    from ipnet_cosim.netlist_gen.ir import NeuronDriveInstance, validate_circuit
+    from ipnet_cosim.netlist_gen.vacask import format_vacask
+    card = DeviceCard()
+    els = (VoltageSource("Vs", "s", "0"), CurrentMirror("F1", "0", "b0", "Vs", 1.0),
+           NeuronDriveInstance("ND0", "b0", "a0", "drv"),
+           MTJNeuronInstance("N0", "a0", "0", "u", "rst", "th0", "st0", "mtjn"),
+           VoltageSource("Vu", "u", "0", dc_v=0.5), VoltageSource("Vrst", "rst", "0"), Resistor("Rs", "s", "0", 1e3))
+    models = (card.mtj.model_card("mtjn", NEURON_MODULE), card.drive.model_card(card.mtj, "drv"))
+    circuit = Circuit("drive", els, models=models, tran=Transient(1e-12, 1e-9, 1e-12))
+    validate_circuit(circuit)               # the drive's output counts as driving the neuron
+    text = format_ngspice(circuit)
+    assert "\nND0 b0 a0 drv\n" in text and ".model drv ipnet_neuron_drive i_max_a=" in text
+    vac = format_vacask(circuit, "lib.osdi")
+    assert "nd0 (b0 a0) drv" in vac and "model drv ipnet_neuron_drive" in vac
+    # without the drive the neuron input is undriven: named
+    undriven = dataclasses.replace(circuit, elements=tuple(e for e in els if e.name != "ND0"))
+    with pytest.raises(NetlistError, match="floating|unconnected"):
+        validate_circuit(undriven)

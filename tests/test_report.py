@@ -55,6 +55,20 @@ def test_report_figures_schema_and_files(simulated, tmp_path):
     assert "neuron_waveform.png" in {p.name for p in (tmp_path / "r").glob("*.png")}
     md = paths["md"].read_text()
     assert "| layer0 (heat) |" in md and "Ours vs the paper" in md and "um^2" in md
+    # one screen first: the summary, then the safe operating area, then the assumptions and details
+    assert md.index("## Summary") < md.index("## Safe operating area") < md.index("## Assumptions")
+    assert report["soa"]["within"] and report["soa"]["checked"] and "VIOLATED" not in md
+    assert [c["layer"] for c in report["soa"]["layers"]] == ["layer0", "layer1"]
+    assert "safe_operating_area.png" in {p.name for p in (tmp_path / "r").glob("*.png")}
+    summary_block = md[md.index("## Summary"):md.index("## Safe operating area")]
+    assert "energy per inference" in summary_block and "/ IPNet" in summary_block and "x (paper " in summary_block
+    # numbers for people: no exponent notation anywhere in the tables, ratios with thousands separators
+    assert not re.search(r"\d\.\d+e[+-]\d+", md.split("## Ours vs the paper, explained")[0]), "exponent notation"
+    ref = report["references"]["neurons"][0]
+    assert ref["energy_per_spike"]["value"] == 1.61e-15 and "2408.07734" in ref["energy_per_spike"]["source"]
+    assert ref["ours_over_reference"]["value"] == pytest.approx(report["per_spike"]["mean"]["value"] / 1.61e-15)
+    assert report["references"]["dominant_category"] in report["energy"]["totals"]
+    assert "Energy per spike beside published neurons" in md
     assert json.loads(paths["json"].read_text()) == json.loads(json.dumps(report))
 
 

@@ -22,7 +22,7 @@ CARD = DeviceCard()
 def test_thermal_step_matches_rc_solution(osdi_path):
     """A constant sub-threshold current: T rise = P R_th (1 - exp(-t/tau)), P = I^2 R_P."""
     m = CARD.mtj
-    i_a = 100e-6
+    i_a = 115e-6
     t_stop = 5 * m.tau_th_s
     net = textwrap.dedent(f"""\
         * thermal step

@@ -8,13 +8,14 @@ import torch
 
 from ipnet_cosim.circuits.neuron_bench import NeuronBench, format_neuron_bench, simulate_bench
 from ipnet_cosim.device.card import DeviceCard
+from ipnet_cosim.models.drive import NeuronDriveStage
 from ipnet_cosim.models.neuron import ThermalMTJNeuron
 
 pytestmark = pytest.mark.ngspice
 
 
 def random_sequence(seed: int, steps: int = 100) -> np.ndarray:
-    """Mix of idle steps, sub- and supra-threshold pulses (threshold ~142 uA cold, lower when hot)."""
+    """Mix of idle steps, sub- and supra-threshold pulses (threshold ~145 uA cold, lower when hot)."""
     rng = np.random.default_rng(seed)
     return rng.choice([0.0, 1.0], size=steps, p=[0.3, 0.7]) * rng.uniform(60e-6, 175e-6, size=steps)
 
@@ -35,7 +36,39 @@ def test_deterministic_spikes_and_heat_agree(osdi_path, seed):
     assert err.max() < 0.02, f"temperature error {err.max():.2%} of the peak rise"
 
 
-def stochastic_bench(seed_currents=(125e-6, 132e-6, 138e-6, 143e-6, 150e-6), replicas=5, steps=100):
+def drive_sequence(seed: int, steps: int = 80) -> np.ndarray:
+    """Drive inputs from strongly negative to far into saturation (i_max ~240 uA), and idle steps."""
+    rng = np.random.default_rng(seed)
+    on = rng.choice([0.0, 1.0], size=steps, p=[0.25, 0.75])
+    return on * rng.choice([-1.0, 1.0], size=steps, p=[0.25, 0.75]) * rng.uniform(60e-6, 1.5e-3, size=steps)
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_bounded_drive_twins_agree_in_saturation_and_for_negative_inputs(osdi_path, seed):
+    """The drive stage in ngspice (Verilog-A, same OSDI library) and in PyTorch: identical spikes, heat
+    within 2 % of the peak rise, no current for negative inputs, the MTJ below the drive's compliance."""
+    card = DeviceCard()
+    cur = drive_sequence(seed)
+    bench = NeuronBench.from_array(cur[None], card=card, max_step_s=20e-12, drive=True)
+    spice, waves = simulate_bench(bench, osdi=osdi_path)
+    i_mtj = NeuronDriveStage(card)(torch.tensor(cur, dtype=torch.float64))
+    assert float(i_mtj.max()) > 0.8 * card.drive_i_max_a, "the sequence must drive into saturation"
+    assert float(i_mtj[torch.tensor(cur) < 0].abs().max()) == 0.0
+    spikes, _, details = ThermalMTJNeuron(card, mode="deterministic")(i_mtj[:, None], return_details=True)
+    torch_spikes = spikes[:, 0].numpy() > 0.5
+    assert 5 < torch_spikes.sum() < 75
+    np.testing.assert_array_equal(spice.spikes[0], torch_spikes)
+    rise_end = np.array([float(r.state.t_rise_k) for r in details])
+    peak = max(float(r.t_rise_peak_k) for r in details)
+    assert np.abs(spice.t_rise_end_k[0] - rise_end).max() / peak < 0.02
+    # negative inputs: the junction carries nothing, so no heat is added in those steps
+    v_mtj = waves["a0"]
+    assert v_mtj.min() > -1e-6, "a net negative input must give no (negative) current"
+    assert v_mtj.max() < card.drive.v_compliance_v(), (v_mtj.max(), card.drive.v_compliance_v())
+    assert v_mtj.max() > 0.9 * card.drive.v_compliance_v(), "saturating steps must come near the compliance"
+
+
+def stochastic_bench(seed_currents=(128e-6, 135e-6, 141e-6, 146e-6, 153e-6), replicas=5, steps=100):
     card = DeviceCard().replace(t_step_s=15e-9)       # ~5 tau between pulses: nearly independent trials
     cur = np.repeat(np.repeat(np.asarray(seed_currents)[:, None], replicas, 0), steps, 1)
     return NeuronBench.from_array(cur, card=card, mode="stochastic", max_step_s=500e-12, reltol=1e-3), cur

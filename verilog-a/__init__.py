@@ -4,11 +4,12 @@ Imported as ``ipnet_cosim.device``; light (no torch, no simulator) so every
 layer of the toolkit can depend on it.
 """
 
-from ipnet_cosim.device.card import DeviceCard, MTJParams, PulseTiming, load_device_card
+from ipnet_cosim.device.card import (DeviceCard, MTJParams, NeuronDrive, OperatingLimits, PulseTiming,
+                                     load_device_card)
 from ipnet_cosim.device.errors import (CompilerError, ConfigError, ConvergenceError, IPNetCosimError,
                                        NetlistError, OsdiLoadError, SimulationError,
                                        SimulatorNotFoundError, UnsupportedLayerError)
 
-__all__ = ["DeviceCard", "MTJParams", "PulseTiming", "load_device_card", "CompilerError", "ConfigError",
+__all__ = ["DeviceCard", "MTJParams", "NeuronDrive", "OperatingLimits", "PulseTiming", "load_device_card", "CompilerError", "ConfigError",
            "ConvergenceError", "IPNetCosimError", "NetlistError", "OsdiLoadError", "SimulationError",
            "SimulatorNotFoundError", "UnsupportedLayerError"]

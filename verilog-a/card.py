@@ -58,8 +58,14 @@ class MTJParams:
 
     diameter_m: float = _param(40e-9, "m", "MTJ pillar diameter (circular)", 5e-9, 1e-6,
                                "assumed; 40 nm is typical of published pMTJ compact models", lo_open=True)
-    ra_ohm_m2: float = _param(5e-12, "ohm*m^2", "resistance-area product of the parallel state",
-                              1e-14, 1e-9, "assumed; 5 ohm um^2, typical CoFeB/MgO pMTJ", lo_open=True)
+    ra_ohm_m2: float = _param(3e-12, "ohm*m^2", "resistance-area product of the parallel state",
+                              1e-14, 1e-9, "assumed; 3 ohm um^2, the low end of CoFeB/MgO pMTJs switched by "
+                              "spin-transfer torque (~2-10 ohm um^2; 7 ohm um^2 in the 2018 breakdown study of "
+                              "limits.v_breakdown_v). Re-chosen from 5 ohm um^2 for the bounded drive: the MTJ may "
+                              "see at most drive.v_dd_v - drive.v_headroom_v (0.75 V), and at 5 ohm um^2 a fired "
+                              "(antiparallel) junction reaches that at 1.01x the cold firing threshold, which leaves "
+                              "no room above threshold for the heat memory; at 3 ohm um^2 the drive's ceiling is "
+                              "1.66x the threshold (threshold voltage ~0.35 V)", lo_open=True)
     tmr0: float = _param(1.0, "1", "tunnel magnetoresistance ratio at zero bias", 0.0, 10.0,
                          "assumed; 100 % within the 70-150 % of published pMTJs", lo_open=True)
     vh_v: float = _param(0.5, "V", "bias at which TMR falls to half of TMR0", 0.01, 5.0,
@@ -71,9 +77,10 @@ class MTJParams:
     f0_hz: float = _param(1e9, "Hz", "attempt frequency of thermally activated switching",
                           1e6, 1e13, "assumed; 1 GHz, the usual Neel-Brown attempt frequency")
     ic0_a: float = _param(150e-6, "A", "critical switching current at T0", 1e-7, 1e-2,
-                          "assumed; 11.9 MA/cm^2 at 40 nm, chosen so that the threshold lies near 0.55 V",
+                          "assumed; 11.9 MA/cm^2 at 40 nm; with ra_ohm_m2 the cold threshold (~145 uA) lies near 0.35 V",
                           lo_open=True)
-    tc_k: float = _param(800.0, "K", "Curie temperature of the free layer", 300.0, 2000.0,
+    tc_k: float = _param(800.0, "K", "Curie temperature of the free layer (no magnetic state to switch above "
+                         "it: an operating limit, see OperatingLimits)", 300.0, 2000.0,
                          "assumed; thin CoFeB free layers are reported between ~700 K and ~1100 K")
     ms_beta: float = _param(0.75, "1", "exponent of Ms(T) = Ms0 (1 - T/Tc)^beta", 0.1, 3.0,
                             "assumed; gives an Ms drop of ~14 % from 300 K to 400 K")
@@ -189,37 +196,132 @@ class PulseTiming:
 
 
 @dataclass(frozen=True)
+class NeuronDrive:
+    """The stage between the crossbar and the neuron: a unidirectional, current-limited mirror (SI units).
+
+    The differential column current ``i_in = I+ - I-`` (times the mirror gain) enters the stage; what
+    leaves it into the MTJ is (``thermal_mtj_neuron.va`` module ``ipnet_neuron_drive``,
+    ``ipnet_cosim.device.drive``)::
+
+        v_comp = v_dd - v_headroom                                    (output compliance)
+        i_max  = v_comp / R_AP(v_comp) = v_comp / (R_P (1 + TMR0 / (1 + v_comp^2 / Vh^2)))
+        x      = max(i_in, 0) / i_max
+        i_out  = i_max x / (1 + x^n)^(1/n)                            (n = knee)
+
+    A net negative input gives no current (a mirror sources one way); the output saturates smoothly
+    below ``i_max``, the current at which a fired (antiparallel, highest-resistance) junction takes the
+    whole compliance ``v_comp``. So the MTJ voltage stays below ``v_dd - v_headroom`` in either state
+    and the output transistor stays in saturation: the stage never asks for more than its supply.
+    """
+
+    v_dd_v: float = _param(0.9, "V", "supply of the neuron drive's output stage", 0.0, 5.0,
+                           "assumed; nominal core supply of 28 nm CMOS (0.9 V, e.g. TSMC 28HPC+/GF 28SLP core "
+                           "devices)", lo_open=True)
+    v_headroom_v: float = _param(0.15, "V", "output headroom of the drive: the drop its output transistor needs "
+                                 "to stay in saturation (the MTJ sees at most v_dd_v - v_headroom_v)", 0.0, 5.0,
+                                 "assumed; V_dsat of one saturated output transistor in 28 nm, ~0.1-0.2 V "
+                                 "(a cascode output needs about twice as much)")
+    knee: float = _param(4.0, "1", "sharpness n of the soft current limit i_out = i_in / (1 + (i_in/i_max)^n)^(1/n)",
+                         1.0, 50.0, "assumed; n = 4 keeps the stage within 1.6 % of linear up to half of i_max and "
+                         "gives 84 % of i_max at i_in = i_max")
+    r_in_ohm: float = _param(1.0, "ohm", "input resistance of the stage's current input (it senses the summed "
+                             "mirror currents)", 1e-6, 1e3, "model numerics; 1 ohm, negligible for ideal "
+                             "current-mirror inputs", lo_open=True)
+
+    def v_compliance_v(self) -> float:
+        """Largest voltage the stage can put across its load, v_dd - v_headroom, V."""
+        return self.v_dd_v - self.v_headroom_v
+
+    def i_max_a(self, mtj: MTJParams) -> float:
+        """Current ceiling: a fired junction at ``v_compliance_v`` carries v / R_AP(v), A."""
+        v = self.v_compliance_v()
+        return v / (mtj.r_p_ohm * (1.0 + mtj.tmr0 / (1.0 + v * v / (mtj.vh_v * mtj.vh_v))))
+
+    def model_card(self, mtj: MTJParams, name: str = "drv", module: str = "ipnet_neuron_drive") -> str:
+        """The ngspice ``.model`` line of the stage (parameters of the Verilog-A module, declared order)."""
+        from ipnet_cosim.device.units import spice_number
+        values = [("i_max_a", self.i_max_a(mtj)), ("knee", self.knee), ("r_in_ohm", self.r_in_ohm)]
+        return f".model {name} {module} " + " ".join(f"{k}={spice_number(v)}" for k, v in values)
+
+
+@dataclass(frozen=True)
+class OperatingLimits:
+    """The safe operating area of the neuron: limits that simulation results are checked against (SI units).
+
+    With the drive's compliance ``v_dd_v - v_headroom_v`` and the free layer's Curie temperature
+    ``mtj.tc_k`` these are the limits a run is checked against (``ipnet-cosim simulate --soa``): the
+    voltage across the MTJ against the compliance and the breakdown voltage, the junction temperature
+    against ``t_max_k`` and ``tc_k``.
+    """
+
+    v_breakdown_v: float = _param(1.4, "V", "breakdown voltage of the MgO barrier", 0.0, 10.0,
+                                  "'Barrier breakdown mechanism in nano-scale perpendicular magnetic tunnel "
+                                  "junctions with ultrathin MgO barrier' (2018): V_b = 1.4 V, twice the 0.7 V "
+                                  "switching voltage, RA 7.0 ohm um^2, junctions down to 50 nm; STT writes run "
+                                  "at about half of breakdown, and thinner barriers break down earlier",
+                                  lo_open=True)
+    t_max_k: float = _param(500.0, "K", "largest junction temperature for reliable operation", 1.0, 2000.0,
+                            "assumed; below the ~620-720 K that 1 ns pulses reach in 40 nm MTJs, treated as an "
+                            "endurance problem by Su et al., J. Appl. Phys. 136, 013901 (2024), and above the "
+                            "~445 K (a ~145 K rise) of finite-element studies at the critical switching condition",
+                            lo_open=True)
+
+
+SECTIONS: tuple[tuple[str, type], ...] = (("mtj", MTJParams), ("timing", PulseTiming), ("drive", NeuronDrive),
+                                          ("limits", OperatingLimits))
+
+
+@dataclass(frozen=True)
 class DeviceCard:
-    """The complete device card: the MTJ model parameters and the step timing."""
+    """The complete device card: the MTJ model parameters, the step timing, the neuron drive and the
+    operating limits."""
 
     mtj: MTJParams = field(default_factory=MTJParams)
     timing: PulseTiming = field(default_factory=PulseTiming)
+    drive: NeuronDrive = field(default_factory=NeuronDrive)
+    limits: OperatingLimits = field(default_factory=OperatingLimits)
 
     def __post_init__(self) -> None:
-        for section in (self.mtj, self.timing):
-            _validate_fields(section)
-        if self.mtj.t_amb_k >= self.mtj.tc_k or self.mtj.t0_k >= self.mtj.tc_k:
-            raise ConfigError(f"mtj: t_amb_k ({self.mtj.t_amb_k:g} K) and t0_k ({self.mtj.t0_k:g} K) must "
-                              f"lie below the Curie temperature tc_k ({self.mtj.tc_k:g} K)")
-        self.timing.validate_against(self.mtj)
+        for name, klass in SECTIONS:
+            if not isinstance(getattr(self, name), klass):
+                raise ConfigError(f"device card section '{name}' must be a {klass.__name__}")
+            _validate_fields(getattr(self, name))
+        m, d, lim = self.mtj, self.drive, self.limits
+        if m.t_amb_k >= m.tc_k or m.t0_k >= m.tc_k:
+            raise ConfigError(f"mtj: t_amb_k ({m.t_amb_k:g} K) and t0_k ({m.t0_k:g} K) must "
+                              f"lie below the Curie temperature tc_k ({m.tc_k:g} K)")
+        if lim.t_max_k >= m.tc_k:
+            raise ConfigError(f"limits.t_max_k ({lim.t_max_k:g} K) must lie below the Curie temperature mtj.tc_k "
+                              f"({m.tc_k:g} K): above Tc the free layer has no magnetic state to switch")
+        if m.t_amb_k >= lim.t_max_k:
+            raise ConfigError(f"mtj.t_amb_k ({m.t_amb_k:g} K) must lie below limits.t_max_k ({lim.t_max_k:g} K): "
+                              f"a junction at ambient would already be outside its safe operating area")
+        if d.v_headroom_v >= d.v_dd_v:
+            raise ConfigError(f"drive.v_headroom_v ({d.v_headroom_v:g} V) must be below drive.v_dd_v "
+                              f"({d.v_dd_v:g} V): nothing would be left across the MTJ")
+        if d.v_compliance_v() >= lim.v_breakdown_v:
+            raise ConfigError(f"drive.v_dd_v - drive.v_headroom_v ({d.v_compliance_v():g} V) must be below "
+                              f"limits.v_breakdown_v ({lim.v_breakdown_v:g} V): the drive could break the barrier")
+        self.timing.validate_against(m)
 
     # -- conversion -----------------------------------------------------------
     def to_dict(self) -> dict[str, dict[str, float]]:
-        """Plain nested dict ``{"mtj": {...}, "timing": {...}}`` in SI units."""
-        return {"mtj": dataclasses.asdict(self.mtj), "timing": dataclasses.asdict(self.timing)}
+        """Plain nested dict ``{"mtj": {...}, "timing": {...}, "drive": {...}, "limits": {...}}`` in SI units."""
+        return {name: dataclasses.asdict(getattr(self, name)) for name, _ in SECTIONS}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], origin: str = "device card") -> "DeviceCard":
-        """Build a card from ``{"mtj": {...}, "timing": {...}}``; missing keys keep defaults."""
+        """Build a card from ``{"mtj": {...}, "timing": {...}, ...}``; missing sections and keys keep defaults."""
+        names = [name for name, _ in SECTIONS]
         if not isinstance(data, Mapping):
-            raise ConfigError(f"{origin}: expected a table with sections 'mtj' and 'timing', "
+            raise ConfigError(f"{origin}: expected a table with sections {', '.join(names)}, "
                               f"got {type(data).__name__}")
-        unknown = set(data) - {"mtj", "timing"}
+        unknown = set(data) - set(names)
         if unknown:
             raise ConfigError(f"{origin}: unknown section(s) {sorted(unknown)}; "
-                              f"the card has sections 'mtj' and 'timing'")
+                              f"the card has sections {', '.join(names)}")
         parts = {}
-        for name, klass in (("mtj", MTJParams), ("timing", PulseTiming)):
+        for name, klass in SECTIONS:
             section = data.get(name, {})
             if not isinstance(section, Mapping):
                 raise ConfigError(f"{origin}: section '{name}' must be a table of numbers")
@@ -237,18 +339,22 @@ class DeviceCard:
         return cls(**parts)
 
     def replace(self, **changes: float) -> "DeviceCard":
-        """A new card with fields changed by name (looked up in either section); validated."""
-        mtj_names = {f.name for f in fields(MTJParams)}
-        timing_names = {f.name for f in fields(PulseTiming)}
-        mtj_changes = {k: v for k, v in changes.items() if k in mtj_names}
-        timing_changes = {k: v for k, v in changes.items() if k in timing_names}
-        unknown = set(changes) - mtj_names - timing_names
+        """A new card with fields changed by name (looked up in every section); validated."""
+        data = self.to_dict()
+        unknown = set(changes)
+        for name, klass in SECTIONS:
+            mine = {k: v for k, v in changes.items() if k in {f.name for f in fields(klass)}}
+            data[name].update(mine)
+            unknown -= set(mine)
         if unknown:
             raise ConfigError(f"device card: unknown parameter(s) {sorted(unknown)}")
-        data = self.to_dict()
-        data["mtj"].update(mtj_changes)
-        data["timing"].update(timing_changes)
         return DeviceCard.from_dict(data)
+
+    # -- derived ----------------------------------------------------------------
+    @property
+    def drive_i_max_a(self) -> float:
+        """The drive's current ceiling for this MTJ (:meth:`NeuronDrive.i_max_a`), A."""
+        return self.drive.i_max_a(self.mtj)
 
 
 def _validate_fields(section: Any) -> None:
@@ -276,7 +382,8 @@ def describe_fields(klass: type) -> list[dict[str, Any]]:
 
 
 def load_device_card(path: str | Path) -> DeviceCard:
-    """Load a device card from a TOML, YAML or JSON file (SI units, sections ``mtj``/``timing``).
+    """Load a device card from a TOML, YAML or JSON file (SI units, sections ``mtj``, ``timing``,
+    ``drive``, ``limits``).
 
     Raises:
         ConfigError: the file is missing, unparsable, or holds an invalid value.
@@ -320,7 +427,8 @@ def read_table_file(path: str | Path, what: str) -> Any:
 def format_device_card_toml(card: DeviceCard) -> str:
     """The card as a commented TOML document (units and sources in comments)."""
     lines = ["# ipnet-cosim device card: SI units; every value is assumed unless its comment says otherwise", ""]
-    for section_name, section in (("mtj", card.mtj), ("timing", card.timing)):
+    for section_name, _ in SECTIONS:
+        section = getattr(card, section_name)
         lines.append(f"[{section_name}]")
         for f in fields(section):
             lines.append(f"# {f.metadata['desc']} [{f.metadata['unit']}]; {f.metadata['source']}")

@@ -20,6 +20,7 @@ from ipnet_cosim.device.errors import CompilerError
 
 NEURON_VA = "thermal_mtj_neuron.va"
 NEURON_MODULE = "ipnet_mtj_neuron"
+DRIVE_MODULE = "ipnet_neuron_drive"      # the neuron drive stage, in the same .va and OSDI library
 TARGET_CPU = "generic"
 
 

@@ -1,0 +1,384 @@
+"""Writers of an ``ipnet-cosim report``: Markdown, self-contained HTML (plots embedded) and the plots.
+
+The report itself (:func:`ipnet_cosim.energy.report.build_report`) is plain data; these functions turn
+it into text a reviewer reads in one screen: a summary first (accuracy, energy per inference and per
+spike, memory ratios beside the paper's, area, the safe-operating-area verdict), then the safe operating
+area per layer, then the assumptions and the detailed tables. Numbers are written for people
+(``36,020x``, ``2.86 nJ``), never ``3.602e+04``.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+
+from ipnet_cosim.energy import memory as mem
+from ipnet_cosim.energy.accounting import CATEGORIES, SimulationData
+
+CATEGORY_LABELS = {"input_drivers": "input drivers", "crossbar_read": "crossbar read",
+                   "neuron_heating": "neuron heating", "mirror_supply": "mirror supply",
+                   "spike_read": "spike read", "reset": "reset"}
+
+
+# -- writing -----------------------------------------------------------------------------------------
+
+def _si(value: float, unit: str) -> str:
+    """A value with an SI prefix and three significant digits, e.g. 2.864e-9 J -> '2.86 nJ'."""
+    if unit in ("1", ""):
+        return _plain(value)
+    if value == 0:
+        return f"0 {unit}"
+    if unit == "m^2":
+        return f"{_plain(value * 1e12)} um^2"
+    if unit == "K":
+        return f"{value:,.1f} K"
+    prefixes = [(1e-18, "a"), (1e-15, "f"), (1e-12, "p"), (1e-9, "n"), (1e-6, "u"), (1e-3, "m"), (1.0, "")]
+    scale, p = prefixes[0]
+    for s, q in prefixes:
+        if abs(value) >= s:
+            scale, p = s, q
+    return f"{_plain(value / scale)} {p}{unit}"
+
+
+def _plain(value: float) -> str:
+    """Three significant digits without exponent notation, thousands separated: 36020.4 -> '36,020'."""
+    a = abs(value)
+    if a >= 1000:
+        return f"{value:,.0f}"
+    if a >= 100 or a == 0:
+        return f"{value:.0f}"
+    if a >= 10:
+        return f"{value:.1f}"
+    if a >= 1:
+        return f"{value:.2f}"
+    if a >= 1e-3:
+        return f"{value:.3g}"
+    return f"{value:.2e}"
+
+
+def _ratio(value: float) -> str:
+    """A ratio for people: 36020.4 -> '36,020x', 34.71 -> '34.7x'."""
+    return _plain(value) + "x"
+
+
+def _count(value: float) -> str:
+    return f"{int(round(value)):,}"
+
+
+def _summary_rows(report: Mapping[str, Any]) -> list[list[str]]:
+    """(figure, value, provenance) rows of the one-screen summary."""
+    sm = report["summary"]
+    rows = []
+    acc = f"circuit {sm['accuracy_circuit']['value']:.3f}"
+    if "accuracy_pytorch" in sm:
+        acc += f" vs PyTorch {sm['accuracy_pytorch']['value']:.3f}"
+    if "classes_agree" in report["accuracy"]:
+        acc += f" (classes agree on {_count(report['accuracy']['classes_agree']['value'])} samples)"
+    rows.append(["accuracy on the simulated samples", acc, "simulated / computed"])
+    e = report["energy"]["total"]
+    rows.append(["energy per inference (one sample)", _si(e["value"], "J"), "simulated and computed"])
+    if "energy_per_spike_mean" in sm:
+        ps = report["per_spike"]
+        line = f"mean {_si(ps['mean']['value'], 'J')}, median {_si(ps['median']['value'], 'J')}"
+        for r in report["references"]["neurons"][:1]:
+            if "ours_over_reference" in r:
+                line += (f"; {_ratio(r['ours_over_reference']['value'])} the "
+                         f"{_si(r['energy_per_spike']['value'], 'J')} of a {r['name']}")
+        rows.append(["energy per spike (attributed)", line, "computed from simulated"])
+    for m in sm["memory_ratios"]:
+        rows.append([f"memory energy {m['arch']} / IPNet", f"{_ratio(m['ours']['value'])} (paper "
+                     f"{_ratio(m['paper']['value'])})", "computed"])
+    if "neuron_cell_area" in sm:
+        rows.append(["MTJ neuron cell, 28 nm", f"{_si(sm['neuron_cell_area']['value'], 'm^2')}; LIF 34 um^2 / ours = "
+                     f"{_ratio(sm['lif_over_ours_area']['value'])}", "computed"])
+    rows.append(["safe operating area", ("within limits" if sm["soa_within"] else "VIOLATED") + ": " +
+                 report["soa"]["verdict"], "simulated"])
+    return rows
+
+
+def _soa_table(report: Mapping[str, Any]) -> tuple[str, list[str], list[list[str]], str]:
+    soa = report["soa"]
+    lim = soa["limits"]
+    if not soa["layers"]:
+        return ("Safe operating area", ["verdict"], [[soa["verdict"]]], "")
+    head = ["layer", "peak MTJ voltage", "peak junction T", "neuron-steps",
+            "above compliance", "above breakdown", "above T_max", "above Tc"]
+    rows = [[c["layer"], _si(c["v_peak"]["value"], "V"), _si(c["t_peak"]["value"], "K"),
+             _count(c["neuron_steps"]["value"]),
+             *[_count(c["above"][k]["value"]) for k in ("v_compliance_v", "v_breakdown_v", "t_max_k", "tc_k")]]
+            for c in soa["layers"]]
+    mirror = soa["mirror"]
+    note = (f"Limits (device card): drive compliance v_dd - v_headroom = {_si(lim['v_compliance_v']['value'], 'V')}, "
+            f"barrier breakdown {_si(lim['v_breakdown_v']['value'], 'V')}, t_max {_si(lim['t_max_k']['value'], 'K')}, "
+            f"Tc {_si(lim['tc_k']['value'], 'K')}; {soa['drive']} drive; check mode {soa['mode']}. Mirror supply: "
+            f"{_count(mirror['neuron_steps_above_v_dd']['value'])} neuron-steps took more than "
+            f"v_dd = {_si(mirror['v_dd']['value'], 'V')} could give ({_si(mirror['energy_above_supply']['value'], 'J')} "
+            f"per sample, not clipped). Verdict: {soa['verdict']}.")
+    return ("Safe operating area (simulated peaks per layer)", head, rows, note)
+
+
+def _references_table(report: Mapping[str, Any]) -> tuple[str, list[str], list[list[str]], str] | None:
+    ps, refs = report["per_spike"], report["references"]
+    if "mean" not in ps:
+        return None
+    rows = [["ours (mean, attributed)", _si(ps["mean"]["value"], "J"), "1x", "computed from simulated"]]
+    for r in refs["neurons"]:
+        rows.append([r["name"], _si(r["energy_per_spike"]["value"], "J"),
+                     _ratio(r["ours_over_reference"]["value"]) if "ours_over_reference" in r else "-",
+                     r["energy_per_spike"]["source"]])
+    dom = refs["dominant_category"]
+    note = (f"Ours is dominated by {CATEGORY_LABELS.get(dom, dom)} ({refs['dominant_share']['value']:.0%} of the "
+            f"energy per inference)." if refs["dominant_share"] else "")
+    if dom in ("neuron_heating", "mirror_supply"):
+        note += (" The MTJ is switched by spin-transfer torque at ~0.1 mA for a nanosecond (heating it is the "
+                 "memory), where a CMOS LIF neuron charges a femtofarad capacitor: per spike the MTJ neuron costs "
+                 "more; its case rests on memory and area.")
+    return ("Energy per spike beside published neurons", ["neuron", "energy per spike", "ours / it", "source"],
+            rows, note)
+
+
+def _tables(report: Mapping[str, Any]) -> list[tuple[str, list[str], list[list[str]], str]]:
+    """(title, header, rows, note) of every table, shared by the Markdown and HTML writers."""
+    e = report["energy"]
+    tables = []
+    head = ["layer", *[CATEGORY_LABELS[c] for c in CATEGORIES], "total", "spikes", "per spike"]
+    rows = [[l["name"] + f" ({l['unit']})", *[_si(l["energy"][c]["value"], "J") for c in CATEGORIES],
+             _si(l["total"]["value"], "J"), f"{l['spikes']['value']:,.1f}",
+             _si(l["energy_per_spike"]["value"], "J") if l["energy_per_spike"] else "-"] for l in e["layers"]]
+    rows.append(["**all**", *[_si(e["totals"][c]["value"], "J") for c in CATEGORIES], _si(e["total"]["value"], "J"),
+                 "", ""])
+    tables.append(("Energy per sample (mean over the simulated samples)", head, rows,
+                   "simulated: input drivers, crossbar read, neuron heating; computed from simulated charge and "
+                   "assumptions: mirror supply, spike read, reset."))
+    ps = report["per_spike"]
+    refs = _references_table(report)
+    if refs is not None:
+        tables.append(refs)
+    if "mean" in ps:
+        tables.append(("Energy per spike (attributed, see docs)", ["count", "mean", "median", "p10", "p90", "std"],
+                       [[_count(ps['count']['value']), *[_si(ps[k]["value"], "J") for k in ("mean", "median", "p10", "p90", "std")]]],
+                       "each neuron's own energy plus its share of its tile's array energy, divided by its spikes"))
+    m = report["memory"]
+    rows = [["IPNet (heat)", "0", _si(m["ipnet_per_step"]["value"], "J"), "1", "simulated"]]
+    for arch, b in m["baselines"].items():
+        rows.append([arch, _count(b['state_bits']['value']), _si(b["energy_per_step"]["value"], "J"),
+                     _ratio(b['ratio_to_ipnet']['value']), "computed"])
+    tables.append((f"Memory energy per step ({m['technology']['name']})",
+                   ["architecture", "state bits", "energy / step", "ratio to IPNet", "provenance"], rows,
+                   m["definition"]))
+    rows = [[c["arch"], _ratio(c['ours']['value']), _ratio(c['paper']['value']),
+             _plain(c['ours_over_paper']['value'])] for c in m["paper_comparison"]]
+    tables.append(("Ours vs the paper", ["baseline", "ours", "paper (arXiv 2512.15829)", "ours / paper"], rows,
+                   " ".join(m["explanations"][-1:])))
+    sens = m["sensitivity"]
+    techs = sorted({r["technology"] for r in sens})
+    bits = sorted({int(r["bits_per_value"]["value"]) for r in sens})
+    rows = []
+    for t in techs:
+        for b in bits:
+            cells = {r["arch"]: r["ratio_to_ipnet"]["value"] for r in sens
+                     if r["technology"] == t and int(r["bits_per_value"]["value"]) == b}
+            verified = all(r["verified"] for r in sens if r["technology"] == t)
+            rows.append([t + ("" if verified else " (unverified)"), str(b),
+                         *[_ratio(cells[a]) for a in mem.BASELINE_ARCHS]])
+    tables.append(("Sensitivity: ratio baseline / IPNet by technology and state precision",
+                   ["technology", "bits", *mem.BASELINE_ARCHS], rows, "computed from the cited technology table"))
+    if "area" in report:
+        a = report["area"]
+        rows = [[k, _si(v["value"], "m^2"), v["provenance"]] for k, v in a.get("table", {}).items()]
+        tables.append(("Area", ["item", "area", "provenance"], rows, a.get("note", "")))
+    return tables
+
+
+def _plots(report: Mapping[str, Any], data: SimulationData) -> dict[str, bytes]:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    out: dict[str, bytes] = {}
+
+    def save(fig, name):
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
+        plt.close(fig)
+        out[name] = buf.getvalue()
+
+    soa_files = sorted(data.sim.glob("soa_sample_*.npz"))
+    if soa_files and report["soa"]["layers"]:
+        lim = report["soa"]["limits"]
+        fig, (av, at) = plt.subplots(1, 2, figsize=(9, 3.4))
+        for c in report["soa"]["layers"]:
+            v, t = [], []
+            for f in soa_files:
+                with np.load(f) as z:
+                    if f"{c['layer']}_v_peak_v" in z.files:
+                        v.append(z[f"{c['layer']}_v_peak_v"].ravel())
+                        t.append(z[f"{c['layer']}_t_peak_k"].ravel())
+            if v:
+                av.hist(np.concatenate(v), bins=60, histtype="step", label=c["layer"])
+                at.hist(np.concatenate(t), bins=60, histtype="step", label=c["layer"])
+        for ax, keys, xlabel in ((av, ("v_compliance_v", "v_breakdown_v"), "peak |V| across the MTJ per neuron-step (V)"),
+                                 (at, ("t_max_k", "tc_k"), "peak junction temperature per neuron-step (K)")):
+            for k, style in zip(keys, ("--", ":")):
+                ax.axvline(lim[k]["value"], color="r", ls=style, label=f"{k} = {lim[k]['value']:g}")
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel("neuron-steps")
+            ax.set_yscale("log")
+            ax.legend(fontsize=7)
+        fig.suptitle(f"Safe operating area: {'within limits' if report['soa']['within'] else 'VIOLATED'}", fontsize=10)
+        save(fig, "safe_operating_area.png")
+    e = report["energy"]
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    names = [l["name"] for l in e["layers"]]
+    bottom = np.zeros(len(names))
+    for c in CATEGORIES:
+        vals = np.array([l["energy"][c]["value"] for l in e["layers"]]) * 1e12
+        ax.bar(names, vals, bottom=bottom, label=CATEGORY_LABELS[c])
+        bottom += vals
+    ax.set_ylabel("energy per sample (pJ)")
+    ax.set_title("Energy breakdown per layer")
+    ax.legend(fontsize=7)
+    save(fig, "energy_breakdown.png")
+    values = np.asarray(report["plot_data"]["per_spike_energy_j"])
+    if values.size:
+        fig, ax = plt.subplots(figsize=(6, 3.4))
+        ax.hist(values * 1e15, bins=min(50, max(5, values.size // 5)))
+        ax.set_xlabel("energy per spike (fJ)")
+        ax.set_ylabel("spikes")
+        ax.set_title(f"Per-spike energy ({values.size} spikes)")
+        save(fig, "per_spike_histogram.png")
+    m = report["memory"]
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    archs = list(m["baselines"])
+    ax.bar(archs, [m["baselines"][a]["ratio_to_ipnet"]["value"] for a in archs], label="ours (computed)")
+    for c in m["paper_comparison"]:
+        if c["arch"] in archs:
+            ax.plot([archs.index(c["arch"])], [c["paper"]["value"]], "r*", ms=12,
+                    label="paper" if c is m["paper_comparison"][0] else None)
+    ax.set_yscale("log")
+    ax.set_ylim(bottom=1.0)
+    ax.set_ylabel("memory energy: baseline / IPNet")
+    ax.set_title(f"Memory energy ratios ({m['technology']['name']})")
+    ax.legend(fontsize=8)
+    save(fig, "memory_ratios.png")
+    if "area" in report and report["area"].get("breakdown"):
+        fig, ax = plt.subplots(figsize=(6, 3.4))
+        items = report["area"]["breakdown"]
+        ax.bar(list(items), [v["value"] * 1e12 for v in items.values()])
+        ax.set_ylabel("area (um^2)")
+        ax.set_title("Area breakdown")
+        ax.tick_params(axis="x", labelrotation=30, labelsize=7)
+        fig.tight_layout()
+        save(fig, "area_breakdown.png")
+    waves = sorted((data.sim / "waveforms").glob("*.npz")) if (data.sim / "waveforms").is_dir() else []
+    if waves:
+        with np.load(waves[0]) as w:
+            t = w["time_s"] * 1e9
+            keys = sorted(k for k in w.files if k.startswith("th"))[:4]
+            if keys:
+                fig, ax = plt.subplots(figsize=(7, 3.4))
+                t_step = data.manifest["timing"]["t_step_s"] * 1e9
+                read = data.manifest["timing"]["read_delay_s"] * 1e9
+                for key in keys:
+                    line, = ax.plot(t, w[key], lw=0.8, label=f"neuron {key[2:]}")
+                    st = w["st" + key[2:]] if "st" + key[2:] in w.files else None
+                    if st is not None:
+                        reads = np.arange(data.manifest["timing"]["n_steps"]) * t_step + read
+                        fired = reads[np.interp(reads, t, st) > 0.5]
+                        ax.plot(fired, np.interp(fired, t, w[key]), "v", color=line.get_color(), ms=6)
+                ax.set_xlabel("time (ns)")
+                ax.set_ylabel("temperature rise (K)")
+                ax.set_title(f"Neuron temperature, spikes marked ({waves[0].stem})")
+                ax.legend(fontsize=7)
+                save(fig, "neuron_waveform.png")
+    return out
+
+
+def format_markdown(report: Mapping[str, Any], plots: Iterable[str] = ()) -> str:
+    p = report["provenance"]
+    lines = ["# ipnet-cosim report", "",
+             f"Export `{p['export']}`, samples {p['samples']}; checkpoint sha256 `{p['checkpoint_sha256'][:16]}...`, "
+             f"ngspice {p['ngspice']}, ipnet-cosim {p['package_version']}.", "",
+             "Every figure in `report.json` carries its unit and whether it was simulated, computed or assumed, "
+             "with its source.", ""]
+    soa = report["soa"]
+    if not soa["within"] or not soa["checked"]:
+        lines += [f"> **Safe operating area: {soa['verdict']}**", ""]
+    lines += ["## Summary", "", "| figure | value | provenance |", "|---|---|---|"]
+    lines += ["| " + " | ".join(r) + " |" for r in _summary_rows(report)]
+    title, head, rows, note = _soa_table(report)
+    lines += ["", f"## {title}", "", "| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    lines += ["", note, ""] if note else [""]
+    lines += ["## Assumptions", ""]
+    for k, v in report["inputs"]["assumptions"].items():
+        lines.append(f"- `{k}` = {v['value']}: {v['source']}")
+    lines.append("")
+    for title, head, rows, note in _tables(report):
+        lines += [f"## {title}", "", "| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+        lines += ["| " + " | ".join(r) + " |" for r in rows]
+        lines += ["", note, ""] if note else [""]
+    lines += ["## Ours vs the paper, explained", ""] + [f"- {x}" for x in report["memory"]["explanations"]] + [""]
+    for name in plots:
+        lines.append(f"![{name}]({name})")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def format_html(report: Mapping[str, Any], plots: Mapping[str, bytes]) -> str:
+    p = report["provenance"]
+    esc = html.escape
+    parts = ["<!DOCTYPE html>", "<html><head><meta charset='utf-8'><title>ipnet-cosim report</title>",
+             "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse;"
+             "margin:1em 0}td,th{border:1px solid #bbb;padding:3px 8px;font-size:90%}th{background:#eee}"
+             ".note{color:#555;font-size:90%}.bad{background:#fdd;border:2px solid #c00;padding:.5em}"
+             ".ok{color:#060}</style></head><body>",
+             "<h1>ipnet-cosim report</h1>",
+             f"<p>Export <code>{esc(p['export'])}</code>, samples {esc(p['samples'])}; ngspice {esc(p['ngspice'])}, "
+             f"ipnet-cosim {esc(p['package_version'])}. Every figure in <code>report.json</code> carries its unit "
+             f"and whether it was simulated, computed or assumed, with its source.</p>"]
+    soa = report["soa"]
+    if not soa["within"] or not soa["checked"]:
+        parts.append(f"<p class='bad'><b>Safe operating area: {esc(soa['verdict'])}</b></p>")
+
+    def table(title, head, rows, note):
+        parts.append(f"<h2>{esc(title)}</h2><table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in head) + "</tr>")
+        parts.extend("<tr>" + "".join(f"<td>{esc(c.replace('**', ''))}</td>" for c in r) + "</tr>" for r in rows)
+        parts.append("</table>" + (f"<p class='note'>{esc(note)}</p>" if note else ""))
+
+    table("Summary", ["figure", "value", "provenance"], _summary_rows(report), "")
+    table(*_soa_table(report))
+    parts.append("<h2>Assumptions</h2><ul>" + "".join(
+        f"<li><code>{esc(k)}</code> = {esc(str(v['value']))}: {esc(v['source'])}</li>"
+        for k, v in report["inputs"]["assumptions"].items()) + "</ul>")
+    for t in _tables(report):
+        table(*t)
+    parts.append("<h2>Ours vs the paper, explained</h2><ul>" +
+                 "".join(f"<li>{esc(x)}</li>" for x in report["memory"]["explanations"]) + "</ul>")
+    for name, png in plots.items():
+        parts.append(f"<h2>{esc(name[:-4].replace('_', ' '))}</h2><img alt='{esc(name)}' "
+                     f"src='data:image/png;base64,{base64.b64encode(png).decode()}'>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def write_report(report: Mapping[str, Any], data: SimulationData, out_dir: str | Path) -> dict[str, Path]:
+    """Write report.json, report.md (+ PNGs beside it) and the self-contained report.html."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plots = _plots(report, data)
+    paths = {"json": out_dir / "report.json", "md": out_dir / "report.md", "html": out_dir / "report.html"}
+    for name, png in plots.items():
+        (out_dir / name).write_bytes(png)
+    texts = {"json": json.dumps(report, indent=2, sort_keys=True) + "\n",
+             "md": format_markdown(report, plots), "html": format_html(report, plots)}
+    for key, text in texts.items():
+        tmp = paths[key].with_name(paths[key].name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(paths[key])
+    return paths
