@@ -61,7 +61,8 @@ def build_report(folder: str | Path, *, sim: str | Path | None = None,
     data = load_simulation(folder, sim)
     man = data.manifest
     card = DeviceCard.from_dict(man["device_card"])
-    assumptions = dataclasses.replace(assumptions, v_dd_v=assumptions.v_dd_v or card.drive.v_dd_v)
+    assumptions = dataclasses.replace(assumptions, v_dd_v=assumptions.v_dd_v or card.drive.v_dd_v,
+                                      reset_current_a=assumptions.reset_current_a or card.mtj.ic0_a)
     techs = mem.load_technologies(technology_table)
     tech_name = technology or mem.default_technology_name(technology_table)
     if tech_name not in techs:

@@ -67,6 +67,17 @@ def _ratio(value: float) -> str:
     return _plain(value) + "x"
 
 
+UNIT_SUFFIXES = (("_v", "V"), ("_a", "A"), ("_s", "s"), ("_j", "J"), ("_k", "K"), ("_ohm", "ohm"))
+
+
+def _assumption(key: str, value: Any) -> str:
+    """An assumption's value with the unit its name carries (``spike_read_s`` = 5e-10 -> '500 ps')."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return str(value)
+    unit = next((u for suffix, u in UNIT_SUFFIXES if key.endswith(suffix)), "1")
+    return _si(float(value), unit)
+
+
 def _count(value: float) -> str:
     return f"{int(round(value)):,}"
 
@@ -88,8 +99,8 @@ def _summary_rows(report: Mapping[str, Any]) -> list[list[str]]:
         line = f"mean {_si(ps['mean']['value'], 'J')}, median {_si(ps['median']['value'], 'J')}"
         for r in report["references"]["neurons"][:1]:
             if "ours_over_reference" in r:
-                line += (f"; {_ratio(r['ours_over_reference']['value'])} the "
-                         f"{_si(r['energy_per_spike']['value'], 'J')} of a {r['name']}")
+                line += (f"; {_ratio(r['ours_over_reference']['value'])} that of the {r['name']} "
+                         f"({_si(r['energy_per_spike']['value'], 'J')})")
         rows.append(["energy per spike (attributed)", line, "computed from simulated"])
     for m in sm["memory_ratios"]:
         rows.append([f"memory energy {m['arch']} / IPNet", f"{_ratio(m['ours']['value'])} (paper "
@@ -97,8 +108,7 @@ def _summary_rows(report: Mapping[str, Any]) -> list[list[str]]:
     if "neuron_cell_area" in sm:
         rows.append(["MTJ neuron cell, 28 nm", f"{_si(sm['neuron_cell_area']['value'], 'm^2')}; LIF 34 um^2 / ours = "
                      f"{_ratio(sm['lif_over_ours_area']['value'])}", "computed"])
-    rows.append(["safe operating area", ("within limits" if sm["soa_within"] else "VIOLATED") + ": " +
-                 report["soa"]["verdict"], "simulated"])
+    rows.append(["safe operating area", report["soa"]["verdict"], "simulated against the card's limits"])
     return rows
 
 
@@ -318,7 +328,7 @@ def format_markdown(report: Mapping[str, Any], plots: Iterable[str] = ()) -> str
     lines += ["", note, ""] if note else [""]
     lines += ["## Assumptions", ""]
     for k, v in report["inputs"]["assumptions"].items():
-        lines.append(f"- `{k}` = {v['value']}: {v['source']}")
+        lines.append(f"- `{k}` = {_assumption(k, v['value'])}: {v['source']}")
     lines.append("")
     for title, head, rows, note in _tables(report):
         lines += [f"## {title}", "", "| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
@@ -354,7 +364,7 @@ def format_html(report: Mapping[str, Any], plots: Mapping[str, bytes]) -> str:
     table("Summary", ["figure", "value", "provenance"], _summary_rows(report), "")
     table(*_soa_table(report))
     parts.append("<h2>Assumptions</h2><ul>" + "".join(
-        f"<li><code>{esc(k)}</code> = {esc(str(v['value']))}: {esc(v['source'])}</li>"
+        f"<li><code>{esc(k)}</code> = {esc(_assumption(k, v['value']))}: {esc(v['source'])}</li>"
         for k, v in report["inputs"]["assumptions"].items()) + "</ul>")
     for t in _tables(report):
         table(*t)

@@ -73,6 +73,25 @@ def test_report_figures_schema_and_files(simulated, tmp_path):
 
 
 @pytest.mark.ngspice
+@pytest.mark.browser
+def test_report_reads_in_one_screen_in_chromium(simulated, tmp_path):
+    """In a real headless browser at 1280 x 1600 px: the summary and the safe-operating-area table end
+    within the first screen, every embedded plot decodes, nothing is wider than the window."""
+    from ipnet_cosim.energy.browser_check import check_in_browser, chromium_path
+    if chromium_path() is None:
+        pytest.skip("chromium is not installed (Debian: apt-get install chromium; .ci/test.sh installs it)")
+    report, data = build_report(simulated)
+    paths = write_report(report, data, tmp_path / "r")
+    layout = check_in_browser(paths["html"], tmp_path / "first_screen.png")
+    assert layout["summary_and_soa_in_first_screen"], layout["tables"]
+    order = [h["text"] for h in layout["headings"]]
+    assert order[1:3] == ["Summary", "Safe operating area (simulated peaks per layer)"], order
+    assert layout["images"] and all(im["ok"] for im in layout["images"]), layout["images"]
+    assert layout["width"] <= 1280
+    assert (tmp_path / "first_screen.png").stat().st_size > 20_000
+
+
+@pytest.mark.ngspice
 def test_report_is_deterministic(simulated, tmp_path):
     for name in ("a", "b"):
         report, data = build_report(simulated)

@@ -96,9 +96,16 @@ class MTJParams:
                                "step heats a firing neuron by ~0.5 K per unit width more than an instant "
                                "switch (measured against the PyTorch twin), so it is kept narrow",
                                lo_open=True)
-    fire_max_step_s: float = _param(0.1e-12, "s", "largest SPICE time step while the state switches "
-                                    "(|ln H - ln(-ln u)| < 8 fire_width)", 1e-15, 1e-9,
+    fire_max_step_s: float = _param(0.1e-12, "s", "largest SPICE time step while the state switches fast "
+                                    "(|ln H - ln(-ln u)| < 8 fire_width); a slow crossing may take the larger "
+                                    "step of fire_steps_per_width", 1e-15, 1e-9,
                                     "model numerics; resolves the narrow switching step", lo_open=True)
+    fire_steps_per_width: float = _param(4.0, "1", "SPICE time steps per fire_width of ln(hazard) while the "
+                                         "state switches: the step bound is max(fire_max_step_s, fire_width / "
+                                         "(fire_steps_per_width |d ln H / dt|))", 0.5, 1e6,
+                                         "model numerics; 4 steps per width resolve the tanh transition of a slow "
+                                         "crossing near threshold (tens of ps) in ~64 steps instead of the "
+                                         "hundreds a fixed 0.1 ps bound takes; fast crossings keep 0.1 ps")
     tau_reset_s: float = _param(10e-12, "s", "time constant of the hazard reset while rst is high",
                                 1e-15, 1e-6, "model numerics; 10 ps, short against the reset pulse",
                                 lo_open=True)
