@@ -79,6 +79,7 @@ class NeuronParams:
     t_pulse_s: float
     t_step_s: float
     t_read_s: float
+    min_threshold: float = 1e-4
 
     @classmethod
     def from_card(cls, card: DeviceCard) -> "NeuronParams":
@@ -87,7 +88,7 @@ class NeuronParams:
                    ic0_a=m.ic0_a, tc_k=m.tc_k, ms_beta=m.ms_beta, r_th_k_per_w=m.r_th_k_per_w,
                    tau_th_s=m.tau_th_s, t_amb_k=m.t_amb_k, sw_exp_max=m.sw_exp_max,
                    t_pulse_s=t.t_pulse_s, t_step_s=t.t_step_s,
-                   t_read_s=t.t_read_s)
+                   t_read_s=t.t_read_s, min_threshold=m.min_threshold)
 
 
 # -- device physics (elementwise, any shape) ----------------------------------------------------
@@ -178,7 +179,7 @@ def mtj_neuron_step(i_a: Tensor, state: NeuronState, p: NeuronParams, *, mode: M
     if mode == "stochastic":
         if u is None:
             u = torch.rand(i_a.shape, generator=generator, dtype=dtype)
-        u = torch.clamp(u.to(dtype), torch.finfo(dtype).tiny, 1.0 - 1e-12)  # as the .va clamps
+        u = torch.clamp(u.to(dtype), torch.finfo(dtype).tiny, math.exp(-p.min_threshold))  # as the .va clamps
     else:
         u = torch.full_like(i_a, 0.5)
     threshold = -torch.log(u)

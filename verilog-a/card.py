@@ -50,7 +50,7 @@ class MTJParams:
         Ic0(T)   = Ic0 (Ms(T)/Ms(T0))^2
         G(I, T)  = f0 exp(min(-Delta(T) (1 - I/Ic0(T)), E_max))
         dH/dt    = G - H / tau_leak - [reset] H / tau_reset
-        fired    <=>  H >= -ln(u)      (u: the random draw, 1/2 in deterministic mode)
+        fired    <=>  H >= -ln(u)      (u: the random draw, 1/2 in deterministic mode; -ln u >= min_threshold)
 
     The hazard H is the integral of the switching rate since the last reset;
     the switching probability of a pulse is 1 - exp(-H).
@@ -114,6 +114,12 @@ class MTJParams:
                                lo_open=True)
     v_rst_th_v: float = _param(0.5, "V", "logic threshold of the reset terminal", 0.01, 10.0,
                                "model numerics; half of the default reset level")
+    min_threshold: float = _param(1e-4, "1", "smallest random firing threshold -ln(u): a draw u closer to 1 is "
+                                  "clamped to exp(-min_threshold)", 1e-12, 0.1,
+                                  "model numerics; a threshold below ~1e-4 is crossed within the femtoseconds of a "
+                                  "current edge, where the switching is too stiff for the transient solver (seen as "
+                                  "'timestep too small' in stochastic runs); it changes a firing probability only for "
+                                  "pulses whose hazard stays below 1e-4", lo_open=True)
 
     # -- derived quantities -------------------------------------------------
     @property
