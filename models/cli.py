@@ -100,6 +100,10 @@ def train_cmd(out: Path = typer.Option(Path("results/train/ipnet"), "--out", "-o
               train_per_class: Optional[int] = typer.Option(None, help="synthetic training samples per gesture"),
               test_per_class: Optional[int] = typer.Option(None, help="synthetic test samples per gesture"),
               memory_layers: Optional[str] = typer.Option(None, help="IPNet: layers keeping heat, e.g. 0 or 0,1"),
+              drive: Optional[str] = typer.Option(None, help="neuron drive: bounded (the card's drive stage, "
+                                                  "default) or ideal (unbounded mirror; not realisable)"),
+              t_max_penalty: Optional[float] = typer.Option(None, help="weight of the junction-temperature "
+                                                            "penalty (keeps every MTJ below the card's t_max)"),
               config: Optional[Path] = typer.Option(None, help="TOML/YAML/JSON with sections network, data, train"),
               card: Optional[Path] = typer.Option(None, help="device card file; default card if omitted"),
               threads: int = typer.Option(0, help="torch CPU threads (0: torch default)"),
@@ -122,7 +126,8 @@ def train_cmd(out: Path = typer.Option(Path("results/train/ipnet"), "--out", "-o
                                (opt, "seed", seed), (dat, "seed", seed),
                                (dat, "n_train_per_class", train_per_class),
                                (dat, "n_test_per_class", test_per_class),
-                               (net, "memory_layers", _parse_int_list(memory_layers))):
+                               (net, "memory_layers", _parse_int_list(memory_layers)), (net, "drive", drive),
+                               (opt, "t_max_penalty", t_max_penalty)):
         if value is not None:
             target[key] = value
     opt["threads"] = threads or opt.get("threads", 0)

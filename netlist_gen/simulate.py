@@ -42,7 +42,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ipnet_cosim.circuits.soa import SOA_MODES, SOALimits, SOAViolationError, check_layer, describe_violation
+from ipnet_cosim.circuits.soa import (SOA_MODES, SOALimits, SOAViolationError, check_layer, describe_violation,
+                                     step_peaks)
 from ipnet_cosim.device.card import DeviceCard
 from ipnet_cosim.device.errors import ConfigError, SimulationError
 from ipnet_cosim.netlist_gen.export import (EXPORT_FORMAT, EXPORT_VERSION, MANIFEST, load_samples, replace_drivers,
@@ -124,7 +125,6 @@ def run_unit_job(job: UnitJob) -> dict[str, Any]:
 def _finish_job(job: UnitJob, waves, t0: float) -> dict[str, Any]:
     out: dict[str, Any] = {"key": np.asarray(job.key)}
     if job.kind == "neurons":
-        from ipnet_cosim.circuits.soa import step_peaks
         t_read = np.asarray(job.read_times_s)
         out["spikes"] = np.stack([waves.at(f"st{j}", t_read) > 0.5 for j in range(job.n_cols)], axis=1)
         t_step, n_steps = job.step
