@@ -8,8 +8,8 @@ the waveforms) and writes a JSON with, per layer, the peak voltage and temperatu
 above each of the device card's limits (drive compliance, barrier breakdown, t_max, Tc), the spike
 agreement with PyTorch and the classes covered. Resumable: the simulation cache lives in ``--work``.
 
-    python benchmarks/soa_ipnet.py [--samples 50] [--workers 2] [--work benchmarks/results/soa_ipnet_work]
-                                   [--out benchmarks/results/soa_ipnet.json]
+    python benchmarks/soa_ipnet.py [--samples 50 | --indices 79,322] [--workers 2]
+                                   [--work benchmarks/results/soa_ipnet_work] [--out benchmarks/results/soa_ipnet.json]
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", type=Path, default=None, help="default: the bundled IPNet")
     parser.add_argument("--samples", type=int, default=50)
+    parser.add_argument("--indices", default=None, help="explicit test-set indices instead, e.g. 79,322")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--work", type=Path, default=Path("benchmarks/results/soa_ipnet_work"))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/soa_ipnet.json"))
@@ -41,7 +42,7 @@ def main() -> None:
     from ipnet_cosim.circuits.runner import ngspice_version
     from ipnet_cosim.models.checkpoint import load_checkpoint, resolve_checkpoint_path
     from ipnet_cosim.models.datasets import DataConfig, load_dataset
-    from ipnet_cosim.netlist_gen.export import export_network
+    from ipnet_cosim.netlist_gen.export import export_network, sha256_file
     from ipnet_cosim.netlist_gen.simulate import simulate_export
 
     import ipnet_cosim.models as models_pkg
@@ -49,13 +50,15 @@ def main() -> None:
                                       "ipnet_default")
     ck = load_checkpoint(ck_path)
     _, test = load_dataset(DataConfig.from_dict(ck.data_config))
-    samples = spread_indices(len(test.labels), args.samples)
+    samples = (sorted({int(v) for v in args.indices.split(",")}) if args.indices
+               else spread_indices(len(test.labels), args.samples))
     labels = [int(test.labels[i]) for i in samples]
     export = args.work / "export"
     if (export / "manifest.json").is_file():
-        made = json.loads((export / "manifest.json").read_text(encoding="utf-8"))["samples"]["indices"]
-        if made != samples:
-            raise SystemExit(f"{export} holds an export of other samples; delete it or pass another --work")
+        made = json.loads((export / "manifest.json").read_text(encoding="utf-8"))
+        if made["samples"]["indices"] != samples or made["checkpoint"]["sha256"] != sha256_file(ck_path):
+            raise SystemExit(f"{export} holds an export of other samples or another checkpoint; delete it or pass "
+                             f"another --work")
     else:
         export_network(ck_path, export, samples=samples, progress=lambda msg: print(msg, flush=True))
     t0 = time.perf_counter()
@@ -67,7 +70,8 @@ def main() -> None:
     result = {
         "benchmark": "soa_ipnet",
         "what": "safe operating area of the default IPNet (bounded drive) at circuit level, ngspice waveforms",
-        "checkpoint": str(ck_path), "drive": ck.network_config.drive,
+        "checkpoint": str(ck_path), "checkpoint_sha256": sha256_file(ck_path), "drive": ck.network_config.drive,
+        "t_edge_s": ck.card.timing.t_edge_s,
         "samples": samples, "classes_covered": sorted(set(labels)), "n_classes": len(ck.class_names),
         "limits": soa["limits"], "within": soa["within"], "warnings": notes,
         "layers": [{"layer": c["layer"], "neuron_steps": c["neuron_steps"], "v_peak_v": c["v_peak_v"],

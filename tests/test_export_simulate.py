@@ -263,8 +263,10 @@ def test_port_model_without_wires_simulates_like_the_netlist(small_ck, tmp_path)
             np.testing.assert_allclose(eb[key], ea[key], rtol=1e-5, atol=1e-5 * np.abs(ea[key]).max(), err_msg=key)
         wa, wb = (np.load(tmp_path / cb / "waveforms" / f"sample_{s:04d}_{unit}.npz") for cb in ("netlist", "ports"))
         for key in [k for k in wa.files if k[:1] in "at"]:
+            # pointwise on each other's time grids: 2e-6 of peak (measured up to 1.2e-6 with the 1 fs current
+            # edges of the card, 0.7e-6 with the former 10 fs; the two runs place their points differently)
             other = np.interp(wa["time_s"], wb["time_s"], wb[key])
-            assert np.abs(other - wa[key]).max() <= 1e-6 * np.abs(wa[key]).max(), (s, key)
+            assert np.abs(other - wa[key]).max() <= 2e-6 * np.abs(wa[key]).max(), (s, key)
 
 
 def test_port_model_problems_are_named(small_ck, tmp_path):
