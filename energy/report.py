@@ -28,8 +28,7 @@ from typing import Any, Mapping, Sequence
 from ipnet_cosim.device.card import DeviceCard
 from ipnet_cosim.device.errors import ConfigError
 from ipnet_cosim.energy import memory as mem
-from ipnet_cosim.energy.accounting import (CATEGORIES, PeripheryAssumptions, SimulationData, energy_breakdown,
-                                           load_simulation)
+from ipnet_cosim.energy.accounting import PeripheryAssumptions, SimulationData, energy_breakdown, load_simulation
 from ipnet_cosim.energy.quantity import PROVENANCES, Quantity, figure
 
 SCHEMA_PATH = Path(__file__).parent / "data" / "report.schema.json"

@@ -9,8 +9,8 @@ from dataclasses import fields
 
 import pytest
 
-from ipnet_cosim.device.card import (SECTIONS, DeviceCard, MTJParams, NeuronDrive, OperatingLimits, PulseTiming,
-                                     describe_fields, format_device_card_toml, load_device_card)
+from ipnet_cosim.device.card import (SECTIONS, DeviceCard, MTJParams, NeuronDrive, OperatingLimits, describe_fields,
+                                     format_device_card_toml, load_device_card)
 from ipnet_cosim.device.compiler import DRIVE_MODULE, NEURON_MODULE, neuron_va_path
 from ipnet_cosim.device.errors import ConfigError
 
