@@ -133,7 +133,8 @@ class _Session:
         try:
             self.ng = _CapturingNgSpice(ngspice_id=0, send_data=False)
         except OSError as exc:
-            raise SimulatorNotFoundError(f"cannot load {lib}: {exc}; {INSTALL_HINT}") from exc
+            reason = str(exc).split(".  Additionally")[0]        # ctypes appends a find_library remark
+            raise SimulatorNotFoundError(f"cannot load the ngspice library {lib} ({reason}); {INSTALL_HINT}") from exc
         version = getattr(self.ng, "ngspice_version", None)
         if version is not None and version < 39:
             raise SimulatorNotFoundError(f"ngspice {version} has no OSDI support (needs >= 39); {INSTALL_HINT}")

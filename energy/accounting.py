@@ -41,16 +41,15 @@ much of it too.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ipnet_cosim.device.card import DeviceCard
 from ipnet_cosim.device.errors import ConfigError
 from ipnet_cosim.energy.quantity import figure
+from ipnet_cosim.netlist_gen.contract import Export, ExportManifest, SimFiles, read_export, read_results
 
 CATEGORIES = ("input_drivers", "crossbar_read", "neuron_heating", "mirror_supply", "spike_read", "reset")
 SIMULATED = ("input_drivers", "crossbar_read", "neuron_heating")
@@ -97,59 +96,59 @@ class PeripheryAssumptions:
 class SimulationData:
     """A simulated export as plain arrays (see :func:`load_simulation`)."""
 
-    folder: Path
+    export: Export
     sim: Path
-    manifest: dict[str, Any]
     results: dict[str, Any]
     samples: tuple[int, ...]
     energy: dict[int, dict[str, np.ndarray]]
     spikes: dict[int, dict[str, np.ndarray]]
 
+    @property
+    def folder(self) -> Path:
+        return self.export.folder
+
+    @property
+    def manifest(self) -> ExportManifest:
+        return self.export.manifest
+
+
+def _load_npz(path: Path, what: str, fix: str) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path) as data:
+            return {k: data[k] for k in data.files}
+    except Exception as exc:
+        raise ConfigError(f"{what} {path} is damaged ({type(exc).__name__}); {fix}") from None
+
 
 def load_simulation(folder: str | Path, sim: str | Path | None = None) -> SimulationData:
-    """Read an export and its simulation results; every problem is named with its fix."""
-    folder = Path(folder)
-    manifest_path = folder / "manifest.json"
-    if not manifest_path.is_file():
-        raise ConfigError(f"{folder} is not an export (no manifest.json); make one with 'ipnet-cosim export "
-                          f"CHECKPOINT -o {folder}'")
-    sim = Path(sim) if sim is not None else folder / "sim"
-    results_path = sim / "results.json"
-    if not results_path.is_file():
-        raise ConfigError(f"{folder} has not been simulated ({results_path} is missing); run 'ipnet-cosim "
-                          f"simulate {folder}' first")
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        results = json.loads(results_path.read_text(encoding="utf-8"))
-        samples = tuple(int(e["sample"]) for e in results["per_sample"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ConfigError(f"{manifest_path} or {results_path} is damaged ({exc}); simulate again") from exc
-    if not samples:
-        raise ConfigError(f"{results_path} lists no samples; run 'ipnet-cosim simulate {folder}'")
+    """Read an export and its simulation results (bound to that export); every problem is named with its fix."""
+    export = read_export(folder)
+    sim = Path(sim) if sim is not None else export.default_sim()
+    results = read_results(sim, export)
+    samples = tuple(int(e["sample"]) for e in results["per_sample"])
+    rerun = f"rerun 'ipnet-cosim simulate {export.folder}' (finished units are cached)"
     energy, spikes = {}, {}
-    layers = manifest["layers"]
     for s in samples:
-        e_path, s_path = sim / f"energy_sample_{s:04d}.npz", sim / f"spikes_sample_{s:04d}.npz"
+        e_path, s_path = sim / SimFiles.energy(s), sim / SimFiles.spikes(s)
         if not s_path.is_file():
-            raise ConfigError(f"the simulation in {sim} is partial: {s_path.name} is missing; rerun 'ipnet-cosim "
-                              f"simulate {folder}' (finished units are cached)")
+            raise ConfigError(f"the simulation in {sim} is partial: {s_path.name} is missing; {rerun}")
         if not e_path.is_file():
             raise ConfigError(f"{sim} has no energy data for sample {s} ({e_path.name}): it was simulated without "
-                              f"current vectors (--no-energy or an older version); rerun 'ipnet-cosim simulate "
-                              f"{folder}' with energy on")
-        with np.load(e_path) as data:
-            energy[s] = {k: data[k] for k in data.files}
-        with np.load(s_path) as data:
-            spikes[s] = {k: data[k] for k in data.files}
-        for layer in layers:
-            need = [f"{layer['name']}_source_j", f"{layer['name']}_rdriver_j"]
-            if layer["unit"] != "integrate":
-                need += [f"{layer['name']}_neuron_j", f"{layer['name']}_neuron_charge_c"]
+                              f"current vectors (--no-energy); rerun 'ipnet-cosim simulate {export.folder}' with "
+                              f"energy on")
+        energy[s] = _load_npz(e_path, "energy file", rerun)
+        spikes[s] = _load_npz(s_path, "spike file", rerun)
+        for layer in export.manifest.layers:
+            need = [f"{layer.name}_source_j", f"{layer.name}_rdriver_j"]
+            if not layer.is_readout:
+                need += [f"{layer.name}_neuron_j", f"{layer.name}_neuron_charge_c"]
             missing = [k for k in need if k not in energy[s]]
             if missing:
                 raise ConfigError(f"{e_path} lacks {', '.join(missing)} (waveforms without the current vectors "
-                                  f"this report needs); rerun 'ipnet-cosim simulate {folder}'")
-    return SimulationData(folder, sim, manifest, results, samples, energy, spikes)
+                                  f"this report needs); {rerun}")
+            if not layer.is_readout and f"circuit_{layer.name}" not in spikes[s]:
+                raise ConfigError(f"{s_path} lacks the spikes of layer {layer.name}; {rerun}")
+    return SimulationData(export, sim, results, samples, energy, spikes)
 
 
 def energy_breakdown(data: SimulationData, assumptions: PeripheryAssumptions = PeripheryAssumptions()
@@ -163,10 +162,10 @@ def energy_breakdown(data: SimulationData, assumptions: PeripheryAssumptions = P
     ``memory`` (IPNet's memory energy per step) and ``check`` (attribution sums).
     """
     man = data.manifest
-    card = DeviceCard.from_dict(man["device_card"])
+    card = man.card()
     mtj = card.mtj
     t = card.timing
-    n_steps = int(man["timing"]["n_steps"])
+    n_steps = man.timing.n_steps
     n_samples = len(data.samples)
     r_ap = mtj.r_ap_ohm
     i_reset = assumptions.reset_current_a or mtj.ic0_a
@@ -195,9 +194,9 @@ def energy_breakdown(data: SimulationData, assumptions: PeripheryAssumptions = P
     memory_j = 0.0
     mirror_short = 0
     mirror_deficit_j = 0.0
-    for layer in man["layers"]:
-        name = layer["name"]
-        units = [u for u in man["units"] if u["layer"] == layer["index"]]
+    for layer in man.layers:
+        name = layer.name
+        units = man.units_of(layer.index)
         cat = {c: 0.0 for c in CATEGORIES}
         n_spikes = 0
         unit_e = np.zeros(len(units))
@@ -207,7 +206,7 @@ def energy_breakdown(data: SimulationData, assumptions: PeripheryAssumptions = P
             cat["input_drivers"] += rd.sum()
             cat["crossbar_read"] += (src - rd).sum()
             unit_e += src.sum(axis=1)
-            if layer["unit"] == "integrate":
+            if layer.is_readout:
                 readout_j += src.sum()
                 continue
             heat, charge = e[f"{name}_neuron_j"], e[f"{name}_neuron_charge_c"]     # [T, neurons]
@@ -223,13 +222,13 @@ def energy_breakdown(data: SimulationData, assumptions: PeripheryAssumptions = P
             cat["spike_read"] += read.sum()
             cat["reset"] += reset.sum()
             n_spikes += int(fired.sum())
-            if layer["unit"] == "heat":
+            if layer.unit == "heat":
                 memory_j += heat.sum()
             # per neuron: own energy + share of its unit's array/driver energy by charge
             own = (heat + mirror + read + reset).sum(axis=0)
             q = charge.sum(axis=0)
             for k, u in enumerate(units):
-                idx = np.asarray(u["neurons"])
+                idx = np.asarray(u.neurons)
                 share = q[idx] / q[idx].sum() if q[idx].sum() > 0 else np.full(idx.size, 1.0 / idx.size)
                 own[idx] += src[k].sum() * share
             neuron_energy[name] = neuron_energy.get(name, 0.0) + own / n_samples
@@ -240,14 +239,14 @@ def energy_breakdown(data: SimulationData, assumptions: PeripheryAssumptions = P
             totals[c] += cat[c]
         total = sum(cat.values())
         layers_out.append({
-            "name": name, "type": layer["type"], "unit": layer["unit"],
+            "name": name, "type": layer.type, "unit": layer.unit,
             "energy": {c: figure(cat[c] / n_samples, "J", *prov_of(c)) for c in CATEGORIES},
             "total": figure(total / n_samples, "J", "computed", "sum of the layer's categories"),
             "spikes": figure(n_spikes / n_samples, "1", "simulated", sim_src + "; spikes read at the end of each step"),
             "energy_per_spike": (figure(total / n_spikes, "J", "computed", "layer total / layer spikes")
                                  if n_spikes else None),
         })
-        units_out += [{"name": u["name"], "layer": name,
+        units_out += [{"name": u.name, "layer": name,
                        "array_and_drivers": figure(unit_e[k] / n_samples, "J", *prov_of("crossbar_read"))}
                       for k, u in enumerate(units)]
     grand = sum(totals.values())
@@ -263,8 +262,7 @@ def energy_breakdown(data: SimulationData, assumptions: PeripheryAssumptions = P
             "p90": figure(np.percentile(spikes_arr, 90), "J", "computed", "90th percentile over all spikes"),
             "std": figure(spikes_arr.std(), "J", "computed", "standard deviation over all spikes"),
         })
-    heat_layers = [l for l in man["layers"] if l["unit"] == "heat"]
-    n_heat = sum(int(np.prod(l["out_shape"])) for l in heat_layers)
+    n_heat = sum(layer.n_out for layer in man.layers if layer.unit == "heat")
     return {
         "assumptions": assumptions.to_dict(),
         "derived": {

@@ -25,7 +25,6 @@ import math
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from ipnet_cosim.device.card import DeviceCard
 from ipnet_cosim.device.errors import ConfigError
 from ipnet_cosim.energy import memory as mem
 from ipnet_cosim.energy.accounting import PeripheryAssumptions, SimulationData, energy_breakdown, load_simulation
@@ -59,7 +58,7 @@ def build_report(folder: str | Path, *, sim: str | Path | None = None,
     """
     data = load_simulation(folder, sim)
     man = data.manifest
-    card = DeviceCard.from_dict(man["device_card"])
+    card = man.card()
     assumptions = dataclasses.replace(assumptions, v_dd_v=assumptions.v_dd_v or card.drive.v_dd_v,
                                       reset_current_a=assumptions.reset_current_a or card.mtj.ic0_a)
     techs = mem.load_technologies(technology_table)
@@ -72,69 +71,37 @@ def build_report(folder: str | Path, *, sim: str | Path | None = None,
     sim_prov = data.results.get("provenance", {})
     sim_src = f"simulated: {sim_prov.get('simulator', 'ngspice')}, {n} samples of {data.folder.name}"
     accuracy = {"circuit": figure(summary.get("circuit_accuracy", 0.0), "1", "simulated",
-                                sim_src + "; predicted class = argmax of the readout column charge")}
+                                sim_src + "; predicted class = argmax of the readout column charge; a sample whose "
+                                "top scores tie is 'no decision' and counts as wrong")}
+    if summary.get("circuit_no_decision"):
+        accuracy["circuit_no_decision"] = figure(summary["circuit_no_decision"], "1", "simulated",
+                                                 sim_src + "; samples whose top class scores are equal (no decision)")
     if "torch_accuracy" in summary:
         accuracy["pytorch"] = figure(summary["torch_accuracy"], "1", "computed",
                                    "PyTorch, exact precision, same samples")
         accuracy["classes_agree"] = figure(summary["classes_agree"], "1", "computed",
                                          "samples whose circuit and PyTorch classes agree")
-    # memory energy: IPNet (simulated) vs the baselines (computed from their state traffic)
-    cfg = man["network_config"]
-    layer0 = man["layers"][0]
-    shapes = {"in_shape": tuple(layer0["in_shape"]), "out_shape": tuple(layer0["out_shape"])}
-    k, window = int(cfg.get("temporal_kernel", mem.DEFAULT_TEMPORAL_KERNEL)), int(cfg.get("window", mem.DEFAULT_WINDOW))
-    ipnet_q = Quantity.from_dict(energy["memory"]["ipnet_j_per_step"])
-    baselines, base_q = {}, {}
-    for arch in mem.BASELINE_ARCHS:
-        traffic = mem.temporal_state(arch, bits_per_value=bits_per_value, temporal_kernel=k, window=window, **shapes)
-        e_q = mem.memory_energy_per_step(traffic, techs[tech_name])
-        base_q[arch] = e_q
-        baselines[arch] = {"description": traffic.description,
-                           **{key: q.to_dict() for key, q in traffic.quantities().items()},
-                           "energy_per_step": e_q.to_dict()}
-    ratios = mem.memory_ratios(ipnet_q, base_q)
-    for arch, q in ratios.items():
-        baselines[arch]["ratio_to_ipnet"] = q.to_dict()
-    comparison = [c.to_dict() for c in mem.paper_comparison(ratios)]
-    sensitivity = []
-    for row in mem.sensitivity_table(ipnet_q, temporal_kernel=k, window=window, **shapes):
-        src = f"{row['arch']} state at {row['bits_per_value']} bit in {row['technology']} (table citation)"
-        sensitivity.append({
-            "technology": row["technology"], "verified": bool(row["verified"]), "arch": row["arch"],
-            "bits_per_value": figure(row["bits_per_value"], "bit", "assumed", "sensitivity grid"),
-            "energy_per_step": figure(row["energy_j_per_step"], "J", "computed", src),
-            "ratio_to_ipnet": figure(row["ratio_to_ipnet"], "1", "computed", src + " / IPNet simulated memory energy"),
-        })
+    memory, memory_inputs = _memory_section(man, energy, techs, tech_name, bits_per_value)
     report: dict[str, Any] = {
         "format": REPORT_FORMAT, "format_version": REPORT_VERSION,
         "provenance": {
             "export": str(data.folder.resolve()), "simulation": str(data.sim.resolve()),
-            "checkpoint_sha256": man["checkpoint"]["sha256"], "osdi_sha256": man["device"]["osdi_sha256"],
+            "checkpoint_sha256": man.checkpoint.sha256, "osdi_sha256": man.device.osdi_sha256,
+            "export_identity": data.export.identity.to_dict(),
             "ngspice": str(sim_prov.get("ngspice")),
             "simulator": str(sim_prov.get("simulator", "ngspice")),
             "crossbar": str(sim_prov.get("crossbar", "netlist")),
-            "package_version": str(man.get("package_version")),
+            "package_version": man.package_version,
             "samples": ", ".join(str(s) for s in data.samples),
         },
-        "inputs": {"mapping_options": man["mapping_options"], "device_card": man["device_card"],
-                   "timing": man["timing"], "assumptions": assumptions.to_dict(),
-                   "memory": {"technology": tech_name, "bits_per_value": bits_per_value, "temporal_kernel": k,
-                              "window": window, "in_shape": list(shapes["in_shape"]),
-                              "out_shape": list(shapes["out_shape"])}},
+        "inputs": {"mapping_options": man.mapping_options, "device_card": man.device_card,
+                   "timing": man.timing.to_dict(), "assumptions": assumptions.to_dict(), "memory": memory_inputs},
         "accuracy": accuracy,
         "energy": {key: energy[key] for key in ("totals", "total", "layers", "units", "derived")},
         "per_spike": {key: v for key, v in energy["per_spike"].items() if key not in ("values_j",)},
         "attribution": {key: figure(v, "J", "computed", "energy_breakdown check (mean per sample)")
                         for key, v in energy["check"].items() if key.endswith("_j")},
-        "memory": {
-            "definition": ("IPNet: Joule heating of the heat-memory neurons per step (simulated; an upper bound on "
-                           "the memory's cost). Baselines: access energy of their digital temporal state per step "
-                           "(bits read x E_read + bits written x E_write; standby/refresh not counted)."),
-            "ipnet_per_step": energy["memory"]["ipnet_j_per_step"],
-            "technology": {"name": tech_name, "citation": techs[tech_name].citation},
-            "baselines": baselines, "paper_comparison": comparison, "sensitivity": sensitivity,
-            "explanations": _explanations(comparison, window, bits_per_value, tech_name),
-        },
+        "memory": memory,
         "plot_data": {"per_spike_energy_j": energy["per_spike"]["values_j"],
                       "per_neuron_energy_j": energy["per_neuron_j"]},
     }
@@ -147,10 +114,11 @@ def build_report(folder: str | Path, *, sim: str | Path | None = None,
         for key in ("energy", "per_spike", "attribution"):
             _mark(report[key], OUTSIDE_SOA_NOTE)
         for key in ("ipnet_per_step", "baselines", "paper_comparison", "sensitivity"):
-            _mark(report["memory"][key], OUTSIDE_SOA_NOTE)
+            if key in report["memory"]:
+                _mark(report["memory"][key], OUTSIDE_SOA_NOTE)
     report["references"] = _references(energy)
     if area:
-        report["area"] = _area_section(man)
+        report["area"] = _area_section(man.to_dict())
     report["summary"] = _summary(report)
     check_figures(report)
     validate_report(report)
@@ -245,6 +213,67 @@ def _summary(report: Mapping[str, Any]) -> dict[str, Any]:
         out["neuron_cell_area"] = report["area"]["neuron_cell"]["total"]
         out["lif_over_ours_area"] = report["area"]["claim"]["lif_over_ours"]
     return out
+
+
+MEMORY_DEFINITION = ("IPNet: Joule heating of the heat-memory neurons per step (simulated; an upper bound on the "
+                     "memory's cost). Baselines: access energy of their digital temporal state per step (bits read x "
+                     "E_read + bits written x E_write; standby/refresh not counted).")
+
+
+def _memory_section(man, energy: Mapping[str, Any], techs, tech_name: str, bits: int
+                    ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """IPNet's memory energy (simulated) beside the baselines' state traffic (computed) at the layer where
+    IPNet keeps its heat memory; for a network without heat memory the ratios are marked not applicable."""
+    cfg = man.network_config
+    heat = [layer for layer in man.layers if layer.unit == "heat"]
+    compared = heat[0] if heat else man.layers[0]
+    shapes = {"in_shape": tuple(compared.in_shape), "out_shape": tuple(compared.out_shape)}
+    k, window = int(cfg.get("temporal_kernel", mem.DEFAULT_TEMPORAL_KERNEL)), int(cfg.get("window", mem.DEFAULT_WINDOW))
+    inputs = {"technology": tech_name, "bits_per_value": bits, "temporal_kernel": k, "window": window,
+              "compared_layer": compared.name, "in_shape": list(shapes["in_shape"]),
+              "out_shape": list(shapes["out_shape"])}
+    where = (f"the baselines keep their temporal state where IPNet keeps its heat: layer {compared.name} "
+             f"(input {list(compared.in_shape)}, output {list(compared.out_shape)})")
+    if len(heat) > 1:
+        where += (f"; IPNet's figure sums the heat of all its heat-memory layers ({', '.join(h.name for h in heat)}), "
+                  f"the baselines' is the state of layer {compared.name} only")
+    baselines, base_q = {}, {}
+    for arch in mem.BASELINE_ARCHS:
+        traffic = mem.temporal_state(arch, bits_per_value=bits, temporal_kernel=k, window=window, **shapes)
+        e_q = mem.memory_energy_per_step(traffic, techs[tech_name])
+        base_q[arch] = e_q
+        baselines[arch] = {"description": traffic.description,
+                           **{key: q.to_dict() for key, q in traffic.quantities().items()},
+                           "energy_per_step": e_q.to_dict(), "ratio_to_ipnet": None}
+    section: dict[str, Any] = {"definition": MEMORY_DEFINITION, "applicable": bool(heat),
+                               "ipnet_per_step": energy["memory"]["ipnet_j_per_step"],
+                               "technology": {"name": tech_name, "citation": techs[tech_name].citation},
+                               "baselines": baselines, "paper_comparison": [], "sensitivity": [],
+                               "compared_layer": compared.name if heat else None}
+    if not heat:
+        section["definition"] = (
+            "not applicable: this network has no heat-memory layer (every MTJ neuron is memoryless), so it keeps no "
+            "short-term memory in heat and there is no IPNet memory energy to compare; the baselines' state "
+            f"traffic is shown at layer {compared.name}'s shape for reference, without ratios")
+        section["explanations"] = [section["definition"]]
+        return section, inputs
+    section["definition"] = MEMORY_DEFINITION + " Compared layer: " + where + "."
+    ipnet_q = Quantity.from_dict(energy["memory"]["ipnet_j_per_step"])
+    ratios = mem.memory_ratios(ipnet_q, base_q)
+    for arch, q in ratios.items():
+        baselines[arch]["ratio_to_ipnet"] = q.to_dict()
+    comparison = [c.to_dict() for c in mem.paper_comparison(ratios)]
+    section["paper_comparison"] = comparison
+    for row in mem.sensitivity_table(ipnet_q, temporal_kernel=k, window=window, **shapes):
+        src = f"{row['arch']} state at {row['bits_per_value']} bit in {row['technology']} (table citation)"
+        section["sensitivity"].append({
+            "technology": row["technology"], "verified": bool(row["verified"]), "arch": row["arch"],
+            "bits_per_value": figure(row["bits_per_value"], "bit", "assumed", "sensitivity grid"),
+            "energy_per_step": figure(row["energy_j_per_step"], "J", "computed", src),
+            "ratio_to_ipnet": figure(row["ratio_to_ipnet"], "1", "computed", src + " / IPNet simulated memory energy"),
+        })
+    section["explanations"] = _explanations(comparison, window, bits, tech_name) + [where[0].upper() + where[1:] + "."]
+    return section, inputs
 
 
 def _explanations(comparison: Sequence[Mapping[str, Any]], window: int, bits: int, tech: str) -> list[str]:

@@ -102,6 +102,12 @@ def _summary_rows(report: Mapping[str, Any]) -> list[list[str]]:
                 line += (f"; {_ratio(r['ours_over_reference']['value'])} that of the {r['name']} "
                          f"({_si(r['energy_per_spike']['value'], 'J')})")
         rows.append(["energy per spike (attributed)", line, "computed from simulated"])
+    if not report["memory"].get("applicable", True):
+        rows.append(["memory energy ratios", "not applicable: no heat-memory layer (the network keeps no memory "
+                     "in heat)", "-"])
+    elif report["memory"].get("compared_layer") not in (None, report["energy"]["layers"][0]["name"]):
+        rows.append(["memory compared at", f"layer {report['memory']['compared_layer']} (where IPNet keeps its heat)",
+                     "export"])
     for m in sm["memory_ratios"]:
         rows.append([f"memory energy {m['arch']} / IPNet", f"{_ratio(m['ours']['value'])} (paper "
                      f"{_ratio(m['paper']['value'])})", "computed"])
@@ -178,27 +184,28 @@ def _tables(report: Mapping[str, Any]) -> list[tuple[str, list[str], list[list[s
     rows = [["IPNet (heat)", "0", _si(m["ipnet_per_step"]["value"], "J"), "1", "simulated"]]
     for arch, b in m["baselines"].items():
         rows.append([arch, _count(b['state_bits']['value']), _si(b["energy_per_step"]["value"], "J"),
-                     _ratio(b['ratio_to_ipnet']['value']), "computed"])
+                     _ratio(b['ratio_to_ipnet']['value']) if b['ratio_to_ipnet'] else "n/a", "computed"])
     tables.append((f"Memory energy per step ({m['technology']['name']})",
                    ["architecture", "state bits", "energy / step", "ratio to IPNet", "provenance"], rows,
                    m["definition"]))
-    rows = [[c["arch"], _ratio(c['ours']['value']), _ratio(c['paper']['value']),
-             _plain(c['ours_over_paper']['value'])] for c in m["paper_comparison"]]
-    tables.append(("Ours vs the paper", ["baseline", "ours", "paper (arXiv 2512.15829)", "ours / paper"], rows,
-                   " ".join(m["explanations"][-1:])))
-    sens = m["sensitivity"]
-    techs = sorted({r["technology"] for r in sens})
-    bits = sorted({int(r["bits_per_value"]["value"]) for r in sens})
-    rows = []
-    for t in techs:
-        for b in bits:
-            cells = {r["arch"]: r["ratio_to_ipnet"]["value"] for r in sens
-                     if r["technology"] == t and int(r["bits_per_value"]["value"]) == b}
-            verified = all(r["verified"] for r in sens if r["technology"] == t)
-            rows.append([t + ("" if verified else " (unverified)"), str(b),
-                         *[_ratio(cells[a]) for a in mem.BASELINE_ARCHS]])
-    tables.append(("Sensitivity: ratio baseline / IPNet by technology and state precision",
-                   ["technology", "bits", *mem.BASELINE_ARCHS], rows, "computed from the cited technology table"))
+    if m["paper_comparison"]:          # a network with heat memory: ratios, the paper's, the sensitivity
+        rows = [[c["arch"], _ratio(c['ours']['value']), _ratio(c['paper']['value']),
+                 _plain(c['ours_over_paper']['value'])] for c in m["paper_comparison"]]
+        tables.append(("Ours vs the paper", ["baseline", "ours", "paper (arXiv 2512.15829)", "ours / paper"], rows,
+                       " ".join(m["explanations"][-1:])))
+        sens = m["sensitivity"]
+        techs = sorted({r["technology"] for r in sens})
+        bits = sorted({int(r["bits_per_value"]["value"]) for r in sens})
+        rows = []
+        for t in techs:
+            for b in bits:
+                cells = {r["arch"]: r["ratio_to_ipnet"]["value"] for r in sens
+                         if r["technology"] == t and int(r["bits_per_value"]["value"]) == b}
+                verified = all(r["verified"] for r in sens if r["technology"] == t)
+                rows.append([t + ("" if verified else " (unverified)"), str(b),
+                             *[_ratio(cells[a]) for a in mem.BASELINE_ARCHS]])
+        tables.append(("Sensitivity: ratio baseline / IPNet by technology and state precision",
+                       ["technology", "bits", *mem.BASELINE_ARCHS], rows, "computed from the cited technology table"))
     if "area" in report:
         a = report["area"]
         rows = [[k, _si(v["value"], "m^2"), v["provenance"]] for k, v in a.get("table", {}).items()]
@@ -264,19 +271,9 @@ def _plots(report: Mapping[str, Any], data: SimulationData) -> dict[str, bytes]:
         ax.set_title(f"Per-spike energy ({values.size} spikes)")
         save(fig, "per_spike_histogram.png")
     m = report["memory"]
-    fig, ax = plt.subplots(figsize=(6, 3.4))
-    archs = list(m["baselines"])
-    ax.bar(archs, [m["baselines"][a]["ratio_to_ipnet"]["value"] for a in archs], label="ours (computed)")
-    for c in m["paper_comparison"]:
-        if c["arch"] in archs:
-            ax.plot([archs.index(c["arch"])], [c["paper"]["value"]], "r*", ms=12,
-                    label="paper" if c is m["paper_comparison"][0] else None)
-    ax.set_yscale("log")
-    ax.set_ylim(bottom=1.0)
-    ax.set_ylabel("memory energy: baseline / IPNet")
-    ax.set_title(f"Memory energy ratios ({m['technology']['name']})")
-    ax.legend(fontsize=8)
-    save(fig, "memory_ratios.png")
+    archs = list(m["baselines"]) if m.get("applicable", True) else []
+    if archs:
+        _plot_memory_ratios(plt, save, m, archs)
     if "area" in report and report["area"].get("breakdown"):
         fig, ax = plt.subplots(figsize=(6, 3.4))
         items = report["area"]["breakdown"]
@@ -293,13 +290,13 @@ def _plots(report: Mapping[str, Any], data: SimulationData) -> dict[str, bytes]:
             keys = sorted(k for k in w.files if k.startswith("th"))[:4]
             if keys:
                 fig, ax = plt.subplots(figsize=(7, 3.4))
-                t_step = data.manifest["timing"]["t_step_s"] * 1e9
-                read = data.manifest["timing"]["read_delay_s"] * 1e9
+                t_step = data.manifest.timing.t_step_s * 1e9
+                read = data.manifest.timing.read_delay_s * 1e9
                 for key in keys:
                     line, = ax.plot(t, w[key], lw=0.8, label=f"neuron {key[2:]}")
                     st = w["st" + key[2:]] if "st" + key[2:] in w.files else None
                     if st is not None:
-                        reads = np.arange(data.manifest["timing"]["n_steps"]) * t_step + read
+                        reads = np.arange(data.manifest.timing.n_steps) * t_step + read
                         fired = reads[np.interp(reads, t, st) > 0.5]
                         ax.plot(fired, np.interp(fired, t, w[key]), "v", color=line.get_color(), ms=6)
                 ax.set_xlabel("time (ns)")
@@ -392,3 +389,18 @@ def write_report(report: Mapping[str, Any], data: SimulationData, out_dir: str |
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(paths[key])
     return paths
+
+
+def _plot_memory_ratios(plt, save, m, archs) -> None:
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    ax.bar(archs, [m["baselines"][a]["ratio_to_ipnet"]["value"] for a in archs], label="ours (computed)")
+    for c in m["paper_comparison"]:
+        if c["arch"] in archs:
+            ax.plot([archs.index(c["arch"])], [c["paper"]["value"]], "r*", ms=12,
+                    label="paper" if c is m["paper_comparison"][0] else None)
+    ax.set_yscale("log")
+    ax.set_ylim(bottom=1.0)
+    ax.set_ylabel("memory energy: baseline / IPNet")
+    ax.set_title(f"Memory energy ratios ({m['technology']['name']})")
+    ax.legend(fontsize=8)
+    save(fig, "memory_ratios.png")

@@ -8,8 +8,6 @@ so an interrupted save never destroys the previous checkpoint.
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -18,6 +16,7 @@ import torch
 
 from ipnet_cosim.device.card import DeviceCard
 from ipnet_cosim.device.errors import CheckpointError, ConfigError
+from ipnet_cosim.device.fileio import atomic_write_bytes as _atomic_write_bytes, json_default, write_json  # noqa: F401
 from ipnet_cosim.models.network import NetworkConfig, SpikingNet
 
 FORMAT = "ipnet-cosim-checkpoint"
@@ -41,28 +40,6 @@ class Checkpoint:
     epoch: int
     path: Path
     raw: dict[str, Any]
-
-
-def _atomic_write_bytes(path: Path, write) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
-
-
-def json_default(obj: Any) -> Any:
-    if isinstance(obj, Path):
-        return str(obj)
-    if isinstance(obj, (set, tuple)):
-        return list(obj)
-    if hasattr(obj, "item"):
-        return obj.item()
-    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
-
-
-def write_json(path: Path, data: Any) -> None:
-    """Deterministic JSON (sorted keys, 2-space indent, trailing newline), written atomically."""
-    text = json.dumps(data, indent=2, sort_keys=True, default=json_default, allow_nan=True) + "\n"
-    _atomic_write_bytes(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def save_checkpoint(folder: Path, model: SpikingNet, *, data_config: Mapping[str, Any],

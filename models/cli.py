@@ -364,7 +364,8 @@ def demo_cmd(out: Path = typer.Option(Path("results/demo"), "--out", "-o", help=
     from ipnet_cosim.device.errors import ConfigError
     from ipnet_cosim.energy.report import build_report, write_report
     from ipnet_cosim.netlist_gen.export import export_network
-    from ipnet_cosim.netlist_gen.simulate import read_manifest, simulate_export
+    from ipnet_cosim.netlist_gen.contract import ExportFiles, read_export
+    from ipnet_cosim.netlist_gen.simulate import simulate_export
     console = Console(stderr=True)
     if samples < 1:
         raise typer.BadParameter("--samples must be >= 1")
@@ -389,19 +390,19 @@ def demo_cmd(out: Path = typer.Option(Path("results/demo"), "--out", "-o", help=
         console.log(f"1/4 bundled checkpoint {ck} (see models/pretrained/README.md)")
     export = out / "export"
     ck_file = ck / "checkpoint.pt"
-    if (export / "manifest.json").is_file():
-        from ipnet_cosim.netlist_gen.export import sha256_file
-        made = read_manifest(export)["checkpoint"]["sha256"]
+    if (export / ExportFiles.MANIFEST).is_file():
+        from ipnet_cosim.device.fileio import sha256_file
+        made = read_export(export).manifest.checkpoint.sha256
         if made != sha256_file(ck_file):
             raise ConfigError(f"{export} was exported from another checkpoint; delete {out} or choose another --out")
-    if not (export / "manifest.json").is_file():
+    if not (export / ExportFiles.MANIFEST).is_file():
         console.log("2/4 export: netlists, stimulus, manifest")
         export_network(ck, export, samples=range(samples), progress=console.log)
     else:
         console.log(f"2/4 export exists: {export}")
     console.log(f"3/4 ngspice, layer by layer, {samples} samples (cached units are reused)")
     n_workers = workers or max(1, len(os.sched_getaffinity(0)))
-    manifest_units = {u["name"] for u in read_manifest(export)["units"]}
+    manifest_units = {u.name for u in read_export(export).manifest.units}
     result = simulate_export(export, samples=list(range(samples)), workers=n_workers, progress=True, plots=1,
                              waveform_units=[u for u in (DEMO_WAVEFORM_UNIT,) if u in manifest_units],
                              notify=lambda msg: console.print(f"[yellow]{msg}[/yellow]"))

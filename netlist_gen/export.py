@@ -21,6 +21,7 @@ Folder layout::
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 from pathlib import Path
@@ -29,15 +30,17 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ipnet_cosim.device.errors import CheckpointError, ConfigError
+from ipnet_cosim.device.fileio import sha256_file, write_json
+from ipnet_cosim.netlist_gen.contract import (EXPORT_FORMAT, EXPORT_VERSION, CheckpointRecord, DeviceRecord,
+                                              ExportFiles, ExportManifest, LayerRecord, SamplesRecord, TileRecord,
+                                              TimingRecord, UnitRecord, check_checkpoint_summary)
 from ipnet_cosim.netlist_gen.mapping import (BIAS, FAST_MODEL, HEAT_MODEL, PAD, LayerMatrix, MappingOptions,
                                              Unit, conductances, driver_sources, layer_units, network_layers,
                                              read_delay_s, tile_ports, unit_circuit, LAYER_MAPPINGS)
 from ipnet_cosim.netlist_gen.ngspice import format_element, format_ngspice
 from ipnet_cosim.netlist_gen.ports import UnitPorts
 
-EXPORT_FORMAT = "ipnet-cosim-export"
-EXPORT_VERSION = 1
-MANIFEST = "manifest.json"
+MANIFEST = ExportFiles.MANIFEST
 MAPPABLE_ARCHS = ("ipnet", "memoryless")
 INTERFACE = {
     "rows": "im2col inputs of the layer then one bias row; an input spike at step s is one read pulse of "
@@ -71,14 +74,6 @@ INTERFACE = {
                 "replace them (ipnet-cosim simulate does this); run by hand with "
                 "'cd EXPORT && ngspice netlists/<unit>.cir' after the replacement",
 }
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def load_samples(data_config: dict, indices: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -169,7 +164,7 @@ class _Plan:
 
 def plan_export(checkpoint: str | Path, *, samples: Sequence[int] = tuple(range(10)),
                 options: MappingOptions = MappingOptions(),
-                progress: Callable[[str], None] | None = None) -> tuple[dict[str, Any], _Plan]:
+                progress: Callable[[str], None] | None = None) -> tuple[ExportManifest, _Plan]:
     """Check everything and build the manifest and file contents (no file is written)."""
     import torch
     from ipnet_cosim import models as _models
@@ -220,85 +215,87 @@ def plan_export(checkpoint: str | Path, *, samples: Sequence[int] = tuple(range(
                 circuit = unit_circuit(unit, lm, gmap, unit_kind=view.unit, card=card, fast_card=fast_card,
                                        n_steps=n_steps, options=options, title=title, reduced=tiles,
                                        drive=bounded)
-                plan.files[f"ports/{unit.name}.npz"] = UnitPorts.from_tiles(tiles, unit.row_blocks).to_bytes()
-                osdi_line = "device/ipnet_mtj_neuron.osdi" if view.unit != "integrate" else None
+                plan.files[ExportFiles.ports(unit.name)] = UnitPorts.from_tiles(tiles, unit.row_blocks).to_bytes()
+                osdi_line = ExportFiles.OSDI if view.unit != "integrate" else None
                 text = format_ngspice(circuit, osdi_path=osdi_line, control=("run",) if osdi_line else ())
-                plan.files[f"netlists/{unit.name}.cir"] = text.encode()
-                units_info.append({
-                    "name": unit.name, "layer": view.index, "position": p, "col_block": unit.col_block,
-                    "weight_columns": list(unit.cols), "netlist": f"netlists/{unit.name}.cir",
-                    "ports": f"ports/{unit.name}.npz",
-                    "tiles": [{"subckt": f"xb_{unit.name}_r{r}".lower(), "rows": [a, b],
-                               "size": [b - a, 2 * (unit.cols[1] - unit.cols[0])]}
-                              for r, (a, b) in enumerate(unit.row_blocks)],
-                    "rows": [int(v) for v in lm.gather[p]],
-                    "neurons": [int(v) for v in lm.out_index[p, unit.cols[0]:unit.cols[1]]],
-                    "sha256": hashlib.sha256(text.encode()).hexdigest(),
-                })
+                plan.files[ExportFiles.netlist(unit.name)] = text.encode()
+                units_info.append(UnitRecord(
+                    name=unit.name, layer=view.index, position=p, col_block=unit.col_block,
+                    weight_columns=tuple(unit.cols), netlist=ExportFiles.netlist(unit.name),
+                    ports=ExportFiles.ports(unit.name),
+                    tiles=tuple(TileRecord(f"xb_{unit.name}_r{r}".lower(), (a, b), (b - a, 2 * (unit.cols[1] - unit.cols[0])))
+                                for r, (a, b) in enumerate(unit.row_blocks)),
+                    rows=tuple(int(v) for v in lm.gather[p]),
+                    neurons=tuple(int(v) for v in lm.out_index[p, unit.cols[0]:unit.cols[1]]),
+                    sha256=hashlib.sha256(text.encode()).hexdigest()))
         rows, cols = lm.matrix.shape
-        layers_info.append({
-            "index": view.index, "name": view.name, "type": view.type,
-            "mapping": LAYER_MAPPINGS[view.type].__name__, "unit": view.unit,
-            "model": {"heat": HEAT_MODEL, "memoryless": FAST_MODEL}.get(view.unit),
-            "in_shape": list(view.in_shape), "out_shape": list(view.out_shape),
-            "matrix_shape": [rows, cols], "positions": n_pos, "layout": lm.layout,
-            "units": sum(1 for u in units_info if u["layer"] == view.index),
-            "tiles": sum(len(u["tiles"]) for u in units_info if u["layer"] == view.index),
-            "max_abs_weight": float(np.abs(lm.matrix).max()), "k_s": gmap0.k_s, "mirror_gain": gmap0.mirror_gain,
-            "conductance_range_s": [gmin, gmax], "devices": int(2 * rows * cols * n_pos),
-        })
-        say(f"{view.name}: {layers_info[-1]['units']} units, {layers_info[-1]['tiles']} tiles")
+        layers_info.append(LayerRecord(
+            index=view.index, name=view.name, type=view.type, mapping=LAYER_MAPPINGS[view.type].__name__,
+            unit=view.unit, model={"heat": HEAT_MODEL, "memoryless": FAST_MODEL}.get(view.unit),
+            in_shape=tuple(view.in_shape), out_shape=tuple(view.out_shape), matrix_shape=(rows, cols),
+            positions=n_pos, layout=lm.layout,
+            units=sum(1 for u in units_info if u.layer == view.index),
+            tiles=sum(len(u.tiles) for u in units_info if u.layer == view.index),
+            max_abs_weight=float(np.abs(lm.matrix).max()), k_s=gmap0.k_s, mirror_gain=gmap0.mirror_gain,
+            conductance_range_s=(gmin, gmax), devices=int(2 * rows * cols * n_pos)))
+        say(f"{view.name}: {layers_info[-1].units} units, {layers_info[-1].tiles} tiles")
     # stimulus of layer 0 for the chosen samples
     for k, idx in enumerate(samples):
         spikes = frames[k].reshape(n_steps, -1).astype(np.float64)
         for unit in layer_units(0, lm0, options):
             lines = stimulus_lines(unit, lm0, options, card, spikes)
-            plan.files[f"stimulus/sample_{idx:04d}/{unit.name}.inc"] = ("\n".join(lines) + "\n").encode()
+            plan.files[ExportFiles.stimulus(idx, unit.name)] = ("\n".join(lines) + "\n").encode()
     import io
     buf = io.BytesIO()
     np.savez_compressed(buf, frames=frames.astype(np.uint8), labels=np.asarray(labels, dtype=np.int64),
                         indices=np.asarray(samples, dtype=np.int64))
-    plan.files["stimulus/samples.npz"] = buf.getvalue()
+    plan.files[ExportFiles.SAMPLES] = buf.getvalue()
     osdi = compile_va()
-    plan.copies["device/ipnet_mtj_neuron.osdi"] = Path(osdi)
-    plan.copies["device/thermal_mtj_neuron.va"] = neuron_va_path()
-    plan.copies["checkpoint/checkpoint.pt"] = ck_path
+    plan.copies[ExportFiles.OSDI] = Path(osdi)
+    plan.copies[ExportFiles.VA] = neuron_va_path()
+    plan.copies[ExportFiles.CHECKPOINT] = ck_path
     summary = ck_path.with_name("checkpoint.json")
     if summary.is_file():
-        plan.copies["checkpoint/checkpoint.json"] = summary
-    manifest = {
-        "format": EXPORT_FORMAT, "format_version": EXPORT_VERSION, "package_version": _models.__version__,
-        "checkpoint": {"file": "checkpoint/checkpoint.pt", "sha256": sha256_file(ck_path), "epoch": ck.epoch,
-                       "metrics": ck.metrics},
-        "network_config": ck.network_config.to_dict(), "data_config": ck.data_config,
-        "class_names": ck.class_names,
-        "device_card": card.to_dict(), "fast_card": fast_card.to_dict(),
-        "mapping_options": options.to_dict(), "interface": INTERFACE,
-        "timing": {"n_steps": n_steps, "t_step_s": t.t_step_s, "t_pulse_s": t.t_pulse_s, "t_edge_s": t.t_edge_s,
-                   "read_delay_s": read_delay_s(card), "v_read_v": t.v_read_v, "current_scale_a": scale,
-                   "readout_gain": ck.network_config.readout_gain},
-        "drive": {"kind": ck.network_config.drive,
-                  **({"model": "drv (module ipnet_neuron_drive)", "i_max_a": card.drive_i_max_a,
-                      "knee": card.drive.knee, "v_compliance_v": card.drive.v_compliance_v()} if bounded else
-                     {"model": None, "note": "ideal mirror: signed, unbounded current into the MTJ (not realisable)"})},
-        "device": {"va": "device/thermal_mtj_neuron.va", "osdi": "device/ipnet_mtj_neuron.osdi",
-                   "osdi_sha256": sha256_file(Path(osdi)), "openvaf": openvaf_version(),
-                   "models": {HEAT_MODEL: "heat-memory neurons (device card)",
-                              FAST_MODEL: f"memoryless neurons (tau_th = {ck.network_config.memoryless_tau_th_s:g} s)"}},
-        "samples": {"split": "test", "indices": list(samples), "labels": [int(v) for v in labels],
-                    "file": "stimulus/samples.npz"},
-        "gather_codes": {"pad": PAD, "bias": BIAS},
-        "layers": layers_info, "units": units_info,
-        "torch_version": torch.__version__,
-    }
+        try:
+            summary_data = json.loads(summary.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise CheckpointError(f"{summary} is not valid JSON ({exc}); delete it (checkpoint.pt holds "
+                                  f"everything) or save the checkpoint again") from exc
+        if not isinstance(summary_data, dict):
+            raise CheckpointError(f"{summary} does not hold a table; delete it or save the checkpoint again")
+        check_checkpoint_summary(summary_data, ck.raw, str(summary))
+        plan.copies[ExportFiles.CHECKPOINT_SUMMARY] = summary
+    manifest = ExportManifest(
+        package_version=_models.__version__,
+        checkpoint=CheckpointRecord(ExportFiles.CHECKPOINT, sha256_file(ck_path), ck.epoch, ck.metrics),
+        network_config=ck.network_config.to_dict(), data_config=ck.data_config,
+        class_names=tuple(ck.class_names), device_card=card.to_dict(), fast_card=fast_card.to_dict(),
+        mapping_options=options.to_dict(), interface=INTERFACE,
+        timing=TimingRecord(n_steps=n_steps, t_step_s=t.t_step_s, t_pulse_s=t.t_pulse_s, t_edge_s=t.t_edge_s,
+                            read_delay_s=read_delay_s(card), v_read_v=t.v_read_v, current_scale_a=scale,
+                            readout_gain=ck.network_config.readout_gain),
+        drive={"kind": ck.network_config.drive,
+               **({"model": "drv (module ipnet_neuron_drive)", "i_max_a": card.drive_i_max_a,
+                   "knee": card.drive.knee, "v_compliance_v": card.drive.v_compliance_v()} if bounded else
+                  {"model": None, "note": "ideal mirror: signed, unbounded current into the MTJ (not realisable)"})},
+        device=DeviceRecord(va=ExportFiles.VA, osdi=ExportFiles.OSDI, osdi_sha256=sha256_file(Path(osdi)),
+                            openvaf=openvaf_version(),
+                            models={HEAT_MODEL: "heat-memory neurons (device card)",
+                                    FAST_MODEL: f"memoryless neurons (tau_th = "
+                                                f"{ck.network_config.memoryless_tau_th_s:g} s)"},
+                            va_sha256=sha256_file(neuron_va_path())),
+        samples=SamplesRecord("test", tuple(int(v) for v in samples), tuple(int(v) for v in labels),
+                              ExportFiles.SAMPLES),
+        gather_codes={"pad": PAD, "bias": BIAS},
+        layers=tuple(layers_info), units=tuple(units_info), torch_version=torch.__version__)
+    manifest._check("the export being built")
     return manifest, plan
 
 
 def export_network(checkpoint: str | Path, out_dir: str | Path, *, samples: Sequence[int] = tuple(range(10)),
                    options: MappingOptions = MappingOptions(),
                    progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Export a checkpoint (see the module docstring). Returns the manifest."""
-    from ipnet_cosim.models.checkpoint import write_json
+    """Export a checkpoint (see the module docstring). Returns the manifest (as written, a table)."""
     out = Path(out_dir)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ConfigError(f"{out} exists and is not empty; export into a new folder (an earlier export is never "
@@ -316,11 +313,11 @@ def export_network(checkpoint: str | Path, out_dir: str | Path, *, samples: Sequ
             path = tmp / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src, path)
-        write_json(tmp / MANIFEST, manifest)
+        write_json(tmp / MANIFEST, manifest.to_dict())
         if out.exists():
             out.rmdir()
         os.replace(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return manifest
+    return manifest.to_dict()

@@ -313,8 +313,8 @@ def test_dask_cluster_runs_the_same_jobs(small_ck, tmp_path):
 
 
 def test_unreachable_dask_scheduler_is_named(small_ck, tmp_path, monkeypatch):
-    from ipnet_cosim.netlist_gen import simulate
-    monkeypatch.setattr(simulate, "DASK_CONNECT_TIMEOUT", "2s")
+    from ipnet_cosim.netlist_gen import sim_executors
+    monkeypatch.setattr(sim_executors, "DASK_CONNECT_TIMEOUT", "2s")
     out = tmp_path / "exp"
     export_network(small_ck, out, samples=[0])
     with pytest.raises(SimulationError, match="tcp://127.0.0.1:9"):

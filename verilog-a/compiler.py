@@ -71,7 +71,9 @@ def compile_va(va_path: str | Path | None = None, cache_dir: str | Path | None =
     """Compile a Verilog-A file to an OSDI library, reusing a cached build when nothing changed.
 
     The cache key is the SHA-256 of the source text, the openvaf-r version and
-    the target CPU, so editing the model or upgrading the compiler rebuilds.
+    the target CPU, so editing the model or upgrading the compiler rebuilds. Each build is stored with
+    the SHA-256 of its bytes; a cached library that no longer matches it (truncated, overwritten) is
+    rebuilt.
 
     Args:
         va_path: Verilog-A source; default the packaged thermal MTJ neuron.
@@ -94,8 +96,13 @@ def compile_va(va_path: str | Path | None = None, cache_dir: str | Path | None =
     out_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     out_dir = out_dir / "osdi"
     target = out_dir / f"{va.stem}-{key}.osdi"
-    if target.is_file() and target.stat().st_size > 0 and not force:
-        return target
+    stamp = target.with_name(target.name + ".sha256")        # the build's hash: a damaged cache file is rebuilt
+    if not force and target.is_file() and stamp.is_file():
+        try:
+            if stamp.read_text(encoding="ascii").strip() == _sha256(target):
+                return target
+        except (OSError, UnicodeDecodeError):
+            pass
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
         tmp_out = Path(tmp) / target.name
@@ -107,5 +114,16 @@ def compile_va(va_path: str | Path | None = None, cache_dir: str | Path | None =
         if proc.returncode != 0 or not tmp_out.is_file():
             diag = (proc.stderr or proc.stdout).strip()
             raise CompilerError(f"openvaf-r could not compile {va} (exit {proc.returncode}):\n{diag}")
+        tmp_stamp = Path(tmp) / stamp.name
+        tmp_stamp.write_text(_sha256(tmp_out) + "\n", encoding="ascii")
         shutil.move(str(tmp_out), target)  # atomic within one file system: parallel callers are safe
+        shutil.move(str(tmp_stamp), stamp)
     return target
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

@@ -1,0 +1,160 @@
+"""The circuit's decisions and their comparison with PyTorch.
+
+* :func:`decide`: the class a readout's scores pick, or ``None`` ("no decision") when the top score is
+  shared (a silent circuit gives equal scores; argmax would quietly call that class 0).
+* :func:`torch_reference`: the checkpoint in PyTorch at exact precision (float64, 64/16 substeps) on the
+  same frames: spikes, each neuron-step's distance from the firing threshold (``ln H - ln ln 2`` for
+  heat-memory neurons, ``I / I_th - 1`` for memoryless ones), logits.
+* :func:`summarise`: per sample and layer, spike agreement and, for every disagreement, PyTorch's margin,
+  so numerical ties can be told from mapping errors; and :func:`layer_warnings`: a silent layer, or a
+  fire rate that departs from PyTorch's by more than :data:`FIRE_RATE_MARGIN`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import numpy as np
+
+from ipnet_cosim.netlist_gen.contract import Export
+
+# a layer's circuit fire rate departs from PyTorch's when |circuit - torch| > max(ABS, REL x torch)
+FIRE_RATE_MARGIN = {"absolute": 0.01, "relative": 0.25}
+TIE_RTOL = 1e-12        # scores within this fraction of the largest |score| count as equal
+
+
+def decide(scores: Sequence[float]) -> int | None:
+    """The winning class, or None when the top score is shared by two or more classes (no decision)."""
+    s = np.asarray(scores, dtype=float)
+    if s.size == 0 or not np.all(np.isfinite(s)):
+        return None
+    top = float(s.max())
+    tol = TIE_RTOL * max(float(np.abs(s).max()), 1e-300)
+    winners = np.flatnonzero(s >= top - tol)
+    return int(winners[0]) if winners.size == 1 else None
+
+
+def torch_reference(export: Export, frames: np.ndarray) -> dict[str, Any]:
+    """PyTorch at exact precision on ``frames``: spikes, margins per layer, logits."""
+    import torch
+    from ipnet_cosim.models.checkpoint import load_checkpoint
+    from ipnet_cosim.models.network import EXACT_N_SUB, EXACT_N_SUB_IDLE, HeatMemoryNeurons
+    from ipnet_cosim.models.neuron import NeuronState, mtj_neuron_step
+    ck = load_checkpoint(export.path(export.manifest.checkpoint.file))
+    model = ck.model.set_precision("exact").eval()
+    with torch.no_grad():
+        logits, trace = model(torch.as_tensor(frames), return_trace=True)
+    spikes, margins, kinds = [], [], []
+    for i_a, out, unit in zip(trace["currents_a"], trace["outputs"], model.units):
+        t_steps, batch = out.shape[:2]
+        spikes.append(out.reshape(t_steps, batch, -1).transpose(0, 1).numpy() > 0.5)
+        if isinstance(unit, HeatMemoryNeurons):
+            state = NeuronState(torch.zeros_like(i_a[0]))
+            lm = []
+            for t in range(t_steps):
+                res = mtj_neuron_step(i_a[t], state, unit.params, n_sub=EXACT_N_SUB, n_sub_idle=EXACT_N_SUB_IDLE)
+                state = res.state
+                lm.append(torch.log(res.hazard.clamp_min(1e-300)) - math.log(math.log(2.0)))
+            margin = torch.stack(lm)
+            kinds.append("ln H - ln ln 2")
+        else:
+            margin = i_a / unit.i_th_a - 1.0
+            kinds.append("I / I_th - 1")
+        margins.append(margin.reshape(t_steps, batch, -1).transpose(0, 1).numpy())
+    logits_np = logits.numpy()
+    return {"spikes": spikes, "margins": margins, "margin_kinds": kinds, "logits": logits_np,
+            "predicted": [decide(row) for row in logits_np]}
+
+
+def _layer_entry(name: str, spikes: np.ndarray, ref: dict[str, Any] | None, li: int, k: int) -> dict[str, Any]:
+    entry: dict[str, Any] = {"layer": name, "neuron_steps": int(spikes.size), "circuit_fire_rate": float(spikes.mean())}
+    if ref is None:
+        return entry
+    ts = ref["spikes"][li][k]
+    margin = ref["margins"][li][k]
+    diff = np.argwhere(spikes != ts)
+    entry.update({"torch_fire_rate": float(ts.mean()), "mismatches": int(len(diff)),
+                  "agreement": float((spikes == ts).mean()), "margin": ref["margin_kinds"][li],
+                  "closest_margin": float(np.abs(margin).min()),
+                  "mismatch_details": [{"step": int(a), "neuron": int(b), "circuit": bool(spikes[a, b]),
+                                        "torch": bool(ts[a, b]), "torch_margin": float(margin[a, b])}
+                                       for a, b in diff[:20]]})
+    if len(diff):
+        entry["largest_mismatch_margin"] = float(np.abs(margin[tuple(diff.T)]).max())
+    return entry
+
+
+def summarise(export: Export, samples: Sequence[int], labels: Sequence[int], outputs: dict[int, list[np.ndarray]],
+              charges: dict[int, np.ndarray], elapsed: dict[int, float], ref: dict[str, Any] | None
+              ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """``summary`` and ``per_sample`` of results.json (class scores = readout gain x charge / (k v_read t_pulse T))."""
+    man = export.manifest
+    t = man.timing
+    scale = t.readout_gain / (man.readout.k_s * t.v_read_v * t.t_pulse_s * t.n_steps)
+    hidden = man.hidden_layers
+    per_sample, totals = [], []
+    for k, s in enumerate(samples):
+        scores = charges[s] * scale
+        entry: dict[str, Any] = {"sample": s, "label": int(labels[k]), "circuit_class": decide(scores),
+                                 "circuit_logits": [float(v) for v in scores], "sim_time_s": elapsed[s],
+                                 "layers": [_layer_entry(hidden[li].name, sp, ref, li, k)
+                                            for li, sp in enumerate(outputs[s])]}
+        if ref is not None:
+            entry["torch_class"] = ref["predicted"][k]
+            entry["torch_logits"] = [float(v) for v in ref["logits"][k]]
+            entry["classes_agree"] = entry["torch_class"] == entry["circuit_class"]
+        per_sample.append(entry)
+    for li, layer in enumerate(hidden):
+        rows = [e["layers"][li] for e in per_sample]
+        tot: dict[str, Any] = {"layer": layer.name, "neuron_steps": sum(r["neuron_steps"] for r in rows),
+                               "circuit_fire_rate": float(np.mean([r["circuit_fire_rate"] for r in rows]))}
+        if ref is not None:
+            tot.update({"mismatches": sum(r["mismatches"] for r in rows), "margin": rows[0]["margin"],
+                        "closest_margin": min(r["closest_margin"] for r in rows),
+                        "torch_fire_rate": float(np.mean([r["torch_fire_rate"] for r in rows]))})
+            worst = [r["largest_mismatch_margin"] for r in rows if "largest_mismatch_margin" in r]
+            if worst:
+                tot["largest_mismatch_margin"] = max(worst)
+        totals.append(tot)
+    n = len(samples)
+    no_decision = sum(e["circuit_class"] is None for e in per_sample)
+    summary: dict[str, Any] = {
+        "samples": n, "circuit_accuracy": sum(e["circuit_class"] == e["label"] for e in per_sample) / n,
+        "circuit_no_decision": no_decision,
+        "sim_time_per_sample_s": sum(elapsed[s] for s in samples) / n, "layers": totals,
+    }
+    if ref is not None:
+        summary.update({
+            "torch_accuracy": sum(e["torch_class"] == e["label"] for e in per_sample) / n,
+            "torch_no_decision": sum(e["torch_class"] is None for e in per_sample),
+            "classes_agree": sum(e["classes_agree"] for e in per_sample),
+            "all_spikes_equal": all(t["mismatches"] == 0 for t in totals),
+        })
+    return summary, per_sample
+
+
+def layer_warnings(summary: dict[str, Any]) -> list[dict[str, str]]:
+    """Warnings about degenerate circuits: no decision, a silent layer, a fire rate far from PyTorch's."""
+    out = []
+    for tot in summary["layers"]:
+        rate, name = tot["circuit_fire_rate"], tot["layer"]
+        if rate == 0.0:
+            out.append({"kind": "silent_layer", "layer": name,
+                        "message": f"layer {name} is silent in the circuit (no spike in {tot['neuron_steps']} "
+                                   f"neuron-steps): later layers and the class scores carry no input; check the "
+                                   f"conductance levels (--levels), the wire resistance or the current scale"})
+        elif "torch_fire_rate" in tot:
+            ref = tot["torch_fire_rate"]
+            limit = max(FIRE_RATE_MARGIN["absolute"], FIRE_RATE_MARGIN["relative"] * ref)
+            if abs(rate - ref) > limit:
+                out.append({"kind": "fire_rate", "layer": name,
+                            "message": f"layer {name} fires at {rate:.4f} of its neuron-steps in the circuit but "
+                                       f"{ref:.4f} in PyTorch (more than max({FIRE_RATE_MARGIN['absolute']}, "
+                                       f"{FIRE_RATE_MARGIN['relative']:g} x PyTorch's rate) apart): the circuit "
+                                       f"does not compute the trained network"})
+    if summary.get("circuit_no_decision"):
+        out.append({"kind": "no_decision", "layer": "readout",
+                    "message": f"{summary['circuit_no_decision']} of {summary['samples']} sample(s) have equal top "
+                               f"class scores in the circuit: no decision (counted as wrong, not as class 0)"})
+    return out

@@ -1,0 +1,193 @@
+"""Job planning for ``simulate``: one :class:`UnitJob` per unit and sample, built from the export's typed
+manifest, the previous layer's spikes and the crossbar model.
+
+* ``crossbar="ports"``: the unit's crossbar is its exact port model (``ports/<unit>.npz``); the deck has one
+  PWL current source per sensed column, built from the IR (:func:`~ipnet_cosim.netlist_gen.mapping.port_unit_circuit`)
+  and written by the chosen simulator's writer; the row sources' energy is computed from the port conductances.
+* ``crossbar="netlist"``: the exported ngspice deck with its ``Vx*`` placeholders replaced by the sample's
+  row drivers, every resistor simulated.
+
+A job's cache key is the SHA-256 of the export's identity and the exact deck it runs, so a cache is never
+reused across exports nor after a change of the deck.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ipnet_cosim.device.card import DeviceCard
+from ipnet_cosim.device.errors import ConfigError
+from ipnet_cosim.netlist_gen.contract import Export, LayerRecord, SimFiles, UnitRecord
+from ipnet_cosim.netlist_gen.export import replace_drivers, stimulus_lines
+from ipnet_cosim.netlist_gen.mapping import LayerMatrix, MappingOptions, Unit
+
+CROSSBAR_MODELS = ("ports", "netlist")
+SIMULATORS = ("ngspice", "vacask")
+
+
+@dataclass(frozen=True)
+class EnergySpec:
+    """What a worker needs to integrate a unit's energies (see :mod:`ipnet_cosim.energy.integrate`).
+
+    Saved vectors: every row source's branch current ``i(Vx<r>)`` and its node voltage (``x<r>``, or
+    ``d<r>`` behind a separate driver resistor), every sense current and, for neuron units, every
+    neuron input ``v(a<j>)``. Per step the worker keeps: the energy each row source delivers, the
+    part of it dissipated in the driver resistance (``i^2 r_driver``), and the energy each neuron's
+    MTJ absorbs (``v(a) i``, ``i`` the MTJ current: the mirrored ``i_in = mirror_gain sum_tiles (i(Vsp) -
+    i(Vsm))`` itself, or through the bounded drive ``drive_current_a(i_in)`` when ``drive`` is set).
+    """
+
+    n_rows: int
+    source_node_prefix: str
+    mirror_gain: float
+    r_driver_ohm: float
+    t_step_s: float
+    n_steps: int
+    drive: tuple[float, float] | None = None       # (i_max_a, knee) of the bounded drive stage
+
+
+@dataclass(frozen=True)
+class UnitJob:
+    """One simulator run: a unit's deck for one sample."""
+
+    sample: int
+    unit: str
+    deck: str
+    kind: str                       # "neurons" or "integrate"
+    n_cols: int
+    n_tiles: int
+    read_times_s: tuple[float, ...]
+    osdi: str
+    cache: str
+    key: str
+    waveforms: bool
+    energy: EnergySpec | None = None
+    simulator: str = "ngspice"
+    crossbar_energy: tuple[np.ndarray, np.ndarray] | None = None   # port model: (e_source_j, e_rdriver_j) [T, rows]
+    step: tuple[float, int] = (0.0, 0)           # (t_step_s, n_steps): per-step SOA peaks of neuron units
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """What every job of one simulation shares."""
+
+    export: Export
+    out: Path
+    card: DeviceCard
+    fast_card: DeviceCard
+    options: MappingOptions
+    osdi: Path
+    crossbar: str
+    simulator: str
+    waveform_units: frozenset[str]
+    energy: bool
+
+    @property
+    def n_steps(self) -> int:
+        return self.export.manifest.timing.n_steps
+
+    @property
+    def read_times_s(self) -> tuple[float, ...]:
+        t = self.export.manifest.timing
+        return tuple(float(v) for v in np.arange(t.n_steps) * t.t_step_s + t.read_delay_s)
+
+
+def unit_kind(layer: LayerRecord) -> str:
+    """The job kind of a layer's units: "integrate" (readout) or "neurons"."""
+    return "integrate" if layer.is_readout else "neurons"
+
+
+def energy_spec(ctx: JobContext, u: UnitRecord) -> EnergySpec | None:
+    if not ctx.energy:
+        return None
+    man = ctx.export.manifest
+    behind = ctx.options.r_driver_ohm > 0 and not ctx.options.reduced      # a separate Rd: the source sits on d<r>
+    drive = (ctx.card.drive_i_max_a, ctx.card.drive.knee) if man.bounded else None
+    return EnergySpec(len(u.rows), "d" if behind else "x", man.layers[u.layer].mirror_gain, ctx.options.r_driver_ohm,
+                      man.timing.t_step_s, man.timing.n_steps, drive)
+
+
+def neuron_saves(kind: str, n_cols: int, n_tiles: int, energy: bool) -> tuple[str, ...]:
+    """Vectors a neuron unit saves besides the spikes: the MTJ voltage and temperature of every neuron
+    (safe operating area, kept waveforms, energy); for the energy integrals every sense current."""
+    if kind != "neurons":
+        return ()
+    extra = tuple(f"v({n}{j})" for j in range(n_cols) for n in ("a", "th"))
+    if energy:
+        extra += tuple(f"i(Vs{pm}{t}_{j})" for j in range(n_cols) for t in range(n_tiles) for pm in "pm")
+    return extra
+
+
+def _key(ctx: JobContext, deck: str) -> str:
+    return hashlib.sha256(ctx.export.identity.manifest_sha256.encode() + b"\0" + deck.encode()).hexdigest()
+
+
+def netlist_job(ctx: JobContext, u: UnitRecord, sample: int, spikes_in: np.ndarray) -> UnitJob:
+    """The exported netlist of unit ``u`` with sample ``sample``'s row drivers (every resistor simulated)."""
+    layer = ctx.export.manifest.layers[u.layer]
+    kind = unit_kind(layer)
+    rows = np.asarray(u.rows)[None, :]
+    lm = LayerMatrix(matrix=np.zeros((rows.shape[1], 1)), gather=rows, out_index=np.zeros((1, 1), dtype=np.int64),
+                     layout="")
+    unit = Unit(u.layer, 0, u.col_block, tuple(u.weight_columns), tuple(tuple(t.rows) for t in u.tiles))
+    path = ctx.export.path(u.netlist)
+    try:
+        netlist = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"netlist {path} of unit {u.name} is missing or unreadable ({type(exc).__name__}); export "
+                          f"again, or simulate the port models (--crossbar ports)") from None
+    espec = energy_spec(ctx, u)
+    extra = neuron_saves(kind, u.n_cols, len(u.tiles), espec is not None)
+    if espec is not None:
+        extra += tuple(x for r in range(espec.n_rows) for x in (f"i(Vx{r})", f"v({espec.source_node_prefix}{r})"))
+    deck = replace_drivers(netlist, stimulus_lines(unit, lm, ctx.options, ctx.card, spikes_in), extra)
+    return UnitJob(sample, u.name, deck, kind, u.n_cols, len(u.tiles), ctx.read_times_s, str(ctx.osdi),
+                   str(ctx.out / SimFiles.cache(sample, u.name)), _key(ctx, deck), u.name in ctx.waveform_units,
+                   espec, step=(ctx.export.manifest.timing.t_step_s, ctx.n_steps))
+
+
+def port_job(ctx: JobContext, u: UnitRecord, ports, sample: int, spikes_in: np.ndarray) -> UnitJob:
+    """Unit ``u`` with its crossbar as the port model ``ports`` (:class:`~ipnet_cosim.netlist_gen.ports.UnitPorts`)."""
+    from ipnet_cosim.netlist_gen.mapping import port_unit_circuit, row_levels_v
+    from ipnet_cosim.netlist_gen.ports import column_currents_pwl, row_energy_j
+    layer = ctx.export.manifest.layers[u.layer]
+    card = ctx.card
+    levels = row_levels_v(np.asarray(u.rows), spikes_in, card.timing.v_read_v)
+    if levels.shape[1] != ports.n_rows:
+        raise ConfigError(f"{u.ports} has {ports.n_rows} rows but unit {u.name} has {levels.shape[1]}; export again")
+    kind = unit_kind(layer)
+    circuit = port_unit_circuit(u.name, n_tiles=len(u.tiles), n_cols=u.n_cols, unit_kind=layer.unit,
+                                mirror_gain=layer.mirror_gain, card=card, fast_card=ctx.fast_card,
+                                n_steps=ctx.n_steps, options=ctx.options,
+                                currents=column_currents_pwl(ports, levels, card.timing),
+                                drive=ctx.export.manifest.bounded)
+    espec = energy_spec(ctx, u)
+    circuit = dataclasses.replace(circuit, saves=circuit.saves + neuron_saves(kind, u.n_cols, len(u.tiles),
+                                                                              espec is not None))
+    crossbar_energy = (row_energy_j(ports, levels, card.timing, ctx.options.r_driver_ohm)
+                       if espec is not None else None)
+    if ctx.simulator == "vacask":
+        from ipnet_cosim.netlist_gen.vacask import format_vacask
+        deck = format_vacask(circuit, ctx.osdi.name if kind == "neurons" else None)
+    else:
+        from ipnet_cosim.netlist_gen.ngspice import format_ngspice
+        deck = format_ngspice(circuit)
+    return UnitJob(sample, u.name, deck, kind, u.n_cols, len(u.tiles), ctx.read_times_s, str(ctx.osdi),
+                   str(ctx.out / SimFiles.cache(sample, u.name)), _key(ctx, deck), u.name in ctx.waveform_units,
+                   espec, ctx.simulator, crossbar_energy, (card.timing.t_step_s, ctx.n_steps))
+
+
+def layer_jobs(ctx: JobContext, layer: LayerRecord, samples: list[int],
+               inputs: dict[int, np.ndarray]) -> list[UnitJob]:
+    """Every job of one layer: its units x ``samples``, driven by ``inputs[sample]`` ``[T, inputs]``."""
+    from ipnet_cosim.netlist_gen.ports import UnitPorts
+    units = ctx.export.manifest.units_of(layer.index)
+    if ctx.crossbar == "ports":
+        ports = {u.name: UnitPorts.load(ctx.export.path(u.ports)) for u in units}
+        return [port_job(ctx, u, ports[u.name], s, inputs[s]) for s in samples for u in units]
+    return [netlist_job(ctx, u, s, inputs[s]) for s in samples for u in units]
