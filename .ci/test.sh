@@ -11,4 +11,5 @@ if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; 
         || say "chromium could not be installed; the browser test will be skipped"
 fi
 cd "$ROOT"
+export IPNET_COSIM_REQUIRE_SIMULATORS=1     # a missing simulator fails the run instead of skipping tests
 exec python -m pytest tests "$@"

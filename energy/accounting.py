@@ -122,7 +122,7 @@ def _load_npz(path: Path, what: str, fix: str) -> dict[str, np.ndarray]:
 
 def load_simulation(folder: str | Path, sim: str | Path | None = None) -> SimulationData:
     """Read an export and its simulation results (bound to that export); every problem is named with its fix."""
-    export = read_export(folder)
+    export = read_export(folder, need_checkpoint=False)
     sim = Path(sim) if sim is not None else export.default_sim()
     results = read_results(sim, export)
     samples = tuple(int(e["sample"]) for e in results["per_sample"])

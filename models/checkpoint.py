@@ -74,6 +74,11 @@ def save_checkpoint(folder: Path, model: SpikingNet, *, data_config: Mapping[str
     return pt
 
 
+def bundled_checkpoint_dir() -> Path:
+    """The folder of the bundled default IPNet checkpoint (``models/pretrained/ipnet_default``)."""
+    return Path(__file__).parent / "pretrained" / "ipnet_default"
+
+
 def resolve_checkpoint_path(path: Path | str) -> Path:
     path = Path(path)
     if path.is_dir():

@@ -12,6 +12,65 @@ from typing import Any, Iterable, Mapping
 from ipnet_cosim.device.errors import ConfigError
 
 
+def check_field_types(obj: Any) -> None:
+    """Every field of a config dataclass must hold a value of its annotated type (int, float, bool, str,
+    ``X | None``, tuples/lists, tables); the error names the class, the field and the value.
+
+    Integers pass as floats; a bool never passes as a number; tuple fields take lists too (files hold lists).
+    """
+    import typing
+    cls = type(obj)
+    try:
+        hints = typing.get_type_hints(cls)
+    except Exception:          # an annotation that cannot be resolved here: leave it to the field checks
+        return
+    for f in dataclasses.fields(obj):
+        hint = hints.get(f.name)
+        if hint is None:
+            continue
+        value = getattr(obj, f.name)
+        if not _matches(value, hint):
+            raise ConfigError(f"{cls.__name__}.{f.name} must be {_describe(hint)}, got {value!r}")
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    import types
+    import typing
+    origin = typing.get_origin(hint)
+    if hint is Any:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, h) for h in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if origin is typing.Literal:
+        return value in typing.get_args(hint)
+    if origin in (tuple, list) or hint in (tuple, list):
+        return isinstance(value, (tuple, list))
+    if origin in (dict, Mapping) or hint is dict:
+        return isinstance(value, Mapping)
+    return True              # other types (dataclasses, enums) are checked by the owner
+
+
+def _describe(hint: Any) -> str:
+    import types
+    import typing
+    names = {bool: "true or false", int: "an integer", float: "a number", str: "a string", type(None): "null"}
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return " or ".join(_describe(h) for h in typing.get_args(hint))
+    if typing.get_origin(hint) in (tuple, list) or hint in (tuple, list):
+        return "a list"
+    return names.get(hint, getattr(hint, "__name__", str(hint)))
+
+
 def check_known_keys(klass: type, data: Mapping[str, Any], what: str, word: str = "key") -> None:
     """Raise if ``data`` has keys that are not fields of ``klass``."""
     known = sorted(f.name for f in dataclasses.fields(klass))

@@ -17,7 +17,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from ipnet_cosim.device.errors import ConfigError
-from ipnet_cosim.models.config import check_known_keys
+from ipnet_cosim.models.config import check_field_types, check_known_keys
 
 DATASETS = {
     "synthetic-11": "synthetic DVS gestures, 11 classes (no download)",
@@ -55,6 +55,7 @@ class DataConfig:
     max_samples: int = 0
 
     def __post_init__(self) -> None:
+        check_field_types(self)
         if self.dataset not in DATASETS:
             raise ConfigError(f"data set '{self.dataset}' is unknown; use one of {', '.join(DATASETS)}")
         for name in ("n_bins", "height", "width"):

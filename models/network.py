@@ -54,7 +54,7 @@ from torch import Tensor, nn
 
 from ipnet_cosim.device.card import DeviceCard
 from ipnet_cosim.device.errors import ConfigError
-from ipnet_cosim.models.config import check_known_keys
+from ipnet_cosim.models.config import check_field_types, check_known_keys
 from ipnet_cosim.models.drive import NeuronDriveStage
 from ipnet_cosim.models.neuron import NeuronParams, NeuronState, ap_voltage_v, mtj_neuron_step
 
@@ -86,6 +86,7 @@ class LayerSpec:
     padding: int = 0
 
     def __post_init__(self) -> None:
+        check_field_types(self)
         if self.kind not in LAYER_KINDS:
             raise ConfigError(f"layer kind '{self.kind}' is unknown; use one of {', '.join(LAYER_KINDS)}")
         if self.out < 1:
@@ -151,9 +152,14 @@ class NetworkConfig:
     readout_gain: float = 10.0
 
     def __post_init__(self) -> None:
+        check_field_types(self)
         if self.arch not in ARCHITECTURES:
             raise ConfigError(f"architecture '{self.arch}' is unknown; use one of {', '.join(ARCHITECTURES)}")
         layers = tuple(LayerSpec.from_dict(l) if isinstance(l, Mapping) else l for l in self.layers)
+        bad = [l for l in layers if not isinstance(l, LayerSpec)]
+        if bad:
+            raise ConfigError(f"network: every entry of layers must be a table like {{kind = 'conv', out = 8, "
+                              f"kernel = 5, stride = 3}}, got {bad[0]!r}")
         object.__setattr__(self, "layers", layers)
         if not layers:
             raise ConfigError("network: at least one hidden layer is needed (the frontier)")
@@ -199,6 +205,9 @@ class NetworkConfig:
     def from_dict(cls, data: Mapping[str, Any]) -> "NetworkConfig":
         check_known_keys(cls, data, "network config")
         values = dict(data)
+        for key in ("layers", "memory_layers"):
+            if values.get(key) is not None and not isinstance(values[key], (list, tuple)):
+                raise ConfigError(f"network config: {key} must be a list, got {values[key]!r}")
         if "layers" in values:
             values["layers"] = tuple(LayerSpec.from_dict(l) if isinstance(l, Mapping) else l
                                      for l in values["layers"])

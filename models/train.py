@@ -26,7 +26,7 @@ from torch import nn
 
 from ipnet_cosim.device.card import DeviceCard
 from ipnet_cosim.device.errors import CheckpointError, ConfigError
-from ipnet_cosim.models.config import check_known_keys
+from ipnet_cosim.models.config import check_field_types, check_known_keys
 from ipnet_cosim.models.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
 from ipnet_cosim.models.datasets import DataConfig, load_dataset, load_validation
 from ipnet_cosim.models.network import NetworkConfig, SpikingNet, build_network
@@ -65,6 +65,7 @@ class TrainConfig:
     t_max_penalty: float = 0.0
 
     def __post_init__(self) -> None:
+        check_field_types(self)
         if self.epochs < 1 or self.batch_size < 1:
             raise ConfigError(f"train: epochs ({self.epochs}) and batch_size ({self.batch_size}) must be >= 1")
         for name in ("lr", "grad_clip"):

@@ -21,7 +21,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 from ipnet_cosim.device.errors import ConfigError
 from ipnet_cosim.device.fileio import format_json, sha256_file, sha256_json, write_json
@@ -509,12 +509,13 @@ def identity_of(manifest_bytes: bytes, manifest: Mapping[str, Any]) -> ExportIde
                           sha256_json(manifest.get("device_card", {})))
 
 
-def read_export(folder: str | Path, *, verify_checkpoint: bool = True) -> Export:
+def read_export(folder: str | Path, *, need_checkpoint: bool = True) -> Export:
     """Read and validate an export folder (the only reader of ``manifest.json``).
 
     Raises:
         ExportError: the folder or its manifest is missing, not JSON, of another format or version,
-            has a field of the wrong type, or its checkpoint or stimulus file is missing or was altered.
+            has a field of the wrong type, its stimulus file is missing, its checkpoint was altered or (with
+            ``need_checkpoint``: the PyTorch comparison needs it) is missing.
     """
     folder = Path(folder)
     hint = f"create it with 'ipnet-cosim export CHECKPOINT -o {folder}'"
@@ -532,10 +533,11 @@ def read_export(folder: str | Path, *, verify_checkpoint: bool = True) -> Export
         manifest = ExportManifest.from_dict(raw, str(path))
     except ExportError as exc:
         raise ExportError(f"{exc}; the export is damaged or from another version: export again") from None
-    if verify_checkpoint:
-        ck = folder / manifest.checkpoint.file
-        if not ck.is_file():
-            raise ExportError(f"{ck} is missing (the PyTorch comparison and the report need it); export again")
+    ck = folder / manifest.checkpoint.file
+    if need_checkpoint and not ck.is_file():
+        raise ExportError(f"{ck} is missing (the PyTorch comparison needs it); export again, or simulate without "
+                          f"the comparison (--no-compare)")
+    if ck.is_file():
         if sha256_file(ck) != manifest.checkpoint.sha256:
             raise ExportError(f"{ck} does not match the checkpoint sha256 recorded in {path} (the file was "
                               f"replaced or damaged); export again from the original checkpoint")

@@ -31,8 +31,8 @@ import numpy as np
 
 from ipnet_cosim.device.errors import CheckpointError, ConfigError
 from ipnet_cosim.device.fileio import sha256_file, write_json
-from ipnet_cosim.netlist_gen.contract import (EXPORT_FORMAT, EXPORT_VERSION, CheckpointRecord, DeviceRecord,
-                                              ExportFiles, ExportManifest, LayerRecord, SamplesRecord, TileRecord,
+from ipnet_cosim.netlist_gen.contract import EXPORT_FORMAT, EXPORT_VERSION  # noqa: F401 (re-exported)
+from ipnet_cosim.netlist_gen.contract import (CheckpointRecord, DeviceRecord, ExportFiles, ExportManifest, LayerRecord, SamplesRecord, TileRecord,
                                               TimingRecord, UnitRecord, check_checkpoint_summary)
 from ipnet_cosim.netlist_gen.mapping import (BIAS, FAST_MODEL, HEAT_MODEL, PAD, LayerMatrix, MappingOptions,
                                              Unit, conductances, driver_sources, layer_units, network_layers,

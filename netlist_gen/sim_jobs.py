@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -86,6 +87,7 @@ class JobContext:
     simulator: str
     waveform_units: frozenset[str]
     energy: bool
+    ports: Mapping[str, Any] = field(default_factory=dict)     # unit -> UnitPorts (crossbar "ports")
 
     @property
     def n_steps(self) -> int:
@@ -185,9 +187,7 @@ def port_job(ctx: JobContext, u: UnitRecord, ports, sample: int, spikes_in: np.n
 def layer_jobs(ctx: JobContext, layer: LayerRecord, samples: list[int],
                inputs: dict[int, np.ndarray]) -> list[UnitJob]:
     """Every job of one layer: its units x ``samples``, driven by ``inputs[sample]`` ``[T, inputs]``."""
-    from ipnet_cosim.netlist_gen.ports import UnitPorts
     units = ctx.export.manifest.units_of(layer.index)
     if ctx.crossbar == "ports":
-        ports = {u.name: UnitPorts.load(ctx.export.path(u.ports)) for u in units}
-        return [port_job(ctx, u, ports[u.name], s, inputs[s]) for s in samples for u in units]
+        return [port_job(ctx, u, ctx.ports[u.name], s, inputs[s]) for s in samples for u in units]
     return [netlist_job(ctx, u, s, inputs[s]) for s in samples for u in units]

@@ -10,7 +10,7 @@ import pytest
 
 
 def cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ipnet_cosim.models.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "ipnet_cosim.cli", *args], capture_output=True,
                           text=True, timeout=600, cwd=cwd)
 
 

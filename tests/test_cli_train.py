@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from ipnet_cosim.models.cli import main
+from ipnet_cosim.cli.app import main
 
 TINY = """
 [network]

@@ -146,25 +146,24 @@ def test_breakdown_attributes_every_joule(simulated):
     b = energy_breakdown(data, a)
     n = len(data.samples)
     man = data.manifest
-    heat = sum(data.energy[s][f"{l['name']}_neuron_j"].sum() for s in data.samples for l in man["layers"]
-               if l["unit"] != "integrate")
-    src = sum(data.energy[s][f"{l['name']}_source_j"].sum() for s in data.samples for l in man["layers"])
-    rd = sum(data.energy[s][f"{l['name']}_rdriver_j"].sum() for s in data.samples for l in man["layers"])
-    spikes = sum(data.spikes[s][f"circuit_{l['name']}"].sum() for s in data.samples for l in man["layers"]
-                 if l["unit"] != "integrate")
+    heat = sum(data.energy[s][f"{l.name}_neuron_j"].sum() for s in data.samples for l in man.hidden_layers)
+    src = sum(data.energy[s][f"{l.name}_source_j"].sum() for s in data.samples for l in man.layers)
+    rd = sum(data.energy[s][f"{l.name}_rdriver_j"].sum() for s in data.samples for l in man.layers)
+    spikes = sum(data.spikes[s][f"circuit_{l.name}"].sum() for s in data.samples for l in man.hidden_layers)
     tot = {k: v["value"] for k, v in b["totals"].items()}
     assert tot["neuron_heating"] == pytest.approx(heat / n, rel=1e-12)
     assert tot["crossbar_read"] + tot["input_drivers"] == pytest.approx(src / n, rel=1e-12)
     assert tot["input_drivers"] == pytest.approx(rd / n, rel=1e-12) and rd > 0
-    mtj = DeviceCard.from_dict(man["device_card"]).mtj
+    mtj = DeviceCard.from_dict(man.device_card).mtj
     r_ap = mtj.r_p_ohm * (1 + mtj.tmr0)
-    t_reset = man["device_card"]["timing"]["t_reset_s"]
+    mand = man.to_dict()
+    t_reset = mand["device_card"]["timing"]["t_reset_s"]
     assert tot["reset"] == pytest.approx(spikes / n * mtj.ic0_a ** 2 * r_ap * t_reset, rel=1e-12)
-    n_steps_neurons = sum(data.spikes[s][f"circuit_{l['name']}"].size for s in data.samples for l in man["layers"]
+    n_steps_neurons = sum(data.spikes[s][f"circuit_{l['name']}"].size for s in data.samples for l in mand["layers"]
                           if l["unit"] != "integrate")
     e_p, e_ap = 0.1 ** 2 / mtj.r_p_ohm * 0.5e-9, 0.1 ** 2 / r_ap * 0.5e-9      # default read: 0.1 V, 0.5 ns
     assert tot["spike_read"] == pytest.approx((spikes * e_ap + (n_steps_neurons - spikes) * e_p) / n, rel=1e-12)
-    charge = sum(data.energy[s][f"{l['name']}_neuron_charge_c"].sum() for s in data.samples for l in man["layers"]
+    charge = sum(data.energy[s][f"{l['name']}_neuron_charge_c"].sum() for s in data.samples for l in mand["layers"]
                  if l["unit"] != "integrate")
     assert tot["mirror_supply"] == pytest.approx((1.2 * charge - heat) / n, rel=1e-9)
     assert b["total"]["value"] == pytest.approx(sum(tot.values()), rel=1e-12)
@@ -175,15 +174,15 @@ def test_breakdown_attributes_every_joule(simulated):
     assert sum(b["per_spike"]["values_j"]) == pytest.approx(c["attributed_to_spikes_j"] * n, rel=1e-9)
     per_neuron = sum(sum(v) for v in b["per_neuron_j"].values())
     assert per_neuron == pytest.approx(c["attributed_to_spikes_j"] + c["silent_neurons_j"], rel=1e-9)
-    assert set(b["per_neuron_j"]) == {l["name"] for l in man["layers"] if l["unit"] != "integrate"}
+    assert set(b["per_neuron_j"]) == {l["name"] for l in mand["layers"] if l["unit"] != "integrate"}
     layer_sum = sum(l["total"]["value"] for l in b["layers"])
     assert layer_sum == pytest.approx(b["total"]["value"], rel=1e-12)
     for q in [*b["totals"].values(), b["total"], b["memory"]["ipnet_j_per_step"]]:
         assert q["unit"] == "J" and q["provenance"] in ("simulated", "computed") and q["source"]
     # the heat-memory layer's heating per step is IPNet's memory energy
-    heat0 = sum(data.energy[s][f"{l['name']}_neuron_j"].sum() for s in data.samples for l in man["layers"]
+    heat0 = sum(data.energy[s][f"{l['name']}_neuron_j"].sum() for s in data.samples for l in mand["layers"]
                 if l["unit"] == "heat")
-    assert b["memory"]["ipnet_j_per_step"]["value"] == pytest.approx(heat0 / n / man["timing"]["n_steps"])
+    assert b["memory"]["ipnet_j_per_step"]["value"] == pytest.approx(heat0 / n / mand["timing"]["n_steps"])
 
 
 @pytest.mark.ngspice

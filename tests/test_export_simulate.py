@@ -16,7 +16,7 @@ import torch
 
 from _small_net import make_small_checkpoint
 from ipnet_cosim.device.errors import CheckpointError, ConfigError, SimulationError, UnsupportedLayerError
-from ipnet_cosim.models.cli import main
+from ipnet_cosim.cli.app import main
 from ipnet_cosim.netlist_gen import mapping
 from ipnet_cosim.netlist_gen.export import export_network
 from ipnet_cosim.netlist_gen.mapping import MappingOptions

@@ -187,7 +187,8 @@ def test_bad_library_path_is_a_clear_error(tmp_path):
 
 def test_importing_the_package_starts_nothing_heavy():
     code = ("import sys, ipnet_cosim.device, ipnet_cosim.circuits.runner, ipnet_cosim.circuits.neuron_bench, "
-            "ipnet_cosim.models, ipnet_cosim.models.cli\n"
+            "ipnet_cosim.models, ipnet_cosim.cli.app, ipnet_cosim.netlist_gen.contract, "
+            "ipnet_cosim.netlist_gen.simulate, ipnet_cosim.energy.report\n"
             "heavy = [m for m in ('torch', 'matplotlib', 'PySpice') if m in sys.modules]\nprint(heavy)")
     out = _run_isolated(code, {})
     assert out.returncode == 0, out.stderr

@@ -102,7 +102,7 @@ def test_lowered_limit_strict_fails_named_keeps_units_and_warn_flags_the_report(
     assert len(cached) == 2 * 16, "every finished layer-0 unit stays cached"
     assert not (exp / "sim" / "results.json").exists()
     # the CLI: one line naming it, exit code 2, no traceback
-    from ipnet_cosim.models.cli import main
+    from ipnet_cosim.cli.app import main
     assert main(["simulate", str(exp), "--soa", "strict", "--workers", "1", "--plots", "0"]) == 2
     err = capsys.readouterr().err
     assert "limits.t_max_k = 305 K" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1

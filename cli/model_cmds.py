@@ -1,0 +1,159 @@
+"""Model commands: ``train``, ``evaluate`` and the paper's ``experiment``s (PyTorch; torch loads inside them)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ipnet_cosim.cli.app import app, card_option
+
+
+def _parse_int_list(text: Optional[str]) -> Optional[tuple[int, ...]]:
+    if text is None:
+        return None
+    text = text.strip()
+    if text in ("", "none"):
+        return ()
+    try:
+        return tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise typer.BadParameter(f"'{text}' is not a comma-separated list of layer indices (e.g. 0 or 0,1)")
+
+
+def _load_config_file(path: Optional[Path]) -> dict:
+    if path is None:
+        return {}
+    from ipnet_cosim.device.card import read_table_file
+    from ipnet_cosim.device.errors import ConfigError
+    data = read_table_file(path, "config file")
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a table with sections network, data, train")
+    bad = set(data) - {"network", "data", "train"}
+    if bad:
+        raise ConfigError(f"config file {path}: unknown section(s) {sorted(bad)}; use network, data, train")
+    return data
+
+
+@app.command("train")
+def train_cmd(out: Path = typer.Option(Path("results/train/ipnet"), "--out", "-o", help="checkpoint folder"),
+              arch: Optional[str] = typer.Option(None, help="ipnet | memoryless | rnn | lstm | conv2p1d | conv3d | cnn2d_sum"),
+              dataset: Optional[str] = typer.Option(None, help="synthetic-22 (default) | synthetic-11 | dvs128-11 | dvs128-22"),
+              data_root: Optional[Path] = typer.Option(None, help="DVS128 Gesture folder (dvs128-* data sets)"),
+              epochs: Optional[int] = typer.Option(None, help="training epochs"),
+              batch_size: Optional[int] = typer.Option(None, help="samples per step"),
+              lr: Optional[float] = typer.Option(None, help="Adam learning rate"),
+              seed: Optional[int] = typer.Option(None, help="seed of weights, shuffling and synthetic data"),
+              train_per_class: Optional[int] = typer.Option(None, help="synthetic training samples per gesture"),
+              test_per_class: Optional[int] = typer.Option(None, help="synthetic test samples per gesture"),
+              memory_layers: Optional[str] = typer.Option(None, help="IPNet: layers keeping heat, e.g. 0 or 0,1"),
+              drive: Optional[str] = typer.Option(None, help="neuron drive: bounded (the card's drive stage, "
+                                                  "default) or ideal (unbounded mirror; not realisable)"),
+              t_max_penalty: Optional[float] = typer.Option(None, help="weight of the junction-temperature "
+                                                            "penalty (keeps every MTJ below the card's t_max)"),
+              config: Optional[Path] = typer.Option(None, help="TOML/YAML/JSON with sections network, data, train"),
+              card: Optional[Path] = typer.Option(None, help="device card file; default card if omitted"),
+              threads: int = typer.Option(0, help="torch CPU threads (0: torch default)"),
+              resume: bool = typer.Option(False, help="continue the checkpoint in --out"),
+              exact_eval: bool = typer.Option(True, help="final test evaluation in exact (float64) precision too"),
+              quiet: bool = typer.Option(False, help="no progress bar")) -> None:
+    """Train IPNet or a baseline; writes checkpoint.pt + checkpoint.json (weights, config, card, metrics)."""
+    from rich.console import Console
+    from ipnet_cosim.models.datasets import DataConfig
+    from ipnet_cosim.models.network import NetworkConfig
+    from ipnet_cosim.models.train import TrainConfig, train
+    console = Console(stderr=True)
+    file_cfg = _load_config_file(config)
+    net = dict(file_cfg.get("network", {}))
+    dat = dict(file_cfg.get("data", {}))
+    opt = dict(file_cfg.get("train", {}))
+    for target, key, value in ((net, "arch", arch), (dat, "dataset", dataset),
+                               (dat, "root", None if data_root is None else str(data_root)),
+                               (opt, "epochs", epochs), (opt, "batch_size", batch_size), (opt, "lr", lr),
+                               (opt, "seed", seed), (dat, "seed", seed),
+                               (dat, "n_train_per_class", train_per_class),
+                               (dat, "n_test_per_class", test_per_class),
+                               (net, "memory_layers", _parse_int_list(memory_layers)), (net, "drive", drive),
+                               (opt, "t_max_penalty", t_max_penalty)):
+        if value is not None:
+            target[key] = value
+    opt["threads"] = threads or opt.get("threads", 0)
+    opt["eval_exact"] = exact_eval
+    data_cfg = DataConfig.from_dict(dat)
+    n_classes = 22 if data_cfg.time_reversed else 11
+    net.setdefault("n_classes", n_classes)
+    net.setdefault("height", data_cfg.height)
+    net.setdefault("width", data_cfg.width)
+    net_cfg = NetworkConfig.from_dict(net)
+    metrics = train(out, net_cfg, data_cfg, TrainConfig.from_dict(opt), card_option(card), resume=resume,
+                    progress_bar=not quiet, log=console.log)
+    console.print(f"[bold]test accuracy[/bold] {metrics['test_accuracy']:.4f} "
+                  f"({metrics['test_accuracy_precision']}), {metrics['parameter_count']} parameters, "
+                  f"{metrics['train_seconds']:.0f} s training")
+    console.print(f"[bold]wrote[/bold] {(out / 'checkpoint.pt').resolve()}")
+
+
+@app.command("evaluate")
+def evaluate_cmd(checkpoint: Path = typer.Argument(..., help="checkpoint file or its folder"),
+                 precision: str = typer.Option("exact", help="exact (float64, 64/16 substeps) | train"),
+                 dataset: Optional[str] = typer.Option(None, help="data set (default: the checkpoint's)"),
+                 data_root: Optional[Path] = typer.Option(None, help="DVS128 Gesture folder"),
+                 out: Optional[Path] = typer.Option(None, "--out", "-o", help="write the metrics JSON here"),
+                 threads: int = typer.Option(0, help="torch CPU threads (0: torch default)")) -> None:
+    """Evaluate a checkpoint on its test set (or another data set of the same shape)."""
+    import torch
+    from ipnet_cosim.models.checkpoint import load_checkpoint, write_json
+    from ipnet_cosim.models.datasets import DataConfig, load_dataset
+    from ipnet_cosim.models.train import evaluate
+    if threads:
+        torch.set_num_threads(threads)
+    ck = load_checkpoint(checkpoint)
+    dat = dict(ck.data_config)
+    if dataset is not None:
+        dat["dataset"] = dataset
+    if data_root is not None:
+        dat["root"] = str(data_root)
+    data_cfg = DataConfig.from_dict(dat)
+    _, test = load_dataset(data_cfg)
+    ck.model.set_precision(precision)
+    result = evaluate(ck.model, test.frames, test.labels, batch_size=32)
+    result.update({"checkpoint": str(ck.path), "precision": precision, "data_config": data_cfg.to_dict(),
+                   "arch": ck.network_config.arch})
+    typer.echo(f"{ck.network_config.arch}: accuracy {result['accuracy']:.4f} on {result['n_samples']} "
+               f"samples ({data_cfg.dataset}, {precision} precision)")
+    if "direction_accuracy" in result:
+        typer.echo(f"forward/reversed told apart: {result['direction_accuracy']:.4f} (chance 0.5)")
+    if out is not None:
+        write_json(out, result)
+        typer.echo(f"wrote {out}")
+
+
+@app.command("experiment")
+def experiment_cmd(name: str = typer.Argument(..., help="time-reversed | frontier | nback | free-recall | "
+                                                        "interference | steering"),
+                   out: Optional[Path] = typer.Option(None, "--out", "-o", help="output folder (default results/NAME)"),
+                   seed: int = typer.Option(0, help="seed"),
+                   quick: bool = typer.Option(False, help="a tiny configuration (minutes -> seconds) for smoke runs"),
+                   data_root: Optional[Path] = typer.Option(None, help="steering: a folder of DDD-20 *.hdf5 "
+                                                                       "recordings (default: synthetic stream)"),
+                   threads: int = typer.Option(0, help="torch CPU threads (0: torch default)")) -> None:
+    """Run an experiment; writes NAME.json and NAME.png."""
+    import torch
+    from rich.console import Console
+    from ipnet_cosim.models.experiments import EXPERIMENTS, run_experiment
+    if name not in EXPERIMENTS:
+        raise typer.BadParameter(f"unknown experiment '{name}'; choose one of {', '.join(EXPERIMENTS)}")
+    if threads:
+        torch.set_num_threads(threads)
+    console = Console(stderr=True)
+    options = {}
+    if data_root is not None:
+        if name != "steering":
+            raise typer.BadParameter(f"--data-root is an option of the steering experiment, not of '{name}'")
+        options["data_root"] = str(data_root)
+    folder = out or Path("results") / name
+    result = run_experiment(name, folder, seed=seed, quick=quick, progress=console.log, **options)
+    console.print(f"[bold]wrote[/bold] {folder.resolve()}")
+    for line in result.get("summary_lines", []):
+        console.print(f"  {line}")

@@ -1,0 +1,154 @@
+"""The export/simulation contract: typed records, identity, integrity of the neuron model, degenerate circuits,
+and a report for every exportable network."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from _small_net import make_small_checkpoint
+from ipnet_cosim.device.errors import ConfigError
+from ipnet_cosim.device.fileio import format_json
+from ipnet_cosim.netlist_gen.contract import (ExportError, ExportManifest, ForeignResultsError, SimFiles,
+                                              bind_simulation_folder, read_export, read_results)
+from ipnet_cosim.netlist_gen.export import export_network
+from ipnet_cosim.netlist_gen.sim_compare import decide, layer_warnings
+from ipnet_cosim.netlist_gen.simulate import simulate_export
+
+
+@pytest.fixture(scope="module")
+def small_export(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("contract")
+    ck = make_small_checkpoint(root / "ck")
+    export_network(ck, root / "exp", samples=[0, 1])
+    return root / "exp"
+
+
+def test_manifest_round_trips_byte_for_byte(small_export):
+    export = read_export(small_export)
+    text = (small_export / "manifest.json").read_text()
+    assert format_json(export.manifest.to_dict()) == text
+    again = ExportManifest.from_dict(json.loads(text))
+    assert again == export.manifest
+    assert [u.layer for u in export.manifest.units] == sorted(u.layer for u in export.manifest.units)
+    assert export.manifest.readout.is_readout and not any(h.is_readout for h in export.manifest.hidden_layers)
+
+
+def test_identity_changes_with_the_manifest_and_binds_the_folder(small_export, tmp_path):
+    a = read_export(small_export)
+    copy = tmp_path / "copy"
+    shutil.copytree(small_export, copy)
+    data = json.loads((copy / "manifest.json").read_text())
+    data["package_version"] = "0.0.0-other"
+    (copy / "manifest.json").write_text(json.dumps(data))
+    b = read_export(copy)
+    assert b.identity != a.identity and b.identity.checkpoint_sha256 == a.identity.checkpoint_sha256
+    sim = tmp_path / "sim"
+    bind_simulation_folder(sim, a)
+    bind_simulation_folder(sim, a)                       # the same export may come back (resume)
+    with pytest.raises(ForeignResultsError, match="another export"):
+        bind_simulation_folder(sim, b)
+    cache_only = tmp_path / "cache_only"
+    (cache_only / SimFiles.CACHE).mkdir(parents=True)
+    with pytest.raises(ForeignResultsError, match="unknown origin"):
+        bind_simulation_folder(cache_only, a)
+
+
+def test_decide_names_ties_as_no_decision():
+    assert decide([0.1, 0.5, 0.2]) == 1
+    assert decide([0.0, 0.0, 0.0]) is None
+    assert decide([0.3, 0.3, 0.1]) is None
+    assert decide([1.0, 1.0 - 1e-6]) == 0
+    assert decide([np.nan, 1.0]) is None
+
+
+def test_layer_warnings_name_silent_layers_and_departing_rates():
+    summary = {"samples": 2, "circuit_no_decision": 2, "layers": [
+        {"layer": "layer0", "neuron_steps": 100, "circuit_fire_rate": 0.0, "torch_fire_rate": 0.2},
+        {"layer": "layer1", "neuron_steps": 100, "circuit_fire_rate": 0.30, "torch_fire_rate": 0.20},
+        {"layer": "layer2", "neuron_steps": 100, "circuit_fire_rate": 0.205, "torch_fire_rate": 0.20}]}
+    kinds = [(w["kind"], w["layer"]) for w in layer_warnings(summary)]
+    assert kinds == [("silent_layer", "layer0"), ("fire_rate", "layer1"), ("no_decision", "readout")]
+
+
+@pytest.mark.ngspice
+@pytest.mark.openvaf
+@pytest.mark.parametrize("damage", ["truncated", "random"])
+def test_damaged_osdi_is_rebuilt_from_its_source(small_export, tmp_path, damage):
+    folder = tmp_path / "exp"
+    shutil.copytree(small_export, folder)
+    osdi = folder / "device" / "ipnet_mtj_neuron.osdi"
+    data = osdi.read_bytes()
+    damaged = data[: len(data) // 4] if damage == "truncated" else np.random.default_rng(0).bytes(len(data))
+    osdi.write_bytes(damaged)
+    notes: list[str] = []
+    res = simulate_export(folder, samples=[0], progress=False, compare=False, workers=1, notify=notes.append)
+    assert any("ipnet_mtj_neuron.osdi" in n and "fresh build" in n for n in notes), notes
+    assert osdi.read_bytes() == damaged                   # the export is left as it was
+    clean = simulate_export(small_export, samples=[0], out=tmp_path / "clean", progress=False, compare=False)
+    assert res["per_sample"][0]["circuit_logits"] == clean["per_sample"][0]["circuit_logits"]
+
+
+@pytest.mark.openvaf
+def test_damaged_compiler_cache_is_rebuilt(tmp_path):
+    from ipnet_cosim.device.compiler import compile_va, neuron_va_path
+    va = tmp_path / "n.va"
+    shutil.copyfile(neuron_va_path(), va)
+    first = compile_va(va, cache_dir=tmp_path / "cache")
+    good = first.read_bytes()
+    first.write_bytes(good[:1000])
+    again = compile_va(va, cache_dir=tmp_path / "cache")
+    assert again == first and again.read_bytes() == good
+
+
+@pytest.mark.ngspice
+@pytest.mark.openvaf
+def test_results_are_bound_to_their_export(small_export, tmp_path):
+    res = simulate_export(small_export, samples=[0], out=tmp_path / "sim", progress=False, compare=False)
+    export = read_export(small_export)
+    assert res["export"] == export.identity.to_dict()
+    assert read_results(tmp_path / "sim", export)["export"] == res["export"]
+    data = json.loads((tmp_path / "sim" / "results.json").read_text())
+    data["export"]["manifest_sha256"] = "0" * 64
+    (tmp_path / "sim" / "results.json").write_text(json.dumps(data))
+    with pytest.raises(ForeignResultsError, match="another export"):
+        read_results(tmp_path / "sim", export)
+
+
+def test_reading_a_folder_that_is_not_an_export(tmp_path):
+    with pytest.raises(ExportError, match="does not exist"):
+        read_export(tmp_path / "nowhere")
+    with pytest.raises(ConfigError, match="no manifest.json"):
+        read_export(tmp_path)
+
+
+@pytest.mark.ngspice
+@pytest.mark.openvaf
+@pytest.mark.parametrize("kind", ["memoryless", "memory-in-layer-1"])
+def test_report_for_networks_without_frontier_memory(tmp_path, kind):
+    """A memoryless network gets energy and area with the memory ratios marked not applicable; a network whose
+    heat memory is in layer 1 says that layer 1 is the compared one."""
+    from ipnet_cosim.energy.report import build_report, write_report
+    ck = (make_small_checkpoint(tmp_path / "ck", arch="memoryless") if kind == "memoryless"
+          else make_small_checkpoint(tmp_path / "ck", memory_layers=(1,)))
+    export_network(ck, tmp_path / "exp", samples=[0])
+    simulate_export(tmp_path / "exp", progress=False, compare=False)
+    report, data = build_report(tmp_path / "exp")
+    mem = report["memory"]
+    if kind == "memoryless":
+        assert mem["applicable"] is False and mem["paper_comparison"] == [] and mem["compared_layer"] is None
+        assert all(b["ratio_to_ipnet"] is None for b in mem["baselines"].values())
+        assert "not applicable" in mem["definition"]
+    else:
+        names = [layer["name"] for layer in report["energy"]["layers"]]
+        assert mem["applicable"] is True and mem["compared_layer"] == names[1]
+        assert report["inputs"]["memory"]["compared_layer"] == names[1]
+        assert f"layer {names[1]}" in mem["definition"]
+    assert report["energy"]["total"]["value"] > 0 and report["area"]["total"]["value"] > 0
+    paths = write_report(report, data, tmp_path / "rep")
+    md = paths["md"].read_text()
+    assert ("no heat-memory layer" in md) == (kind == "memoryless")
