@@ -47,7 +47,8 @@ def build(n: int, model: str, steps: int, seed: int):
     circuit = unit_circuit(unit, lm, gmap, unit_kind="heat", card=card, fast_card=card, n_steps=steps,
                            options=opts, title=f"tile sweep {n} {model}")
     spikes = (np.random.default_rng(seed + 1).random((steps, rows - 1)) < 0.3).astype(float)
-    saves = tuple(f"v({x}{j})" for j in range(cols) for x in ("th", "a", "st"))
+    from ipnet_cosim.netlist_gen.ir import Save
+    saves = tuple(Save.v(f"{x}{j}") for j in range(cols) for x in ("th", "a", "st"))
     if model == "ports":
         from ipnet_cosim.netlist_gen.mapping import port_unit_circuit, row_levels_v, tile_ports
         from ipnet_cosim.netlist_gen.ports import UnitPorts, column_currents_pwl

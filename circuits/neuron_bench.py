@@ -1,7 +1,7 @@
 """Test bench for thermal MTJ neurons: current-pulse drive, reset, random draws, and spike read-out.
 
-:class:`NeuronBench` is plain data; :func:`format_neuron_bench` writes it as an
-ngspice netlist (pure function, deterministic text); :func:`read_bench` turns
+:class:`NeuronBench` is plain data; :func:`neuron_bench_circuit` builds it as a circuit IR value and
+:func:`format_neuron_bench` writes that with the ngspice writer (deterministic text); :func:`read_bench` turns
 the simulated waveforms into per-step spikes and temperatures, sampled at the
 same instants the PyTorch neuron reports (spike read before the reset, heat at
 the end of the step).
@@ -18,7 +18,6 @@ import numpy as np
 from ipnet_cosim.device.card import DeviceCard
 from ipnet_cosim.device.compiler import DRIVE_MODULE, NEURON_MODULE
 from ipnet_cosim.device.errors import ConfigError
-from ipnet_cosim.device.units import continuation_lines
 from ipnet_cosim.device.units import spice_number as num
 
 DrawMode = Literal["deterministic", "stochastic"]
@@ -95,51 +94,57 @@ class NeuronBench:
         return (np.arange(self.n_steps) + 1) * self.card.timing.t_step_s
 
 
-def format_neuron_bench(bench: NeuronBench) -> str:
-    """The bench as an ngspice netlist (load the compiled model with ``osdi`` before running it).
+def neuron_bench_circuit(bench: NeuronBench):
+    """The bench as a circuit IR value (:class:`~ipnet_cosim.netlist_gen.ir.Circuit`).
 
     Node names per neuron k: ``a<k>`` (MTJ top), ``u<k>`` (draw), ``th<k>`` (temperature
     rise, V = K), ``st<k>`` (state, 0 = rest, 1 = fired); ``rst`` is the shared reset line; with the
     drive stage ``b<k>`` is its input and ``ND<k>`` the stage.
     """
+    from ipnet_cosim.netlist_gen.ir import (Circuit, CurrentSource, MTJNeuronInstance, ModelCard, NeuronDriveInstance,
+                                            PulseSource, RandomSource, Save, SolverOptions, Transient, VoltageSource)
     card, t = bench.card, bench.card.timing
-    lines = [f"* {bench.title}",
-             f"* {bench.n_neurons} neuron(s), {bench.n_steps} step(s) of {num(t.t_step_s)} s, mode {bench.mode}"]
-    # Verilog-A parameters are model parameters in ngspice: one .model card per ambient temperature
+    # Verilog-A parameters are model parameters: one model card per ambient temperature
     if bench.t_amb_k is None:
-        lines.append(card.mtj.model_card(MODEL_NAME, NEURON_MODULE))
+        models = [ModelCard(MODEL_NAME, NEURON_MODULE, card.mtj.model_params())]
         model_of = [MODEL_NAME] * bench.n_neurons
     else:
         temps = list(dict.fromkeys(bench.t_amb_k))          # distinct, in first-use order
-        for j, temp in enumerate(temps):
-            mtj = card.replace(t_amb_k=temp).mtj            # validated like any card
-            lines.append(mtj.model_card(f"{MODEL_NAME}_{j}", NEURON_MODULE))
+        models = [ModelCard(f"{MODEL_NAME}_{j}", NEURON_MODULE, card.replace(t_amb_k=temp).mtj.model_params())
+                  for j, temp in enumerate(temps)]            # card.replace validates like any card
         model_of = [f"{MODEL_NAME}_{temps.index(temp)}" for temp in bench.t_amb_k]
     if bench.drive:
-        lines.append(card.drive.model_card(card.mtj, DRIVE_MODEL_NAME, DRIVE_MODULE))
+        models.append(ModelCard(DRIVE_MODEL_NAME, DRIVE_MODULE, card.drive.model_params(card.mtj)))
+    els: list = []
+    saves: list = []
     for k, seq in enumerate(bench.currents_a):
-        lines.append(f"N{k} a{k} 0 u{k} rst th{k} st{k} {model_of[k]}")
-        pts = t.pulse_pwl(seq)
+        els.append(MTJNeuronInstance(f"N{k}", f"a{k}", "0", f"u{k}", "rst", f"th{k}", f"st{k}", model_of[k]))
         # current flows from node 0 through the source into a<k> (or the drive's input b<k>), then
         # through the MTJ a<k> -> 0
         into = f"b{k}" if bench.drive else f"a{k}"
-        lines += continuation_lines(f"I{k} 0 {into} PWL(", [f"{num(x)} {num(y)}" for x, y in pts], ")")
+        els.append(CurrentSource(f"I{k}", "0", into, pwl=tuple((float(x), float(y)) for x, y in t.pulse_pwl(seq))))
         if bench.drive:
-            lines.append(f"ND{k} b{k} a{k} {DRIVE_MODEL_NAME}")
+            els.append(NeuronDriveInstance(f"ND{k}", f"b{k}", f"a{k}", DRIVE_MODEL_NAME))
         if bench.mode == "deterministic":
-            lines.append(f"Vu{k} u{k} 0 0.5")
+            els.append(VoltageSource(f"Vu{k}", f"u{k}", "0", dc_v=0.5))
         else:
-            lines.append(f"Vu{k} u{k} 0 DC 0 TRRANDOM(1 {num(t.t_step_s)} 0 0.5 0.5)")
-    lines.append(f"Vrst rst 0 PULSE(0 {num(t.v_reset_v)} {num(t.t_read_s)} {num(t.t_edge_s)} {num(t.t_edge_s)} "
-                 f"{num(t.t_reset_s - t.t_edge_s)} {num(t.t_step_s)})")
+            els.append(RandomSource(f"Vu{k}", f"u{k}", "0", 0.0, 1.0, t.t_step_s))
+        saves += [Save.v(f"th{k}"), Save.v(f"st{k}"), Save.v(f"a{k}")]
+        if bench.save_hazard:
+            saves.append(Save.state(f"N{k}", "h"))
+    els.append(PulseSource("Vrst", "rst", "0", 0.0, t.v_reset_v, t.t_read_s, t.t_edge_s, t.t_edge_s,
+                           t.t_reset_s - t.t_edge_s, t.t_step_s))
     max_step = bench.max_step_s if bench.max_step_s is not None else t.t_pulse_s / 100.0
-    lines.append(f".options reltol={num(bench.reltol)}")
-    saves = " ".join(f"v(th{k}) v(st{k}) v(a{k})" + (f" n{k}#h" if bench.save_hazard else "")
-                     for k in range(bench.n_neurons))
-    lines.append(f".save {saves}")
-    lines.append(f".tran {num(max_step)} {num(bench.t_stop_s)} 0 {num(max_step)}")
-    lines.append(".end")
-    return "\n".join(lines) + "\n"
+    return Circuit(bench.title, tuple(els), models=tuple(models), saves=tuple(saves),
+                   comments=(f"{bench.n_neurons} neuron(s), {bench.n_steps} step(s) of {num(t.t_step_s)} s, "
+                             f"mode {bench.mode}",),
+                   tran=Transient(max_step, bench.t_stop_s, max_step), options=SolverOptions(reltol=bench.reltol))
+
+
+def format_neuron_bench(bench: NeuronBench) -> str:
+    """The bench as an ngspice netlist (load the compiled model with ``osdi`` before running it)."""
+    from ipnet_cosim.netlist_gen.ngspice import format_ngspice
+    return format_ngspice(neuron_bench_circuit(bench))
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,8 @@ def simulate_cmd(folder: Path = typer.Argument(..., help="export folder (ipnet-c
                              notify=lambda msg: console.print(f"[yellow]{msg}[/yellow]"))
     s = result["summary"]
     console.print(f"[bold]wrote[/bold] {(out or folder / 'sim').resolve()}")
-    console.print(f"  samples: {s['samples']}, circuit accuracy {s['circuit_accuracy']:.3f}, "
+    undecided = f" ({s['circuit_no_decision']} without a decision: tied top scores)" if s.get("circuit_no_decision") else ""
+    console.print(f"  samples: {s['samples']}, circuit accuracy {s['circuit_accuracy']:.3f}{undecided}, "
                   f"{s['sim_time_per_sample_s']:.1f} s of {simulator} per sample "
                   f"({s['wall_time_s']:.1f} s wall for all, {s['workers']} workers)")
     if compare:

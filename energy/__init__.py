@@ -1,1 +1,2 @@
-"""Energy and area from simulated waveforms (issue 6; not yet implemented). Never imports torch."""
+"""Energy and area from simulated waveforms: per-step integrals, accounting per category, layer, unit and spike,
+the baselines' memory energy, the area model and the report. Never imports torch."""

@@ -49,7 +49,8 @@ import numpy as np
 
 from ipnet_cosim.device.errors import ConfigError
 from ipnet_cosim.energy.quantity import figure
-from ipnet_cosim.netlist_gen.contract import Export, ExportManifest, SimFiles, read_export, read_results
+from ipnet_cosim.netlist_gen.contract import (Export, ExportManifest, SimFiles, SimulationResults, read_export,
+                                              read_results)
 
 CATEGORIES = ("input_drivers", "crossbar_read", "neuron_heating", "mirror_supply", "spike_read", "reset")
 SIMULATED = ("input_drivers", "crossbar_read", "neuron_heating")
@@ -98,7 +99,7 @@ class SimulationData:
 
     export: Export
     sim: Path
-    results: dict[str, Any]
+    results: SimulationResults
     samples: tuple[int, ...]
     energy: dict[int, dict[str, np.ndarray]]
     spikes: dict[int, dict[str, np.ndarray]]
@@ -125,7 +126,7 @@ def load_simulation(folder: str | Path, sim: str | Path | None = None) -> Simula
     export = read_export(folder, need_checkpoint=False)
     sim = Path(sim) if sim is not None else export.default_sim()
     results = read_results(sim, export)
-    samples = tuple(int(e["sample"]) for e in results["per_sample"])
+    samples = results.samples
     rerun = f"rerun 'ipnet-cosim simulate {export.folder}' (finished units are cached)"
     energy, spikes = {}, {}
     for s in samples:
@@ -173,7 +174,7 @@ def energy_breakdown(data: SimulationData, assumptions: PeripheryAssumptions = P
     e_reset_per_spike = i_reset ** 2 * r_ap * t.t_reset_s
     e_read_p = assumptions.spike_read_v ** 2 / mtj.r_p_ohm * assumptions.spike_read_s
     e_read_ap = assumptions.spike_read_v ** 2 / r_ap * assumptions.spike_read_s
-    prov = data.results.get("provenance", {})
+    prov = data.results.provenance
     simulator = prov.get("simulator", "ngspice")
     sim_src = f"simulated: {simulator} transients of {data.folder} ({n_samples} samples, mean per sample)"
     ports = prov.get("crossbar") == "ports"

@@ -62,6 +62,7 @@ from typing import Any, Mapping, Sequence
 from ipnet_cosim.device.card import DeviceCard, MTJParams
 from ipnet_cosim.device.errors import ConfigError
 from ipnet_cosim.energy.quantity import Quantity
+from ipnet_cosim.netlist_gen.contract import UNIT_KINDS     # the one vocabulary of a layer's unit kind
 
 __all__ = ["AreaData", "AreaFigure", "AreaReport", "COMPONENTS", "CrossbarAreaModel", "LayerArea", "LayerCounts",
            "NEURON_TERMS", "NeuronCellArea", "NeuronCellModel", "NeuronClaimCheck", "PeripheralAreas",
@@ -72,7 +73,6 @@ DEFAULT_AREA_DATA = Path(__file__).with_name("data") / "area_28nm.json"
 DATA_UNITS = ("m", "m^2", "1/m^2", "J", "1")
 CITATION_KEYS = ("authors", "title", "venue", "year", "location")
 CELL_KINDS = ("1T1R", "0T1R")
-UNIT_KINDS = ("heat", "memoryless", "integrate")
 #: layer components, in stacking order (keys of :meth:`AreaReport.breakdown_m2`)
 COMPONENTS = ("crossbar_cells", "row_drivers", "column_sense", "mirror_outputs", "neurons")
 #: neuron cell terms, in order (keys of :attr:`NeuronCellArea.terms`)

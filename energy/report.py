@@ -66,9 +66,9 @@ def build_report(folder: str | Path, *, sim: str | Path | None = None,
     if tech_name not in techs:
         raise ConfigError(f"memory technology '{tech_name}' is not in the table; use one of {', '.join(sorted(techs))}")
     energy = energy_breakdown(data, assumptions)
-    summary = data.results.get("summary", {})
+    summary = data.results.summary
     n = len(data.samples)
-    sim_prov = data.results.get("provenance", {})
+    sim_prov = data.results.provenance
     sim_src = f"simulated: {sim_prov.get('simulator', 'ngspice')}, {n} samples of {data.folder.name}"
     accuracy = {"circuit": figure(summary.get("circuit_accuracy", 0.0), "1", "simulated",
                                 sim_src + "; predicted class = argmax of the readout column charge; a sample whose "
@@ -110,7 +110,10 @@ def build_report(folder: str | Path, *, sim: str | Path | None = None,
         energy["check"]["neuron_steps_above_v_dd"], "1", "computed",
         "neuron-steps whose MTJ took more than v_dd x its charge (no supply could drive them; the mirror-supply "
         "term is negative there and is NOT clipped)")
-    report["soa"] = _soa_section(data.results, energy, sim_src)
+    report["soa"] = _soa_section(data.results.soa, energy, sim_src)
+    # degenerate circuits named by simulate (silent layers, fire rates far from PyTorch's, no decision)
+    report["warnings"] = [{"kind": str(w["kind"]), "layer": str(w["layer"]), "message": str(w["message"])}
+                          for w in data.results.warnings]
     if report["soa"]["checked"] and not report["soa"]["within"]:
         for key in ("energy", "per_spike", "attribution"):
             _mark(report[key], OUTSIDE_SOA_NOTE)
@@ -138,9 +141,8 @@ def _mark(obj: Any, note: str) -> None:
             _mark(v, note)
 
 
-def _soa_section(results: Mapping[str, Any], energy: Mapping[str, Any], sim_src: str) -> dict[str, Any]:
+def _soa_section(soa: Mapping[str, Any], energy: Mapping[str, Any], sim_src: str) -> dict[str, Any]:
     """The safe operating area of the run (``simulate``'s measurement) as figures, with the verdict."""
-    soa = results.get("soa")
     check = energy["check"]
     mirror = {"neuron_steps_above_v_dd": figure(check["neuron_steps_above_v_dd"], "1", "computed",
                                                 "neuron-steps whose MTJ took more energy than v_dd x its charge"),

@@ -317,6 +317,8 @@ def format_markdown(report: Mapping[str, Any], plots: Iterable[str] = ()) -> str
     soa = report["soa"]
     if not soa["within"] or not soa["checked"]:
         lines += [f"> **Safe operating area: {soa['verdict']}**", ""]
+    for w in report.get("warnings", []):
+        lines += [f"> **Warning ({w['kind'].replace('_', ' ')}):** {w['message']}", ""]
     lines += ["## Summary", "", "| figure | value | provenance |", "|---|---|---|"]
     lines += ["| " + " | ".join(r) + " |" for r in _summary_rows(report)]
     title, head, rows, note = _soa_table(report)
@@ -352,6 +354,8 @@ def format_html(report: Mapping[str, Any], plots: Mapping[str, bytes]) -> str:
     soa = report["soa"]
     if not soa["within"] or not soa["checked"]:
         parts.append(f"<p class='bad'><b>Safe operating area: {esc(soa['verdict'])}</b></p>")
+    for w in report.get("warnings", []):
+        parts.append(f"<p class='bad'><b>Warning ({esc(w['kind'].replace('_', ' '))}):</b> {esc(w['message'])}</p>")
 
     def table(title, head, rows, note):
         parts.append(f"<h2>{esc(title)}</h2><table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in head) + "</tr>")

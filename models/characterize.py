@@ -44,7 +44,6 @@ from ipnet_cosim.circuits.runner import run_netlist
 from ipnet_cosim.device.card import DeviceCard
 from ipnet_cosim.device.compiler import NEURON_MODULE
 from ipnet_cosim.device.errors import ConfigError
-from ipnet_cosim.device.units import spice_number as num
 from ipnet_cosim.models.drive import NeuronDriveStage
 from ipnet_cosim.models.neuron import (NeuronParams, NeuronState, ThermalMTJNeuron, mtj_neuron_step,
                                        resistance_ohm)
@@ -143,8 +142,16 @@ def _current_for_probability(card: DeviceCard, target: float) -> float:
     return 0.5 * (lo + hi)
 
 
-def _model_line(card: DeviceCard) -> str:
-    return card.mtj.model_card(MODEL_NAME, NEURON_MODULE)
+def _single_neuron(title: str, card: DeviceCard, drive_el, u_v: float, rst_v: float, *, tran=None, dc=None,
+                   saves=(), reltol: float = 1e-4) -> str:
+    """One neuron N0 (nodes a0, u0, rst, th0, st0) with the given drive of a0, as an ngspice deck built from the
+    circuit IR (the same writer as every other deck)."""
+    from ipnet_cosim.netlist_gen.ir import Circuit, MTJNeuronInstance, ModelCard, SolverOptions, VoltageSource
+    from ipnet_cosim.netlist_gen.ngspice import format_ngspice
+    els = (MTJNeuronInstance("N0", "a0", "0", "u0", "rst", "th0", "st0", MODEL_NAME), drive_el,
+           VoltageSource("Vu0", "u0", "0", dc_v=u_v), VoltageSource("Vrst", "rst", "0", dc_v=rst_v))
+    return format_ngspice(Circuit(title, els, models=(ModelCard(MODEL_NAME, NEURON_MODULE, card.mtj.model_params()),),
+                                  saves=tuple(saves), tran=tran, dc=dc, options=SolverOptions(reltol=reltol)))
 
 
 # -- part 1: thermal step response ----------------------------------------------------------------
@@ -182,17 +189,10 @@ def _thermal_step(card: DeviceCard, osdi: Path) -> dict[str, Any]:
     # SPICE: one neuron, a single PWL step, deterministic draw, no reset
     dt = tau / 200.0
     pwl = [(0.0, 0.0), (edge, i_step), (t_on, i_step), (t_on + edge, 0.0)]
-    netlist = "\n".join([
-        "* ipnet-cosim characterization: thermal step response",
-        _model_line(card),
-        f"N0 a0 0 u0 rst th0 st0 {MODEL_NAME}",
-        "I0 0 a0 PWL(" + " ".join(f"{num(t)} {num(i)}" for t, i in pwl) + ")",
-        "Vu0 u0 0 0.5",
-        "Vrst rst 0 0",
-        ".options reltol=1e-4",
-        ".save v(th0) v(st0) v(a0)",
-        f".tran {num(dt)} {num(t_stop)} 0 {num(dt)}",
-        ".end"]) + "\n"
+    from ipnet_cosim.netlist_gen.ir import CurrentSource, Save, Transient
+    netlist = _single_neuron("ipnet-cosim characterization: thermal step response", card,
+                             CurrentSource("I0", "0", "a0", pwl=tuple(pwl)), 0.5, 0.0,
+                             tran=Transient(dt, t_stop, dt), saves=(Save.v("th0"), Save.v("st0"), Save.v("a0")))
     waves = run_netlist(netlist, [osdi])
     t_sp = waves.time_s
     rise_sp = waves["th0"]
@@ -267,18 +267,12 @@ def _sweep_p_dc(card: DeviceCard, osdi: Path) -> dict[str, Any]:
     -ln(1e-12) = 27.6, so the device stays parallel even at +0.8 V and 160 K of heating.
     """
     c = card.replace(tau_reset_s=2e-15)
-    netlist = "\n".join([
-        "* ipnet-cosim characterization: R(V) of the P state, DC sweep",
-        _model_line(c),
-        f"N0 a0 0 u0 rst th0 st0 {MODEL_NAME}",
-        "Vs0 a0 0 0",
-        f"Vu0 u0 0 {num(1e-12)}",
-        f"Vrst rst 0 {num(card.timing.v_reset_v)}",
-        # reltol 1e-3 leaves an 8e-5 relative error in the branch current at the second sweep
-        # point of the AP state (Newton stops early); 1e-6 is exact to ~1e-12 and cheap
-        ".options reltol=1e-6",
-        f".dc Vs0 {num(-RV_V_MAX_V)} {num(RV_V_MAX_V)} {num(RV_V_STEP_V)}",
-        ".end"]) + "\n"
+    from ipnet_cosim.netlist_gen.ir import DCSweep, VoltageSource
+    # reltol 1e-3 leaves an 8e-5 relative error in the branch current at the second sweep
+    # point of the AP state (Newton stops early); 1e-6 is exact to ~1e-12 and cheap
+    netlist = _single_neuron("ipnet-cosim characterization: R(V) of the P state, DC sweep", c,
+                             VoltageSource("Vs0", "a0", "0", dc_v=0.0), 1e-12, card.timing.v_reset_v,
+                             dc=DCSweep("Vs0", -RV_V_MAX_V, RV_V_MAX_V, RV_V_STEP_V), reltol=1e-6)
     w = run_netlist(netlist, [osdi])
     v_sw = w["v-sweep"]
     idx = np.array([int(np.argmin(np.abs(v_sw - v))) for v in _grid_v()])
@@ -304,16 +298,11 @@ def _sweep_ap_tran(card: DeviceCard, osdi: Path) -> dict[str, Any]:
     times = t0 + np.arange(v_grid.size) * t_per_pt
     pts = [(0.0, 0.0), (t_edge, RV_V_MAX_V), (t_fire, RV_V_MAX_V), (t_fire + t_edge, -RV_V_MAX_V)]
     pts += list(zip(times.tolist(), v_grid.tolist()))
-    netlist = "\n".join([
-        "* ipnet-cosim characterization: R(V) of the AP state, fire then slow ramp",
-        _model_line(card),
-        f"N0 a0 0 u0 rst th0 st0 {MODEL_NAME}",
-        "Vs0 a0 0 PWL(" + " ".join(f"{num(t)} {num(v)}" for t, v in pts) + ")",
-        f"Vu0 u0 0 {num(1.0 - 1e-12)}",
-        "Vrst rst 0 0",
-        ".options reltol=1e-6",
-        f".tran {num(t_per_pt / 4)} {num(times[-1])} 0 {num(t_per_pt / 4)}",
-        ".end"]) + "\n"
+    from ipnet_cosim.netlist_gen.ir import Transient, VoltageSource
+    netlist = _single_neuron("ipnet-cosim characterization: R(V) of the AP state, fire then slow ramp", card,
+                             VoltageSource("Vs0", "a0", "0", pwl=tuple((float(t), float(v)) for t, v in pts)),
+                             1.0 - 1e-12, 0.0, tran=Transient(t_per_pt / 4, float(times[-1]), t_per_pt / 4),
+                             reltol=1e-6)
     w = run_netlist(netlist, [osdi])
     t_read = times[v_grid != 0.0]
     return {"v": w.at("a0", t_read), "i": -w.at("vs0#branch", t_read), "st": w.at("st0", t_read),

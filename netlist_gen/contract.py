@@ -547,6 +547,51 @@ def read_export(folder: str | Path, *, need_checkpoint: bool = True) -> Export:
     return Export(folder, manifest, identity_of(data_bytes, raw), raw)
 
 
+@dataclass(frozen=True)
+class SimulationResults:
+    """``results.json`` of a simulation folder: the export it belongs to, provenance, the summary, one entry
+    per sample (classes, scores, per-layer spike agreement), degenerate-circuit warnings and the safe
+    operating area. The inner tables are written by :mod:`~ipnet_cosim.netlist_gen.simulate`; this record
+    checks the parts every reader relies on."""
+
+    export: ExportIdentity
+    what: str
+    provenance: dict[str, Any]
+    summary: dict[str, Any]
+    per_sample: tuple[dict[str, Any], ...]
+    soa: dict[str, Any]
+    warnings: tuple[dict[str, Any], ...] = ()
+    format: str = RESULTS_FORMAT
+    format_version: int = RESULTS_VERSION
+
+    @property
+    def samples(self) -> tuple[int, ...]:
+        return tuple(int(e["sample"]) for e in self.per_sample)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": self.format, "format_version": self.format_version, "export": self.export.to_dict(),
+                "what": self.what, "provenance": self.provenance, "summary": self.summary,
+                "per_sample": list(self.per_sample), "warnings": list(self.warnings), "soa": self.soa}
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = SimFiles.RESULTS) -> "SimulationResults":
+        if not isinstance(data, Mapping):
+            raise ExportError(f"{where} must hold a table")
+        per_sample = _field(data, "per_sample", (list,), where)
+        if not per_sample:
+            raise ExportError(f"{where} lists no samples")
+        for i, entry in enumerate(per_sample):
+            if not isinstance(entry, Mapping) or not isinstance(entry.get("sample"), int) \
+                    or not isinstance(entry.get("circuit_logits"), list):
+                raise ExportError(f"{where} per_sample[{i}] lacks an integer 'sample' or its 'circuit_logits'")
+        warnings = _field(data, "warnings", (list,), where, [])
+        return cls(ExportIdentity.from_dict(_field(data, "export", (dict,), where), f"{where} export"),
+                   _field(data, "what", (str,), where, ""), _field(data, "provenance", (dict,), where),
+                   _field(data, "summary", (dict,), where), tuple(per_sample),
+                   _field(data, "soa", (dict,), where), tuple(w for w in warnings if isinstance(w, Mapping)),
+                   _field(data, "format", (str,), where), _field(data, "format_version", (int,), where))
+
+
 # -- binding results to their export ---------------------------------------------------------------
 
 def _stored_identity(sim: Path) -> tuple[ExportIdentity | None, str]:
@@ -595,7 +640,7 @@ def bind_simulation_folder(sim: str | Path, export: Export) -> None:
         write_json(path, export.identity.to_dict())
 
 
-def read_results(sim: str | Path, export: Export) -> dict[str, Any]:
+def read_results(sim: str | Path, export: Export) -> SimulationResults:
     """Read ``results.json`` of ``sim`` and check it belongs to ``export``.
 
     Raises:
@@ -604,8 +649,9 @@ def read_results(sim: str | Path, export: Export) -> dict[str, Any]:
     sim = Path(sim)
     path = sim / SimFiles.RESULTS
     if not path.is_file():
+        again = "" if sim == export.default_sim() else f" -o {sim}"
         raise ExportError(f"{export.folder} has not been simulated into {sim} ({path} is missing); run "
-                          f"'ipnet-cosim simulate {export.folder}{'' if sim == export.default_sim() else ' -o ' + str(sim)}' first")
+                          f"'ipnet-cosim simulate {export.folder}{again}' first")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -623,13 +669,10 @@ def read_results(sim: str | Path, export: Export) -> dict[str, Any]:
         raise ForeignResultsError(f"{sim} holds a simulation of another export ({stored.short()}), not of "
                                   f"{export.folder} ({export.identity.short()}); pass that export's folder, or "
                                   f"simulate this one with 'ipnet-cosim simulate {export.folder} -o NEW_FOLDER'")
-    for key, kind in (("summary", Mapping), ("per_sample", list), ("provenance", Mapping)):
-        if not isinstance(data.get(key), kind) or (key == "per_sample" and not data[key]):
-            raise ExportError(f"{path} lacks a valid '{key}'; the file is damaged: simulate again")
-    for i, entry in enumerate(data["per_sample"]):
-        if not isinstance(entry, Mapping) or not isinstance(entry.get("sample"), int):
-            raise ExportError(f"{path} per_sample[{i}] is damaged (no integer 'sample'); simulate again")
-    return data
+    try:
+        return SimulationResults.from_dict(data, str(path))
+    except ExportError as exc:
+        raise ExportError(f"{exc}; the file is damaged: simulate again") from None
 
 
 def check_checkpoint_summary(summary: Mapping[str, Any], raw: Mapping[str, Any], where: str) -> None:

@@ -1,7 +1,10 @@
 """Circuit IR: plain, frozen data for crossbar tiles, their drivers and MTJ neurons.
 
-A :class:`Circuit` is a flat list of elements plus analysis settings. Builders return new
-values; writers (``netlist_gen.ngspice``) are pure functions from a circuit to text.
+A :class:`Circuit` is a flat list of elements plus, as simulator-neutral data, its compact-model
+parameter sets (:class:`ModelCard`), the vectors to keep (:class:`Save`), the solver settings
+(:class:`SolverOptions`) and its analysis (:class:`Transient` or :class:`DCSweep`). Builders return new
+values; one writer per dialect (``netlist_gen.ngspice``, ``netlist_gen.vacask``) translates a circuit to
+text and nothing else (no writer parses another's text).
 :func:`validate_circuit` checks a circuit with networkx before anything is written:
 duplicate or illegal names, floating nets (a node touched by one terminal only), nodes without
 a DC path to ground, and neurons whose input is not driven.
@@ -180,8 +183,95 @@ class SubcircuitInstance:
         return ()          # resolved by flattening (see validate_circuit)
 
 
+@dataclass(frozen=True)
+class RandomSource(_VoltageTerminals):
+    """A voltage source that draws a new uniform value in [lo_v, hi_v] every ``interval_s`` (ngspice
+    ``TRRANDOM``; seeded by the runner): the stochastic draw of a neuron bench."""
+
+    name: str
+    n_plus: str
+    n_minus: str
+    lo_v: float
+    hi_v: float
+    interval_s: float
+    prefix = "V"
+
+
 Element = Union[Resistor, VoltageSource, PulseSource, CurrentSource, CurrentMirror, MTJNeuronInstance,
-                NeuronDriveInstance, SubcircuitInstance]
+                NeuronDriveInstance, SubcircuitInstance, RandomSource]
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """A compact-model parameter set that instances refer to by ``name``: the OSDI ``module`` and its
+    parameters ``((name, value), ...)`` in SI units, in the module's declared order."""
+
+    name: str
+    module: str
+    params: tuple[tuple[str, float], ...] = ()
+
+    def __post_init__(self) -> None:
+        for label, value in (("model name", self.name), ("module", self.module)):
+            if not isinstance(value, str) or not _NAME.match(value):
+                raise NetlistError(f"{label} {value!r} is illegal: use letters, digits and '_', starting with a letter")
+        for item in self.params:
+            if (not isinstance(item, tuple) or len(item) != 2 or not isinstance(item[0], str)
+                    or not _NAME.match(item[0]) or isinstance(item[1], bool)
+                    or not isinstance(item[1], (int, float))):
+                raise NetlistError(f"model {self.name}: parameter {item!r} must be (name, number)")
+
+
+SAVE_KINDS = ("v", "i", "state")
+
+
+@dataclass(frozen=True)
+class Save:
+    """A vector to keep: ``v`` the voltage of node ``target``, ``i`` the current through voltage source
+    ``target``, ``state`` the internal variable ``var`` of device instance ``target``. Inside a subcircuit
+    instance the target is hierarchical: ``<instance>.<name>`` (e.g. ``X1.q``, ``X1.Vsq``)."""
+
+    kind: str
+    target: str
+    var: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in SAVE_KINDS:
+            raise NetlistError(f"save kind {self.kind!r} is unknown; use one of {', '.join(SAVE_KINDS)}")
+        parts = self.target.split(".")
+        if not all(p == GROUND or _NAME.match(p) for p in parts) or (self.kind == "state") != bool(self.var):
+            raise NetlistError(f"save {self.kind}({self.target}{', ' + self.var if self.var else ''}) is illegal: "
+                               f"a node or element name (hierarchical with '.'), and a variable for 'state' only")
+
+    @classmethod
+    def v(cls, node: str) -> "Save":
+        return cls("v", node)
+
+    @classmethod
+    def i(cls, source: str) -> "Save":
+        return cls("i", source)
+
+    @classmethod
+    def state(cls, instance: str, var: str) -> "Save":
+        return cls("state", instance, var)
+
+
+@dataclass(frozen=True)
+class SolverOptions:
+    """Solver settings: relative tolerance, and whether ngspice should use its KLU sparse solver
+    (VACASK always does)."""
+
+    reltol: float = 1e-4
+    klu: bool = False
+
+
+@dataclass(frozen=True)
+class DCSweep:
+    """A DC sweep of voltage source ``source`` from ``start_v`` to ``stop_v`` in steps of ``step_v``."""
+
+    source: str
+    start_v: float
+    stop_v: float
+    step_v: float
 
 
 @dataclass(frozen=True)
@@ -205,16 +295,18 @@ class Transient:
 
 @dataclass(frozen=True)
 class Circuit:
-    """A flat circuit: header comments, ``.model`` lines, elements, saves and a transient analysis."""
+    """A flat circuit: header comments, model cards, subcircuits, elements, saves, solver options and one
+    analysis (a transient, or a DC sweep)."""
 
     title: str
     elements: tuple[Element, ...]
-    models: tuple[str, ...] = ()
+    models: tuple[ModelCard, ...] = ()
     subcircuits: tuple[Subcircuit, ...] = ()
     comments: tuple[str, ...] = ()
-    saves: tuple[str, ...] = ()
+    saves: tuple[Save, ...] = ()
     tran: Transient | None = None
-    options: tuple[tuple[str, float | None], ...] = (("reltol", 1e-4),)    # value None: a flag
+    options: SolverOptions = SolverOptions()
+    dc: DCSweep | None = None
 
     def element_names(self) -> list[str]:
         return [e.name for e in self.elements]
@@ -300,6 +392,15 @@ def validate_circuit(circuit: Circuit) -> None:
     """Raise :class:`NetlistError` naming the first problem found (see the module docstring)."""
     import networkx as nx
 
+    for what, items, kind in (("model", circuit.models, ModelCard), ("save", circuit.saves, Save)):
+        bad = [x for x in items if not isinstance(x, kind)]
+        if bad:
+            raise NetlistError(f"{what} {bad[0]!r} is not a {kind.__name__}: the IR holds {what}s as data "
+                               f"(ipnet_cosim.netlist_gen.ir.{kind.__name__}), the writers turn them into text")
+    if not isinstance(circuit.options, SolverOptions):
+        raise NetlistError(f"options {circuit.options!r} must be SolverOptions(reltol=..., klu=...)")
+    if circuit.tran is not None and circuit.dc is not None:
+        raise NetlistError("a circuit runs one analysis: a transient or a DC sweep, not both")
     _check_names(circuit.elements)
     elements = flatten_circuit(circuit)
     sources = {e.name.lower() for e in elements if e.prefix == "V"}

@@ -61,8 +61,9 @@ import numpy as np
 from ipnet_cosim.device.card import DeviceCard
 from ipnet_cosim.device.errors import ConfigError, UnsupportedLayerError
 from ipnet_cosim.netlist_gen.conductance import ConductanceMap, ConductanceOptions, map_weights
-from ipnet_cosim.netlist_gen.ir import (Circuit, CurrentMirror, CurrentSource, MTJNeuronInstance, NeuronDriveInstance,
-                                        PulseSource, Resistor, Subcircuit, SubcircuitInstance, Transient, VoltageSource)
+from ipnet_cosim.netlist_gen.ir import (Circuit, CurrentMirror, CurrentSource, MTJNeuronInstance, ModelCard,
+                                        NeuronDriveInstance, PulseSource, Resistor, Save, SolverOptions, Subcircuit,
+                                        SubcircuitInstance, Transient, VoltageSource)
 from ipnet_cosim.netlist_gen.reduction import ReducedTile, reduce_tile
 
 PAD = -1     # gather index of a row in a conv's zero padding (held at 0 V)
@@ -443,8 +444,9 @@ def port_unit_circuit(name: str, *, n_tiles: int, n_cols: int, unit_kind: str, m
 
 
 def _check_kind(unit_kind: str) -> None:
-    if unit_kind not in ("heat", "memoryless", "integrate"):
-        raise ConfigError(f"unit kind '{unit_kind}' is unknown; use heat, memoryless or integrate")
+    from ipnet_cosim.netlist_gen.contract import UNIT_KINDS
+    if unit_kind not in UNIT_KINDS:
+        raise ConfigError(f"unit kind '{unit_kind}' is unknown; use one of {', '.join(UNIT_KINDS)}")
 
 
 def _with_neurons(title: str, els: list, subs: list, *, n_tiles: int, n_cols: int, unit_kind: str,
@@ -454,9 +456,9 @@ def _with_neurons(title: str, els: list, subs: list, *, n_tiles: int, n_cols: in
     (``Vsp<r>_<j>``, ``Vsm<r>_<j>``)."""
     from ipnet_cosim.device.compiler import DRIVE_MODULE, NEURON_MODULE
     t = card.timing
-    saves: list[str] = []
+    saves: list[Save] = []
     if unit_kind == "integrate":
-        saves = [f"i(Vs{s}{r}_{j})" for r in range(n_tiles) for j in range(n_cols) for s in "pm"]
+        saves = [Save.i(f"Vs{s}{r}_{j}") for r in range(n_tiles) for j in range(n_cols) for s in "pm"]
     else:
         model = HEAT_MODEL if unit_kind == "heat" else FAST_MODEL
         for j in range(n_cols):
@@ -470,18 +472,19 @@ def _with_neurons(title: str, els: list, subs: list, *, n_tiles: int, n_cols: in
         els.append(VoltageSource("Vu", "u", "0", dc_v=0.5))
         els.append(PulseSource("Vrst", "rst", "0", 0.0, t.v_reset_v, read_delay_s(card), t.t_edge_s, t.t_edge_s,
                                t.t_reset_s - t.t_edge_s, t.t_step_s))
-        saves = [f"v(st{j})" for j in range(n_cols)]
-    models: tuple[str, ...] = ()
+        saves = [Save.v(f"st{j}") for j in range(n_cols)]
+    models: tuple[ModelCard, ...] = ()
     if unit_kind != "integrate":
         layer_card = card if unit_kind == "heat" else fast_card
-        models = (layer_card.mtj.model_card(HEAT_MODEL if unit_kind == "heat" else FAST_MODEL, NEURON_MODULE),)
+        models = (ModelCard(HEAT_MODEL if unit_kind == "heat" else FAST_MODEL, NEURON_MODULE,
+                            layer_card.mtj.model_params()),)
         if drive:
-            models += (layer_card.drive.model_card(layer_card.mtj, DRIVE_MODEL, DRIVE_MODULE),)
+            models += (ModelCard(DRIVE_MODEL, DRIVE_MODULE, layer_card.drive.model_params(layer_card.mtj)),)
     step = options.max_step_s or t.t_pulse_s / 100
     return Circuit(title, tuple(els), models=models, subcircuits=tuple(subs), saves=tuple(saves),
                    tran=Transient(step, n_steps * t.t_step_s, step),
                    # KLU: same results, 3x faster than ngspice's default sparse solver on tiles with wire segments
-                   options=(("reltol", options.reltol), ("klu", None)))
+                   options=SolverOptions(reltol=options.reltol, klu=True))
 
 
 def row_levels_v(rows: np.ndarray, spikes: np.ndarray, v_read_v: float) -> np.ndarray:

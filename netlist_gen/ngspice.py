@@ -12,8 +12,9 @@ from __future__ import annotations
 from ipnet_cosim.device.errors import NetlistError
 from ipnet_cosim.device.units import continuation_lines
 from ipnet_cosim.device.units import spice_number as num
-from ipnet_cosim.netlist_gen.ir import (Circuit, CurrentMirror, CurrentSource, MTJNeuronInstance, NeuronDriveInstance,
-                                        PulseSource, Resistor, SubcircuitInstance, VoltageSource, validate_circuit)
+from ipnet_cosim.netlist_gen.ir import (Circuit, CurrentMirror, CurrentSource, MTJNeuronInstance, ModelCard,
+                                        NeuronDriveInstance, PulseSource, RandomSource, Resistor, Save, SolverOptions,
+                                        SubcircuitInstance, VoltageSource, validate_circuit)
 
 
 def format_element(e) -> list[str]:
@@ -41,7 +42,33 @@ def format_element(e) -> list[str]:
         return [f"{e.name} {e.inp} {e.out} {e.model}"]
     if isinstance(e, SubcircuitInstance):
         return continuation_lines(e.name, list(e.nodes_) + [e.subckt], "")
+    if isinstance(e, RandomSource):       # TRRANDOM type 1: uniform, amplitude (hi-lo)/2 about (hi+lo)/2
+        return [f"{e.name} {e.n_plus} {e.n_minus} DC 0 TRRANDOM(1 {num(e.interval_s)} 0 "
+                f"{num((e.hi_v - e.lo_v) / 2)} {num((e.hi_v + e.lo_v) / 2)})"]
     raise NetlistError(f"no ngspice syntax for element type {type(e).__name__}")
+
+
+def format_model(card: ModelCard) -> str:
+    """``.model <name> <module> p=v ...`` (one line, values by the one number formatter)."""
+    values = "".join(f" {k}={num(v)}" for k, v in card.params)
+    return f".model {card.name} {card.module}{values}"
+
+
+def format_save(save: Save) -> str:
+    """A save as ngspice names the vector: ``v(node)``, ``i(source)`` (``i(v.x1.vs)`` inside a subcircuit
+    instance), ``instance#var`` for a device's internal variable."""
+    if save.kind == "v":
+        return f"v({save.target})"
+    if save.kind == "i":
+        parts = save.target.split(".")
+        if len(parts) > 1:               # ngspice names a source inside instance x1 as v.x1.vname
+            return f"i({parts[-1][0].lower()}.{'.'.join(parts)})"
+        return f"i({save.target})"
+    return f"{save.target.lower()}#{save.var}"
+
+
+def format_options(options: SolverOptions) -> str:
+    return f".options reltol={num(options.reltol)}" + (" klu" if options.klu else "")
 
 
 def format_ngspice(circuit: Circuit, osdi_path: str | None = None, validate: bool = True,
@@ -53,7 +80,7 @@ def format_ngspice(circuit: Circuit, osdi_path: str | None = None, validate: boo
         validate_circuit(circuit)
     lines = [f"* {circuit.title}"]
     lines += [f"* {c}" for c in circuit.comments]
-    lines += list(circuit.models)
+    lines += [format_model(m) for m in circuit.models]
     for sub in circuit.subcircuits:
         lines += continuation_lines(f".subckt {sub.name}", list(sub.ports), "")
         for e in sub.elements:
@@ -61,13 +88,15 @@ def format_ngspice(circuit: Circuit, osdi_path: str | None = None, validate: boo
         lines.append(f".ends {sub.name}")
     for e in circuit.elements:
         lines += format_element(e)
-    if circuit.options:
-        lines.append(".options " + " ".join(k if v is None else f"{k}={num(v)}" for k, v in circuit.options))
+    lines.append(format_options(circuit.options))
     if circuit.saves:
-        lines += continuation_lines(".save", list(circuit.saves))
+        lines += continuation_lines(".save", [format_save(x) for x in circuit.saves])
     if circuit.tran is not None:
         t = circuit.tran
         lines.append(f".tran {num(t.step_s)} {num(t.stop_s)} 0 {num(t.max_step_s)}")
+    if circuit.dc is not None:
+        d = circuit.dc
+        lines.append(f".dc {d.source} {num(d.start_v)} {num(d.stop_v)} {num(d.step_v)}")
     if osdi_path is not None:
         lines += [".control", f"pre_osdi {osdi_path}", *control, ".endc"]
     lines.append(".end")

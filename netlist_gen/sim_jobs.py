@@ -24,6 +24,7 @@ import numpy as np
 from ipnet_cosim.device.card import DeviceCard
 from ipnet_cosim.device.errors import ConfigError
 from ipnet_cosim.netlist_gen.contract import Export, LayerRecord, SimFiles, UnitRecord
+from ipnet_cosim.netlist_gen.ir import Save
 from ipnet_cosim.netlist_gen.export import replace_drivers, stimulus_lines
 from ipnet_cosim.netlist_gen.mapping import LayerMatrix, MappingOptions, Unit
 
@@ -114,14 +115,14 @@ def energy_spec(ctx: JobContext, u: UnitRecord) -> EnergySpec | None:
                       man.timing.t_step_s, man.timing.n_steps, drive)
 
 
-def neuron_saves(kind: str, n_cols: int, n_tiles: int, energy: bool) -> tuple[str, ...]:
+def neuron_saves(kind: str, n_cols: int, n_tiles: int, energy: bool) -> tuple[Save, ...]:
     """Vectors a neuron unit saves besides the spikes: the MTJ voltage and temperature of every neuron
     (safe operating area, kept waveforms, energy); for the energy integrals every sense current."""
     if kind != "neurons":
         return ()
-    extra = tuple(f"v({n}{j})" for j in range(n_cols) for n in ("a", "th"))
+    extra = tuple(Save.v(f"{n}{j}") for j in range(n_cols) for n in ("a", "th"))
     if energy:
-        extra += tuple(f"i(Vs{pm}{t}_{j})" for j in range(n_cols) for t in range(n_tiles) for pm in "pm")
+        extra += tuple(Save.i(f"Vs{pm}{t}_{j}") for j in range(n_cols) for t in range(n_tiles) for pm in "pm")
     return extra
 
 
@@ -143,11 +144,13 @@ def netlist_job(ctx: JobContext, u: UnitRecord, sample: int, spikes_in: np.ndarr
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"netlist {path} of unit {u.name} is missing or unreadable ({type(exc).__name__}); export "
                           f"again, or simulate the port models (--crossbar ports)") from None
+    from ipnet_cosim.netlist_gen.ngspice import format_save
     espec = energy_spec(ctx, u)
     extra = neuron_saves(kind, u.n_cols, len(u.tiles), espec is not None)
     if espec is not None:
-        extra += tuple(x for r in range(espec.n_rows) for x in (f"i(Vx{r})", f"v({espec.source_node_prefix}{r})"))
-    deck = replace_drivers(netlist, stimulus_lines(unit, lm, ctx.options, ctx.card, spikes_in), extra)
+        extra += tuple(x for r in range(espec.n_rows) for x in (Save.i(f"Vx{r}"), Save.v(f"{espec.source_node_prefix}{r}")))
+    deck = replace_drivers(netlist, stimulus_lines(unit, lm, ctx.options, ctx.card, spikes_in),
+                           [format_save(x) for x in extra])
     return UnitJob(sample, u.name, deck, kind, u.n_cols, len(u.tiles), ctx.read_times_s, str(ctx.osdi),
                    str(ctx.out / SimFiles.cache(sample, u.name)), _key(ctx, deck), u.name in ctx.waveform_units,
                    espec, step=(ctx.export.manifest.timing.t_step_s, ctx.n_steps))

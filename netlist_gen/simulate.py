@@ -38,14 +38,14 @@ import numpy as np
 from ipnet_cosim.circuits.soa import SOALimits, SOAViolationError, check_layer, describe_violation
 from ipnet_cosim.device.errors import OsdiLoadError, SimulationError, SimulatorNotFoundError
 from ipnet_cosim.device.fileio import write_json
-from ipnet_cosim.netlist_gen.contract import (RESULTS_FORMAT, RESULTS_VERSION, Export, LayerRecord, SimFiles,
-                                              UnitRecord, bind_simulation_folder, read_export)
+from ipnet_cosim.netlist_gen.contract import (Export, LayerRecord, SimFiles, SimulationResults, UnitRecord,
+                                              bind_simulation_folder, read_export)
 from ipnet_cosim.netlist_gen.sim_compare import layer_warnings, summarise, torch_reference
 from ipnet_cosim.netlist_gen.sim_executors import ProgressBar, make_executor
 from ipnet_cosim.netlist_gen.sim_inputs import (SimulateRequest, load_crossbars, load_frames, neuron_model,
                                                 probe_simulator)
 from ipnet_cosim.netlist_gen.sim_jobs import JobContext, layer_jobs, unit_kind
-from ipnet_cosim.netlist_gen.sim_worker import load_cached, run_unit_job, save_waveforms  # noqa: F401 (API)
+from ipnet_cosim.netlist_gen.sim_worker import atomic_savez, load_cached, run_unit_job, save_waveforms  # noqa: F401
 
 RESULTS = SimFiles.RESULTS
 ENVIRONMENT_ERRORS = (SimulatorNotFoundError.__name__, OsdiLoadError.__name__)
@@ -223,16 +223,16 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
     warnings = layer_warnings(summary)
     for w in warnings:
         warn(f"warning: {w['message']}")
-    results = {
-        "format": RESULTS_FORMAT, "format_version": RESULTS_VERSION, "export": export.identity.to_dict(),
-        "what": f"circuit-level simulation of an exported network ({simulator}) and its comparison with PyTorch",
-        "provenance": _provenance(export, simulator, simulator_version, crossbar, ref is not None),
-        "summary": summary, "per_sample": per_sample, "warnings": warnings,
-        "soa": {"mode": soa, "checked": soa != "off", "drive": "bounded" if man.bounded else "ideal",
-                "limits": limits.to_dict(), "within": all(c["within"] for c in soa_checks), "layers": soa_checks,
-                "source": f"simulated: peak |v(a)| across each MTJ and peak junction temperature T_amb + v(th) per "
-                          f"neuron and step from the {simulator} waveforms; limits from the device card"},
-    }
+    record = SimulationResults(
+        export=export.identity,
+        what=f"circuit-level simulation of an exported network ({simulator}) and its comparison with PyTorch",
+        provenance=_provenance(export, simulator, simulator_version, crossbar, ref is not None),
+        summary=summary, per_sample=tuple(per_sample), warnings=tuple(warnings),
+        soa={"mode": soa, "checked": soa != "off", "drive": "bounded" if man.bounded else "ideal",
+             "limits": limits.to_dict(), "within": all(c["within"] for c in soa_checks), "layers": soa_checks,
+             "source": f"simulated: peak |v(a)| across each MTJ and peak junction temperature T_amb + v(th) per "
+                       f"neuron and step from the {simulator} waveforms; limits from the device card"})
+    results = record.to_dict()
     _write_outputs(out_dir, export, sample_list, outputs, ref, energy)
     write_json(out_dir / RESULTS, results)          # last: a results.json always has its sample files
     if plots:
@@ -285,7 +285,7 @@ def _write_outputs(out_dir: Path, export: Export, samples, outputs: _LayerOutput
         arrays = {f"circuit_{layer.name}": outputs.spikes[s][li] for li, layer in enumerate(hidden)}
         if ref is not None:
             arrays.update({f"torch_{layer.name}": ref["spikes"][li][k] for li, layer in enumerate(hidden)})
-        np.savez_compressed(out_dir / SimFiles.spikes(s), circuit_charge_c=outputs.charges[s], **arrays)
+        atomic_savez(out_dir / SimFiles.spikes(s), circuit_charge_c=outputs.charges[s], **arrays)
         if energy:
-            np.savez_compressed(out_dir / SimFiles.energy(s), **outputs.energies[s])
-        np.savez_compressed(out_dir / SimFiles.soa(s), **outputs.soa[s])
+            atomic_savez(out_dir / SimFiles.energy(s), **outputs.energies[s])
+        atomic_savez(out_dir / SimFiles.soa(s), **outputs.soa[s])

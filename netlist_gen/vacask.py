@@ -29,12 +29,13 @@ CurrentMirror (SPICE ``F``)     ``f1 (n_from n_to) ir_cccs gain=<g> ctlinst="<vs
                                 ``gain`` times it flows from ``n_from`` through the mirror to ``n_to``)
 MTJNeuronInstance               ``n0 (p n u rst th st) <model>`` with ``model <model> <module> (...)``
 NeuronDriveInstance             ``nd0 (inp out) <model>``, its model likewise (module ``ipnet_neuron_drive``)
-                                converted from the circuit's ngspice ``.model`` card (parameter values
-                                parsed and rewritten with the one number formatter, so they are exact)
+ModelCard                       ``model <name> <module> (p=v ...)``, values by the one number formatter
 Subcircuit / instance           ``subckt name(ports) ... ends`` / ``x1 (nodes) name``
-saves                           ``save v("node") i("source")`` (ngspice ``v(x1.n)`` -> ``v("x1:n")``)
+Save v / i                      ``save v("node") i("source")`` (hierarchical ``X1.q`` -> ``v("x1:q")``)
+Save state                      not expressible (VACASK saves no device internals by name): NetlistError
+SolverOptions                   ``options reltol= ...``; ``klu`` becomes a comment (VACASK always uses KLU)
 Transient                       ``analysis tran1 tran step= stop= maxstep=``
-options                         ``options reltol= ...``; ngspice-only options (``klu``) become comments
+DCSweep, RandomSource           not expressible here: NetlistError (run them in ngspice)
 ==============================  =====================================================================
 
 All names are written in lower case (ngspice folds case; VACASK does not), so the simulators see
@@ -59,7 +60,7 @@ from ipnet_cosim.device.card import MTJParams
 from ipnet_cosim.device.errors import NetlistError
 from ipnet_cosim.device.units import spice_number as num
 from ipnet_cosim.netlist_gen.ir import (GROUND, Circuit, CurrentMirror, CurrentSource, MTJNeuronInstance,
-                                        NeuronDriveInstance, PulseSource, Resistor,
+                                        NeuronDriveInstance, PulseSource, Resistor, Save, SolverOptions,
                                         SubcircuitInstance, VoltageSource, validate_circuit)
 
 RESISTOR_MODEL = "ir_resistor"
@@ -69,16 +70,8 @@ CCCS_MODEL = "ir_cccs"
 TRAN_ANALYSIS = "tran1"      # VACASK writes the results to <analysis name>.raw
 ITEMS_PER_LINE = 8
 
-# ngspice options that VACASK understands under the same name and meaning
-VACASK_OPTIONS = ("reltol", "abstol", "vntol", "chgtol", "gmin", "temp", "tnom")
-# ngspice-only options: written as a comment, with the reason
-NGSPICE_ONLY_OPTIONS = {
-    "klu": "ngspice's choice of sparse solver; VACASK always uses KLU",
-    "sparse": "ngspice's choice of sparse solver; VACASK always uses KLU",
-}
-# SPICE built-in device types of .model cards: VACASK has OSDI modules and its own built-ins instead
-_SPICE_MODEL_TYPES = {"r", "res", "c", "l", "d", "npn", "pnp", "njf", "pjf", "nmos", "pmos", "nmf", "pmf",
-                      "sw", "csw", "urc", "ltra", "nsoi", "psoi", "vdmos"}
+# ngspice-only solver settings: written as a comment, with the reason
+NGSPICE_ONLY_OPTIONS = {"klu": "ngspice's choice of sparse solver; VACASK always uses KLU"}
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -241,73 +234,20 @@ def mtj_model_statement(params: MTJParams, name: str = "mtjn", module: str | Non
                            [(f.name, getattr(params, f.name)) for f in dataclasses.fields(params)])
 
 
-def parse_model_card(card: str) -> tuple[str, str, list[tuple[str, float]]]:
-    """``(name, module, [(parameter, value), ...])`` of an ngspice ``.model`` card of an OSDI module.
-
-    Accepts ``.model name module p=v ...``, optionally with the parameters in parentheses and on
-    ``+`` continuation lines. Values must be plain numbers (no SI suffixes, no expressions).
-
-    Raises:
-        NetlistError: the card has another form, a value is not a number, or the type is a SPICE
-            built-in device (VACASK has none of those).
-    """
-    lines = [ln.strip() for ln in card.strip().splitlines()]
-    text = " ".join(ln[1:] if ln.startswith("+") else ln for ln in lines)
-    text = re.sub(r"\s*=\s*", "=", text)
-    m = re.match(r"^\.model\s+(\S+)\s+([A-Za-z_][A-Za-z0-9_]*)\s*(.*)$", text, re.I)
-    if m is None:
-        raise NetlistError(f"model card {card.strip()[:80]!r} is not of the form '.model <name> <module> p=v ...'")
-    name, module, rest = m.groups()
-    if module.lower() in _SPICE_MODEL_TYPES:
-        raise NetlistError(f"model {name}: '{module}' is a SPICE built-in device type, which VACASK does not "
-                           f"have; VACASK simulates OSDI modules (compile the device from Verilog-A)")
-    rest = rest.strip()
-    if rest.startswith("(") and rest.endswith(")"):
-        rest = rest[1:-1].strip()
-    params: list[tuple[str, float]] = []
-    for token in rest.split():
-        key, sep, value = token.partition("=")
-        try:
-            number = float(value) if sep and _IDENT.match(key) else None
-        except ValueError:
-            number = None
-        if number is None:
-            raise NetlistError(f"model {name}: '{token}' is not a parameter assignment p=<number> (SI suffixes and "
-                               f"expressions are not converted); write plain numbers in the card")
-        params.append((key, number))
-    return name, module, params
-
-
 # -- the netlist ----------------------------------------------------------------------------------
 
-def _save_item(save: str) -> str:
-    """An ngspice save (``v(node)``, ``i(source)``, ``all``) as a VACASK save item."""
-    m = re.match(r"^\s*([vi])\(\s*([^(),\s]+)\s*\)\s*$", save, re.I)
-    if save.strip().lower() == "all":
-        return "default"
-    if m is None:
-        raise NetlistError(f"save '{save}' has no VACASK form; save node voltages as v(node) and source "
-                           f"currents as i(source), one name each")
-    kind, target = m.group(1).lower(), m.group(2).lower()
-    parts = target.split(".")
-    if kind == "i" and len(parts) > 2 and parts[0] == parts[-1][0]:
-        parts = parts[1:]                # ngspice's v.x1.vname -> x1:vname
-    return f'{kind}("{":".join(parts)}")'
+def _save_item(save: Save) -> str:
+    """A save as a VACASK save item (hierarchical ``X1.q`` -> ``"x1:q"``)."""
+    if save.kind == "state":
+        raise NetlistError(f"save of {save.target}'s internal variable '{save.var}' has no VACASK form; save node "
+                           f"voltages (v) and source currents (i), or run this circuit in ngspice")
+    return f'{save.kind}("{":".join(p.lower() for p in save.target.split("."))}")'
 
 
-def _option_lines(options: Sequence[tuple[str, float | None]]) -> list[str]:
-    kept, lines = [], []
-    for key, value in options:
-        k = key.lower()
-        if k in NGSPICE_ONLY_OPTIONS:
-            lines.append(f"  // ngspice option '{key}' not written: {NGSPICE_ONLY_OPTIONS[k]}")
-        elif k in VACASK_OPTIONS and value is not None:
-            kept.append(f"{k}={num(value)}")
-        else:
-            raise NetlistError(f"option '{key}' has no VACASK equivalent (known: {', '.join(VACASK_OPTIONS)}; "
-                               f"ignored as ngspice-only: {', '.join(NGSPICE_ONLY_OPTIONS)})")
-    if kept:
-        lines.insert(0, "  options " + " ".join(kept))
+def _option_lines(options: SolverOptions) -> list[str]:
+    lines = [f"  options reltol={num(options.reltol)}"]
+    if options.klu:
+        lines.append(f"  // ngspice option 'klu' not written: {NGSPICE_ONLY_OPTIONS['klu']}")
     return lines
 
 
@@ -333,7 +273,7 @@ def format_vacask(circuit: Circuit, osdi_path: str | Path | None, validate: bool
     for s in syntaxes:
         loads.update(dict.fromkeys(s.loads))
         builtin_models.update(dict.fromkeys(s.models))
-    cards = [parse_model_card(card) for card in circuit.models]
+    cards = [(m.name, m.module, list(m.params)) for m in circuit.models]
     needs_osdi = bool(cards) or any(isinstance(e, (MTJNeuronInstance, NeuronDriveInstance)) for e in all_elements)
     if needs_osdi:
         if osdi_path is None:
@@ -369,6 +309,8 @@ def format_vacask(circuit: Circuit, osdi_path: str | Path | None, validate: bool
         lines += format_element(e, circuit)
     lines += ["", "control", "  abort always"]
     lines += _option_lines(circuit.options)
+    if circuit.dc is not None:
+        raise NetlistError("the circuit's DC sweep has no VACASK form in this writer; run it in ngspice")
     if circuit.saves:
         items = [_save_item(s) for s in circuit.saves]      # a save statement ends at the line end
         lines += ["  save " + " ".join(items[k:k + ITEMS_PER_LINE]) for k in range(0, len(items), ITEMS_PER_LINE)]

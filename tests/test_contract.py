@@ -111,7 +111,7 @@ def test_results_are_bound_to_their_export(small_export, tmp_path):
     res = simulate_export(small_export, samples=[0], out=tmp_path / "sim", progress=False, compare=False)
     export = read_export(small_export)
     assert res["export"] == export.identity.to_dict()
-    assert read_results(tmp_path / "sim", export)["export"] == res["export"]
+    assert read_results(tmp_path / "sim", export).export == export.identity
     data = json.loads((tmp_path / "sim" / "results.json").read_text())
     data["export"]["manifest_sha256"] = "0" * 64
     (tmp_path / "sim" / "results.json").write_text(json.dumps(data))
@@ -152,3 +152,32 @@ def test_report_for_networks_without_frontier_memory(tmp_path, kind):
     paths = write_report(report, data, tmp_path / "rep")
     md = paths["md"].read_text()
     assert ("no heat-memory layer" in md) == (kind == "memoryless")
+
+
+@pytest.mark.ngspice
+@pytest.mark.openvaf
+def test_a_silent_circuit_is_named_not_counted_as_class_0(tmp_path):
+    """Two conductance levels silence the small network's layer 0: simulate and report say so, and a tied
+    readout is 'no decision', never class 0."""
+    from ipnet_cosim.energy.report import build_report, write_report
+    from ipnet_cosim.netlist_gen.conductance import ConductanceOptions
+    from ipnet_cosim.netlist_gen.mapping import MappingOptions
+    ck = make_small_checkpoint(tmp_path / "ck")
+    export_network(ck, tmp_path / "exp", samples=[0, 1],
+                   options=MappingOptions(conductance=ConductanceOptions(levels=2)))
+    notes: list[str] = []
+    res = simulate_export(tmp_path / "exp", progress=False, notify=notes.append)
+    layers = res["summary"]["layers"]
+    kinds = {(w["kind"], w["layer"]) for w in res["warnings"]}
+    for tot in layers:
+        assert (("silent_layer", tot["layer"]) in kinds) == (tot["circuit_fire_rate"] == 0.0)
+    assert any(tot["circuit_fire_rate"] == 0.0 for tot in layers), layers      # the premise of this test
+    assert len(notes) >= len(res["warnings"]) > 0
+    for e in res["per_sample"]:
+        assert e["circuit_class"] == decide(e["circuit_logits"])
+        if e["circuit_class"] is None:
+            assert e["classes_agree"] is (e["torch_class"] is None)
+    report, data = build_report(tmp_path / "exp")
+    assert [w["kind"] for w in report["warnings"]] == [w["kind"] for w in res["warnings"]]
+    md = write_report(report, data, tmp_path / "rep")["md"].read_text()
+    assert md.count("> **Warning (") == len(res["warnings"])

