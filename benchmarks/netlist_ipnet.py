@@ -40,6 +40,7 @@ def main() -> None:
 
     from ipnet_cosim.circuits.runner import ngspice_version
     from ipnet_cosim.netlist_gen.conductance import ConductanceOptions
+    from ipnet_cosim.netlist_gen.contract import read_export
     from ipnet_cosim.netlist_gen.export import export_network
     from ipnet_cosim.netlist_gen.mapping import MappingOptions
     from ipnet_cosim.netlist_gen.simulate import simulate_export
@@ -61,7 +62,7 @@ def main() -> None:
         folder = args.work / mode
         t0 = time.perf_counter()
         if (folder / "manifest.json").is_file():
-            made = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["mapping_options"]
+            made = read_export(folder).manifest.mapping_options
             if made != options.to_dict():
                 raise SystemExit(f"{folder} holds an export with other mapping options ({made}); delete it or "
                                  f"pass another --work folder")
@@ -70,7 +71,7 @@ def main() -> None:
                            progress=lambda msg: print(f"[{mode}] {msg}", flush=True))
         t_export = time.perf_counter() - t0
         sim = simulate_export(folder, samples=list(range(n)), workers=args.workers, progress=True, plots=2)
-        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        manifest = read_export(folder).manifest.to_dict()
         s = sim["summary"]
         result["modes"][mode] = {
             "mapping_options": options.to_dict(), "samples": n, "export_seconds": round(t_export, 1),

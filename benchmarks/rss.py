@@ -3,7 +3,7 @@
 Builds one unit job of the bundled default IPNet (``--unit``, layer 0 by default: 8 heat-memory neurons
 driven by its crossbar's port model, with the energy vectors saved, as ``simulate`` runs it) and runs it
 ``--runs`` times in this process through the worker's own entry point
-(:func:`ipnet_cosim.netlist_gen.simulate.run_unit_job`: the shared ngspice instance, result
+(:func:`ipnet_cosim.netlist_gen.sim_worker.run_unit_job`: the shared ngspice instance, result
 extraction, energy integrals, the cache file written each time). RSS (``VmRSS`` of
 ``/proc/self/status``) is read after a warm-up of ``--warmup`` runs and then every ``--every`` runs;
 the growth is the last reading minus the one after the warm-up.
@@ -43,39 +43,33 @@ def main() -> None:
     parser.add_argument("--simulator", default="ngspice", choices=("ngspice", "vacask"))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/rss.json"))
     args = parser.parse_args()
-    import ipnet_cosim.models as models
     from ipnet_cosim.circuits.runner import ngspice_version
-    from ipnet_cosim.device.card import DeviceCard
-    from ipnet_cosim.netlist_gen import simulate as sim
+    from ipnet_cosim.models.checkpoint import bundled_checkpoint_dir
+    from ipnet_cosim.netlist_gen.contract import read_export
     from ipnet_cosim.netlist_gen.export import export_network
-    from ipnet_cosim.netlist_gen.mapping import MappingOptions
+    from ipnet_cosim.netlist_gen.sim_jobs import JobContext, port_job
+    from ipnet_cosim.netlist_gen.sim_worker import run_unit_job
     from ipnet_cosim.netlist_gen.ports import UnitPorts
 
     work = Path(tempfile.mkdtemp(prefix="ipnet-rss-"))
     try:
-        export = work / "export"
-        export_network(Path(models.__file__).parent / "pretrained" / "ipnet_default", export, samples=[0])
-        man = sim.read_manifest(export)
-        u = next((x for x in man["units"] if x["name"] == args.unit), None)
-        if u is None or u["layer"] != 0:
+        folder = work / "export"
+        export_network(bundled_checkpoint_dir(), folder, samples=[0])
+        export = read_export(folder)
+        man = export.manifest
+        u = next((x for x in man.units if x.name == args.unit), None)
+        if u is None or u.layer != 0:
             raise SystemExit(f"--unit must name a layer-0 unit of the default IPNet (e.g. L0_p044_c0), not {args.unit}")
-        layer = man["layers"][0]
-        card, fast = DeviceCard.from_dict(man["device_card"]), DeviceCard.from_dict(man["fast_card"])
-        options = MappingOptions.from_dict(man["mapping_options"])
-        t = man["timing"]
-        n = int(t["n_steps"])
-        with np.load(export / man["samples"]["file"]) as d:
+        n = man.timing.n_steps
+        with np.load(export.path(man.samples.file)) as d:
             spikes = d["frames"][0].reshape(n, -1).astype(np.float64)
-        read = tuple(float(v) for v in np.arange(n) * t["t_step_s"] + t["read_delay_s"])
-        espec = sim.EnergySpec(len(u["rows"]), "x", float(layer["mirror_gain"]), options.r_driver_ohm,
-                               float(t["t_step_s"]), n)
-        ports = UnitPorts.load(export / u["ports"])
-        job = sim._port_job(work / "sim", u, ports, layer, 0, spikes, card, fast, options, n, read,
-                            export / man["device"]["osdi"], False, espec, args.simulator)
+        ctx = JobContext(export, work / "sim", man.card(), man.fast(), man.options(), export.path(man.device.osdi),
+                         "ports", args.simulator, frozenset(), True)
+        job = port_job(ctx, u, UnitPorts.load(export.path(u.ports)), 0, spikes)
         readings = []
         t0 = time.perf_counter()
         for k in range(1, args.runs + 1):
-            res = sim.run_unit_job(dataclasses.replace(job, cache=str(work / "sim" / f"run_{k % 2}.npz")))
+            res = run_unit_job(dataclasses.replace(job, cache=str(work / "sim" / f"run_{k % 2}.npz")))
             if "error" in res:
                 raise SystemExit(f"run {k} failed: {res['error']}")
             if k == args.warmup or (k > args.warmup and (k % args.every == 0 or k == args.runs)):

@@ -42,7 +42,9 @@ def main() -> None:
     from ipnet_cosim.circuits.runner import ngspice_version
     from ipnet_cosim.models.checkpoint import load_checkpoint, resolve_checkpoint_path
     from ipnet_cosim.models.datasets import DataConfig, load_dataset
-    from ipnet_cosim.netlist_gen.export import export_network, sha256_file
+    from ipnet_cosim.device.fileio import sha256_file
+    from ipnet_cosim.netlist_gen.contract import read_export
+    from ipnet_cosim.netlist_gen.export import export_network
     from ipnet_cosim.netlist_gen.simulate import simulate_export
 
     import ipnet_cosim.models as models_pkg
@@ -55,8 +57,8 @@ def main() -> None:
     labels = [int(test.labels[i]) for i in samples]
     export = args.work / "export"
     if (export / "manifest.json").is_file():
-        made = json.loads((export / "manifest.json").read_text(encoding="utf-8"))
-        if made["samples"]["indices"] != samples or made["checkpoint"]["sha256"] != sha256_file(ck_path):
+        made = read_export(export).manifest
+        if list(made.samples.indices) != samples or made.checkpoint.sha256 != sha256_file(ck_path):
             raise SystemExit(f"{export} holds an export of other samples or another checkpoint; delete it or pass "
                              f"another --work")
     else:
