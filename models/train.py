@@ -256,7 +256,6 @@ def train(out_dir: Path | str, network: NetworkConfig, data: DataConfig, options
                                "calibration": calibration}
     n = len(train_set.labels)
     steps = math.ceil(n / options.batch_size)
-    t0 = time.perf_counter()
     train_time = sum(h.get("seconds", 0.0) for h in history)
     with _Bar(progress_bar) as bar:
         last_epoch = options.epochs if stop_after is None else min(options.epochs, start_epoch + stop_after)

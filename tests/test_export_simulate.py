@@ -247,8 +247,9 @@ def test_port_model_without_wires_simulates_like_the_netlist(small_ck, tmp_path)
     out = tmp_path / "exp"
     export_network(small_ck, out, samples=[0, 1], options=MappingOptions(tile_rows=16, tile_cols=4, r_driver_ohm=30.0))
     unit = "L0_p006_c0"
-    runs = {cb: simulate_export(out, out=tmp_path / cb, workers=2, progress=False, compare=False, crossbar=cb,
-                                waveform_units=[unit]) for cb in ("netlist", "ports")}
+    for cb in ("netlist", "ports"):
+        simulate_export(out, out=tmp_path / cb, workers=2, progress=False, compare=False, crossbar=cb,
+                        waveform_units=[unit])
     for s in (0, 1):
         a, b = (np.load(tmp_path / cb / f"spikes_sample_{s:04d}.npz") for cb in ("netlist", "ports"))
         for key in a.files:

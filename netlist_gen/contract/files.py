@@ -1,0 +1,111 @@
+"""Formats, versions, the one vocabulary of unit kinds, the contract's errors, the file names of export and
+simulation folders, and the typed field access every record uses."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from ipnet_cosim.device.errors import ConfigError
+
+EXPORT_FORMAT = "ipnet-cosim-export"
+EXPORT_VERSION = 1
+RESULTS_FORMAT = "ipnet-cosim-simulation"
+RESULTS_VERSION = 2
+UNIT_KINDS = ("heat", "memoryless", "integrate")     # the one vocabulary of a layer's unit kind
+
+
+class ExportError(ConfigError):
+    """An export folder is missing, damaged, of another version, or does not belong to a result."""
+
+
+class ForeignResultsError(ExportError):
+    """A simulation folder holds results of another export than the one named."""
+
+
+class ExportFiles:
+    """File names inside an export folder (relative paths)."""
+
+    MANIFEST = "manifest.json"
+    SAMPLES = "stimulus/samples.npz"
+    VA = "device/thermal_mtj_neuron.va"
+    OSDI = "device/ipnet_mtj_neuron.osdi"
+    CHECKPOINT = "checkpoint/checkpoint.pt"
+    CHECKPOINT_SUMMARY = "checkpoint/checkpoint.json"
+    DEFAULT_SIM = "sim"
+
+    @staticmethod
+    def netlist(unit: str) -> str:
+        return f"netlists/{unit}.cir"
+
+    @staticmethod
+    def ports(unit: str) -> str:
+        return f"ports/{unit}.npz"
+
+    @staticmethod
+    def stimulus(sample: int, unit: str) -> str:
+        return f"stimulus/sample_{sample:04d}/{unit}.inc"
+
+
+class SimFiles:
+    """File names inside a simulation folder (``simulate -o``; default ``<export>/sim``)."""
+
+    RESULTS = "results.json"
+    IDENTITY = "export_identity.json"
+    CACHE = "cache"
+    WAVEFORMS = "waveforms"
+
+    @staticmethod
+    def cache(sample: int, unit: str) -> str:
+        return f"cache/sample_{sample:04d}/{unit}.npz"
+
+    @staticmethod
+    def spikes(sample: int) -> str:
+        return f"spikes_sample_{sample:04d}.npz"
+
+    @staticmethod
+    def energy(sample: int) -> str:
+        return f"energy_sample_{sample:04d}.npz"
+
+    @staticmethod
+    def soa(sample: int) -> str:
+        return f"soa_sample_{sample:04d}.npz"
+
+    @staticmethod
+    def waveforms(sample: int, unit: str) -> str:
+        return f"waveforms/sample_{sample:04d}_{unit}.npz"
+
+    @staticmethod
+    def raster(sample: int) -> str:
+        return f"raster_sample_{sample:04d}.png"
+
+
+# -- typed field access ----------------------------------------------------------------------------
+
+_KINDS = {int: "an integer", float: "a number", str: "a string", bool: "true/false", list: "a list",
+          dict: "a table", type(None): "null"}
+
+
+def _field(data: Mapping[str, Any], key: str, kinds: tuple[type, ...], where: str, default: Any = ...) -> Any:
+    """``data[key]`` checked against ``kinds`` (int also passes as float; bool never as a number)."""
+    if not isinstance(data, Mapping):
+        raise ExportError(f"{where} must be a table, got {type(data).__name__}")
+    if key not in data:
+        if default is not ...:
+            return default
+        raise ExportError(f"{where} lacks '{key}'")
+    value = data[key]
+    ok = any(isinstance(value, k) and not (isinstance(value, bool) and k in (int, float)) for k in kinds)
+    if not ok and float in kinds and isinstance(value, int) and not isinstance(value, bool):
+        ok = True
+    if not ok:
+        want = " or ".join(_KINDS.get(k, k.__name__) for k in kinds)
+        raise ExportError(f"{where}.{key} must be {want}, got {value!r}")
+    return float(value) if kinds == (float,) else value
+
+
+def _ints(data: Mapping[str, Any], key: str, where: str, n: int | None = None) -> tuple[int, ...]:
+    values = _field(data, key, (list,), where)
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in values) or (n is not None and len(values) != n):
+        raise ExportError(f"{where}.{key} must be a list of {n or ''}{' ' if n else ''}integers, got {values!r}"
+                          .replace("  ", " "))
+    return tuple(values)

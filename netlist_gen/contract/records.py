@@ -1,0 +1,347 @@
+"""The records of ``manifest.json``: tiles, units, layers, timing, checkpoint, device, samples and the manifest
+itself (``to_dict`` writes exactly the manifest's JSON; ``from_dict`` checks every field's type)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, Mapping
+
+from ipnet_cosim.device.errors import ConfigError
+from ipnet_cosim.netlist_gen.contract.files import (EXPORT_FORMAT, EXPORT_VERSION, UNIT_KINDS, ExportError,
+                                                    ExportFiles, _field, _ints)
+
+# -- records ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TileRecord:
+    """One row tile of a unit: its subcircuit name, weight rows ``[a, b)`` and physical size (rows, columns)."""
+
+    subckt: str
+    rows: tuple[int, int]
+    size: tuple[int, int]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"subckt": self.subckt, "rows": list(self.rows), "size": list(self.size)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str) -> "TileRecord":
+        return cls(_field(data, "subckt", (str,), where), _ints(data, "rows", where, 2), _ints(data, "size", where, 2))
+
+
+@dataclass(frozen=True)
+class UnitRecord:
+    """One simulated unit: a layer's position x column block, its row tiles, inputs and output neurons."""
+
+    name: str
+    layer: int
+    position: int
+    col_block: int
+    weight_columns: tuple[int, int]
+    netlist: str
+    ports: str | None
+    tiles: tuple[TileRecord, ...]
+    rows: tuple[int, ...]
+    neurons: tuple[int, ...]
+    sha256: str
+
+    @property
+    def n_cols(self) -> int:
+        return self.weight_columns[1] - self.weight_columns[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {"name": self.name, "layer": self.layer, "position": self.position, "col_block": self.col_block,
+               "weight_columns": list(self.weight_columns), "netlist": self.netlist,
+               "tiles": [t.to_dict() for t in self.tiles], "rows": list(self.rows),
+               "neurons": list(self.neurons), "sha256": self.sha256}
+        if self.ports is not None:
+            out["ports"] = self.ports
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str) -> "UnitRecord":
+        tiles = _field(data, "tiles", (list,), where)
+        if not tiles:
+            raise ExportError(f"{where}.tiles is empty")
+        return cls(_field(data, "name", (str,), where), _field(data, "layer", (int,), where),
+                   _field(data, "position", (int,), where), _field(data, "col_block", (int,), where),
+                   _ints(data, "weight_columns", where, 2), _field(data, "netlist", (str,), where),
+                   _field(data, "ports", (str, type(None)), where, None),
+                   tuple(TileRecord.from_dict(t, f"{where}.tiles[{i}]") for i, t in enumerate(tiles)),
+                   _ints(data, "rows", where), _ints(data, "neurons", where), _field(data, "sha256", (str,), where))
+
+
+@dataclass(frozen=True)
+class LayerRecord:
+    """One mapped layer (``unit`` one of :data:`UNIT_KINDS`; ``integrate`` is the readout)."""
+
+    index: int
+    name: str
+    type: str
+    mapping: str
+    unit: str
+    model: str | None
+    in_shape: tuple[int, ...]
+    out_shape: tuple[int, ...]
+    matrix_shape: tuple[int, ...]
+    positions: int
+    layout: str
+    units: int
+    tiles: int
+    max_abs_weight: float
+    k_s: float
+    mirror_gain: float
+    conductance_range_s: tuple[float, float]
+    devices: int
+
+    @property
+    def is_readout(self) -> bool:
+        return self.unit == "integrate"
+
+    @property
+    def n_out(self) -> int:
+        n = 1
+        for v in self.out_shape:
+            n *= v
+        return n
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        for key in ("in_shape", "out_shape", "matrix_shape", "conductance_range_s"):
+            out[key] = list(out[key])
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str) -> "LayerRecord":
+        unit = _field(data, "unit", (str,), where)
+        if unit not in UNIT_KINDS:
+            raise ExportError(f"{where}.unit is {unit!r}; one of {', '.join(UNIT_KINDS)}")
+        rng = _field(data, "conductance_range_s", (list,), where)
+        if len(rng) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in rng):
+            raise ExportError(f"{where}.conductance_range_s must be two numbers, got {rng!r}")
+        return cls(_field(data, "index", (int,), where), _field(data, "name", (str,), where),
+                   _field(data, "type", (str,), where), _field(data, "mapping", (str,), where), unit,
+                   _field(data, "model", (str, type(None)), where, None), _ints(data, "in_shape", where),
+                   _ints(data, "out_shape", where), _ints(data, "matrix_shape", where),
+                   _field(data, "positions", (int,), where), _field(data, "layout", (str,), where),
+                   _field(data, "units", (int,), where), _field(data, "tiles", (int,), where),
+                   _field(data, "max_abs_weight", (float,), where), _field(data, "k_s", (float,), where),
+                   _field(data, "mirror_gain", (float,), where), (float(rng[0]), float(rng[1])),
+                   _field(data, "devices", (int,), where))
+
+
+@dataclass(frozen=True)
+class TimingRecord:
+    """The step timing every unit was built for (SI units)."""
+
+    n_steps: int
+    t_step_s: float
+    t_pulse_s: float
+    t_edge_s: float
+    read_delay_s: float
+    v_read_v: float
+    current_scale_a: float
+    readout_gain: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str) -> "TimingRecord":
+        values = {f.name: _field(data, f.name, (int,) if f.name == "n_steps" else (float,), where)
+                  for f in fields(cls)}
+        if values["n_steps"] < 1 or not all(v > 0 for k, v in values.items() if k not in ("readout_gain",)):
+            raise ExportError(f"{where}: n_steps and every time/voltage/current must be positive, got {values}")
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class CheckpointRecord:
+    file: str
+    sha256: str
+    epoch: int
+    metrics: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "sha256": self.sha256, "epoch": self.epoch, "metrics": self.metrics}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str) -> "CheckpointRecord":
+        return cls(_field(data, "file", (str,), where), _field(data, "sha256", (str,), where),
+                   _field(data, "epoch", (int,), where), _field(data, "metrics", (dict,), where, {}))
+
+
+@dataclass(frozen=True)
+class DeviceRecord:
+    """The neuron model shipped with the export: its Verilog-A source, OSDI build and their hashes."""
+
+    va: str
+    osdi: str
+    osdi_sha256: str
+    openvaf: str
+    models: dict[str, Any]
+    va_sha256: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {"va": self.va, "osdi": self.osdi, "osdi_sha256": self.osdi_sha256, "openvaf": self.openvaf,
+               "models": self.models}
+        if self.va_sha256 is not None:
+            out["va_sha256"] = self.va_sha256
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str) -> "DeviceRecord":
+        return cls(_field(data, "va", (str,), where), _field(data, "osdi", (str,), where),
+                   _field(data, "osdi_sha256", (str,), where), _field(data, "openvaf", (str,), where),
+                   _field(data, "models", (dict,), where), _field(data, "va_sha256", (str, type(None)), where, None))
+
+
+@dataclass(frozen=True)
+class SamplesRecord:
+    split: str
+    indices: tuple[int, ...]
+    labels: tuple[int, ...]
+    file: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"split": self.split, "indices": list(self.indices), "labels": list(self.labels), "file": self.file}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str) -> "SamplesRecord":
+        rec = cls(_field(data, "split", (str,), where), _ints(data, "indices", where), _ints(data, "labels", where),
+                  _field(data, "file", (str,), where))
+        if len(rec.indices) != len(rec.labels) or not rec.indices:
+            raise ExportError(f"{where}: needs as many labels as indices (and at least one)")
+        return rec
+
+
+@dataclass(frozen=True)
+class ExportManifest:
+    """``manifest.json`` of an export (see :mod:`ipnet_cosim.netlist_gen.export` for the folder layout).
+
+    The network, data, card and mapping sections stay tables here: their own typed readers
+    (``NetworkConfig``, ``DataConfig``, :class:`~ipnet_cosim.device.card.DeviceCard`,
+    :class:`~ipnet_cosim.netlist_gen.mapping.MappingOptions`) validate them where they are used.
+    """
+
+    package_version: str
+    checkpoint: CheckpointRecord
+    network_config: dict[str, Any]
+    data_config: dict[str, Any]
+    class_names: tuple[str, ...]
+    device_card: dict[str, Any]
+    fast_card: dict[str, Any]
+    mapping_options: dict[str, Any]
+    interface: dict[str, Any]
+    timing: TimingRecord
+    drive: dict[str, Any]
+    device: DeviceRecord
+    samples: SamplesRecord
+    gather_codes: dict[str, Any]
+    layers: tuple[LayerRecord, ...]
+    units: tuple[UnitRecord, ...]
+    torch_version: str
+    format: str = EXPORT_FORMAT
+    format_version: int = EXPORT_VERSION
+
+    # derived views ----------------------------------------------------------------------------
+    def card(self):
+        from ipnet_cosim.device.card import DeviceCard
+        return DeviceCard.from_dict(self.device_card, origin="manifest.json device_card")
+
+    def fast(self):
+        from ipnet_cosim.device.card import DeviceCard
+        return DeviceCard.from_dict(self.fast_card, origin="manifest.json fast_card")
+
+    def options(self):
+        from ipnet_cosim.netlist_gen.mapping import MappingOptions
+        try:
+            return MappingOptions.from_dict(self.mapping_options)
+        except (TypeError, ValueError) as exc:
+            raise ExportError(f"manifest.json mapping_options: {exc}") from exc
+
+    @property
+    def bounded(self) -> bool:
+        """The neurons sit behind the card's bounded drive stage."""
+        return self.network_config.get("drive", "ideal") == "bounded"
+
+    @property
+    def hidden_layers(self) -> tuple[LayerRecord, ...]:
+        return tuple(layer for layer in self.layers if not layer.is_readout)
+
+    @property
+    def readout(self) -> LayerRecord:
+        return self.layers[-1]
+
+    def units_of(self, layer: int) -> tuple[UnitRecord, ...]:
+        return tuple(u for u in self.units if u.layer == layer)
+
+    def unit(self, name: str) -> UnitRecord:
+        for u in self.units:
+            if u.name == name:
+                return u
+        raise ConfigError(f"unit '{name}' is not in this export (units look like {self.units[0].name}; see "
+                          f"{ExportFiles.MANIFEST})")
+
+    # serialisation ----------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": self.format, "format_version": self.format_version, "package_version": self.package_version,
+                "checkpoint": self.checkpoint.to_dict(), "network_config": self.network_config,
+                "data_config": self.data_config, "class_names": list(self.class_names),
+                "device_card": self.device_card, "fast_card": self.fast_card, "mapping_options": self.mapping_options,
+                "interface": self.interface, "timing": self.timing.to_dict(), "drive": self.drive,
+                "device": self.device.to_dict(), "samples": self.samples.to_dict(), "gather_codes": self.gather_codes,
+                "layers": [layer.to_dict() for layer in self.layers], "units": [u.to_dict() for u in self.units],
+                "torch_version": self.torch_version}
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = ExportFiles.MANIFEST) -> "ExportManifest":
+        if not isinstance(data, Mapping):
+            raise ExportError(f"{where} must hold a table, got {type(data).__name__}")
+        if data.get("format") != EXPORT_FORMAT:
+            raise ExportError(f"{where} is not an ipnet-cosim export manifest (format {data.get('format')!r})")
+        if data.get("format_version") != EXPORT_VERSION:
+            raise ExportError(f"{where} has export format version {data.get('format_version')!r}; this ipnet-cosim "
+                              f"reads version {EXPORT_VERSION}")
+        layers = tuple(LayerRecord.from_dict(d, f"{where} layers[{i}]")
+                       for i, d in enumerate(_field(data, "layers", (list,), where)))
+        units = tuple(UnitRecord.from_dict(d, f"{where} units[{i}]")
+                      for i, d in enumerate(_field(data, "units", (list,), where)))
+        names = _field(data, "class_names", (list,), where)
+        man = cls(package_version=_field(data, "package_version", (str,), where),
+                  checkpoint=CheckpointRecord.from_dict(_field(data, "checkpoint", (dict,), where), f"{where} checkpoint"),
+                  network_config=_field(data, "network_config", (dict,), where),
+                  data_config=_field(data, "data_config", (dict,), where),
+                  class_names=tuple(str(v) for v in names),
+                  device_card=_field(data, "device_card", (dict,), where),
+                  fast_card=_field(data, "fast_card", (dict,), where),
+                  mapping_options=_field(data, "mapping_options", (dict,), where),
+                  interface=_field(data, "interface", (dict,), where, {}),
+                  timing=TimingRecord.from_dict(_field(data, "timing", (dict,), where), f"{where} timing"),
+                  drive=_field(data, "drive", (dict,), where, {"kind": "ideal"}),
+                  device=DeviceRecord.from_dict(_field(data, "device", (dict,), where), f"{where} device"),
+                  samples=SamplesRecord.from_dict(_field(data, "samples", (dict,), where), f"{where} samples"),
+                  gather_codes=_field(data, "gather_codes", (dict,), where),
+                  layers=layers, units=units, torch_version=_field(data, "torch_version", (str,), where, ""))
+        man._check(where)
+        return man
+
+    def _check(self, where: str) -> None:
+        if len(self.layers) < 1 or not self.layers[-1].is_readout:
+            raise ExportError(f"{where}: the last layer must be the readout (unit 'integrate')")
+        if any(layer.is_readout for layer in self.layers[:-1]):
+            raise ExportError(f"{where}: only the last layer may be a readout")
+        if [layer.index for layer in self.layers] != list(range(len(self.layers))):
+            raise ExportError(f"{where}: layer indices must be 0..{len(self.layers) - 1} in order")
+        for layer in self.layers:
+            if not self.units_of(layer.index):
+                raise ExportError(f"{where}: layer {layer.name} has no units")
+        for u in self.units:
+            if not 0 <= u.layer < len(self.layers):
+                raise ExportError(f"{where}: unit {u.name} belongs to layer {u.layer}, which does not exist")
+            if len(u.neurons) != u.n_cols:
+                raise ExportError(f"{where}: unit {u.name} has {u.n_cols} weight columns but {len(u.neurons)} neurons")
+            n_out = self.layers[u.layer].n_out
+            if any(not 0 <= n < n_out for n in u.neurons):
+                raise ExportError(f"{where}: unit {u.name} names a neuron outside layer {u.layer}'s {n_out} outputs")
+        if len({u.name for u in self.units}) != len(self.units):
+            raise ExportError(f"{where}: unit names are not unique")
