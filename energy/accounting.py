@@ -49,8 +49,8 @@ import numpy as np
 
 from ipnet_cosim.device.errors import ConfigError
 from ipnet_cosim.energy.quantity import figure
-from ipnet_cosim.netlist_gen.contract import (Export, ExportManifest, SimFiles, SimulationResults, read_export,
-                                              read_results)
+from ipnet_cosim.netlist_gen.contract import (EXPORT_TAG, Export, ExportManifest, ForeignResultsError, SimFiles,
+                                              SimulationResults, read_export, read_results)
 
 CATEGORIES = ("input_drivers", "crossbar_read", "neuron_heating", "mirror_supply", "spike_read", "reset")
 SIMULATED = ("input_drivers", "crossbar_read", "neuron_heating")
@@ -113,12 +113,18 @@ class SimulationData:
         return self.export.manifest
 
 
-def _load_npz(path: Path, what: str, fix: str) -> dict[str, np.ndarray]:
+def _load_npz(path: Path, what: str, fix: str, export: Export) -> dict[str, np.ndarray]:
+    """The arrays of a per-sample file; one that names another export (``EXPORT_TAG``) is refused."""
     try:
         with np.load(path) as data:
-            return {k: data[k] for k in data.files}
+            arrays = {k: data[k] for k in data.files}
     except Exception as exc:
         raise ConfigError(f"{what} {path} is damaged ({type(exc).__name__}); {fix}") from None
+    tag = arrays.pop(EXPORT_TAG, None)
+    if tag is not None and str(tag) != export.identity.manifest_sha256:
+        raise ForeignResultsError(f"{what} {path} belongs to another export (manifest {str(tag)[:12]}, not "
+                                  f"{export.identity.manifest_sha256[:12]}); {fix}")
+    return arrays
 
 
 def load_simulation(folder: str | Path, sim: str | Path | None = None) -> SimulationData:
@@ -137,8 +143,8 @@ def load_simulation(folder: str | Path, sim: str | Path | None = None) -> Simula
             raise ConfigError(f"{sim} has no energy data for sample {s} ({e_path.name}): it was simulated without "
                               f"current vectors (--no-energy); rerun 'ipnet-cosim simulate {export.folder}' with "
                               f"energy on")
-        energy[s] = _load_npz(e_path, "energy file", rerun)
-        spikes[s] = _load_npz(s_path, "spike file", rerun)
+        energy[s] = _load_npz(e_path, "energy file", rerun, export)
+        spikes[s] = _load_npz(s_path, "spike file", rerun, export)
         for layer in export.manifest.layers:
             need = [f"{layer.name}_source_j", f"{layer.name}_rdriver_j"]
             if not layer.is_readout:

@@ -226,7 +226,8 @@ def _plots(report: Mapping[str, Any], data: SimulationData) -> dict[str, bytes]:
         plt.close(fig)
         out[name] = buf.getvalue()
 
-    soa_files = sorted(data.sim.glob("soa_sample_*.npz"))
+    from ipnet_cosim.netlist_gen.contract import SimFiles
+    soa_files = [f for f in (data.sim / SimFiles.soa(s) for s in data.samples) if f.is_file()]
     if soa_files and report["soa"]["layers"]:
         lim = report["soa"]["limits"]
         fig, (av, at) = plt.subplots(1, 2, figsize=(9, 3.4))

@@ -38,7 +38,7 @@ import numpy as np
 from ipnet_cosim.circuits.soa import SOALimits, SOAViolationError, check_layer, describe_violation
 from ipnet_cosim.device.errors import OsdiLoadError, SimulationError, SimulatorNotFoundError
 from ipnet_cosim.device.fileio import write_json
-from ipnet_cosim.netlist_gen.contract import (Export, LayerRecord, SimFiles, SimulationResults, UnitRecord,
+from ipnet_cosim.netlist_gen.contract import (EXPORT_TAG, Export, LayerRecord, SimFiles, SimulationResults, UnitRecord,
                                               bind_simulation_folder, read_export)
 from ipnet_cosim.netlist_gen.sim_compare import layer_warnings, summarise, torch_reference
 from ipnet_cosim.netlist_gen.sim_executors import ProgressBar, make_executor
@@ -281,11 +281,12 @@ def _provenance(export: Export, simulator: str, version: str, crossbar: str, com
 
 def _write_outputs(out_dir: Path, export: Export, samples, outputs: _LayerOutputs, ref, energy: bool) -> None:
     hidden = export.manifest.hidden_layers
+    tag = {EXPORT_TAG: np.asarray(export.identity.manifest_sha256)}      # every file names its export
     for k, s in enumerate(samples):
         arrays = {f"circuit_{layer.name}": outputs.spikes[s][li] for li, layer in enumerate(hidden)}
         if ref is not None:
             arrays.update({f"torch_{layer.name}": ref["spikes"][li][k] for li, layer in enumerate(hidden)})
-        atomic_savez(out_dir / SimFiles.spikes(s), circuit_charge_c=outputs.charges[s], **arrays)
+        atomic_savez(out_dir / SimFiles.spikes(s), circuit_charge_c=outputs.charges[s], **arrays, **tag)
         if energy:
-            atomic_savez(out_dir / SimFiles.energy(s), **outputs.energies[s])
-        atomic_savez(out_dir / SimFiles.soa(s), **outputs.soa[s])
+            atomic_savez(out_dir / SimFiles.energy(s), **outputs.energies[s], **tag)
+        atomic_savez(out_dir / SimFiles.soa(s), **outputs.soa[s], **tag)

@@ -276,6 +276,14 @@ def test_damaged_simulation_folder(capsys, copy_of, tmp_path, damage, fragments)
     assert not (tmp_path / "rep").exists()
 
 
+def test_energy_file_of_another_export_is_refused(capsys, world, copy_of, tmp_path):
+    a = copy_of("A")
+    shutil.copyfile(world["B"] / "sim" / "energy_sample_0000.npz", a / "sim" / "energy_sample_0000.npz")
+    code, err = run_cli(capsys, "report", a, "-o", tmp_path / "rep")
+    assert_named(code, err, "energy_sample_0000.npz", "another export")
+    assert not (tmp_path / "rep").exists()
+
+
 def test_simulation_folder_that_is_a_file(capsys, copy_of, tmp_path):
     folder = copy_of("A")
     target = tmp_path / "a_file"

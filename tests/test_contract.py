@@ -112,6 +112,9 @@ def test_results_are_bound_to_their_export(small_export, tmp_path):
     export = read_export(small_export)
     assert res["export"] == export.identity.to_dict()
     assert read_results(tmp_path / "sim", export).export == export.identity
+    for name in ("spikes_sample_0000.npz", "energy_sample_0000.npz", "soa_sample_0000.npz"):
+        with np.load(tmp_path / "sim" / name) as f:          # every per-sample file names its export
+            assert str(f["export_manifest_sha256"]) == export.identity.manifest_sha256
     data = json.loads((tmp_path / "sim" / "results.json").read_text())
     data["export"]["manifest_sha256"] = "0" * 64
     (tmp_path / "sim" / "results.json").write_text(json.dumps(data))

@@ -20,7 +20,7 @@ the simulation results).
 from __future__ import annotations
 
 from ipnet_cosim.netlist_gen.contract.files import (  # noqa: F401
-    EXPORT_FORMAT, EXPORT_VERSION, RESULTS_FORMAT, RESULTS_VERSION, UNIT_KINDS, ExportError, ExportFiles,
+    EXPORT_FORMAT, EXPORT_TAG, EXPORT_VERSION, RESULTS_FORMAT, RESULTS_VERSION, UNIT_KINDS, ExportError, ExportFiles,
     ForeignResultsError, SimFiles)
 from ipnet_cosim.netlist_gen.contract.records import (  # noqa: F401
     CheckpointRecord, DeviceRecord, ExportManifest, LayerRecord, SamplesRecord, TileRecord, TimingRecord, UnitRecord)

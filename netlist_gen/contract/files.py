@@ -11,7 +11,8 @@ EXPORT_FORMAT = "ipnet-cosim-export"
 EXPORT_VERSION = 1
 RESULTS_FORMAT = "ipnet-cosim-simulation"
 RESULTS_VERSION = 2
-UNIT_KINDS = ("heat", "memoryless", "integrate")     # the one vocabulary of a layer's unit kind
+UNIT_KINDS = ("heat", "memoryless", "integrate")
+EXPORT_TAG = "export_manifest_sha256"      # the array in every per-sample npz of a simulation naming its export     # the one vocabulary of a layer's unit kind
 
 
 class ExportError(ConfigError):
