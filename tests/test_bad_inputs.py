@@ -205,6 +205,7 @@ def _edit_manifest(folder: Path, edit) -> None:
     (lambda f: _edit_manifest(f, lambda d: d.update(format_version=99)), ("version 99",)),
     (lambda f: _edit_manifest(f, lambda d: d.update(format="something-else")), ("not an ipnet-cosim export",)),
     (lambda f: _edit_manifest(f, lambda d: d["layers"][0].update(k_s="big")), ("layers[0].k_s", "number")),
+    (lambda f: _edit_manifest(f, lambda d: d["layers"][0].update(k_s=float("nan"))), ("layers[0].k_s", "finite")),
     (lambda f: _edit_manifest(f, lambda d: d["units"][0].update(neurons=[0])), ("unit L0_p000_c0", "neurons")),
     (lambda f: _edit_manifest(f, lambda d: d["layers"][0].update(unit="quantum")), ("quantum",)),
     (lambda f: _edit_manifest(f, lambda d: d["timing"].pop("t_step_s")), ("t_step_s",)),
@@ -212,7 +213,8 @@ def _edit_manifest(folder: Path, edit) -> None:
     (lambda f: (f / "stimulus" / "samples.npz").write_bytes(b"PK\x03\x04 damaged"), ("samples.npz", "damaged")),
     (lambda f: (f / "checkpoint" / "checkpoint.pt").write_bytes(b"other"), ("checkpoint.pt", "does not match")),
     (lambda f: next((f / "ports").glob("*.npz")).write_bytes(b"junk"), ("port model", "damaged")),
-], ids=["no-manifest", "manifest-not-json", "manifest-version", "manifest-format", "field-type", "unit-neurons",
+], ids=["no-manifest", "manifest-not-json", "manifest-version", "manifest-format", "field-type", "field-nan",
+        "unit-neurons",
         "unit-kind", "timing-field", "samples-missing", "samples-damaged", "checkpoint-replaced", "ports-damaged"])
 def test_damaged_export_folder(capsys, copy_of, tmp_path, damage, fragments):
     folder = copy_of("A")
@@ -222,6 +224,12 @@ def test_damaged_export_folder(capsys, copy_of, tmp_path, damage, fragments):
     code, err = run_cli(capsys, "simulate", folder, "--no-compare", "--plots", "0", "--workers", "1")
     assert_named(code, err, *fragments)
     assert snapshot(folder) == before               # nothing written, not even an empty sim folder
+
+
+def test_a_file_where_the_export_folder_belongs(capsys, world, tmp_path):
+    code, err = run_cli(capsys, "report", world["A"] / "manifest.json", "-o", tmp_path / "rep")
+    assert_named(code, err, "is a file, not an export folder")
+    assert not (tmp_path / "rep").exists()
 
 
 def test_missing_netlist_with_the_full_crossbar(capsys, copy_of):

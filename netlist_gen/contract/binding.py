@@ -68,6 +68,8 @@ def read_export(folder: str | Path, *, need_checkpoint: bool = True) -> Export:
     """
     folder = Path(folder)
     hint = f"create it with 'ipnet-cosim export CHECKPOINT -o {folder}'"
+    if folder.exists() and not folder.is_dir():
+        raise ExportError(f"{folder} is a file, not an export folder; pass the folder 'ipnet-cosim export' wrote")
     if not folder.is_dir():
         raise ExportError(f"export folder {folder} does not exist; {hint}")
     path = folder / ExportFiles.MANIFEST

@@ -101,7 +101,12 @@ def _field(data: Mapping[str, Any], key: str, kinds: tuple[type, ...], where: st
     if not ok:
         want = " or ".join(_KINDS.get(k, k.__name__) for k in kinds)
         raise ExportError(f"{where}.{key} must be {want}, got {value!r}")
-    return float(value) if kinds == (float,) else value
+    if kinds == (float,):
+        import math
+        if not math.isfinite(value):
+            raise ExportError(f"{where}.{key} must be a finite number, got {value!r}")
+        return float(value)
+    return value
 
 
 def _ints(data: Mapping[str, Any], key: str, where: str, n: int | None = None) -> tuple[int, ...]:
