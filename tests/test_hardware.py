@@ -1,0 +1,122 @@
+"""The mapped crossbar in PyTorch (netlist_gen/hardware.py): the conductances export writes, the exact column
+currents of tiles with wires (against the reduction, the full ladder in ngspice), and gradients through
+quantization and the IR-drop model."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from ipnet_cosim.device.card import DeviceCard
+from ipnet_cosim.netlist_gen.conductance import ConductanceOptions, map_weights
+from ipnet_cosim.netlist_gen.hardware import (_WiredTile, column_currents_a, conductances_torch, tile_row_col_s,
+                                              variation_factors)
+from ipnet_cosim.netlist_gen.reduction import reduce_tile
+
+NONIDEAL = ConductanceOptions(levels=16, variation_sigma=0.05, seed=3)
+
+
+def _weights(rows=9, cols=4, seed=0) -> np.ndarray:
+    return np.random.default_rng(seed).normal(0.0, 0.7, (rows, cols))
+
+
+def test_conductances_equal_the_exported_ones():
+    w = _weights()
+    ref = map_weights(w, v_read_v=0.2, current_scale_a=150e-6, options=NONIDEAL)
+    g_p, g_m, k = conductances_torch(torch.tensor(w), NONIDEAL, variation_factors(w.shape, NONIDEAL))
+    np.testing.assert_allclose(g_p.numpy(), ref.g_plus_s, rtol=1e-15, atol=0)
+    np.testing.assert_allclose(g_m.numpy(), ref.g_minus_s, rtol=1e-15, atol=0)
+    assert float(k) == pytest.approx(ref.k_s, rel=1e-15)
+    other = conductances_torch(torch.tensor(w), NONIDEAL, variation_factors(w.shape, NONIDEAL, seed=99))[0]
+    assert not np.allclose(other.numpy(), ref.g_plus_s)          # another chip, other devices
+
+
+@pytest.mark.parametrize("r_wire, r_driver", [(1.0, 0.0), (1.0, 30.0), (20.0, 5.0), (0.0, 30.0), (0.0, 0.0)])
+def test_tile_port_conductances_equal_the_reduction(r_wire, r_driver):
+    w = _weights(12, 5, seed=1)
+    g = map_weights(w, v_read_v=0.2, current_scale_a=150e-6, options=NONIDEAL)
+    a = tile_row_col_s(torch.tensor(g.g_plus_s), torch.tensor(g.g_minus_s), r_wire, r_driver).numpy()
+    if r_wire > 0:
+        ref = reduce_tile(g.g_plus_s, g.g_minus_s, r_wire, r_driver).row_col      # rounded to 12 digits
+    else:
+        cells = np.stack([g.g_plus_s, g.g_minus_s], axis=-1).reshape(12, -1)
+        ref = cells / (1.0 + r_driver * cells.sum(axis=1, keepdims=True))
+    np.testing.assert_allclose(a, ref, rtol=1e-10, atol=0)
+
+
+def test_the_ir_drop_model_has_the_exact_gradient():
+    """Adjoint backward pass against finite differences (torch.autograd.gradcheck), conductances in units of
+    100 uS so that the default step is small against them."""
+    rng = np.random.default_rng(4)
+    g0 = torch.tensor(rng.uniform(0.05, 1.0, (3, 4)), requires_grad=True)
+
+    def f(x):
+        return _WiredTile.apply(x * 1e-4, 2.0, 7.0) * 1e4
+
+    assert torch.autograd.gradcheck(f, (g0,), eps=1e-6, atol=1e-8, rtol=1e-6)
+
+
+def test_gradients_flow_through_quantization_and_wires():
+    w = torch.tensor(_weights(8, 3, seed=5), requires_grad=True)
+    g_p, g_m, k = conductances_torch(w, NONIDEAL, variation_factors(tuple(w.shape), NONIDEAL))
+    levels = torch.tensor(np.random.default_rng(6).integers(0, 2, (4, 8)) * 0.2)
+    cur = column_currents_a(levels, tile_row_col_s(g_p, g_m, 1.0, 30.0))
+    cur.sum().backward()
+    assert torch.isfinite(w.grad).all() and (w.grad != 0).sum() > 0.8 * w.numel()
+    # the straight-through estimator: the quantized map's gradient is the continuous map's (no variation,
+    # no wires, no clipping at G_max): d(I+ - I-)/dW = k v per active row
+    w2 = torch.tensor(_weights(8, 3, seed=5) * 0.5, requires_grad=True)
+    plain = dataclasses.replace(NONIDEAL, variation_sigma=0.0)
+    gq = conductances_torch(w2, plain)
+    gc = conductances_torch(w2, dataclasses.replace(plain, levels=None))
+    grads = []
+    for g_p, g_m, _ in (gq, gc):
+        w2.grad = None
+        column_currents_a(levels, tile_row_col_s(g_p, g_m)).sum().backward()
+        grads.append(w2.grad.clone())
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-12, atol=0)
+
+
+@pytest.mark.ngspice
+def test_column_currents_equal_ngspice_on_a_tiled_layer_with_wires():
+    """A layer of 20 inputs x 6 outputs cut into row tiles of 8 (quantized, 5 % lognormal variation, 1 ohm
+    wire segments, 30 ohm drivers), written as the full ladder netlist and solved by ngspice at a DC point:
+    every tile's differential sense current equals the PyTorch model's to 1e-9 relative."""
+    from ipnet_cosim.circuits.runner import run_netlist
+    from ipnet_cosim.netlist_gen.ir import DCSweep, Save, VoltageSource
+    from ipnet_cosim.netlist_gen.mapping import (BIAS, LayerMatrix, MappingOptions, conductances, layer_units,
+                                                 unit_circuit)
+    from ipnet_cosim.netlist_gen.ngspice import format_ngspice
+    card = DeviceCard()
+    rng = np.random.default_rng(7)
+    n_in, n_out = 20, 6
+    lm = LayerMatrix(rng.normal(0, 0.6, (n_in + 1, n_out)), np.array([list(range(n_in)) + [BIAS]]),
+                     np.arange(n_out)[None, :], "hardware test")
+    options = MappingOptions(tile_rows=8, tile_cols=16, r_wire_ohm=1.0, r_driver_ohm=30.0, wire_model="ladder",
+                             conductance=NONIDEAL)
+    (unit,) = layer_units(0, lm, options)
+    gmap = conductances(lm, 0, 0, v_read_v=card.timing.v_read_v, current_scale_a=150e-6, options=options,
+                        name="hardware test")
+    circuit = unit_circuit(unit, lm, gmap, unit_kind="integrate", card=card, fast_card=card, n_steps=1,
+                           options=options, title="hardware test")
+    x = (rng.random(n_in + 1) < 0.5) * card.timing.v_read_v
+    x[-1] = card.timing.v_read_v                                   # the bias row
+    els = tuple(dataclasses.replace(e, dc_v=float(x[int(e.name[2:])]), pwl=None)
+                if isinstance(e, VoltageSource) and e.name.startswith("Vx") else e for e in circuit.elements)
+    dc_source = next(e for e in els if isinstance(e, VoltageSource) and e.name.startswith("Vx"))
+    v0 = dc_source.dc_v
+    deck = format_ngspice(dataclasses.replace(
+        circuit, elements=els, tran=None, dc=DCSweep(dc_source.name, v0, v0, 0.1),
+        saves=tuple(Save.i(f"Vs{pm}{r}_{j}") for r in range(len(unit.row_blocks)) for j in range(n_out) for pm in "pm")))
+    waves = run_netlist(deck)
+    # PyTorch: the same devices (the exported chip's, drawn for this layer and position), tile by tile
+    xs = torch.tensor(x)
+    for r, (r0, r1) in enumerate(unit.row_blocks):
+        a = tile_row_col_s(torch.tensor(gmap.g_plus_s[r0:r1]), torch.tensor(gmap.g_minus_s[r0:r1]),
+                           options.r_wire_ohm, options.r_driver_ohm)
+        model = column_currents_a(xs[r0:r1], a).numpy()
+        spice = np.array([waves[f"vsp{r}_{j}#branch"][0] - waves[f"vsm{r}_{j}#branch"][0] for j in range(n_out)])
+        np.testing.assert_allclose(model, spice, rtol=1e-9, atol=1e-9 * np.abs(spice).max())
