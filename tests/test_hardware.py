@@ -120,3 +120,66 @@ def test_column_currents_equal_ngspice_on_a_tiled_layer_with_wires():
         model = column_currents_a(xs[r0:r1], a).numpy()
         spice = np.array([waves[f"vsp{r}_{j}#branch"][0] - waves[f"vsm{r}_{j}#branch"][0] for j in range(n_out)])
         np.testing.assert_allclose(model, spice, rtol=1e-9, atol=1e-9 * np.abs(spice).max())
+
+
+def _small_net_and_frames(tmp_path):
+    from _small_net import SMALL_DATA, make_small_checkpoint
+    from ipnet_cosim.models.checkpoint import load_checkpoint
+    from ipnet_cosim.models.datasets import load_dataset
+    ck_path = make_small_checkpoint(tmp_path / "ck")
+    ck = load_checkpoint(ck_path)
+    _, test = load_dataset(SMALL_DATA)
+    return ck_path, ck.model.set_precision("exact").eval(), torch.as_tensor(test.frames[:2])
+
+
+def test_ideal_hardware_net_is_the_network(tmp_path):
+    from ipnet_cosim.netlist_gen.hardware_net import HardwareNet
+    _, net, frames = _small_net_and_frames(tmp_path)
+    with torch.no_grad():
+        ref, tr = net(frames, return_trace=True)
+        hw, th = HardwareNet(net)(frames, return_trace=True)
+    for a, b in zip(tr["input_currents_a"], th["input_currents_a"]):
+        torch.testing.assert_close(b, a, rtol=1e-9, atol=1e-15)
+    torch.testing.assert_close(hw, ref, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.ngspice
+@pytest.mark.openvaf
+def test_hardware_net_predicts_the_nonideal_circuit(tmp_path):
+    """16 levels, 5 % lognormal variation, 1 ohm wires and 30 ohm drivers on the small tiled net: the PyTorch
+    hardware model gives the exported chip's layer-0 currents (the export's port models) to 1e-9 and the same
+    spikes as ngspice in every layer."""
+    from ipnet_cosim.netlist_gen.contract import read_export
+    from ipnet_cosim.netlist_gen.export import export_network
+    from ipnet_cosim.netlist_gen.hardware_net import HardwareNet
+    from ipnet_cosim.netlist_gen.mapping import MappingOptions, row_levels_v
+    from ipnet_cosim.netlist_gen.ports import UnitPorts
+    from ipnet_cosim.netlist_gen.simulate import simulate_export
+    ck_path, net, frames = _small_net_and_frames(tmp_path)
+    options = MappingOptions(tile_rows=16, tile_cols=4, r_wire_ohm=1.0, r_driver_ohm=30.0, conductance=NONIDEAL)
+    export_network(ck_path, tmp_path / "exp", samples=[0, 1], options=options)
+    res = simulate_export(tmp_path / "exp", progress=False, compare=False, workers=2)
+    hw = HardwareNet(net, options)
+    with torch.no_grad():
+        logits, trace = hw(frames, return_trace=True)
+    man = read_export(tmp_path / "exp").manifest
+    # layer-0 currents of the exported chip, from the export's own port models
+    spikes0 = frames[0].reshape(frames.shape[1], -1).numpy().astype(float)
+    scale = net.config.current_scale_a
+    for u in man.units_of(0)[:6]:
+        ports = UnitPorts.load(tmp_path / "exp" / u.ports)
+        levels = row_levels_v(np.asarray(u.rows), spikes0, net.card.timing.v_read_v)
+        phys = levels @ ports.row_col_s
+        diff = (phys[:, 0::2] - phys[:, 1::2]) * man.layers[0].mirror_gain
+        model = trace["input_currents_a"][0][:, 0].reshape(frames.shape[1], -1)[:, list(u.neurons)].numpy()
+        np.testing.assert_allclose(model, diff, rtol=1e-9, atol=1e-9 * scale)
+    for s in (0, 1):
+        with np.load(tmp_path / "exp" / "sim" / f"spikes_sample_{s:04d}.npz") as sim:
+            for li, layer in enumerate(man.hidden_layers):
+                circuit = sim[f"circuit_{layer.name}"]
+                model = trace["outputs"][li][:, s].reshape(circuit.shape[0], -1).numpy() > 0.5
+                assert np.array_equal(model, circuit), (s, layer.name, int((model != circuit).sum()))
+    from ipnet_cosim.netlist_gen.sim_compare import decide
+    for s, e in enumerate(res["per_sample"]):        # and the class scores: the readout's charge
+        np.testing.assert_allclose(e["circuit_logits"], logits[s].numpy(), rtol=1e-6, atol=1e-9)
+        assert decide(logits[s].numpy()) == e["circuit_class"]

@@ -1,0 +1,130 @@
+"""A trained network run through its mapped crossbars in PyTorch: every layer's neuron currents as the exported
+circuit produces them (issue 16, item 1).
+
+For every weight layer (and the readout) the mapping of :mod:`~ipnet_cosim.netlist_gen.mapping` gives the
+im2col matrix ``M`` (weights, bias row last; built here from the module's parameters so that gradients reach
+them), the row gather of every output position and the output index of every column. Per position ``p``
+the devices are :func:`~ipnet_cosim.netlist_gen.hardware.conductances_torch` of ``M`` with that position's
+variation (drawn per (seed, layer, position), as export draws it, or another chip's), cut into the tiles of
+the mapping options (row tiles x column blocks); each tile's exact port conductances ``A``
+(:func:`~ipnet_cosim.netlist_gen.hardware.tile_row_col_s`, wires and driver resistance included) turn the row
+levels (``v_read`` where the input spiked, always on the bias row, 0 on padding) into differential column
+currents, summed over row tiles. The mirrors scale them by ``current_scale_a / (k v_read)``, so the op output
+``a = (I+ - I-) / (k v_read)`` is what :class:`~ipnet_cosim.models.network.SpikingNet` feeds its drive and
+neurons; the readout's class scores are ``readout_gain x mean_t a`` (the circuit's charge formula for the
+rectangular pulses PyTorch integrates).
+
+With an ideal mapping (continuous devices, no variation, no wires) ``a`` equals the PyTorch op's output up to
+round-off; a net with memory (RNN, LSTM) has no circuit and is refused as ``export`` refuses it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from ipnet_cosim.netlist_gen.conductance import ConductanceOptions
+from ipnet_cosim.netlist_gen.hardware import conductances_torch, tile_row_col_s, variation_factors
+from ipnet_cosim.netlist_gen.mapping import (BIAS, LAYER_MAPPINGS, PAD, MappingOptions, blocks, network_layers)
+
+
+def _matrix(module: nn.Module) -> Tensor:
+    """The im2col weight matrix ``[rows, cols]`` (bias row last) of a Conv2d or Linear, from its parameters."""
+    w = module.weight
+    b = module.bias if module.bias is not None else torch.zeros(w.shape[0], dtype=w.dtype)
+    return torch.cat([w.reshape(w.shape[0], -1).T, b[None, :]], dim=0)
+
+
+def position_seed(base_seed: int, layer: int, position: int) -> int:
+    """The variation seed of one position's crossbar copy (as :func:`~ipnet_cosim.netlist_gen.mapping.conductances`)."""
+    return int(np.random.SeedSequence([base_seed, layer, position]).generate_state(1)[0])
+
+
+class CrossbarLayer:
+    """One mapped layer: gather, output indices and tiling (fixed), conductances (from the live weights)."""
+
+    def __init__(self, view, options: MappingOptions, v_read_v: float) -> None:
+        lm = LAYER_MAPPINGS[view.type](view)
+        self.view, self.options, self.v_read_v = view, options, v_read_v
+        self.n_in = int(np.prod(view.in_shape))
+        rows, cols = lm.matrix.shape
+        gather = lm.gather.copy()
+        gather[gather == PAD] = self.n_in          # a zero appended to the input
+        gather[gather == BIAS] = self.n_in + 1     # a one appended to the input
+        self.gather = torch.as_tensor(gather)
+        self.out_index = torch.as_tensor(lm.out_index)
+        self.n_out = int(np.prod(view.out_shape))
+        self.row_blocks = blocks(rows, options.tile_rows)
+        self.col_blocks = blocks(cols, options.tile_cols // 2)
+
+    def effective_matrix(self, chip_seed: int | None = None) -> tuple[Tensor, Tensor]:
+        """Per position ``[P, rows, cols]`` the map from row levels (V) to ``(I+ - I-)`` (S), and ``k``."""
+        co: ConductanceOptions = self.options.conductance
+        m = _matrix(self.view.module).to(torch.float64)
+        base = co.seed if chip_seed is None else chip_seed
+        positions = self.gather.shape[0]
+        varied = co.variation_sigma > 0
+        mats = []
+        k = None
+        for p in range(positions if varied else 1):
+            pco = dataclasses.replace(co, seed=position_seed(base, self.view.index, p)) if varied else co
+            g_p, g_m, k = conductances_torch(m, pco, variation_factors(tuple(m.shape), pco))
+            pieces = []
+            for r0, r1 in self.row_blocks:
+                row = [(lambda a: a[:, 0::2] - a[:, 1::2])(
+                    tile_row_col_s(g_p[r0:r1, c0:c1], g_m[r0:r1, c0:c1], self.options.r_wire_ohm,
+                                   self.options.r_driver_ohm)) for c0, c1 in self.col_blocks]
+                pieces.append(torch.cat(row, dim=1))
+            mats.append(torch.cat(pieces, dim=0))
+        stack = torch.stack(mats)
+        if not varied:
+            stack = stack.expand(positions, -1, -1)
+        return stack, k
+
+    def __call__(self, x: Tensor, chip_seed: int | None = None) -> Tensor:
+        """Op output ``a`` ``[T, B, *out_shape]`` for input spikes ``x`` ``[T, B, *in_shape]``."""
+        t, b = x.shape[:2]
+        flat = x.reshape(t, b, self.n_in).to(torch.float64)
+        ext = torch.cat([flat, torch.zeros(t, b, 1, dtype=flat.dtype), torch.ones(t, b, 1, dtype=flat.dtype)], dim=2)
+        levels = self.v_read_v * ext[:, :, self.gather]                       # [T, B, P, rows]
+        a_eff, k = self.effective_matrix(chip_seed)
+        cur = torch.einsum("tbpr,prc->tbpc", levels, a_eff) / (k * self.v_read_v)
+        out = torch.zeros(t, b, self.n_out, dtype=cur.dtype)
+        out[:, :, self.out_index.reshape(-1)] = cur.reshape(t, b, -1)
+        return out.reshape(t, b, *self.view.out_shape)
+
+
+class HardwareNet(nn.Module):
+    """A :class:`~ipnet_cosim.models.network.SpikingNet` whose ops and readout run through their mapped
+    crossbars (module docstring); the neurons, drive and memories are the network's own."""
+
+    def __init__(self, net: nn.Module, options: MappingOptions = MappingOptions()) -> None:
+        super().__init__()
+        self.net = net
+        self.options = options
+        v_read = net.card.timing.v_read_v
+        views = network_layers(net)
+        self.layers = [CrossbarLayer(v, options, v_read) for v in views[:-1]]
+        self.readout_layer = CrossbarLayer(views[-1], options, v_read)
+        self.chip_seed: int | None = None        # None: the exported chip; an int: another chip's variation
+
+    def forward(self, frames: Tensor, return_trace: bool = False):
+        net = self.net
+        x = net._prepare(frames)
+        currents, inputs, outputs = [], [], []
+        for layer, unit in zip(self.layers, net.units):
+            a = layer(x, self.chip_seed).to(x.dtype)
+            i_a = net.neuron_current_a(a)
+            x = unit(i_a)
+            currents.append(i_a)
+            inputs.append(a * net.config.current_scale_a)
+            outputs.append(x)
+        per_step = self.readout_layer(x, self.chip_seed).to(x.dtype)
+        logits = net.config.readout_gain * per_step.mean(dim=0)
+        if return_trace:
+            return logits, {"currents_a": currents, "input_currents_a": inputs, "outputs": outputs,
+                            "readout": per_step}
+        return logits
