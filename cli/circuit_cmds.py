@@ -44,11 +44,44 @@ def export_cmd(checkpoint: Path = typer.Argument(..., help="checkpoint folder or
     console = Console(stderr=True)
     options = _mapping_options(tile_rows, tile_cols, g_min, g_max, levels, variation, variation_kind,
                                variation_seed, r_wire, r_driver, wire_model)
-    manifest = export_network(checkpoint, out, samples=parse_samples(samples), options=options, progress=console.log)
+    manifest = export_network(checkpoint, out, samples=parse_samples(samples), options=options, progress=console.log,
+                              notify=lambda msg: typer.echo(msg, err=True))
     console.print(f"[bold]wrote[/bold] {out.resolve()}")
     for layer in manifest["layers"]:
         console.print(f"  {layer['name']}: {layer['type']} -> {layer['units']} netlists, {layer['tiles']} tiles, "
                       f"{layer['devices']} devices ({layer['unit']})")
+
+
+@app.command("finetune")
+def finetune_cmd(checkpoint: Path = typer.Argument(..., help="checkpoint folder or .pt file (ipnet-cosim train)"),
+                 out: Path = typer.Option(..., "--out", "-o", help="new checkpoint folder"),
+                 epochs: int = typer.Option(3, help="fine-tuning epochs through the crossbars"),
+                 lr: float = typer.Option(2e-3, help="Adam learning rate"),
+                 batch_size: int = typer.Option(32, help="samples per step"),
+                 chips: str = typer.Option("per_batch", help="device variation during training: per_batch (a new "
+                                           "chip every mini-batch) | fixed (the exported chip)"),
+                 seed: int = typer.Option(0, help="seed of shuffling and of the per-batch chips"),
+                 tile_rows: int = typer.Option(128, help="largest crossbar: rows"),
+                 tile_cols: int = typer.Option(128, help="largest crossbar: physical columns (a weight uses two)"),
+                 g_min: float = typer.Option(1e-6, help="smallest device conductance, S"),
+                 g_max: float = typer.Option(1e-3, help="largest device conductance, S"),
+                 levels: int = typer.Option(0, help="programmable levels per device (0: continuous)"),
+                 variation: float = typer.Option(0.0, help="device-to-device variation sigma (0.05 = 5 %)"),
+                 variation_kind: str = typer.Option("lognormal", help="lognormal | normal"),
+                 variation_seed: int = typer.Option(0, help="seed of the exported chip's variation"),
+                 r_wire: float = typer.Option(0.0, help="wire resistance per cell segment, ohm"),
+                 r_driver: float = typer.Option(0.0, help="row driver output resistance, ohm")) -> None:
+    """Fine-tune a checkpoint through its mapped crossbars (quantization, variation, exact IR drop); the new
+    checkpoint records the hardware, and export warns when mapped with other options."""
+    from rich.console import Console
+    from ipnet_cosim.netlist_gen.finetune import finetune_hardware
+    console = Console(stderr=True)
+    options = _mapping_options(tile_rows, tile_cols, g_min, g_max, levels, variation, variation_kind,
+                               variation_seed, r_wire, r_driver)
+    metrics = finetune_hardware(checkpoint, out, options, epochs=epochs, lr=lr, batch_size=batch_size,
+                                variation=chips, seed=seed, log=console.log)
+    console.print(f"[bold]wrote[/bold] {out.resolve()}: test accuracy through the crossbars (PyTorch hardware "
+                  f"model, exported chip) {metrics['hardware_test_accuracy']:.3f}, plain {metrics['test_accuracy']:.3f}")
 
 
 @app.command("simulate")

@@ -164,8 +164,10 @@ class _Plan:
 
 def plan_export(checkpoint: str | Path, *, samples: Sequence[int] = tuple(range(10)),
                 options: MappingOptions = MappingOptions(),
-                progress: Callable[[str], None] | None = None) -> tuple[ExportManifest, _Plan]:
-    """Check everything and build the manifest and file contents (no file is written)."""
+                progress: Callable[[str], None] | None = None,
+                notify: Callable[[str], None] | None = None) -> tuple[ExportManifest, _Plan]:
+    """Check everything and build the manifest and file contents (no file is written); ``notify`` receives
+    warnings (default: ``progress``)."""
     import torch
     from ipnet_cosim import models as _models
     from ipnet_cosim.device.compiler import compile_va, neuron_va_path, openvaf_version
@@ -183,6 +185,10 @@ def plan_export(checkpoint: str | Path, *, samples: Sequence[int] = tuple(range(
                               f"memory in digital state). Export an IPNet checkpoint")
     model = ck.model.eval()
     views = network_layers(model)
+    from ipnet_cosim.netlist_gen.finetune import hardware_mismatch
+    mismatch = hardware_mismatch(ck.raw, options)
+    if mismatch:
+        (notify or say)(mismatch)
     card, fast_card = model.card, model.fast_card
     t = card.timing
     frames, labels = load_samples(ck.data_config, samples)
@@ -294,13 +300,14 @@ def plan_export(checkpoint: str | Path, *, samples: Sequence[int] = tuple(range(
 
 def export_network(checkpoint: str | Path, out_dir: str | Path, *, samples: Sequence[int] = tuple(range(10)),
                    options: MappingOptions = MappingOptions(),
-                   progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+                   progress: Callable[[str], None] | None = None,
+                   notify: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Export a checkpoint (see the module docstring). Returns the manifest (as written, a table)."""
     out = Path(out_dir)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ConfigError(f"{out} exists and is not empty; export into a new folder (an earlier export is never "
                           f"overwritten)")
-    manifest, plan = plan_export(checkpoint, samples=samples, options=options, progress=progress)
+    manifest, plan = plan_export(checkpoint, samples=samples, options=options, progress=progress, notify=notify)
     tmp = out.with_name(out.name + ".export-tmp")
     if tmp.exists():
         shutil.rmtree(tmp)

@@ -111,6 +111,11 @@ class HardwareNet(nn.Module):
         self.readout_layer = CrossbarLayer(views[-1], options, v_read)
         self.chip_seed: int | None = None        # None: the exported chip; an int: another chip's variation
 
+    @property
+    def config(self):
+        """The wrapped network's configuration."""
+        return self.net.config
+
     def forward(self, frames: Tensor, return_trace: bool = False):
         net = self.net
         x = net._prepare(frames)

@@ -183,3 +183,34 @@ def test_hardware_net_predicts_the_nonideal_circuit(tmp_path):
     for s, e in enumerate(res["per_sample"]):        # and the class scores: the readout's charge
         np.testing.assert_allclose(e["circuit_logits"], logits[s].numpy(), rtol=1e-6, atol=1e-9)
         assert decide(logits[s].numpy()) == e["circuit_class"]
+
+
+@pytest.mark.ngspice
+@pytest.mark.openvaf
+def test_finetune_records_its_hardware_and_export_warns_on_other_options(tmp_path, capsys):
+    """One epoch of hardware-aware fine-tuning of the small net: the checkpoint round-trips its hardware
+    configuration, export with the same options is silent and with other options warns (CLI), and a
+    second fine-tune into the same folder is refused."""
+    from ipnet_cosim.cli.app import main
+    from ipnet_cosim.device.errors import CheckpointError
+    from ipnet_cosim.models.checkpoint import load_checkpoint
+    from ipnet_cosim.netlist_gen.finetune import finetune_hardware, hardware_mismatch, hardware_of
+    from ipnet_cosim.netlist_gen.mapping import MappingOptions
+    ck_path, _, _ = _small_net_and_frames(tmp_path)
+    options = MappingOptions(tile_rows=16, tile_cols=4, r_wire_ohm=1.0, conductance=NONIDEAL)
+    metrics = finetune_hardware(ck_path, tmp_path / "hw", options, epochs=1, batch_size=8)
+    assert 0 < metrics["hardware_test_accuracy"] and "hardware_test_accuracy_source" in metrics
+    ck = load_checkpoint(tmp_path / "hw")
+    hw = hardware_of(ck.raw)
+    assert hw["mapping_options"] == options.to_dict() and hw["variation"] == "per_batch" and hw["epochs"] == 1
+    assert hardware_mismatch(ck.raw, options) is None
+    assert hardware_mismatch(ck.raw, dataclasses.replace(options, wire_model="ladder")) is None   # same hardware
+    assert "r_wire_ohm" in hardware_mismatch(ck.raw, dataclasses.replace(options, r_wire_ohm=2.0))
+    capsys.readouterr()
+    code = main(["export", str(tmp_path / "hw"), "-o", str(tmp_path / "exp"), "--samples", "0", "--tile-rows",
+                 "16", "--tile-cols", "4", "--levels", "16", "--variation", "0.05", "--variation-seed", "3"])
+    assert code == 0
+    err = capsys.readouterr().err
+    assert "fine-tuned for other hardware" in err and "r_wire_ohm" in err      # exported without the wires
+    with pytest.raises(CheckpointError, match="exists"):
+        finetune_hardware(ck_path, tmp_path / "hw", options, epochs=1)

@@ -1,0 +1,114 @@
+"""Hardware-aware fine-tuning: continue training a checkpoint through its mapped crossbars
+(:class:`~ipnet_cosim.netlist_gen.hardware_net.HardwareNet`: the exported conductances with quantization,
+device variation and the exact IR drop of every tile), and record the hardware it was trained for.
+
+Variation during training is either the exported chip's (``variation="fixed"``: the devices export will
+write) or a fresh chip per mini-batch (``"per_batch"``, the default: the network learns to work on any chip
+of the same statistics). The result is a normal checkpoint whose ``hardware`` entry holds the mapping options;
+``export`` compares them with its own and warns when they differ (:func:`hardware_mismatch`).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ipnet_cosim.device.errors import CheckpointError, ConfigError
+from ipnet_cosim.netlist_gen.mapping import MappingOptions
+
+HARDWARE_KEY = "hardware"
+VARIATION_MODES = ("per_batch", "fixed")
+# the mapping options that define the hardware (the others choose how it is simulated, not what it is)
+HARDWARE_FIELDS = ("tile_rows", "tile_cols", "conductance", "r_wire_ohm", "r_driver_ohm")
+
+
+def hardware_of(raw: dict[str, Any]) -> dict[str, Any] | None:
+    """The hardware a checkpoint was fine-tuned for (its ``hardware`` entry), or None."""
+    hw = raw.get(HARDWARE_KEY)
+    return dict(hw) if isinstance(hw, dict) else None
+
+
+def hardware_mismatch(raw: dict[str, Any], options: MappingOptions) -> str | None:
+    """A one-line warning when ``options`` differ from the mapping the checkpoint was fine-tuned for."""
+    hw = hardware_of(raw)
+    if hw is None:
+        return None
+    trained = hw.get("mapping_options", {})
+    now = options.to_dict()
+    keys = [k for k in HARDWARE_FIELDS if trained.get(k) != now.get(k)]
+    if not keys:
+        return None
+    return (f"warning: this checkpoint was fine-tuned for other hardware (differs in {', '.join(keys)}); the circuit "
+            f"may not reach the accuracy it was trained for. Export with the same options, or fine-tune again")
+
+
+def finetune_hardware(checkpoint: str | Path, out_dir: str | Path, options: MappingOptions, *, epochs: int = 3,
+                      lr: float = 2e-3, batch_size: int = 32, variation: str = "per_batch", seed: int = 0,
+                      log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Fine-tune ``checkpoint`` through the crossbars of ``options``; write the result to ``out_dir``.
+
+    Returns the metrics (also in the new checkpoint): test accuracy of the PyTorch hardware model on the
+    exported chip and, for reference, of the plain network.
+    """
+    import torch
+    from torch import nn
+    from ipnet_cosim.models.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
+    from ipnet_cosim.models.datasets import DataConfig, load_dataset
+    from ipnet_cosim.models.train import evaluate
+    from ipnet_cosim.netlist_gen.hardware_net import HardwareNet
+
+    say = log or (lambda msg: None)
+    if variation not in VARIATION_MODES:
+        raise ConfigError(f"variation mode {variation!r} is unknown; use one of {', '.join(VARIATION_MODES)}")
+    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{name} ({value!r}) must be an integer >= 1")
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0:
+        raise ConfigError(f"lr ({lr!r}) must be a positive number")
+    out = Path(out_dir)
+    if (out / CHECKPOINT_FILE).exists():
+        raise CheckpointError(f"{out / CHECKPOINT_FILE} exists; choose another output folder (nothing was overwritten)")
+    ck = load_checkpoint(checkpoint)
+    model = ck.model.set_precision("train").train()
+    hw = HardwareNet(model, options)                   # refuses networks without a circuit (RNN, LSTM, ...)
+    train_set, test_set = load_dataset(DataConfig.from_dict(ck.data_config))
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    rng = np.random.default_rng(seed)
+    history = []
+    t0 = time.perf_counter()
+    for epoch in range(epochs):
+        model.train()
+        order = rng.permutation(len(train_set.labels))
+        total, n = 0.0, 0
+        for start in range(0, len(order), batch_size):
+            idx = np.sort(order[start:start + batch_size])
+            x = torch.from_numpy(np.ascontiguousarray(train_set.frames[idx]))
+            y = torch.from_numpy(train_set.labels[idx]).long()
+            hw.chip_seed = int(rng.integers(2 ** 31)) if variation == "per_batch" else None
+            loss = nn.functional.cross_entropy(hw(x).float(), y)
+            if not torch.isfinite(loss.detach()):
+                raise ConfigError(f"fine-tuning diverged at epoch {epoch + 1} (loss {float(loss.detach())}); lower lr")
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += float(loss.detach()) * len(idx)
+            n += len(idx)
+        history.append({"epoch": ck.epoch + epoch + 1, "train_loss": total / n, "hardware": True,
+                        "seconds": time.perf_counter() - t0})
+        say(f"hardware fine-tuning epoch {epoch + 1}/{epochs}: loss {total / n:.4f}")
+    hw.chip_seed = None                                  # the exported chip
+    with torch.no_grad():
+        hw_eval = evaluate(hw, test_set.frames, test_set.labels)
+        plain_eval = evaluate(model, test_set.frames, test_set.labels)
+    metrics = {**ck.metrics, "test_accuracy": plain_eval["accuracy"],
+               "hardware_test_accuracy": hw_eval["accuracy"], "finetune_seconds": time.perf_counter() - t0,
+               "hardware_test_accuracy_source": "computed: PyTorch hardware model (HardwareNet) on the exported chip"}
+    hardware = {"mapping_options": options.to_dict(), "variation": variation, "epochs": epochs, "lr": lr,
+                "batch_size": batch_size, "seed": seed, "finetuned_from_epoch": ck.epoch}
+    save_checkpoint(out, model, data_config=ck.data_config, train_config=ck.train_config, metrics=metrics,
+                    history=list(ck.history) + history, class_names=ck.class_names, epoch=ck.epoch + epochs,
+                    extra={HARDWARE_KEY: hardware})
+    return metrics
