@@ -11,8 +11,15 @@ from __future__ import annotations
 import os
 
 import pytest
+from hypothesis import settings
 
 from ipnet_cosim.circuits.runner import available as ngspice_available
+
+# property tests draw the same examples on every run (a CI result does not depend on luck); set
+# HYPOTHESIS_PROFILE=explore to search new examples locally
+settings.register_profile("repeatable", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 REQUIRE_ENV = "IPNET_COSIM_REQUIRE_SIMULATORS"
 

@@ -629,7 +629,9 @@ def test_reduced_tiles_have_the_ladders_port_currents(lm, options, r_wire, data)
         assert want.keys() == got.keys()
         scale = max(1e-18, max(abs(v) for v in want.values()))
         # tolerance: the dense ladder solve itself carries an error ~1e-16 x its condition (wire / cell conductance)
-        rel = max(1e-9, 1e-14 / (r_wire * options.conductance.g_min_s))
+        # (and of a driver much stronger than the cells: its conductance 1/r_driver enters squared)
+        rel = max(1e-9, 1e-14 / (r_wire * options.conductance.g_min_s),
+                  1e-14 / (options.r_driver_ohm * options.conductance.g_min_s) if options.r_driver_ohm > 0 else 0.0)
         for name in want:
             assert got[name] == pytest.approx(want[name], rel=rel, abs=1e-9 * scale), f"{u.name}/{name}"
 
