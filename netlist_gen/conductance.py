@@ -77,6 +77,18 @@ class ConductanceMap:
         return (self.g_plus_s - self.g_minus_s) * v_read_v * self.mirror_gain / current_scale_a
 
 
+def variation_factors(shape: tuple[int, ...], options: ConductanceOptions,
+                      seed: int | None = None) -> np.ndarray | None:
+    """The device factors ``[2, *shape]`` (G+ then G-) of a chip drawn with ``options.seed`` (or ``seed``):
+    ``exp(sigma N(0, 1))`` (lognormal) or ``1 + sigma N(0, 1)`` (normal); None without variation."""
+    if options.variation_sigma <= 0:
+        return None
+    noise = np.random.default_rng(options.seed if seed is None else seed).standard_normal((2,) + tuple(shape))
+    if options.variation_kind == "lognormal":
+        return np.exp(options.variation_sigma * noise)
+    return 1.0 + options.variation_sigma * noise
+
+
 def map_weights(weights: np.ndarray, *, v_read_v: float, current_scale_a: float,
                 options: ConductanceOptions = ConductanceOptions(), name: str = "layer") -> ConductanceMap:
     """Differential conductances for ``weights`` [rows, cols] (see the module docstring)."""
@@ -104,13 +116,8 @@ def map_weights(weights: np.ndarray, *, v_read_v: float, current_scale_a: float,
         dev_minus = np.round(dev_minus / step) * step
     g_plus = o.g_min_s + dev_plus
     g_minus = o.g_min_s + dev_minus
-    if o.variation_sigma > 0:
-        rng = np.random.default_rng(o.seed)
-        noise = rng.standard_normal((2,) + w.shape)
-        if o.variation_kind == "lognormal":
-            factor = np.exp(o.variation_sigma * noise)
-        else:
-            factor = 1.0 + o.variation_sigma * noise
+    factor = variation_factors(w.shape, o)
+    if factor is not None:
         g_plus = g_plus * factor[0]
         g_minus = g_minus * factor[1]
     g_plus = np.clip(g_plus, o.g_min_s, o.g_max_s)

@@ -8,7 +8,8 @@ float64 the forward values equal :func:`~ipnet_cosim.netlist_gen.conductance.map
 round-off). Quantization to ``levels`` uses a straight-through estimator: the forward pass rounds each
 device to its level, the backward pass treats the rounding as the identity. Device variation multiplies by
 a factor that is either the exported chip's (``variation_factors``: the same seeded draw as ``map_weights``)
-or any other draw (another chip, or a fresh one per mini-batch). Clipping to ``[G_min, G_max]`` passes no
+or any other draw (another chip, or a fresh one per mini-batch), both from
+:func:`~ipnet_cosim.netlist_gen.conductance.variation_factors`. Clipping to ``[G_min, G_max]`` passes no
 gradient outside the range.
 
 **Tile currents** (:func:`tile_row_col_s`): a tile's row sources are ideal and its columns end in 0 V sense
@@ -38,7 +39,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ipnet_cosim.netlist_gen.conductance import ConductanceOptions
+from ipnet_cosim.netlist_gen.conductance import ConductanceOptions, variation_factors  # noqa: F401 (re-exported)
 
 
 # -- conductances ------------------------------------------------------------------------------------
@@ -53,19 +54,6 @@ class _RoundSTE(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         return grad
-
-
-def variation_factors(shape: tuple[int, int], options: ConductanceOptions,
-                      seed: int | None = None) -> np.ndarray | None:
-    """The device factors ``[2, rows, cols]`` (G+ then G-) of a chip: with ``seed`` None the exported chip's
-    (the draw :func:`~ipnet_cosim.netlist_gen.conductance.map_weights` makes), else the chip of ``seed``."""
-    if options.variation_sigma <= 0:
-        return None
-    rng = np.random.default_rng(options.seed if seed is None else seed)
-    noise = rng.standard_normal((2,) + tuple(shape))
-    if options.variation_kind == "lognormal":
-        return np.exp(options.variation_sigma * noise)
-    return 1.0 + options.variation_sigma * noise
 
 
 def conductances_torch(weights: torch.Tensor, options: ConductanceOptions,

@@ -28,7 +28,8 @@ from torch import Tensor, nn
 
 from ipnet_cosim.netlist_gen.conductance import ConductanceOptions
 from ipnet_cosim.netlist_gen.hardware import conductances_torch, tile_row_col_s, variation_factors
-from ipnet_cosim.netlist_gen.mapping import (BIAS, LAYER_MAPPINGS, PAD, MappingOptions, blocks, network_layers)
+from ipnet_cosim.netlist_gen.mapping import (BIAS, LAYER_MAPPINGS, PAD, MappingOptions, blocks, network_layers,
+                                             position_seed)
 
 
 def _matrix(module: nn.Module) -> Tensor:
@@ -36,11 +37,6 @@ def _matrix(module: nn.Module) -> Tensor:
     w = module.weight
     b = module.bias if module.bias is not None else torch.zeros(w.shape[0], dtype=w.dtype)
     return torch.cat([w.reshape(w.shape[0], -1).T, b[None, :]], dim=0)
-
-
-def position_seed(base_seed: int, layer: int, position: int) -> int:
-    """The variation seed of one position's crossbar copy (as :func:`~ipnet_cosim.netlist_gen.mapping.conductances`)."""
-    return int(np.random.SeedSequence([base_seed, layer, position]).generate_state(1)[0])
 
 
 class CrossbarLayer:

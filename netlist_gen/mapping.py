@@ -329,13 +329,17 @@ def layer_units(layer: int, lm: LayerMatrix, options: MappingOptions) -> list[Un
             for c, cb in enumerate(col_blocks)]
 
 
+def position_seed(base_seed: int, layer: int, position: int) -> int:
+    """The variation seed of one position's crossbar copy on the chip of ``base_seed``."""
+    return int(np.random.SeedSequence([base_seed, layer, position]).generate_state(1)[0])
+
+
 def conductances(lm: LayerMatrix, layer: int, position: int, *, v_read_v: float, current_scale_a: float,
                  options: MappingOptions, name: str) -> ConductanceMap:
     """The devices of one position's crossbar copy; variation is drawn per (seed, layer, position)."""
     co = options.conductance
     if co.variation_sigma > 0:
-        seed = int(np.random.SeedSequence([co.seed, layer, position]).generate_state(1)[0])
-        co = dataclasses.replace(co, seed=seed)
+        co = dataclasses.replace(co, seed=position_seed(co.seed, layer, position))
     return map_weights(lm.matrix, v_read_v=v_read_v, current_scale_a=current_scale_a, options=co, name=name)
 
 

@@ -17,6 +17,7 @@ from importlib import resources
 from pathlib import Path
 
 from ipnet_cosim.device.errors import CompilerError
+from ipnet_cosim.device.fileio import sha256_file
 
 NEURON_VA = "thermal_mtj_neuron.va"
 NEURON_MODULE = "ipnet_mtj_neuron"
@@ -99,7 +100,7 @@ def compile_va(va_path: str | Path | None = None, cache_dir: str | Path | None =
     stamp = target.with_name(target.name + ".sha256")        # the build's hash: a damaged cache file is rebuilt
     if not force and target.is_file() and stamp.is_file():
         try:
-            if stamp.read_text(encoding="ascii").strip() == _sha256(target):
+            if stamp.read_text(encoding="ascii").strip() == sha256_file(target):
                 return target
         except (OSError, UnicodeDecodeError):
             pass
@@ -115,15 +116,8 @@ def compile_va(va_path: str | Path | None = None, cache_dir: str | Path | None =
             diag = (proc.stderr or proc.stdout).strip()
             raise CompilerError(f"openvaf-r could not compile {va} (exit {proc.returncode}):\n{diag}")
         tmp_stamp = Path(tmp) / stamp.name
-        tmp_stamp.write_text(_sha256(tmp_out) + "\n", encoding="ascii")
+        tmp_stamp.write_text(sha256_file(tmp_out) + "\n", encoding="ascii")
         shutil.move(str(tmp_out), target)  # atomic within one file system: parallel callers are safe
         shutil.move(str(tmp_stamp), stamp)
     return target
 
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -43,7 +43,6 @@ class Export:
     folder: Path
     manifest: ExportManifest
     identity: ExportIdentity
-    raw: dict[str, Any] = field(repr=False, compare=False)
 
     def path(self, rel: str) -> Path:
         return self.folder / rel
@@ -95,7 +94,7 @@ def read_export(folder: str | Path, *, need_checkpoint: bool = True) -> Export:
     samples = folder / manifest.samples.file
     if not samples.is_file():
         raise ExportError(f"{samples} is missing (the exported input frames); export again")
-    return Export(folder, manifest, identity_of(data_bytes, raw), raw)
+    return Export(folder, manifest, identity_of(data_bytes, raw))
 
 
 @dataclass(frozen=True)
