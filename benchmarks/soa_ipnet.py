@@ -22,13 +22,6 @@ import time
 from pathlib import Path
 
 
-def spread_indices(n_test: int, n: int) -> list[int]:
-    """``n`` test-set indices spread evenly over ``range(n_test)`` (first and last included)."""
-    if n >= n_test:
-        return list(range(n_test))
-    return sorted({round(k * (n_test - 1) / (n - 1)) for k in range(n)})
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", type=Path, default=None, help="default: the bundled IPNet")
@@ -41,10 +34,9 @@ def main() -> None:
 
     from ipnet_cosim.circuits.runner import ngspice_version
     from ipnet_cosim.models.checkpoint import load_checkpoint, resolve_checkpoint_path
-    from ipnet_cosim.models.datasets import DataConfig, load_dataset
+    from ipnet_cosim.models.datasets import DataConfig, load_dataset, spread_indices
     from ipnet_cosim.device.fileio import sha256_file
-    from ipnet_cosim.netlist_gen.contract import read_export
-    from ipnet_cosim.netlist_gen.export import export_network
+    from ipnet_cosim.netlist_gen.export import export_once
     from ipnet_cosim.netlist_gen.simulate import simulate_export
 
     import ipnet_cosim.models as models_pkg
@@ -56,13 +48,7 @@ def main() -> None:
                else spread_indices(len(test.labels), args.samples))
     labels = [int(test.labels[i]) for i in samples]
     export = args.work / "export"
-    if (export / "manifest.json").is_file():
-        made = read_export(export).manifest
-        if list(made.samples.indices) != samples or made.checkpoint.sha256 != sha256_file(ck_path):
-            raise SystemExit(f"{export} holds an export of other samples or another checkpoint; delete it or pass "
-                             f"another --work")
-    else:
-        export_network(ck_path, export, samples=samples, progress=lambda msg: print(msg, flush=True))
+    export_once(ck_path, export, samples=samples, progress=lambda msg: print(msg, flush=True))
     t0 = time.perf_counter()
     notes: list[str] = []
     sim = simulate_export(export, samples=samples, workers=args.workers, progress=True, plots=0, soa="warn",

@@ -79,7 +79,7 @@ def finetune_cmd(checkpoint: Path = typer.Argument(..., help="checkpoint folder 
     options = _mapping_options(tile_rows, tile_cols, g_min, g_max, levels, variation, variation_kind,
                                variation_seed, r_wire, r_driver)
     metrics = finetune_hardware(checkpoint, out, options, epochs=epochs, lr=lr, batch_size=batch_size,
-                                variation=chips, seed=seed, log=console.log)
+                                variation=chips, seed=seed, log=console.log, progress_bar=True)
     console.print(f"[bold]wrote[/bold] {out.resolve()}: test accuracy through the crossbars (PyTorch hardware "
                   f"model, exported chip) {metrics['hardware_test_accuracy']:.3f}, plain {metrics['test_accuracy']:.3f}")
 
@@ -122,7 +122,9 @@ def simulate_cmd(folder: Path = typer.Argument(..., help="export folder (ipnet-c
                   f"{s['sim_time_per_sample_s']:.1f} s of {simulator} per sample "
                   f"({s['wall_time_s']:.1f} s wall for all, {s['workers']} workers)")
     if compare:
-        console.print(f"  PyTorch accuracy {s['torch_accuracy']:.3f}; predicted classes agree on "
+        twin = "PyTorch hardware model (exported chip)" if "network_accuracy" in s else "PyTorch"
+        plain = f" (network without the crossbars: {s['network_accuracy']:.3f})" if "network_accuracy" in s else ""
+        console.print(f"  {twin} accuracy {s['torch_accuracy']:.3f}{plain}; predicted classes agree on "
                       f"{s['classes_agree']}/{s['samples']}")
         for layer in s["layers"]:
             console.print(f"  {layer['layer']}: {layer['mismatches']} of {layer['neuron_steps']} neuron-steps differ "

@@ -78,7 +78,12 @@ def build_report(folder: str | Path, *, sim: str | Path | None = None,
                                                  sim_src + "; samples whose top class scores are equal (no decision)")
     if "torch_accuracy" in summary:
         accuracy["pytorch"] = figure(summary["torch_accuracy"], "1", "computed",
-                                   "PyTorch, exact precision, same samples")
+                                   "PyTorch, exact precision, same samples; model: "
+                                   + summary.get("torch_model", "the checkpoint's network"))
+    if "network_accuracy" in summary:
+        accuracy["pytorch_network"] = figure(summary["network_accuracy"], "1", "computed",
+                                           "PyTorch, exact precision, same samples; the checkpoint's network "
+                                           "without the crossbars' non-idealities")
         accuracy["classes_agree"] = figure(summary["classes_agree"], "1", "computed",
                                          "samples whose circuit and PyTorch classes agree")
     memory, memory_inputs = _memory_section(man, energy, techs, tech_name, bits_per_value)

@@ -133,3 +133,13 @@ def load_validation(config: DataConfig):
     from ipnet_cosim.models.data.synthetic_gestures import make_gesture_dataset
     return make_gesture_dataset(config.n_val_per_class, config=_generator_config(config), seed=config.seed,
                                 split="val", time_reversed=config.time_reversed)
+
+
+def spread_indices(n_items: int, n: int) -> list[int]:
+    """``n`` indices spread evenly over ``range(n_items)``, first and last included (the test sets are ordered by
+    class, so the first ``n`` would cover a few classes only); all of them when ``n >= n_items``."""
+    if n >= n_items:
+        return list(range(n_items))
+    if n <= 1:
+        return [0][:max(n, 0)]
+    return sorted({round(k * (n_items - 1) / (n - 1)) for k in range(n)})

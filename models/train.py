@@ -132,7 +132,7 @@ def evaluate(model: SpikingNet, frames: np.ndarray, labels: np.ndarray, *, batch
     return out
 
 
-class _Bar:
+class ProgressBar:
     """A rich progress bar that degrades to nothing when disabled."""
 
     def __init__(self, enabled: bool) -> None:
@@ -257,7 +257,7 @@ def train(out_dir: Path | str, network: NetworkConfig, data: DataConfig, options
     n = len(train_set.labels)
     steps = math.ceil(n / options.batch_size)
     train_time = sum(h.get("seconds", 0.0) for h in history)
-    with _Bar(progress_bar) as bar:
+    with ProgressBar(progress_bar) as bar:
         last_epoch = options.epochs if stop_after is None else min(options.epochs, start_epoch + stop_after)
         for epoch in range(start_epoch, last_epoch):
             model.train()

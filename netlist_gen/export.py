@@ -328,3 +328,24 @@ def export_network(checkpoint: str | Path, out_dir: str | Path, *, samples: Sequ
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return manifest.to_dict()
+
+
+def export_once(checkpoint: str | Path, out_dir: str | Path, *, samples: Sequence[int],
+                options: MappingOptions = MappingOptions(), progress: Callable[[str], None] | None = None,
+                notify: Callable[[str], None] | None = None) -> None:
+    """Export, or keep the export already in ``out_dir`` when it is of the same checkpoint (hash), samples and
+    mapping options (a resumable pipeline's step); an export of anything else there is refused, never replaced."""
+    from ipnet_cosim.models.checkpoint import resolve_checkpoint_path
+    from ipnet_cosim.netlist_gen.contract import read_export
+    out = Path(out_dir)
+    if not (out / MANIFEST).is_file():
+        export_network(checkpoint, out, samples=samples, options=options, progress=progress, notify=notify)
+        return
+    made = read_export(out).manifest
+    differs = [what for what, same in (
+        ("checkpoint", made.checkpoint.sha256 == sha256_file(resolve_checkpoint_path(checkpoint))),
+        ("samples", list(made.samples.indices) == [int(s) for s in samples]),
+        ("mapping options", made.mapping_options == options.to_dict())) if not same]
+    if differs:
+        raise ConfigError(f"{out} holds an export that differs in its {' and '.join(differs)}; delete it or choose another "
+                          f"folder (an earlier export is never overwritten)")

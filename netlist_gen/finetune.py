@@ -4,7 +4,8 @@ device variation and the exact IR drop of every tile), and record the hardware i
 
 Variation during training is either the exported chip's (``variation="fixed"``: the devices export will
 write) or a fresh chip per mini-batch (``"per_batch"``, the default: the network learns to work on any chip
-of the same statistics). The result is a normal checkpoint whose ``hardware`` entry holds the mapping options;
+of the same statistics; their variation seeds are all >= :data:`TRAINING_CHIP_SEED_MIN`, so chips with smaller
+seeds are unseen in training). The result is a normal checkpoint whose ``hardware`` entry holds the mapping options;
 ``export`` compares them with its own and warns when they differ (:func:`hardware_mismatch`).
 """
 
@@ -23,6 +24,9 @@ HARDWARE_KEY = "hardware"
 VARIATION_MODES = ("per_batch", "fixed")
 # the mapping options that define the hardware (the others choose how it is simulated, not what it is)
 HARDWARE_FIELDS = ("tile_rows", "tile_cols", "conductance", "r_wire_ohm", "r_driver_ohm")
+# the per-mini-batch training chips have variation seeds >= this; chips drawn with smaller seeds (the exported
+# chip's default 0, evaluation chips) are never seen in training
+TRAINING_CHIP_SEED_MIN = 2 ** 20
 
 
 def hardware_of(raw: dict[str, Any]) -> dict[str, Any] | None:
@@ -47,7 +51,7 @@ def hardware_mismatch(raw: dict[str, Any], options: MappingOptions) -> str | Non
 
 def finetune_hardware(checkpoint: str | Path, out_dir: str | Path, options: MappingOptions, *, epochs: int = 3,
                       lr: float = 2e-3, batch_size: int = 32, variation: str = "per_batch", seed: int = 0,
-                      log: Callable[[str], None] | None = None) -> dict[str, Any]:
+                      log: Callable[[str], None] | None = None, progress_bar: bool = False) -> dict[str, Any]:
     """Fine-tune ``checkpoint`` through the crossbars of ``options``; write the result to ``out_dir``.
 
     Returns the metrics (also in the new checkpoint): test accuracy of the PyTorch hardware model on the
@@ -57,7 +61,7 @@ def finetune_hardware(checkpoint: str | Path, out_dir: str | Path, options: Mapp
     from torch import nn
     from ipnet_cosim.models.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
     from ipnet_cosim.models.datasets import DataConfig, load_dataset
-    from ipnet_cosim.models.train import evaluate
+    from ipnet_cosim.models.train import ProgressBar, evaluate
     from ipnet_cosim.netlist_gen.hardware_net import HardwareNet
 
     say = log or (lambda msg: None)
@@ -79,26 +83,32 @@ def finetune_hardware(checkpoint: str | Path, out_dir: str | Path, options: Mapp
     rng = np.random.default_rng(seed)
     history = []
     t0 = time.perf_counter()
-    for epoch in range(epochs):
-        model.train()
-        order = rng.permutation(len(train_set.labels))
-        total, n = 0.0, 0
-        for start in range(0, len(order), batch_size):
-            idx = np.sort(order[start:start + batch_size])
-            x = torch.from_numpy(np.ascontiguousarray(train_set.frames[idx]))
-            y = torch.from_numpy(train_set.labels[idx]).long()
-            hw.chip_seed = int(rng.integers(2 ** 31)) if variation == "per_batch" else None
-            loss = nn.functional.cross_entropy(hw(x).float(), y)
-            if not torch.isfinite(loss.detach()):
-                raise ConfigError(f"fine-tuning diverged at epoch {epoch + 1} (loss {float(loss.detach())}); lower lr")
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total += float(loss.detach()) * len(idx)
-            n += len(idx)
-        history.append({"epoch": ck.epoch + epoch + 1, "train_loss": total / n, "hardware": True,
-                        "seconds": time.perf_counter() - t0})
-        say(f"hardware fine-tuning epoch {epoch + 1}/{epochs}: loss {total / n:.4f}")
+    steps = -(-len(train_set.labels) // batch_size)
+    with ProgressBar(progress_bar) as bar:
+        task = bar.task("fine-tuning through the crossbars", epochs * steps)
+        for epoch in range(epochs):
+            model.train()
+            order = rng.permutation(len(train_set.labels))
+            total, n = 0.0, 0
+            for start in range(0, len(order), batch_size):
+                idx = np.sort(order[start:start + batch_size])
+                x = torch.from_numpy(np.ascontiguousarray(train_set.frames[idx]))
+                y = torch.from_numpy(train_set.labels[idx]).long()
+                hw.chip_seed = (TRAINING_CHIP_SEED_MIN + int(rng.integers(2 ** 31)) if variation == "per_batch"
+                                else None)
+                loss = nn.functional.cross_entropy(hw(x).float(), y)
+                if not torch.isfinite(loss.detach()):
+                    raise ConfigError(f"fine-tuning diverged at epoch {epoch + 1} (loss {float(loss.detach())}); "
+                                      f"lower lr")
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                total += float(loss.detach()) * len(idx)
+                n += len(idx)
+                bar.update(task, advance=1, info=f"epoch {epoch + 1}/{epochs}, loss {total / n:.4f}")
+            history.append({"epoch": ck.epoch + epoch + 1, "train_loss": total / n, "hardware": True,
+                            "seconds": time.perf_counter() - t0})
+            say(f"hardware fine-tuning epoch {epoch + 1}/{epochs}: loss {total / n:.4f}")
     hw.chip_seed = None                                  # the exported chip
     with torch.no_grad():
         hw_eval = evaluate(hw, test_set.frames, test_set.labels)
@@ -107,7 +117,10 @@ def finetune_hardware(checkpoint: str | Path, out_dir: str | Path, options: Mapp
                "hardware_test_accuracy": hw_eval["accuracy"], "finetune_seconds": time.perf_counter() - t0,
                "hardware_test_accuracy_source": "computed: PyTorch hardware model (HardwareNet) on the exported chip"}
     hardware = {"mapping_options": options.to_dict(), "variation": variation, "epochs": epochs, "lr": lr,
-                "batch_size": batch_size, "seed": seed, "finetuned_from_epoch": ck.epoch}
+                "batch_size": batch_size, "seed": seed, "finetuned_from_epoch": ck.epoch,
+                "training_chips": (f"a new chip per mini-batch, variation seeds >= {TRAINING_CHIP_SEED_MIN}"
+                                   if variation == "per_batch" else "the exported chip (variation seed "
+                                   f"{options.conductance.seed})")}
     save_checkpoint(out, model, data_config=ck.data_config, train_config=ck.train_config, metrics=metrics,
                     history=list(ck.history) + history, class_names=ck.class_names, epoch=ck.epoch + epochs,
                     extra={HARDWARE_KEY: hardware})

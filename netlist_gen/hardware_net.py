@@ -20,8 +20,6 @@ round-off; a net with memory (RNN, LSTM) has no circuit and is refused as ``expo
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import torch
 from torch import Tensor, nn
@@ -30,6 +28,9 @@ from ipnet_cosim.netlist_gen.conductance import ConductanceOptions
 from ipnet_cosim.netlist_gen.hardware import conductances_torch, tile_row_col_s, variation_factors
 from ipnet_cosim.netlist_gen.mapping import (BIAS, LAYER_MAPPINGS, PAD, MappingOptions, blocks, network_layers,
                                              position_seed)
+
+# positions of one tile shape eliminated together: the row wires' inverses [P, rows, C, C] stay below this size
+TILE_BATCH_BYTES = 1 << 28
 
 
 def _matrix(module: nn.Module) -> Tensor:
@@ -55,30 +56,48 @@ class CrossbarLayer:
         self.n_out = int(np.prod(view.out_shape))
         self.row_blocks = blocks(rows, options.tile_rows)
         self.col_blocks = blocks(cols, options.tile_cols // 2)
+        self._cache = None
 
     def effective_matrix(self, chip_seed: int | None = None) -> tuple[Tensor, Tensor]:
-        """Per position ``[P, rows, cols]`` the map from row levels (V) to ``(I+ - I-)`` (S), and ``k``."""
+        """Per position ``[P, rows, cols]`` the map from row levels (V) to ``(I+ - I-)`` (S), and ``k``.
+
+        Without autograd (evaluation) the result is kept until the weights change (their version counters)
+        or another chip is asked for, so that evaluating batch after batch solves the tiles once."""
+        if torch.is_grad_enabled():
+            return self._effective_matrix(chip_seed)
+        key = (chip_seed, tuple((id(p), p._version) for p in self.view.module.parameters()))
+        if self._cache is None or self._cache[0] != key:
+            self._cache = (key, self._effective_matrix(chip_seed))
+        return self._cache[1]
+
+    def _effective_matrix(self, chip_seed: int | None) -> tuple[Tensor, Tensor]:
         co: ConductanceOptions = self.options.conductance
         m = _matrix(self.view.module).to(torch.float64)
         base = co.seed if chip_seed is None else chip_seed
         positions = self.gather.shape[0]
-        varied = co.variation_sigma > 0
-        mats = []
-        k = None
-        for p in range(positions if varied else 1):
-            pco = dataclasses.replace(co, seed=position_seed(base, self.view.index, p)) if varied else co
-            g_p, g_m, k = conductances_torch(m, pco, variation_factors(tuple(m.shape), pco))
-            pieces = []
-            for r0, r1 in self.row_blocks:
-                row = [(lambda a: a[:, 0::2] - a[:, 1::2])(
-                    tile_row_col_s(g_p[r0:r1, c0:c1], g_m[r0:r1, c0:c1], self.options.r_wire_ohm,
-                                   self.options.r_driver_ohm)) for c0, c1 in self.col_blocks]
-                pieces.append(torch.cat(row, dim=1))
-            mats.append(torch.cat(pieces, dim=0))
-        stack = torch.stack(mats)
-        if not varied:
+        factors = None
+        if co.variation_sigma > 0:            # one chip draw per position, as export draws it; batched
+            factors = np.stack([variation_factors(tuple(m.shape), co, position_seed(base, self.view.index, p))
+                                for p in range(positions)])
+        g_p, g_m, k = conductances_torch(m, co, factors)                 # [P or none, rows, cols]
+        pieces = []
+        for r0, r1 in self.row_blocks:
+            row = [self._tiles(g_p[..., r0:r1, c0:c1], g_m[..., r0:r1, c0:c1]) for c0, c1 in self.col_blocks]
+            pieces.append(torch.cat(row, dim=-1))
+        stack = torch.cat(pieces, dim=-2)
+        if factors is None:
             stack = stack.expand(positions, -1, -1)
         return stack, k
+
+    def _tiles(self, g_p: Tensor, g_m: Tensor) -> Tensor:
+        """``(I+ - I-)`` port conductances of one tile position ``[..., rows, cols]``; positions in chunks whose
+        dense elimination stays within :data:`TILE_BATCH_BYTES`."""
+        rows, cols = g_p.shape[-2:]
+        per = max(1, TILE_BATCH_BYTES // (8 * rows * (2 * cols) ** 2))
+        chunks = [slice(i, i + per) for i in range(0, g_p.shape[0], per)] if g_p.dim() == 3 else [slice(None)]
+        out = [tile_row_col_s(g_p[c], g_m[c], self.options.r_wire_ohm, self.options.r_driver_ohm) for c in chunks]
+        a = out[0] if len(out) == 1 else torch.cat(out)
+        return a[..., 0::2] - a[..., 1::2]
 
     def __call__(self, x: Tensor, chip_seed: int | None = None) -> Tensor:
         """Op output ``a`` ``[T, B, *out_shape]`` for input spikes ``x`` ``[T, B, *in_shape]``."""

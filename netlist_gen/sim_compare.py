@@ -4,7 +4,11 @@
   shared (a silent circuit gives equal scores; argmax would quietly call that class 0).
 * :func:`torch_reference`: the checkpoint in PyTorch at exact precision (float64, 64/16 substeps) on the
   same frames: spikes, each neuron-step's distance from the firing threshold (``ln H - ln ln 2`` for
-  heat-memory neurons, ``I / I_th - 1`` for memoryless ones), logits.
+  heat-memory neurons, ``I / I_th - 1`` for memoryless ones), logits. When the export's crossbars are not
+  ideal (quantized, varied, wires or driver resistance) the reference is the PyTorch model of the exported
+  chip (:class:`~ipnet_cosim.netlist_gen.hardware_net.HardwareNet`: the same devices and exact IR drop),
+  so that a disagreement means the circuit and its twin differ, not that the mapping is lossy; the
+  network's own accuracy on the samples is given beside it.
 * :func:`summarise`: per sample and layer, spike agreement and, for every disagreement, PyTorch's margin,
   so numerical ties can be told from mapping errors; and :func:`layer_warnings`: a silent layer, or a
   fire rate that departs from PyTorch's by more than :data:`FIRE_RATE_MARGIN`.
@@ -35,16 +39,32 @@ def decide(scores: Sequence[float]) -> int | None:
     return int(winners[0]) if winners.size == 1 else None
 
 
+def ideal_mapping(options) -> bool:
+    """Continuous devices without variation, wires or driver resistance: the circuit computes the network."""
+    co = options.conductance
+    return co.levels is None and co.variation_sigma == 0 and options.r_wire_ohm == 0 and options.r_driver_ohm == 0
+
+
 def torch_reference(export: Export, frames: np.ndarray) -> dict[str, Any]:
-    """PyTorch at exact precision on ``frames``: spikes, margins per layer, logits."""
+    """PyTorch at exact precision on ``frames``: spikes, margins per layer, logits (the module docstring says
+    which model: the network, or its hardware model on the exported chip)."""
     import torch
     from ipnet_cosim.models.checkpoint import load_checkpoint
     from ipnet_cosim.models.network import EXACT_N_SUB, EXACT_N_SUB_IDLE, HeatMemoryNeurons
     from ipnet_cosim.models.neuron import NeuronState, mtj_neuron_step
     ck = load_checkpoint(export.path(export.manifest.checkpoint.file))
     model = ck.model.set_precision("exact").eval()
+    options = export.manifest.options()
+    hardware = not ideal_mapping(options)
+    network_predicted = None
     with torch.no_grad():
-        logits, trace = model(torch.as_tensor(frames), return_trace=True)
+        x = torch.as_tensor(frames)
+        if hardware:
+            from ipnet_cosim.netlist_gen.hardware_net import HardwareNet
+            network_predicted = [decide(row) for row in model(x).numpy()]
+            logits, trace = HardwareNet(model, options)(x, return_trace=True)
+        else:
+            logits, trace = model(x, return_trace=True)
     spikes, margins, kinds = [], [], []
     for i_a, out, unit in zip(trace["currents_a"], trace["outputs"], model.units):
         t_steps, batch = out.shape[:2]
@@ -64,7 +84,8 @@ def torch_reference(export: Export, frames: np.ndarray) -> dict[str, Any]:
         margins.append(margin.reshape(t_steps, batch, -1).transpose(0, 1).numpy())
     logits_np = logits.numpy()
     return {"spikes": spikes, "margins": margins, "margin_kinds": kinds, "logits": logits_np,
-            "predicted": [decide(row) for row in logits_np]}
+            "predicted": [decide(row) for row in logits_np], "hardware_model": hardware,
+            "network_predicted": network_predicted}
 
 
 def _layer_entry(name: str, spikes: np.ndarray, ref: dict[str, Any] | None, li: int, k: int) -> dict[str, Any]:
@@ -130,7 +151,12 @@ def summarise(export: Export, samples: Sequence[int], labels: Sequence[int], out
             "torch_no_decision": sum(e["torch_class"] is None for e in per_sample),
             "classes_agree": sum(e["classes_agree"] for e in per_sample),
             "all_spikes_equal": all(t["mismatches"] == 0 for t in totals),
+            "torch_model": ("hardware: PyTorch model of the exported chip (HardwareNet: its quantized, varied "
+                            "devices and the exact IR drop of every tile)" if ref["hardware_model"] else
+                            "network: the checkpoint's network (the mapping is ideal)"),
         })
+        if ref["network_predicted"] is not None:
+            summary["network_accuracy"] = sum(p == e["label"] for p, e in zip(ref["network_predicted"], per_sample)) / n
     return summary, per_sample
 
 

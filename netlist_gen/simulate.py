@@ -40,7 +40,7 @@ from ipnet_cosim.device.errors import OsdiLoadError, SimulationError, SimulatorN
 from ipnet_cosim.device.fileio import write_json
 from ipnet_cosim.netlist_gen.contract import (EXPORT_TAG, Export, LayerRecord, SimFiles, SimulationResults, UnitRecord,
                                               bind_simulation_folder, read_export)
-from ipnet_cosim.netlist_gen.sim_compare import layer_warnings, summarise, torch_reference
+from ipnet_cosim.netlist_gen.sim_compare import ideal_mapping, layer_warnings, summarise, torch_reference
 from ipnet_cosim.netlist_gen.sim_executors import ProgressBar, make_executor
 from ipnet_cosim.netlist_gen.sim_inputs import (SimulateRequest, load_crossbars, load_frames, neuron_model,
                                                 probe_simulator)
@@ -275,7 +275,9 @@ def _provenance(export: Export, simulator: str, version: str, crossbar: str, com
                                 "squared; netlist_gen.ports)" if crossbar == "ports" else
                                 f"simulated (integral of the {simulator} row-source currents and voltages)"),
             "mapping_options": man.mapping_options, "circuit_values": circuit,
-            "torch_values": "computed (PyTorch, exact precision: float64, 64/16 substeps)" if compared else None,
+            "torch_values": (f"computed (PyTorch, exact precision: float64, 64/16 substeps; "
+                             f"{'the network' if ideal_mapping(man.options()) else 'the hardware model of the exported chip, HardwareNet'})"
+                             if compared else None),
             "sim_time": f"measured wall time of each {simulator} run, summed per sample"}
 
 

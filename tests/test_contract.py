@@ -184,3 +184,23 @@ def test_a_silent_circuit_is_named_not_counted_as_class_0(tmp_path):
     assert [w["kind"] for w in report["warnings"]] == [w["kind"] for w in res["warnings"]]
     md = write_report(report, data, tmp_path / "rep")["md"].read_text()
     assert md.count("> **Warning (") == len(res["warnings"])
+
+
+def test_export_once_keeps_its_own_export_and_refuses_another(tmp_path):
+    """A resumable pipeline's export step: the same checkpoint, samples and options reuse the folder untouched;
+    other samples or options are refused by name and the folder is left as it was."""
+    from ipnet_cosim.netlist_gen.conductance import ConductanceOptions
+    from ipnet_cosim.netlist_gen.export import export_once
+    from ipnet_cosim.netlist_gen.mapping import MappingOptions
+    ck = make_small_checkpoint(tmp_path / "ck")
+    out = tmp_path / "exp"
+    export_once(ck, out, samples=[0, 1])
+    before = (out / "manifest.json").read_bytes()
+    stamp = (out / "manifest.json").stat().st_mtime_ns
+    export_once(ck, out, samples=[0, 1])
+    assert (out / "manifest.json").stat().st_mtime_ns == stamp
+    with pytest.raises(ConfigError, match="differs in its samples"):
+        export_once(ck, out, samples=[0, 2])
+    with pytest.raises(ConfigError, match="differs in its mapping options"):
+        export_once(ck, out, samples=[0, 1], options=MappingOptions(conductance=ConductanceOptions(levels=16)))
+    assert (out / "manifest.json").read_bytes() == before

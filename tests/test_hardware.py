@@ -12,7 +12,7 @@ import torch
 
 from ipnet_cosim.device.card import DeviceCard
 from ipnet_cosim.netlist_gen.conductance import ConductanceOptions, map_weights
-from ipnet_cosim.netlist_gen.hardware import (_WiredTile, column_currents_a, conductances_torch, tile_row_col_s,
+from ipnet_cosim.netlist_gen.hardware import (_wired_row_col, column_currents_a, conductances_torch, tile_row_col_s,
                                               variation_factors)
 from ipnet_cosim.netlist_gen.reduction import reduce_tile
 
@@ -47,14 +47,28 @@ def test_tile_port_conductances_equal_the_reduction(r_wire, r_driver):
     np.testing.assert_allclose(a, ref, rtol=1e-10, atol=0)
 
 
+def test_batched_tiles_equal_the_reduction_tile_by_tile():
+    """Tiles of one shape go through as a batch (a convolution's positions); each equals the sparse Schur
+    reduction of its own ladder, for a tile wider than tall and one taller than wide."""
+    rng = np.random.default_rng(7)
+    for rows, cols in ((9, 13), (31, 3)):
+        g_p = rng.uniform(1e-6, 1e-3, (3, rows, cols))
+        g_m = rng.uniform(1e-6, 1e-3, (3, rows, cols))
+        a = tile_row_col_s(torch.tensor(g_p), torch.tensor(g_m), 1.5, 40.0).numpy()
+        assert a.shape == (3, rows, 2 * cols)
+        for b in range(3):
+            ref = reduce_tile(g_p[b], g_m[b], 1.5, 40.0).row_col
+            np.testing.assert_allclose(a[b], ref, rtol=1e-10, atol=0)
+
+
 def test_the_ir_drop_model_has_the_exact_gradient():
-    """Adjoint backward pass against finite differences (torch.autograd.gradcheck), conductances in units of
-    100 uS so that the default step is small against them."""
+    """Autograd through the row-by-row elimination against finite differences (torch.autograd.gradcheck),
+    a batch of two tiles, conductances in units of 100 uS so that the default step is small against them."""
     rng = np.random.default_rng(4)
-    g0 = torch.tensor(rng.uniform(0.05, 1.0, (3, 4)), requires_grad=True)
+    g0 = torch.tensor(rng.uniform(0.05, 1.0, (2, 3, 4)), requires_grad=True)
 
     def f(x):
-        return _WiredTile.apply(x * 1e-4, 2.0, 7.0) * 1e4
+        return _wired_row_col(x * 1e-4, 2.0, 7.0) * 1e4
 
     assert torch.autograd.gradcheck(f, (g0,), eps=1e-6, atol=1e-8, rtol=1e-6)
 
@@ -132,6 +146,37 @@ def _small_net_and_frames(tmp_path):
     return ck_path, ck.model.set_precision("exact").eval(), torch.as_tensor(test.frames[:2])
 
 
+def test_evaluation_reuses_the_tiles_until_the_weights_or_the_chip_change(tmp_path):
+    """Without autograd the solved tiles are kept between batches; an optimizer step (in-place) or another chip
+    gives new ones, equal to a fresh computation."""
+    from ipnet_cosim.netlist_gen.hardware_net import HardwareNet
+    from ipnet_cosim.netlist_gen.mapping import MappingOptions
+    _, net, _ = _small_net_and_frames(tmp_path)
+    layer = HardwareNet(net, MappingOptions(tile_rows=16, tile_cols=4, r_wire_ohm=1.0, conductance=NONIDEAL)).layers[0]
+    with torch.no_grad():
+        a, _ = layer.effective_matrix()
+        assert layer.effective_matrix()[0] is a                                 # kept
+        assert not torch.equal(layer.effective_matrix(7)[0], a)                 # another chip
+        layer.view.module.weight.mul_(0.5)                                      # what an optimizer step does
+        b, _ = layer.effective_matrix()
+    assert not torch.equal(b, a)
+    torch.testing.assert_close(b, layer.effective_matrix()[0].detach(), rtol=0, atol=0)   # autograd: computed afresh
+
+
+def test_positions_in_chunks_equal_one_batch(tmp_path, monkeypatch):
+    """Large convolutions eliminate their positions in memory-bounded chunks: the same result, to the bit."""
+    from ipnet_cosim.netlist_gen import hardware_net
+    from ipnet_cosim.netlist_gen.mapping import MappingOptions
+    _, net, _ = _small_net_and_frames(tmp_path)
+    options = MappingOptions(tile_rows=16, tile_cols=4, r_wire_ohm=1.0, conductance=NONIDEAL)
+    with torch.no_grad():
+        whole = hardware_net.HardwareNet(net, options).layers[0].effective_matrix()[0]
+        monkeypatch.setattr(hardware_net, "TILE_BATCH_BYTES", 1)          # one position at a time
+        chunked = hardware_net.HardwareNet(net, options).layers[0].effective_matrix()[0]
+    assert whole.shape[0] > 1
+    torch.testing.assert_close(chunked, whole, rtol=1e-14, atol=0)
+
+
 def test_ideal_hardware_net_is_the_network(tmp_path):
     from ipnet_cosim.netlist_gen.hardware_net import HardwareNet
     _, net, frames = _small_net_and_frames(tmp_path)
@@ -194,15 +239,21 @@ def test_finetune_records_its_hardware_and_export_warns_on_other_options(tmp_pat
     from ipnet_cosim.cli.app import main
     from ipnet_cosim.device.errors import CheckpointError
     from ipnet_cosim.models.checkpoint import load_checkpoint
-    from ipnet_cosim.netlist_gen.finetune import finetune_hardware, hardware_mismatch, hardware_of
+    from ipnet_cosim.netlist_gen.finetune import (TRAINING_CHIP_SEED_MIN, finetune_hardware, hardware_mismatch,
+                                                  hardware_of)
     from ipnet_cosim.netlist_gen.mapping import MappingOptions
     ck_path, _, _ = _small_net_and_frames(tmp_path)
     options = MappingOptions(tile_rows=16, tile_cols=4, r_wire_ohm=1.0, conductance=NONIDEAL)
-    metrics = finetune_hardware(ck_path, tmp_path / "hw", options, epochs=1, batch_size=8)
-    assert 0 < metrics["hardware_test_accuracy"] and "hardware_test_accuracy_source" in metrics
+    code = main(["finetune", str(ck_path), "-o", str(tmp_path / "hw"), "--epochs", "1", "--batch-size", "8",
+                 "--tile-rows", "16", "--tile-cols", "4", "--r-wire", "1", "--levels", "16", "--variation", "0.05",
+                 "--variation-seed", "3"])
+    assert code == 0
     ck = load_checkpoint(tmp_path / "hw")
+    metrics = ck.metrics
+    assert 0 < metrics["hardware_test_accuracy"] and "hardware_test_accuracy_source" in metrics
     hw = hardware_of(ck.raw)
     assert hw["mapping_options"] == options.to_dict() and hw["variation"] == "per_batch" and hw["epochs"] == 1
+    assert str(TRAINING_CHIP_SEED_MIN) in hw["training_chips"]
     assert hardware_mismatch(ck.raw, options) is None
     assert hardware_mismatch(ck.raw, dataclasses.replace(options, wire_model="ladder")) is None   # same hardware
     assert "r_wire_ohm" in hardware_mismatch(ck.raw, dataclasses.replace(options, r_wire_ohm=2.0))
