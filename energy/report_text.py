@@ -88,7 +88,12 @@ def _summary_rows(report: Mapping[str, Any]) -> list[list[str]]:
     rows = []
     acc = f"circuit {sm['accuracy_circuit']['value']:.3f}"
     if "accuracy_pytorch" in sm:
-        acc += f" vs PyTorch {sm['accuracy_pytorch']['value']:.3f}"
+        network = report["accuracy"].get("pytorch_network")
+        if network is not None:       # a non-ideal mapping: the reference is the hardware model of this chip
+            acc += (f" vs PyTorch hardware model {sm['accuracy_pytorch']['value']:.3f} (network without the "
+                    f"crossbars {network['value']:.3f})")
+        else:
+            acc += f" vs PyTorch {sm['accuracy_pytorch']['value']:.3f}"
     if "classes_agree" in report["accuracy"]:
         acc += f" (classes agree on {_count(report['accuracy']['classes_agree']['value'])} samples)"
     rows.append(["accuracy on the simulated samples", acc, "simulated / computed"])

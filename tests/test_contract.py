@@ -184,6 +184,9 @@ def test_a_silent_circuit_is_named_not_counted_as_class_0(tmp_path):
     assert [w["kind"] for w in report["warnings"]] == [w["kind"] for w in res["warnings"]]
     md = write_report(report, data, tmp_path / "rep")["md"].read_text()
     assert md.count("> **Warning (") == len(res["warnings"])
+    # a quantized mapping: the reference is the hardware model of this chip, the network's accuracy beside it
+    assert res["summary"]["torch_model"].startswith("hardware") and "pytorch_network" in report["accuracy"]
+    assert "PyTorch hardware model" in md
 
 
 def test_export_once_keeps_its_own_export_and_refuses_another(tmp_path):
