@@ -4,11 +4,24 @@ the whole pipeline as ``demo``."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 
 from ipnet_cosim.cli.app import app
+
+
+# the hardware options shared by export and finetune (one declaration, one help text)
+TileRows = Annotated[int, typer.Option(help="largest crossbar: rows")]
+TileCols = Annotated[int, typer.Option(help="largest crossbar: physical columns (a weight uses two)")]
+GMin = Annotated[float, typer.Option(help="smallest device conductance, S")]
+GMax = Annotated[float, typer.Option(help="largest device conductance, S")]
+Levels = Annotated[int, typer.Option(help="programmable levels per device (0: continuous)")]
+Variation = Annotated[float, typer.Option(help="device-to-device variation sigma (0.05 = 5 %)")]
+VariationKind = Annotated[str, typer.Option(help="lognormal | normal")]
+VariationSeed = Annotated[int, typer.Option(help="seed of the exported chip's variation draws")]
+RWire = Annotated[float, typer.Option(help="wire resistance per cell segment along rows and columns, ohm")]
+RDriver = Annotated[float, typer.Option(help="row driver output resistance, ohm")]
 
 
 def _mapping_options(tile_rows, tile_cols, g_min, g_max, levels, variation, variation_kind, variation_seed,
@@ -25,16 +38,9 @@ def _mapping_options(tile_rows, tile_cols, g_min, g_max, levels, variation, vari
 def export_cmd(checkpoint: Path = typer.Argument(..., help="checkpoint folder or .pt file (ipnet-cosim train)"),
                out: Path = typer.Option(..., "--out", "-o", help="new export folder"),
                samples: str = typer.Option("0:10", help="test-set samples whose stimulus is exported, e.g. 0:10 or 3,5"),
-               tile_rows: int = typer.Option(128, help="largest crossbar: rows"),
-               tile_cols: int = typer.Option(128, help="largest crossbar: physical columns (a weight uses two)"),
-               g_min: float = typer.Option(1e-6, help="smallest device conductance, S"),
-               g_max: float = typer.Option(1e-3, help="largest device conductance, S"),
-               levels: int = typer.Option(0, help="programmable levels per device (0: continuous)"),
-               variation: float = typer.Option(0.0, help="device-to-device variation sigma (0.05 = 5 %)"),
-               variation_kind: str = typer.Option("lognormal", help="lognormal | normal"),
-               variation_seed: int = typer.Option(0, help="seed of the variation draws"),
-               r_wire: float = typer.Option(0.0, help="wire resistance per cell segment along rows and columns, ohm"),
-               r_driver: float = typer.Option(0.0, help="row driver output resistance, ohm"),
+               tile_rows: TileRows = 128, tile_cols: TileCols = 128, g_min: GMin = 1e-6, g_max: GMax = 1e-3,
+               levels: Levels = 0, variation: Variation = 0.0, variation_kind: VariationKind = "lognormal",
+               variation_seed: VariationSeed = 0, r_wire: RWire = 0.0, r_driver: RDriver = 0.0,
                wire_model: str = typer.Option("reduced", help="with --r-wire: reduced (exact port equivalent of "
                                               "each tile, fast) | ladder (every wire segment, for validation)")
                ) -> None:
@@ -61,16 +67,9 @@ def finetune_cmd(checkpoint: Path = typer.Argument(..., help="checkpoint folder 
                  chips: str = typer.Option("per_batch", help="device variation during training: per_batch (a new "
                                            "chip every mini-batch) | fixed (the exported chip)"),
                  seed: int = typer.Option(0, help="seed of shuffling and of the per-batch chips"),
-                 tile_rows: int = typer.Option(128, help="largest crossbar: rows"),
-                 tile_cols: int = typer.Option(128, help="largest crossbar: physical columns (a weight uses two)"),
-                 g_min: float = typer.Option(1e-6, help="smallest device conductance, S"),
-                 g_max: float = typer.Option(1e-3, help="largest device conductance, S"),
-                 levels: int = typer.Option(0, help="programmable levels per device (0: continuous)"),
-                 variation: float = typer.Option(0.0, help="device-to-device variation sigma (0.05 = 5 %)"),
-                 variation_kind: str = typer.Option("lognormal", help="lognormal | normal"),
-                 variation_seed: int = typer.Option(0, help="seed of the exported chip's variation"),
-                 r_wire: float = typer.Option(0.0, help="wire resistance per cell segment, ohm"),
-                 r_driver: float = typer.Option(0.0, help="row driver output resistance, ohm")) -> None:
+                 tile_rows: TileRows = 128, tile_cols: TileCols = 128, g_min: GMin = 1e-6, g_max: GMax = 1e-3,
+                 levels: Levels = 0, variation: Variation = 0.0, variation_kind: VariationKind = "lognormal",
+                 variation_seed: VariationSeed = 0, r_wire: RWire = 0.0, r_driver: RDriver = 0.0) -> None:
     """Fine-tune a checkpoint through its mapped crossbars (quantization, variation, exact IR drop); the new
     checkpoint records the hardware, and export warns when mapped with other options."""
     from rich.console import Console
