@@ -69,7 +69,12 @@ def conductances_torch(weights: torch.Tensor, options: ConductanceOptions,
     o = options
     span = o.g_max_s - o.g_min_s
     w_max = weights.abs().max()
-    k = span / w_max if float(w_max.detach()) > 0 else torch.as_tensor(span, dtype=weights.dtype)
+    span_t = torch.as_tensor(span, dtype=weights.dtype)
+    # tensor / tensor: one rounding, as numpy's span / w_max (a Python float / tensor is span * (1 / w_max),
+    # which overflows to inf for a subnormal w_max where the quotient itself is finite)
+    k = span_t / w_max if float(w_max.detach()) > 0 else span_t
+    if not bool(torch.isfinite(k)):   # a subnormal largest weight: numerically zero, as map_weights treats it
+        k, weights = span_t, weights * 0.0
     dev_plus = k * torch.clamp(weights, min=0.0)
     dev_minus = k * torch.clamp(-weights, min=0.0)
     if o.levels is not None:

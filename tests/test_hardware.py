@@ -5,6 +5,7 @@ quantization and the IR-drop model."""
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 import pytest
@@ -32,6 +33,17 @@ def test_conductances_equal_the_exported_ones():
     assert float(k) == pytest.approx(ref.k_s, rel=1e-15)
     other = conductances_torch(torch.tensor(w), NONIDEAL, variation_factors(w.shape, NONIDEAL, seed=99))[0]
     assert not np.allclose(other.numpy(), ref.g_plus_s)          # another chip, other devices
+
+
+@pytest.mark.parametrize("scale", [0.0, 5e-324, 1e-310])
+def test_a_numerically_zero_layer_maps_as_export_maps_it(scale):
+    w = _weights() * scale                                     # all zero, or subnormal: span / w_max overflows
+    ref = map_weights(w, v_read_v=0.2, current_scale_a=150e-6, options=NONIDEAL)
+    g_p, g_m, k = conductances_torch(torch.tensor(w), NONIDEAL, variation_factors(w.shape, NONIDEAL))
+    assert torch.isfinite(g_p).all() and torch.isfinite(g_m).all() and math.isfinite(float(k))
+    np.testing.assert_allclose(g_p.numpy(), ref.g_plus_s, rtol=1e-15, atol=0)
+    np.testing.assert_allclose(g_m.numpy(), ref.g_minus_s, rtol=1e-15, atol=0)
+    assert float(k) == pytest.approx(ref.k_s, rel=1e-15)
 
 
 @pytest.mark.parametrize("r_wire, r_driver", [(1.0, 0.0), (1.0, 30.0), (20.0, 5.0), (0.0, 30.0), (0.0, 0.0)])
