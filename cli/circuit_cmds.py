@@ -14,32 +14,46 @@ from ipnet_cosim.cli.app import app
 # the hardware options shared by export and finetune (one declaration, one help text)
 TileRows = Annotated[int, typer.Option(help="largest crossbar: rows")]
 TileCols = Annotated[int, typer.Option(help="largest crossbar: physical columns (a weight uses two)")]
-GMin = Annotated[float, typer.Option(help="smallest device conductance, S")]
-GMax = Annotated[float, typer.Option(help="largest device conductance, S")]
-Levels = Annotated[int, typer.Option(help="programmable levels per device (0: continuous)")]
-Variation = Annotated[float, typer.Option(help="device-to-device variation sigma (0.05 = 5 %)")]
-VariationKind = Annotated[str, typer.Option(help="lognormal | normal")]
+Synapse = Annotated[str, typer.Option(help="synapse technology: a preset (ideal | rram_1t1r | pcm | stt_mram; list them "
+                                           "with 'ipnet-cosim synapse') or a card file (.toml/.yaml/.json); it sets "
+                                           "the conductance range, levels and variation unless overridden below")]
+GMin = Annotated[Optional[float], typer.Option(help="override: smallest device conductance, S (default: the card's)")]
+GMax = Annotated[Optional[float], typer.Option(help="override: largest device conductance, S (default: the card's)")]
+Levels = Annotated[Optional[int], typer.Option(help="override: programmable levels per device, 0 = continuous "
+                                                    "(default: the card's)")]
+Variation = Annotated[Optional[float], typer.Option(help="override: relative device-to-device variation sigma "
+                                                         "(0.05 = 5 %; default: the card's)")]
+VariationS = Annotated[Optional[float], typer.Option(help="override: additive device-to-device variation sigma, S "
+                                                          "(default: the card's)")]
+VariationKind = Annotated[str, typer.Option(help="lognormal | normal (of the relative variation)")]
 VariationSeed = Annotated[int, typer.Option(help="seed of the exported chip's variation draws")]
 RWire = Annotated[float, typer.Option(help="wire resistance per cell segment along rows and columns, ohm")]
 RDriver = Annotated[float, typer.Option(help="row driver output resistance, ohm")]
 
 
-def _mapping_options(tile_rows, tile_cols, g_min, g_max, levels, variation, variation_kind, variation_seed,
-                     r_wire, r_driver, wire_model="reduced"):
-    from ipnet_cosim.netlist_gen.conductance import ConductanceOptions
+def _mapping_options(synapse, tile_rows, tile_cols, g_min, g_max, levels, variation, variation_s, variation_kind,
+                     variation_seed, r_wire, r_driver, wire_model="reduced"):
+    from ipnet_cosim.device.synapse import synapse_card
     from ipnet_cosim.netlist_gen.mapping import MappingOptions
-    conductance = ConductanceOptions(g_min_s=g_min, g_max_s=g_max, levels=levels or None,
-                                     variation_sigma=variation, variation_kind=variation_kind, seed=variation_seed)
-    return MappingOptions(tile_rows=tile_rows, tile_cols=tile_cols, conductance=conductance, r_wire_ohm=r_wire,
-                          r_driver_ohm=r_driver, wire_model=wire_model)
+    overrides = {name: value for name, value in (("g_min_s", g_min), ("g_max_s", g_max),
+                                                 ("variation_sigma", variation), ("variation_sigma_s", variation_s))
+                 if value is not None}
+    if levels is not None:
+        overrides["levels"] = levels or None
+    if variation_kind != "lognormal":
+        overrides["variation_kind"] = variation_kind
+    return MappingOptions.for_synapse(synapse_card(synapse), seed=variation_seed, conductance_overrides=overrides,
+                                      tile_rows=tile_rows, tile_cols=tile_cols, r_wire_ohm=r_wire,
+                                      r_driver_ohm=r_driver, wire_model=wire_model)
 
 
 @app.command("export")
 def export_cmd(checkpoint: Path = typer.Argument(..., help="checkpoint folder or .pt file (ipnet-cosim train)"),
                out: Path = typer.Option(..., "--out", "-o", help="new export folder"),
                samples: str = typer.Option("0:10", help="test-set samples whose stimulus is exported, e.g. 0:10 or 3,5"),
-               tile_rows: TileRows = 128, tile_cols: TileCols = 128, g_min: GMin = 1e-6, g_max: GMax = 1e-3,
-               levels: Levels = 0, variation: Variation = 0.0, variation_kind: VariationKind = "lognormal",
+               synapse: Synapse = "ideal", tile_rows: TileRows = 128, tile_cols: TileCols = 128,
+               g_min: GMin = None, g_max: GMax = None, levels: Levels = None, variation: Variation = None,
+               variation_s: VariationS = None, variation_kind: VariationKind = "lognormal",
                variation_seed: VariationSeed = 0, r_wire: RWire = 0.0, r_driver: RDriver = 0.0,
                wire_model: str = typer.Option("reduced", help="with --r-wire: reduced (exact port equivalent of "
                                               "each tile, fast) | ladder (every wire segment, for validation)")
@@ -48,8 +62,8 @@ def export_cmd(checkpoint: Path = typer.Argument(..., help="checkpoint folder or
     from rich.console import Console
     from ipnet_cosim.netlist_gen.export import export_network, parse_samples
     console = Console(stderr=True)
-    options = _mapping_options(tile_rows, tile_cols, g_min, g_max, levels, variation, variation_kind,
-                               variation_seed, r_wire, r_driver, wire_model)
+    options = _mapping_options(synapse, tile_rows, tile_cols, g_min, g_max, levels, variation, variation_s,
+                               variation_kind, variation_seed, r_wire, r_driver, wire_model)
     manifest = export_network(checkpoint, out, samples=parse_samples(samples), options=options, progress=console.log,
                               notify=lambda msg: typer.echo(msg, err=True))
     console.print(f"[bold]wrote[/bold] {out.resolve()}")
@@ -67,16 +81,17 @@ def finetune_cmd(checkpoint: Path = typer.Argument(..., help="checkpoint folder 
                  chips: str = typer.Option("per_batch", help="device variation during training: per_batch (a new "
                                            "chip every mini-batch) | fixed (the exported chip)"),
                  seed: int = typer.Option(0, help="seed of shuffling and of the per-batch chips"),
-                 tile_rows: TileRows = 128, tile_cols: TileCols = 128, g_min: GMin = 1e-6, g_max: GMax = 1e-3,
-                 levels: Levels = 0, variation: Variation = 0.0, variation_kind: VariationKind = "lognormal",
+                 synapse: Synapse = "ideal", tile_rows: TileRows = 128, tile_cols: TileCols = 128,
+                 g_min: GMin = None, g_max: GMax = None, levels: Levels = None, variation: Variation = None,
+                 variation_s: VariationS = None, variation_kind: VariationKind = "lognormal",
                  variation_seed: VariationSeed = 0, r_wire: RWire = 0.0, r_driver: RDriver = 0.0) -> None:
     """Fine-tune a checkpoint through its mapped crossbars (quantization, variation, exact IR drop); the new
     checkpoint records the hardware, and export warns when mapped with other options."""
     from rich.console import Console
     from ipnet_cosim.netlist_gen.finetune import finetune_hardware
     console = Console(stderr=True)
-    options = _mapping_options(tile_rows, tile_cols, g_min, g_max, levels, variation, variation_kind,
-                               variation_seed, r_wire, r_driver)
+    options = _mapping_options(synapse, tile_rows, tile_cols, g_min, g_max, levels, variation, variation_s,
+                               variation_kind, variation_seed, r_wire, r_driver)
     metrics = finetune_hardware(checkpoint, out, options, epochs=epochs, lr=lr, batch_size=batch_size,
                                 variation=chips, seed=seed, log=console.log, progress_bar=True)
     console.print(f"[bold]wrote[/bold] {out.resolve()}: test accuracy through the crossbars (PyTorch hardware "
@@ -192,7 +207,8 @@ def demo_cmd(out: Path = typer.Option(Path("results/demo"), "--out", "-o", help=
              train: bool = typer.Option(False, help="train a fresh IPNet (~6 min on 2 cores) instead of the bundled "
                                         "checkpoint"),
              checkpoint: Optional[Path] = typer.Option(None, help="use this checkpoint folder instead of the bundled "
-                                                       "one")) -> None:
+                                                       "one"),
+             synapse: Synapse = "ideal") -> None:
     """The whole pipeline on built-in defaults: checkpoint -> export -> ngspice -> energy/area report."""
     import os
     from rich.console import Console
@@ -226,14 +242,20 @@ def demo_cmd(out: Path = typer.Option(Path("results/demo"), "--out", "-o", help=
         console.log(f"1/4 bundled checkpoint {ck} (see models/pretrained/README.md)")
     export = out / "export"
     ck_file = ck / "checkpoint.pt"
+    from ipnet_cosim.device.synapse import synapse_card
+    from ipnet_cosim.netlist_gen.mapping import MappingOptions
+    options = MappingOptions.for_synapse(synapse_card(synapse))
     if (export / ExportFiles.MANIFEST).is_file():
         from ipnet_cosim.device.fileio import sha256_file
-        made = read_export(export).manifest.checkpoint.sha256
-        if made != sha256_file(ck_file):
+        made = read_export(export).manifest
+        if made.checkpoint.sha256 != sha256_file(ck_file):
             raise ConfigError(f"{export} was exported from another checkpoint; delete {out} or choose another --out")
+        if made.options() != options:
+            raise ConfigError(f"{export} was exported with other mapping options (synapse card "
+                              f"'{made.options().synapse.name}'); delete {out} or choose another --out")
     if not (export / ExportFiles.MANIFEST).is_file():
-        console.log("2/4 export: netlists, stimulus, manifest")
-        export_network(ck, export, samples=range(samples), progress=console.log)
+        console.log(f"2/4 export: netlists, stimulus, manifest; synapse: {options.synapse.headline()}")
+        export_network(ck, export, samples=range(samples), options=options, progress=console.log)
     else:
         console.log(f"2/4 export exists: {export}")
     console.log(f"3/4 ngspice, layer by layer, {samples} samples (cached units are reused)")

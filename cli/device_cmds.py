@@ -53,3 +53,37 @@ def show_card(write: Optional[Path] = typer.Option(None, help="write the default
         typer.echo(f"wrote {write}")
     else:
         typer.echo(text)
+
+
+@app.command("synapse")
+def show_synapse(name: Optional[str] = typer.Argument(None, help="a preset name or a card file: print it in full "
+                                                     "(values, units, sources)"),
+                 write: Optional[Path] = typer.Option(None, help="write the card (preset or file) to this TOML file "
+                                                      "as a starting point for your own device")) -> None:
+    """List the synapse technology cards (which device holds the weights), print one with its sources, or write
+    one to edit."""
+    from ipnet_cosim.device.synapse import format_synapse_card_toml, synapse_card, synapse_presets
+    if name is None and write is None:
+        from rich.console import Console
+        from rich.table import Table
+        table = Table(title="synapse cards (ipnet-cosim synapse NAME prints one with its sources)")
+        table.add_column("name", no_wrap=True)
+        for col in ("technology", "G range, uS", "on/off", "levels", "variation", "cell, um^2", "verified values"):
+            table.add_column(col)
+        for card in synapse_presets().values():
+            var = " + ".join(x for x in (f"{card.d2d_sigma_rel:.3g} rel" if card.d2d_sigma_rel else "",
+                                         f"{card.d2d_sigma_s * 1e6:.3g} uS" if card.d2d_sigma_s else "") if x) or "none"
+            table.add_row(card.name, card.technology_label, f"{card.g_off_s * 1e6:.4g}-{card.g_on_s * 1e6:.4g}",
+                          f"{card.on_off_ratio:.3g}", "analog" if card.levels is None else str(card.levels), var,
+                          f"{card.cell_area_m2 * 1e12:.4g}", f"{len(card.verified)} of {len(card.sources)}")
+        Console().print(table)
+        return
+    card = synapse_card(name)
+    text = format_synapse_card_toml(card)
+    if write is not None:
+        if write.exists():
+            raise typer.BadParameter(f"{write} exists; choose another name or delete it first")
+        write.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {write}")
+    else:
+        typer.echo(text)

@@ -61,12 +61,13 @@ from typing import Any, Mapping, Sequence
 
 from ipnet_cosim.device.card import DeviceCard, MTJParams
 from ipnet_cosim.device.errors import ConfigError
+from ipnet_cosim.device.synapse import SynapseCard, default_synapse
 from ipnet_cosim.energy.quantity import Quantity
 from ipnet_cosim.netlist_gen.contract import UNIT_KINDS     # the one vocabulary of a layer's unit kind
 
 __all__ = ["AreaData", "AreaFigure", "AreaReport", "COMPONENTS", "CrossbarAreaModel", "LayerArea", "LayerCounts",
            "NEURON_TERMS", "NeuronCellArea", "NeuronCellModel", "NeuronClaimCheck", "PeripheralAreas",
-           "compare_neuron_claim", "crossbar_cell_area", "layer_area", "layer_counts", "load_area_data",
+           "compare_neuron_claim", "crossbar_cell_area", "layer_area", "layer_counts", "load_area_data", "manifest_synapse",
            "network_area", "neuron_cell_area", "parse_area_data", "peripheral_areas", "transistor_footprint"]
 
 DEFAULT_AREA_DATA = Path(__file__).with_name("data") / "area_28nm.json"
@@ -524,9 +525,18 @@ def compare_neuron_claim(neuron: NeuronCellArea, data: AreaData | None = None, *
 # -- crossbar cells and peripherals -------------------------------------------------------------------
 
 def crossbar_cell_area(data: AreaData | None = None, model: CrossbarAreaModel = CrossbarAreaModel(),
-                       neuron_model: NeuronCellModel = NeuronCellModel()) -> Quantity:
-    """Area of one crossbar device cell, m^2: the cited 1T1R cell, or 4 F^2 = p_M^2 for 0T1R."""
+                       neuron_model: NeuronCellModel = NeuronCellModel(),
+                       synapse: SynapseCard | None = None) -> Quantity:
+    """Area of one crossbar device cell, m^2: the synapse card's cell (``synapse``; its source and
+    technology named), else the cited 1T1R cell; 4 F^2 = p_M^2 for ``model.cell_kind`` 0T1R."""
     data = _data(data)
+    if synapse is not None and model.cell_kind == "1T1R":
+        tech = synapse.technology_label
+        return Quantity(synapse.cell_area_m2, "m^2", "assumed",
+                        f"synapse card '{synapse.name}' ({tech}) cell_area_m2: {synapse.sources['cell_area_m2']}",
+                        ("" if synapse.is_device else "the ideal synapse card is not a device; its cell is priced "
+                         "as a 1T1R cell. ") + f"node {synapse.cell_node_m * 1e9:g} nm: "
+                        f"{synapse.sources['cell_node_m']}")
     if model.cell_kind == "1T1R":
         fig = data.figure(model.cell_1t1r_entry, "m^2")
         q = fig.quantity()
@@ -550,12 +560,13 @@ class PeripheralAreas:
 
 
 def peripheral_areas(data: AreaData | None = None, model: CrossbarAreaModel = CrossbarAreaModel(),
-                     neuron_model: NeuronCellModel = NeuronCellModel()) -> PeripheralAreas:
+                     neuron_model: NeuronCellModel = NeuronCellModel(),
+                     synapse: SynapseCard | None = None) -> PeripheralAreas:
     """The per-instance areas that a layer multiplies by its counts (see the module docstring)."""
     data = _data(data)
     a_t = transistor_footprint(data, neuron_model)
     return PeripheralAreas(
-        cell=crossbar_cell_area(data, model, neuron_model),
+        cell=crossbar_cell_area(data, model, neuron_model, synapse),
         row_driver=_devices(model.row_driver_transistors, model.row_driver_width_multiple, a_t, "A_drv",
                             "CrossbarAreaModel.row_driver_transistors, row_driver_width_multiple"),
         column_sense=_devices(model.sense_transistors, model.sense_width_multiple, a_t, "A_sense",
@@ -696,7 +707,8 @@ def layer_counts(layer: Mapping[str, Any], units: Sequence[Mapping[str, Any]]) -
 def layer_area(layer: Mapping[str, Any], units: Sequence[Mapping[str, Any]], *,
                card: DeviceCard | MTJParams | None = None, data: AreaData | None = None,
                neuron_model: NeuronCellModel = NeuronCellModel(),
-               crossbar_model: CrossbarAreaModel = CrossbarAreaModel()) -> LayerArea:
+               crossbar_model: CrossbarAreaModel = CrossbarAreaModel(),
+               synapse: SynapseCard | None = None) -> LayerArea:
     """Area of one manifest layer (formulas in the module docstring).
 
     Args:
@@ -704,10 +716,11 @@ def layer_area(layer: Mapping[str, Any], units: Sequence[Mapping[str, Any]], *,
         units: its ``manifest["units"]`` entries.
         card: device card of this layer's neurons (diameter_m); default ``DeviceCard()``.
         data, neuron_model, crossbar_model: figures and rules.
+        synapse: the synapse card whose cell prices a crossbar device (None: the cited 1T1R cell).
     """
     data = _data(data)
     counts = layer_counts(layer, units)
-    per = peripheral_areas(data, crossbar_model, neuron_model)
+    per = peripheral_areas(data, crossbar_model, neuron_model, synapse)
     kind = layer["unit"]
     cell = neuron_cell_area(card, data, neuron_model) if kind != "integrate" else None
 
@@ -739,7 +752,7 @@ def _layer_card(manifest: Mapping[str, Any], kind: str) -> DeviceCard:
 def network_area(manifest: Mapping[str, Any], *, data: AreaData | None = None,
                  neuron_model: NeuronCellModel = NeuronCellModel(),
                  crossbar_model: CrossbarAreaModel = CrossbarAreaModel(),
-                 card: DeviceCard | MTJParams | None = None) -> AreaReport:
+                 card: DeviceCard | MTJParams | None = None, synapse: SynapseCard | None = None) -> AreaReport:
     """Per-layer and total area of an export (the dict of its ``manifest.json``).
 
     Args:
@@ -749,6 +762,8 @@ def network_area(manifest: Mapping[str, Any], *, data: AreaData | None = None,
         neuron_model, crossbar_model: counts, widths and rules.
         card: overrides the manifest's cards (heat layers: ``device_card``, memoryless layers:
             ``fast_card``; a manifest without cards uses ``DeviceCard()``).
+        synapse: overrides the manifest's synapse card (``mapping_options.synapse``; a manifest without one
+            was exported before synapse cards: the ideal card), whose cell prices each crossbar device.
 
     Returns:
         The layers (index order of the manifest) and their total, m^2.
@@ -763,6 +778,8 @@ def network_area(manifest: Mapping[str, Any], *, data: AreaData | None = None,
     all_units = manifest.get("units")
     if not isinstance(all_units, Sequence):
         raise ConfigError("manifest has no 'units'; pass the dict of an export's manifest.json")
+    if synapse is None:
+        synapse = manifest_synapse(manifest)
     layers = []
     for layer in manifest["layers"]:
         if not isinstance(layer, Mapping) or "index" not in layer:
@@ -770,7 +787,21 @@ def network_area(manifest: Mapping[str, Any], *, data: AreaData | None = None,
         units = [u for u in all_units if isinstance(u, Mapping) and u.get("layer") == layer["index"]]
         layer_card = card if card is not None else _layer_card(manifest, str(layer.get("unit")))
         layers.append(layer_area(layer, units, card=layer_card, data=data, neuron_model=neuron_model,
-                                 crossbar_model=crossbar_model))
+                                 crossbar_model=crossbar_model, synapse=synapse))
     total = Quantity(sum(la.total.value for la in layers), "m^2", "computed",
                      "sum of layer areas: " + " + ".join(la.name for la in layers))
     return AreaReport(tuple(layers), total)
+
+
+def manifest_synapse(manifest: Mapping[str, Any]) -> SynapseCard:
+    """The synapse card an export was mapped with (``mapping_options.synapse``); the ideal card for exports
+    made before synapse cards existed.
+
+    Raises:
+        ConfigError: the recorded card is invalid (names the field).
+    """
+    options = manifest.get("mapping_options") if isinstance(manifest, Mapping) else None
+    data = options.get("synapse") if isinstance(options, Mapping) else None
+    if data is None:
+        return default_synapse()
+    return SynapseCard.from_dict(data, origin="manifest mapping_options.synapse")

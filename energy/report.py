@@ -128,6 +128,7 @@ def build_report(folder: str | Path, *, sim: str | Path | None = None,
     report["references"] = _references(energy)
     if area:
         report["area"] = _area_section(man.to_dict())
+    report["synapse"] = _synapse_section(man.to_dict(), report)
     report["summary"] = _summary(report)
     check_figures(report)
     validate_report(report)
@@ -217,6 +218,7 @@ def _summary(report: Mapping[str, Any]) -> dict[str, Any]:
         out["energy_per_spike_mean"] = report["per_spike"]["mean"]
     out["memory_ratios"] = [{"arch": c["arch"], "ours": c["ours"], "paper": c["paper"]}
                             for c in report["memory"]["paper_comparison"]]
+    out["synapse"] = report["synapse"]["headline"]
     if "area" in report:
         out["neuron_cell_area"] = report["area"]["neuron_cell"]["total"]
         out["lif_over_ours_area"] = report["area"]["claim"]["lif_over_ours"]
@@ -305,6 +307,45 @@ def _explanations(comparison: Sequence[Mapping[str, Any]], window: int, bits: in
                  f"energy taken as ALL Joule heating of the heat-memory neurons (an upper bound: a smaller definition "
                  f"would raise every ratio).")
     return lines
+
+
+def _synapse_section(manifest: Mapping[str, Any], report: dict[str, Any]) -> dict[str, Any]:
+    """Which device holds the weights: the synapse card of the export (its values as assumed figures with their
+    sources), the options that overrode it, its effects the simulation does not apply; and the card's name on
+    every figure that depends on it (crossbar read energy, input drivers, totals, crossbar cell area)."""
+    from ipnet_cosim.device.synapse import value_fields
+    from ipnet_cosim.energy.area import manifest_synapse
+    from ipnet_cosim.netlist_gen.conductance import ConductanceOptions
+    card = manifest_synapse(manifest)
+    conductance = manifest.get("mapping_options", {}).get("conductance", {})
+    try:
+        overrides = ConductanceOptions(**conductance).differs_from(card) if conductance else []
+    except (TypeError, ConfigError):
+        overrides = []
+    tag = f"synapse: {card.technology_label} ('{card.name}')"
+    for fig in _synapse_dependent(report):
+        fig["source"] = f"{fig['source']}; {tag}"
+    values = {}
+    for f in value_fields():
+        v = getattr(card, f.name)
+        if v is not None:
+            values[f.name] = figure(v, f.metadata["unit"], "assumed", card.sources[f.name])
+    return {"name": card.name, "technology": card.technology_label, "is_device": card.is_device,
+            "headline": card.headline(), "levels": "analog" if card.levels is None else int(card.levels),
+            "overrides": overrides, "not_simulated": card.not_simulated(), "card": values,
+            "verified": list(card.verified)}
+
+
+def _synapse_dependent(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The report's figures whose value depends on the synapse device."""
+    out = [report["energy"]["total"]]
+    out += [report["energy"]["totals"][c] for c in ("input_drivers", "crossbar_read")]
+    for layer in report["energy"]["layers"]:
+        out += [layer["energy"][c] for c in ("input_drivers", "crossbar_read") if c in layer.get("energy", {})]
+    out += [u["array_and_drivers"] for u in report["energy"].get("units", []) if "array_and_drivers" in u]
+    if "area" in report:
+        out += [report["area"]["total"], report["area"]["breakdown"]["crossbar_cells"]]
+    return [f for f in out if is_figure(f)]
 
 
 def _area_section(manifest: Mapping[str, Any]) -> dict[str, Any]:

@@ -82,6 +82,21 @@ def _count(value: float) -> str:
     return f"{int(round(value)):,}"
 
 
+def _synapse_lines(report: Mapping[str, Any]) -> list[str]:
+    """The synapse card at the top of a report: which device holds the weights, what overrode it, and its effects
+    that the simulation does not apply."""
+    syn = report.get("synapse")
+    if syn is None:
+        return ["Synapse technology: not recorded (an export made before synapse cards: the ideal card, not a device)"]
+    out = [f"Synapse technology: {syn['headline']}"]
+    if syn["overrides"]:
+        out.append(f"Synapse card overridden by the export options: {', '.join(syn['overrides'])} (mapping_options)")
+    if syn["not_simulated"]:
+        out.append("Not simulated (part of the card, not of the deterministic circuit): "
+                   + "; ".join(syn["not_simulated"]))
+    return out
+
+
 def _summary_rows(report: Mapping[str, Any]) -> list[list[str]]:
     """(figure, value, provenance) rows of the one-screen summary."""
     sm = report["summary"]
@@ -96,6 +111,10 @@ def _summary_rows(report: Mapping[str, Any]) -> list[list[str]]:
             acc += f" vs PyTorch {sm['accuracy_pytorch']['value']:.3f}"
     if "classes_agree" in report["accuracy"]:
         acc += f" (classes agree on {_count(report['accuracy']['classes_agree']['value'])} samples)"
+    syn = report.get("synapse")
+    if syn is not None:
+        rows.append(["synapse technology (weights)", syn["headline"] + (
+            f"; overridden: {', '.join(syn['overrides'])}" if syn["overrides"] else ""), "assumed (card sources)"])
     rows.append(["accuracy on the simulated samples", acc, "simulated / computed"])
     e = report["energy"]["total"]
     rows.append(["energy per inference (one sample)", _si(e["value"], "J"), "simulated and computed"])
@@ -323,6 +342,8 @@ def format_markdown(report: Mapping[str, Any], plots: Iterable[str] = ()) -> str
     soa = report["soa"]
     if not soa["within"] or not soa["checked"]:
         lines += [f"> **Safe operating area: {soa['verdict']}**", ""]
+    for line in _synapse_lines(report):
+        lines += [f"> {line}", ""]
     for w in report.get("warnings", []):
         lines += [f"> **Warning ({w['kind'].replace('_', ' ')}):** {w['message']}", ""]
     lines += ["## Summary", "", "| figure | value | provenance |", "|---|---|---|"]
@@ -360,6 +381,8 @@ def format_html(report: Mapping[str, Any], plots: Mapping[str, bytes]) -> str:
     soa = report["soa"]
     if not soa["within"] or not soa["checked"]:
         parts.append(f"<p class='bad'><b>Safe operating area: {esc(soa['verdict'])}</b></p>")
+    for line in _synapse_lines(report):
+        parts.append(f"<p class='{'bad' if 'NOT A DEVICE' in line else 'note'}'>{esc(line)}</p>")
     for w in report.get("warnings", []):
         parts.append(f"<p class='bad'><b>Warning ({esc(w['kind'].replace('_', ' '))}):</b> {esc(w['message'])}</p>")
 

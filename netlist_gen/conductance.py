@@ -13,19 +13,31 @@ uses the full conductance range. Bias: a row driven at ``v_read`` at every step 
 ``b_j`` (treated as one more input that is always 1).
 
 Quantization (``levels = n``): each device takes one of n equally spaced values in
-[G_min, G_max]. Variation (``sigma``): each device is multiplied by a seeded lognormal factor
-``exp(sigma N(0, 1))`` (or ``1 + sigma N(0, 1)`` for "normal"), then clipped to [G_min, G_max].
+[G_min, G_max]. Variation (device to device, one seeded draw per chip): each device is multiplied by a
+lognormal factor ``exp(sigma N(0, 1))`` (or ``1 + sigma N(0, 1)`` for "normal") and shifted by an
+additive error ``sigma_s N'(0, 1)`` (S; programming error of a write-verify scheme, as the synapse
+cards give it), then clipped to [G_min, G_max]::
+
+    G = clip(G_target f + o, G_min, G_max),   f = exp(sigma N),   o = sigma_s N'
+
+N and N' are independent standard normal draws: N from ``default_rng(seed)``, N' from
+``default_rng([seed, 1])``. The defaults of :class:`ConductanceOptions` are those of the ideal
+synapse card (:mod:`ipnet_cosim.device.synapse`), which is not a device.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from ipnet_cosim.device.errors import ConfigError
+
+if TYPE_CHECKING:
+    from ipnet_cosim.device.synapse import SynapseCard
 
 
 @dataclass(frozen=True)
@@ -35,9 +47,10 @@ class ConductanceOptions:
     Args:
         g_min_s, g_max_s: device conductance range, S.
         levels: number of programmable levels per device (None: continuous).
-        variation_sigma: device-to-device variation (0: none).
-        variation_kind: "lognormal" or "normal".
+        variation_sigma: relative device-to-device variation (0: none).
+        variation_kind: "lognormal" or "normal" (of the relative variation).
         seed: seed of the variation draws.
+        variation_sigma_s: additive device-to-device variation (programming error), S (0: none).
     """
 
     g_min_s: float = 1e-6
@@ -46,6 +59,7 @@ class ConductanceOptions:
     variation_sigma: float = 0.0
     variation_kind: Literal["lognormal", "normal"] = "lognormal"
     seed: int = 0
+    variation_sigma_s: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("g_min_s", "g_max_s"):
@@ -58,8 +72,38 @@ class ConductanceOptions:
             raise ConfigError(f"levels ({self.levels}) must be at least 2 (or None for continuous devices)")
         if not (math.isfinite(self.variation_sigma) and self.variation_sigma >= 0):
             raise ConfigError(f"variation_sigma ({self.variation_sigma}) must be >= 0")
+        if not (isinstance(self.variation_sigma_s, (int, float)) and not isinstance(self.variation_sigma_s, bool)
+                and math.isfinite(self.variation_sigma_s) and self.variation_sigma_s >= 0):
+            raise ConfigError(f"variation_sigma_s ({self.variation_sigma_s!r}) must be a conductance >= 0 S")
         if self.variation_kind not in ("lognormal", "normal"):
             raise ConfigError(f"variation_kind '{self.variation_kind}' is unknown; use lognormal or normal")
+
+    @classmethod
+    def from_synapse(cls, card: "SynapseCard", seed: int = 0, **overrides) -> "ConductanceOptions":
+        """The options a synapse card implies (range, levels, lognormal relative and additive variation), with
+        ``overrides`` (field name -> value) taking precedence."""
+        values = dict(g_min_s=card.g_off_s, g_max_s=card.g_on_s, levels=card.levels,
+                      variation_sigma=card.d2d_sigma_rel, variation_kind="lognormal",
+                      variation_sigma_s=card.d2d_sigma_s, seed=seed)
+        unknown = set(overrides) - set(values)
+        if unknown:
+            raise ConfigError(f"conductance option(s) {sorted(unknown)} are unknown; known: {', '.join(values)}")
+        values.update(overrides)
+        return cls(**values)
+
+    def differs_from(self, card: "SynapseCard") -> list[str]:
+        """The options that override ``card`` (empty: the mapping is the card's)."""
+        ref = ConductanceOptions.from_synapse(card, seed=self.seed)
+        out = [f.name for f in dataclasses.fields(self) if f.name not in ("seed", "variation_kind")
+               and getattr(self, f.name) != getattr(ref, f.name)]
+        if self.variation_sigma > 0 and self.variation_kind != ref.variation_kind:
+            out.append("variation_kind")
+        return out
+
+    @property
+    def varied(self) -> bool:
+        """Whether a chip draw changes the devices (relative or additive variation)."""
+        return self.variation_sigma > 0 or self.variation_sigma_s > 0
 
 
 @dataclass(frozen=True)
@@ -75,6 +119,16 @@ class ConductanceMap:
     def effective_weights(self, v_read_v: float, current_scale_a: float) -> np.ndarray:
         """The weights the devices actually realise (after quantization/variation)."""
         return (self.g_plus_s - self.g_minus_s) * v_read_v * self.mirror_gain / current_scale_a
+
+
+def variation_offsets_s(shape: tuple[int, ...], options: ConductanceOptions,
+                        seed: int | None = None) -> np.ndarray | None:
+    """The additive device errors ``[2, *shape]`` (G+ then G-, S) of a chip drawn with ``options.seed`` (or
+    ``seed``): ``sigma_s N'(0, 1)``, N' from ``default_rng([seed, 1])``; None without additive variation."""
+    if options.variation_sigma_s <= 0:
+        return None
+    noise = np.random.default_rng([options.seed if seed is None else seed, 1]).standard_normal((2,) + tuple(shape))
+    return options.variation_sigma_s * noise
 
 
 def variation_factors(shape: tuple[int, ...], options: ConductanceOptions,
@@ -120,6 +174,10 @@ def map_weights(weights: np.ndarray, *, v_read_v: float, current_scale_a: float,
     if factor is not None:
         g_plus = g_plus * factor[0]
         g_minus = g_minus * factor[1]
+    offset = variation_offsets_s(w.shape, o)
+    if offset is not None:
+        g_plus = g_plus + offset[0]
+        g_minus = g_minus + offset[1]
     g_plus = np.clip(g_plus, o.g_min_s, o.g_max_s)
     g_minus = np.clip(g_minus, o.g_min_s, o.g_max_s)
     return ConductanceMap(g_plus_s=g_plus, g_minus_s=g_minus, k_s=k,

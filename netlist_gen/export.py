@@ -191,6 +191,14 @@ def plan_export(checkpoint: str | Path, *, samples: Sequence[int] = tuple(range(
         (notify or say)(mismatch)
     card, fast_card = model.card, model.fast_card
     t = card.timing
+    syn = options.synapse
+    if t.v_read_v > syn.v_read_max_v:
+        raise ConfigError(f"the read voltage timing.v_read_v = {t.v_read_v:g} V of the device card exceeds the synapse "
+                          f"card '{syn.name}' limit v_read_max_v = {syn.v_read_max_v:g} V ({syn.sources['v_read_max_v']}); "
+                          f"lower v_read_v in the device card or choose another synapse card")
+    overrides = options.synapse_overrides()
+    if overrides:
+        say(f"synapse card '{syn.name}' ({syn.technology_label}) with overridden {', '.join(overrides)}")
     frames, labels = load_samples(ck.data_config, samples)
     n_steps = int(frames.shape[1])
     say("mapping layers")

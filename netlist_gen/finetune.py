@@ -23,7 +23,7 @@ from ipnet_cosim.netlist_gen.mapping import MappingOptions
 HARDWARE_KEY = "hardware"
 VARIATION_MODES = ("per_batch", "fixed")
 # the mapping options that define the hardware (the others choose how it is simulated, not what it is)
-HARDWARE_FIELDS = ("tile_rows", "tile_cols", "conductance", "r_wire_ohm", "r_driver_ohm")
+HARDWARE_FIELDS = ("tile_rows", "tile_cols", "conductance", "r_wire_ohm", "r_driver_ohm", "synapse")
 # the per-mini-batch training chips have variation seeds >= this; chips drawn with smaller seeds (the exported
 # chip's default 0, evaluation chips) are never seen in training
 TRAINING_CHIP_SEED_MIN = 2 ** 20
@@ -40,7 +40,10 @@ def hardware_mismatch(raw: dict[str, Any], options: MappingOptions) -> str | Non
     hw = hardware_of(raw)
     if hw is None:
         return None
-    trained = hw.get("mapping_options", {})
+    trained = dict(hw.get("mapping_options", {}))
+    if "synapse" not in trained:                 # fine-tuned before synapse cards: the ideal card's values
+        from ipnet_cosim.device.synapse import default_synapse
+        trained["synapse"] = default_synapse().to_dict()
     now = options.to_dict()
     keys = [k for k in HARDWARE_FIELDS if trained.get(k) != now.get(k)]
     if not keys:

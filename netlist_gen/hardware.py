@@ -44,7 +44,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ipnet_cosim.netlist_gen.conductance import ConductanceOptions, variation_factors  # noqa: F401 (re-exported)
+from ipnet_cosim.netlist_gen.conductance import (ConductanceOptions, variation_factors,  # noqa: F401 (re-exported)
+                                                 variation_offsets_s)
 
 
 # -- conductances ------------------------------------------------------------------------------------
@@ -62,10 +63,12 @@ class _RoundSTE(torch.autograd.Function):
 
 
 def conductances_torch(weights: torch.Tensor, options: ConductanceOptions,
-                       factors: np.ndarray | torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                       factors: np.ndarray | torch.Tensor | None = None,
+                       offsets_s: np.ndarray | torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``(g_plus_s, g_minus_s, k_s)`` of ``weights`` [rows, cols] as export maps them (module docstring);
-    ``factors`` ``[..., 2, rows, cols]`` from :func:`variation_factors` (None: no variation; leading
-    dimensions, e.g. one chip draw per convolution position, give conductances ``[..., rows, cols]``)."""
+    ``factors`` ``[..., 2, rows, cols]`` from :func:`variation_factors` and ``offsets_s`` (same shape, S) from
+    :func:`variation_offsets_s` (None: none; leading dimensions, e.g. one chip draw per convolution
+    position, give conductances ``[..., rows, cols]``)."""
     o = options
     span = o.g_max_s - o.g_min_s
     w_max = weights.abs().max()
@@ -87,6 +90,10 @@ def conductances_torch(weights: torch.Tensor, options: ConductanceOptions,
         f = torch.as_tensor(factors, dtype=weights.dtype)
         g_plus = g_plus * f[..., 0, :, :]
         g_minus = g_minus * f[..., 1, :, :]
+    if offsets_s is not None:
+        off = torch.as_tensor(offsets_s, dtype=weights.dtype)
+        g_plus = g_plus + off[..., 0, :, :]
+        g_minus = g_minus + off[..., 1, :, :]
     return torch.clamp(g_plus, o.g_min_s, o.g_max_s), torch.clamp(g_minus, o.g_min_s, o.g_max_s), k
 
 

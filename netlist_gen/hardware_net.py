@@ -25,7 +25,8 @@ import torch
 from torch import Tensor, nn
 
 from ipnet_cosim.netlist_gen.conductance import ConductanceOptions
-from ipnet_cosim.netlist_gen.hardware import conductances_torch, tile_row_col_s, variation_factors
+from ipnet_cosim.netlist_gen.hardware import (conductances_torch, tile_row_col_s, variation_factors,
+                                              variation_offsets_s)
 from ipnet_cosim.netlist_gen.mapping import (BIAS, LAYER_MAPPINGS, PAD, MappingOptions, blocks, network_layers,
                                              position_seed)
 
@@ -75,17 +76,20 @@ class CrossbarLayer:
         m = _matrix(self.view.module).to(torch.float64)
         base = co.seed if chip_seed is None else chip_seed
         positions = self.gather.shape[0]
-        factors = None
-        if co.variation_sigma > 0:            # one chip draw per position, as export draws it; batched
-            factors = np.stack([variation_factors(tuple(m.shape), co, position_seed(base, self.view.index, p))
-                                for p in range(positions)])
-        g_p, g_m, k = conductances_torch(m, co, factors)                 # [P or none, rows, cols]
+        factors = offsets = None
+        if co.varied:                         # one chip draw per position, as export draws it; batched
+            seeds = [position_seed(base, self.view.index, p) for p in range(positions)]
+            if co.variation_sigma > 0:
+                factors = np.stack([variation_factors(tuple(m.shape), co, s) for s in seeds])
+            if co.variation_sigma_s > 0:
+                offsets = np.stack([variation_offsets_s(tuple(m.shape), co, s) for s in seeds])
+        g_p, g_m, k = conductances_torch(m, co, factors, offsets)        # [P or none, rows, cols]
         pieces = []
         for r0, r1 in self.row_blocks:
             row = [self._tiles(g_p[..., r0:r1, c0:c1], g_m[..., r0:r1, c0:c1]) for c0, c1 in self.col_blocks]
             pieces.append(torch.cat(row, dim=-1))
         stack = torch.cat(pieces, dim=-2)
-        if factors is None:
+        if not co.varied:
             stack = stack.expand(positions, -1, -1)
         return stack, k
 

@@ -53,13 +53,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 import numpy as np
 
 from ipnet_cosim.device.card import DeviceCard
 from ipnet_cosim.device.errors import ConfigError, UnsupportedLayerError
+from ipnet_cosim.device.synapse import SynapseCard, default_synapse
 from ipnet_cosim.netlist_gen.conductance import ConductanceMap, ConductanceOptions, map_weights
 from ipnet_cosim.netlist_gen.ir import (Circuit, CurrentMirror, CurrentSource, MTJNeuronInstance, ModelCard,
                                         NeuronDriveInstance, PulseSource, Resistor, Save, SolverOptions, Subcircuit,
@@ -98,6 +99,7 @@ class MappingOptions:
     wire_model: str = "reduced"
     max_step_s: float | None = None
     reltol: float = 1e-4
+    synapse: SynapseCard = field(default_factory=default_synapse)
 
     def __post_init__(self) -> None:
         for name, low in (("tile_rows", 1), ("tile_cols", 2)):
@@ -122,6 +124,20 @@ class MappingOptions:
             raise ConfigError(f"mapping option reltol = {self.reltol!r} must be in (0, 0.1)")
         if not isinstance(self.conductance, ConductanceOptions):
             raise ConfigError("mapping option conductance must be a ConductanceOptions")
+        if not isinstance(self.synapse, SynapseCard):
+            raise ConfigError("mapping option synapse must be a SynapseCard (ipnet_cosim.device.synapse)")
+
+    @classmethod
+    def for_synapse(cls, card: SynapseCard, *, seed: int = 0, conductance_overrides: Mapping[str, Any] | None = None,
+                    **options: Any) -> "MappingOptions":
+        """Options whose conductances come from ``card`` (:meth:`ConductanceOptions.from_synapse`), with
+        ``conductance_overrides`` taking precedence (recorded: :meth:`synapse_overrides`)."""
+        conductance = ConductanceOptions.from_synapse(card, seed=seed, **dict(conductance_overrides or {}))
+        return cls(conductance=conductance, synapse=card, **options)
+
+    def synapse_overrides(self) -> list[str]:
+        """Conductance options that differ from the synapse card's (empty: the mapping is the card's)."""
+        return self.conductance.differs_from(self.synapse)
 
     @property
     def reduced(self) -> bool:
@@ -130,8 +146,9 @@ class MappingOptions:
         return self.r_wire_ohm > 0 and self.wire_model == "reduced"
 
     def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         data["conductance"] = dataclasses.asdict(self.conductance)
+        data["synapse"] = self.synapse.to_dict()
         return data
 
     @classmethod
@@ -142,6 +159,8 @@ class MappingOptions:
         if isinstance(values.get("conductance"), Mapping):
             check_known_keys(ConductanceOptions, values["conductance"], "conductance options")
             values["conductance"] = ConductanceOptions(**values["conductance"])
+        if isinstance(values.get("synapse"), Mapping):      # absent in exports before synapse cards: the ideal card
+            values["synapse"] = SynapseCard.from_dict(values["synapse"], origin="mapping options synapse")
         return cls(**values)
 
 
@@ -338,7 +357,7 @@ def conductances(lm: LayerMatrix, layer: int, position: int, *, v_read_v: float,
                  options: MappingOptions, name: str) -> ConductanceMap:
     """The devices of one position's crossbar copy; variation is drawn per (seed, layer, position)."""
     co = options.conductance
-    if co.variation_sigma > 0:
+    if co.varied:
         co = dataclasses.replace(co, seed=position_seed(co.seed, layer, position))
     return map_weights(lm.matrix, v_read_v=v_read_v, current_scale_a=current_scale_a, options=co, name=name)
 

@@ -42,7 +42,7 @@ def decide(scores: Sequence[float]) -> int | None:
 def ideal_mapping(options) -> bool:
     """Continuous devices without variation, wires or driver resistance: the circuit computes the network."""
     co = options.conductance
-    return co.levels is None and co.variation_sigma == 0 and options.r_wire_ohm == 0 and options.r_driver_ohm == 0
+    return co.levels is None and not co.varied and options.r_wire_ohm == 0 and options.r_driver_ohm == 0
 
 
 def torch_reference(export: Export, frames: np.ndarray) -> dict[str, Any]:

@@ -155,6 +155,27 @@ def test_demo_runs_the_pipeline_and_resumes(tmp_path, capsys):
     assert (out / "report" / "report.json").read_bytes() == first
     results = json.loads((out / "export" / "sim" / "results.json").read_text())
     assert results["summary"]["runs_simulated"] == 0 and results["summary"]["runs_cached"] > 0
+    # one synapse card from mapping to area and energy: the manifest's card is the one the report names, prices
+    # the crossbar cells with and tags the crossbar read energy with
+    from ipnet_cosim.device.synapse import SynapseCard, default_synapse
+    manifest = json.loads((out / "export" / "manifest.json").read_text())
+    report = json.loads(first)
+    card = SynapseCard.from_dict(manifest["mapping_options"]["synapse"])
+    assert card == default_synapse() and manifest["mapping_options"]["conductance"]["g_max_s"] == card.g_on_s
+    assert report["synapse"]["name"] == card.name and report["synapse"]["overrides"] == []
+    assert report["synapse"]["card"]["cell_area_m2"]["value"] == card.cell_area_m2
+    devices = sum(layer["devices"] for layer in manifest["layers"])
+    cells = report["area"]["breakdown"]["crossbar_cells"]
+    assert cells["value"] == pytest.approx(devices * card.cell_area_m2, rel=1e-12)
+    assert f"synapse card '{card.name}'" in report["area"]["layers"][0]["components"]["crossbar_cells"]["source"]
+    for fig in (report["energy"]["totals"]["crossbar_read"], report["energy"]["total"], cells):
+        assert f"synapse: {card.technology_label} ('{card.name}')" in fig["source"]
+    md = (out / "report" / "report.md").read_text()
+    assert "Synapse technology: ideal (not a device)" in md and "NOT A DEVICE" in md
+    assert md.index("Synapse technology") < md.index("## Summary")
+    # an export made with another synapse card is refused, not silently reused
+    assert main(args + ["--synapse", "rram_1t1r"]) == 2
+    assert "other mapping options (synapse card 'ideal')" in capsys.readouterr().err
     # an export made from another checkpoint is refused, not silently reused
     other = make_small_checkpoint(tmp_path / "ck2", seed=5)
     assert main(["demo", "--checkpoint", str(other), "-o", str(out), "--samples", "2"]) == 2
