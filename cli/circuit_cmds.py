@@ -26,13 +26,16 @@ Variation = Annotated[Optional[float], typer.Option(help="override: relative dev
 VariationS = Annotated[Optional[float], typer.Option(help="override: additive device-to-device variation sigma, S "
                                                           "(default: the card's)")]
 VariationKind = Annotated[str, typer.Option(help="lognormal | normal (of the relative variation)")]
+Slices = Annotated[int, typer.Option(help="bit slicing: cells per weight sign, each a base-levels digit combined by "
+                                          "mirrors of gain levels^s (e.g. 4 binary STT-MRAM cells: 15 magnitude "
+                                          "levels); 1: one cell per sign")]
 VariationSeed = Annotated[int, typer.Option(help="seed of the exported chip's variation draws")]
 RWire = Annotated[float, typer.Option(help="wire resistance per cell segment along rows and columns, ohm")]
 RDriver = Annotated[float, typer.Option(help="row driver output resistance, ohm")]
 
 
 def _mapping_options(synapse, tile_rows, tile_cols, g_min, g_max, levels, variation, variation_s, variation_kind,
-                     variation_seed, r_wire, r_driver, wire_model="reduced"):
+                     variation_seed, r_wire, r_driver, wire_model="reduced", slices=1):
     from ipnet_cosim.device.synapse import synapse_card
     from ipnet_cosim.netlist_gen.mapping import MappingOptions
     overrides = {name: value for name, value in (("g_min_s", g_min), ("g_max_s", g_max),
@@ -42,6 +45,8 @@ def _mapping_options(synapse, tile_rows, tile_cols, g_min, g_max, levels, variat
         overrides["levels"] = levels or None
     if variation_kind != "lognormal":
         overrides["variation_kind"] = variation_kind
+    if slices != 1:
+        overrides["slices"] = slices
     return MappingOptions.for_synapse(synapse_card(synapse), seed=variation_seed, conductance_overrides=overrides,
                                       tile_rows=tile_rows, tile_cols=tile_cols, r_wire_ohm=r_wire,
                                       r_driver_ohm=r_driver, wire_model=wire_model)
@@ -53,7 +58,7 @@ def export_cmd(checkpoint: Path = typer.Argument(..., help="checkpoint folder or
                samples: str = typer.Option("0:10", help="test-set samples whose stimulus is exported, e.g. 0:10 or 3,5"),
                synapse: Synapse = "ideal", tile_rows: TileRows = 128, tile_cols: TileCols = 128,
                g_min: GMin = None, g_max: GMax = None, levels: Levels = None, variation: Variation = None,
-               variation_s: VariationS = None, variation_kind: VariationKind = "lognormal",
+               variation_s: VariationS = None, variation_kind: VariationKind = "lognormal", slices: Slices = 1,
                variation_seed: VariationSeed = 0, r_wire: RWire = 0.0, r_driver: RDriver = 0.0,
                wire_model: str = typer.Option("reduced", help="with --r-wire: reduced (exact port equivalent of "
                                               "each tile, fast) | ladder (every wire segment, for validation)")
@@ -63,7 +68,7 @@ def export_cmd(checkpoint: Path = typer.Argument(..., help="checkpoint folder or
     from ipnet_cosim.netlist_gen.export import export_network, parse_samples
     console = Console(stderr=True)
     options = _mapping_options(synapse, tile_rows, tile_cols, g_min, g_max, levels, variation, variation_s,
-                               variation_kind, variation_seed, r_wire, r_driver, wire_model)
+                               variation_kind, variation_seed, r_wire, r_driver, wire_model, slices)
     manifest = export_network(checkpoint, out, samples=parse_samples(samples), options=options, progress=console.log,
                               notify=lambda msg: typer.echo(msg, err=True))
     console.print(f"[bold]wrote[/bold] {out.resolve()}")
@@ -83,7 +88,7 @@ def finetune_cmd(checkpoint: Path = typer.Argument(..., help="checkpoint folder 
                  seed: int = typer.Option(0, help="seed of shuffling and of the per-batch chips"),
                  synapse: Synapse = "ideal", tile_rows: TileRows = 128, tile_cols: TileCols = 128,
                  g_min: GMin = None, g_max: GMax = None, levels: Levels = None, variation: Variation = None,
-                 variation_s: VariationS = None, variation_kind: VariationKind = "lognormal",
+                 variation_s: VariationS = None, variation_kind: VariationKind = "lognormal", slices: Slices = 1,
                  variation_seed: VariationSeed = 0, r_wire: RWire = 0.0, r_driver: RDriver = 0.0) -> None:
     """Fine-tune a checkpoint through its mapped crossbars (quantization, variation, exact IR drop); the new
     checkpoint records the hardware, and export warns when mapped with other options."""
@@ -91,7 +96,7 @@ def finetune_cmd(checkpoint: Path = typer.Argument(..., help="checkpoint folder 
     from ipnet_cosim.netlist_gen.finetune import finetune_hardware
     console = Console(stderr=True)
     options = _mapping_options(synapse, tile_rows, tile_cols, g_min, g_max, levels, variation, variation_s,
-                               variation_kind, variation_seed, r_wire, r_driver)
+                               variation_kind, variation_seed, r_wire, r_driver, slices=slices)
     metrics = finetune_hardware(checkpoint, out, options, epochs=epochs, lr=lr, batch_size=batch_size,
                                 variation=chips, seed=seed, log=console.log, progress_bar=True)
     console.print(f"[bold]wrote[/bold] {out.resolve()}: test accuracy through the crossbars (PyTorch hardware "

@@ -40,7 +40,8 @@ one netlist) and per row tile of size ``rows x cols`` (cols = physical columns, 
             + N_col 1 w_mir A_T                          mirror_outputs (one output leg per column end)
             + N_neu (A_neuron - A_mirror)                neurons (the mirror legs are already counted)
 
-With one row tile, N_col = 2 N_neu, so the last two lines are exactly ``N_neu A_neuron``: the layer
+With one row tile and no bit slicing, N_col = 2 N_neu, so the last two lines are exactly ``N_neu A_neuron``
+(with S slices each neuron has 2 S column ends and mirror legs, all counted): the layer
 counts the neuron cell as compared with the paper; more row tiles add one mirror output leg per extra
 tile and physical column, as in the netlist. The crossbar cell ``A_cell`` is a cited 1T1R (1T-1MTJ)
 embedded-MRAM cell by default, or a passive cross-point (0T1R) cell ``4 F^2 = p_M^2`` with F = p_M / 2.

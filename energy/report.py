@@ -330,10 +330,19 @@ def _synapse_section(manifest: Mapping[str, Any], report: dict[str, Any]) -> dic
         v = getattr(card, f.name)
         if v is not None:
             values[f.name] = figure(v, f.metadata["unit"], "assumed", card.sources[f.name])
+    slices = int(conductance.get("slices", 1)) if isinstance(conductance.get("slices", 1), int) else 1
+    levels = conductance.get("levels")
+    mapping = {"cells_per_weight": figure(2 * slices, "1", "computed",
+                                          f"a differential pair per slice, {slices} slice(s) (mapping_options)"),
+               "slices": figure(slices, "1", "assumed", "mapping_options.conductance.slices (bit slicing)")}
+    if isinstance(levels, int) and not isinstance(levels, bool):
+        mapping["weight_levels"] = figure(2 * (levels ** slices - 1) + 1, "1", "computed",
+                                          f"2 (L^S - 1) + 1 with L = {levels} levels per cell, S = {slices}")
     return {"name": card.name, "technology": card.technology_label, "is_device": card.is_device,
-            "headline": card.headline(), "levels": "analog" if card.levels is None else int(card.levels),
+            "headline": card.headline(),
+            "levels": "analog" if card.levels is None else figure(card.levels, "1", "assumed", card.sources["levels"]),
             "overrides": overrides, "not_simulated": card.not_simulated(), "card": values,
-            "verified": list(card.verified)}
+            "verified": list(card.verified), "mapping": mapping}
 
 
 def _synapse_dependent(report: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -89,6 +89,12 @@ def _synapse_lines(report: Mapping[str, Any]) -> list[str]:
     if syn is None:
         return ["Synapse technology: not recorded (an export made before synapse cards: the ideal card, not a device)"]
     out = [f"Synapse technology: {syn['headline']}"]
+    mp = syn.get("mapping", {})
+    slices = int(mp["slices"]["value"]) if "slices" in mp else 1
+    if slices > 1:
+        out.append(f"Bit slicing: {slices} cells per weight sign ({int(mp['cells_per_weight']['value'])} cells "
+                   f"per weight, {int(mp['weight_levels']['value'])} weight levels), partial sums combined by "
+                   f"mirrors of gain L^s")
     if syn["overrides"]:
         out.append(f"Synapse card overridden by the export options: {', '.join(syn['overrides'])} (mapping_options)")
     if syn["not_simulated"]:

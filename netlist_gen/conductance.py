@@ -20,6 +20,19 @@ cards give it), then clipped to [G_min, G_max]::
 
     G = clip(G_target f + o, G_min, G_max),   f = exp(sigma N),   o = sigma_s N'
 
+Bit slicing (``slices = S`` cells per sign, each with ``levels = L``; binary cells have L = 2): the weight
+magnitude becomes an integer code ``q = round(|W| (L^S - 1) / max|W|)`` written in base L over S cells,
+``q = sum_s d_s L^s`` with digits ``d_s`` in [0, L - 1], each digit a device ``G_min + d_s step`` with
+``step = (G_max - G_min) / (L - 1)``. Every slice is a differential pair of its own (physical columns in
+the order G+ slice 0, G- slice 0, G+ slice 1, ...); its sensed difference is mirrored with gain
+``L^s mirror_gain`` into the same neuron, so the partial sums are combined in current::
+
+    sum_s L^s (I+_s - I-_s) = step v_read sum_i x_i (q+_i - q-_i) = k v_read a_j,   k = step (L^S - 1) / max|W|
+
+(the G_min offsets cancel in every pair). One slice (S = 1) is the plain quantized mapping above. This
+is the bit-sliced crossbar of ISAAC (Shafiee et al., ISCA 2016) and PRIME (Chi et al., ISCA 2016), with
+the shift-and-add done by binary-weighted current mirrors instead of after an ADC.
+
 N and N' are independent standard normal draws: N from ``default_rng(seed)``, N' from
 ``default_rng([seed, 1])``. The defaults of :class:`ConductanceOptions` are those of the ideal
 synapse card (:mod:`ipnet_cosim.device.synapse`), which is not a device.
@@ -51,6 +64,7 @@ class ConductanceOptions:
         variation_kind: "lognormal" or "normal" (of the relative variation).
         seed: seed of the variation draws.
         variation_sigma_s: additive device-to-device variation (programming error), S (0: none).
+        slices: cells per weight sign (bit slicing, each a base-``levels`` digit; needs ``levels``).
     """
 
     g_min_s: float = 1e-6
@@ -60,6 +74,7 @@ class ConductanceOptions:
     variation_kind: Literal["lognormal", "normal"] = "lognormal"
     seed: int = 0
     variation_sigma_s: float = 0.0
+    slices: int = 1
 
     def __post_init__(self) -> None:
         for name in ("g_min_s", "g_max_s"):
@@ -77,6 +92,21 @@ class ConductanceOptions:
             raise ConfigError(f"variation_sigma_s ({self.variation_sigma_s!r}) must be a conductance >= 0 S")
         if self.variation_kind not in ("lognormal", "normal"):
             raise ConfigError(f"variation_kind '{self.variation_kind}' is unknown; use lognormal or normal")
+        if isinstance(self.slices, bool) or not isinstance(self.slices, int) or not 1 <= self.slices <= 16:
+            raise ConfigError(f"slices ({self.slices!r}) must be an integer from 1 to 16 (cells per weight sign)")
+        if self.slices > 1 and self.levels is None:
+            raise ConfigError(f"slices = {self.slices} needs devices with levels (bit slicing writes base-levels "
+                              f"digits); give levels (2 for binary cells) or use slices = 1")
+
+    @property
+    def slice_gains(self) -> tuple[float, ...]:
+        """Significance of each slice, ``levels^s`` (``(1.0,)`` without slicing)."""
+        return tuple(float(self.levels ** s) for s in range(self.slices)) if self.slices > 1 else (1.0,)
+
+    @property
+    def weight_levels(self) -> int | None:
+        """Distinct weight values a differential set of cells realises, ``2 (L^S - 1) + 1`` (None: continuous)."""
+        return None if self.levels is None else 2 * (self.levels ** self.slices - 1) + 1
 
     @classmethod
     def from_synapse(cls, card: "SynapseCard", seed: int = 0, **overrides) -> "ConductanceOptions":
@@ -84,7 +114,7 @@ class ConductanceOptions:
         ``overrides`` (field name -> value) taking precedence."""
         values = dict(g_min_s=card.g_off_s, g_max_s=card.g_on_s, levels=card.levels,
                       variation_sigma=card.d2d_sigma_rel, variation_kind="lognormal",
-                      variation_sigma_s=card.d2d_sigma_s, seed=seed)
+                      variation_sigma_s=card.d2d_sigma_s, seed=seed, slices=1)
         unknown = set(overrides) - set(values)
         if unknown:
             raise ConfigError(f"conductance option(s) {sorted(unknown)} are unknown; known: {', '.join(values)}")
@@ -94,7 +124,7 @@ class ConductanceOptions:
     def differs_from(self, card: "SynapseCard") -> list[str]:
         """The options that override ``card`` (empty: the mapping is the card's)."""
         ref = ConductanceOptions.from_synapse(card, seed=self.seed)
-        out = [f.name for f in dataclasses.fields(self) if f.name not in ("seed", "variation_kind")
+        out = [f.name for f in dataclasses.fields(self) if f.name not in ("seed", "variation_kind", "slices")
                and getattr(self, f.name) != getattr(ref, f.name)]
         if self.variation_sigma > 0 and self.variation_kind != ref.variation_kind:
             out.append("variation_kind")
@@ -108,17 +138,33 @@ class ConductanceOptions:
 
 @dataclass(frozen=True)
 class ConductanceMap:
-    """Device conductances of one weight matrix (rows = inputs, columns = outputs)."""
+    """Device conductances of one weight matrix (rows = inputs, columns = outputs); with bit slicing each weight
+    column ``j`` has ``S`` slice columns ``j S + s`` (``g_plus_s`` ``[rows, cols S]``)."""
 
     g_plus_s: np.ndarray
     g_minus_s: np.ndarray
-    k_s: float                 # conductance per unit weight, S
-    mirror_gain: float         # current_scale_a / (k v_read)
+    k_s: float                 # conductance per unit weight (of the slice-weighted sum), S
+    mirror_gain: float         # current_scale_a / (k v_read), the gain of slice 0
     options: ConductanceOptions
 
+    @property
+    def slice_gains(self) -> tuple[float, ...]:
+        return self.options.slice_gains
+
     def effective_weights(self, v_read_v: float, current_scale_a: float) -> np.ndarray:
-        """The weights the devices actually realise (after quantization/variation)."""
-        return (self.g_plus_s - self.g_minus_s) * v_read_v * self.mirror_gain / current_scale_a
+        """The weights the devices actually realise (after quantization/variation), ``[rows, cols]``."""
+        diff = self.g_plus_s - self.g_minus_s
+        gains = np.asarray(self.slice_gains)
+        diff = (diff.reshape(diff.shape[0], -1, gains.size) * gains).sum(axis=-1)
+        return diff * v_read_v * self.mirror_gain / current_scale_a
+
+
+def slice_digits(q: np.ndarray, levels: int, slices: int) -> np.ndarray:
+    """The base-``levels`` digits of the integer codes ``q`` ``[rows, cols]``, least significant first, as
+    ``[rows, cols S]`` (slice column ``j S + s`` holds digit ``s`` of column ``j``)."""
+    q = np.asarray(q, dtype=np.int64)
+    digits = np.stack([(q // levels ** s) % levels for s in range(slices)], axis=-1)
+    return digits.reshape(q.shape[0], -1).astype(np.float64)
 
 
 def variation_offsets_s(shape: tuple[int, ...], options: ConductanceOptions,
@@ -158,23 +204,30 @@ def map_weights(weights: np.ndarray, *, v_read_v: float, current_scale_a: float,
         raise ConfigError(f"{name}: v_read_v ({v_read_v}) and current_scale_a ({current_scale_a}) must be positive")
     o = options
     span = o.g_max_s - o.g_min_s
+    # conductance per unit weight of the slice-weighted sum; (L^S - 1) code steps over max|W| (= span / max|W|
+    # without slicing, written so that S = 1 gives the same floating-point values as before slicing existed)
+    full = span if o.slices == 1 else span / (o.levels - 1) * (o.levels ** o.slices - 1)
     w_max = float(np.abs(w).max())
-    k = span / w_max if w_max > 0 else span
+    k = full / w_max if w_max > 0 else full
     if not math.isfinite(k):          # a subnormal largest weight: the layer is numerically zero
-        k, w = span, np.zeros_like(w)
+        k, w = full, np.zeros_like(w)
     dev_plus = k * np.maximum(w, 0.0)
     dev_minus = k * np.maximum(-w, 0.0)
     if o.levels is not None:
         step = span / (o.levels - 1)
-        dev_plus = np.round(dev_plus / step) * step
-        dev_minus = np.round(dev_minus / step) * step
+        if o.slices > 1:
+            dev_plus = slice_digits(np.round(dev_plus / step), o.levels, o.slices) * step
+            dev_minus = slice_digits(np.round(dev_minus / step), o.levels, o.slices) * step
+        else:
+            dev_plus = np.round(dev_plus / step) * step
+            dev_minus = np.round(dev_minus / step) * step
     g_plus = o.g_min_s + dev_plus
     g_minus = o.g_min_s + dev_minus
-    factor = variation_factors(w.shape, o)
+    factor = variation_factors(g_plus.shape, o)
     if factor is not None:
         g_plus = g_plus * factor[0]
         g_minus = g_minus * factor[1]
-    offset = variation_offsets_s(w.shape, o)
+    offset = variation_offsets_s(g_plus.shape, o)
     if offset is not None:
         g_plus = g_plus + offset[0]
         g_minus = g_minus + offset[1]

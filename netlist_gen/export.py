@@ -50,6 +50,10 @@ INTERFACE = {
                "physical columns ending in 0 V sense sources Vsp<tile>_<j>, Vsm<tile>_<j>",
     "partial_sums": "each row tile has its own sense sources and mirrors; the mirror outputs of all row tiles "
                     "of a column are summed in current at the neuron input node a<j> (Kirchhoff)",
+    "bit_slicing": "with conductance.slices = S > 1 each weight is an integer code written in base 'levels' over S "
+                   "differential pairs (slice columns k = j S + s, digit s, least significant first) whose mirrors "
+                   "have gain L^s mirror_gain (the layer's slice_gains) into the same neuron input a<j>; the sense "
+                   "sources, port currents and tile columns are numbered by slice column k",
     "neurons": "F mirrors of gain +mirror_gain (G+) and -mirror_gain (G-) drive I_in = current_scale_a * (W x + b) "
                "into the thermal MTJ neuron N<j> (p = a<j>, n = 0, u = 0.5 V deterministic), with network drive "
                "'bounded' through the drive stage ND<j> (module ipnet_neuron_drive, model drv: input b<j>, output "
@@ -223,7 +227,8 @@ def plan_export(checkpoint: str | Path, *, samples: Sequence[int] = tuple(range(
             for unit in (u for u in units if u.position == p):
                 title = (f"ipnet-cosim unit {unit.name}: {view.name} ({view.type}, {view.unit}) position {p}, "
                          f"weight columns {unit.cols[0]}..{unit.cols[1] - 1}")
-                c0, c1 = unit.cols
+                sl = options.conductance.slices
+                c0, c1 = unit.cols[0] * sl, unit.cols[1] * sl      # slice columns of the unit's weight columns
                 tiles = tuple(tile_ports(gmap.g_plus_s[r0:r1, c0:c1], gmap.g_minus_s[r0:r1, c0:c1], options)
                               for r0, r1 in unit.row_blocks)
                 circuit = unit_circuit(unit, lm, gmap, unit_kind=view.unit, card=card, fast_card=fast_card,
@@ -237,7 +242,7 @@ def plan_export(checkpoint: str | Path, *, samples: Sequence[int] = tuple(range(
                     name=unit.name, layer=view.index, position=p, col_block=unit.col_block,
                     weight_columns=tuple(unit.cols), netlist=ExportFiles.netlist(unit.name),
                     ports=ExportFiles.ports(unit.name),
-                    tiles=tuple(TileRecord(f"xb_{unit.name}_r{r}".lower(), (a, b), (b - a, 2 * (unit.cols[1] - unit.cols[0])))
+                    tiles=tuple(TileRecord(f"xb_{unit.name}_r{r}".lower(), (a, b), (b - a, 2 * (c1 - c0)))
                                 for r, (a, b) in enumerate(unit.row_blocks)),
                     rows=tuple(int(v) for v in lm.gather[p]),
                     neurons=tuple(int(v) for v in lm.out_index[p, unit.cols[0]:unit.cols[1]]),
@@ -251,7 +256,8 @@ def plan_export(checkpoint: str | Path, *, samples: Sequence[int] = tuple(range(
             units=sum(1 for u in units_info if u.layer == view.index),
             tiles=sum(len(u.tiles) for u in units_info if u.layer == view.index),
             max_abs_weight=float(np.abs(lm.matrix).max()), k_s=gmap0.k_s, mirror_gain=gmap0.mirror_gain,
-            conductance_range_s=(gmin, gmax), devices=int(2 * rows * cols * n_pos)))
+            conductance_range_s=(gmin, gmax), devices=int(2 * options.conductance.slices * rows * cols * n_pos),
+            slice_gains=gmap0.slice_gains))
         say(f"{view.name}: {layers_info[-1].units} units, {layers_info[-1].tiles} tiles")
     # stimulus of layer 0 for the chosen samples
     for k, idx in enumerate(samples):

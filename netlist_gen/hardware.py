@@ -10,7 +10,9 @@ device to its level, the backward pass treats the rounding as the identity. Devi
 a factor that is either the exported chip's (``variation_factors``: the same seeded draw as ``map_weights``)
 or any other draw (another chip, or a fresh one per mini-batch), both from
 :func:`~ipnet_cosim.netlist_gen.conductance.variation_factors`. Clipping to ``[G_min, G_max]`` passes no
-gradient outside the range.
+gradient outside the range. With bit slicing (``slices = S``) the code ``q`` is rounded straight-through and
+split into its base-``levels`` digits; each digit ``d_s`` passes the gradient ``dq / (S L^s)`` back, so the
+slice-weighted sum ``sum_s L^s d_s`` passes ``dq`` (each slice carries an equal share).
 
 **Tile currents** (:func:`tile_row_col_s`): a tile's row sources are ideal and its columns end in 0 V sense
 sources, so every column current is linear in the row voltages, ``I_c = sum_i A_ic V_i``, with ``A`` the
@@ -62,17 +64,28 @@ class _RoundSTE(torch.autograd.Function):
         return grad
 
 
+def _slice_digits_ste(q: torch.Tensor, levels: int, slices: int) -> torch.Tensor:
+    """Base-``levels`` digits of the integer-valued codes ``q`` ``[..., rows, cols]`` as ``[..., rows, cols S]``
+    (slice column ``j S + s`` = digit ``s`` of column ``j``, as :func:`~ipnet_cosim.netlist_gen.conductance.
+    slice_digits`); digit ``s`` passes the gradient ``1 / (S L^s)`` (module docstring)."""
+    qd = q.detach()
+    digits = [torch.remainder(torch.div(qd, levels ** s, rounding_mode="floor"), levels)
+              + (q - qd) / (slices * levels ** s) for s in range(slices)]
+    return torch.stack(digits, dim=-1).reshape(*q.shape[:-1], -1)
+
+
 def conductances_torch(weights: torch.Tensor, options: ConductanceOptions,
                        factors: np.ndarray | torch.Tensor | None = None,
                        offsets_s: np.ndarray | torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``(g_plus_s, g_minus_s, k_s)`` of ``weights`` [rows, cols] as export maps them (module docstring);
-    ``factors`` ``[..., 2, rows, cols]`` from :func:`variation_factors` and ``offsets_s`` (same shape, S) from
+    ``factors`` ``[..., 2, rows, cols S]`` from :func:`variation_factors` and ``offsets_s`` (same shape, S) from
     :func:`variation_offsets_s` (None: none; leading dimensions, e.g. one chip draw per convolution
-    position, give conductances ``[..., rows, cols]``)."""
+    position, give conductances ``[..., rows, cols S]``; ``S`` = ``options.slices``, 1 without slicing)."""
     o = options
     span = o.g_max_s - o.g_min_s
+    full = span if o.slices == 1 else span / (o.levels - 1) * (o.levels ** o.slices - 1)    # as map_weights
     w_max = weights.abs().max()
-    span_t = torch.as_tensor(span, dtype=weights.dtype)
+    span_t = torch.as_tensor(full, dtype=weights.dtype)
     # tensor / tensor: one rounding, as numpy's span / w_max (a Python float / tensor is span * (1 / w_max),
     # which overflows to inf for a subnormal w_max where the quotient itself is finite)
     k = span_t / w_max if float(w_max.detach()) > 0 else span_t
@@ -82,8 +95,12 @@ def conductances_torch(weights: torch.Tensor, options: ConductanceOptions,
     dev_minus = k * torch.clamp(-weights, min=0.0)
     if o.levels is not None:
         step = span / (o.levels - 1)
-        dev_plus = _RoundSTE.apply(dev_plus / step) * step
-        dev_minus = _RoundSTE.apply(dev_minus / step) * step
+        if o.slices > 1:
+            dev_plus = _slice_digits_ste(_RoundSTE.apply(dev_plus / step), o.levels, o.slices) * step
+            dev_minus = _slice_digits_ste(_RoundSTE.apply(dev_minus / step), o.levels, o.slices) * step
+        else:
+            dev_plus = _RoundSTE.apply(dev_plus / step) * step
+            dev_minus = _RoundSTE.apply(dev_minus / step) * step
     g_plus = o.g_min_s + dev_plus
     g_minus = o.g_min_s + dev_minus
     if factors is not None:

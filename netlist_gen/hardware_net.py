@@ -56,7 +56,9 @@ class CrossbarLayer:
         self.out_index = torch.as_tensor(lm.out_index)
         self.n_out = int(np.prod(view.out_shape))
         self.row_blocks = blocks(rows, options.tile_rows)
-        self.col_blocks = blocks(cols, options.tile_cols // 2)
+        self.col_blocks = blocks(cols, options.weight_cols_per_tile)
+        self.slices = options.conductance.slices
+        self.slice_gains = torch.tensor(options.conductance.slice_gains, dtype=torch.float64)
         self._cache = None
 
     def effective_matrix(self, chip_seed: int | None = None) -> tuple[Tensor, Tensor]:
@@ -79,14 +81,17 @@ class CrossbarLayer:
         factors = offsets = None
         if co.varied:                         # one chip draw per position, as export draws it; batched
             seeds = [position_seed(base, self.view.index, p) for p in range(positions)]
+            shape = (m.shape[0], m.shape[1] * co.slices)                  # devices: slice columns
             if co.variation_sigma > 0:
-                factors = np.stack([variation_factors(tuple(m.shape), co, s) for s in seeds])
+                factors = np.stack([variation_factors(shape, co, s) for s in seeds])
             if co.variation_sigma_s > 0:
-                offsets = np.stack([variation_offsets_s(tuple(m.shape), co, s) for s in seeds])
-        g_p, g_m, k = conductances_torch(m, co, factors, offsets)        # [P or none, rows, cols]
+                offsets = np.stack([variation_offsets_s(shape, co, s) for s in seeds])
+        g_p, g_m, k = conductances_torch(m, co, factors, offsets)        # [P or none, rows, cols S]
         pieces = []
+        sl = self.slices
         for r0, r1 in self.row_blocks:
-            row = [self._tiles(g_p[..., r0:r1, c0:c1], g_m[..., r0:r1, c0:c1]) for c0, c1 in self.col_blocks]
+            row = [self._tiles(g_p[..., r0:r1, c0 * sl:c1 * sl], g_m[..., r0:r1, c0 * sl:c1 * sl])
+                   for c0, c1 in self.col_blocks]
             pieces.append(torch.cat(row, dim=-1))
         stack = torch.cat(pieces, dim=-2)
         if not co.varied:
@@ -94,14 +99,18 @@ class CrossbarLayer:
         return stack, k
 
     def _tiles(self, g_p: Tensor, g_m: Tensor) -> Tensor:
-        """``(I+ - I-)`` port conductances of one tile position ``[..., rows, cols]``; positions in chunks whose
-        dense elimination stays within :data:`TILE_BATCH_BYTES`."""
+        """``sum_s L^s (I+_s - I-_s)`` port conductances of one tile position ``[..., rows, cols]`` (``g_p``:
+        slice columns ``[..., rows, cols S]``); positions in chunks whose dense elimination stays within
+        :data:`TILE_BATCH_BYTES`."""
         rows, cols = g_p.shape[-2:]
         per = max(1, TILE_BATCH_BYTES // (8 * rows * (2 * cols) ** 2))
         chunks = [slice(i, i + per) for i in range(0, g_p.shape[0], per)] if g_p.dim() == 3 else [slice(None)]
         out = [tile_row_col_s(g_p[c], g_m[c], self.options.r_wire_ohm, self.options.r_driver_ohm) for c in chunks]
         a = out[0] if len(out) == 1 else torch.cat(out)
-        return a[..., 0::2] - a[..., 1::2]
+        diff = a[..., 0::2] - a[..., 1::2]
+        if self.slices == 1:
+            return diff
+        return (diff.reshape(*diff.shape[:-1], -1, self.slices) * self.slice_gains).sum(dim=-1)
 
     def __call__(self, x: Tensor, chip_seed: int | None = None) -> Tensor:
         """Op output ``a`` ``[T, B, *out_shape]`` for input spikes ``x`` ``[T, B, *in_shape]``."""

@@ -9,11 +9,15 @@ The circuit of a layer (recorded in every export's manifest):
   ``v_read_v`` (``[s t_step, s t_step + t_pulse]``); the bias row is pulsed at every step; rows that
   fall into a conv's zero padding are held at 0 V.
 * **Columns**: every weight column is a differential pair (two physical columns, G+ and G-, see
-  :mod:`~ipnet_cosim.netlist_gen.conductance`), each ending in a 0 V sense source (virtual ground).
+  :mod:`~ipnet_cosim.netlist_gen.conductance`), each ending in a 0 V sense source (virtual ground). With
+  bit slicing (``conductance.slices = S``) a weight column is S differential pairs, its *slice columns*
+  ``k = j S + s`` (digit ``s`` of the weight's code, least significant first), mirrored with gains
+  ``L^s mirror_gain`` into the same neuron; a tile then holds ``tile_cols // (2 S)`` weight columns and all
+  slices of a weight column stay in one tile (one unit holds its neuron).
 * **Positions**: each output position of a conv layer has its own crossbar copy and its own MTJ
   neurons (the memory lives in the neuron); a linear layer has one position.
 * **Tiles**: a position's matrix is cut into row blocks of at most ``tile_rows`` rows and column
-  blocks of at most ``tile_cols`` physical columns (``tile_cols // 2`` weight columns). A
+  blocks of at most ``tile_cols`` physical columns (``tile_cols // (2 S)`` weight columns). A
   **unit** (one netlist) is one position x one column block: its row tiles (one ``.subckt`` each)
   each have their own sense sources and current mirrors, and the mirror outputs of all row tiles of
   a column are summed at the neuron's input node (Kirchhoff's current law): the partial sums of the
@@ -126,6 +130,16 @@ class MappingOptions:
             raise ConfigError("mapping option conductance must be a ConductanceOptions")
         if not isinstance(self.synapse, SynapseCard):
             raise ConfigError("mapping option synapse must be a SynapseCard (ipnet_cosim.device.synapse)")
+        if self.tile_cols < 2 * self.conductance.slices:
+            raise ConfigError(f"mapping option tile_cols = {self.tile_cols} is below the {2 * self.conductance.slices} "
+                              f"physical columns of one weight column with {self.conductance.slices} slices "
+                              f"(two per slice); raise tile_cols or use fewer slices")
+
+    @property
+    def weight_cols_per_tile(self) -> int:
+        """Weight columns (neurons) in one tile: ``tile_cols // (2 slices)`` (a slice is a differential pair, and
+        all slices of a weight column stay in the same tile so that one unit holds its neuron)."""
+        return self.tile_cols // (2 * self.conductance.slices)
 
     @classmethod
     def for_synapse(cls, card: SynapseCard, *, seed: int = 0, conductance_overrides: Mapping[str, Any] | None = None,
@@ -343,7 +357,7 @@ def blocks(n: int, size: int) -> tuple[tuple[int, int], ...]:
 def layer_units(layer: int, lm: LayerMatrix, options: MappingOptions) -> list[Unit]:
     rows, cols = lm.matrix.shape
     row_blocks = blocks(rows, options.tile_rows)
-    col_blocks = blocks(cols, options.tile_cols // 2)
+    col_blocks = blocks(cols, options.weight_cols_per_tile)
     return [Unit(layer, p, c, cb, row_blocks) for p in range(lm.gather.shape[0])
             for c, cb in enumerate(col_blocks)]
 
@@ -426,7 +440,8 @@ def unit_circuit(unit: Unit, lm: LayerMatrix, gmap: ConductanceMap, *, unit_kind
     ``reduced``: the row tiles' port conductances when already computed (:func:`tile_ports`); ``drive``:
     the mirrors feed each neuron through the bounded drive stage instead of directly."""
     _check_kind(unit_kind)
-    c0, c1 = unit.cols
+    sl = len(gmap.slice_gains)
+    c0, c1 = unit.cols[0] * sl, unit.cols[1] * sl          # slice columns (= weight columns without slicing)
     els: list = []
     subs = []
     for r, (r0, r1) in enumerate(unit.row_blocks):
@@ -438,24 +453,25 @@ def unit_circuit(unit: Unit, lm: LayerMatrix, gmap: ConductanceMap, *, unit_kind
         for j in range(c1 - c0):
             els += [VoltageSource(f"Vsp{r}_{j}", f"sp{r}_{j}", "0"), VoltageSource(f"Vsm{r}_{j}", f"sm{r}_{j}", "0")]
     els += driver_sources(unit, lm, options, card, None)
-    return _with_neurons(title, els, subs, n_tiles=len(unit.row_blocks), n_cols=c1 - c0, unit_kind=unit_kind,
-                         mirror_gain=gmap.mirror_gain, card=card, fast_card=fast_card, n_steps=n_steps,
-                         options=options, drive=drive)
+    return _with_neurons(title, els, subs, n_tiles=len(unit.row_blocks), n_cols=unit.cols[1] - unit.cols[0],
+                         unit_kind=unit_kind, mirror_gain=gmap.mirror_gain, card=card, fast_card=fast_card,
+                         n_steps=n_steps, options=options, drive=drive, slice_gains=gmap.slice_gains)
 
 
 def port_unit_circuit(name: str, *, n_tiles: int, n_cols: int, unit_kind: str, mirror_gain: float,
                       card: DeviceCard, fast_card: DeviceCard, n_steps: int, options: MappingOptions,
                       currents: Mapping[str, tuple[tuple[float, float], ...]] | None = None,
-                      drive: bool = False) -> Circuit:
+                      drive: bool = False, slice_gains: tuple[float, ...] = (1.0,)) -> Circuit:
     """A unit with its crossbar as the port model (see the module docstring): per row tile ``r`` and
-    weight column ``j`` the PWL current sources ``Ip<r>_<j>`` / ``Im<r>_<j>`` into the 0 V sense sources
-    ``Vsp<r>_<j>`` / ``Vsm<r>_<j>`` (``currents``: name -> PWL points in A; a name not given is 0 A),
-    then the same mirrors, (drive stages,) neurons and reset as :func:`unit_circuit`."""
+    slice column ``j`` (the weight column without bit slicing) the PWL current sources ``Ip<r>_<j>`` /
+    ``Im<r>_<j>`` into the 0 V sense sources ``Vsp<r>_<j>`` / ``Vsm<r>_<j>`` (``currents``: name -> PWL points
+    in A; a name not given is 0 A), then the same mirrors, (drive stages,) neurons and reset as
+    :func:`unit_circuit`; ``n_cols`` counts weight columns (neurons)."""
     _check_kind(unit_kind)
     currents = currents or {}
     els: list = []
     for r in range(n_tiles):
-        for j in range(n_cols):
+        for j in range(n_cols * len(slice_gains)):
             for pm in "pm":
                 src = f"I{pm}{r}_{j}"
                 els += [CurrentSource(src, "0", f"s{pm}{r}_{j}", pwl=currents.get(src)),
@@ -463,7 +479,7 @@ def port_unit_circuit(name: str, *, n_tiles: int, n_cols: int, unit_kind: str, m
     title = f"ipnet-cosim unit {name}: crossbar as its port model (PWL column currents), {unit_kind} neurons"
     return _with_neurons(title, els, [], n_tiles=n_tiles, n_cols=n_cols, unit_kind=unit_kind,
                          mirror_gain=mirror_gain, card=card, fast_card=fast_card, n_steps=n_steps, options=options,
-                         drive=drive)
+                         drive=drive, slice_gains=slice_gains)
 
 
 def _check_kind(unit_kind: str) -> None:
@@ -474,21 +490,25 @@ def _check_kind(unit_kind: str) -> None:
 
 def _with_neurons(title: str, els: list, subs: list, *, n_tiles: int, n_cols: int, unit_kind: str,
                   mirror_gain: float, card: DeviceCard, fast_card: DeviceCard, n_steps: int,
-                  options: MappingOptions, drive: bool = False) -> Circuit:
+                  options: MappingOptions, drive: bool = False, slice_gains: tuple[float, ...] = (1.0,)) -> Circuit:
     """Add the mirrors, (drive stages,) neurons, reset and analysis to a unit's sensed columns
-    (``Vsp<r>_<j>``, ``Vsm<r>_<j>``)."""
+    (``Vsp<r>_<k>``, ``Vsm<r>_<k>``; slice column ``k = j S + s`` of neuron ``j`` is mirrored with gain
+    ``slice_gains[s] mirror_gain``)."""
     from ipnet_cosim.device.compiler import DRIVE_MODULE, NEURON_MODULE
     t = card.timing
     saves: list[Save] = []
+    sl = len(slice_gains)
     if unit_kind == "integrate":
-        saves = [Save.i(f"Vs{s}{r}_{j}") for r in range(n_tiles) for j in range(n_cols) for s in "pm"]
+        saves = [Save.i(f"Vs{s}{r}_{j}") for r in range(n_tiles) for j in range(n_cols * sl) for s in "pm"]
     else:
         model = HEAT_MODEL if unit_kind == "heat" else FAST_MODEL
         for j in range(n_cols):
             into = f"b{j}" if drive else f"a{j}"
             for r in range(n_tiles):
-                els += [CurrentMirror(f"Fp{r}_{j}", "0", into, f"Vsp{r}_{j}", mirror_gain),
-                        CurrentMirror(f"Fm{r}_{j}", "0", into, f"Vsm{r}_{j}", -mirror_gain)]
+                for s, gain in enumerate(slice_gains):
+                    k = j * sl + s
+                    els += [CurrentMirror(f"Fp{r}_{k}", "0", into, f"Vsp{r}_{k}", gain * mirror_gain),
+                            CurrentMirror(f"Fm{r}_{k}", "0", into, f"Vsm{r}_{k}", -gain * mirror_gain)]
             if drive:
                 els.append(NeuronDriveInstance(f"ND{j}", into, f"a{j}", DRIVE_MODEL))
             els.append(MTJNeuronInstance(f"N{j}", f"a{j}", "0", "u", "rst", f"th{j}", f"st{j}", model))

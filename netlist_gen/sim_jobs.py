@@ -40,8 +40,8 @@ class EnergySpec:
     ``d<r>`` behind a separate driver resistor), every sense current and, for neuron units, every
     neuron input ``v(a<j>)``. Per step the worker keeps: the energy each row source delivers, the
     part of it dissipated in the driver resistance (``i^2 r_driver``), and the energy each neuron's
-    MTJ absorbs (``v(a) i``, ``i`` the MTJ current: the mirrored ``i_in = mirror_gain sum_tiles (i(Vsp) -
-    i(Vsm))`` itself, or through the bounded drive ``drive_current_a(i_in)`` when ``drive`` is set).
+    MTJ absorbs (``v(a) i``, ``i`` the MTJ current: the mirrored ``i_in = mirror_gain sum_slices L^s sum_tiles
+    (i(Vsp) - i(Vsm))`` itself, or through the bounded drive ``drive_current_a(i_in)`` when ``drive`` is set).
     """
 
     n_rows: int
@@ -72,6 +72,7 @@ class UnitJob:
     simulator: str = "ngspice"
     crossbar_energy: tuple[np.ndarray, np.ndarray] | None = None   # port model: (e_source_j, e_rdriver_j) [T, rows]
     step: tuple[float, int] = (0.0, 0)           # (t_step_s, n_steps): per-step SOA peaks of neuron units
+    slice_gains: tuple[float, ...] = (1.0,)      # bit slicing: sense columns j S + s weigh L^s into neuron j
 
 
 @dataclass(frozen=True)
@@ -115,14 +116,16 @@ def energy_spec(ctx: JobContext, u: UnitRecord) -> EnergySpec | None:
                       man.timing.t_step_s, man.timing.n_steps, drive)
 
 
-def neuron_saves(kind: str, n_cols: int, n_tiles: int, energy: bool) -> tuple[Save, ...]:
+def neuron_saves(kind: str, n_cols: int, n_tiles: int, energy: bool, slices: int = 1) -> tuple[Save, ...]:
     """Vectors a neuron unit saves besides the spikes: the MTJ voltage and temperature of every neuron
-    (safe operating area, kept waveforms, energy); for the energy integrals every sense current."""
+    (safe operating area, kept waveforms, energy); for the energy integrals every sense current (``slices``
+    sense columns per neuron)."""
     if kind != "neurons":
         return ()
     extra = tuple(Save.v(f"{n}{j}") for j in range(n_cols) for n in ("a", "th"))
     if energy:
-        extra += tuple(Save.i(f"Vs{pm}{t}_{j}") for j in range(n_cols) for t in range(n_tiles) for pm in "pm")
+        extra += tuple(Save.i(f"Vs{pm}{t}_{j}") for j in range(n_cols * slices) for t in range(n_tiles)
+                       for pm in "pm")
     return extra
 
 
@@ -146,14 +149,15 @@ def netlist_job(ctx: JobContext, u: UnitRecord, sample: int, spikes_in: np.ndarr
                           f"again, or simulate the port models (--crossbar ports)") from None
     from ipnet_cosim.netlist_gen.ngspice import format_save
     espec = energy_spec(ctx, u)
-    extra = neuron_saves(kind, u.n_cols, len(u.tiles), espec is not None)
+    gains = layer.slice_gains
+    extra = neuron_saves(kind, u.n_cols, len(u.tiles), espec is not None, len(gains))
     if espec is not None:
         extra += tuple(x for r in range(espec.n_rows) for x in (Save.i(f"Vx{r}"), Save.v(f"{espec.source_node_prefix}{r}")))
     deck = replace_drivers(netlist, stimulus_lines(unit, lm, ctx.options, ctx.card, spikes_in),
                            [format_save(x) for x in extra])
     return UnitJob(sample, u.name, deck, kind, u.n_cols, len(u.tiles), ctx.read_times_s, str(ctx.osdi),
                    str(ctx.out / SimFiles.cache(sample, u.name)), _key(ctx, deck), u.name in ctx.waveform_units,
-                   espec, step=(ctx.export.manifest.timing.t_step_s, ctx.n_steps))
+                   espec, step=(ctx.export.manifest.timing.t_step_s, ctx.n_steps), slice_gains=gains)
 
 
 def port_job(ctx: JobContext, u: UnitRecord, ports, sample: int, spikes_in: np.ndarray) -> UnitJob:
@@ -170,10 +174,11 @@ def port_job(ctx: JobContext, u: UnitRecord, ports, sample: int, spikes_in: np.n
                                 mirror_gain=layer.mirror_gain, card=card, fast_card=ctx.fast_card,
                                 n_steps=ctx.n_steps, options=ctx.options,
                                 currents=column_currents_pwl(ports, levels, card.timing),
-                                drive=ctx.export.manifest.bounded)
+                                drive=ctx.export.manifest.bounded, slice_gains=layer.slice_gains)
     espec = energy_spec(ctx, u)
     circuit = dataclasses.replace(circuit, saves=circuit.saves + neuron_saves(kind, u.n_cols, len(u.tiles),
-                                                                              espec is not None))
+                                                                              espec is not None,
+                                                                              len(layer.slice_gains)))
     crossbar_energy = (row_energy_j(ports, levels, card.timing, ctx.options.r_driver_ohm)
                        if espec is not None else None)
     if ctx.simulator == "vacask":
@@ -184,7 +189,7 @@ def port_job(ctx: JobContext, u: UnitRecord, ports, sample: int, spikes_in: np.n
         deck = format_ngspice(circuit)
     return UnitJob(sample, u.name, deck, kind, u.n_cols, len(u.tiles), ctx.read_times_s, str(ctx.osdi),
                    str(ctx.out / SimFiles.cache(sample, u.name)), _key(ctx, deck), u.name in ctx.waveform_units,
-                   espec, ctx.simulator, crossbar_energy, (card.timing.t_step_s, ctx.n_steps))
+                   espec, ctx.simulator, crossbar_energy, (card.timing.t_step_s, ctx.n_steps), layer.slice_gains)
 
 
 def layer_jobs(ctx: JobContext, layer: LayerRecord, samples: list[int],

@@ -73,11 +73,17 @@ def _finish_job(job: UnitJob, waves, t0: float) -> dict[str, Any]:
 
 
 def column_currents(job: UnitJob, waves) -> np.ndarray:
-    """Differential sense current ``i(Vsp) - i(Vsm)`` of every weight column, summed over row tiles, A."""
+    """Differential sense current ``i(Vsp) - i(Vsm)`` of every weight column, summed over row tiles and, with
+    bit slicing, over its slice columns ``j S + s`` weighted by ``L^s`` (``job.slice_gains``), A."""
     diff = np.zeros((job.n_cols, waves.time_s.size))
+    sl = len(job.slice_gains)
     for j in range(job.n_cols):
-        for r in range(job.n_tiles):
-            diff[j] += waves[f"vsp{r}_{j}#branch"] - waves[f"vsm{r}_{j}#branch"]
+        for s, gain in enumerate(job.slice_gains):
+            k = j * sl + s
+            part = np.zeros(waves.time_s.size)
+            for r in range(job.n_tiles):
+                part += waves[f"vsp{r}_{k}#branch"] - waves[f"vsm{r}_{k}#branch"]
+            diff[j] += part if sl == 1 else gain * part
     return diff
 
 

@@ -269,6 +269,10 @@ def test_finetune_records_its_hardware_and_export_warns_on_other_options(tmp_pat
     assert hardware_mismatch(ck.raw, options) is None
     assert hardware_mismatch(ck.raw, dataclasses.replace(options, wire_model="ladder")) is None   # same hardware
     assert "r_wire_ohm" in hardware_mismatch(ck.raw, dataclasses.replace(options, r_wire_ohm=2.0))
+    # the synapse card is part of the hardware it was trained for (recorded, compared)
+    from ipnet_cosim.device.synapse import synapse_card
+    assert hw["mapping_options"]["synapse"]["name"] == "ideal"
+    assert "synapse" in hardware_mismatch(ck.raw, dataclasses.replace(options, synapse=synapse_card("pcm")))
     capsys.readouterr()
     code = main(["export", str(tmp_path / "hw"), "-o", str(tmp_path / "exp"), "--samples", "0", "--tile-rows",
                  "16", "--tile-cols", "4", "--levels", "16", "--variation", "0.05", "--variation-seed", "3"])

@@ -152,7 +152,10 @@ def test_area_prices_each_device_with_the_cards_cell():
     from test_area import tiny_manifest
     m = tiny_manifest()
     base = network_area(m)
-    big = synapse_card("rram_1t1r").replace(cell_area_m2=1e-13)
+    with pytest.raises(ConfigError, match=r"give the source of the new cell_area_m2"):
+        synapse_card("rram_1t1r").replace(cell_area_m2=1e-13)
+    big = synapse_card("rram_1t1r").replace(cell_area_m2=1e-13, sources={"cell_area_m2": "assumed; a larger cell"})
+    assert "cell_area_m2" not in big.verified and big.sources["cell_area_m2"] == "assumed; a larger cell"
     other = network_area(m, synapse=big)
     for la0, la1 in zip(base.layers, other.layers):
         n = la1.counts.devices

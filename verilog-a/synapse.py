@@ -220,9 +220,23 @@ class SynapseCard:
         except ConfigError as exc:
             raise ConfigError(f"{origin}: {exc}") from None
 
-    def replace(self, **changes: Any) -> "SynapseCard":
-        """A new card with fields changed (each changed value needs its new source in ``sources``)."""
-        return SynapseCard.from_dict({**self.to_dict(), **changes}, origin=f"synapse card '{self.name}'")
+    def replace(self, sources: Mapping[str, str] | None = None, **changes: Any) -> "SynapseCard":
+        """A new card with fields changed; every changed value needs its new source in ``sources`` (field ->
+        text), and loses its 'verified' mark.
+
+        Raises:
+            ConfigError: a changed value without a new source, or an invalid card.
+        """
+        sources = dict(sources or {})
+        numeric = {f.name for f in value_fields()}
+        stale = sorted(k for k in changes if k in numeric and changes[k] != getattr(self, k) and k not in sources)
+        if stale:
+            raise ConfigError(f"synapse card '{self.name}': give the source of the new {', '.join(stale)} "
+                              f"(replace(..., sources={{'{stale[0]}': '...'}}))")
+        data = {**self.to_dict(), **changes}
+        data["sources"] = {**self.sources, **sources}
+        data["verified"] = [v for v in self.verified if v not in changes and v not in sources]
+        return SynapseCard.from_dict(data, origin=f"synapse card '{self.name}'")
 
 
 def value_fields() -> list[dataclasses.Field]:

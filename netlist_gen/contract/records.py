@@ -92,6 +92,11 @@ class LayerRecord:
     mirror_gain: float
     conductance_range_s: tuple[float, float]
     devices: int
+    slice_gains: tuple[float, ...] = (1.0,)      # bit slicing: the mirror weight L^s of each slice (written if S > 1)
+
+    @property
+    def slices(self) -> int:
+        return len(self.slice_gains)
 
     @property
     def is_readout(self) -> bool:
@@ -106,8 +111,10 @@ class LayerRecord:
 
     def to_dict(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
-        for key in ("in_shape", "out_shape", "matrix_shape", "conductance_range_s"):
+        for key in ("in_shape", "out_shape", "matrix_shape", "conductance_range_s", "slice_gains"):
             out[key] = list(out[key])
+        if self.slice_gains == (1.0,):         # no slicing: the manifest of exports before bit slicing existed
+            del out["slice_gains"]
         return out
 
     @classmethod
@@ -126,7 +133,15 @@ class LayerRecord:
                    _field(data, "units", (int,), where), _field(data, "tiles", (int,), where),
                    _field(data, "max_abs_weight", (float,), where), _field(data, "k_s", (float,), where),
                    _field(data, "mirror_gain", (float,), where), (float(rng[0]), float(rng[1])),
-                   _field(data, "devices", (int,), where))
+                   _field(data, "devices", (int,), where), _slice_gains(data, where))
+
+
+def _slice_gains(data: Mapping[str, Any], where: str) -> tuple[float, ...]:
+    gains = data.get("slice_gains", [1.0])
+    if not isinstance(gains, list) or not gains or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in gains):
+        raise ExportError(f"{where}.slice_gains must be a non-empty list of positive numbers, got {gains!r}")
+    return tuple(float(v) for v in gains)
 
 
 @dataclass(frozen=True)
