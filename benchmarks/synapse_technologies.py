@@ -14,6 +14,11 @@ mapping's other defaults (128 x 128 tiles, no wire resistance, the exported chip
                                               [--work benchmarks/results/synapse_technologies]
                                               [--out benchmarks/results/synapse_technologies.json]
 
+With ``--ablations card:slices,...`` the hardware model of those configurations is also evaluated without
+the card's device variation (what the levels alone cost). With ``--finetune card:slices,...`` the bundled checkpoint is also fine-tuned for those configurations
+(``finetune_hardware``: 3 epochs, a new chip every mini-batch) and its hardware model evaluated on the whole
+test set, on the exported chip and on two unseen chips (variation seeds 1001, 1002), computed.
+
 Every configuration's results are kept in ``--out`` as they finish; a rerun skips configurations already
 there with the same samples (delete the entry to measure it again).
 """
@@ -96,10 +101,66 @@ def run_config(name: str, slices: int, args, bundled: Path, samples: list[int]) 
     }
 
 
+def ablation_config(name: str, slices: int, bundled: Path) -> dict:
+    """The hardware model of a card without its device variation (range, levels and slices only)."""
+    import torch
+    from ipnet_cosim.device.synapse import synapse_card
+    from ipnet_cosim.models.checkpoint import load_checkpoint
+    from ipnet_cosim.models.datasets import DataConfig, load_dataset
+    from ipnet_cosim.models.train import evaluate
+    from ipnet_cosim.netlist_gen.hardware_net import HardwareNet
+    from ipnet_cosim.netlist_gen.mapping import MappingOptions
+    over = {"variation_sigma": 0.0, "variation_sigma_s": 0.0, **({"slices": slices} if slices > 1 else {})}
+    options = MappingOptions.for_synapse(synapse_card(name), seed=0, conductance_overrides=over)
+    ck = load_checkpoint(bundled)
+    _, test = load_dataset(DataConfig.from_dict(ck.data_config))
+    with torch.no_grad():
+        acc = evaluate(HardwareNet(ck.model.set_precision("exact").eval(), options), test.frames, test.labels)
+    print(f"{name} x{slices} without variation: {acc['accuracy']:.4f}", flush=True)
+    return {"card": name, "slices": slices, "hardware_model_accuracy_test_set": acc["accuracy"],
+            "source": "computed: PyTorch hardware model (exact precision), the card's range, levels and slices with "
+                      "its device variation switched off, whole test set"}
+
+
+def finetune_config(name: str, slices: int, args, bundled: Path) -> dict:
+    import torch
+    from ipnet_cosim.device.synapse import synapse_card
+    from ipnet_cosim.models.checkpoint import load_checkpoint
+    from ipnet_cosim.models.datasets import DataConfig, load_dataset
+    from ipnet_cosim.models.train import evaluate
+    from ipnet_cosim.netlist_gen.finetune import finetune_hardware
+    from ipnet_cosim.netlist_gen.hardware_net import HardwareNet
+    from ipnet_cosim.netlist_gen.mapping import MappingOptions
+    options = MappingOptions.for_synapse(synapse_card(name), seed=0,
+                                         conductance_overrides={"slices": slices} if slices > 1 else {})
+    out = args.work / f"finetuned_{name}_s{slices}"
+    t0 = time.perf_counter()
+    if not (out / "checkpoint.pt").is_file():
+        finetune_hardware(bundled, out, options, epochs=3, lr=2e-3, batch_size=32, variation="per_batch", seed=0,
+                          log=print)
+    wall = time.perf_counter() - t0
+    ck = load_checkpoint(out)
+    _, test = load_dataset(DataConfig.from_dict(ck.data_config))
+    model = ck.model.set_precision("exact").eval()
+    hw = HardwareNet(model, options)
+    chips = {}
+    with torch.no_grad():
+        for seed in (0, 1001, 1002):
+            hw.chip_seed = seed
+            chips[str(seed)] = evaluate(hw, test.frames, test.labels)["accuracy"]
+            print(f"finetuned {name} x{slices}: chip {seed}: {chips[str(seed)]:.4f}", flush=True)
+    return {"card": name, "slices": slices, "epochs": 3, "wall_seconds": round(wall, 1), "checkpoint": str(out),
+            "hardware_model_accuracy_by_chip": chips,
+            "source": "computed: PyTorch hardware model (exact precision) of the fine-tuned checkpoint, whole test "
+                      "set; chip 0 = the exported chip, 1001/1002 never seen in training (training chips >= 2^20)"}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--configs", default=CONFIGS, help="card:slices,... (default: %(default)s)")
     parser.add_argument("--samples", type=int, default=4, help="circuit samples per configuration")
+    parser.add_argument("--finetune", default="", help="card:slices,... also fine-tuned for (e.g. rram_1t1r:1)")
+    parser.add_argument("--ablations", default="", help="card:slices,... also evaluated without device variation")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--work", type=Path, default=Path("benchmarks/results/synapse_technologies"))
@@ -134,6 +195,20 @@ def main() -> None:
         r = runs[key]
         print(f"{key}: circuit {r['circuit_accuracy']:.3f}, energy/inference {r['energy_per_inference_j']:.3e} J, "
               f"crossbar cells {r['crossbar_cells_m2'] * 1e12:.1f} um^2", flush=True)
+    ablated = result.setdefault("without_variation", {})
+    for item in [x for x in args.ablations.split(",") if x.strip()]:
+        name, _, sl = item.strip().partition(":")
+        key = f"{name}:{int(sl or 1)}"
+        if key not in ablated:
+            ablated[key] = ablation_config(name, int(sl or 1), bundled)
+            args.out.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    tuned = result.setdefault("finetuned", {})
+    for item in [x for x in args.finetune.split(",") if x.strip()]:
+        name, _, sl = item.strip().partition(":")
+        key = f"{name}:{int(sl or 1)}"
+        if key not in tuned:
+            tuned[key] = finetune_config(name, int(sl or 1), args, bundled)
+            args.out.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     args.out.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
