@@ -15,14 +15,16 @@ def characterize(out: Path = typer.Option(Path("results/characterize"), "--out",
                                           help="output folder for JSON and PNG plots"),
                  card: Optional[Path] = typer.Option(None, help="device card (.toml/.yaml/.json); default card if omitted"),
                  seed: int = typer.Option(1, help="seed of the random draws (ngspice and PyTorch)"),
-                 trials: int = typer.Option(500, help="stochastic trials per point")) -> None:
+                 trials: int = typer.Option(500, help="stochastic trials per point"),
+                 workers: int = typer.Option(0, help="ngspice processes for the stochastic parts (0: one per CPU, "
+                                             "at most 4)")) -> None:
     """Simulate one neuron in ngspice and PyTorch side by side; write plots and a JSON."""
     from rich.console import Console
     from ipnet_cosim.models.characterize import run_characterization
     console = Console(stderr=True)
     device = card_option(card)
     with console.status("characterizing") as status:
-        result = run_characterization(out, device, seed=seed, trials=trials,
+        result = run_characterization(out, device, seed=seed, trials=trials, workers=workers,
                                       progress=lambda msg: (status.update(msg), console.log(msg)))
     console.print(f"[bold]wrote[/bold] {out.resolve()}")
     summary = result.get("summary")

@@ -67,7 +67,10 @@ RV_V_STEP_V = 0.02
 TEMPERATURES_K = (275.0, 300.0, 325.0, 350.0)
 N_CURRENTS = 7                            # currents per temperature, from p = 2 % to p = 98 %
 P_RANGE = (0.02, 0.98)
-SPICE_REPLICAS = 10                       # neurons per netlist; ~2 ms per neuron-step at 10 neurons
+SPICE_REPLICAS = 5                        # neurons per netlist: 500 trials of one current take 3.2 s at 5 neurons
+                                          # per deck, 4.4 s at 10, 7.4 s at 50 (measured; every neuron's events
+                                          # are time points of the whole deck)
+TORCH_REPLICAS = 50                       # neurons per PyTorch batch (same protocol, fewer sequential steps)
 SPICE_MAX_STEP_S = 500e-12
 SPICE_RELTOL = 1e-3
 ISO_STEP_TAUS = 5.0                       # step period of the probability sweep: >= 5 tau_th
@@ -369,15 +372,54 @@ def _spice_trials(card: DeviceCard, osdi: Path, sequences: np.ndarray, seed: int
     return simulate_bench(bench, seed=seed, osdi=osdi)
 
 
-def _layout(trials: int) -> tuple[int, int]:
-    """(parallel neurons, repeats per neuron) with neurons x repeats >= trials."""
-    n = min(SPICE_REPLICAS, trials)
+def _trial_job(card: DeviceCard, osdi: str, sequences: np.ndarray, seed: int, drive: bool,
+               sample_times_s: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """One stochastic trial run (in a worker process): the spikes ``[neurons, steps]`` and, with
+    ``sample_times_s``, every neuron's temperature rise at those times ``[neurons, times]``."""
+    res, waves = _spice_trials(card, Path(osdi), sequences, seed, drive=drive)
+    temps = None
+    if sample_times_s is not None:
+        temps = np.stack([waves.at(f"th{j}", sample_times_s) for j in range(sequences.shape[0])])
+    return np.asarray(res.spikes), temps
+
+
+class _TrialPool:
+    """The ngspice trial runs of a characterization in ``workers`` processes (ngspice is one simulator per
+    process); each run is seeded by its own ``setseed``, so results do not depend on which process ran it or
+    in which order. ``workers`` = 1 runs in this process."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._pool = None
+        if workers > 1:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+            self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+
+    def submit(self, *args):
+        if self._pool is not None:
+            return self._pool.submit(_trial_job, *args)
+        from concurrent.futures import Future
+        fut: Future = Future()
+        fut.set_result(_trial_job(*args))
+        return fut
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+
+
+def _layout(trials: int, per_run: int = 0) -> tuple[int, int]:
+    """(parallel neurons, repeats per neuron) with neurons x repeats >= trials; ``per_run`` neurons at most
+    (default :data:`SPICE_REPLICAS`; PyTorch runs :data:`TORCH_REPLICAS` in one batch: its cost is the
+    number of sequential steps, ngspice's the time points of the whole deck)."""
+    n = min(per_run or SPICE_REPLICAS, trials)
     return n, -(-trials // n)
 
 
 # -- part 3: switching probability vs current and temperature ------------------------------------------
 
-def _switching(card: DeviceCard, osdi: Path, seed: int, trials: int) -> dict[str, Any]:
+def _switching(card: DeviceCard, osdi: Path, seed: int, trials: int, pool: _TrialPool) -> dict[str, Any]:
     """Firing probability of one pulse vs current at several ambient temperatures.
 
     Each trial is one step of period max(t_step, 5 tau_th) (the heat of the previous
@@ -388,18 +430,24 @@ def _switching(card: DeviceCard, osdi: Path, seed: int, trials: int) -> dict[str
     c_iso = card.replace(t_step_s=t_step)
     n_par, reps = _layout(trials)
     curves = []
+    cards = [c_iso.replace(t_amb_k=t_amb) for t_amb in TEMPERATURES_K]
+    grid = [np.linspace(*(_current_for_probability(c_t, q) for q in P_RANGE), N_CURRENTS) for c_t in cards]
+    # every ngspice run is submitted first; PyTorch's trials run here while the workers simulate
+    runs = {(ti, ci): pool.submit(c_t, str(osdi), np.full((n_par, reps), i_a), _seed_for(seed, 3, ti, ci), False, None)
+            for ti, c_t in enumerate(cards) for ci, i_a in enumerate(grid[ti])}
     for ti, t_amb in enumerate(TEMPERATURES_K):
-        c_t = c_iso.replace(t_amb_k=t_amb)
-        i_lo, i_hi = (_current_for_probability(c_t, q) for q in P_RANGE)
-        currents = np.linspace(i_lo, i_hi, N_CURRENTS)
+        c_t = cards[ti]
+        currents = grid[ti]
         k_sp, k_st = np.zeros(N_CURRENTS, dtype=int), np.zeros(N_CURRENTS, dtype=int)
+        n_tp, reps_t = _layout(trials, TORCH_REPLICAS)
         for ci, i_a in enumerate(currents):
-            seq = np.full((n_par, reps), i_a)
-            res, _ = _spice_trials(c_t, osdi, seq, _seed_for(seed, 3, ti, ci))
-            k_sp[ci] = int(res.spikes.reshape(-1)[:trials].sum())
+            seq = np.full((n_tp, reps_t), i_a)
             neuron = ThermalMTJNeuron(c_t, mode="stochastic", seed=_seed_for(seed, 30, ti, ci))
             spk, _ = neuron(torch.as_tensor(seq.T.copy(), dtype=torch.float64))
             k_st[ci] = int(spk.detach().numpy().T.reshape(-1)[:trials].sum())
+        for ci in range(N_CURRENTS):
+            spikes, _ = runs[(ti, ci)].result()
+            k_sp[ci] = int(spikes.reshape(-1)[:trials].sum())
         p_sp, p_st = k_sp / trials, k_st / trials
         p_ex = _expected_cold(c_t, currents)
         lo, hi = _wilson(k_sp, trials)
@@ -421,6 +469,7 @@ def _switching(card: DeviceCard, osdi: Path, seed: int, trials: int) -> dict[str
         })
     return {"t_step_s": t_step, "t_pulse_s": card.timing.t_pulse_s, "trials_per_point": trials,
             "spice_layout": {"parallel_neurons": n_par, "steps_per_neuron": reps},
+            "torch_layout": dict(zip(("parallel_neurons", "steps_per_neuron"), _layout(trials, TORCH_REPLICAS))),
             "spice_max_step_s": SPICE_MAX_STEP_S, "spice_reltol": SPICE_RELTOL,
             "current_design": f"{N_CURRENTS} currents per temperature from PyTorch cold-start "
                               f"p = {P_RANGE[0]:g} to p = {P_RANGE[1]:g}",
@@ -432,7 +481,7 @@ def _switching(card: DeviceCard, osdi: Path, seed: int, trials: int) -> dict[str
 
 # -- part 4: intrinsic plasticity ----------------------------------------------------------------------
 
-def _plasticity(card: DeviceCard, osdi: Path, seed: int, trials: int) -> dict[str, Any]:
+def _plasticity(card: DeviceCard, osdi: Path, seed: int, trials: int, pool: _TrialPool) -> dict[str, Any]:
     """Test-pulse firing probability vs delay after a conditioning pulse (the card's timing).
 
     Per trial one neuron's drive stage sees the inputs [I_cond, 0 x (d - 1), I_test, 0 x n_cool]:
@@ -461,30 +510,41 @@ def _plasticity(card: DeviceCard, osdi: Path, seed: int, trials: int) -> dict[st
 
     p_sp, k_sp, p_st, p_ex, rise_sp, rise_sp_std, rise_pt, cond_fired = [], [], [], [], [], [], [], []
     conditions = [None, *IP_DELAYS_STEPS]
+    runs = []
+    for ci, d in enumerate(conditions):            # every ngspice run first (the workers simulate meanwhile)
+        blk = block(d)
+        L, i_test_pos = len(blk), (0 if d is None else d)
+        test_idx = np.arange(reps) * L + i_test_pos
+        seq = np.tile(np.asarray(blk), (n_par, reps))
+        # the temperature is sampled at the start of each test pulse (before its edge)
+        runs.append(pool.submit(card, str(osdi), seq, _seed_for(seed, 4, ci), True, test_idx * t_step))
     for ci, d in enumerate(conditions):
         blk = block(d)
         L, i_test_pos = len(blk), (0 if d is None else d)
-        seq = np.tile(np.asarray(blk), (n_par, reps))
-        res, waves = _spice_trials(card, osdi, seq, _seed_for(seed, 4, ci), drive=True)
-        test_idx = np.arange(reps) * L + i_test_pos
-        k = int(res.spikes[:, test_idx].reshape(-1)[:trials].sum())
-        k_sp.append(k)
-        p_sp.append(k / trials)
-        t_test = test_idx * t_step                     # start of each test pulse (before its edge)
-        temps = np.stack([waves.at(f"th{j}", t_test) for j in range(n_par)]).reshape(-1)[:trials]
-        rise_sp.append(float(np.mean(temps)))
-        rise_sp_std.append(float(np.std(temps)))
-        cond_fired.append(None if d is None else
-                          float(res.spikes[:, np.arange(reps) * L].reshape(-1)[:trials].mean()))
-        # PyTorch stochastic on the same sequences, PyTorch expected on one block from cold
+        # PyTorch stochastic on the same protocol (a larger batch), PyTorch expected on one block from cold;
+        # computed while the workers simulate
+        n_tp, reps_t = _layout(trials, TORCH_REPLICAS)
+        seq_t = np.tile(np.asarray(blk), (n_tp, reps_t))
         neuron = ThermalMTJNeuron(card, mode="stochastic", seed=_seed_for(seed, 40, ci))
-        spk, _ = neuron(drive(torch.as_tensor(seq.T.copy(), dtype=torch.float64)))
-        p_st.append(float(spk.detach().numpy()[test_idx, :].T.reshape(-1)[:trials].mean()))
+        spk, _ = neuron(drive(torch.as_tensor(seq_t.T.copy(), dtype=torch.float64)))
+        test_t = np.arange(reps_t) * L + i_test_pos
+        p_st.append(float(spk.detach().numpy()[test_t, :].T.reshape(-1)[:trials].mean()))
         expected = ThermalMTJNeuron(card, mode="expected")
         one = drive(torch.as_tensor(np.asarray(blk)[: i_test_pos + 1, None], dtype=torch.float64))
         spk_ex, _, details = expected(one, return_details=True)
         p_ex.append(float(spk_ex[i_test_pos, 0]))
         rise_pt.append(0.0 if d is None else float(details[i_test_pos - 1].state.t_rise_k[0]))
+        # ngspice
+        spikes, temps_all = runs[ci].result()
+        test_idx = np.arange(reps) * L + i_test_pos
+        k = int(spikes[:, test_idx].reshape(-1)[:trials].sum())
+        k_sp.append(k)
+        p_sp.append(k / trials)
+        temps = temps_all.reshape(-1)[:trials]
+        rise_sp.append(float(np.mean(temps)))
+        rise_sp_std.append(float(np.std(temps)))
+        cond_fired.append(None if d is None else
+                          float(spikes[:, np.arange(reps) * L].reshape(-1)[:trials].mean()))
 
     p_sp, p_st, p_ex = np.asarray(p_sp), np.asarray(p_st), np.asarray(p_ex)
     lo, hi = _wilson(np.asarray(k_sp), trials)
@@ -516,6 +576,7 @@ def _plasticity(card: DeviceCard, osdi: Path, seed: int, trials: int) -> dict[st
                     "n_cool]; current_a_* are the MTJ currents the drive gives",
         "trials_per_delay": trials,
         "spice_layout": {"parallel_neurons": n_par, "trials_per_neuron": reps},
+        "torch_layout": dict(zip(("parallel_neurons", "trials_per_neuron"), _layout(trials, TORCH_REPLICAS))),
         "delay_steps": delays, "delay_s": delay_s,
         "p_spice": p_sp[1:], "p_spice_ci95_low": lo[1:], "p_spice_ci95_high": hi[1:],
         "n_fired_spice": np.asarray(k_sp[1:]),
@@ -691,13 +752,14 @@ def _summary(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_characterization(out_dir: Path, card: DeviceCard | None = None, *, seed: int = 1,
-                         trials: int = 500, progress: Callable[[str], None] | None = None) -> dict:
+                         trials: int = 500, progress: Callable[[str], None] | None = None,
+                         workers: int = 0) -> dict:
     """Characterize one thermal MTJ neuron in ngspice and in PyTorch; write a JSON and PNG plots.
 
     Runs the thermal step response, R(V) of both states, the switching probability vs
     pulse current at 275/300/325/350 K, and the intrinsic-plasticity curve (see the module
-    docstring). Takes about 1 min at ``trials=500`` (one ngspice process); the stochastic parts
-    scale linearly with ``trials``.
+    docstring). The stochastic parts scale linearly with ``trials``; their ngspice runs go to ``workers``
+    processes while PyTorch's trials run in this one (``benchmarks/characterize_neuron.py`` measures it).
 
     Args:
         out_dir: output folder (created); receives ``characterization.json`` and four PNGs.
@@ -706,6 +768,7 @@ def run_characterization(out_dir: Path, card: DeviceCard | None = None, *, seed:
             same seed gives the same JSON.
         trials: stochastic trials per point (per current and temperature, per delay).
         progress: called with a one-line message before each part.
+        workers: ngspice processes for the stochastic parts (0: one per CPU, at most 4; 1: this process).
 
     Returns:
         The JSON content as a dict: ``provenance``, ``summary``, ``thermal_step``,
@@ -731,7 +794,11 @@ def run_characterization(out_dir: Path, card: DeviceCard | None = None, *, seed:
         raise ConfigError(f"out_dir must be a path, got {out_dir!r}") from exc
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"out_dir {out_dir} exists and is not a folder")
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 0:
+        raise ConfigError(f"workers must be a non-negative integer (0: one per CPU), got {workers!r}")
     trials, seed = int(trials), int(seed)
+    import os
+    n_workers = int(workers) or max(1, min(4, len(os.sched_getaffinity(0))))
     say = progress if progress is not None else (lambda msg: None)
 
     from ipnet_cosim.circuits.runner import ngspice_version
@@ -745,9 +812,13 @@ def run_characterization(out_dir: Path, card: DeviceCard | None = None, *, seed:
     resistance = _resistance(card, osdi)
     say(f"3/4 switching probability vs current at {', '.join(f'{t:g}' for t in TEMPERATURES_K)} K "
         f"({trials} trials per point)")
-    switching = _switching(card, osdi, seed, trials)
-    say(f"4/4 intrinsic plasticity vs delay ({trials} trials per delay)")
-    plasticity = _plasticity(card, osdi, seed, trials)
+    pool = _TrialPool(n_workers)
+    try:
+        switching = _switching(card, osdi, seed, trials, pool)
+        say(f"4/4 intrinsic plasticity vs delay ({trials} trials per delay)")
+        plasticity = _plasticity(card, osdi, seed, trials, pool)
+    finally:
+        pool.close()
 
     say("writing plots and JSON")
     _plot_thermal(thermal, out_dir / PLOT_FILES["thermal_step"])

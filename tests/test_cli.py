@@ -33,6 +33,10 @@ def test_characterize_writes_plots_and_json(tmp_path):
     again = tmp_path / "again"
     assert cli("characterize", "--out", str(again), "--trials", "40", "--seed", "2").returncode == 0
     assert (again / "characterization.json").read_bytes() == (out / "characterization.json").read_bytes()
+    # every ngspice run carries its own seed: in this process instead of worker processes, the same JSON
+    single = tmp_path / "single"
+    assert cli("characterize", "--out", str(single), "--trials", "40", "--seed", "2", "--workers", "1").returncode == 0
+    assert (single / "characterization.json").read_bytes() == (out / "characterization.json").read_bytes()
 
 
 def test_bad_card_is_one_line_and_exit_2(tmp_path):
