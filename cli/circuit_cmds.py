@@ -103,9 +103,19 @@ def finetune_cmd(checkpoint: Path = typer.Argument(..., help="checkpoint folder 
                   f"model, exported chip) {metrics['hardware_test_accuracy']:.3f}, plain {metrics['test_accuracy']:.3f}")
 
 
+def _test_set_size(folder: Path) -> int:
+    """Samples in the test set of an export's data configuration (for ``--samples all``)."""
+    from ipnet_cosim.models.datasets import DataConfig, load_dataset
+    from ipnet_cosim.netlist_gen.contract import read_export
+    _, test = load_dataset(DataConfig.from_dict(read_export(folder).manifest.data_config))
+    return int(len(test.labels))
+
+
 @app.command("simulate")
 def simulate_cmd(folder: Path = typer.Argument(..., help="export folder (ipnet-cosim export)"),
-                 samples: Optional[str] = typer.Option(None, help="test-set samples (default: the exported ones)"),
+                 samples: Optional[str] = typer.Option(None, help="test-set samples, e.g. 0:50 or 3,5, or 'all' (the whole test "
+                                                       "set; resumable, accuracy with its 95 % interval); default: "
+                                                       "the exported ones"),
                  out: Optional[Path] = typer.Option(None, "--out", "-o", help="results folder (default FOLDER/sim)"),
                  workers: int = typer.Option(0, help="parallel ngspice processes (0: one per CPU)"),
                  waveforms: list[str] = typer.Option([], "--waveforms", help="keep the waveforms of this unit "
@@ -129,7 +139,11 @@ def simulate_cmd(folder: Path = typer.Argument(..., help="export folder (ipnet-c
     from ipnet_cosim.netlist_gen.simulate import simulate_export
     console = Console(stderr=True)
     n_workers = workers or max(1, len(os.sched_getaffinity(0)))
-    result = simulate_export(folder, samples=parse_samples(samples) if samples else None, out=out,
+    if samples is not None and samples.strip().lower() == "all":
+        chosen = list(range(_test_set_size(folder)))
+    else:
+        chosen = parse_samples(samples) if samples else None
+    result = simulate_export(folder, samples=chosen, out=out,
                              workers=n_workers, waveform_units=waveforms, compare=compare, progress=True,
                              plots=plots, energy=energy, scheduler=scheduler, crossbar=crossbar,
                              simulator=simulator, soa=soa,
@@ -137,7 +151,9 @@ def simulate_cmd(folder: Path = typer.Argument(..., help="export folder (ipnet-c
     s = result["summary"]
     console.print(f"[bold]wrote[/bold] {(out or folder / 'sim').resolve()}")
     undecided = f" ({s['circuit_no_decision']} without a decision: tied top scores)" if s.get("circuit_no_decision") else ""
-    console.print(f"  samples: {s['samples']}, circuit accuracy {s['circuit_accuracy']:.3f}{undecided}, "
+    ci = s.get("circuit_accuracy_ci95")
+    interval = f" (95 % interval {ci[0]:.3f}-{ci[1]:.3f})" if ci else ""
+    console.print(f"  samples: {s['samples']}, circuit accuracy {s['circuit_accuracy']:.3f}{interval}{undecided}, "
                   f"{s['sim_time_per_sample_s']:.1f} s of {simulator} per sample "
                   f"({s['wall_time_s']:.1f} s wall for all, {s['workers']} workers)")
     if compare:

@@ -73,6 +73,12 @@ def build_report(folder: str | Path, *, sim: str | Path | None = None,
     accuracy = {"circuit": figure(summary.get("circuit_accuracy", 0.0), "1", "simulated",
                                 sim_src + "; predicted class = argmax of the readout column charge; a sample whose "
                                 "top scores tie is 'no decision' and counts as wrong")}
+    if summary.get("circuit_accuracy_ci95"):
+        lo, hi = summary["circuit_accuracy_ci95"]
+        accuracy["circuit_ci95_low"] = figure(lo, "1", "computed", f"Wilson 95 % interval of the circuit accuracy on "
+                                              f"{n} samples (scipy.stats.binomtest)")
+        accuracy["circuit_ci95_high"] = figure(hi, "1", "computed", f"Wilson 95 % interval of the circuit accuracy on "
+                                               f"{n} samples (scipy.stats.binomtest)")
     if summary.get("circuit_no_decision"):
         accuracy["circuit_no_decision"] = figure(summary["circuit_no_decision"], "1", "simulated",
                                                  sim_src + "; samples whose top class scores are equal (no decision)")

@@ -108,6 +108,9 @@ def _summary_rows(report: Mapping[str, Any]) -> list[list[str]]:
     sm = report["summary"]
     rows = []
     acc = f"circuit {sm['accuracy_circuit']['value']:.3f}"
+    if "circuit_ci95_low" in report["accuracy"]:
+        acc += (f" (95 % interval {report['accuracy']['circuit_ci95_low']['value']:.2f}-"
+                f"{report['accuracy']['circuit_ci95_high']['value']:.2f})")
     if "accuracy_pytorch" in sm:
         network = report["accuracy"].get("pytorch_network")
         if network is not None:       # a non-ideal mapping: the reference is the hardware model of this chip

@@ -28,6 +28,14 @@ FIRE_RATE_MARGIN = {"absolute": 0.01, "relative": 0.25}
 TIE_RTOL = 1e-12        # scores within this fraction of the largest |score| count as equal
 
 
+def accuracy_interval(correct: int, n: int, confidence: float = 0.95) -> list[float]:
+    """Wilson score interval ``[low, high]`` of an accuracy of ``correct`` out of ``n`` samples (scipy's
+    ``binomtest(...).proportion_ci(method="wilson")``; the samples are a sample of the test set)."""
+    from scipy.stats import binomtest
+    ci = binomtest(int(correct), int(n)).proportion_ci(confidence_level=confidence, method="wilson")
+    return [float(ci.low), float(ci.high)]
+
+
 def decide(scores: Sequence[float]) -> int | None:
     """The winning class, or None when the top score is shared by two or more classes (no decision)."""
     s = np.asarray(scores, dtype=float)
@@ -140,8 +148,10 @@ def summarise(export: Export, samples: Sequence[int], labels: Sequence[int], out
         totals.append(tot)
     n = len(samples)
     no_decision = sum(e["circuit_class"] is None for e in per_sample)
+    correct = sum(e["circuit_class"] == e["label"] for e in per_sample)
     summary: dict[str, Any] = {
-        "samples": n, "circuit_accuracy": sum(e["circuit_class"] == e["label"] for e in per_sample) / n,
+        "samples": n, "circuit_accuracy": correct / n,
+        "circuit_accuracy_ci95": accuracy_interval(correct, n),
         "circuit_no_decision": no_decision,
         "sim_time_per_sample_s": sum(elapsed[s] for s in samples) / n, "layers": totals,
     }

@@ -46,6 +46,16 @@ def test_report_figures_schema_and_files(simulated, tmp_path):
     assert {c["arch"] for c in report["memory"]["paper_comparison"]} == {"lstm", "conv3d"}
     techs = mem.load_technologies()
     assert len(report["memory"]["sensitivity"]) == len(techs) * 3 * len(mem.BASELINE_ARCHS)
+    # the circuit accuracy carries its Wilson 95 % interval (scipy), and --samples all means the whole test set
+    from scipy.stats import binomtest
+    from ipnet_cosim.cli.circuit_cmds import _test_set_size
+    acc = report["accuracy"]
+    n = len(data.samples)
+    ci = binomtest(round(acc["circuit"]["value"] * n), n).proportion_ci(method="wilson")
+    assert acc["circuit_ci95_low"]["value"] == pytest.approx(ci.low) and acc["circuit_ci95_high"]["value"] == \
+        pytest.approx(ci.high)
+    assert acc["circuit_ci95_low"]["value"] <= acc["circuit"]["value"] <= acc["circuit_ci95_high"]["value"]
+    assert _test_set_size(simulated) == 22                        # synthetic-11, 2 test samples per class
     claim = report["area"]["claim"]
     assert claim["holds"] == (claim["lif_over_ours"]["value"] > claim["claimed_ratio"]["value"])
     assert report["area"]["total"]["unit"] == "m^2"
