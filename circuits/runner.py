@@ -148,9 +148,9 @@ class _Session:
             raise SimulationError(f"IPNET_COSIM_NGSPICE_THREADS={threads!r} must be a positive integer")
         self.command(f"set num_threads={int(threads)}")
         # ngspice 46 re-reads /proc/meminfo at every output time point to check that the vectors fit in memory
-        # (OUTpD_memory in frontend/outitf.c, unless 'no_mem_check' is set): one open/read/close per point, a
-        # third of a neuron bench's system time (strace: 30,622 opens for 30,622 points). Vectors are saved
-        # sparingly here (.save), so the check is skipped.
+        # (OUTpD_memory in frontend/outitf.c, unless 'no_mem_check' is set): one open/read/close per point, most
+        # of a neuron bench's system time (strace of a 500-trial bench: 30,622 opens for 30,622 points). Vectors
+        # are saved sparingly here (.save), so the check is skipped.
         self.command("set no_mem_check")
 
     def command(self, cmd: str) -> list[str]:

@@ -41,6 +41,17 @@ def compile_model(va: Optional[Path] = typer.Option(None, help="Verilog-A file; 
     typer.echo(str(compile_va(va, force=force)))
 
 
+def _write_or_print(text: str, write: Optional[Path]) -> None:
+    """Write ``text`` to a new file ``write`` (never over an existing one), or print it."""
+    if write is None:
+        typer.echo(text)
+        return
+    if write.exists():
+        raise typer.BadParameter(f"{write} exists; choose another name or delete it first")
+    write.write_text(text, encoding="utf-8")
+    typer.echo(f"wrote {write}")
+
+
 @app.command("card")
 def show_card(write: Optional[Path] = typer.Option(None, help="write the default card to this TOML file"),
               check: Optional[Path] = typer.Option(None, help="validate a card file and print it")) -> None:
@@ -48,13 +59,7 @@ def show_card(write: Optional[Path] = typer.Option(None, help="write the default
     from ipnet_cosim.device.card import DeviceCard, format_device_card_toml, load_device_card
     card = load_device_card(check) if check is not None else DeviceCard()
     text = format_device_card_toml(card)
-    if write is not None:
-        if write.exists():
-            raise typer.BadParameter(f"{write} exists; choose another name or delete it first")
-        write.write_text(text, encoding="utf-8")
-        typer.echo(f"wrote {write}")
-    else:
-        typer.echo(text)
+    _write_or_print(text, write)
 
 
 @app.command("synapse")
@@ -82,10 +87,4 @@ def show_synapse(name: Optional[str] = typer.Argument(None, help="a preset name 
         return
     card = synapse_card(name)
     text = format_synapse_card_toml(card)
-    if write is not None:
-        if write.exists():
-            raise typer.BadParameter(f"{write} exists; choose another name or delete it first")
-        write.write_text(text, encoding="utf-8")
-        typer.echo(f"wrote {write}")
-    else:
-        typer.echo(text)
+    _write_or_print(text, write)

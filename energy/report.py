@@ -134,7 +134,7 @@ def build_report(folder: str | Path, *, sim: str | Path | None = None,
     report["references"] = _references(energy)
     if area:
         report["area"] = _area_section(man.to_dict())
-    report["synapse"] = _synapse_section(man.to_dict(), report)
+    report["synapse"] = _synapse_section(man.options(), report)
     report["summary"] = _summary(report)
     check_figures(report)
     validate_report(report)
@@ -315,19 +315,13 @@ def _explanations(comparison: Sequence[Mapping[str, Any]], window: int, bits: in
     return lines
 
 
-def _synapse_section(manifest: Mapping[str, Any], report: dict[str, Any]) -> dict[str, Any]:
-    """Which device holds the weights: the synapse card of the export (its values as assumed figures with their
-    sources), the options that overrode it, its effects the simulation does not apply; and the card's name on
-    every figure that depends on it (crossbar read energy, input drivers, totals, crossbar cell area)."""
+def _synapse_section(options, report: dict[str, Any]) -> dict[str, Any]:
+    """Which device holds the weights: the synapse card of the export's mapping options (its values as assumed
+    figures with their sources), the options that overrode it, its effects the simulation does not apply; and
+    the card's name on every figure that depends on it (crossbar read energy, input drivers, totals, crossbar
+    cell area). ``options``: the export's :class:`~ipnet_cosim.netlist_gen.mapping.MappingOptions`."""
     from ipnet_cosim.device.synapse import value_fields
-    from ipnet_cosim.energy.area import manifest_synapse
-    from ipnet_cosim.netlist_gen.conductance import ConductanceOptions
-    card = manifest_synapse(manifest)
-    conductance = manifest.get("mapping_options", {}).get("conductance", {})
-    try:
-        overrides = ConductanceOptions(**conductance).differs_from(card) if conductance else []
-    except (TypeError, ConfigError):
-        overrides = []
+    card, co = options.synapse, options.conductance
     tag = f"synapse: {card.technology_label} ('{card.name}')"
     for fig in _synapse_dependent(report):
         fig["source"] = f"{fig['source']}; {tag}"
@@ -336,18 +330,16 @@ def _synapse_section(manifest: Mapping[str, Any], report: dict[str, Any]) -> dic
         v = getattr(card, f.name)
         if v is not None:
             values[f.name] = figure(v, f.metadata["unit"], "assumed", card.sources[f.name])
-    slices = int(conductance.get("slices", 1)) if isinstance(conductance.get("slices", 1), int) else 1
-    levels = conductance.get("levels")
-    mapping = {"cells_per_weight": figure(2 * slices, "1", "computed",
-                                          f"a differential pair per slice, {slices} slice(s) (mapping_options)"),
-               "slices": figure(slices, "1", "assumed", "mapping_options.conductance.slices (bit slicing)")}
-    if isinstance(levels, int) and not isinstance(levels, bool):
-        mapping["weight_levels"] = figure(2 * (levels ** slices - 1) + 1, "1", "computed",
-                                          f"2 (L^S - 1) + 1 with L = {levels} levels per cell, S = {slices}")
+    mapping = {"cells_per_weight": figure(2 * co.slices, "1", "computed",
+                                          f"a differential pair per slice, {co.slices} slice(s) (mapping_options)"),
+               "slices": figure(co.slices, "1", "assumed", "mapping_options.conductance.slices (bit slicing)")}
+    if co.weight_levels is not None:
+        mapping["weight_levels"] = figure(co.weight_levels, "1", "computed",
+                                          f"2 (L^S - 1) + 1 with L = {co.levels} levels per cell, S = {co.slices}")
     return {"name": card.name, "technology": card.technology_label, "is_device": card.is_device,
             "headline": card.headline(),
             "levels": "analog" if card.levels is None else figure(card.levels, "1", "assumed", card.sources["levels"]),
-            "overrides": overrides, "not_simulated": card.not_simulated(), "card": values,
+            "overrides": options.synapse_overrides(), "not_simulated": card.not_simulated(), "card": values,
             "verified": list(card.verified), "mapping": mapping}
 
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -67,9 +68,9 @@ RV_V_STEP_V = 0.02
 TEMPERATURES_K = (275.0, 300.0, 325.0, 350.0)
 N_CURRENTS = 7                            # currents per temperature, from p = 2 % to p = 98 %
 P_RANGE = (0.02, 0.98)
-SPICE_REPLICAS = 5                        # neurons per netlist: 500 trials of one current take 3.2 s at 5 neurons
-                                          # per deck, 4.4 s at 10, 7.4 s at 50 (measured; every neuron's events
-                                          # are time points of the whole deck)
+SPICE_REPLICAS = 5                        # neurons per netlist: 500 trials of one current took 3.2 s at 5 neurons
+                                          # per deck, 4.4 s at 10, 7.4 s at 50 (measured once, 2-core machine;
+                                          # every neuron's events are time points of the whole deck)
 TORCH_REPLICAS = 50                       # neurons per PyTorch batch (same protocol, fewer sequential steps)
 SPICE_MAX_STEP_S = 500e-12
 SPICE_RELTOL = 1e-3
@@ -797,7 +798,6 @@ def run_characterization(out_dir: Path, card: DeviceCard | None = None, *, seed:
     if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 0:
         raise ConfigError(f"workers must be a non-negative integer (0: one per CPU), got {workers!r}")
     trials, seed = int(trials), int(seed)
-    import os
     n_workers = int(workers) or max(1, min(4, len(os.sched_getaffinity(0))))
     say = progress if progress is not None else (lambda msg: None)
 

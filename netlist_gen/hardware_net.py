@@ -107,9 +107,7 @@ class CrossbarLayer:
         chunks = [slice(i, i + per) for i in range(0, g_p.shape[0], per)] if g_p.dim() == 3 else [slice(None)]
         out = [tile_row_col_s(g_p[c], g_m[c], self.options.r_wire_ohm, self.options.r_driver_ohm) for c in chunks]
         a = out[0] if len(out) == 1 else torch.cat(out)
-        diff = a[..., 0::2] - a[..., 1::2]
-        if self.slices == 1:
-            return diff
+        diff = a[..., 0::2] - a[..., 1::2]          # one slice: x 1.0 and a sum of one term, exact
         return (diff.reshape(*diff.shape[:-1], -1, self.slices) * self.slice_gains).sum(dim=-1)
 
     def __call__(self, x: Tensor, chip_seed: int | None = None) -> Tensor:

@@ -148,6 +148,21 @@ def test_column_currents_equal_ngspice_on_a_tiled_layer_with_wires():
         np.testing.assert_allclose(model, spice, rtol=1e-9, atol=1e-9 * np.abs(spice).max())
 
 
+def assert_layer0_currents_equal_ports(export, man, net, frames, trace, units: int = 6) -> None:
+    """The hardware model's layer-0 neuron input currents (sample 0 of ``trace``) equal those of the export's own
+    port models (row levels x port conductances, G+ minus G-, times the mirror gain) to 1e-9, first ``units``."""
+    from ipnet_cosim.netlist_gen.mapping import row_levels_v
+    from ipnet_cosim.netlist_gen.ports import UnitPorts
+    spikes0 = frames[0].reshape(frames.shape[1], -1).numpy().astype(float)
+    for u in man.units_of(0)[:units]:
+        ports = UnitPorts.load(export / u.ports)
+        levels = row_levels_v(np.asarray(u.rows), spikes0, net.card.timing.v_read_v)
+        phys = levels @ ports.row_col_s
+        diff = (phys[:, 0::2] - phys[:, 1::2]) * man.layers[0].mirror_gain
+        model = trace["input_currents_a"][0][:, 0].reshape(frames.shape[1], -1)[:, list(u.neurons)].numpy()
+        np.testing.assert_allclose(model, diff, rtol=1e-9, atol=1e-9 * net.config.current_scale_a)
+
+
 def _small_net_and_frames(tmp_path):
     from _small_net import SMALL_DATA, make_small_checkpoint
     from ipnet_cosim.models.checkpoint import load_checkpoint
@@ -209,8 +224,7 @@ def test_hardware_net_predicts_the_nonideal_circuit(tmp_path):
     from ipnet_cosim.netlist_gen.contract import read_export
     from ipnet_cosim.netlist_gen.export import export_network
     from ipnet_cosim.netlist_gen.hardware_net import HardwareNet
-    from ipnet_cosim.netlist_gen.mapping import MappingOptions, row_levels_v
-    from ipnet_cosim.netlist_gen.ports import UnitPorts
+    from ipnet_cosim.netlist_gen.mapping import MappingOptions
     from ipnet_cosim.netlist_gen.simulate import simulate_export
     ck_path, net, frames = _small_net_and_frames(tmp_path)
     options = MappingOptions(tile_rows=16, tile_cols=4, r_wire_ohm=1.0, r_driver_ohm=30.0, conductance=NONIDEAL)
@@ -221,15 +235,7 @@ def test_hardware_net_predicts_the_nonideal_circuit(tmp_path):
         logits, trace = hw(frames, return_trace=True)
     man = read_export(tmp_path / "exp").manifest
     # layer-0 currents of the exported chip, from the export's own port models
-    spikes0 = frames[0].reshape(frames.shape[1], -1).numpy().astype(float)
-    scale = net.config.current_scale_a
-    for u in man.units_of(0)[:6]:
-        ports = UnitPorts.load(tmp_path / "exp" / u.ports)
-        levels = row_levels_v(np.asarray(u.rows), spikes0, net.card.timing.v_read_v)
-        phys = levels @ ports.row_col_s
-        diff = (phys[:, 0::2] - phys[:, 1::2]) * man.layers[0].mirror_gain
-        model = trace["input_currents_a"][0][:, 0].reshape(frames.shape[1], -1)[:, list(u.neurons)].numpy()
-        np.testing.assert_allclose(model, diff, rtol=1e-9, atol=1e-9 * scale)
+    assert_layer0_currents_equal_ports(tmp_path / "exp", man, net, frames, trace)
     for s in (0, 1):
         with np.load(tmp_path / "exp" / "sim" / f"spikes_sample_{s:04d}.npz") as sim:
             for li, layer in enumerate(man.hidden_layers):

@@ -175,12 +175,10 @@ def test_the_hardware_model_gives_the_exported_chip_of_a_card(name, tmp_path):
     """A card with additive programming error (PCM: relative + additive; RRAM: additive, 5 levels), tiled with
     wires: the PyTorch hardware model's layer-0 neuron currents equal the export's own port models to 1e-9, and
     the manifest records the card."""
-    from test_hardware import _small_net_and_frames
+    from test_hardware import _small_net_and_frames, assert_layer0_currents_equal_ports
     from ipnet_cosim.netlist_gen.contract import read_export
     from ipnet_cosim.netlist_gen.export import export_network
     from ipnet_cosim.netlist_gen.hardware_net import HardwareNet
-    from ipnet_cosim.netlist_gen.mapping import row_levels_v
-    from ipnet_cosim.netlist_gen.ports import UnitPorts
     ck_path, net, frames = _small_net_and_frames(tmp_path)
     options = MappingOptions.for_synapse(synapse_card(name), seed=3, tile_rows=16, tile_cols=4, r_wire_ohm=1.0,
                                          r_driver_ohm=30.0)
@@ -191,14 +189,7 @@ def test_the_hardware_model_gives_the_exported_chip_of_a_card(name, tmp_path):
     assert synapse_card(name).g_off_s <= lo < hi <= synapse_card(name).g_on_s
     with torch.no_grad():
         _, trace = HardwareNet(net, options)(frames[:1], return_trace=True)
-    spikes0 = frames[0].reshape(frames.shape[1], -1).numpy().astype(float)
-    for u in man.units_of(0)[:6]:
-        ports = UnitPorts.load(tmp_path / "exp" / u.ports)
-        levels = row_levels_v(np.asarray(u.rows), spikes0, net.card.timing.v_read_v)
-        phys = levels @ ports.row_col_s
-        diff = (phys[:, 0::2] - phys[:, 1::2]) * man.layers[0].mirror_gain
-        model = trace["input_currents_a"][0][:, 0].reshape(frames.shape[1], -1)[:, list(u.neurons)].numpy()
-        np.testing.assert_allclose(model, diff, rtol=1e-9, atol=1e-9 * net.config.current_scale_a)
+    assert_layer0_currents_equal_ports(tmp_path / "exp", man, net, frames, trace)
 
 
 def test_cli_lists_prints_writes_and_refuses(tmp_path, capsys):
