@@ -18,27 +18,19 @@ slice-weighted sum ``sum_s L^s d_s`` passes ``dq`` (each slice carries an equal 
 sources, so every column current is linear in the row voltages, ``I_c = sum_i A_ic V_i``, with ``A`` the
 tile's port conductances (the same quantity :mod:`~ipnet_cosim.netlist_gen.reduction` writes into the
 netlist). Without wires ``A = G / (1 + R_d sum_c G_ic)`` row by row. With wires ``A`` is computed exactly
-by eliminating the ladder one row at a time, in dense torch operations, so that autograd differentiates it
-with respect to every cell (the reduction is recomputed from the current conductances at every forward
-pass; nothing is approximated or reused):
+by the column sweep of :mod:`~ipnet_cosim.netlist_gen.reduction` (its module docstring has the equations),
+written in dense torch operations so that autograd differentiates it with respect to every cell (the
+reduction is recomputed from the current conductances at every forward pass; nothing is approximated or
+reused): every column wire is eliminated in closed form (its chain inverse is semiseparable), then the
+row wires right to left, one ``R x R`` inversion per physical column, carrying the responses of the column
+ends already passed.
 
-1. *Row wire* ``i`` (a chain of ``C`` nodes, fed from its source through ``1 / (R_w + R_d)``, cells ``G_ic``
-   to the column-wire nodes ``x_c`` of that row): with the chain's matrix ``T_i = K + diag(G_i)`` it injects
-   ``N_i V_i - Y_i x`` into ``x``, ``Y_i = diag(G_i) - diag(G_i) T_i^-1 diag(G_i)`` and
-   ``N_i = g_row diag(G_i) T_i^-1 e_0`` (a Norton equivalent; all rows at once, batched).
-2. *Column wires*, top to bottom: the rows above row ``i`` are a Norton equivalent ``(Y, N)`` seen at the
-   column-wire nodes of row ``i``; adding row ``i`` and stepping through one wire segment ``g_w`` to the
-   next row gives ``Y' = g_w M^-1 (Y + Y_i)`` and ``N' = g_w M^-1 [N, N_i]`` with ``M = Y + Y_i + g_w``
-   (written without the difference ``g_w - g_w^2 M^-1``, which would cancel). Below the last row the segment
-   ends in the 0 V sense source, so the column currents are ``N' V``: ``A = N'^T``.
-
-Cost per tile of ``R`` rows and ``C`` physical columns: ``R`` dense ``C x C`` inversions and products
-forward, ``O(R C^3 + R^2 C^2)``, and about three times that backward (autograd); tiles of equal shape (the
-positions of a convolution, each with its own variation) go through as one batch. A training step of the
-default IPNet with 1 ohm wires costs ~3x the plain network's (``benchmarks/hardware_training.py``). Against the sparse Schur reduction of
-:mod:`~ipnet_cosim.netlist_gen.reduction` (one SuperLU of the whole ladder) the result agrees to ~1e-13
-relative per element for wires of 0.01-100 ohm; it degrades as ``R_d / R_w`` grows (1e-10 at 4e6, 1e-8 at
-1e10), where the ladder itself is ill-conditioned.
+Cost per tile of ``R`` rows and ``P`` physical columns: ``P`` dense ``R x R`` inversions and
+``O(P R^3 + P^2 R^2)`` flops forward, about three times that backward (autograd); tiles of equal shape (the
+positions of a convolution, each with its own variation) go through as one batch. Against a sparse LU of the
+whole ladder the result agrees to ~1e-13 relative per element for wires of 0.01-1e4 ohm; it degrades as
+``R_d / R_w`` grows (2e-10 at 4e6, 2e-7 at 1e10), where the ladder itself is ill-conditioned
+(tests/test_reduction.py).
 """
 
 from __future__ import annotations
@@ -122,7 +114,57 @@ def _interleave(g_plus: torch.Tensor, g_minus: torch.Tensor) -> torch.Tensor:
 
 
 def _wired_row_col(g_cells: torch.Tensor, r_wire_ohm: float, r_driver_ohm: float) -> torch.Tensor:
-    """Row-to-column port conductances ``[..., R, C]`` of tiles with wire segments (module docstring)."""
+    """Row-to-column port conductances ``[..., R, P]`` of tiles with wire segments (module docstring): the
+    column sweep for tiles at most as tall as wide, the row sweep for taller ones (fewer flops each way)."""
+    if g_cells.shape[-2] > g_cells.shape[-1]:
+        return _row_sweep(g_cells, r_wire_ohm, r_driver_ohm)
+    return _column_sweep(g_cells, r_wire_ohm, r_driver_ohm)
+
+
+def _spd_inverse(x: torch.Tensor) -> torch.Tensor:
+    """The inverse of symmetric positive definite matrices through their Cholesky factor (no pivoting)."""
+    return torch.cholesky_inverse(torch.linalg.cholesky(x))
+
+
+def _column_sweep(g_cells: torch.Tensor, r_wire_ohm: float, r_driver_ohm: float) -> torch.Tensor:
+    """The column sweep of :func:`~ipnet_cosim.netlist_gen.reduction.port_conductances` in torch operations
+    (differentiable)."""
+    g_w = 1.0 / r_wire_ohm
+    g_row = 1.0 / (r_wire_ohm + r_driver_ohm)
+    n_rows, n_phys = g_cells.shape[-2:]
+    dt = g_cells.dtype
+    gc = g_cells.transpose(-1, -2)                                     # [..., P, R]: column wires
+    d = gc + g_w * (1.0 + (torch.arange(n_rows) > 0).to(dt))
+    alpha = [d[..., 0]]
+    for i in range(1, n_rows):
+        alpha.append(d[..., i] - g_w * g_w / alpha[-1])
+    beta = [d[..., -1]]
+    for i in range(n_rows - 2, -1, -1):
+        beta.append(d[..., i] - g_w * g_w / beta[-1])
+    alpha = torch.stack(alpha, dim=-1)
+    beta = torch.stack(beta[::-1], dim=-1)
+    diag_inv = 1.0 / (alpha + beta - d)                                  # (T_c^-1)_ii
+    lcum = torch.cat([torch.zeros_like(d[..., :1]), torch.cumsum(torch.log(g_w / alpha[..., :-1]), dim=-1)], dim=-1)
+    s = g_w * gc * diag_inv[..., -1:] * torch.exp(lcum[..., -1:] - lcum)  # column-end couplings [..., P, R]
+    far = torch.maximum(torch.arange(n_rows)[:, None], torch.arange(n_rows)[None, :])
+    t_inv = diag_inv[..., far] * torch.exp(-torch.abs(lcum[..., :, None] - lcum[..., None, :]))
+    chain = g_w * ((torch.arange(n_phys) > 0).to(dt) + (torch.arange(n_phys) < n_phys - 1).to(dt))
+    chain[0] += g_row
+    # unbind, not indexing: the backward of an index into the [..., P, R, R] tensor writes a full-size zero
+    # tensor per column (measured: 13x the forward time on a 128 x 128 tile)
+    k = (torch.diag_embed(gc + chain[:, None]) - gc[..., :, None] * gc[..., None, :] * t_inv).unbind(-3)
+    cols = (s / g_w).unsqueeze(-1).unbind(-3)
+    z = f_scaled = None
+    for c in range(n_phys - 1, -1, -1):
+        e = k[c] if f_scaled is None else k[c] - g_w * f_scaled
+        f_scaled = g_w * _spd_inverse(e)
+        z = f_scaled @ (cols[c] if z is None else torch.cat([cols[c], z], dim=-1))
+    return g_row * z
+
+
+def _row_sweep(g_cells: torch.Tensor, r_wire_ohm: float, r_driver_ohm: float) -> torch.Tensor:
+    """The same port conductances as :func:`_column_sweep`, eliminating one row wire at a time (``R`` inversions
+    of ``P x P``): the cheaper order for tiles taller than they are wide (module docstring)."""
     g_w = 1.0 / r_wire_ohm
     g_row = 1.0 / (r_wire_ohm + r_driver_ohm)
     n_rows, n_phys = g_cells.shape[-2:]
@@ -135,7 +177,7 @@ def _wired_row_col(g_cells: torch.Tensor, r_wire_ohm: float, r_driver_ohm: float
     chain[idx + 1, idx + 1] += g_w
     chain[0, 0] += g_row
     cells = torch.diag_embed(g_cells)
-    t_inv = torch.linalg.inv(chain + cells)                           # [..., R, C, C]
+    t_inv = _spd_inverse(chain + cells)                           # [..., R, C, C]
     y_rows = cells - g_cells.unsqueeze(-1) * t_inv * g_cells.unsqueeze(-2)
     n_rows_src = g_row * g_cells * t_inv[..., :, 0]                   # [..., R, C]
     eye = g_w * torch.eye(n_phys, dtype=dt)
@@ -144,7 +186,7 @@ def _wired_row_col(g_cells: torch.Tensor, r_wire_ohm: float, r_driver_ohm: float
         y_tot = y_rows[..., i, :, :] if y is None else y + y_rows[..., i, :, :]
         col = n_rows_src[..., i, :].unsqueeze(-1)
         n_tot = col if n is None else torch.cat([n, col], dim=-1)
-        step = g_w * torch.linalg.inv(y_tot + eye)
+        step = g_w * _spd_inverse(y_tot + eye)
         n, y = step @ n_tot, step @ y_tot
     return n.transpose(-1, -2)
 
