@@ -14,6 +14,7 @@ project's errors (netlist error, OSDI load error, non-convergence).
 from __future__ import annotations
 
 import ctypes.util
+import dataclasses
 import logging
 import os
 import re
@@ -55,12 +56,16 @@ class Waveforms:
         vectors: name (lower case, as ngspice names it) -> values.
         units: name -> unit string ("s", "V", "A" or "").
         log: ngspice's output for the run (for diagnostics).
+        stats: the simulator's own counts and times when asked for (``run_netlist(..., stats=True)``):
+            ``accepted_timepoints``, ``rejected_timepoints``, ``iterations``, ``analysis_time_s``,
+            ``load_time_s`` (device evaluation), ``factor_time_s``, ``solve_time_s``, ``equations``.
     """
 
     analysis: str
     vectors: Mapping[str, np.ndarray]
     units: Mapping[str, str]
     log: tuple[str, ...] = field(default=(), repr=False)
+    stats: Mapping[str, float] = field(default_factory=dict, repr=False)
 
     def __getitem__(self, name: str) -> np.ndarray:
         key = name.lower()
@@ -218,7 +223,8 @@ def load_osdi(path: str | Path) -> None:
     session.osdi_loaded.add(key)
 
 
-def run_netlist(netlist: str, osdi: Sequence[str | Path] = (), seed: int | None = None) -> Waveforms:
+def run_netlist(netlist: str, osdi: Sequence[str | Path] = (), seed: int | None = None,
+                stats: bool = False) -> Waveforms:
     """Simulate a netlist in ngspice and return the vectors of its last analysis.
 
     Args:
@@ -226,6 +232,7 @@ def run_netlist(netlist: str, osdi: Sequence[str | Path] = (), seed: int | None 
         osdi: compiled Verilog-A libraries the netlist's ``N`` instances need.
         seed: seed for ngspice's random sources (``trrandom``/``trnoise``); set with
             ``setseed`` before the run so the same seed gives the same draws.
+        stats: also read ngspice's statistics of the run (``rusage all``) into ``Waveforms.stats``.
 
     Returns:
         The waveforms, float64 arrays named as ngspice names them (lower case).
@@ -239,7 +246,10 @@ def run_netlist(netlist: str, osdi: Sequence[str | Path] = (), seed: int | None 
     with session.lock:
         start = len(session.lines)
         try:
-            return _run_locked(session, netlist, seed)
+            waves = _run_locked(session, netlist, seed)
+            if stats:
+                waves = dataclasses.replace(waves, stats=_run_statistics(session.command("rusage all")))
+            return waves
         finally:
             session.command("destroy all")
             session.command("remcirc")
@@ -287,6 +297,26 @@ def _run_locked(session: _Session, netlist: str, seed: int | None) -> Waveforms:
     analysis = re.sub(r"\d+$", "", plot_name)
     return Waveforms(analysis=analysis, vectors=vectors, units=units,
                      log=tuple(session.lines[start:]))
+
+
+# ngspice's 'rusage all' lines -> Waveforms.stats keys (the transient analysis' figures)
+_STAT_LINES = {"Accepted timepoints": "accepted_timepoints", "Rejected timepoints": "rejected_timepoints",
+               "Transient iterations": "iterations", "Transient analysis time": "analysis_time_s",
+               "Transient load time": "load_time_s", "Transient factor time": "factor_time_s",
+               "Transient solve time": "solve_time_s", "Circuit Equations": "equations"}
+
+
+def _run_statistics(lines: Sequence[str]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for ln in lines:
+        name, sep, value = ln.partition("=")
+        key = _STAT_LINES.get(name.strip())
+        if sep and key is not None:
+            try:
+                out[key] = float(value.split()[0])
+            except (ValueError, IndexError):
+                pass
+    return out
 
 
 def _unit(name: str, vec: object) -> str:

@@ -420,22 +420,29 @@ def _layout(trials: int, per_run: int = 0) -> tuple[int, int]:
 
 # -- part 3: switching probability vs current and temperature ------------------------------------------
 
-def _switching(card: DeviceCard, osdi: Path, seed: int, trials: int, pool: _TrialPool) -> dict[str, Any]:
+def _switching_submit(card: DeviceCard, osdi: Path, seed: int, trials: int, pool: _TrialPool):
+    """The switching sweep's ngspice runs, submitted to ``pool``: (step period, cards, current grid, futures)."""
+    t_step = max(card.timing.t_step_s, ISO_STEP_TAUS * card.mtj.tau_th_s)
+    c_iso = card.replace(t_step_s=t_step)
+    n_par, reps = _layout(trials)
+    cards = [c_iso.replace(t_amb_k=t_amb) for t_amb in TEMPERATURES_K]
+    grid = [np.linspace(*(_current_for_probability(c_t, q) for q in P_RANGE), N_CURRENTS) for c_t in cards]
+    runs = {(ti, ci): pool.submit(c_t, str(osdi), np.full((n_par, reps), i_a), _seed_for(seed, 3, ti, ci), False, None)
+            for ti, c_t in enumerate(cards) for ci, i_a in enumerate(grid[ti])}
+    return t_step, cards, grid, runs
+
+
+def _switching(card: DeviceCard, osdi: Path, seed: int, trials: int, pool: _TrialPool,
+               submitted=None) -> dict[str, Any]:
     """Firing probability of one pulse vs current at several ambient temperatures.
 
     Each trial is one step of period max(t_step, 5 tau_th) (the heat of the previous
     trial has decayed to < 1 % of its peak), pulse width as on the card. The currents of
     each temperature span PyTorch's cold-start probabilities 2 % to 98 % evenly.
     """
-    t_step = max(card.timing.t_step_s, ISO_STEP_TAUS * card.mtj.tau_th_s)
-    c_iso = card.replace(t_step_s=t_step)
+    t_step, cards, grid, runs = submitted if submitted is not None else _switching_submit(card, osdi, seed, trials, pool)
     n_par, reps = _layout(trials)
     curves = []
-    cards = [c_iso.replace(t_amb_k=t_amb) for t_amb in TEMPERATURES_K]
-    grid = [np.linspace(*(_current_for_probability(c_t, q) for q in P_RANGE), N_CURRENTS) for c_t in cards]
-    # every ngspice run is submitted first; PyTorch's trials run here while the workers simulate
-    runs = {(ti, ci): pool.submit(c_t, str(osdi), np.full((n_par, reps), i_a), _seed_for(seed, 3, ti, ci), False, None)
-            for ti, c_t in enumerate(cards) for ci, i_a in enumerate(grid[ti])}
     for ti, t_amb in enumerate(TEMPERATURES_K):
         c_t = cards[ti]
         currents = grid[ti]
@@ -482,7 +489,38 @@ def _switching(card: DeviceCard, osdi: Path, seed: int, trials: int, pool: _Tria
 
 # -- part 4: intrinsic plasticity ----------------------------------------------------------------------
 
-def _plasticity(card: DeviceCard, osdi: Path, seed: int, trials: int, pool: _TrialPool) -> dict[str, Any]:
+def _plasticity_block(d: int | None, in_cond: float, in_test: float, n_cool: int) -> list[float]:
+    """One trial's drive inputs: [I_cond, 0 x (d - 1), I_test, 0 x n_cool] (baseline ``d`` None: no conditioning)."""
+    head = [] if d is None else [in_cond] + [0.0] * (d - 1)
+    return head + [in_test] + [0.0] * n_cool
+
+
+def _plasticity_submit(card: DeviceCard, osdi: Path, seed: int, trials: int, pool: _TrialPool):
+    """The plasticity protocol's ngspice runs, submitted to ``pool``: (test current, drive inputs of the test
+    and conditioning pulses, cooling steps, futures per condition)."""
+    drive = NeuronDriveStage(card)
+    i_test = _current_for_probability(card, IP_TEST_P_COLD)
+    if i_test >= drive.i_max_a:
+        raise ConfigError(f"device card: the drive's ceiling ({drive.i_max_a * 1e6:.1f} uA) lies below the test "
+                          f"current of the plasticity protocol ({i_test * 1e6:.1f} uA); raise drive.v_dd_v or "
+                          f"lower mtj.ra_ohm_m2")
+    in_test = drive.input_for(i_test)
+    in_cond = IP_COND_INPUT_FACTOR * drive.i_max_a
+    n_cool = max(1, math.ceil(IP_COOL_TAUS * card.mtj.tau_th_s / card.timing.t_step_s - 1e-9))
+    n_par, reps = _layout(trials)
+    runs = []
+    for ci, d in enumerate([None, *IP_DELAYS_STEPS]):
+        blk = _plasticity_block(d, in_cond, in_test, n_cool)
+        L, i_test_pos = len(blk), (0 if d is None else d)
+        test_idx = np.arange(reps) * L + i_test_pos
+        seq = np.tile(np.asarray(blk), (n_par, reps))
+        # the temperature is sampled at the start of each test pulse (before its edge)
+        runs.append(pool.submit(card, str(osdi), seq, _seed_for(seed, 4, ci), True, test_idx * card.timing.t_step_s))
+    return i_test, in_test, in_cond, n_cool, runs
+
+
+def _plasticity(card: DeviceCard, osdi: Path, seed: int, trials: int, pool: _TrialPool,
+                submitted=None) -> dict[str, Any]:
     """Test-pulse firing probability vs delay after a conditioning pulse (the card's timing).
 
     Per trial one neuron's drive stage sees the inputs [I_cond, 0 x (d - 1), I_test, 0 x n_cool]:
@@ -494,31 +532,16 @@ def _plasticity(card: DeviceCard, osdi: Path, seed: int, trials: int, pool: _Tri
     m, tm = card.mtj, card.timing
     tau, t_step = m.tau_th_s, tm.t_step_s
     drive = NeuronDriveStage(card)
-    i_test = _current_for_probability(card, IP_TEST_P_COLD)
-    if i_test >= drive.i_max_a:
-        raise ConfigError(f"device card: the drive's ceiling ({drive.i_max_a * 1e6:.1f} uA) lies below the test "
-                          f"current of the plasticity protocol ({i_test * 1e6:.1f} uA); raise drive.v_dd_v or "
-                          f"lower mtj.ra_ohm_m2")
-    in_test = drive.input_for(i_test)
-    in_cond = IP_COND_INPUT_FACTOR * drive.i_max_a
+    i_test, in_test, in_cond, n_cool, runs = (submitted if submitted is not None
+                                              else _plasticity_submit(card, osdi, seed, trials, pool))
     i_cond = float(drive(torch.tensor(in_cond, dtype=torch.float64)))
-    n_cool = max(1, math.ceil(IP_COOL_TAUS * tau / t_step - 1e-9))
     n_par, reps = _layout(trials)
 
     def block(d: int | None) -> list[float]:
-        head = [] if d is None else [in_cond] + [0.0] * (d - 1)
-        return head + [in_test] + [0.0] * n_cool
+        return _plasticity_block(d, in_cond, in_test, n_cool)
 
     p_sp, k_sp, p_st, p_ex, rise_sp, rise_sp_std, rise_pt, cond_fired = [], [], [], [], [], [], [], []
     conditions = [None, *IP_DELAYS_STEPS]
-    runs = []
-    for ci, d in enumerate(conditions):            # every ngspice run first (the workers simulate meanwhile)
-        blk = block(d)
-        L, i_test_pos = len(blk), (0 if d is None else d)
-        test_idx = np.arange(reps) * L + i_test_pos
-        seq = np.tile(np.asarray(blk), (n_par, reps))
-        # the temperature is sampled at the start of each test pulse (before its edge)
-        runs.append(pool.submit(card, str(osdi), seq, _seed_for(seed, 4, ci), True, test_idx * t_step))
     for ci, d in enumerate(conditions):
         blk = block(d)
         L, i_test_pos = len(blk), (0 if d is None else d)
@@ -806,23 +829,29 @@ def run_characterization(out_dir: Path, card: DeviceCard | None = None, *, seed:
     osdi = compile_va()
     out_dir.mkdir(parents=True, exist_ok=True)
 
-    say("1/4 thermal step response (ngspice, PyTorch, analytic RC)")
-    thermal = _thermal_step(card, osdi)
-    say("2/4 R(V) of the P and AP states (ngspice DC sweep / transient ramp, PyTorch, formula)")
-    resistance = _resistance(card, osdi)
-    say(f"3/4 switching probability vs current at {', '.join(f'{t:g}' for t in TEMPERATURES_K)} K "
-        f"({trials} trials per point)")
     pool = _TrialPool(n_workers)
     try:
-        switching = _switching(card, osdi, seed, trials, pool)
+        # with worker processes every ngspice run of parts 3 and 4 is queued first (the longer plasticity decks
+        # ahead), so that the workers start at once and never wait: parts 1-2, their plots and PyTorch's trials
+        # run here meanwhile (in this process alone they run in the order of the parts)
+        early = n_workers > 1
+        plasticity_runs = _plasticity_submit(card, osdi, seed, trials, pool) if early else None
+        switching_runs = _switching_submit(card, osdi, seed, trials, pool) if early else None
+        say("1/4 thermal step response (ngspice, PyTorch, analytic RC)")
+        thermal = _thermal_step(card, osdi)
+        say("2/4 R(V) of the P and AP states (ngspice DC sweep / transient ramp, PyTorch, formula)")
+        resistance = _resistance(card, osdi)
+        _plot_thermal(thermal, out_dir / PLOT_FILES["thermal_step"])
+        _plot_resistance(resistance, out_dir / PLOT_FILES["resistance"])
+        say(f"3/4 switching probability vs current at {', '.join(f'{t:g}' for t in TEMPERATURES_K)} K "
+            f"({trials} trials per point)")
+        switching = _switching(card, osdi, seed, trials, pool, switching_runs)
         say(f"4/4 intrinsic plasticity vs delay ({trials} trials per delay)")
-        plasticity = _plasticity(card, osdi, seed, trials, pool)
+        plasticity = _plasticity(card, osdi, seed, trials, pool, plasticity_runs)
     finally:
         pool.close()
 
     say("writing plots and JSON")
-    _plot_thermal(thermal, out_dir / PLOT_FILES["thermal_step"])
-    _plot_resistance(resistance, out_dir / PLOT_FILES["resistance"])
     _plot_switching(switching, out_dir / PLOT_FILES["switching"])
     _plot_plasticity(plasticity, out_dir / PLOT_FILES["plasticity"])
     thermal.pop("_plot")

@@ -68,8 +68,20 @@ def _finish_job(job: UnitJob, waves, t0: float) -> dict[str, Any]:
             if name != "time":
                 out[f"wave_{name}"] = values
     out["elapsed_s"] = np.asarray(time.perf_counter() - t0)
+    out["rss_mb"] = np.asarray(_rss_mb())
     atomic_savez(Path(job.cache), **out)
     return {"sample": job.sample, "unit": job.unit, "cached": False, **out}
+
+
+def _rss_mb() -> float:
+    """This process's resident memory now (``VmRSS``), MB; NaN where ``/proc`` has none."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return float("nan")
 
 
 def column_currents(job: UnitJob, waves) -> np.ndarray:

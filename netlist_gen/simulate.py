@@ -69,6 +69,8 @@ class _LayerOutputs:
         self.charges: dict[int, np.ndarray] = {}
         self.soa: dict[int, dict[str, np.ndarray]] = {s: {} for s in samples}
         self.elapsed: dict[int, float] = {s: 0.0 for s in samples}
+        self.layer_sim_s: dict[str, float] = {}           # simulator time per layer, all samples
+        self.layer_rss_mb: dict[str, float] = {}          # largest worker RSS at the end of one of its units
 
     def add(self, layer: LayerRecord, units: Sequence[UnitRecord], s: int, by_key: dict, t_amb_k: float,
             n_steps: int) -> np.ndarray | None:
@@ -77,6 +79,9 @@ class _LayerOutputs:
         results = [by_key[(s, u.name)] for u in units]
         for r in results:
             self.elapsed[s] += float(r["elapsed_s"])
+            self.layer_sim_s[name] = self.layer_sim_s.get(name, 0.0) + float(r["elapsed_s"])
+            if "rss_mb" in r and np.isfinite(r["rss_mb"]):
+                self.layer_rss_mb[name] = max(self.layer_rss_mb.get(name, 0.0), float(r["rss_mb"]))
         if self.energy_on:
             self.energies[s][f"{name}_source_j"] = np.stack([r["e_source_j"].sum(axis=1) for r in results])
             self.energies[s][f"{name}_rdriver_j"] = np.stack([r["e_rdriver_j"].sum(axis=1) for r in results])
@@ -166,6 +171,7 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
     outputs = _LayerOutputs(sample_list, energy)
     inputs = {s: frames[k].reshape(n_steps, -1).astype(np.float64) for k, s in enumerate(sample_list)}
     soa_checks: list[dict[str, Any]] = []
+    layer_times: list[dict[str, Any]] = []
     counts = {"runs_simulated": 0, "runs_cached": 0}
     wall0 = time.perf_counter()
     bar = ProgressBar(progress, total=len(sample_list) * len(man.units))
@@ -173,6 +179,7 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
     try:
         for layer in man.layers:
             units = man.units_of(layer.index)
+            t_layer = time.perf_counter()
             jobs = layer_jobs(ctx, layer, sample_list, inputs)
             results, todo = [], []
             for job in jobs:
@@ -213,13 +220,18 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
                         save_waveforms(out_dir / SimFiles.waveforms(s, u.name), by_key[(s, u.name)])
             if unit_kind(layer) == "neurons":
                 soa_checks.append(_check_soa(layer, outputs, sample_list, limits, soa, out_dir, warn))
+            layer_times.append({"layer": layer.name, "units": len(units), "runs": len(jobs),
+                                "simulated": len(todo),
+                                "wall_s": time.perf_counter() - t_layer,
+                                "sim_time_s": outputs.layer_sim_s.get(layer.name, 0.0),
+                                "worker_rss_max_mb": outputs.layer_rss_mb.get(layer.name)})
     finally:
         bar.close()
         executor.close()
     wall = time.perf_counter() - wall0
     ref = torch_reference(export, frames) if compare else None
     summary, per_sample = summarise(export, sample_list, labels, outputs.spikes, outputs.charges, outputs.elapsed, ref)
-    summary.update({"wall_time_s": wall, "workers": workers, **counts})
+    summary.update({"wall_time_s": wall, "workers": workers, **counts, "layer_times": layer_times})
     warnings = layer_warnings(summary)
     for w in warnings:
         warn(f"warning: {w['message']}")

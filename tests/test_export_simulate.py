@@ -149,6 +149,13 @@ def test_failing_tile_is_named_and_finished_tiles_resume(small_ck, tmp_path):
     result = simulate_export(out, progress=False, compare=False, crossbar="netlist")
     s = result["summary"]
     assert s["runs_cached"] == 30 and s["runs_simulated"] == 2 * (1 + 1 + 1)
+    # time and memory per layer: every layer once, its runs split into simulated and cached
+    times = s["layer_times"]
+    assert [t["layer"] for t in times] == [l["name"] for l in json.loads((out / "manifest.json").read_text())["layers"]]
+    assert [t["simulated"] for t in times] == [2] + [2] * (len(times) - 1)
+    assert times[0]["runs"] == 32 and times[0]["units"] == 16
+    assert all(t["sim_time_s"] > 0 and t["wall_s"] > 0 and t["worker_rss_max_mb"] > 10 for t in times)
+    assert sum(t["sim_time_s"] for t in times) == pytest.approx(sum(p["sim_time_s"] for p in result["per_sample"]))
     again = simulate_export(out, progress=False, compare=False, crossbar="netlist")
     assert again["summary"]["runs_simulated"] == 0
     assert again["per_sample"] == result["per_sample"]

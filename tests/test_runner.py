@@ -124,6 +124,18 @@ def test_runner_recovers_after_errors(osdi_path):
     assert w.analysis == "op" and math.isclose(float(w["v1#branch"][0]), -0.5)
 
 
+def test_simulator_statistics_count_the_run(osdi_path):
+    """``stats=True`` reads ngspice's own counts: one accepted time point per output point, at least one
+    Newton iteration per time point, device evaluation within the analysis time."""
+    w = run_netlist("* rc\nV1 a 0 PULSE(0 1 1n 1n 1n 5n 20n)\nR1 a b 1k\nC1 b 0 1p\n.tran 0.1n 30n\n.end\n",
+                    stats=True)
+    st = w.stats
+    assert st["accepted_timepoints"] == w.time_s.size
+    assert st["iterations"] >= st["accepted_timepoints"] and st["equations"] >= 2
+    assert 0 < st["load_time_s"] <= st["analysis_time_s"]
+    assert run_netlist("* rc\nV1 a 0 1\nR1 a 0 2\n.op\n.end\n").stats == {}
+
+
 def test_cleanup_between_runs():
     """Every run destroys its plots and removes its circuit, so nothing accumulates."""
     from ipnet_cosim.circuits import runner
