@@ -128,7 +128,9 @@ def simulate_cmd(folder: Path = typer.Argument(..., help="export folder (ipnet-c
                                                          "the units on its workers (shared file system)"),
                  crossbar: str = typer.Option("ports", help="ports: each crossbar as its exact port model (PWL "
                                               "column currents; fast); netlist: every resistor (validation)"),
-                 simulator: str = typer.Option("ngspice", help="ngspice or vacask (vacask needs --crossbar ports)"),
+                 simulator: str = typer.Option("ngspice", help="ngspice, vacask (needs --crossbar ports) or twin (no "
+                                               "circuit: spikes, scores, energies and peaks computed from the "
+                                               "PyTorch twin, labelled computed)"),
                  soa: str = typer.Option("warn", help="safe operating area check against the device card's limits: "
                                          "strict (stop at a violation, named), warn (report it), off (record only)")
                  ) -> None:
@@ -153,10 +155,11 @@ def simulate_cmd(folder: Path = typer.Argument(..., help="export folder (ipnet-c
     undecided = f" ({s['circuit_no_decision']} without a decision: tied top scores)" if s.get("circuit_no_decision") else ""
     ci = s.get("circuit_accuracy_ci95")
     interval = f" (95 % interval {ci[0]:.3f}-{ci[1]:.3f})" if ci else ""
-    console.print(f"  samples: {s['samples']}, circuit accuracy {s['circuit_accuracy']:.3f}{interval}{undecided}, "
+    what = "twin (PyTorch, no circuit)" if simulator == "twin" else "circuit"
+    console.print(f"  samples: {s['samples']}, {what} accuracy {s['circuit_accuracy']:.3f}{interval}{undecided}, "
                   f"{s['sim_time_per_sample_s']:.1f} s of {simulator} per sample "
                   f"({s['wall_time_s']:.1f} s wall for all, {s['workers']} workers)")
-    if compare:
+    if compare and simulator != "twin":
         twin = "PyTorch hardware model (exported chip)" if "network_accuracy" in s else "PyTorch"
         plain = f" (network without the crossbars: {s['network_accuracy']:.3f})" if "network_accuracy" in s else ""
         console.print(f"  {twin} accuracy {s['torch_accuracy']:.3f}{plain}; predicted classes agree on "

@@ -182,7 +182,10 @@ def energy_breakdown(data: SimulationData, assumptions: PeripheryAssumptions = P
     e_read_ap = assumptions.spike_read_v ** 2 / r_ap * assumptions.spike_read_s
     prov = data.results.provenance
     simulator = prov.get("simulator", "ngspice")
-    sim_src = f"simulated: {simulator} transients of {data.folder} ({n_samples} samples, mean per sample)"
+    twin = simulator == "twin"                 # simulate --simulator twin: no circuit, computed from PyTorch
+    sim_src = (f"computed: the PyTorch twin's own integration of every neuron (netlist_gen.twin_energy), "
+               f"{data.folder} ({n_samples} samples, mean per sample)" if twin else
+               f"simulated: {simulator} transients of {data.folder} ({n_samples} samples, mean per sample)")
     ports = prov.get("crossbar") == "ports"
     port_src = (f"computed: exact integral of the crossbar's port model (row levels x port conductances of "
                 f"{data.folder}/ports, pulse shape of the card; netlist_gen.ports), {n_samples} samples, mean per sample")
@@ -191,7 +194,7 @@ def energy_breakdown(data: SimulationData, assumptions: PeripheryAssumptions = P
         if ports and c in PORT_COMPUTED:
             return "computed", port_src
         if c in SIMULATED:
-            return "simulated", sim_src
+            return ("computed" if twin else "simulated"), sim_src
         return "computed", "computed: " + _formula(c)
 
     totals = {c: 0.0 for c in CATEGORIES}

@@ -69,8 +69,11 @@ def build_report(folder: str | Path, *, sim: str | Path | None = None,
     summary = data.results.summary
     n = len(data.samples)
     sim_prov = data.results.provenance
-    sim_src = f"simulated: {sim_prov.get('simulator', 'ngspice')}, {n} samples of {data.folder.name}"
-    accuracy = {"circuit": figure(summary.get("circuit_accuracy", 0.0), "1", "simulated",
+    kind = sim_kind(sim_prov)
+    sim_src = (f"computed: the PyTorch twin (simulate --simulator twin; no circuit), {n} samples of {data.folder.name}"
+               if kind == "computed" else f"simulated: {sim_prov.get('simulator', 'ngspice')}, {n} samples of "
+                                          f"{data.folder.name}")
+    accuracy = {"circuit": figure(summary.get("circuit_accuracy", 0.0), "1", kind,
                                 sim_src + "; predicted class = argmax of the readout column charge; a sample whose "
                                 "top scores tie is 'no decision' and counts as wrong")}
     if summary.get("circuit_accuracy_ci95"):
@@ -80,7 +83,7 @@ def build_report(folder: str | Path, *, sim: str | Path | None = None,
         accuracy["circuit_ci95_high"] = figure(hi, "1", "computed", f"Wilson 95 % interval of the circuit accuracy on "
                                                f"{n} samples (scipy.stats.binomtest)")
     if summary.get("circuit_no_decision"):
-        accuracy["circuit_no_decision"] = figure(summary["circuit_no_decision"], "1", "simulated",
+        accuracy["circuit_no_decision"] = figure(summary["circuit_no_decision"], "1", kind,
                                                  sim_src + "; samples whose top class scores are equal (no decision)")
     if "torch_accuracy" in summary:
         accuracy["pytorch"] = figure(summary["torch_accuracy"], "1", "computed",
@@ -168,14 +171,15 @@ def _soa_section(soa: Mapping[str, Any], energy: Mapping[str, Any], sim_src: str
                                              "rerun 'ipnet-cosim simulate' (finished units are re-used)"}
     limits = {k: figure(v["value"], v["unit"], "assumed", f"device card {v['card_field']}")
               for k, v in soa["limits"].items()}
+    kind = "computed" if sim_src.startswith("computed") else "simulated"
     src = f"{sim_src}; per neuron and step, peak over the step"
     layers = []
     for c in soa["layers"]:
         layers.append({"layer": c["layer"],
-                       "neuron_steps": figure(c["neuron_steps"], "1", "simulated", src),
-                       "v_peak": figure(c["v_peak_v"], "V", "simulated", src + " of |v(a)| across the MTJ"),
-                       "t_peak": figure(c["t_peak_k"], "K", "simulated", src + " of T_amb + v(th)"),
-                       "above": {k: figure(n, "1", "simulated", f"{src}; neuron-steps above {k}")
+                       "neuron_steps": figure(c["neuron_steps"], "1", kind, src),
+                       "v_peak": figure(c["v_peak_v"], "V", kind, src + " of |v(a)| across the MTJ"),
+                       "t_peak": figure(c["t_peak_k"], "K", kind, src + " of T_amb + v(th)"),
+                       "above": {k: figure(n, "1", kind, f"{src}; neuron-steps above {k}")
                                  for k, n in c["above"].items()},
                        "within": bool(c["within"])})
     within = bool(soa["within"]) and check["neuron_steps_above_v_dd"] == 0
@@ -229,6 +233,12 @@ def _summary(report: Mapping[str, Any]) -> dict[str, Any]:
         out["neuron_cell_area"] = report["area"]["neuron_cell"]["total"]
         out["lif_over_ours_area"] = report["area"]["claim"]["lif_over_ours"]
     return out
+
+
+def sim_kind(sim_prov) -> str:
+    """How the results' circuit figures were obtained: "computed" from the PyTorch twin (``simulate --simulator
+    twin``) or "simulated" by a circuit simulator."""
+    return "computed" if sim_prov.get("simulator") == "twin" else "simulated"
 
 
 MEMORY_DEFINITION = ("IPNet: Joule heating of the heat-memory neurons per step (simulated; an upper bound on the "

@@ -124,9 +124,12 @@ def _summary_rows(report: Mapping[str, Any]) -> list[list[str]]:
     if syn is not None:
         rows.append(["synapse technology (weights)", syn["headline"] + (
             f"; overridden: {', '.join(syn['overrides'])}" if syn["overrides"] else ""), "assumed (card sources)"])
-    rows.append(["accuracy on the simulated samples", acc, "simulated / computed"])
+    twin = report["provenance"].get("simulator") == "twin"
+    rows.append(["accuracy on the samples (PyTorch twin, no circuit)" if twin else "accuracy on the simulated samples", acc,
+                 "computed" if twin else "simulated / computed"])
     e = report["energy"]["total"]
-    rows.append(["energy per inference (one sample)", _si(e["value"], "J"), "simulated and computed"])
+    rows.append(["energy per inference (one sample)", _si(e["value"], "J"),
+                 "computed from the PyTorch twin" if twin else "simulated and computed"])
     if "energy_per_spike_mean" in sm:
         ps = report["per_spike"]
         line = f"mean {_si(ps['mean']['value'], 'J')}, median {_si(ps['median']['value'], 'J')}"

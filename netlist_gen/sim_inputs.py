@@ -53,6 +53,10 @@ class SimulateRequest:
         if self.simulator == "vacask" and self.crossbar != "ports":
             raise ConfigError("VACASK runs the units with the crossbar as its port model; use crossbar 'ports' "
                               "(--crossbar ports), or simulator 'ngspice' for the full netlists")
+        if self.simulator == "twin" and (self.crossbar != "ports" or self.scheduler or self.waveform_units):
+            raise ConfigError("the twin (--simulator twin) computes from the port models in this process: use crossbar "
+                              "'ports', no --scheduler and no --waveforms (there are no waveforms), or simulate the "
+                              "circuit with 'ngspice' or 'vacask'")
         units = export.manifest.units
         if self.crossbar == "ports" and any(u.ports is None for u in units):
             raise ConfigError(f"{export.folder} has no port models (exported by an older version); export the network "

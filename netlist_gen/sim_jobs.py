@@ -29,7 +29,7 @@ from ipnet_cosim.netlist_gen.export import replace_drivers, stimulus_lines
 from ipnet_cosim.netlist_gen.mapping import LayerMatrix, MappingOptions, Unit
 
 CROSSBAR_MODELS = ("ports", "netlist")
-SIMULATORS = ("ngspice", "vacask")
+SIMULATORS = ("ngspice", "vacask", "twin")     # twin: no circuit simulator (netlist_gen.sim_twin)
 
 
 @dataclass(frozen=True)

@@ -130,7 +130,9 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
         crossbar: "ports" (default): every crossbar as its exact port model (PWL column currents; the row
             sources' energy computed from the port conductances); "netlist": the exported netlist with every
             resistor (slow on large tiles; for validation).
-        simulator: "ngspice" (default) or "vacask" (port model only).
+        simulator: "ngspice" (default), "vacask" (port model only), or "twin": no circuit simulator, everything
+            computed from the PyTorch twin (:mod:`~ipnet_cosim.netlist_gen.sim_twin`; the same files, labelled
+            computed).
         soa: what a neuron-step outside the card's safe operating area does: "strict" raises
             :class:`~ipnet_cosim.circuits.soa.SOAViolationError` after the first layer with one (finished
             units stay cached), "warn" (default) reports it through ``progress`` and goes on, "off" records
@@ -155,6 +157,9 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
     req.check(export)
     say = progress if callable(progress) else (lambda msg: None)
     warn = notify or say
+    if simulator == "twin":
+        from ipnet_cosim.netlist_gen.sim_twin import simulate_twin
+        return simulate_twin(export, req, say, warn)
     if simulator == "vacask":
         probe_simulator("vacask", Path())          # the executable, before anything is read or written
     sample_list, frames, labels = load_frames(export, req.samples)

@@ -1,0 +1,155 @@
+"""Energy of an exported network computed from its PyTorch twin, in the same categories, keys and units as
+``simulate`` writes them (``energy_sample_<i>.npz``): a design point's energy without a circuit simulation.
+
+The twin is the model ``simulate`` compares with (the network at exact precision, or its hardware model
+:class:`~ipnet_cosim.netlist_gen.hardware_net.HardwareNet` for a non-ideal mapping). Per sample and layer:
+
+* ``<layer>_source_j`` / ``<layer>_rdriver_j`` ``[units, T]``: what each unit's row sources deliver and the part
+  lost in the driver resistance, from the export's port model and the twin's input spikes
+  (:func:`~ipnet_cosim.netlist_gen.ports.row_energy_j`: exact; the same computation ``simulate`` does for
+  the port model, so equal to it whenever the spikes are);
+* ``<layer>_neuron_j`` ``[T, neurons]``: each MTJ's Joule energy in each step, from the twin's own integration of
+  the neuron (:func:`~ipnet_cosim.models.neuron.mtj_neuron_step` at exact precision, with the layer's card:
+  heat-memory layers carry their heat, memoryless layers use the fast card): ``I^2 R_P`` until the state
+  switches, ``V_AP(I) I`` after it, over the pulse;
+* ``<layer>_neuron_charge_c`` ``[T, neurons]``: the charge the drive stage delivers, ``|I| t_pulse`` (the
+  trapezoidal pulse has the rectangle's charge);
+* the readout's column charges and the safe-operating-area peaks per neuron and step, as ``simulate``'s files
+  hold them: ``|V|`` across the MTJ (``V_AP(I)`` if it switched during the pulse, ``I R_P`` otherwise) and the
+  junction temperature (the larger of the step's start and the pulse's end: it relaxes monotonically during
+  the pulse and decays after it).
+
+The categories ``energy.accounting`` derives from these (mirror supply, spike read, reset) follow from them
+and the spikes exactly as for a simulation. What the twin does not resolve: the 1 fs pulse edges (the
+circuit's trapezoid differs from the twin's rectangle by ~t_edge / t_pulse = 1e-6 of a pulse's energy) and
+ngspice's time discretisation (reltol 1e-4).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import numpy as np
+
+from ipnet_cosim.netlist_gen.contract import Export
+
+
+def twin_outputs(export: Export, frames: np.ndarray, samples: Sequence[int]) -> dict[str, Any]:
+    """The twin's spikes, energies, readout charges and SOA peaks of ``frames`` ``[B, T, C, H, W]`` (sample
+    indices ``samples``), keyed like ``simulate``'s outputs: ``spikes[s]`` (a ``[T, n]`` array per hidden layer),
+    ``energies[s]``, ``charges[s]``, ``soa[s]``; plus ``model`` (which twin ran)."""
+    import torch
+    from ipnet_cosim.models.checkpoint import load_checkpoint
+    from ipnet_cosim.models.network import EXACT_N_SUB, EXACT_N_SUB_IDLE
+    from ipnet_cosim.models.neuron import NeuronParams, NeuronState, ap_voltage_v, mtj_neuron_step
+    from ipnet_cosim.netlist_gen.sim_compare import ideal_mapping
+    from ipnet_cosim.netlist_gen.sim_inputs import load_crossbars
+    man = export.manifest
+    options = man.options()
+    ck = load_checkpoint(export.path(man.checkpoint.file))
+    model = ck.model.set_precision("exact").eval()
+    hardware = not ideal_mapping(options)
+    with torch.no_grad():
+        x = torch.as_tensor(frames)
+        if hardware:
+            from ipnet_cosim.netlist_gen.hardware_net import HardwareNet
+            _, trace = HardwareNet(model, options)(x, return_trace=True)
+        else:
+            _, trace = model(x, return_trace=True)
+    ports = load_crossbars(export, "ports")
+    timing = man.timing
+    n_steps, batch = timing.n_steps, len(samples)
+    out: dict[str, Any] = {"spikes": {s: [] for s in samples}, "energies": {s: {} for s in samples},
+                           "charges": {}, "soa": {s: {} for s in samples},
+                           "model": "HardwareNet (the exported chip)" if hardware else "the network"}
+    inputs = {s: frames[k].reshape(n_steps, -1).astype(np.float64) for k, s in enumerate(samples)}
+    hidden = man.hidden_layers
+    for layer in man.layers:
+        units = man.units_of(layer.index)
+        for k, s in enumerate(samples):
+            src, rdrv = _row_energies(units, ports, inputs[s], man, options.r_driver_ohm)
+            out["energies"][s][f"{layer.name}_source_j"] = src
+            out["energies"][s][f"{layer.name}_rdriver_j"] = rdrv
+        if layer.is_readout:
+            for s in samples:
+                out["charges"][s] = _readout_charges(units, ports, inputs[s], man, layer)
+            continue
+        li = hidden.index(layer)
+        card = man.card() if layer.unit == "heat" else man.fast()
+        params = NeuronParams.from_card(card)
+        i_a = trace["currents_a"][li].to(torch.float64).reshape(n_steps, batch, -1)
+        state = NeuronState(torch.zeros_like(i_a[0]))
+        energy, v_peak, t_peak = [], [], []
+        with torch.no_grad():
+            for t in range(n_steps):
+                res = mtj_neuron_step(i_a[t], state, params, n_sub=EXACT_N_SUB, n_sub_idle=EXACT_N_SUB_IDLE)
+                energy.append(res.energy_j)
+                fired_in_pulse = res.fire_time_s < params.t_pulse_s
+                v = torch.where(fired_in_pulse, ap_voltage_v(i_a[t], params), i_a[t] * params.r_p_ohm)
+                v_peak.append(v.abs())
+                # the temperature relaxes monotonically during the pulse and decays after it: the step's
+                # peak is at its start (heat carried in) or at the end of the pulse
+                t_peak.append(torch.maximum(state.t_rise_k, res.t_rise_peak_k) + params.t_amb_k)
+                state = res.state
+        energy_np, v_np, t_np = (torch.stack(a).numpy() for a in (energy, v_peak, t_peak))    # [T, B, n]
+        charge = np.abs(i_a.numpy()) * timing.t_pulse_s
+        spikes = trace["outputs"][li].reshape(n_steps, batch, -1).numpy() > 0.5
+        for k, s in enumerate(samples):
+            out["energies"][s][f"{layer.name}_neuron_j"] = energy_np[:, k]
+            out["energies"][s][f"{layer.name}_neuron_charge_c"] = charge[:, k]
+            out["soa"][s][f"{layer.name}_v_peak_v"] = v_np[:, k]
+            out["soa"][s][f"{layer.name}_t_peak_k"] = t_np[:, k]
+            out["spikes"][s].append(spikes[:, k])
+            inputs[s] = spikes[:, k].astype(np.float64)
+    return out
+
+
+def _row_energies(units, ports, spikes_in: np.ndarray, man, r_driver_ohm: float) -> tuple[np.ndarray, np.ndarray]:
+    """``[units, T]`` energies the row sources deliver and lose in their drivers (exact, port model)."""
+    from ipnet_cosim.netlist_gen.mapping import row_levels_v
+    from ipnet_cosim.netlist_gen.ports import row_energy_j
+    card = man.card()
+    src, rdrv = [], []
+    for u in units:
+        levels = row_levels_v(np.asarray(u.rows), spikes_in, card.timing.v_read_v)
+        e_s, e_d = row_energy_j(ports[u.name], levels, card.timing, r_driver_ohm)
+        src.append(e_s.sum(axis=1))
+        rdrv.append(e_d.sum(axis=1))
+    return np.stack(src), np.stack(rdrv)
+
+
+def _readout_charges(units, ports, spikes_in: np.ndarray, man, layer) -> np.ndarray:
+    """The readout's column charges, C: ``sum_t sum_tiles sum_slices L^s (I+ - I-) t_pulse`` per output."""
+    from ipnet_cosim.netlist_gen.mapping import row_levels_v
+    from ipnet_cosim.netlist_gen.ports import column_levels_a
+    card = man.card()
+    q = np.zeros(layer.n_out)
+    gains = layer.slice_gains
+    sl = len(gains)
+    for u in units:
+        levels = row_levels_v(np.asarray(u.rows), spikes_in, card.timing.v_read_v)
+        diff = np.zeros((levels.shape[0], u.n_cols))
+        for lev in column_levels_a(ports[u.name], levels):          # per row tile: [T, 2 slice columns]
+            for j in range(u.n_cols):
+                for s_i, gain in enumerate(gains):
+                    c = j * sl + s_i
+                    diff[:, j] += gain * (lev[:, 2 * c] - lev[:, 2 * c + 1])
+        q[list(u.neurons)] = diff.sum(axis=0) * card.timing.t_pulse_s
+    return q
+
+
+def compare_energies(twin: dict[str, np.ndarray], circuit: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
+    """Per energy key of one sample: the twin's total, the circuit's, their relative difference, and the largest
+    per-element difference relative to the circuit's peak."""
+    out = {}
+    for key in sorted(circuit):
+        c = np.asarray(circuit[key])
+        if key not in twin or c.dtype.kind != "f":          # the export tag and other non-energy entries
+            continue
+        t = np.asarray(twin[key], dtype=float)
+        total_c, total_t = float(c.sum()), float(t.sum())
+        out[key] = {"twin": total_t, "circuit": total_c,
+                    "total_rel": abs(total_t / total_c - 1.0) if total_c else (0.0 if total_t == 0 else math.inf),
+                    "max_rel_of_peak": float(np.max(np.abs(t - c)) / np.max(np.abs(c))) if np.any(c) else 0.0}
+    return out

@@ -1,0 +1,92 @@
+"""Energy from the twin (netlist_gen/twin_energy.py, ``simulate --simulator twin``) against ngspice: the same
+categories, keys and units, per layer and per sample, on an ideal and on a non-ideal mapping; the report built
+from the twin labels its figures computed."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from _small_net import make_small_checkpoint
+from ipnet_cosim.cli.app import main
+from ipnet_cosim.netlist_gen.conductance import ConductanceOptions
+from ipnet_cosim.netlist_gen.export import export_network
+from ipnet_cosim.netlist_gen.mapping import MappingOptions
+from ipnet_cosim.netlist_gen.simulate import simulate_export
+from ipnet_cosim.netlist_gen.twin_energy import compare_energies
+
+SAMPLES = [0, 1, 2]
+NONIDEAL = MappingOptions(tile_rows=16, tile_cols=4, r_wire_ohm=1.0, r_driver_ohm=20.0,
+                          conductance=ConductanceOptions(levels=16, variation_sigma=0.05, seed=3))
+
+
+SLICED = MappingOptions(conductance=ConductanceOptions(levels=4, slices=2))
+
+
+@pytest.fixture(scope="module", params=["ideal", "nonideal", "sliced"])
+def both(request, tmp_path_factory):
+    """One export simulated by ngspice and computed by the twin (same samples)."""
+    root = tmp_path_factory.mktemp(f"twin_{request.param}")
+    ck = make_small_checkpoint(root / "ck")
+    options = {"ideal": MappingOptions(), "nonideal": NONIDEAL, "sliced": SLICED}[request.param]
+    export_network(ck, root / "exp", samples=SAMPLES, options=options)
+    circuit = simulate_export(root / "exp", out=root / "ngspice", progress=False)
+    twin = simulate_export(root / "exp", out=root / "twin", progress=False, simulator="twin")
+    return root, circuit, twin
+
+
+@pytest.mark.ngspice
+def test_twin_energies_equal_ngspice_per_layer_and_category(both):
+    root, circuit, twin = both
+    assert circuit["summary"]["all_spikes_equal"]
+    for s in SAMPLES:
+        c = dict(np.load(root / "ngspice" / f"energy_sample_{s:04d}.npz"))
+        t = dict(np.load(root / "twin" / f"energy_sample_{s:04d}.npz"))
+        assert sorted(k for k in c if k != "export_manifest_sha256") == sorted(k for k in t if k != "export_manifest_sha256")
+        cmp = compare_energies(t, c)
+        for key, v in cmp.items():
+            # crossbar and driver energies are the same exact port-model computation; the neurons' heating and
+            # charge come from two integrators of the same equations (ngspice at reltol 1e-4)
+            limit = 1e-12 if key.endswith(("_source_j", "_rdriver_j")) else 1e-3
+            assert v["total_rel"] <= limit, (s, key, v)
+        energies = {k: v for k, v in cmp.items() if k.endswith("_j")}
+        total_c = sum(v["circuit"] for v in energies.values())
+        total_t = sum(v["twin"] for v in energies.values())
+        assert total_t == pytest.approx(total_c, rel=5e-3)
+        cs = np.load(root / "ngspice" / f"spikes_sample_{s:04d}.npz")
+        ts = np.load(root / "twin" / f"spikes_sample_{s:04d}.npz")
+        np.testing.assert_allclose(ts["circuit_charge_c"], cs["circuit_charge_c"], rtol=1e-9,
+                                   atol=1e-12 * np.abs(cs["circuit_charge_c"]).max())
+        for name in (f for f in cs.files if f.startswith("circuit_layer")):
+            assert np.array_equal(ts[name], cs[name]), name
+    for a, b in zip(twin["soa"]["layers"], circuit["soa"]["layers"]):
+        assert a["v_peak_v"] == pytest.approx(b["v_peak_v"], rel=1e-3)
+        assert a["t_peak_k"] == pytest.approx(b["t_peak_k"], rel=1e-3)
+    assert twin["summary"]["circuit_accuracy"] == circuit["summary"]["circuit_accuracy"]
+    assert twin["provenance"]["simulator"] == "twin" and "PyTorch twin" in twin["provenance"]["circuit_values"]
+
+
+@pytest.mark.ngspice
+def test_the_report_from_the_twin_says_computed(both, capsys):
+    root, _, _ = both
+    assert main(["report", str(root / "exp"), "--sim", str(root / "twin"), "-o", str(root / "rep_twin")]) == 0
+    assert main(["report", str(root / "exp"), "--sim", str(root / "ngspice"), "-o", str(root / "rep_ng")]) == 0
+    twin = json.loads((root / "rep_twin" / "report.json").read_text())
+    ng = json.loads((root / "rep_ng" / "report.json").read_text())
+    heat = twin["energy"]["totals"]["neuron_heating"]
+    assert heat["provenance"] == "computed" and "PyTorch twin" in heat["source"]
+    assert ng["energy"]["totals"]["neuron_heating"]["provenance"] == "simulated"
+    assert twin["accuracy"]["circuit"]["provenance"] == "computed"
+    assert twin["energy"]["total"]["value"] == pytest.approx(ng["energy"]["total"]["value"], rel=5e-3)
+    assert "PyTorch twin" in (root / "rep_twin" / "report.md").read_text()
+
+
+def test_the_twin_refuses_what_it_cannot_do(tmp_path, capsys):
+    ck = make_small_checkpoint(tmp_path / "ck")
+    export_network(ck, tmp_path / "exp", samples=[0])
+    assert main(["simulate", str(tmp_path / "exp"), "--simulator", "twin", "--crossbar", "netlist"]) == 2
+    err = capsys.readouterr().err
+    assert "twin" in err and "Traceback" not in err
+    assert not (tmp_path / "exp" / "sim" / "results.json").exists()
