@@ -1,0 +1,108 @@
+"""``ipnet-cosim sweep``: configurations checked before any work (every bad input named), points expanded
+deterministically, a real sweep of a small network through the twin, resumed without recomputation."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from _small_net import make_small_checkpoint
+from ipnet_cosim.cli.app import main
+from ipnet_cosim.device.errors import ConfigError
+from ipnet_cosim.netlist_gen.sweep import load_sweep_config, pareto, run_sweep
+
+
+def _config(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "sweep.toml"
+    p.write_text(text)
+    return p
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[parameters]\nfoo = [1]\n", "'foo' is unknown"),
+    ("speed = 3\n[parameters]\nr_wire_ohm = [1.0]\n", "unknown key"),
+    ("[parameters]\nr_wire_ohm = {min = 2.0, max = 1.0}\n", "min (2.0) > max (1.0)"),
+    ("[parameters]\nr_wire_ohm = []\n", "empty"),
+    ("[parameters]\ng_max_s = {min = 0.0, max = 1e-3, scale = 'log'}\n", "log range needs min > 0"),
+    ("[parameters]\ng_max_s = {min = 1e-4, max = 1e-3, scale = 'cubic'}\n", "scale 'cubic'"),
+    ("[parameters]\ng_min_s = [1e-3]\ng_max_s = [1e-4]\n", "G_min"),
+    ("[parameters]\nlevels = [1]\n", "levels"),
+    ("[parameters]\nsynapse = ['unobtainium']\n", "unobtainium"),
+    ("[parameters]\nr_wire_ohm = [-1.0]\n", "r_wire_ohm"),
+    ("mode = 'random'\npoints = 0\n[parameters]\nr_wire_ohm = [1.0]\n", "points"),
+    ("samples = 0\n[parameters]\nr_wire_ohm = [1.0]\n", "samples"),
+    ("chips = 0\n[parameters]\nr_wire_ohm = [1.0]\n", "chips"),
+    ("samples = 3\n", "[parameters]"),
+    ("[parameters]\nr_wire_ohm = [1.0]\n[verify]\nsimulator = 'spectre'\n", "spectre"),
+    ("[parameters\nr_wire_ohm = [1.0]\n", "not valid TOML"),
+])
+def test_bad_configurations_are_named_before_any_work(tmp_path, capsys, text, message):
+    cfg = _config(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_sweep_config(cfg)
+    assert message in str(info.value)
+    assert main(["sweep", str(cfg), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_points_are_expanded_deterministically(tmp_path):
+    grid = load_sweep_config(_config(tmp_path, "[parameters]\nr_wire_ohm = [0.0, 1.0, 4.0]\n"
+                                               "g_max_s = {min = 1e-4, max = 1e-3, n = 3, scale = 'log'}\n"
+                                               "levels = {min = 4, max = 64, n = 2}\n"))
+    pts = grid.points()
+    assert len(pts) == 3 * 3 * 2
+    assert sorted({p["g_max_s"] for p in pts}) == pytest.approx([1e-4, 10 ** -3.5, 1e-3])
+    assert {p["levels"] for p in pts} == {4, 64} and all(isinstance(p["levels"], int) for p in pts)
+    rnd = "mode = 'random'\npoints = 7\nseed = 5\n[parameters]\nr_wire_ohm = {min = 0.5, max = 5.0}\nsynapse = ['ideal', 'pcm']\n"
+    a = load_sweep_config(_config(tmp_path, rnd)).points()
+    b = load_sweep_config(_config(tmp_path, rnd)).points()
+    assert a == b and len(a) == 7 and all(0.5 <= p["r_wire_ohm"] <= 5.0 for p in a)
+
+
+def test_pareto_front_keeps_only_undominated_points():
+    pts = [{"id": "a", "accuracy_mean": 0.9, "energy_per_inference_j": 2.0},
+           {"id": "b", "accuracy_mean": 0.8, "energy_per_inference_j": 1.0},
+           {"id": "c", "accuracy_mean": 0.8, "energy_per_inference_j": 1.5},     # dominated by b
+           {"id": "d", "accuracy_mean": 0.95, "energy_per_inference_j": 3.0}]
+    assert pareto(pts) == ["a", "b", "d"]
+
+
+@pytest.mark.ngspice
+def test_a_sweep_of_a_small_network_runs_and_resumes(tmp_path, capsys):
+    ck = make_small_checkpoint(tmp_path / "ck")
+    cfg = _config(tmp_path, f"checkpoint = '{ck}'\nsamples = 3\nchips = 2\n[parameters]\n"
+                            f"r_wire_ohm = [0.0, 2.0]\nvariation_sigma = [0.0, 0.05]\n[verify]\nsamples = 2\n")
+    out = tmp_path / "sweep"
+    assert main(["sweep", str(cfg), "-o", str(out), "--workers", "1"]) == 0
+    result = json.loads((out / "sweep.json").read_text())
+    pts = result["points"]
+    assert len(pts) == 4 and result["pareto_ids"]
+    for pid in result["pareto_ids"]:                 # circuit-verified in ngspice on 2 samples each
+        v = next(p for p in pts if p["id"] == pid)["verified"]
+        assert v["simulator"] == "ngspice" and len(v["samples"]) == 2 and v["all_spikes_equal_pytorch"]
+        assert v["classes_agree_with_twin"] == 2 and v["circuit_accuracy"] == v["twin_accuracy_same_samples"]
+    for p in pts:
+        assert p["chips"] == (2 if p["parameters"]["variation_sigma"] > 0 else 1) == len(p["accuracy_chips"])
+        assert p["samples"] == 3 and 0.0 <= p["accuracy_mean"] <= 1.0
+        assert p["energy_per_inference_j"] > 0 and p["area_m2"] > 0 and p["sops_per_j"] > 0
+        timing = json.loads((Path(p["folder"]) / "chip0" / "export" / "manifest.json").read_text())["timing"]
+        assert p["latency_s"] == pytest.approx(timing["n_steps"] * timing["t_step_s"])
+        assert (Path(p["folder"]) / "chip0" / "twin" / "results.json").is_file()
+    with (out / "sweep.csv").open() as f:
+        rows = list(csv.reader(f))
+    assert rows[0][:3] == ["id", "r_wire_ohm", "variation_sigma"] and len(rows) == 5
+    stamps = {p["id"]: (out / "points" / p["id"] / "point.json").stat().st_mtime_ns for p in pts}
+    messages: list[str] = []
+    again = run_sweep(load_sweep_config(cfg), out, workers=1, progress=messages.append)
+    assert "4 finished earlier, 0 to compute" in messages[0]
+    assert {p["id"]: (out / "points" / p["id"] / "point.json").stat().st_mtime_ns for p in pts} == stamps
+    assert again["points"] == pts                  # verification read back from verify.json
+    # another checkpoint or sample set in the same folder is refused, nothing overwritten
+    other = _config(tmp_path, f"checkpoint = '{ck}'\nsamples = 4\n[parameters]\nr_wire_ohm = [0.0]\n")
+    with pytest.raises(ConfigError, match="another checkpoint, samples or chips"):
+        run_sweep(load_sweep_config(other), out, workers=1, progress=False)
