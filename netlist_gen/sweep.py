@@ -1,6 +1,6 @@
 """``ipnet-cosim sweep CONFIG``: a design-space sweep over mapping options, every point evaluated through the
 PyTorch twin (accuracy of the hardware model on several chips, energy, area, latency, safe-operating-area
-margins), written as ``sweep.json`` and ``sweep.csv``.
+margins), written as ``sweep.json``, ``sweep.csv`` and ``sweep.html`` (the Pareto plot, every point linked).
 
 The configuration is a TOML file::
 
@@ -361,13 +361,17 @@ def run_sweep(config: SweepConfig, out: str | Path, *, workers: int = 1,
                 f"{config.verify_samples} samples)")
             results[pid]["verified"] = verify_point(results[pid], config.verify_samples, config.verify_simulator,
                                                     workers)
+    for pid in front:                                # the Pareto points' reports, linked from sweep.html
+        _write_point_report(Path(results[pid]["folder"]))
     summary = {"format": "ipnet-cosim sweep", "format_version": 1, "checkpoint": checkpoint,
                "mode": config.mode, "points": ordered,
                "pareto_ids": front,
                "provenance": "computed from the PyTorch twin of each point's export (no circuit simulation)"}
     (out / "sweep.json").write_text(json.dumps(summary, indent=2, default=float) + "\n", encoding="utf-8")
     _write_csv(out / "sweep.csv", ordered)
-    say(f"wrote {out / 'sweep.json'} and sweep.csv")
+    from ipnet_cosim.netlist_gen.sweep_page import write_sweep_page
+    write_sweep_page(out, summary)
+    say(f"wrote {out / 'sweep.json'}, sweep.csv and sweep.html")
     return summary
 
 
@@ -397,6 +401,15 @@ def verify_point(point: Mapping[str, Any], n_samples: int, simulator: str, worke
             "provenance": f"simulated: {simulator} on chip 0's export, port models; compared with the twin's classes"}
     cached.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     return data
+
+
+def _write_point_report(folder: Path) -> None:
+    """Chip 0's energy and area report in ``folder/report`` (once)."""
+    if (folder / "report" / "report.html").is_file():
+        return
+    from ipnet_cosim.energy.report import build_report, write_report
+    report, data = build_report(folder / "chip0" / "export", sim=folder / "chip0" / "twin")
+    write_report(report, data, folder / "report")
 
 
 def _finish(out: Path, pid: str, result: dict[str, Any], results: dict[str, dict[str, Any]]) -> None:

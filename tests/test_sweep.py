@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -93,6 +94,16 @@ def test_a_sweep_of_a_small_network_runs_and_resumes(tmp_path, capsys):
         timing = json.loads((Path(p["folder"]) / "chip0" / "export" / "manifest.json").read_text())["timing"]
         assert p["latency_s"] == pytest.approx(timing["n_steps"] * timing["t_step_s"])
         assert (Path(p["folder"]) / "chip0" / "twin" / "results.json").is_file()
+    page = (out / "sweep.html").read_text()
+    assert "data:image/png;base64," in page and page.count("<tr>") == 5
+    for pid in result["pareto_ids"]:               # Pareto points link to their report
+        assert f"points/{pid}/report/report.html" in page
+        assert (out / "points" / pid / "report" / "report.html").is_file()
+    from ipnet_cosim.energy.browser_check import check_in_browser, chromium_path
+    if chromium_path() is not None or os.environ.get("IPNET_COSIM_REQUIRE_SIMULATORS"):
+        layout = check_in_browser(out / "sweep.html")      # a real headless Chromium lays the page out
+        assert [im["ok"] for im in layout["images"]] == [True] and layout["images"][0]["width"] > 500
+        assert [h["text"] for h in layout["headings"]][1:] == ["Pareto front", "Points"]
     with (out / "sweep.csv").open() as f:
         rows = list(csv.reader(f))
     assert rows[0][:3] == ["id", "r_wire_ohm", "variation_sigma"] and len(rows) == 5
