@@ -72,12 +72,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/sample_inference.json"))
     args = parser.parse_args()
     from ipnet_cosim.circuits.runner import ngspice_version
-    import ipnet_cosim.models as models
-    from ipnet_cosim.netlist_gen.export import export_network
-    export = args.work / "export"
-    if not (export / "manifest.json").is_file():
-        shutil.rmtree(export, ignore_errors=True)
-        export_network(Path(models.__file__).parent / "pretrained" / "ipnet_default", export, samples=range(args.batch))
+    from _bench import bundled_export
+    export = bundled_export(args.work, range(args.batch))
     result = {"benchmark": "sample_inference", "network": "bundled default IPNet (models/pretrained/ipnet_default)",
               "crossbar": "ports", "simulator": args.simulator,
               "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "processor": platform.processor(),

@@ -47,7 +47,6 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/ipnet-sensor"))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/sensor_scale.json"))
     args = parser.parse_args()
-    import numpy as np
     import torch
     from ipnet_cosim.models.datasets import DataConfig, load_dataset
     from ipnet_cosim.models.network import LayerSpec, NetworkConfig, layer_shapes

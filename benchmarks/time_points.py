@@ -35,9 +35,6 @@ from pathlib import Path
 
 import numpy as np
 
-READ_DELAY_S = [0.0]      # the export's read instant within a step (set from its manifest)
-
-
 def unit_circuits(export_dir: Path, n_units: int):
     """The first ``n_units`` layer-0 unit circuits of sample 0 as ``simulate`` builds them (port model)."""
     from ipnet_cosim.netlist_gen.contract import read_export
@@ -88,7 +85,7 @@ def with_max_step(circuit, factor: float):
     return dataclasses.replace(circuit, tran=dataclasses.replace(t, max_step_s=t.max_step_s * factor))
 
 
-def run(circuit, osdi, neurons, card, n_steps, mirror_gain, drive):
+def run(circuit, osdi, neurons, card, n_steps, read_delay_s, mirror_gain, drive):
     """Run in ngspice (best wall of two); spikes, per-step neuron energies, ngspice's counts."""
     from ipnet_cosim.circuits.runner import run_netlist
     from ipnet_cosim.device.drive import drive_current_a
@@ -101,7 +98,7 @@ def run(circuit, osdi, neurons, card, n_steps, mirror_gain, drive):
         waves = run_netlist(deck, [osdi], stats=True)
         best = min(best, time.perf_counter() - t0)
     t = card.timing
-    reads = np.arange(n_steps) * t.t_step_s + READ_DELAY_S[0]
+    reads = np.arange(n_steps) * t.t_step_s + read_delay_s
     spikes = {j: waves.at(f"st{j}", reads) > 0.5 for j in neurons}
     energy = {}
     for j in neurons:
@@ -131,9 +128,9 @@ def agreement(runs: list[dict], base: list[dict]) -> dict:
             "energy_step_rel_of_peak": float(np.max(np.abs(e - e0)) / np.max(np.abs(e0)))}
 
 
-def causes(runs: list[dict], card, n_steps) -> dict:
+def causes(runs: list[dict], card, read_delay_s: float) -> dict:
     t = card.timing
-    edges = [0.0, t.t_pulse_s, READ_DELAY_S[0], READ_DELAY_S[0] + t.t_reset_s]
+    edges = [0.0, t.t_pulse_s, read_delay_s, read_delay_s + t.t_reset_s]
     near = switch = other = 0
     for r in runs:
         w = r["waves"]
@@ -157,15 +154,11 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/ipnet-bench"))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/time_points.json"))
     args = parser.parse_args()
-    import ipnet_cosim.models as models
+    from _bench import bundled_export
     from ipnet_cosim.circuits.runner import ngspice_version
-    from ipnet_cosim.netlist_gen.export import export_network
-    export_dir = args.work / "export"
-    if not (export_dir / "manifest.json").is_file():
-        export_network(Path(models.__file__).parent / "pretrained" / "ipnet_default", export_dir, samples=range(4))
+    export_dir = bundled_export(args.work, range(4))
     export, card, osdi, units = unit_circuits(export_dir, args.units)
     man = export.manifest
-    READ_DELAY_S[0] = man.timing.read_delay_s
     n_steps = man.timing.n_steps
     layer = man.layers[0]
     drive = (card.drive_i_max_a, card.drive.knee) if man.bounded else None
@@ -173,7 +166,7 @@ def main() -> None:
     ns = n_neurons * n_steps
 
     def go(circuit, keep):
-        return run(circuit, osdi, sorted(keep), card, n_steps, layer.mirror_gain, drive)
+        return run(circuit, osdi, sorted(keep), card, n_steps, man.timing.read_delay_s, layer.mirror_gain, drive)
 
     base = [go(c, range(u.n_cols)) for u, c in units]
     result = {"benchmark": "time_points",
@@ -181,7 +174,7 @@ def main() -> None:
               "provenance": "measured: ngspice 'rusage' counts and wall time (best of two) on this machine",
               "network": "bundled default IPNet, sample 0, layer 0 (heat neurons, bounded drive, port model)",
               "units": [u.name for u, _ in units], "neurons": n_neurons, "steps": n_steps,
-              "as_simulated": summary(base, ns), "causes": causes(base, card, n_steps)}
+              "as_simulated": summary(base, ns), "causes": causes(base, card, man.timing.read_delay_s)}
     print("as simulated:", json.dumps(result["as_simulated"]), flush=True)
     result["partition"] = []
     for size in (1, 2, 4, 8):

@@ -31,15 +31,11 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/ipnet-bench"))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/twin_energy.json"))
     args = parser.parse_args()
-    import ipnet_cosim.models as models
+    from _bench import bundled_export
     from ipnet_cosim.energy.report import build_report, write_report
-    from ipnet_cosim.netlist_gen.export import export_network
     from ipnet_cosim.netlist_gen.simulate import simulate_export
     from ipnet_cosim.netlist_gen.twin_energy import compare_energies
-    export = args.work / "export"
-    if not (export / "manifest.json").is_file():
-        shutil.rmtree(export, ignore_errors=True)
-        export_network(Path(models.__file__).parent / "pretrained" / "ipnet_default", export, samples=range(4))
+    export = bundled_export(args.work, range(4))
     samples = list(range(args.samples))
     runs = {}
     for sim in (args.simulator, "twin"):

@@ -105,10 +105,9 @@ def finetune_cmd(checkpoint: Path = typer.Argument(..., help="checkpoint folder 
 
 def _test_set_size(folder: Path) -> int:
     """Samples in the test set of an export's data configuration (for ``--samples all``)."""
-    from ipnet_cosim.models.datasets import DataConfig, load_dataset
     from ipnet_cosim.netlist_gen.contract import read_export
-    _, test = load_dataset(DataConfig.from_dict(read_export(folder).manifest.data_config))
-    return int(len(test.labels))
+    from ipnet_cosim.netlist_gen.sim_inputs import count_test_samples
+    return count_test_samples(read_export(folder))
 
 
 @app.command("simulate")

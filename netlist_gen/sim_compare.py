@@ -53,26 +53,37 @@ def ideal_mapping(options) -> bool:
     return co.levels is None and not co.varied and options.r_wire_ohm == 0 and options.r_driver_ohm == 0
 
 
-def torch_reference(export: Export, frames: np.ndarray) -> dict[str, Any]:
-    """PyTorch at exact precision on ``frames``: spikes, margins per layer, logits (the module docstring says
-    which model: the network, or its hardware model on the exported chip)."""
+def twin_run(export: Export, frames: np.ndarray) -> tuple[Any, Any, dict[str, Any], bool]:
+    """The export's PyTorch twin at exact precision on ``frames``: (the network, logits, trace, hardware), the
+    twin being the network for an ideal mapping and its hardware model on the exported chip (HardwareNet)
+    otherwise (``hardware`` True)."""
     import torch
     from ipnet_cosim.models.checkpoint import load_checkpoint
-    from ipnet_cosim.models.network import EXACT_N_SUB, EXACT_N_SUB_IDLE, HeatMemoryNeurons
-    from ipnet_cosim.models.neuron import NeuronState, mtj_neuron_step
     ck = load_checkpoint(export.path(export.manifest.checkpoint.file))
     model = ck.model.set_precision("exact").eval()
     options = export.manifest.options()
     hardware = not ideal_mapping(options)
-    network_predicted = None
     with torch.no_grad():
         x = torch.as_tensor(frames)
         if hardware:
             from ipnet_cosim.netlist_gen.hardware_net import HardwareNet
-            network_predicted = [decide(row) for row in model(x).numpy()]
             logits, trace = HardwareNet(model, options)(x, return_trace=True)
         else:
             logits, trace = model(x, return_trace=True)
+    return model, logits, trace, hardware
+
+
+def torch_reference(export: Export, frames: np.ndarray) -> dict[str, Any]:
+    """PyTorch at exact precision on ``frames``: spikes, margins per layer, logits (the module docstring says
+    which model: the network, or its hardware model on the exported chip)."""
+    import torch
+    from ipnet_cosim.models.network import EXACT_N_SUB, EXACT_N_SUB_IDLE, HeatMemoryNeurons
+    from ipnet_cosim.models.neuron import NeuronState, mtj_neuron_step
+    model, logits, trace, hardware = twin_run(export, frames)
+    network_predicted = None
+    if hardware:
+        with torch.no_grad():
+            network_predicted = [decide(row) for row in model(torch.as_tensor(frames)).numpy()]
     spikes, margins, kinds = [], [], []
     for i_a, out, unit in zip(trace["currents_a"], trace["outputs"], model.units):
         t_steps, batch = out.shape[:2]

@@ -71,6 +71,13 @@ class SimulateRequest:
             raise ConfigError(f"samples {list(self.samples)!r}: need test-set indices >= 0")
 
 
+def count_test_samples(export: Export) -> int:
+    """Samples in the test set of the export's data configuration (``--samples all``)."""
+    from ipnet_cosim.models.datasets import DataConfig, load_dataset
+    _, test = load_dataset(DataConfig.from_dict(export.manifest.data_config))
+    return int(len(test.labels))
+
+
 def load_frames(export: Export, samples: Sequence[int] | None) -> tuple[list[int], np.ndarray, list[int]]:
     """The samples' frames ``[n, T, ...]`` and labels: the exported ones, others from the data set."""
     path = export.path(export.manifest.samples.file)

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from ipnet_cosim.device.fileio import write_json
 from ipnet_cosim.netlist_gen.contract import Export, SimFiles, SimulationResults, bind_simulation_folder
-from ipnet_cosim.netlist_gen.sim_compare import ideal_mapping, layer_warnings, summarise
+from ipnet_cosim.netlist_gen.sim_compare import layer_warnings, summarise
 from ipnet_cosim.netlist_gen.sim_inputs import SimulateRequest, load_frames
 
 
@@ -46,7 +46,6 @@ def simulate_twin(export: Export, req: SimulateRequest, say: Callable[[str], Non
     warnings = layer_warnings(summary)
     for w in warnings:
         warn(f"warning: {w['message']}")
-    twin = "the network" if ideal_mapping(man.options()) else "the hardware model of the exported chip (HardwareNet)"
     record = SimulationResults(
         export=export.identity,
         what="spikes, class scores, energies and safe-operating-area peaks of an exported network computed from its "
@@ -57,7 +56,7 @@ def simulate_twin(export: Export, req: SimulateRequest, say: Callable[[str], Non
                     "crossbar_energy": "computed (exact: row levels x port conductances x integral of the pulse shape "
                                        "squared; netlist_gen.ports)",
                     "mapping_options": man.mapping_options,
-                    "circuit_values": f"computed (PyTorch twin at exact precision, float64, 64/16 substeps: {twin}; "
+                    "circuit_values": f"computed (PyTorch twin at exact precision, float64, 64/16 substeps: {tw['model']}; "
                                       f"every neuron's Joule energy, charge and peaks from its own step integration, "
                                       f"netlist_gen.twin_energy)",
                     "torch_values": None,

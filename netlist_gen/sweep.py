@@ -33,7 +33,6 @@ the layers' peak MTJ voltage and junction temperature below the card's complianc
 from __future__ import annotations
 
 import csv
-import dataclasses
 import hashlib
 import itertools
 import json
@@ -223,10 +222,9 @@ def resolve_samples(samples: Sequence[int] | str, export_dir: Path) -> list[int]
     test set, so that every class is represented: the synthetic test sets are ordered by class)."""
     if not isinstance(samples, str):
         return list(samples)
-    from ipnet_cosim.models.datasets import DataConfig, load_dataset
     from ipnet_cosim.netlist_gen.contract import read_export
-    _, test = load_dataset(DataConfig.from_dict(read_export(export_dir, need_checkpoint=False).manifest.data_config))
-    size = len(test.labels)
+    from ipnet_cosim.netlist_gen.sim_inputs import count_test_samples
+    size = count_test_samples(read_export(export_dir, need_checkpoint=False))
     if samples == "all":
         return list(range(size))
     n = min(size, int(samples.split(":")[1]))
@@ -249,14 +247,15 @@ def evaluate_point(checkpoint: str, point: dict[str, Any], samples: Sequence[int
     out = Path(folder)
     base = point_options(point, seed=0)
     n_chips = chips if (base.conductance.variation_sigma > 0 or base.conductance.variation_sigma_s > 0) else 1
-    accuracies, report, sops = [], None, 0.0
+    accuracies, report, sops, chosen = [], None, 0.0, None
     for k in range(n_chips):
         chip = out / f"chip{k}"
         exp = chip / "export"
         if not (exp / "manifest.json").is_file():
             shutil.rmtree(exp, ignore_errors=True)
             export_network(checkpoint, exp, samples=[0], options=point_options(point, seed=k))
-        chosen = resolve_samples(samples, exp)
+        if chosen is None:                            # the same samples for every chip
+            chosen = resolve_samples(samples, exp)
         res = simulate_export(exp, out=chip / "twin", samples=chosen, progress=False, simulator="twin", plots=0)
         accuracies.append(res["summary"]["circuit_accuracy"])
         if k == 0:
@@ -309,10 +308,10 @@ def _synaptic_ops(export, sim: Path, samples: Sequence[int]) -> float:
 def run_sweep(config: SweepConfig, out: str | Path, *, workers: int = 1,
               progress: bool | Callable[[str], None] = True) -> dict[str, Any]:
     """Every point of ``config`` into ``out`` (resumable: finished points are read back), then sweep.json/.csv."""
-    import ipnet_cosim.models as models
+    from ipnet_cosim.models.checkpoint import bundled_checkpoint_dir
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    checkpoint = config.checkpoint or str(Path(models.__file__).parent / "pretrained" / "ipnet_default")
+    checkpoint = config.checkpoint or str(bundled_checkpoint_dir())
     stamp = out / "sweep_config.json"
     if stamp.is_file() and json.loads(stamp.read_text()).get("digest") != config.digest():
         raise ConfigError(f"{out} holds a sweep with another checkpoint, samples or chips; use a new folder (earlier "

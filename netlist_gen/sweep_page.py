@@ -59,9 +59,10 @@ def write_sweep_page(out: Path, sweep: Mapping[str, Any]) -> Path:
     rows = []
     for p in sorted(sweep["points"], key=lambda p: (-p["accuracy_mean"], p["energy_per_inference_j"])):
         folder = Path(p["folder"])
-        report = folder / "report" / "report.html"
-        link = (report if report.is_file() else folder / "point.json").relative_to(out) if folder.is_relative_to(out) \
-            else (report if report.is_file() else folder / "point.json")
+        target = folder / "report" / "report.html"
+        if not target.is_file():                        # only the Pareto points have a report
+            target = folder / "point.json"
+        link = target.relative_to(out) if target.is_relative_to(out) else target
         v = p.get("verified")
         check = (f"{v['simulator']}: accuracy {v['circuit_accuracy']:.2f} on {len(v['samples'])} samples, classes "
                  f"agree {v['classes_agree_with_twin']}/{len(v['samples'])}" if v else "")

@@ -40,29 +40,20 @@ def twin_outputs(export: Export, frames: np.ndarray, samples: Sequence[int]) -> 
     indices ``samples``), keyed like ``simulate``'s outputs: ``spikes[s]`` (a ``[T, n]`` array per hidden layer),
     ``energies[s]``, ``charges[s]``, ``soa[s]``; plus ``model`` (which twin ran)."""
     import torch
-    from ipnet_cosim.models.checkpoint import load_checkpoint
     from ipnet_cosim.models.network import EXACT_N_SUB, EXACT_N_SUB_IDLE
     from ipnet_cosim.models.neuron import NeuronParams, NeuronState, ap_voltage_v, mtj_neuron_step
-    from ipnet_cosim.netlist_gen.sim_compare import ideal_mapping
+    from ipnet_cosim.netlist_gen.sim_compare import twin_run
     from ipnet_cosim.netlist_gen.sim_inputs import load_crossbars
     man = export.manifest
     options = man.options()
-    ck = load_checkpoint(export.path(man.checkpoint.file))
-    model = ck.model.set_precision("exact").eval()
-    hardware = not ideal_mapping(options)
-    with torch.no_grad():
-        x = torch.as_tensor(frames)
-        if hardware:
-            from ipnet_cosim.netlist_gen.hardware_net import HardwareNet
-            _, trace = HardwareNet(model, options)(x, return_trace=True)
-        else:
-            _, trace = model(x, return_trace=True)
+    _, _, trace, hardware = twin_run(export, frames)
     ports = load_crossbars(export, "ports")
     timing = man.timing
     n_steps, batch = timing.n_steps, len(samples)
     out: dict[str, Any] = {"spikes": {s: [] for s in samples}, "energies": {s: {} for s in samples},
                            "charges": {}, "soa": {s: {} for s in samples},
-                           "model": "HardwareNet (the exported chip)" if hardware else "the network"}
+                           "model": "the hardware model of the exported chip (HardwareNet)" if hardware
+                           else "the network"}
     inputs = {s: frames[k].reshape(n_steps, -1).astype(np.float64) for k, s in enumerate(samples)}
     hidden = man.hidden_layers
     for layer in man.layers:
