@@ -112,6 +112,9 @@ def main() -> None:
                             "spike_agreement": [{k: l[k] for k in ("layer", "mismatches", "neuron_steps",
                                                                    "circuit_fire_rate", "torch_fire_rate")}
                                                 for l in s["layers"]],
+                            "soa": {"within": res["soa"]["within"],
+                                    "layers": [{k: l[k] for k in ("layer", "v_peak_v", "t_peak_k")}
+                                               for l in res["soa"]["layers"]]},
                             "main_process_peak_rss_mb": peak_rss_mb()}
     print(json.dumps(result["simulation"]), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
