@@ -7,7 +7,12 @@ the report from each, and writes per key of ``energy_sample_<i>.npz`` (summed ov
 the circuit's energy and their relative difference, the largest per-sample difference, the report's categories
 and total, and both wall times. Writes ``benchmarks/results/twin_energy.json``.
 
+With ``--levels``, ``--variation`` or ``--r-wire`` the network is exported with that non-ideal mapping (devices
+with levels, lognormal variation of chip 0, wire segments reduced exactly to the tiles' ports) into
+``--work/export_nonideal`` and the JSON goes to ``benchmarks/results/twin_energy_nonideal.json``.
+
     python benchmarks/twin_energy.py [--samples 10] [--workers 2] [--simulator ngspice] [--work /tmp/ipnet-bench]
+                                     [--levels 16 --variation 0.05 --r-wire 1.0]
 """
 
 from __future__ import annotations
@@ -29,17 +34,39 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--simulator", default="ngspice", choices=("ngspice", "vacask"))
     parser.add_argument("--work", type=Path, default=Path("/tmp/ipnet-bench"))
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/twin_energy.json"))
+    parser.add_argument("--levels", type=int, default=0, help="conductance levels (0: continuous)")
+    parser.add_argument("--variation", type=float, default=0.0, help="lognormal device variation sigma")
+    parser.add_argument("--r-wire", type=float, default=0.0, help="wire segment resistance, ohm")
+    parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
+    nonideal = bool(args.levels or args.variation or args.r_wire)
+    args.out = args.out or Path("benchmarks/results/twin_energy_nonideal.json" if nonideal else
+                                "benchmarks/results/twin_energy.json")
     from _bench import bundled_export
     from ipnet_cosim.energy.report import build_report, write_report
     from ipnet_cosim.netlist_gen.simulate import simulate_export
     from ipnet_cosim.netlist_gen.twin_energy import compare_energies
-    export = bundled_export(args.work, range(4))
+    tag = "_nonideal" if nonideal else ""
+    if nonideal:
+        from ipnet_cosim.models.checkpoint import bundled_checkpoint_dir
+        from ipnet_cosim.netlist_gen.conductance import ConductanceOptions
+        from ipnet_cosim.netlist_gen.export import export_network
+        from ipnet_cosim.netlist_gen.mapping import MappingOptions
+        options = MappingOptions(conductance=ConductanceOptions(levels=args.levels or None,
+                                                                variation_sigma=args.variation),
+                                 r_wire_ohm=args.r_wire)
+        export = args.work / "export_nonideal"
+        shutil.rmtree(export, ignore_errors=True)
+        export_network(bundled_checkpoint_dir(), export, samples=[0], options=options)
+        network = (f"bundled default IPNet, non-ideal mapping: {args.levels or 'continuous'} levels, variation "
+                   f"sigma {args.variation:g} (chip 0), wire segments {args.r_wire:g} ohm, port models")
+    else:
+        export = bundled_export(args.work, range(4))
+        network = "bundled default IPNet, ideal mapping, port models"
     samples = list(range(args.samples))
     runs = {}
     for sim in (args.simulator, "twin"):
-        out = args.work / f"twin_bench_{sim}"
+        out = args.work / f"twin_bench{tag}_{sim}"
         shutil.rmtree(out, ignore_errors=True)
         t0 = time.perf_counter()
         res = simulate_export(export, out=out, samples=samples, workers=args.workers, progress=False,
@@ -60,7 +87,7 @@ def main() -> None:
         e["total_rel"] = abs(e["twin"] / e["circuit"] - 1.0) if e["circuit"] else 0.0
     reports = {}
     for sim in (args.simulator, "twin"):
-        rep_dir = args.work / f"twin_bench_report_{sim}"
+        rep_dir = args.work / f"twin_bench{tag}_report_{sim}"
         shutil.rmtree(rep_dir, ignore_errors=True)
         report, data = build_report(export, sim=runs[sim]["folder"])
         write_report(report, data, rep_dir)
@@ -77,7 +104,7 @@ def main() -> None:
     soa = [{"layer": a["layer"], "v_peak_twin_v": a["v_peak_v"], "v_peak_circuit_v": b["v_peak_v"],
             "t_peak_twin_k": a["t_peak_k"], "t_peak_circuit_k": b["t_peak_k"]}
            for a, b in zip(runs["twin"]["results"]["soa"]["layers"], runs[args.simulator]["results"]["soa"]["layers"])]
-    result = {"benchmark": "twin_energy", "network": "bundled default IPNet, ideal mapping, port models",
+    result = {"benchmark": "twin_energy" + tag, "network": network,
               "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
               "provenance": "measured: both runs on this machine; twin figures computed, circuit figures simulated",
               "samples": samples, "circuit_simulator": args.simulator, "workers": args.workers,

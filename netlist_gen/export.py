@@ -158,6 +158,16 @@ def replace_drivers(netlist: str, stimulus: Sequence[str], extra_saves: Sequence
     return "\n".join(out) + "\n"
 
 
+def check_read_voltage(card, synapse) -> None:
+    """Refuse a device card whose read voltage exceeds the synapse card's limit (ConfigError naming both)."""
+    t = card.timing
+    if t.v_read_v > synapse.v_read_max_v:
+        raise ConfigError(f"the read voltage timing.v_read_v = {t.v_read_v:g} V of the device card exceeds the synapse "
+                          f"card '{synapse.name}' limit v_read_max_v = {synapse.v_read_max_v:g} V "
+                          f"({synapse.sources['v_read_max_v']}); lower v_read_v in the device card or choose another "
+                          f"synapse card")
+
+
 class _Plan:
     """Everything an export writes, built and validated in memory."""
 
@@ -196,10 +206,7 @@ def plan_export(checkpoint: str | Path, *, samples: Sequence[int] = tuple(range(
     card, fast_card = model.card, model.fast_card
     t = card.timing
     syn = options.synapse
-    if t.v_read_v > syn.v_read_max_v:
-        raise ConfigError(f"the read voltage timing.v_read_v = {t.v_read_v:g} V of the device card exceeds the synapse "
-                          f"card '{syn.name}' limit v_read_max_v = {syn.v_read_max_v:g} V ({syn.sources['v_read_max_v']}); "
-                          f"lower v_read_v in the device card or choose another synapse card")
+    check_read_voltage(card, syn)
     overrides = options.synapse_overrides()
     if overrides:
         say(f"synapse card '{syn.name}' ({syn.technology_label}) with overridden {', '.join(overrides)}")

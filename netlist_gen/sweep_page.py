@@ -22,7 +22,15 @@ def pareto_plot_png(sweep: Mapping[str, Any]) -> bytes:
     e = [p["energy_per_inference_j"] * 1e9 for p in pts]
     a = [p["accuracy_mean"] for p in pts]
     area = [p["area_m2"] * 1e12 for p in pts]
-    sc = ax.scatter(e, a, c=area, cmap="viridis", s=28, zorder=2)
+    inside = [p["soa_within"] for p in pts]
+    sc = ax.scatter([x for x, ok in zip(e, inside) if ok], [y for y, ok in zip(a, inside) if ok],
+                    c=[c for c, ok in zip(area, inside) if ok], cmap="viridis", s=28, zorder=2,
+                    vmin=min(area), vmax=max(area))
+    if not all(inside):
+        ax.scatter([x for x, ok in zip(e, inside) if not ok], [y for y, ok in zip(a, inside) if not ok],
+                   c=[c for c, ok in zip(area, inside) if not ok], cmap="viridis", vmin=min(area), vmax=max(area),
+                   marker="X", s=60, edgecolors="k", linewidths=0.5, zorder=2,
+                   label="outside the card's limits (V or T)")
     fig.colorbar(sc, ax=ax, label="area, um^2")
     fp = sorted((p for p in pts if p["id"] in front), key=lambda p: p["energy_per_inference_j"])
     ax.plot([p["energy_per_inference_j"] * 1e9 for p in fp], [p["accuracy_mean"] for p in fp], "r-", lw=1, zorder=1)
@@ -71,17 +79,32 @@ def write_sweep_page(out: Path, sweep: Mapping[str, Any]) -> Path:
         cells += [f"{p['accuracy_mean']:.3f}", f"{p['energy_per_inference_j'] * 1e9:.4f}",
                   f"{p['area_m2'] * 1e12:,.0f}", f"{p['soa_margin_v'] * 1e3:.2f}", f"{p['soa_margin_k']:.1f}",
                   "yes" if p["soa_within"] else "NO", html.escape(check)]
-        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+        soa_col = len(cells) - 2
+        rows.append("<tr>" + "".join(f"<td class='bad'>{c}</td>" if i == soa_col and not p["soa_within"] else
+                                     f"<td>{c}</td>" for i, c in enumerate(cells)) + "</tr>")
     head = (["point"] + names + ["accuracy", "energy per inference, nJ", "area, um^2", "V margin, mV", "T margin, K",
                                  "SOA within", "circuit check"])
+    outside = [p for p in sweep["points"] if not p["soa_within"]]
+    soa_note = ""
+    if outside:
+        soa_note = (f"<p class='warn'><b>{len(outside)} of {len(sweep['points'])} points operate outside the device "
+                    f"card's limits</b> (a layer's peak MTJ voltage above the drive's compliance or its junction "
+                    f"temperature above T_max; marked X in the plot, 'NO' in the table): their figures come from an "
+                    f"operating point no chip reaches. The Pareto front is of "
+                    f"{html.escape(str(sweep.get('pareto_among', 'all points')))}.</p>")
+    ft = sweep.get("finetune")
+    finetuned = (f" Every point was fine-tuned for its card and crossbars first (hardware-aware, {ft['epochs']} "
+                 f"epoch(s), lr {ft['lr']:g}, variation {html.escape(str(ft['variation']))})." if ft else "")
     page = f"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>ipnet-cosim sweep</title>
 <style>body{{font-family:sans-serif;margin:2em;max-width:1200px}}table{{border-collapse:collapse;font-size:13px}}
-td,th{{border:1px solid #ccc;padding:3px 6px;text-align:right}}th{{background:#eee}}</style></head><body>
+td,th{{border:1px solid #ccc;padding:3px 6px;text-align:right}}th{{background:#eee}}
+.warn{{background:#fde8e8;border-left:4px solid #c00;padding:6px 10px}}td.bad{{color:#c00;font-weight:bold}}</style></head><body>
 <h1>ipnet-cosim sweep: {len(sweep['points'])} design points</h1>
 <p>Checkpoint {html.escape(str(sweep['checkpoint']))}; mode {html.escape(str(sweep['mode']))}. Every figure is
 computed from the PyTorch twin of the point's export (no circuit simulation) except the circuit check of the
-Pareto points, which is simulated. Energy per inference and area from each point's report (chip 0).</p>
+Pareto points, which is simulated. Energy per inference and area from each point's report (chip 0).{finetuned}</p>
+{soa_note}
 <h2>Pareto front</h2>
 <img alt="accuracy against energy per inference" src="data:image/png;base64,{png}">
 <h2>Points</h2>

@@ -13,7 +13,8 @@ import pytest
 from _small_net import make_small_checkpoint
 from ipnet_cosim.cli.app import main
 from ipnet_cosim.device.errors import ConfigError
-from ipnet_cosim.netlist_gen.sweep import load_sweep_config, pareto, run_sweep
+from ipnet_cosim.netlist_gen.sweep import pareto, run_sweep
+from ipnet_cosim.netlist_gen.sweep_config import load_sweep_config
 
 
 def _config(tmp_path: Path, text: str) -> Path:
@@ -115,5 +116,5 @@ def test_a_sweep_of_a_small_network_runs_and_resumes(tmp_path, capsys):
     assert again["points"] == pts                  # verification read back from verify.json
     # another checkpoint or sample set in the same folder is refused, nothing overwritten
     other = _config(tmp_path, f"checkpoint = '{ck}'\nsamples = 4\n[parameters]\nr_wire_ohm = [0.0]\n")
-    with pytest.raises(ConfigError, match="another checkpoint, samples or chips"):
+    with pytest.raises(ConfigError, match="another checkpoint, samples, chips or fine-tuning"):
         run_sweep(load_sweep_config(other), out, workers=1, progress=False)

@@ -1,0 +1,101 @@
+"""The README's worked sweep examples on the default IPNet, each run with ``ipnet-cosim sweep`` on 2 cores.
+
+``gmax-wire``: which largest conductance G_max keeps the accuracy for a given wire resistance? 16-level devices with
+5 % variation (the non-ideal mapping whose circuit accuracy was 0.26), G_max 10 uS - 1 mS (5 values, log) x wire
+segment 0 / 0.5 / 1 / 2 ohm, two chips per point, 20 test samples; the Pareto points verified in VACASK on 5 samples.
+
+``card``: the heat memory's device knobs: thermal resistance R_th 0.7 / 1 / 1.4 MK/W x thermal capacitance C_th
+1.5 / 3 / 6 fJ/K (tau_th = R_th C_th from 1.05 to 8.4 ns against the 3 ns step), ideal crossbars, 20 samples; first
+the trained weights on each card as they are, then the same grid with one epoch of hardware-aware fine-tuning per
+point (``[finetune]``).
+
+Writes ``benchmarks/results/sweep_<example>.json``: the configuration, the wall time, and per point the parameters,
+accuracy, energy per inference, SOA margins and (card) the fine-tuned accuracy; keeps the sweep folders in
+``--work``.
+
+    python benchmarks/sweep_examples.py gmax-wire|card [--work /tmp/ipnet-sweep-examples]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+GMAX_WIRE = """samples = 20
+chips = 2
+[parameters]
+levels = [16]
+variation_sigma = [0.05]
+g_max_s = {min = 1e-5, max = 1e-3, n = 5, scale = "log"}
+r_wire_ohm = [0.0, 0.5, 1.0, 2.0]
+[verify]
+samples = 5
+simulator = "vacask"
+"""
+
+CARD = """samples = 20
+[parameters]
+mtj.r_th_k_per_w = [7e5, 1e6, 1.4e6]
+mtj.c_th_j_per_k = [1.5e-15, 3e-15, 6e-15]
+"""
+
+CARD_FINETUNE = CARD + """[finetune]
+epochs = 1
+"""
+
+
+def run(config: str, folder: Path) -> tuple[dict, float]:
+    folder.mkdir(parents=True, exist_ok=True)
+    cfg = folder / "sweep.toml"
+    cfg.write_text(config)
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "ipnet_cosim.cli", "sweep", str(cfg), "-o", str(folder / "sweep"),
+                           "--workers", "2"], capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"the sweep in {folder} failed: {proc.stderr[-2000:]}")
+    return json.loads((folder / "sweep" / "sweep.json").read_text()), wall
+
+
+def rows(sweep: dict) -> list[dict]:
+    keep = ("parameters", "accuracy_mean", "accuracy_chips", "energy_per_inference_j", "energy_per_spike_j", "area_m2",
+            "soa_within", "soa_margin_v", "soa_margin_k", "finetune", "verified")
+    return [{"id": p["id"], **{k: p[k] for k in keep if k in p}, "pareto": p["id"] in sweep["pareto_ids"]}
+            for p in sweep["points"]]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("example", choices=("gmax-wire", "card"))
+    parser.add_argument("--work", type=Path, default=Path("/tmp/ipnet-sweep-examples"))
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    work = args.work / args.example
+    shutil.rmtree(work, ignore_errors=True)
+    result = {"benchmark": f"sweep_{args.example}", "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+              "provenance": "measured: wall time of the CLI run on this machine; figures computed by the twin from each "
+                            "point's export, the verified points' circuit figures simulated"}
+    if args.example == "gmax-wire":
+        sweep, wall = run(GMAX_WIRE, work)
+        result.update(config=GMAX_WIRE, wall_s=wall, points=rows(sweep), pareto_ids=sweep["pareto_ids"])
+    else:
+        plain, wall_plain = run(CARD, work / "as_trained")
+        tuned, wall_tuned = run(CARD_FINETUNE, work / "finetuned")
+        result.update(config=CARD, config_finetune=CARD_FINETUNE, wall_s=wall_plain, wall_s_finetune=wall_tuned,
+                      points=rows(plain), points_finetune=rows(tuned), pareto_ids=plain["pareto_ids"],
+                      pareto_ids_finetune=tuned["pareto_ids"])
+    out = args.out or Path("benchmarks/results") / f"sweep_{args.example.replace('-', '_')}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2, default=float) + "\n", encoding="utf-8")
+    print(f"wrote {out} ({result['wall_s']:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
