@@ -131,12 +131,13 @@ def evaluate_cmd(checkpoint: Path = typer.Argument(..., help="checkpoint file or
 
 @app.command("experiment")
 def experiment_cmd(name: str = typer.Argument(..., help="time-reversed | frontier | nback | free-recall | "
-                                                        "interference | steering"),
+                                                        "interference | steering | noise"),
                    out: Optional[Path] = typer.Option(None, "--out", "-o", help="output folder (default results/NAME)"),
                    seed: int = typer.Option(0, help="seed"),
                    quick: bool = typer.Option(False, help="a tiny configuration (minutes -> seconds) for smoke runs"),
                    data_root: Optional[Path] = typer.Option(None, help="steering: a folder of DDD-20 *.hdf5 "
                                                                        "recordings (default: synthetic stream)"),
+                   seeds: int = typer.Option(2, help="noise: training seeds (seed, seed+1, ...)"),
                    threads: int = typer.Option(0, help="torch CPU threads (0: torch default)")) -> None:
     """Run an experiment; writes NAME.json and NAME.png."""
     import torch
@@ -152,6 +153,10 @@ def experiment_cmd(name: str = typer.Argument(..., help="time-reversed | frontie
         if name != "steering":
             raise typer.BadParameter(f"--data-root is an option of the steering experiment, not of '{name}'")
         options["data_root"] = str(data_root)
+    if name == "noise":
+        if seeds < 1:
+            raise typer.BadParameter(f"--seeds ({seeds}) must be at least 1")
+        options["seeds"] = seeds
     folder = out or Path("results") / name
     result = run_experiment(name, folder, seed=seed, quick=quick, progress=console.log, **options)
     console.print(f"[bold]wrote[/bold] {folder.resolve()}")

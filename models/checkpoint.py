@@ -98,6 +98,11 @@ def load_checkpoint(path: Path | str, *, expected_arch: str | None = None) -> Ch
             architecture other than ``expected_arch``.
     """
     path = resolve_checkpoint_path(path)
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if head == b"\x89HDF\r\n\x1a\n":                 # HDF5: a NIR graph (or another framework's file)
+        raise CheckpointError(f"{path} is an HDF5 file (a NIR graph?), not a checkpoint; import a NIR graph first with "
+                              f"'ipnet-cosim import-nir {path} -o DIR --data DATASET' and pass DIR")
     try:
         raw = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # truncated zip, pickle errors, not a torch file

@@ -125,6 +125,19 @@ def load_dataset(config: DataConfig):
     return tuple(out)
 
 
+def load_noisy_test(config: DataConfig, setting, noise_seed: int):
+    """The test set of a synthetic data config with sensor noise or a distractor added to every sample's events
+    before binning (:class:`~ipnet_cosim.models.data.noise.NoiseSetting`; the clean events are the test set's)."""
+    if not config.dataset.startswith("synthetic"):
+        raise ConfigError(f"noise is added to the synthetic generator's event streams; data set '{config.dataset}' is "
+                          f"binned frames (use synthetic-11 or synthetic-22)")
+    from ipnet_cosim.models.data.synthetic_gestures import make_gesture_dataset
+    gen = _generator_config(config)
+    return make_gesture_dataset(config.n_test_per_class, config=gen, seed=config.seed, split="test",
+                                time_reversed=config.time_reversed,
+                                perturb=setting.perturber(gen.height, gen.width, gen.window_us, noise_seed))
+
+
 @functools.lru_cache(maxsize=4)
 def load_validation(config: DataConfig):
     """The validation set of a data config, or None (DVS128 has no validation split; n_val_per_class=0)."""

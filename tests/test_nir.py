@@ -289,3 +289,5 @@ def test_damaged_and_foreign_files_are_named(tmp_path, capsys):
     assert "not a readable NIR graph" in err and "weight" in err
     assert main(["import-nir", str(snn), "-o", str(tmp_path / "ck"), "--data", "synthetic-22"]) == 2
     assert "11 outputs" in capsys.readouterr().err
+    assert main(["export", str(snn), "-o", str(tmp_path / "exp")]) == 2      # a NIR graph where a checkpoint goes
+    assert "import-nir" in capsys.readouterr().err and not (tmp_path / "exp").exists()

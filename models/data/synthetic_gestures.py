@@ -59,7 +59,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -243,7 +243,8 @@ def generate_gesture_events(class_index: int, rng: np.random.Generator,
 
 
 def make_gesture_dataset(n_per_class: int, *, config: SyntheticGestureConfig = SyntheticGestureConfig(),
-                         seed: int = 0, split: str = "train", time_reversed: bool = False) -> EventFrames:
+                         seed: int = 0, split: str = "train", time_reversed: bool = False,
+                         perturb: Callable[[np.ndarray, int, int, bool], np.ndarray] | None = None) -> EventFrames:
     """The synthetic gesture data set (11 classes) or the time-reversed benchmark (22 classes).
 
     Args:
@@ -253,6 +254,8 @@ def make_gesture_dataset(n_per_class: int, *, config: SyntheticGestureConfig = S
         split: "train", "val" or "test": independent streams for the same seed.
         time_reversed: Also add, for every forward sample, its time reversal (polarity kept)
             labelled ``class + 11`` and named ``"<name>_reversed"``.
+        perturb: ``perturb(events, class_index, sample_index, reversed)`` returns the stream to bin for each sample
+            as presented (after the reversal): sensor noise and distractors (:mod:`~ipnet_cosim.models.data.noise`).
 
     Returns:
         :class:`EventFrames` ordered class-major; with ``time_reversed`` the reversed block
@@ -277,11 +280,11 @@ def make_gesture_dataset(n_per_class: int, *, config: SyntheticGestureConfig = S
             rng = np.random.default_rng(split_seed_sequence(seed, GESTURE_TAG, split, c, i))
             events = generate_gesture_events(c, rng, cfg)
             n_events[j] = events.size
-            frames[j] = events_to_frames(events, **kw)
+            frames[j] = events_to_frames(perturb(events, c, i, False) if perturb else events, **kw)
             labels[j] = c
             if time_reversed:
                 rev = time_reverse(events, t_start_us=0, t_stop_us=cfg.window_us)
-                frames[n_fwd + j] = events_to_frames(rev, **kw)
+                frames[n_fwd + j] = events_to_frames(perturb(rev, c, i, True) if perturb else rev, **kw)
                 labels[n_fwd + j] = c + N_GESTURES
     names = GESTURE_CLASSES + (tuple(n + REVERSED_SUFFIX for n in GESTURE_CLASSES) if time_reversed else ())
     meta = {

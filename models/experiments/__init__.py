@@ -17,6 +17,7 @@ EXPERIMENTS: dict[str, str] = {
     "free-recall": "ipnet_cosim.models.experiments.working_memory:run_free_recall",
     "interference": "ipnet_cosim.models.experiments.working_memory:run_interference",
     "steering": "ipnet_cosim.models.experiments.steering:run_steering",
+    "noise": "ipnet_cosim.models.experiments.noise:run_noise",
 }
 
 
