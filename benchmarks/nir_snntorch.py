@@ -4,7 +4,8 @@ imported onto MTJ crossbars (``ipnet-cosim import-nir``), exported to netlists, 
 snnTorch network (16x16 event frames of synthetic-11, 16 steps): Conv2d(2->8, k3, s2, p1) -> Leaky(beta 0.5: memory)
 -> AvgPool2d(2) -> Conv2d(8->16, k3) -> Leaky(beta 0) -> Flatten -> Linear(64->11) -> Leaky(beta 0), every Leaky with
 zero reset and no reset delay (NIR's semantics), per-neuron beta and threshold tensors (what snnTorch's exporter
-needs for convolutional layers); trained ``--epochs`` epochs (Adam, BPTT, cross-entropy on output spike counts).
+needs for convolutional layers), the thresholds set at the 85th percentile of each layer's input on training frames;
+trained ``--epochs`` epochs (Adam, BPTT, cross-entropy on output spike counts).
 Writes ``benchmarks/results/nir_snntorch.json``: snnTorch's test accuracy (its own forward), the import record and
 the agreement with the NIR reference per layer, the circuit check (ngspice vs the PyTorch twin on ``--circuit``
 samples), the report's energy per inference, and the wall times.
@@ -42,6 +43,29 @@ def build(snn, torch, thr: float = 1.0):
         torch.nn.Flatten(), torch.nn.Linear(64, 11), leaky(0.0, (11,), output=True))
 
 
+def calibrate(net, frames, torch) -> list[float]:
+    """Each Leaky's threshold at the 85th percentile of its input on ``frames`` (so that ~15 % of the neurons fire
+    at the start and the surrogate gradients are alive); returns the thresholds."""
+    conv1, leak1, pool, conv2, leak2, flat, fc, leak3 = net
+    n, t = frames.shape[:2]
+    q = lambda a: float(torch.quantile(a.flatten()[::3].double(), 0.85))      # noqa: E731
+    with torch.no_grad():
+        a1 = conv1(frames.flatten(0, 1)).reshape(n, t, *conv1(frames[:1, 0]).shape[1:])
+        thr1 = q(a1)
+        v, s1 = torch.zeros_like(a1[:, 0]), []
+        for k in range(t):
+            v = 0.5 * v + a1[:, k]
+            z = (v > thr1).float()
+            v = v * (1 - z)
+            s1.append(z)
+        a2 = conv2(pool(torch.stack(s1, 1).flatten(0, 1)))
+        thr2 = q(a2)
+        thr3 = q(fc(flat((a2 > thr2).float())))
+        for leak, thr in ((leak1, thr1), (leak2, thr2), (leak3, thr3)):
+            leak.threshold.fill_(thr)
+    return [thr1, thr2, thr3]
+
+
 def run(net, frames, torch, utils):
     """Output spike counts [B, 11] (snnTorch's own forward, step by step)."""
     utils.reset(net)
@@ -70,6 +94,7 @@ def main() -> None:
     torch.manual_seed(0)
     train, test = load_dataset(DataConfig(dataset=DATA, height=SIZE, width=SIZE, n_bins=STEPS))
     net = build(snn, torch)
+    thresholds = calibrate(net, torch.as_tensor(train.frames[::4], dtype=torch.float32), torch)
     opt = torch.optim.Adam(net.parameters(), lr=5e-3)
     x_train = torch.as_tensor(train.frames, dtype=torch.float32)
     y_train = torch.as_tensor(train.labels).long()
@@ -83,7 +108,7 @@ def main() -> None:
             opt.zero_grad()
             loss.backward()
             opt.step()
-        print(f"epoch {epoch + 1}: loss {float(loss):.3f}", flush=True)
+        print(f"epoch {epoch + 1}: loss {float(loss.detach()):.3f}", flush=True)
     t_train = time.perf_counter() - t0
     with torch.no_grad():
         pred = run(net, torch.as_tensor(test.frames, dtype=torch.float32), torch, utils).argmax(1).numpy()
@@ -111,7 +136,7 @@ def main() -> None:
     result = {"benchmark": "nir_snntorch", "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
               "provenance": "measured: wall times on this machine; accuracies and agreement computed (snnTorch's "
                             "forward, the NIR reference, the PyTorch twin); circuit figures simulated in ngspice",
-              "snntorch_test_accuracy": snn_acc, "test_samples": int(len(test.labels)), "train_s": t_train,
+              "snntorch_test_accuracy": snn_acc, "snntorch_thresholds": thresholds, "test_samples": int(len(test.labels)), "train_s": t_train,
               "epochs": args.epochs, "import": {k: record[k] for k in ("layers", "readout", "memory_layers",
                                                                       "device_card_change", "exact")},
               "agreement": record["agreement"], "import_s": t_import,

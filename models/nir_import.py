@@ -139,7 +139,7 @@ def _per_output(name: str, values: np.ndarray, op, what: str) -> np.ndarray:
 
 
 def import_nir(source, *, data="synthetic-22", n_bins: int = 16, dt_s: float = DEFAULT_DT_S,
-               card=None, match_leak: bool = True, current_scale_a: float = 150e-6):
+               card=None, match_leak: bool = True, current_scale_a: float = 150e-6, data_root: str | None = None):
     """A :class:`~ipnet_cosim.models.network.SpikingNet` realising the NIR graph ``source`` (a path or a graph) on
     MTJ crossbars, its data configuration and the import record (the rule applied to every node).
 
@@ -221,7 +221,8 @@ def import_nir(source, *, data="synthetic-22", n_bins: int = 16, dt_s: float = D
                               f"{in_shape[1]}x{in_shape[2]}; bin the data to the graph's input size")
         data_config = data
     else:
-        data_config = DataConfig(dataset=data, height=int(in_shape[1]), width=int(in_shape[2]), n_bins=n_bins)
+        data_config = DataConfig(dataset=data, height=int(in_shape[1]), width=int(in_shape[2]), n_bins=n_bins,
+                                 root=data_root)
     config = NetworkConfig(arch="ipnet", in_channels=2, height=int(in_shape[1]), width=int(in_shape[2]),
                            n_classes=n_classes, layers=tuple(layers), memory_layers=heat, current_scale_a=current_scale_a,
                            readout_gain=1.0)
@@ -281,7 +282,7 @@ def import_nir(source, *, data="synthetic-22", n_bins: int = 16, dt_s: float = D
 
 
 def import_to_checkpoint(source, out, *, data="synthetic-22", n_bins: int = 16, dt_s: float = DEFAULT_DT_S, card=None,
-                         match_leak: bool = True, samples: int = 20) -> dict:
+                         match_leak: bool = True, samples: int = 20, data_root: str | None = None) -> dict:
     """:func:`import_nir` written as a checkpoint in ``out`` (refused if one is there), with the import record and
     the agreement with the graph's reference on ``samples`` test samples spread over the test set in
     ``out/nir_import.json`` (and in the checkpoint's ``nir_import`` entry). Returns that record."""
@@ -294,12 +295,15 @@ def import_to_checkpoint(source, out, *, data="synthetic-22", n_bins: int = 16, 
         raise ConfigError(f"{out / CHECKPOINT_FILE} exists; choose another output folder (nothing was overwritten)")
     graph = read_nir(source) if isinstance(source, (str, Path)) else source
     net, data_config, record = import_nir(graph, data=data, n_bins=n_bins, dt_s=dt_s, card=card,
-                                          match_leak=match_leak)
+                                          match_leak=match_leak, data_root=data_root)
     _, test = load_dataset(data_config)
     names = record["class_names"] or list(test.class_names)
     if len(names) != net.config.n_classes:
+        from ipnet_cosim.models.datasets import DATASETS
+        sizes = ", ".join(f"{d}: {22 if d.endswith('22') else 11}" for d in DATASETS)
         raise ConfigError(f"the NIR graph has {net.config.n_classes} outputs, data set '{data_config.dataset}' has "
-                          f"{len(names)} classes; pass --data with a data set of {net.config.n_classes} classes")
+                          f"{len(names)} classes; pass --data with a data set of {net.config.n_classes} classes "
+                          f"(classes: {sizes})")
     idx = spread_indices(len(test.labels), samples) if samples > 0 else []
     if idx:
         record["agreement"] = agreement(graph, net, record, test.frames[idx], test.labels[idx])
