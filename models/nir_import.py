@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from ipnet_cosim.device.errors import ConfigError
-from ipnet_cosim.models.nir_graph import ConvOp, DenseOp, Segment, read_nir, segments, unroll
+from ipnet_cosim.models.nir_graph import ConvOp, DenseOp, Segment, conv_out_shape, read_nir, segments, unroll
 
 DEFAULT_DT_S = 1e-4
 TOL = 1e-6                 # parameters written in float32 (snnTorch) carry ~1e-7 relative rounding
@@ -122,7 +122,6 @@ def _check_tau(name: str, kind: str, field: str, tau: np.ndarray, dt_s: float) -
 def _natural_shape(seg: Segment) -> tuple[int, ...]:
     """The neurons' shape of a segment: its conv output (C, H, W) or its dense output (N,)."""
     if isinstance(seg.op, ConvOp):
-        from ipnet_cosim.models.nir_graph import conv_out_shape
         return conv_out_shape(seg.op, seg.in_shape, seg.neuron or "readout")
     return seg.out_shape
 

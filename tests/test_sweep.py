@@ -42,6 +42,12 @@ def _config(tmp_path: Path, text: str) -> Path:
     ("[parameters\nr_wire_ohm = [1.0]\n", "not valid TOML"),
 ])
 def test_bad_configurations_are_named_before_any_work(tmp_path, capsys, text, message):
+    refused_before_work(tmp_path, capsys, text, message)
+
+
+def refused_before_work(tmp_path: Path, capsys, text: str, message: str) -> str:
+    """``text`` as a sweep configuration: refused by load_sweep_config and by the CLI (exit 2, no traceback, no
+    output folder), the message named in both; returns the CLI's stderr."""
     cfg = _config(tmp_path, text)
     with pytest.raises(ConfigError) as info:
         load_sweep_config(cfg)
@@ -50,6 +56,7 @@ def test_bad_configurations_are_named_before_any_work(tmp_path, capsys, text, me
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()
+    return err
 
 
 def test_points_are_expanded_deterministically(tmp_path):
