@@ -53,175 +53,28 @@ Never imports torch or ``ipnet_cosim.models``.
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import math
 from dataclasses import dataclass, field, fields
-from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 from ipnet_cosim.device.card import DeviceCard, MTJParams
 from ipnet_cosim.device.errors import ConfigError
-from ipnet_cosim.device.synapse import SynapseCard, default_synapse
+from ipnet_cosim.device.synapse import SynapseCard
+from ipnet_cosim.energy.area_data import (CITATION_KEYS, DATA_UNITS, DEFAULT_AREA_DATA, AreaData, AreaFigure,  # noqa: F401
+                                          _data, load_area_data, parse_area_data)
 from ipnet_cosim.energy.quantity import Quantity
-from ipnet_cosim.netlist_gen.contract import UNIT_KINDS     # the one vocabulary of a layer's unit kind
 
 __all__ = ["AreaData", "AreaFigure", "AreaReport", "COMPONENTS", "CrossbarAreaModel", "LayerArea", "LayerCounts",
            "NEURON_TERMS", "NeuronCellArea", "NeuronCellModel", "NeuronClaimCheck", "PeripheralAreas",
            "compare_neuron_claim", "crossbar_cell_area", "layer_area", "layer_counts", "load_area_data", "manifest_synapse",
            "network_area", "neuron_cell_area", "parse_area_data", "peripheral_areas", "transistor_footprint"]
 
-DEFAULT_AREA_DATA = Path(__file__).with_name("data") / "area_28nm.json"
-DATA_UNITS = ("m", "m^2", "1/m^2", "J", "1")
-CITATION_KEYS = ("authors", "title", "venue", "year", "location")
 CELL_KINDS = ("1T1R", "0T1R")
 #: layer components, in stacking order (keys of :meth:`AreaReport.breakdown_m2`)
 COMPONENTS = ("crossbar_cells", "row_drivers", "column_sense", "mirror_outputs", "neurons")
 #: neuron cell terms, in order (keys of :attr:`NeuronCellArea.terms`)
 NEURON_TERMS = ("mtj", "reset_switch", "spike_detector", "input_mirror_outputs")
 UM2_PER_M2 = 1e12
-
-
-# -- the cited data -----------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class AreaFigure:
-    """One cited figure of ``area_28nm.json`` (SI units).
-
-    Args:
-        name: the entry's key, e.g. ``"emram_1t1r_cell_intel22ffl"``.
-        value: the figure in SI units (``unit``).
-        unit: "m", "m^2", "1/m^2", "J" or "1".
-        as_printed: the figure exactly as the source prints it.
-        kind: what the figure is.
-        citation: authors, title, venue, year, location and a url or doi.
-        verified: whether the number was read in (a stored copy of) the source.
-        verification: what was checked, and where.
-        note: how the model uses it, caveats.
-    """
-
-    name: str
-    value: float
-    unit: str
-    as_printed: str
-    kind: str
-    citation: Mapping[str, str]
-    verified: bool
-    verification: str
-    note: str = ""
-
-    def citation_text(self) -> str:
-        """One-line citation: authors, "title", venue, year, location, url/doi."""
-        c = self.citation
-        link = f"doi:{c['doi']}" if c.get("doi") else c.get("url", "")
-        return f"{c['authors']}, \"{c['title']}\", {c['venue']}, {c['year']}, {c['location']}, {link}"
-
-    def quantity(self) -> Quantity:
-        """The figure as an "assumed" :class:`Quantity` whose source is the citation."""
-        note = self.note
-        if not self.verified:
-            note = f"UNVERIFIED figure ({self.verification}) {note}".strip()
-        return Quantity(float(self.value), self.unit, "assumed",
-                        f"{self.name}: {self.as_printed} -- {self.citation_text()}", note)
-
-
-@dataclass(frozen=True)
-class AreaData:
-    """The cited figures of a data file, by entry name."""
-
-    origin: str
-    figures: Mapping[str, AreaFigure]
-    unverified: tuple[Mapping[str, Any], ...] = ()
-
-    def figure(self, name: str, unit: str) -> AreaFigure:
-        """The entry ``name``, checked to be in ``unit``.
-
-        Raises:
-            ConfigError: no such entry, or it has another unit.
-        """
-        fig = self.figures.get(name)
-        if fig is None:
-            raise ConfigError(f"area data {self.origin} has no entry '{name}' (entries: "
-                              f"{', '.join(sorted(self.figures))}); add it with a citation or choose another "
-                              f"entry in the model's *_entry fields")
-        if fig.unit != unit:
-            raise ConfigError(f"area data {self.origin}: entry '{name}' is in {fig.unit}, the model needs {unit}; "
-                              f"choose an entry of the right kind")
-        return fig
-
-    def quantity(self, name: str, unit: str) -> Quantity:
-        """``figure(name, unit)`` as an "assumed" Quantity with its citation."""
-        return self.figure(name, unit).quantity()
-
-
-def load_area_data(path: str | Path | None = None) -> AreaData:
-    """Load and validate a cited area data file (default: the package's ``data/area_28nm.json``).
-
-    Args:
-        path: JSON file with ``{"schema_version": 1, "entries": {name: entry}, "unverified": [...]}``;
-            see the package file for the entry fields.
-
-    Raises:
-        ConfigError: the file is missing or not JSON, or an entry lacks a citation field, has a
-            non-positive or non-finite value, an unknown unit or no ``as_printed`` text (the message
-            names the entry).
-    """
-    path = Path(path) if path is not None else DEFAULT_AREA_DATA
-    if not path.is_file():
-        raise ConfigError(f"area data file {path} does not exist; pass the path of a JSON file like "
-                          f"{DEFAULT_AREA_DATA.name} shipped in {DEFAULT_AREA_DATA.parent}")
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"area data file {path} is not valid JSON: {exc}") from exc
-    return parse_area_data(raw, origin=str(path))
-
-
-def parse_area_data(raw: Mapping[str, Any], origin: str = "area data") -> AreaData:
-    """Validate the parsed content of an area data file (see :func:`load_area_data`)."""
-    if not isinstance(raw, Mapping) or not isinstance(raw.get("entries"), Mapping) or not raw["entries"]:
-        raise ConfigError(f"{origin}: expected an object with a non-empty 'entries' table {{name: entry}}")
-    if raw.get("schema_version", 1) != 1:
-        raise ConfigError(f"{origin}: schema_version {raw.get('schema_version')!r} is not supported (expected 1)")
-    figures = {}
-    for name, entry in raw["entries"].items():
-        where = f"{origin}: entry '{name}'"
-        if not isinstance(entry, Mapping):
-            raise ConfigError(f"{where} must be an object with value, unit, as_printed, citation, verified")
-        value = entry.get("value")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-            raise ConfigError(f"{where} has value {value!r}; give a positive finite number in SI units "
-                              f"(the printed figure goes into 'as_printed')")
-        unit = entry.get("unit")
-        if unit not in DATA_UNITS:
-            raise ConfigError(f"{where} has unit {unit!r}; use one of {', '.join(DATA_UNITS)} (SI)")
-        for key in ("as_printed", "kind"):
-            if not isinstance(entry.get(key), str) or not entry[key].strip():
-                raise ConfigError(f"{where} lacks '{key}' (text); say {'the figure exactly as the source prints it' if key == 'as_printed' else 'what the figure is'}")
-        citation = entry.get("citation")
-        if not isinstance(citation, Mapping):
-            raise ConfigError(f"{where} has no citation; add 'citation' with {', '.join(CITATION_KEYS)} and a url "
-                              f"or doi, or remove the entry")
-        missing = [k for k in CITATION_KEYS if not str(citation.get(k) or "").strip()]
-        if not (str(citation.get("url") or "").strip() or str(citation.get("doi") or "").strip()):
-            missing.append("url or doi")
-        if missing:
-            raise ConfigError(f"{where}: citation lacks {', '.join(missing)}; complete it from the source or "
-                              f"remove the entry (never guess a citation)")
-        verified = entry.get("verified")
-        if not isinstance(verified, bool):
-            raise ConfigError(f"{where}: 'verified' must be true or false (was the number read in the source?)")
-        if not isinstance(entry.get("verification"), str) or not entry["verification"].strip():
-            raise ConfigError(f"{where} lacks 'verification': say what was checked, and where")
-        figures[name] = AreaFigure(name, float(value), unit, entry["as_printed"], entry["kind"],
-                                   {k: str(v) for k, v in citation.items() if v is not None}, verified,
-                                   entry["verification"], str(entry.get("note", "")))
-    unverified = tuple(raw.get("unverified", ()))
-    return AreaData(origin, figures, unverified)
-
-
-def _data(data: AreaData | None) -> AreaData:
-    return data if data is not None else load_area_data()
 
 
 # -- parameters ---------------------------------------------------------------------------------
@@ -577,232 +430,16 @@ def peripheral_areas(data: AreaData | None = None, model: CrossbarAreaModel = Cr
     )
 
 
-# -- layers of a manifest ------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class LayerCounts:
-    """What a layer contains, counted from the manifest's units and tiles."""
-
-    devices: int          # crossbar devices, sum of tile rows x physical columns
-    driver_rows: int      # row drivers, sum of tile rows over the layer's units
-    column_ends: int      # sense clamp + mirror per physical column per tile
-    neurons: int          # MTJ neurons (0 for the readout)
-    tiles: int
-    units: int
+_LAYER_NAMES = ("AreaReport", "LayerArea", "LayerCounts", "layer_area", "layer_counts", "manifest_synapse",
+                "network_area")
 
 
-@dataclass(frozen=True)
-class LayerArea:
-    """Area of one layer: its counts, components (m^2, keys :data:`COMPONENTS`) and total."""
-
-    index: int
-    name: str
-    unit_kind: str
-    counts: LayerCounts
-    components: Mapping[str, Quantity]
-    total: Quantity
-    neuron_cell: NeuronCellArea | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "name": self.name, "unit": self.unit_kind,
-                "counts": dataclasses.asdict(self.counts),
-                "components": {k: q.to_dict() for k, q in self.components.items()},
-                "total": self.total.to_dict(),
-                "neuron_cell": None if self.neuron_cell is None else
-                {"terms": {k: q.to_dict() for k, q in self.neuron_cell.terms.items()},
-                 "total": self.neuron_cell.total.to_dict()}}
-
-
-@dataclass(frozen=True)
-class AreaReport:
-    """Per-layer and total area of an exported network."""
-
-    layers: tuple[LayerArea, ...]
-    total: Quantity
-
-    def breakdown_m2(self) -> dict[str, float]:
-        """Component -> m^2 summed over layers (one stacked bar; keys in :data:`COMPONENTS` order)."""
-        return {c: sum(layer.components[c].value for layer in self.layers) for c in COMPONENTS}
-
-    def breakdown_by_layer_m2(self) -> dict[str, dict[str, float]]:
-        """Layer name -> component -> m^2 (one stacked bar per layer)."""
-        return {layer.name: {c: layer.components[c].value for c in COMPONENTS} for layer in self.layers}
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"layers": [layer.to_dict() for layer in self.layers], "total": self.total.to_dict(),
-                "breakdown_m2": self.breakdown_m2()}
-
-    def format_table(self) -> str:
-        """A plain-text table in um^2 (reports convert at the boundary; values stay SI)."""
-        head = f"{'layer':<12}{'unit':<12}" + "".join(f"{c:>16}" for c in COMPONENTS) + f"{'total':>16}"
-        lines = ["area, um^2", head]
-        for layer in self.layers:
-            lines.append(f"{layer.name:<12}{layer.unit_kind:<12}"
-                         + "".join(f"{layer.components[c].value * UM2_PER_M2:>16.4g}" for c in COMPONENTS)
-                         + f"{layer.total.value * UM2_PER_M2:>16.4g}")
-        b = self.breakdown_m2()
-        lines.append(f"{'total':<24}" + "".join(f"{b[c] * UM2_PER_M2:>16.4g}" for c in COMPONENTS)
-                     + f"{self.total.value * UM2_PER_M2:>16.4g}")
-        return "\n".join(lines)
-
-
-def _int(value: Any, where: str, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ConfigError(f"{where}: {what} = {value!r} must be a whole number >= 0; the manifest is damaged, "
-                          f"re-export it")
-    return value
-
-
-def layer_counts(layer: Mapping[str, Any], units: Sequence[Mapping[str, Any]]) -> LayerCounts:
-    """Count devices, driver rows, column ends and neurons of one manifest layer from its units.
-
-    Args:
-        layer: a ``manifest["layers"]`` entry (``index``, ``name``, ``unit``; ``devices``,
-            ``matrix_shape`` and ``positions`` are cross-checked when present).
-        units: the ``manifest["units"]`` entries of this layer (``tiles`` with ``size`` [rows, physical
-            columns]; ``neurons``).
-
-    Raises:
-        ConfigError: a field is missing or malformed, or the counts disagree with the layer's totals.
-    """
-    name = layer.get("name", f"layer {layer.get('index', '?')}")
-    where = f"manifest layer '{name}'"
-    kind = layer.get("unit")
-    if kind not in UNIT_KINDS:
-        raise ConfigError(f"{where}: unit {kind!r} is unknown; expected one of {', '.join(UNIT_KINDS)} "
-                          f"(an export manifest of ipnet_cosim.netlist_gen.export)")
-    if not units:
-        raise ConfigError(f"{where} has no entries in manifest['units']; the area needs the tiles of every unit "
-                          f"(pass the whole manifest of an export)")
-    devices = driver_rows = column_ends = neurons = tiles = 0
-    for unit in units:
-        uwhere = f"{where}, unit '{unit.get('name', '?')}'"
-        unit_tiles = unit.get("tiles")
-        if not isinstance(unit_tiles, Sequence) or not unit_tiles:
-            raise ConfigError(f"{uwhere}: 'tiles' must be a non-empty list of {{'size': [rows, columns]}}")
-        for tile in unit_tiles:
-            size = tile.get("size") if isinstance(tile, Mapping) else None
-            if not isinstance(size, Sequence) or len(size) != 2:
-                raise ConfigError(f"{uwhere}: a tile lacks 'size' [rows, physical columns]")
-            rows = _int(size[0], uwhere, "tile rows")
-            cols = _int(size[1], uwhere, "tile physical columns")
-            devices += rows * cols
-            driver_rows += rows
-            column_ends += cols
-            tiles += 1
-        if kind != "integrate":
-            if not isinstance(unit.get("neurons"), Sequence):
-                raise ConfigError(f"{uwhere}: 'neurons' (list of output indices) is missing")
-            neurons += len(unit["neurons"])
-    if "devices" in layer and _int(layer["devices"], where, "devices") != devices:
-        raise ConfigError(f"{where}: its tiles hold {devices} devices but the layer says {layer['devices']}; "
-                          f"pass units of this layer only (unit['layer'] == layer['index'])")
-    shape, positions = layer.get("matrix_shape"), layer.get("positions")
-    if kind != "integrate" and isinstance(shape, Sequence) and len(shape) == 2 and isinstance(positions, int):
-        if shape[1] * positions != neurons:
-            raise ConfigError(f"{where}: {neurons} neurons in its units, but matrix_shape {list(shape)} x "
-                              f"{positions} positions gives {shape[1] * positions}; the manifest is inconsistent")
-    return LayerCounts(devices, driver_rows, column_ends, neurons, tiles, len(units))
-
-
-def layer_area(layer: Mapping[str, Any], units: Sequence[Mapping[str, Any]], *,
-               card: DeviceCard | MTJParams | None = None, data: AreaData | None = None,
-               neuron_model: NeuronCellModel = NeuronCellModel(),
-               crossbar_model: CrossbarAreaModel = CrossbarAreaModel(),
-               synapse: SynapseCard | None = None) -> LayerArea:
-    """Area of one manifest layer (formulas in the module docstring).
-
-    Args:
-        layer: a ``manifest["layers"]`` entry.
-        units: its ``manifest["units"]`` entries.
-        card: device card of this layer's neurons (diameter_m); default ``DeviceCard()``.
-        data, neuron_model, crossbar_model: figures and rules.
-        synapse: the synapse card whose cell prices a crossbar device (None: the cited 1T1R cell).
-    """
-    data = _data(data)
-    counts = layer_counts(layer, units)
-    per = peripheral_areas(data, crossbar_model, neuron_model, synapse)
-    kind = layer["unit"]
-    cell = neuron_cell_area(card, data, neuron_model) if kind != "integrate" else None
-
-    def times(n: int, each: Quantity, what: str, symbol: str) -> Quantity:
-        return Quantity(n * each.value, "m^2", "computed", f"{what} = {symbol} = {n} x {each.value:.4g} m^2 "
-                        f"(per instance: {each.source})")
-
-    components = {
-        "crossbar_cells": times(counts.devices, per.cell, "crossbar_cells", "N_dev A_cell"),
-        "row_drivers": times(counts.driver_rows, per.row_driver, "row_drivers", "N_drv A_drv"),
-        "column_sense": times(counts.column_ends, per.column_sense, "column_sense", "N_col A_sense"),
-        "mirror_outputs": times(counts.column_ends, per.mirror_output, "mirror_outputs", "N_col A_mir_leg"),
-        "neurons": (times(counts.neurons, cell.core, "neurons", "N_neu (A_neuron - A_mirror)") if cell is not None
-                    else Quantity(0.0, "m^2", "computed", "integrate (readout) layer: no neurons")),
-    }
-    total = Quantity(sum(q.value for q in components.values()), "m^2", "computed",
-                     f"{layer.get('name')}: " + " + ".join(COMPONENTS))
-    return LayerArea(int(layer.get("index", -1)), str(layer.get("name")), kind, counts, components, total, cell)
-
-
-def _layer_card(manifest: Mapping[str, Any], kind: str) -> DeviceCard:
-    key = "fast_card" if kind == "memoryless" else "device_card"
-    section = manifest.get(key) or manifest.get("device_card")
-    if section is None:
-        return DeviceCard()
-    return DeviceCard.from_dict(section, origin=f"manifest {key}")
-
-
-def network_area(manifest: Mapping[str, Any], *, data: AreaData | None = None,
-                 neuron_model: NeuronCellModel = NeuronCellModel(),
-                 crossbar_model: CrossbarAreaModel = CrossbarAreaModel(),
-                 card: DeviceCard | MTJParams | None = None, synapse: SynapseCard | None = None) -> AreaReport:
-    """Per-layer and total area of an export (the dict of its ``manifest.json``).
-
-    Args:
-        manifest: ``{"layers": [...], "units": [...], "device_card": {...}, "fast_card": {...}}`` as
-            written by :func:`ipnet_cosim.netlist_gen.export.plan_export`.
-        data: cited figures (default: the package file).
-        neuron_model, crossbar_model: counts, widths and rules.
-        card: overrides the manifest's cards (heat layers: ``device_card``, memoryless layers:
-            ``fast_card``; a manifest without cards uses ``DeviceCard()``).
-        synapse: overrides the manifest's synapse card (``mapping_options.synapse``; a manifest without one
-            was exported before synapse cards: the ideal card), whose cell prices each crossbar device.
-
-    Returns:
-        The layers (index order of the manifest) and their total, m^2.
-
-    Raises:
-        ConfigError: the manifest lacks layers/units or is inconsistent (the message names the layer).
-    """
-    data = _data(data)
-    if not isinstance(manifest, Mapping) or not isinstance(manifest.get("layers"), Sequence) \
-            or not manifest["layers"]:
-        raise ConfigError("manifest has no 'layers'; pass the dict of an export's manifest.json")
-    all_units = manifest.get("units")
-    if not isinstance(all_units, Sequence):
-        raise ConfigError("manifest has no 'units'; pass the dict of an export's manifest.json")
-    if synapse is None:
-        synapse = manifest_synapse(manifest)
-    layers = []
-    for layer in manifest["layers"]:
-        if not isinstance(layer, Mapping) or "index" not in layer:
-            raise ConfigError(f"manifest layer {layer!r} lacks 'index'; re-export the network")
-        units = [u for u in all_units if isinstance(u, Mapping) and u.get("layer") == layer["index"]]
-        layer_card = card if card is not None else _layer_card(manifest, str(layer.get("unit")))
-        layers.append(layer_area(layer, units, card=layer_card, data=data, neuron_model=neuron_model,
-                                 crossbar_model=crossbar_model, synapse=synapse))
-    total = Quantity(sum(la.total.value for la in layers), "m^2", "computed",
-                     "sum of layer areas: " + " + ".join(la.name for la in layers))
-    return AreaReport(tuple(layers), total)
-
-
-def manifest_synapse(manifest: Mapping[str, Any]) -> SynapseCard:
-    """The synapse card an export was mapped with (``mapping_options.synapse``); the ideal card for exports
-    made before synapse cards existed.
-
-    Raises:
-        ConfigError: the recorded card is invalid (names the field).
-    """
-    options = manifest.get("mapping_options") if isinstance(manifest, Mapping) else None
-    data = options.get("synapse") if isinstance(options, Mapping) else None
-    if data is None:
-        return default_synapse()
-    return SynapseCard.from_dict(data, origin="manifest mapping_options.synapse")
+def __getattr__(name: str) -> Any:
+    """The layers of a manifest live in :mod:`~ipnet_cosim.energy.area_layers` (it builds on the cell models above);
+    they are served from here too, so that ``ipnet_cosim.energy.area`` stays the one import for every area figure
+    (a lazy lookup: area_layers imports this module)."""
+    if name in _LAYER_NAMES:
+        from ipnet_cosim.energy import area_layers
+        return getattr(area_layers, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
