@@ -61,16 +61,22 @@ def export_cmd(checkpoint: Path = typer.Argument(..., help="checkpoint folder or
                variation_s: VariationS = None, variation_kind: VariationKind = "lognormal", slices: Slices = 1,
                variation_seed: VariationSeed = 0, r_wire: RWire = 0.0, r_driver: RDriver = 0.0,
                wire_model: str = typer.Option("reduced", help="with --r-wire: reduced (exact port equivalent of "
-                                              "each tile, fast) | ladder (every wire segment, for validation)")
+                                              "each tile, fast) | ladder (every wire segment, for validation)"),
+               noise: Optional[str] = typer.Option(None, help="stimulus with sensor noise, KIND=LEVEL: "
+                                                   "background=0.1 (events/pixel/s) | hot_pixels=16 | burst=300 "
+                                                   "(synthetic data sets; recorded in the manifest)"),
+               noise_seed: int = typer.Option(0, help="seed of the stimulus noise (--noise)")
                ) -> None:
     """Export a trained checkpoint to crossbar netlists, stimulus and a manifest."""
     from rich.console import Console
+    from ipnet_cosim.models.data.noise import NoiseSetting
     from ipnet_cosim.netlist_gen.export import export_network, parse_samples
     console = Console(stderr=True)
+    setting = NoiseSetting.parse(noise) if noise is not None else None
     options = _mapping_options(synapse, tile_rows, tile_cols, g_min, g_max, levels, variation, variation_s,
                                variation_kind, variation_seed, r_wire, r_driver, wire_model, slices)
     manifest = export_network(checkpoint, out, samples=parse_samples(samples), options=options, progress=console.log,
-                              notify=lambda msg: typer.echo(msg, err=True))
+                              notify=lambda msg: typer.echo(msg, err=True), noise=setting, noise_seed=noise_seed)
     console.print(f"[bold]wrote[/bold] {out.resolve()}")
     for layer in manifest["layers"]:
         console.print(f"  {layer['name']}: {layer['type']} -> {layer['units']} netlists, {layer['tiles']} tiles, "

@@ -52,6 +52,9 @@ def train_cmd(out: Path = typer.Option(Path("results/train/ipnet"), "--out", "-o
                                                   "default) or ideal (unbounded mirror; not realisable)"),
               t_max_penalty: Optional[float] = typer.Option(None, help="weight of the junction-temperature "
                                                             "penalty (keeps every MTJ below the card's t_max)"),
+              train_noise: Optional[str] = typer.Option(None, help="synthetic data: none (default) | mixed (sensor "
+                                                        "noise and bursts added to the training and validation "
+                                                        "streams; the test set stays clean)"),
               config: Optional[Path] = typer.Option(None, help="TOML/YAML/JSON with sections network, data, train"),
               card: Optional[Path] = typer.Option(None, help="device card file; default card if omitted"),
               threads: int = typer.Option(0, help="torch CPU threads (0: torch default)"),
@@ -75,7 +78,7 @@ def train_cmd(out: Path = typer.Option(Path("results/train/ipnet"), "--out", "-o
                                (dat, "n_train_per_class", train_per_class),
                                (dat, "n_test_per_class", test_per_class),
                                (net, "memory_layers", _parse_int_list(memory_layers)), (net, "drive", drive),
-                               (opt, "t_max_penalty", t_max_penalty)):
+                               (opt, "t_max_penalty", t_max_penalty), (dat, "train_noise", train_noise)):
         if value is not None:
             target[key] = value
     opt["threads"] = threads or opt.get("threads", 0)
@@ -138,6 +141,10 @@ def experiment_cmd(name: str = typer.Argument(..., help="time-reversed | frontie
                    data_root: Optional[Path] = typer.Option(None, help="steering: a folder of DDD-20 *.hdf5 "
                                                                        "recordings (default: synthetic stream)"),
                    seeds: int = typer.Option(2, help="noise: training seeds (seed, seed+1, ...)"),
+                   training: str = typer.Option("clean,noise", help="noise: training regimes, clean and/or noise "
+                                                "(sensor noise in the training streams)"),
+                   circuit_check: bool = typer.Option(True, help="noise: simulate the IPNet at one noise level in "
+                                                      "ngspice (spikes vs PyTorch)"),
                    threads: int = typer.Option(0, help="torch CPU threads (0: torch default)")) -> None:
     """Run an experiment; writes NAME.json and NAME.png."""
     import torch
@@ -157,6 +164,9 @@ def experiment_cmd(name: str = typer.Argument(..., help="time-reversed | frontie
         if seeds < 1:
             raise typer.BadParameter(f"--seeds ({seeds}) must be at least 1")
         options["seeds"] = seeds
+        options["training"] = tuple(t.strip() for t in training.split(",") if t.strip())
+        if not circuit_check:
+            options["circuit"] = None
     folder = out or Path("results") / name
     result = run_experiment(name, folder, seed=seed, quick=quick, progress=console.log, **options)
     console.print(f"[bold]wrote[/bold] {folder.resolve()}")

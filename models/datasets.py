@@ -41,6 +41,8 @@ class DataConfig:
         height, width: frame size in pixels.
         seed: generator seed (synthetic).
         root: folder with DVS128 Gesture (original AEDAT layout or tonic's).
+        train_noise: sensor noise added to the synthetic training and validation streams: "none", or "mixed"
+            (:data:`~ipnet_cosim.models.data.noise.MIXED_RECIPE`); the test set stays clean.
     """
 
     dataset: str = "synthetic-22"
@@ -53,9 +55,16 @@ class DataConfig:
     seed: int = 0
     root: str | None = None
     max_samples: int = 0
+    train_noise: str = "none"
 
     def __post_init__(self) -> None:
         check_field_types(self)
+        from ipnet_cosim.models.data.noise import TRAIN_NOISE
+        if self.train_noise not in TRAIN_NOISE:
+            raise ConfigError(f"data: train_noise '{self.train_noise}' is unknown; use one of {', '.join(TRAIN_NOISE)}")
+        if self.train_noise != "none" and not self.dataset.startswith("synthetic"):
+            raise ConfigError(f"data: train_noise '{self.train_noise}' adds noise to the synthetic generator's event "
+                              f"streams; data set '{self.dataset}' is recorded (use train_noise 'none')")
         if self.dataset not in DATASETS:
             raise ConfigError(f"data set '{self.dataset}' is unknown; use one of {', '.join(DATASETS)}")
         for name in ("n_bins", "height", "width"):
@@ -112,7 +121,7 @@ def load_dataset(config: DataConfig):
         from ipnet_cosim.models.data.synthetic_gestures import make_gesture_dataset
         gen = _generator_config(config)
         train = make_gesture_dataset(config.n_train_per_class, config=gen, seed=config.seed, split="train",
-                                     time_reversed=config.time_reversed)
+                                     time_reversed=config.time_reversed, perturb=_training_noise(config, "train"))
         test = make_gesture_dataset(config.n_test_per_class, config=gen, seed=config.seed, split="test",
                                     time_reversed=config.time_reversed)
         return train, test
@@ -145,7 +154,14 @@ def load_validation(config: DataConfig):
         return None
     from ipnet_cosim.models.data.synthetic_gestures import make_gesture_dataset
     return make_gesture_dataset(config.n_val_per_class, config=_generator_config(config), seed=config.seed,
-                                split="val", time_reversed=config.time_reversed)
+                                split="val", time_reversed=config.time_reversed,
+                                perturb=_training_noise(config, "val"))
+
+
+def _training_noise(config: DataConfig, split: str):
+    from ipnet_cosim.models.data.noise import training_perturber
+    gen = _generator_config(config)
+    return training_perturber(config.train_noise, gen.height, gen.width, gen.window_us, config.seed, split)
 
 
 def spread_indices(n_items: int, n: int) -> list[int]:

@@ -80,10 +80,18 @@ INTERFACE = {
 }
 
 
-def load_samples(data_config: dict, indices: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-    """Frames ``[n, T, C, H, W]`` (uint8) and labels of test-set samples ``indices``."""
-    from ipnet_cosim.models.datasets import DataConfig, load_dataset
-    _, test = load_dataset(DataConfig.from_dict(data_config))
+def load_samples(data_config: dict, indices: Sequence[int],
+                 noise: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Frames ``[n, T, C, H, W]`` (uint8) and labels of test-set samples ``indices``; with ``noise`` (a
+    :class:`~ipnet_cosim.models.data.noise.NoiseSetting` table plus ``seed``) of the noisy test set."""
+    from ipnet_cosim.models.datasets import DataConfig, load_dataset, load_noisy_test
+    data = DataConfig.from_dict(data_config)
+    if noise is None:
+        _, test = load_dataset(data)
+    else:
+        from ipnet_cosim.models.data.noise import NoiseSetting
+        test = load_noisy_test(data, NoiseSetting.from_dict({k: v for k, v in noise.items() if k != "seed"}),
+                               int(noise["seed"]))
     n = test.frames.shape[0]
     bad = [i for i in indices if not 0 <= i < n]
     if bad:
@@ -93,6 +101,18 @@ def load_samples(data_config: dict, indices: Sequence[int]) -> tuple[np.ndarray,
         raise ConfigError("the test frames hold event counts > 1; the crossbar drives one read pulse per spike, "
                           "so bin the events as binary frames (events_to_frames(binary=True))")
     return frames, test.labels[list(indices)]
+
+
+def _noise_table(noise: Any, noise_seed: int) -> dict[str, Any] | None:
+    """The manifest's record of the stimulus noise (None for clean samples)."""
+    from ipnet_cosim.models.data.noise import NoiseSetting
+    if noise is None or (isinstance(noise, NoiseSetting) and noise.level == 0):
+        return None
+    if not isinstance(noise, NoiseSetting):
+        raise ConfigError(f"noise must be a NoiseSetting (or None), got {type(noise).__name__}")
+    if isinstance(noise_seed, bool) or not isinstance(noise_seed, (int, np.integer)) or noise_seed < 0:
+        raise ConfigError(f"noise seed ({noise_seed!r}) must be an integer >= 0")
+    return {**noise.to_dict(), "seed": int(noise_seed)}
 
 
 def parse_samples(text: str | Sequence[int]) -> list[int]:
@@ -179,9 +199,11 @@ class _Plan:
 def plan_export(checkpoint: str | Path, *, samples: Sequence[int] = tuple(range(10)),
                 options: MappingOptions = MappingOptions(),
                 progress: Callable[[str], None] | None = None,
-                notify: Callable[[str], None] | None = None) -> tuple[ExportManifest, _Plan]:
+                notify: Callable[[str], None] | None = None,
+                noise: Any = None, noise_seed: int = 0) -> tuple[ExportManifest, _Plan]:
     """Check everything and build the manifest and file contents (no file is written); ``notify`` receives
-    warnings (default: ``progress``)."""
+    warnings (default: ``progress``); ``noise`` (a :class:`~ipnet_cosim.models.data.noise.NoiseSetting`) exports the
+    samples of the test set with that sensor noise (``noise_seed``), recorded in the manifest."""
     import torch
     from ipnet_cosim import models as _models
     from ipnet_cosim.device.compiler import compile_va, neuron_va_path, openvaf_version
@@ -210,7 +232,11 @@ def plan_export(checkpoint: str | Path, *, samples: Sequence[int] = tuple(range(
     overrides = options.synapse_overrides()
     if overrides:
         say(f"synapse card '{syn.name}' ({syn.technology_label}) with overridden {', '.join(overrides)}")
-    frames, labels = load_samples(ck.data_config, samples)
+    noise_table = _noise_table(noise, noise_seed)
+    frames, labels = load_samples(ck.data_config, samples, noise_table)
+    if noise_table is not None:
+        say(f"stimulus: test samples with {noise_table['kind']} = {noise_table['level']:g} ({noise_table['unit']}), "
+            f"noise seed {noise_seed}")
     n_steps = int(frames.shape[1])
     say("mapping layers")
     plan = _Plan()
@@ -312,7 +338,7 @@ def plan_export(checkpoint: str | Path, *, samples: Sequence[int] = tuple(range(
                                                 f"{ck.network_config.memoryless_tau_th_s:g} s)"},
                             va_sha256=sha256_file(neuron_va_path())),
         samples=SamplesRecord("test", tuple(int(v) for v in samples), tuple(int(v) for v in labels),
-                              ExportFiles.SAMPLES),
+                              ExportFiles.SAMPLES, noise_table),
         gather_codes={"pad": PAD, "bias": BIAS},
         layers=tuple(layers_info), units=tuple(units_info), torch_version=torch.__version__)
     manifest._check("the export being built")
@@ -322,13 +348,16 @@ def plan_export(checkpoint: str | Path, *, samples: Sequence[int] = tuple(range(
 def export_network(checkpoint: str | Path, out_dir: str | Path, *, samples: Sequence[int] = tuple(range(10)),
                    options: MappingOptions = MappingOptions(),
                    progress: Callable[[str], None] | None = None,
-                   notify: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Export a checkpoint (see the module docstring). Returns the manifest (as written, a table)."""
+                   notify: Callable[[str], None] | None = None,
+                   noise: Any = None, noise_seed: int = 0) -> dict[str, Any]:
+    """Export a checkpoint (see the module docstring; ``noise``: :func:`plan_export`). Returns the manifest (as
+    written, a table)."""
     out = Path(out_dir)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ConfigError(f"{out} exists and is not empty; export into a new folder (an earlier export is never "
                           f"overwritten)")
-    manifest, plan = plan_export(checkpoint, samples=samples, options=options, progress=progress, notify=notify)
+    manifest, plan = plan_export(checkpoint, samples=samples, options=options, progress=progress, notify=notify,
+                                 noise=noise, noise_seed=noise_seed)
     tmp = out.with_name(out.name + ".export-tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
@@ -353,19 +382,22 @@ def export_network(checkpoint: str | Path, out_dir: str | Path, *, samples: Sequ
 
 def export_once(checkpoint: str | Path, out_dir: str | Path, *, samples: Sequence[int],
                 options: MappingOptions = MappingOptions(), progress: Callable[[str], None] | None = None,
-                notify: Callable[[str], None] | None = None) -> None:
-    """Export, or keep the export already in ``out_dir`` when it is of the same checkpoint (hash), samples and
-    mapping options (a resumable pipeline's step); an export of anything else there is refused, never replaced."""
+                notify: Callable[[str], None] | None = None, noise: Any = None, noise_seed: int = 0) -> None:
+    """Export, or keep the export already in ``out_dir`` when it is of the same checkpoint (hash), samples, noise
+    and mapping options (a resumable pipeline's step); an export of anything else there is refused, never
+    replaced."""
     from ipnet_cosim.models.checkpoint import resolve_checkpoint_path
     from ipnet_cosim.netlist_gen.contract import read_export
     out = Path(out_dir)
     if not (out / MANIFEST).is_file():
-        export_network(checkpoint, out, samples=samples, options=options, progress=progress, notify=notify)
+        export_network(checkpoint, out, samples=samples, options=options, progress=progress, notify=notify,
+                       noise=noise, noise_seed=noise_seed)
         return
     made = read_export(out).manifest
     differs = [what for what, same in (
         ("checkpoint", made.checkpoint.sha256 == sha256_file(resolve_checkpoint_path(checkpoint))),
         ("samples", list(made.samples.indices) == [int(s) for s in samples]),
+        ("sensor noise", made.samples.noise == _noise_table(noise, noise_seed)),
         ("mapping options", made.mapping_options == options.to_dict())) if not same]
     if differs:
         raise ConfigError(f"{out} holds an export that differs in its {' and '.join(differs)}; delete it or choose another "

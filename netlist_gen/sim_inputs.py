@@ -79,7 +79,8 @@ def count_test_samples(export: Export) -> int:
 
 
 def load_frames(export: Export, samples: Sequence[int] | None) -> tuple[list[int], np.ndarray, list[int]]:
-    """The samples' frames ``[n, T, ...]`` and labels: the exported ones, others from the data set."""
+    """The samples' frames ``[n, T, ...]`` and labels: the exported ones, others from the data set (with the
+    export's sensor noise, when its samples carry one)."""
     path = export.path(export.manifest.samples.file)
     try:
         with np.load(path) as data:
@@ -90,7 +91,8 @@ def load_frames(export: Export, samples: Sequence[int] | None) -> tuple[list[int
         raise ExportError(f"{path} holds {len(frames)} frames, {len(labels)} labels and {len(idx)} indices; export again")
     samples = list(idx if samples is None else samples)
     missing = [s for s in samples if s not in idx]
-    extra_f, extra_l = load_samples(export.manifest.data_config, missing) if missing else (None, None)
+    extra_f, extra_l = (load_samples(export.manifest.data_config, missing, export.manifest.samples.noise)
+                        if missing else (None, None))
     out_f, out_l = [], []
     for s in samples:
         if s in idx:

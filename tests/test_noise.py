@@ -3,14 +3,17 @@ on long generated streams within 5 %), and the noisy test sets equal to the clea
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from ipnet_cosim.device.errors import ConfigError
 from ipnet_cosim.models.data.events import make_events
-from ipnet_cosim.models.data.noise import (NoiseSetting, add_background_activity, add_distractor_burst, add_hot_pixels,
-                                           hot_pixel_set, noise_rng)
-from ipnet_cosim.models.datasets import DataConfig, load_dataset, load_noisy_test
+from ipnet_cosim.models.data.noise import (MIXED_CLEAN_FRACTION, NoiseSetting, add_background_activity,
+                                           add_distractor_burst, add_hot_pixels, hot_pixel_set, noise_rng,
+                                           training_perturber)
+from ipnet_cosim.models.datasets import DataConfig, load_dataset, load_noisy_test, load_validation
 
 H, W = 32, 32
 LONG_US = 200_000_000                         # 200 s: enough events for a 5 % rate check
@@ -98,29 +101,84 @@ def test_noisy_test_sets_are_the_clean_ones_plus_the_noise():
     assert len(lit) <= 5                                       # one sensor's five hot pixels, in every sample
 
 
+def test_training_noise_perturbs_train_and_validation_only_and_deterministically():
+    base = dict(dataset="synthetic-22", n_train_per_class=6, n_test_per_class=2, n_val_per_class=3, height=16,
+                width=16, n_bins=8, seed=2)
+    clean_cfg, noisy_cfg = DataConfig(**base), DataConfig(**base, train_noise="mixed")
+    (train_c, test_c), (train_n, test_n) = load_dataset(clean_cfg), load_dataset(noisy_cfg)
+    assert np.array_equal(test_c.frames, test_n.frames)                    # the test set stays clean
+    assert np.array_equal(train_c.labels, train_n.labels)
+    assert np.all(train_n.frames >= train_c.frames)                        # noise only adds events
+    changed = (train_n.frames != train_c.frames).any(axis=(1, 2, 3, 4))
+    # about a quarter stay clean (132 samples: 0.25 +- 4 standard deviations)
+    sd = np.sqrt(MIXED_CLEAN_FRACTION * (1 - MIXED_CLEAN_FRACTION) / changed.size)
+    assert abs((~changed).mean() - MIXED_CLEAN_FRACTION) < 4 * sd
+    val_c, val_n = load_validation(clean_cfg), load_validation(noisy_cfg)
+    assert np.all(val_n.frames >= val_c.frames) and (val_n.frames != val_c.frames).any()
+    again = training_perturber("mixed", 16, 16, 1_600_000, 2, "train")
+    ev = _clean()
+    assert np.array_equal(again(ev, 3, 1, False), training_perturber("mixed", 16, 16, 1_600_000, 2, "train")(ev, 3, 1, False))
+    assert training_perturber("none", 16, 16, 1_600_000, 2, "train") is None
+
+
+@pytest.mark.parametrize("kw, message", [
+    (dict(train_noise="rain"), "train_noise 'rain' is unknown"),
+    (dict(train_noise="mixed", dataset="dvs128-22", root="/nowhere"), "is recorded"),
+    (dict(train_noise=3), "must be"),
+])
+def test_bad_training_noise_is_named(kw, message):
+    with pytest.raises(ConfigError, match=message):
+        DataConfig(**kw)
+
+
+def test_noise_settings_parse_and_round_trip():
+    assert NoiseSetting.parse("burst=300") == NoiseSetting("burst", 300)
+    assert NoiseSetting.parse(" background = 0.1") == NoiseSetting("background", 0.1)
+    assert NoiseSetting.parse("hot_pixels=16.0").level == 16
+    for s in (NoiseSetting("burst", 300), NoiseSetting("hot_pixels", 4, hot_pixel_rate_hz=20.0)):
+        assert NoiseSetting.from_dict(s.to_dict()) == s
+    for text, message in (("burst", "KIND=LEVEL"), ("burst=x", "KIND=LEVEL"), ("hail=3", "unknown"),
+                          ("burst=nan", "finite"), ("hot_pixels=inf", "finite")):
+        with pytest.raises(ConfigError, match=message):
+            NoiseSetting.parse(text)
+
+
 @pytest.mark.slow
-def test_noise_experiment_quick_covers_every_kind_level_and_seed(tmp_path):
-    """The experiment end to end in its quick configuration (three architectures, one seed: a quick IPNet trains in
-    ~30 s): every kind and level evaluated, intervals around the accuracy, the error ratios beside the paper's 18x
-    with a verdict, a PNG; a rerun with another seed count reuses the trained networks."""
+@pytest.mark.ngspice
+def test_noise_experiment_quick_covers_every_regime_kind_level_and_seed(tmp_path):
+    """The experiment end to end in its quick configuration (two architectures, one seed, trained clean and with
+    noise: a quick IPNet trains in ~30 s): every regime, kind and level evaluated, intervals around the accuracy,
+    the error ratios beside the paper's 18x with a verdict, the circuit check in ngspice (spikes equal PyTorch's on
+    the noisy stimulus), a PNG; a rerun reuses the trained networks and the evaluations."""
     from ipnet_cosim.models.experiments import run_experiment
-    archs = ("ipnet", "conv3d", "lstm")
-    levels = {"background": (0.0, 8.0), "burst": (0, 800)}
-    res = run_experiment("noise", tmp_path, quick=True, seeds=1, seed=3, levels=levels, archs=archs)
+    archs = ("ipnet", "conv3d")
+    levels = {"background": (0.0, 0.3), "burst": (0, 800)}
+    res = run_experiment("noise", tmp_path, quick=True, seeds=1, seed=3, levels=levels, archs=archs,
+                         circuit=("burst", 800), circuit_samples=1)
     assert res["seeds"] == [3] and (tmp_path / "noise.png").stat().st_size > 10_000
-    for kind, values in levels.items():
-        assert set(res["curves"][kind]) == set(archs)
-        for points in res["curves"][kind].values():
-            assert [p["level"] for p in points] == list(values)
-            for p in points:
-                assert len(p["accuracy_per_seed"]) == 1 and p["samples"] == 44
-                assert p["ci95"][0] <= p["accuracy"] <= p["ci95"][1]
-                assert p["accuracy"] == pytest.approx(np.mean(p["accuracy_per_seed"]))
-    assert len({(r["arch"], r["seed"]) for r in res["runs"]}) == 3
+    assert set(res["curves"]) == {"clean", "noise"}
+    for regime in ("clean", "noise"):
+        for kind, values in levels.items():
+            assert set(res["curves"][regime][kind]) == set(archs)
+            for points in res["curves"][regime][kind].values():
+                assert [p["level"] for p in points] == list(values)
+                for p in points:
+                    assert len(p["accuracy_per_seed"]) == 1 and p["samples"] == 44
+                    assert p["ci95"][0] <= p["accuracy"] <= p["ci95"][1]
+            # the clean level is one evaluation shared by the kinds
+            assert res["curves"][regime]["burst"]["ipnet"][0] == res["curves"][regime]["background"]["ipnet"][0]
+    assert len({(r["arch"], r["seed"], r["training"]) for r in res["runs"]}) == 4
     assert len(res["error_ratios"]) == 2 * 2 * 2 and res["paper"]["error_ratio"] == 18.0
-    assert any("18x" in line for line in res["summary_lines"])
+    assert sum("18x" in line for line in res["summary_lines"]) == 2
+    check = res["circuit_check"]
+    assert check["all_spikes_equal_pytorch"] and check["classes_agree"] == 1
+    assert check["noise"]["kind"] == "burst" and check["noise"]["level"] == 800
+    manifest = json.loads((tmp_path / "circuit" / "export" / "manifest.json").read_text())
+    assert manifest["samples"]["noise"]["level"] == 800 and manifest["samples"]["noise"]["seed"] == 3
     messages: list[str] = []
     again = run_experiment("noise", tmp_path, quick=True, seeds=1, seed=3, levels={"burst": (800,)}, archs=archs,
-                           progress=messages.append)
-    assert sum("reusing finished run" in m for m in messages) == 3
-    assert again["curves"]["burst"]["ipnet"][0] == res["curves"]["burst"]["ipnet"][1]
+                           progress=messages.append, circuit=("burst", 800), circuit_samples=1)
+    assert sum("reusing finished run" in m for m in messages) == 4
+    assert not any(" on burst = " in m for m in messages)                 # every evaluation came from the cache
+    assert again["curves"]["noise"]["burst"]["ipnet"][0] == res["curves"]["noise"]["burst"]["ipnet"][1]
+    assert again["circuit_check"]["all_spikes_equal_pytorch"]

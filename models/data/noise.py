@@ -123,6 +123,48 @@ class NoiseSetting:
         if self.kind != "background" and float(self.level) != int(self.level):
             raise ConfigError(f"{self.kind} level ({self.level}) must be a whole number ({LEVEL_UNITS[self.kind]})")
 
+    def apply(self, events: np.ndarray, *, height: int, width: int, window_us: int, rng: np.random.Generator,
+              pixels: np.ndarray | None = None) -> np.ndarray:
+        """``events`` with this noise added, drawn from ``rng`` (hot pixels: ``pixels``, :func:`hot_pixel_set`)."""
+        window = dict(t_start_us=0, t_stop_us=window_us, rng=rng)
+        if self.level == 0:
+            return events
+        if self.kind == "background":
+            return add_background_activity(events, rate_hz=self.level, height=height, width=width, **window)
+        if self.kind == "hot_pixels":
+            return add_hot_pixels(events, pixels=pixels, rate_hz=self.hot_pixel_rate_hz, **window)
+        return add_distractor_burst(events, n_events=int(self.level), size_px=self.burst_size_px,
+                                    fraction=self.burst_fraction, height=height, width=width, **window)
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "level": float(self.level), "unit": LEVEL_UNITS[self.kind],
+                "hot_pixel_rate_hz": self.hot_pixel_rate_hz, "burst_size_px": self.burst_size_px,
+                "burst_fraction": self.burst_fraction}
+
+    @classmethod
+    def from_dict(cls, data) -> "NoiseSetting":
+        if not isinstance(data, dict) or not {"kind", "level"} <= set(data):
+            raise ConfigError(f"a noise setting needs 'kind' and 'level', got {data!r}")
+        extra = set(data) - {"kind", "level", "unit", "hot_pixel_rate_hz", "burst_size_px", "burst_fraction"}
+        if extra:
+            raise ConfigError(f"noise setting: unknown field(s) {sorted(extra)}")
+        return cls(**{k: v for k, v in data.items() if k != "unit"})
+
+    @classmethod
+    def parse(cls, text: str) -> "NoiseSetting":
+        """``KIND=LEVEL`` (e.g. ``burst=300``, ``background=0.1``, ``hot_pixels=16``)."""
+        kind, sep, value = str(text).partition("=")
+        try:
+            level = float(value)
+        except ValueError:
+            level = None
+        if not sep or level is None:
+            raise ConfigError(f"noise '{text}': use KIND=LEVEL with KIND one of {', '.join(KINDS)} "
+                              f"(e.g. burst=300 or background=0.1)")
+        kind = kind.strip()
+        whole = kind != "background" and math.isfinite(level) and level.is_integer()
+        return cls(kind, int(level) if whole else level)
+
     def perturber(self, height: int, width: int, window_us: int, seed: int):
         """``perturb(events, class_index, sample_index, reversed)`` for
         :func:`~ipnet_cosim.models.data.synthetic_gestures.make_gesture_dataset`, or None at level 0. Every sample
@@ -133,12 +175,43 @@ class NoiseSetting:
                   if self.kind == "hot_pixels" else None)
 
         def perturb(events: np.ndarray, c: int, i: int, rev: bool) -> np.ndarray:
-            rng = noise_rng(seed, self.kind, 1, c, i, int(rev))
-            window = dict(t_start_us=0, t_stop_us=window_us, rng=rng)
-            if self.kind == "background":
-                return add_background_activity(events, rate_hz=self.level, height=height, width=width, **window)
-            if self.kind == "hot_pixels":
-                return add_hot_pixels(events, pixels=pixels, rate_hz=self.hot_pixel_rate_hz, **window)
-            return add_distractor_burst(events, n_events=int(self.level), size_px=self.burst_size_px,
-                                        fraction=self.burst_fraction, height=height, width=width, **window)
+            return self.apply(events, height=height, width=width, window_us=window_us,
+                              rng=noise_rng(seed, self.kind, 1, c, i, int(rev)), pixels=pixels)
         return perturb
+
+
+# -- training with noise ---------------------------------------------------------------------------------------------
+TRAIN_NOISE = ("none", "mixed")
+MIXED_LEVELS = {"background": (0.05, 0.1, 0.2, 0.5), "hot_pixels": (4, 16, 64), "burst": (100, 300, 1000)}
+MIXED_CLEAN_FRACTION = 0.25
+MIXED_RECIPE = ("'mixed': each training and validation sample (forward and reversed apart) is kept clean with "
+                "probability 0.25, else gets one noise kind drawn uniformly (background / hot pixels / burst) at a "
+                "level drawn uniformly from background 0.05, 0.1, 0.2, 0.5 Hz per pixel; 4, 16, 64 hot pixels (a "
+                "sensor drawn per sample); bursts of 100, 300, 1000 events. Streams independent of the test noise")
+_SPLIT_KEYS = {"train": 2, "val": 3}
+
+
+def training_perturber(recipe: str, height: int, width: int, window_us: int, seed: int, split: str):
+    """``perturb`` for the training or validation split under a training-noise recipe (:data:`MIXED_RECIPE`), or
+    None for ``"none"``. The draws derive from ``seed`` with keys apart from the test noise's."""
+    if recipe not in TRAIN_NOISE:
+        raise ConfigError(f"training noise '{recipe}' is unknown; use one of {', '.join(TRAIN_NOISE)}")
+    if recipe == "none":
+        return None
+    if split not in _SPLIT_KEYS:
+        raise ConfigError(f"training noise applies to the train and val splits, not '{split}'")
+    key = _SPLIT_KEYS[split]
+    kinds = tuple(MIXED_LEVELS)
+
+    def perturb(events: np.ndarray, c: int, i: int, rev: bool) -> np.ndarray:
+        pick = np.random.default_rng(np.random.SeedSequence(entropy=int(seed),
+                                                            spawn_key=(NOISE_TAG, 0, key, c, i, int(rev))))
+        if pick.random() < MIXED_CLEAN_FRACTION:
+            return events
+        kind = kinds[int(pick.integers(len(kinds)))]
+        values = MIXED_LEVELS[kind]
+        setting = NoiseSetting(kind, values[int(pick.integers(len(values)))])
+        rng = noise_rng(seed, kind, key, c, i, int(rev))
+        pixels = hot_pixel_set(int(setting.level), height, width, rng) if kind == "hot_pixels" else None
+        return setting.apply(events, height=height, width=width, window_us=window_us, rng=rng, pixels=pixels)
+    return perturb

@@ -1,19 +1,24 @@
-"""``experiment noise``: the paper's noise claim. IPNet and every baseline of the same backbone, trained on the clean
-22-class time-reversed set (one run per architecture and seed, as ``time-reversed`` trains them), evaluated on the
-same test samples with increasing sensor noise and a distractor (:mod:`~ipnet_cosim.models.data.noise`): background
-activity (events per pixel per second), hot pixels (count, 50 Hz each) and an early burst of events (count) that a
-memory must forget.
+"""``experiment noise``: the paper's noise claim. IPNet and every baseline of the same backbone, each trained per seed
+twice on the 22-class time-reversed set, once clean (as ``time-reversed`` trains them) and once with sensor noise in
+its training and validation streams (``DataConfig.train_noise = "mixed"``), evaluated on the same test samples with
+increasing sensor noise and a distractor (:mod:`~ipnet_cosim.models.data.noise`): background activity (events per
+pixel per second), hot pixels (count, 50 Hz each) and an early burst of events (count) that a memory must forget.
+The clean-trained IPNet of the first seed is then exported with the noisy stimulus of one level and simulated in
+ngspice on a few samples (spikes compared with PyTorch's).
 
 The paper (arXiv 2512.15829, v3 abstract) argues that digital memory "accumulates historical noise" while heat that
 dissipates filters it, and reports an "18x error reduction compared to spatiotemporal convolutional models". Here the
 figure of merit is the error ratio baseline / IPNet at each level (error = 1 - accuracy, pooled over seeds), printed
 beside the 18x with a verdict in words: where it holds, or that it does not. Accuracies carry 95 % Wilson intervals
 on the pooled test samples (scipy). Spiking networks are evaluated in exact precision (the setting that matches
-ngspice spike for spike), the RNN/LSTM in float32.
+ngspice spike for spike), the RNN/LSTM in float32. Every evaluation is kept in ``evaluations.json`` under the
+checkpoint's sha256, so a rerun or a resumed run evaluates only what is missing.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -21,6 +26,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ipnet_cosim.device.card import DeviceCard
+from ipnet_cosim.device.errors import ConfigError
 from ipnet_cosim.models.checkpoint import write_json
 from ipnet_cosim.models.datasets import DataConfig
 from ipnet_cosim.models.experiments.temporal import ARCH_ORDER, _log, default_settings, train_or_reuse
@@ -30,8 +36,12 @@ from ipnet_cosim.models.train import TrainConfig
 PAPER_ERROR_RATIO = 18.0
 PAPER_SOURCE = ("arXiv 2512.15829 v3, abstract: '18x error reduction compared to spatiotemporal convolutional models "
                 "in dynamic vision tasks'")
-LEVELS = {"background": (0.0, 1.0, 3.0, 10.0), "hot_pixels": (0, 4, 16, 64), "burst": (0, 100, 300, 1000)}
+LEVELS = {"background": (0.0, 0.05, 0.1, 0.2, 0.5), "hot_pixels": (0, 4, 16, 64), "burst": (0, 100, 300, 1000)}
+TRAINING = {"clean": "none", "noise": "mixed"}          # regime -> DataConfig.train_noise
+TRAINING_LABELS = {"clean": "trained on clean data", "noise": "trained with noise (mixed recipe)"}
 SPATIOTEMPORAL = ("conv2p1d", "conv3d")        # the paper's comparison class
+CIRCUIT_CHECK = ("burst", 300)                 # the noise level of the circuit check
+EVAL_BATCH = 16                                # exact-precision evaluation is memory-bound: small batches run faster
 
 
 def wilson(k: int, n: int) -> tuple[float, float]:
@@ -51,66 +61,164 @@ def _accuracy(folder: Path, frames: np.ndarray, labels: np.ndarray) -> tuple[int
     if model.config.arch not in ("rnn", "lstm"):
         model = model.set_precision("exact")
     with torch.no_grad():
-        pred = np.asarray(evaluate(model, frames, labels)["predictions"])
+        pred = np.asarray(evaluate(model, frames, labels, batch_size=EVAL_BATCH)["predictions"])
     return int((pred == labels).sum()), int(len(labels))
+
+
+class _Evaluations:
+    """``evaluations.json``: correct/total per (checkpoint sha256, noise kind, level, noise seed), written after each
+    evaluation (atomic replace), so an interrupted run resumes without evaluating again."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.data: dict[str, list[int]] = {}
+        if path.is_file():
+            try:
+                raw = json.loads(path.read_text(encoding="utf-8"))
+                self.data = {k: [int(v[0]), int(v[1])] for k, v in raw.items()}
+            except (ValueError, TypeError, KeyError, IndexError, AttributeError, UnicodeDecodeError):
+                self.data = {}          # a damaged cache is only a cache: evaluate again
+        self._sha: dict[Path, str] = {}
+
+    def key(self, folder: Path, kind: str, level: float, noise_seed: int) -> str:
+        if folder not in self._sha:
+            self._sha[folder] = hashlib.sha256((folder / "checkpoint.pt").read_bytes()).hexdigest()
+        return f"{self._sha[folder]}|{'clean' if level == 0 else kind}|{float(level):g}|{noise_seed}"
+
+    def get(self, key: str) -> tuple[int, int] | None:
+        v = self.data.get(key)
+        return (v[0], v[1]) if v else None
+
+    def put(self, key: str, value: tuple[int, int]) -> None:
+        self.data[key] = [int(value[0]), int(value[1])]
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        tmp.replace(self.path)
 
 
 def run_noise(out_dir: Path, *, seed: int = 0, quick: bool = False, progress: Callable[[str], None] | None = None,
               seeds: int = 2, archs: tuple[str, ...] = ARCH_ORDER,
-              levels: dict[str, tuple[float, ...]] | None = None) -> dict[str, Any]:
-    """Accuracy vs noise level of every architecture (module docstring); writes noise.json and noise.png."""
-    from ipnet_cosim.models.data.noise import LEVEL_UNITS, NoiseSetting
+              levels: dict[str, tuple[float, ...]] | None = None, training: tuple[str, ...] = tuple(TRAINING),
+              circuit: tuple[str, float] | None = CIRCUIT_CHECK, circuit_samples: int = 2) -> dict[str, Any]:
+    """Accuracy vs noise level of every architecture and training regime (module docstring); writes noise.json and
+    noise.png. ``circuit``: (kind, level) of the circuit check, or None to skip it."""
+    from ipnet_cosim.models.data.noise import LEVEL_UNITS, MIXED_RECIPE, NoiseSetting
     from ipnet_cosim.models.datasets import load_noisy_test
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     levels = levels or LEVELS
     for kind, values in levels.items():                 # every setting checked before any training
         for v in values:
             NoiseSetting(kind, v)
+    bad = [t for t in training if t not in TRAINING]
+    if bad or not training:
+        raise ConfigError(f"training regime(s) {bad or '(none)'}: use {', '.join(TRAINING)}")
+    circuit_setting = NoiseSetting(*circuit) if circuit is not None else None
+    if circuit_setting is not None and ("ipnet" not in archs or "clean" not in training):
+        raise ConfigError("the circuit check simulates the clean-trained IPNet: keep 'ipnet' and the 'clean' regime "
+                          "in the run, or skip the check (circuit=None)")
+    out_dir.mkdir(parents=True, exist_ok=True)
     card = DeviceCard()
     t0 = time.perf_counter()
-    counts: dict[tuple[str, str, float], list[tuple[int, int]]] = {}
-    runs = []
+    cache = _Evaluations(out_dir / "evaluations.json")
+    counts: dict[tuple[str, str, str, float], list[tuple[int, int]]] = {}
+    runs, first_ipnet = [], None
     for s in range(seed, seed + seeds):
         net_over, data_kw, train_kw = default_settings(quick, s)
-        data = DataConfig(dataset="synthetic-22", **data_kw)
         options = TrainConfig(**train_kw)
-        folders = {}
-        for arch in archs:
-            _log(progress, f"seed {s}: training {arch} (clean data)")
-            network = NetworkConfig(arch=arch, n_classes=22, **net_over)
-            folders[arch] = out_dir / "runs" / f"seed{s}" / arch
-            metrics = train_or_reuse(folders[arch], network, data, options, card, progress)
-            runs.append({"seed": s, "arch": arch, "folder": str(folders[arch]),
-                         "clean_test_accuracy": metrics["test_accuracy"]})
+        folders: dict[tuple[str, str], Path] = {}
+        for regime in training:
+            data = DataConfig(dataset="synthetic-22", train_noise=TRAINING[regime], **data_kw)
+            for arch in archs:
+                _log(progress, f"seed {s}: training {arch} ({TRAINING_LABELS[regime]})")
+                network = NetworkConfig(arch=arch, n_classes=22, **net_over)
+                name = arch if regime == "clean" else f"{arch}-noise-trained"
+                folders[regime, arch] = out_dir / "runs" / f"seed{s}" / name
+                metrics = train_or_reuse(folders[regime, arch], network, data, options, card, progress)
+                runs.append({"seed": s, "arch": arch, "training": regime, "folder": str(folders[regime, arch]),
+                             "clean_test_accuracy": metrics["test_accuracy"]})
+        if first_ipnet is None and "ipnet" in archs and "clean" in training:
+            first_ipnet = (folders["clean", "ipnet"], DataConfig(dataset="synthetic-22", **data_kw), s)
+        test_data = DataConfig(dataset="synthetic-22", **data_kw)
         for kind, values in levels.items():
             for level in values:
-                test = load_noisy_test(data, NoiseSetting(kind, level), noise_seed=s)
-                for arch in archs:
-                    _log(progress, f"seed {s}: {arch} on {kind} = {level:g} ({LEVEL_UNITS[kind]})")
-                    counts.setdefault((arch, kind, float(level)), []).append(
-                        _accuracy(folders[arch], test.frames, test.labels))
-    curves: dict[str, dict[str, list[dict[str, Any]]]] = {}
-    for (arch, kind, level), per_seed in counts.items():
+                test = None
+                for (regime, arch), folder in folders.items():
+                    key = cache.key(folder, kind, level, s)
+                    got = cache.get(key)
+                    if got is None:
+                        if test is None:
+                            test = load_noisy_test(test_data, NoiseSetting(kind, level), noise_seed=s)
+                        _log(progress, f"seed {s}: {arch} ({regime}) on {kind} = {level:g} ({LEVEL_UNITS[kind]})")
+                        got = _accuracy(folder, test.frames, test.labels)
+                        cache.put(key, got)
+                    counts.setdefault((regime, arch, kind, float(level)), []).append(got)
+    curves: dict[str, dict[str, dict[str, list[dict[str, Any]]]]] = {}
+    for (regime, arch, kind, level), per_seed in counts.items():
         k, n = sum(c for c, _ in per_seed), sum(m for _, m in per_seed)
         lo, hi = wilson(k, n)
-        curves.setdefault(kind, {}).setdefault(arch, []).append(
+        curves.setdefault(regime, {}).setdefault(kind, {}).setdefault(arch, []).append(
             {"level": level, "accuracy": k / n, "ci95": [lo, hi], "error": 1 - k / n, "correct": k, "samples": n,
              "accuracy_per_seed": [c / m for c, m in per_seed]})
-    ratios, lines = _ratios(curves, archs)
+    ratios, lines = [], []
+    for regime in training:
+        rows, said = _ratios(curves[regime], archs)
+        ratios += [dict(r, training=regime) for r in rows]
+        lines += [f"{TRAINING_LABELS[regime]}: {line}" for line in said]
+    check = None
+    if circuit_setting is not None and first_ipnet is not None:
+        check = circuit_check(out_dir / "circuit", first_ipnet[0], first_ipnet[1], circuit_setting,
+                              noise_seed=first_ipnet[2], n_samples=circuit_samples, progress=progress)
+        lines.append(check["summary_line"])
     result = {"experiment": "noise", "seeds": list(range(seed, seed + seeds)), "quick": quick,
               "provenance": ("simulated: PyTorch twin of the thermal MTJ neuron (deterministic mode), exact precision "
                              "for spiking networks; synthetic DVS gestures with noise added to their event streams "
-                             "(seeded per sample); intervals: 95 % Wilson on the samples pooled over seeds"),
-              "training": "every network trained once per seed on the clean 22-class set (no noise in training)",
+                             "(seeded per sample); intervals: 95 % Wilson on the samples pooled over seeds; circuit "
+                             "check: ngspice on the exported IPNet"),
+              "training": {r: TRAINING_LABELS[r] for r in training}, "training_noise_recipe": MIXED_RECIPE,
               "levels": {k: list(v) for k, v in levels.items()}, "level_units": {k: LEVEL_UNITS[k] for k in levels},
               "device_card": card.to_dict(), "runs": runs, "curves": curves, "error_ratios": ratios,
               "paper": {"error_ratio": PAPER_ERROR_RATIO, "source": PAPER_SOURCE,
                         "compared_with": list(SPATIOTEMPORAL)},
+              "circuit_check": check,
               "wall_seconds": round(time.perf_counter() - t0, 1), "summary_lines": lines}
     write_json(out_dir / "noise.json", result)
     _plot(result, out_dir / "noise.png")
     return result
+
+
+def circuit_check(folder: Path, checkpoint: Path, data: DataConfig, setting, *, noise_seed: int, n_samples: int,
+                  progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """The IPNet in ``checkpoint`` exported with the noisy stimulus ``setting`` (test samples spread over the
+    classes) and simulated in ngspice (port models of the crossbars); spikes compared with PyTorch's (exact
+    precision). Export and simulation resume from ``folder``."""
+    from ipnet_cosim.models.datasets import spread_indices
+    from ipnet_cosim.netlist_gen.export import export_once
+    from ipnet_cosim.netlist_gen.simulate import simulate_export
+    n_test = 22 * data.n_test_per_class
+    samples = spread_indices(n_test, max(1, int(n_samples)))
+    t0 = time.perf_counter()
+    _log(progress, f"circuit check: exporting the IPNet with {setting.kind} = {setting.level:g} on samples {samples}")
+    export_once(checkpoint, folder / "export", samples=samples, noise=setting, noise_seed=noise_seed)
+    _log(progress, f"circuit check: ngspice on {len(samples)} samples")
+    res = simulate_export(folder / "export", out=folder / "ngspice", samples=samples, workers=2, progress=False,
+                          simulator="ngspice", plots=0, energy=False)
+    summ = res["summary"]
+    equal = bool(summ["all_spikes_equal"])
+    out = {"noise": {**setting.to_dict(), "seed": noise_seed}, "checkpoint": str(checkpoint),
+           "samples": samples, "simulator": "ngspice", "crossbar": "ports",
+           "all_spikes_equal_pytorch": equal, "classes_agree": int(summ["classes_agree"]),
+           "circuit_accuracy": summ["circuit_accuracy"], "torch_accuracy": summ["torch_accuracy"],
+           "mismatches_per_layer": {t["layer"]: t["mismatches"] for t in summ["layers"]},
+           "soa_within": bool(res["soa"]["within"]), "export": str(folder / "export"),
+           "results": str(folder / "ngspice" / "results.json"), "wall_s": round(time.perf_counter() - t0, 1),
+           "provenance": "simulated: ngspice on the export (port models); PyTorch exact precision on the same frames"}
+    out["summary_line"] = (f"circuit check ({setting.kind} = {setting.level:g}, {len(samples)} "
+                           f"sample{'s' if len(samples) != 1 else ''}, ngspice): "
+                           f"spikes {'equal to' if equal else 'DIFFER from'} PyTorch's in every layer"
+                           f"{'' if equal else ' (see ' + out['results'] + ')'}; classes agree on "
+                           f"{out['classes_agree']}/{len(samples)}; operating point "
+                           f"{'within' if out['soa_within'] else 'OUTSIDE'} the card's limits")
+    return out
 
 
 def _ratios(curves: dict, archs: tuple[str, ...]) -> tuple[list[dict[str, Any]], list[str]]:
@@ -129,7 +237,7 @@ def _ratios(curves: dict, archs: tuple[str, ...]) -> tuple[list[dict[str, Any]],
                 rows.append({"kind": kind, "level": p["level"], "baseline": arch, "baseline_error": p["error"],
                              "ipnet_error": e_ip, "ratio": ratio,
                              "spatiotemporal": arch in SPATIOTEMPORAL})
-    st = [r for r in rows if r["spatiotemporal"]]
+    st = [r for r in rows if r["spatiotemporal"] and r["level"] > 0] or [r for r in rows if r["spatiotemporal"]]
     lines = []
     if st:
         best = max(st, key=lambda r: r["ratio"])
@@ -149,27 +257,33 @@ def _ratios(curves: dict, archs: tuple[str, ...]) -> tuple[list[dict[str, Any]],
 
 
 def _plot(result: dict[str, Any], path: Path) -> None:
+    """Accuracy vs level: one column per noise kind, one row per training regime."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    kinds = list(result["curves"])
-    fig, axes = plt.subplots(1, len(kinds), figsize=(4.6 * len(kinds), 4.0), squeeze=False)
-    for ax, kind in zip(axes[0], kinds):
-        for arch, points in result["curves"][kind].items():
-            x = np.arange(len(points))
-            acc = np.array([p["accuracy"] for p in points])
-            lo = acc - np.array([p["ci95"][0] for p in points])
-            hi = np.array([p["ci95"][1] for p in points]) - acc
-            style = dict(lw=2.2, color="k") if arch == "ipnet" else dict(lw=1.0)
-            ax.errorbar(x, acc, yerr=[lo, hi], marker="o", ms=3, capsize=2, label=arch, **style)
-            ax.set_xticks(x, [f"{p['level']:g}" for p in points])
-        ax.set_xlabel(f"{kind} ({result['level_units'][kind]})", fontsize=8)
-        ax.set_ylabel("test accuracy (22 classes)")
-        ax.set_ylim(0, 1.02)
-        ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=7, loc="lower left")
+    regimes = list(result["curves"])
+    kinds = list(result["levels"])
+    fig, axes = plt.subplots(len(regimes), len(kinds), figsize=(4.6 * len(kinds), 3.8 * len(regimes)),
+                             squeeze=False)
+    for row, regime in zip(axes, regimes):
+        for ax, kind in zip(row, kinds):
+            for arch, points in result["curves"][regime][kind].items():
+                x = np.arange(len(points))
+                acc = np.array([p["accuracy"] for p in points])
+                lo = acc - np.array([p["ci95"][0] for p in points])
+                hi = np.array([p["ci95"][1] for p in points]) - acc
+                style = dict(lw=2.2, color="k") if arch == "ipnet" else dict(lw=1.0)
+                ax.errorbar(x, acc, yerr=[lo, hi], marker="o", ms=3, capsize=2, label=arch, **style)
+                ax.set_xticks(x, [f"{p['level']:g}" for p in points])
+            ax.set_xlabel(f"{kind} ({result['level_units'][kind]})", fontsize=8)
+            ax.set_ylabel("test accuracy (22 classes)", fontsize=8)
+            ax.set_title(result["training"][regime], fontsize=8)
+            ax.axhline(1 / 22, color="0.6", lw=0.8, ls=":")
+            ax.set_ylim(0, 1.02)
+            ax.grid(alpha=0.3)
+        row[0].legend(fontsize=7, loc="lower left")
     fig.suptitle(f"accuracy under sensor noise and distractors, seeds {result['seeds']} (simulated, PyTorch twin; "
-                 f"95 % Wilson intervals)", fontsize=9)
+                 f"95 % Wilson intervals; dotted: chance)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

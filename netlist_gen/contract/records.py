@@ -212,21 +212,46 @@ class DeviceRecord:
 
 @dataclass(frozen=True)
 class SamplesRecord:
+    """The exported samples: test-set indices and labels, the frames' file, and the sensor noise added to their event
+    streams when the stimulus is a noisy test set (``noise``: a
+    :class:`~ipnet_cosim.models.data.noise.NoiseSetting` table plus its ``seed``; absent for clean samples)."""
+
     split: str
     indices: tuple[int, ...]
     labels: tuple[int, ...]
     file: str
+    noise: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"split": self.split, "indices": list(self.indices), "labels": list(self.labels), "file": self.file}
+        out = {"split": self.split, "indices": list(self.indices), "labels": list(self.labels), "file": self.file}
+        if self.noise is not None:
+            out["noise"] = dict(self.noise)
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], where: str) -> "SamplesRecord":
+        noise = data.get("noise")
+        if noise is not None:
+            noise = _noise_table(noise, f"{where} noise")
         rec = cls(_field(data, "split", (str,), where), _ints(data, "indices", where), _ints(data, "labels", where),
-                  _field(data, "file", (str,), where))
+                  _field(data, "file", (str,), where), noise)
         if len(rec.indices) != len(rec.labels) or not rec.indices:
             raise ExportError(f"{where}: needs as many labels as indices (and at least one)")
         return rec
+
+
+def _noise_table(noise: Any, where: str) -> dict[str, Any]:
+    from ipnet_cosim.models.data.noise import NoiseSetting
+    if not isinstance(noise, dict):
+        raise ExportError(f"{where} must be a table (kind, level, seed), got {type(noise).__name__}")
+    seed = noise.get("seed")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ExportError(f"{where}: seed must be an integer >= 0, got {seed!r}")
+    try:
+        NoiseSetting.from_dict({k: v for k, v in noise.items() if k != "seed"})
+    except ConfigError as exc:
+        raise ExportError(f"{where}: {exc}") from None
+    return dict(noise)
 
 
 @dataclass(frozen=True)
