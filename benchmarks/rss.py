@@ -28,10 +28,12 @@ import numpy as np
 
 
 def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024.0
-    raise RuntimeError("no VmRSS in /proc/self/status (Linux only)")
+    """VmRSS of this process, MB (the simulator workers' own reader)."""
+    from ipnet_cosim.netlist_gen.sim_worker import rss_mb as worker_rss_mb
+    value = worker_rss_mb()
+    if not np.isfinite(value):
+        raise RuntimeError("no VmRSS in /proc/self/status (Linux only)")
+    return value
 
 
 def main() -> None:

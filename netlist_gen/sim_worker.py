@@ -68,12 +68,12 @@ def _finish_job(job: UnitJob, waves, t0: float) -> dict[str, Any]:
             if name != "time":
                 out[f"wave_{name}"] = values
     out["elapsed_s"] = np.asarray(time.perf_counter() - t0)
-    out["rss_mb"] = np.asarray(_rss_mb())
+    out["rss_mb"] = np.asarray(rss_mb())
     atomic_savez(Path(job.cache), **out)
     return {"sample": job.sample, "unit": job.unit, "cached": False, **out}
 
 
-def _rss_mb() -> float:
+def rss_mb() -> float:
     """This process's resident memory now (``VmRSS``), MB; NaN where ``/proc`` has none."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
