@@ -13,9 +13,9 @@ from typing import Any, Callable
 EXPERIMENTS: dict[str, str] = {
     "time-reversed": "ipnet_cosim.models.experiments.temporal:run_time_reversed",
     "frontier": "ipnet_cosim.models.experiments.temporal:run_frontier",
-    "nback": "ipnet_cosim.models.experiments.working_memory:run_nback",
-    "free-recall": "ipnet_cosim.models.experiments.working_memory:run_free_recall",
-    "interference": "ipnet_cosim.models.experiments.working_memory:run_interference",
+    "nback": "ipnet_cosim.models.experiments.wm_nback:run_nback",
+    "free-recall": "ipnet_cosim.models.experiments.wm_free_recall:run_free_recall",
+    "interference": "ipnet_cosim.models.experiments.wm_interference:run_interference",
     "steering": "ipnet_cosim.models.experiments.steering:run_steering",
     "noise": "ipnet_cosim.models.experiments.noise:run_noise",
 }
