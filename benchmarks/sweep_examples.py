@@ -9,11 +9,15 @@ segment 0 / 0.5 / 1 / 2 ohm, two chips per point, 20 test samples; the Pareto po
 the trained weights on each card as they are, then the same grid with one epoch of hardware-aware fine-tuning per
 point (``[finetune]``).
 
+``card-cool``: the hot row of ``card`` (R_th 1.4 MK/W, whose junctions leave the safe operating area) fine-tuned with
+the junction-temperature penalty (``[finetune] t_max_penalty``): can fine-tuning bring it back below T_max, and at
+what accuracy?
+
 Writes ``benchmarks/results/sweep_<example>.json``: the configuration, the wall time, and per point the parameters,
 accuracy, energy per inference, SOA margins and (card) the fine-tuned accuracy; keeps the sweep folders in
 ``--work``.
 
-    python benchmarks/sweep_examples.py gmax-wire|card [--work /tmp/ipnet-sweep-examples]
+    python benchmarks/sweep_examples.py gmax-wire|card|card-cool [--work /tmp/ipnet-sweep-examples]
 """
 
 from __future__ import annotations
@@ -50,6 +54,15 @@ CARD_FINETUNE = CARD + """[finetune]
 epochs = 1
 """
 
+CARD_COOL = """samples = 20
+[parameters]
+mtj.r_th_k_per_w = [1.4e6]
+mtj.c_th_j_per_k = [1.5e-15, 3e-15, 6e-15]
+[finetune]
+epochs = 2
+t_max_penalty = 30.0
+"""
+
 
 def run(config: str, folder: Path) -> tuple[dict, float]:
     folder.mkdir(parents=True, exist_ok=True)
@@ -73,7 +86,7 @@ def rows(sweep: dict) -> list[dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("example", choices=("gmax-wire", "card"))
+    parser.add_argument("example", choices=("gmax-wire", "card", "card-cool"))
     parser.add_argument("--work", type=Path, default=Path("/tmp/ipnet-sweep-examples"))
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
@@ -85,6 +98,9 @@ def main() -> None:
     if args.example == "gmax-wire":
         sweep, wall = run(GMAX_WIRE, work)
         result.update(config=GMAX_WIRE, wall_s=wall, points=rows(sweep), pareto_ids=sweep["pareto_ids"])
+    elif args.example == "card-cool":
+        sweep, wall = run(CARD_COOL, work)
+        result.update(config=CARD_COOL, wall_s=wall, points=rows(sweep), pareto_ids=sweep["pareto_ids"])
     else:
         plain, wall_plain = run(CARD, work / "as_trained")
         tuned, wall_tuned = run(CARD_FINETUNE, work / "finetuned")

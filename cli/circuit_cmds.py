@@ -92,6 +92,8 @@ def finetune_cmd(checkpoint: Path = typer.Argument(..., help="checkpoint folder 
                  chips: str = typer.Option("per_batch", help="device variation during training: per_batch (a new "
                                            "chip every mini-batch) | fixed (the exported chip)"),
                  seed: int = typer.Option(0, help="seed of shuffling and of the per-batch chips"),
+                 t_max_penalty: float = typer.Option(0.0, help="weight of the junction-temperature penalty (0: off; "
+                                                     "e.g. 10 keeps every MTJ below the card's t_max where it can)"),
                  synapse: Synapse = "ideal", tile_rows: TileRows = 128, tile_cols: TileCols = 128,
                  g_min: GMin = None, g_max: GMax = None, levels: Levels = None, variation: Variation = None,
                  variation_s: VariationS = None, variation_kind: VariationKind = "lognormal", slices: Slices = 1,
@@ -104,9 +106,12 @@ def finetune_cmd(checkpoint: Path = typer.Argument(..., help="checkpoint folder 
     options = _mapping_options(synapse, tile_rows, tile_cols, g_min, g_max, levels, variation, variation_s,
                                variation_kind, variation_seed, r_wire, r_driver, slices=slices)
     metrics = finetune_hardware(checkpoint, out, options, epochs=epochs, lr=lr, batch_size=batch_size,
-                                variation=chips, seed=seed, log=console.log, progress_bar=True)
+                                variation=chips, seed=seed, t_max_penalty=t_max_penalty, log=console.log,
+                                progress_bar=True)
     console.print(f"[bold]wrote[/bold] {out.resolve()}: test accuracy through the crossbars (PyTorch hardware "
-                  f"model, exported chip) {metrics['hardware_test_accuracy']:.3f}, plain {metrics['test_accuracy']:.3f}")
+                  f"model, exported chip) {metrics['hardware_test_accuracy']:.3f}, plain {metrics['test_accuracy']:.3f}; "
+                  f"junction excess over t_max {metrics['junction_excess_before']:.3g} -> "
+                  f"{metrics['junction_excess_after']:.3g} (0: every MTJ below the card's t_max)")
 
 
 def _test_set_size(folder: Path) -> int:

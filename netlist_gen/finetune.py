@@ -11,6 +11,7 @@ seeds are unseen in training). The result is a normal checkpoint whose ``hardwar
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -54,11 +55,17 @@ def hardware_mismatch(raw: dict[str, Any], options: MappingOptions) -> str | Non
 
 def finetune_hardware(checkpoint: str | Path, out_dir: str | Path, options: MappingOptions, *, epochs: int = 3,
                       lr: float = 2e-3, batch_size: int = 32, variation: str = "per_batch", seed: int = 0,
-                      log: Callable[[str], None] | None = None, progress_bar: bool = False) -> dict[str, Any]:
+                      t_max_penalty: float = 0.0, log: Callable[[str], None] | None = None,
+                      progress_bar: bool = False) -> dict[str, Any]:
     """Fine-tune ``checkpoint`` through the crossbars of ``options``; write the result to ``out_dir``.
 
+    ``t_max_penalty`` (>= 0) adds ``t_max_penalty * SpikingNet.junction_excess`` of the hardware model's currents
+    to the loss (as ``train --t-max-penalty`` does): zero while every MTJ's temperature bound stays below the
+    card's ``limits.t_max_k``, so that fine-tuning can bring a design back inside its safe operating area.
+
     Returns the metrics (also in the new checkpoint): test accuracy of the PyTorch hardware model on the
-    exported chip and, for reference, of the plain network.
+    exported chip and, for reference, of the plain network; the junction excess on the test set before and after
+    (``junction_excess_before`` / ``_after``, 0 = every neuron's bound below t_max).
     """
     import torch
     from torch import nn
@@ -75,6 +82,9 @@ def finetune_hardware(checkpoint: str | Path, out_dir: str | Path, options: Mapp
             raise ConfigError(f"{name} ({value!r}) must be an integer >= 1")
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0:
         raise ConfigError(f"lr ({lr!r}) must be a positive number")
+    if (isinstance(t_max_penalty, bool) or not isinstance(t_max_penalty, (int, float))
+            or not (math.isfinite(t_max_penalty) and t_max_penalty >= 0)):
+        raise ConfigError(f"t_max_penalty ({t_max_penalty!r}) must be a number >= 0 (0: off)")
     out = Path(out_dir)
     if (out / CHECKPOINT_FILE).exists():
         raise CheckpointError(f"{out / CHECKPOINT_FILE} exists; choose another output folder (nothing was overwritten)")
@@ -86,6 +96,7 @@ def finetune_hardware(checkpoint: str | Path, out_dir: str | Path, options: Mapp
     rng = np.random.default_rng(seed)
     history = []
     t0 = time.perf_counter()
+    excess_before = _test_excess(hw, test_set.frames)
     steps = -(-len(train_set.labels) // batch_size)
     with ProgressBar(progress_bar) as bar:
         task = bar.task("fine-tuning through the crossbars", epochs * steps)
@@ -99,7 +110,12 @@ def finetune_hardware(checkpoint: str | Path, out_dir: str | Path, options: Mapp
                 y = torch.from_numpy(train_set.labels[idx]).long()
                 hw.chip_seed = (TRAINING_CHIP_SEED_MIN + int(rng.integers(2 ** 31)) if variation == "per_batch"
                                 else None)
-                loss = nn.functional.cross_entropy(hw(x).float(), y)
+                if t_max_penalty > 0:
+                    logits, trace = hw(x, return_trace=True)
+                    loss = (nn.functional.cross_entropy(logits.float(), y)
+                            + t_max_penalty * model.junction_excess(trace).float())
+                else:
+                    loss = nn.functional.cross_entropy(hw(x).float(), y)
                 if not torch.isfinite(loss.detach()):
                     raise ConfigError(f"fine-tuning diverged at epoch {epoch + 1} (loss {float(loss.detach())}); "
                                       f"lower lr")
@@ -116,11 +132,14 @@ def finetune_hardware(checkpoint: str | Path, out_dir: str | Path, options: Mapp
     with torch.no_grad():
         hw_eval = evaluate(hw, test_set.frames, test_set.labels)
         plain_eval = evaluate(model, test_set.frames, test_set.labels)
+    excess_after = _test_excess(hw, test_set.frames)
     metrics = {**ck.metrics, "test_accuracy": plain_eval["accuracy"],
                "hardware_test_accuracy": hw_eval["accuracy"], "finetune_seconds": time.perf_counter() - t0,
+               "junction_excess_before": excess_before, "junction_excess_after": excess_after,
                "hardware_test_accuracy_source": "computed: PyTorch hardware model (HardwareNet) on the exported chip"}
     hardware = {"mapping_options": options.to_dict(), "variation": variation, "epochs": epochs, "lr": lr,
-                "batch_size": batch_size, "seed": seed, "finetuned_from_epoch": ck.epoch,
+                "batch_size": batch_size, "seed": seed, "t_max_penalty": float(t_max_penalty),
+                "finetuned_from_epoch": ck.epoch,
                 "training_chips": (f"a new chip per mini-batch, variation seeds >= {TRAINING_CHIP_SEED_MIN}"
                                    if variation == "per_batch" else "the exported chip (variation seed "
                                    f"{options.conductance.seed})")}
@@ -128,3 +147,20 @@ def finetune_hardware(checkpoint: str | Path, out_dir: str | Path, options: Mapp
                     history=list(ck.history) + history, class_names=ck.class_names, epoch=ck.epoch + epochs,
                     extra={HARDWARE_KEY: hardware})
     return metrics
+
+
+def _test_excess(hw, frames, batch_size: int = 32) -> float:
+    """:meth:`SpikingNet.junction_excess` of the hardware model (the exported chip) over the test set: every
+    neuron's temperature bound at its largest current over all test samples (0: all below t_max)."""
+    import torch
+    net = hw.net
+    hw.chip_seed = None
+    peaks: list = []
+    with torch.no_grad():
+        for start in range(0, len(frames), batch_size):
+            x = torch.from_numpy(np.ascontiguousarray(frames[start:start + batch_size]))
+            _, trace = hw(x, return_trace=True)
+            cur = [None if i is None else i.abs().amax(dim=(0, 1)) for i in trace["currents_a"]]
+            peaks = cur if not peaks else [None if a is None else torch.maximum(a, b) for a, b in zip(peaks, cur)]
+        # one "step" holding every neuron's largest current: the bound junction_excess takes
+        return float(net.junction_excess({"currents_a": [None if p is None else p[None] for p in peaks]}))

@@ -36,7 +36,8 @@ CONDUCTANCE_PARAMETERS = ("g_min_s", "g_max_s", "levels", "variation_sigma", "va
 PARAMETERS = MAPPING_PARAMETERS + CONDUCTANCE_PARAMETERS + ("synapse",)
 INTEGER_PARAMETERS = ("tile_rows", "tile_cols", "levels", "slices")
 CONFIG_KEYS = ("checkpoint", "samples", "chips", "mode", "points", "seed", "parameters", "verify", "finetune")
-FINETUNE_DEFAULTS = {"epochs": 1, "lr": 2e-3, "batch_size": 32, "variation": "per_batch", "seed": 0}
+FINETUNE_DEFAULTS = {"epochs": 1, "lr": 2e-3, "batch_size": 32, "variation": "per_batch", "seed": 0,
+                     "t_max_penalty": 0.0}
 
 
 def card_fields() -> dict[str, str]:
@@ -206,7 +207,7 @@ def _finetune(table: Any) -> tuple[tuple[str, Any], ...]:
     from ipnet_cosim.netlist_gen.finetune import VARIATION_MODES
     if not isinstance(table, Mapping):
         raise ConfigError("sweep configuration: finetune must be a table ([finetune] with epochs, lr, batch_size, "
-                          "variation, seed)")
+                          "variation, seed, t_max_penalty)")
     bad = sorted(set(table) - set(FINETUNE_DEFAULTS))
     if bad:
         raise ConfigError(f"sweep configuration: [finetune] has unknown key(s) {bad}; known: "
@@ -224,8 +225,13 @@ def _finetune(table: Any) -> tuple[tuple[str, Any], ...]:
     if values["variation"] not in VARIATION_MODES:
         raise ConfigError(f"sweep configuration: finetune.variation '{values['variation']}' is unknown; use "
                           f"{' or '.join(VARIATION_MODES)}")
+    pen = values["t_max_penalty"]
+    if isinstance(pen, bool) or not isinstance(pen, (int, float)) or not (math.isfinite(pen) and pen >= 0):
+        raise ConfigError(f"sweep configuration: finetune.t_max_penalty ({pen!r}) must be a number >= 0 (0: off)")
     values["lr"] = float(lr)
-    return tuple((k, values[k]) for k in FINETUNE_DEFAULTS)
+    values["t_max_penalty"] = float(pen)
+    # t_max_penalty 0 (off) is left out, so that sweeps made before it existed keep their digest and resume
+    return tuple((k, values[k]) for k in FINETUNE_DEFAULTS if not (k == "t_max_penalty" and pen == 0))
 
 
 def _check_spec(name: str, spec: Any) -> None:

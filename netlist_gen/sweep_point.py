@@ -87,6 +87,8 @@ def point_checkpoint(checkpoint: str, point: Mapping[str, Any], finetune: Mappin
         info["finetune"] = {**dict(finetune), "hardware_test_accuracy": metrics.get("hardware_test_accuracy"),
                             "plain_test_accuracy": metrics.get("test_accuracy"),
                             "seconds": metrics.get("finetune_seconds"),
+                            "junction_excess_before": metrics.get("junction_excess_before"),
+                            "junction_excess_after": metrics.get("junction_excess_after"),
                             "provenance": "computed: hardware-aware fine-tuning (ipnet-cosim finetune) through the "
                                           "point's mapped crossbars on its device card; accuracy on the whole test "
                                           "set, exported chip"}

@@ -287,3 +287,27 @@ def test_finetune_records_its_hardware_and_export_warns_on_other_options(tmp_pat
     assert "fine-tuned for other hardware" in err and "r_wire_ohm" in err      # exported without the wires
     with pytest.raises(CheckpointError, match="exists"):
         finetune_hardware(ck_path, tmp_path / "hw", options, epochs=1)
+
+
+def test_finetune_t_max_penalty_cools_the_junctions(tmp_path):
+    """On a card whose t_max (420 K) the small net's hottest junctions exceed, fine-tuning with the junction
+    penalty lowers the test set's junction excess well below what the same fine-tuning without it leaves; the
+    penalty is recorded, and a bad weight is named before any work."""
+    from _small_net import make_small_checkpoint
+    from ipnet_cosim.device.card import DeviceCard
+    from ipnet_cosim.device.errors import ConfigError
+    from ipnet_cosim.models.checkpoint import load_checkpoint
+    from ipnet_cosim.netlist_gen.finetune import finetune_hardware, hardware_of
+    from ipnet_cosim.netlist_gen.mapping import MappingOptions
+    base = DeviceCard()
+    card = dataclasses.replace(base, limits=dataclasses.replace(base.limits, t_max_k=420.0))
+    ck = make_small_checkpoint(tmp_path / "ck", card=card)
+    runs = {pen: finetune_hardware(ck, tmp_path / f"ft{pen:g}", MappingOptions(), epochs=2, batch_size=8,
+                                   t_max_penalty=pen) for pen in (0.0, 10.0)}
+    assert runs[0.0]["junction_excess_before"] == runs[10.0]["junction_excess_before"] > 0.01
+    assert runs[10.0]["junction_excess_after"] < 0.7 * runs[0.0]["junction_excess_after"]
+    assert hardware_of(load_checkpoint(tmp_path / "ft10").raw)["t_max_penalty"] == 10.0
+    for bad in (-1.0, float("nan"), True):
+        with pytest.raises(ConfigError, match="t_max_penalty"):
+            finetune_hardware(ck, tmp_path / "never", MappingOptions(), t_max_penalty=bad)
+    assert not (tmp_path / "never").exists()

@@ -31,6 +31,7 @@ from ipnet_cosim.netlist_gen.sweep_config import load_sweep_config
     ("[parameters]\nr_wire_ohm = [1.0]\n[finetune]\nspeed = 2\n", "[finetune] has unknown key"),
     ("[parameters]\nr_wire_ohm = [1.0]\n[finetune]\nvariation = 'always'\n", "'always' is unknown"),
     ("[parameters]\nr_wire_ohm = [1.0]\n[finetune]\nlr = -1.0\n", "finetune.lr"),
+    ("[parameters]\nr_wire_ohm = [1.0]\n[finetune]\nt_max_penalty = -2\n", "finetune.t_max_penalty"),
     ("finetune = 3\n[parameters]\nr_wire_ohm = [1.0]\n", "finetune must be a table"),
     ("[parameters]\nr_wire_ohm = [1.0]\nchips = 3\n", "'chips' is a top-level key: write it before [parameters]"),
 ])
