@@ -110,3 +110,15 @@ def test_train_names_an_unknown_training_noise(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "train_noise 'rain' is unknown" in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--training", "dirty"], "training regime"),
+    (["--seeds", "0"], "--seeds"),
+])
+def test_experiment_noise_names_bad_options_before_any_work(tmp_path, capsys, args, message):
+    out = tmp_path / "never"
+    code = main(["experiment", "noise", "-o", str(out), "--quick", *args])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and "Traceback" not in err
+    assert not out.exists()
