@@ -13,11 +13,15 @@ point (``[finetune]``).
 the junction-temperature penalty (``[finetune] t_max_penalty``): can fine-tuning bring it back below T_max, and at
 what accuracy?
 
+``card-drive``: the other lever for that junction: the drive's supply ``drive.v_dd_v`` 0.9 / 0.85 / 0.8 / 0.75 V (the
+compliance v_dd - 0.15 V caps the current, and so the heat) at R_th 1.4 MK/W, C_th 3 fJ/K, each point fine-tuned for
+one epoch on its own card.
+
 Writes ``benchmarks/results/sweep_<example>.json``: the configuration, the wall time, and per point the parameters,
 accuracy, energy per inference, SOA margins and (card) the fine-tuned accuracy; keeps the sweep folders in
 ``--work``.
 
-    python benchmarks/sweep_examples.py gmax-wire|card|card-cool [--work /tmp/ipnet-sweep-examples]
+    python benchmarks/sweep_examples.py gmax-wire|card|card-cool|card-drive [--work /tmp/ipnet-sweep-examples]
 """
 
 from __future__ import annotations
@@ -63,6 +67,15 @@ epochs = 2
 t_max_penalty = 30.0
 """
 
+CARD_DRIVE = """samples = 20
+[parameters]
+mtj.r_th_k_per_w = [1.4e6]
+mtj.c_th_j_per_k = [3e-15]
+drive.v_dd_v = [0.9, 0.85, 0.8, 0.75]
+[finetune]
+epochs = 1
+"""
+
 
 def run(config: str, folder: Path) -> tuple[dict, float]:
     folder.mkdir(parents=True, exist_ok=True)
@@ -86,7 +99,7 @@ def rows(sweep: dict) -> list[dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("example", choices=("gmax-wire", "card", "card-cool"))
+    parser.add_argument("example", choices=("gmax-wire", "card", "card-cool", "card-drive"))
     parser.add_argument("--work", type=Path, default=Path("/tmp/ipnet-sweep-examples"))
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
@@ -98,9 +111,10 @@ def main() -> None:
     if args.example == "gmax-wire":
         sweep, wall = run(GMAX_WIRE, work)
         result.update(config=GMAX_WIRE, wall_s=wall, points=rows(sweep), pareto_ids=sweep["pareto_ids"])
-    elif args.example == "card-cool":
-        sweep, wall = run(CARD_COOL, work)
-        result.update(config=CARD_COOL, wall_s=wall, points=rows(sweep), pareto_ids=sweep["pareto_ids"])
+    elif args.example in ("card-cool", "card-drive"):
+        config = CARD_COOL if args.example == "card-cool" else CARD_DRIVE
+        sweep, wall = run(config, work)
+        result.update(config=config, wall_s=wall, points=rows(sweep), pareto_ids=sweep["pareto_ids"])
     else:
         plain, wall_plain = run(CARD, work / "as_trained")
         tuned, wall_tuned = run(CARD_FINETUNE, work / "finetuned")
