@@ -4,6 +4,7 @@ on long generated streams within 5 %), and the noisy test sets equal to the clea
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -173,7 +174,7 @@ def test_noise_experiment_quick_covers_every_regime_kind_level_and_seed(tmp_path
     check = res["circuit_check"]
     assert check["all_spikes_equal_pytorch"] and check["classes_agree"] == 1
     assert check["noise"]["kind"] == "burst" and check["noise"]["level"] == 800
-    manifest = json.loads((tmp_path / "circuit" / "export" / "manifest.json").read_text())
+    manifest = json.loads((Path(check["export"]) / "manifest.json").read_text())
     assert manifest["samples"]["noise"]["level"] == 800 and manifest["samples"]["noise"]["seed"] == 3
     messages: list[str] = []
     again = run_experiment("noise", tmp_path, quick=True, seeds=1, seed=3, levels={"burst": (800,)}, archs=archs,

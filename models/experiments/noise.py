@@ -166,7 +166,8 @@ def run_noise(out_dir: Path, *, seed: int = 0, quick: bool = False, progress: Ca
         lines += [f"{TRAINING_LABELS[regime]}: {line}" for line in said]
     check = None
     if circuit_setting is not None and first_ipnet is not None:
-        check = circuit_check(out_dir / "circuit", first_ipnet[0], first_ipnet[1], circuit_setting,
+        where = out_dir / "circuit" / f"{circuit_setting.kind}_{circuit_setting.level:g}_{circuit_samples}samples"
+        check = circuit_check(where, first_ipnet[0], first_ipnet[1], circuit_setting,
                               noise_seed=first_ipnet[2], n_samples=circuit_samples, progress=progress)
         lines.append(check["summary_line"])
     result = {"experiment": "noise", "seeds": list(range(seed, seed + seeds)), "quick": quick,
