@@ -108,6 +108,7 @@ def build_report(folder: str | Path, *, sim: str | Path | None = None,
             "crossbar": str(sim_prov.get("crossbar", "netlist")),
             "package_version": man.package_version,
             "samples": ", ".join(str(s) for s in data.samples),
+            "stimulus": _stimulus(man),
         },
         "inputs": {"mapping_options": man.mapping_options, "device_card": man.device_card,
                    "timing": man.timing.to_dict(), "assumptions": assumptions.to_dict(), "memory": memory_inputs},
@@ -432,6 +433,16 @@ def validate_report(report: Mapping[str, Any]) -> None:
     except jsonschema.ValidationError as exc:
         where = "/".join(str(p) for p in exc.absolute_path)
         raise ConfigError(f"report does not match its schema at '{where}': {exc.message}") from exc
+
+
+def _stimulus(man) -> str:
+    """What the simulated samples are: the data set's test samples, clean or with the export's sensor noise."""
+    dataset = man.data_config.get("dataset", "?")
+    noise = man.samples.noise
+    if noise is None:
+        return f"test samples of {dataset} as recorded (no added noise)"
+    return (f"test samples of {dataset} with sensor noise added to their event streams: {noise['kind']} = "
+            f"{noise['level']:g} ({noise['unit']}), noise seed {noise['seed']} (export --noise)")
 
 
 from ipnet_cosim.energy.report_text import write_report  # noqa: E402  (re-exported)

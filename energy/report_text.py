@@ -347,7 +347,8 @@ def _plots(report: Mapping[str, Any], data: SimulationData) -> dict[str, bytes]:
 def format_markdown(report: Mapping[str, Any], plots: Iterable[str] = ()) -> str:
     p = report["provenance"]
     lines = ["# ipnet-cosim report", "",
-             f"Export `{p['export']}`, samples {p['samples']}; checkpoint sha256 `{p['checkpoint_sha256'][:16]}...`, "
+             f"Export `{p['export']}`, samples {p['samples']} ({p.get('stimulus', 'test samples')}); checkpoint "
+             f"sha256 `{p['checkpoint_sha256'][:16]}...`, "
              f"ngspice {p['ngspice']}, ipnet-cosim {p['package_version']}.", "",
              "Every figure in `report.json` carries its unit and whether it was simulated, computed or assumed, "
              "with its source.", ""]
@@ -387,7 +388,8 @@ def format_html(report: Mapping[str, Any], plots: Mapping[str, bytes]) -> str:
              ".note{color:#555;font-size:90%}.bad{background:#fdd;border:2px solid #c00;padding:.5em}"
              ".ok{color:#060}</style></head><body>",
              "<h1>ipnet-cosim report</h1>",
-             f"<p>Export <code>{esc(p['export'])}</code>, samples {esc(p['samples'])}; ngspice {esc(p['ngspice'])}, "
+             f"<p>Export <code>{esc(p['export'])}</code>, samples {esc(p['samples'])} "
+             f"({esc(p.get('stimulus', 'test samples'))}); ngspice {esc(p['ngspice'])}, "
              f"ipnet-cosim {esc(p['package_version'])}. Every figure in <code>report.json</code> carries its unit "
              f"and whether it was simulated, computed or assumed, with its source.</p>"]
     soa = report["soa"]

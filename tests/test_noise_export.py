@@ -122,3 +122,16 @@ def test_experiment_noise_names_bad_options_before_any_work(tmp_path, capsys, ar
     err = capsys.readouterr().err
     assert code == 2 and message in err and "Traceback" not in err
     assert not out.exists()
+
+
+def test_a_report_of_a_noisy_export_states_its_stimulus(noisy_export, small_ck, tmp_path):
+    from ipnet_cosim.energy.report import build_report, write_report
+    simulate_export(noisy_export, out=tmp_path / "twin", simulator="twin", progress=False)
+    report, data = build_report(noisy_export, sim=tmp_path / "twin")
+    assert "burst = 150 (events in the distractor burst), noise seed 4" in report["provenance"]["stimulus"]
+    write_report(report, data, tmp_path / "report")
+    assert "noise seed 4" in (tmp_path / "report" / "report.md").read_text()
+    clean = tmp_path / "clean"
+    export_network(small_ck, clean, samples=[0])
+    simulate_export(clean, out=tmp_path / "twin_clean", simulator="twin", progress=False)
+    assert "no added noise" in build_report(clean, sim=tmp_path / "twin_clean")[0]["provenance"]["stimulus"]
