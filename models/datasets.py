@@ -59,14 +59,14 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         check_field_types(self)
+        if self.dataset not in DATASETS:
+            raise ConfigError(f"data set '{self.dataset}' is unknown; use one of {', '.join(DATASETS)}")
         from ipnet_cosim.models.data.noise import TRAIN_NOISE
         if self.train_noise not in TRAIN_NOISE:
             raise ConfigError(f"data: train_noise '{self.train_noise}' is unknown; use one of {', '.join(TRAIN_NOISE)}")
         if self.train_noise != "none" and not self.dataset.startswith("synthetic"):
             raise ConfigError(f"data: train_noise '{self.train_noise}' adds noise to the synthetic generator's event "
                               f"streams; data set '{self.dataset}' is recorded (use train_noise 'none')")
-        if self.dataset not in DATASETS:
-            raise ConfigError(f"data set '{self.dataset}' is unknown; use one of {', '.join(DATASETS)}")
         for name in ("n_bins", "height", "width"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"data: {name} ({getattr(self, name)}) must be at least 1")

@@ -90,8 +90,7 @@ def load_samples(data_config: dict, indices: Sequence[int],
         _, test = load_dataset(data)
     else:
         from ipnet_cosim.models.data.noise import NoiseSetting
-        test = load_noisy_test(data, NoiseSetting.from_dict({k: v for k, v in noise.items() if k != "seed"}),
-                               int(noise["seed"]))
+        test = load_noisy_test(data, *NoiseSetting.from_record(noise))
     n = test.frames.shape[0]
     bad = [i for i in indices if not 0 <= i < n]
     if bad:

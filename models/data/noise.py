@@ -20,7 +20,7 @@ depend on the other samples or levels, and the clean data's streams are untouche
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -145,10 +145,20 @@ class NoiseSetting:
     def from_dict(cls, data) -> "NoiseSetting":
         if not isinstance(data, dict) or not {"kind", "level"} <= set(data):
             raise ConfigError(f"a noise setting needs 'kind' and 'level', got {data!r}")
-        extra = set(data) - {"kind", "level", "unit", "hot_pixel_rate_hz", "burst_size_px", "burst_fraction"}
+        extra = set(data) - {f.name for f in fields(cls)} - {"unit"}
         if extra:
             raise ConfigError(f"noise setting: unknown field(s) {sorted(extra)}")
         return cls(**{k: v for k, v in data.items() if k != "unit"})
+
+    @classmethod
+    def from_record(cls, record) -> tuple["NoiseSetting", int]:
+        """(setting, seed) of a manifest's noise record: :meth:`to_dict` plus ``seed``."""
+        if not isinstance(record, dict):
+            raise ConfigError(f"a noise record must be a table (kind, level, seed), got {type(record).__name__}")
+        seed = record.get("seed")
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ConfigError(f"seed must be an integer >= 0, got {seed!r}")
+        return cls.from_dict({k: v for k, v in record.items() if k != "seed"}), seed
 
     @classmethod
     def parse(cls, text: str) -> "NoiseSetting":
@@ -185,9 +195,11 @@ TRAIN_NOISE = ("none", "mixed")
 MIXED_LEVELS = {"background": (0.05, 0.1, 0.2, 0.5), "hot_pixels": (4, 16, 64), "burst": (100, 300, 1000)}
 MIXED_CLEAN_FRACTION = 0.25
 MIXED_RECIPE = ("'mixed': each training and validation sample (forward and reversed apart) is kept clean with "
-                "probability 0.25, else gets one noise kind drawn uniformly (background / hot pixels / burst) at a "
-                "level drawn uniformly from background 0.05, 0.1, 0.2, 0.5 Hz per pixel; 4, 16, 64 hot pixels (a "
-                "sensor drawn per sample); bursts of 100, 300, 1000 events. Streams independent of the test noise")
+                f"probability {MIXED_CLEAN_FRACTION:g}, else gets one noise kind drawn uniformly (background / hot "
+                f"pixels / burst) at a level drawn uniformly from "
+                + "; ".join(f"{kind} {', '.join(f'{v:g}' for v in values)} ({LEVEL_UNITS[kind]})"
+                            for kind, values in MIXED_LEVELS.items())
+                + " (hot pixels: a sensor drawn per sample). Streams independent of the test noise")
 _SPLIT_KEYS = {"train": 2, "val": 3}
 
 

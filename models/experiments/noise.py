@@ -17,7 +17,6 @@ checkpoint's sha256, so a rerun or a resumed run evaluates only what is missing.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from pathlib import Path
@@ -27,6 +26,7 @@ import numpy as np
 
 from ipnet_cosim.device.card import DeviceCard
 from ipnet_cosim.device.errors import ConfigError
+from ipnet_cosim.device.fileio import sha256_file
 from ipnet_cosim.models.checkpoint import write_json
 from ipnet_cosim.models.datasets import DataConfig
 from ipnet_cosim.models.experiments.temporal import ARCH_ORDER, _log, default_settings, train_or_reuse
@@ -82,7 +82,7 @@ class _Evaluations:
 
     def key(self, folder: Path, kind: str, level: float, noise_seed: int) -> str:
         if folder not in self._sha:
-            self._sha[folder] = hashlib.sha256((folder / "checkpoint.pt").read_bytes()).hexdigest()
+            self._sha[folder] = sha256_file(folder / "checkpoint.pt")
         return f"{self._sha[folder]}|{'clean' if level == 0 else kind}|{float(level):g}|{noise_seed}"
 
     def get(self, key: str) -> tuple[int, int] | None:
@@ -136,9 +136,9 @@ def run_noise(out_dir: Path, *, seed: int = 0, quick: bool = False, progress: Ca
                 metrics = train_or_reuse(folders[regime, arch], network, data, options, card, progress)
                 runs.append({"seed": s, "arch": arch, "training": regime, "folder": str(folders[regime, arch]),
                              "clean_test_accuracy": metrics["test_accuracy"]})
-        if first_ipnet is None and "ipnet" in archs and "clean" in training:
-            first_ipnet = (folders["clean", "ipnet"], DataConfig(dataset="synthetic-22", **data_kw), s)
         test_data = DataConfig(dataset="synthetic-22", **data_kw)
+        if first_ipnet is None and "ipnet" in archs and "clean" in training:
+            first_ipnet = (folders["clean", "ipnet"], test_data, s)
         for kind, values in levels.items():
             for level in values:
                 test = None

@@ -242,13 +242,8 @@ class SamplesRecord:
 
 def _noise_table(noise: Any, where: str) -> dict[str, Any]:
     from ipnet_cosim.models.data.noise import NoiseSetting
-    if not isinstance(noise, dict):
-        raise ExportError(f"{where} must be a table (kind, level, seed), got {type(noise).__name__}")
-    seed = noise.get("seed")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ExportError(f"{where}: seed must be an integer >= 0, got {seed!r}")
     try:
-        NoiseSetting.from_dict({k: v for k, v in noise.items() if k != "seed"})
+        NoiseSetting.from_record(noise)
     except ConfigError as exc:
         raise ExportError(f"{where}: {exc}") from None
     return dict(noise)
