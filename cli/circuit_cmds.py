@@ -65,19 +65,28 @@ def export_cmd(checkpoint: Path = typer.Argument(..., help="checkpoint folder or
                noise: Optional[str] = typer.Option(None, help="stimulus with sensor noise, KIND=LEVEL: "
                                                    "background=0.1 (events/pixel/s) | hot_pixels=16 | burst=300 "
                                                    "(synthetic data sets; recorded in the manifest)"),
-               noise_seed: int = typer.Option(0, help="seed of the stimulus noise (--noise)")
+               noise_seed: int = typer.Option(0, help="seed of the stimulus noise (--noise)"),
+               firing: str = typer.Option("median", help="median (u = 1/2: fire when H >= ln 2, an idealisation) | "
+                                          "stochastic (every neuron gets its own draw source; simulate applies the "
+                                          "recorded draws of each sample, the same in the circuit and in PyTorch)"),
+               draw_seed: int = typer.Option(0, help="stochastic: seed of the neurons' draws"),
+               draws: int = typer.Option(3, help="stochastic: draws per sample the export is meant for (simulate "
+                                         "--draw K runs draw K)")
                ) -> None:
     """Export a trained checkpoint to crossbar netlists, stimulus and a manifest."""
     from rich.console import Console
+    from ipnet_cosim.device.draws import Firing
     from ipnet_cosim.models.data.noise import NoiseSetting
     from ipnet_cosim.netlist_gen.export import export_network, parse_samples
     console = Console(stderr=True)
     setting = NoiseSetting.parse(noise) if noise is not None else None
+    mode = Firing(firing, seed=draw_seed, draws=draws if firing == "stochastic" else 1)
     options = _mapping_options(synapse, tile_rows, tile_cols, g_min, g_max, levels, variation, variation_s,
                                variation_kind, variation_seed, r_wire, r_driver, wire_model, slices)
     manifest = export_network(checkpoint, out, samples=parse_samples(samples), options=options, progress=console.log,
-                              notify=lambda msg: typer.echo(msg, err=True), noise=setting, noise_seed=noise_seed)
-    console.print(f"[bold]wrote[/bold] {out.resolve()}")
+                              notify=lambda msg: typer.echo(msg, err=True), noise=setting, noise_seed=noise_seed,
+                              firing=mode)
+    console.print(f"[bold]wrote[/bold] {out.resolve()} (neurons: {mode.describe()})")
     for layer in manifest["layers"]:
         console.print(f"  {layer['name']}: {layer['type']} -> {layer['units']} netlists, {layer['tiles']} tiles, "
                       f"{layer['devices']} devices ({layer['unit']})")
@@ -142,7 +151,9 @@ def simulate_cmd(folder: Path = typer.Argument(..., help="export folder (ipnet-c
                                                "circuit: spikes, scores, energies and peaks computed from the "
                                                "PyTorch twin, labelled computed)"),
                  soa: str = typer.Option("warn", help="safe operating area check against the device card's limits: "
-                                         "strict (stop at a violation, named), warn (report it), off (record only)")
+                                         "strict (stop at a violation, named), warn (report it), off (record only)"),
+                 draw: Optional[int] = typer.Option(None, help="stochastic export: the draw index to simulate (default "
+                                                    "0; results in FOLDER/sim, or FOLDER/sim_draw_K for K > 0)")
                  ) -> None:
     """Simulate an export in ngspice (or VACASK) layer by layer (resumable) and compare with PyTorch."""
     import os
@@ -159,9 +170,11 @@ def simulate_cmd(folder: Path = typer.Argument(..., help="export folder (ipnet-c
                              workers=n_workers, waveform_units=waveforms, compare=compare, progress=True,
                              plots=plots, energy=energy, scheduler=scheduler, crossbar=crossbar,
                              simulator=simulator, soa=soa,
-                             notify=lambda msg: console.print(f"[yellow]{msg}[/yellow]"))
+                             notify=lambda msg: console.print(f"[yellow]{msg}[/yellow]"), draw=draw)
     s = result["summary"]
-    console.print(f"[bold]wrote[/bold] {(out or folder / 'sim').resolve()}")
+    default = folder / ("sim" if not draw else f"sim_draw_{draw}")
+    console.print(f"[bold]wrote[/bold] {(out or default).resolve()}")
+    console.print(f"  neurons: {s['firing_note']}")
     undecided = f" ({s['circuit_no_decision']} without a decision: tied top scores)" if s.get("circuit_no_decision") else ""
     ci = s.get("circuit_accuracy_ci95")
     interval = f" (95 % interval {ci[0]:.3f}-{ci[1]:.3f})" if ci else ""
@@ -242,10 +255,14 @@ def demo_cmd(out: Path = typer.Option(Path("results/demo"), "--out", "-o", help=
                                         "checkpoint"),
              checkpoint: Optional[Path] = typer.Option(None, help="use this checkpoint folder instead of the bundled "
                                                        "one"),
-             synapse: Synapse = "ideal") -> None:
+             synapse: Synapse = "ideal",
+             firing: str = typer.Option("stochastic", help="stochastic (the device: every neuron fires when H >= "
+                                        "-ln u, recorded draws, seed 0, draw 0) | median (u = 1/2, an idealisation)")
+             ) -> None:
     """The whole pipeline on built-in defaults: checkpoint -> export -> ngspice -> energy/area report."""
     import os
     from rich.console import Console
+    from ipnet_cosim.device.draws import Firing
     from ipnet_cosim.device.errors import ConfigError
     from ipnet_cosim.energy.report import build_report, write_report
     from ipnet_cosim.netlist_gen.export import export_network
@@ -254,6 +271,7 @@ def demo_cmd(out: Path = typer.Option(Path("results/demo"), "--out", "-o", help=
     console = Console(stderr=True)
     if samples < 1:
         raise typer.BadParameter("--samples must be >= 1")
+    mode = Firing(firing, seed=0, draws=1)
     out.mkdir(parents=True, exist_ok=True)
     if checkpoint is not None and train:
         raise typer.BadParameter("--checkpoint and --train exclude each other")
@@ -287,9 +305,14 @@ def demo_cmd(out: Path = typer.Option(Path("results/demo"), "--out", "-o", help=
         if made.options() != options:
             raise ConfigError(f"{export} was exported with other mapping options (synapse card "
                               f"'{made.options().synapse.name}'); delete {out} or choose another --out")
+        if made.firing_mode() != mode:
+            raise ConfigError(f"{export} was exported with {made.firing_mode().mode} firing; delete {out} or choose "
+                              f"another --out")
+    _print_checkpoint_accuracy(console, ck_file)
     if not (export / ExportFiles.MANIFEST).is_file():
-        console.log(f"2/4 export: netlists, stimulus, manifest; synapse: {options.synapse.headline()}")
-        export_network(ck, export, samples=range(samples), options=options, progress=console.log)
+        console.log(f"2/4 export: netlists, stimulus, manifest; synapse: {options.synapse.headline()}; neurons: "
+                    f"{mode.describe()}")
+        export_network(ck, export, samples=range(samples), options=options, progress=console.log, firing=mode)
     else:
         console.log(f"2/4 export exists: {export}")
     console.log(f"3/4 ngspice, layer by layer, {samples} samples (cached units are reused)")
@@ -300,11 +323,26 @@ def demo_cmd(out: Path = typer.Option(Path("results/demo"), "--out", "-o", help=
                              notify=lambda msg: console.print(f"[yellow]{msg}[/yellow]"))
     s = result["summary"]
     console.log(f"   spikes equal to PyTorch in every layer: {s.get('all_spikes_equal')}; classes agree "
-                f"{s.get('classes_agree')}/{s['samples']}")
+                f"{s.get('classes_agree')}/{s['samples']} (neurons: {s['firing_note']})")
     console.log("4/4 energy and area report")
     report, data = build_report(export)
     paths = write_report(report, data, out / "report")
     _print_report_summary(console, report, paths)
+
+
+def _print_checkpoint_accuracy(console, ck_file: Path) -> None:
+    """The checkpoint's own test accuracy in both firing modes, as its training measured them."""
+    from ipnet_cosim.models.checkpoint import load_checkpoint
+    m = load_checkpoint(ck_file).metrics
+    if "test_accuracy" in m:
+        console.log(f"   checkpoint test accuracy (PyTorch, whole test set): median mode {m['test_accuracy']:.3f} "
+                    f"(u = 1/2, an idealisation)")
+    if "test_stochastic" in m:
+        acc = m["test_stochastic"]["accuracy"]
+        console.log(f"   under stochastic firing (the device): {acc['mean']:.3f} +- {acc['std_over_draws']:.3f} over "
+                    f"{acc['draws']} draws ({m.get('test_stochastic_precision', 'train precision')})")
+    else:
+        console.log("   not evaluated under stochastic firing; run 'ipnet-cosim evaluate CHECKPOINT --firing stochastic'")
 
 
 DEMO_WAVEFORM_UNIT = "L0_p044_c0"     # a frontier position in the middle of the frame (heat-memory neurons)

@@ -52,9 +52,16 @@ def train_cmd(out: Path = typer.Option(Path("results/train/ipnet"), "--out", "-o
                                                   "default) or ideal (unbounded mirror; not realisable)"),
               t_max_penalty: Optional[float] = typer.Option(None, help="weight of the junction-temperature "
                                                             "penalty (keeps every MTJ below the card's t_max)"),
+              firing: Optional[str] = typer.Option(None, help="neuron firing in training: median (u = 1/2, an "
+                                                   "idealisation; default) | stochastic (a seeded draw per neuron "
+                                                   "and step, as the device fires)"),
+              coin_flip_penalty: Optional[float] = typer.Option(None, help="weight of the penalty on neuron-steps "
+                                                                "whose firing is a coin flip (mean p(1-p))"),
               train_noise: Optional[str] = typer.Option(None, help="synthetic data: none (default) | mixed (sensor "
                                                         "noise and bursts added to the training and validation "
                                                         "streams; the test set stays clean)"),
+              init: Optional[Path] = typer.Option(None, help="start from this checkpoint's weights (a fine-tune, "
+                                                  "e.g. for --firing stochastic); same network and card"),
               config: Optional[Path] = typer.Option(None, help="TOML/YAML/JSON with sections network, data, train"),
               card: Optional[Path] = typer.Option(None, help="device card file; default card if omitted"),
               threads: int = typer.Option(0, help="torch CPU threads (0: torch default)"),
@@ -78,7 +85,9 @@ def train_cmd(out: Path = typer.Option(Path("results/train/ipnet"), "--out", "-o
                                (dat, "n_train_per_class", train_per_class),
                                (dat, "n_test_per_class", test_per_class),
                                (net, "memory_layers", _parse_int_list(memory_layers)), (net, "drive", drive),
-                               (opt, "t_max_penalty", t_max_penalty), (dat, "train_noise", train_noise)):
+                               (opt, "t_max_penalty", t_max_penalty), (dat, "train_noise", train_noise),
+                               (opt, "firing", firing), (opt, "coin_flip_penalty", coin_flip_penalty),
+                               (opt, "init_checkpoint", None if init is None else str(init))):
         if value is not None:
             target[key] = value
     opt["threads"] = threads or opt.get("threads", 0)
@@ -92,8 +101,13 @@ def train_cmd(out: Path = typer.Option(Path("results/train/ipnet"), "--out", "-o
     metrics = train(out, net_cfg, data_cfg, TrainConfig.from_dict(opt), card_option(card), resume=resume,
                     progress_bar=not quiet, log=console.log)
     console.print(f"[bold]test accuracy[/bold] {metrics['test_accuracy']:.4f} "
-                  f"({metrics['test_accuracy_precision']}), {metrics['parameter_count']} parameters, "
-                  f"{metrics['train_seconds']:.0f} s training")
+                  f"({metrics['test_accuracy_precision']}; median mode, an idealisation), "
+                  f"{metrics['parameter_count']} parameters, {metrics['train_seconds']:.0f} s training")
+    if "test_stochastic" in metrics:
+        acc = metrics["test_stochastic"]["accuracy"]
+        console.print(f"[bold]stochastic firing[/bold] {acc['mean']:.4f} +- {acc['std_over_draws']:.4f} over "
+                      f"{acc['draws']} draws (95 % interval {acc['ci95'][0]:.3f}-{acc['ci95'][1]:.3f}; "
+                      f"{metrics['test_stochastic_precision']})")
     console.print(f"[bold]wrote[/bold] {(out / 'checkpoint.pt').resolve()}")
 
 
@@ -103,14 +117,22 @@ def evaluate_cmd(checkpoint: Path = typer.Argument(..., help="checkpoint file or
                  dataset: Optional[str] = typer.Option(None, help="data set (default: the checkpoint's)"),
                  data_root: Optional[Path] = typer.Option(None, help="DVS128 Gesture folder"),
                  out: Optional[Path] = typer.Option(None, "--out", "-o", help="write the metrics JSON here"),
+                 firing: str = typer.Option("median", help="median (u = 1/2: fire when H >= ln 2, an idealisation) | "
+                                            "stochastic (each neuron fires when H >= -ln u, u drawn per neuron "
+                                            "and step, as the device does)"),
+                 draws: int = typer.Option(10, help="stochastic: draws per sample"),
+                 draw_seed: int = typer.Option(0, help="stochastic: seed of the draws"),
                  threads: int = typer.Option(0, help="torch CPU threads (0: torch default)")) -> None:
-    """Evaluate a checkpoint on its test set (or another data set of the same shape)."""
+    """Evaluate a checkpoint on its test set (or another data set of the same shape); under stochastic firing the
+    accuracy is a distribution over the draws, with each MTJ layer's coin-flip fraction."""
     import torch
+    from ipnet_cosim.device.draws import Firing
     from ipnet_cosim.models.checkpoint import load_checkpoint, write_json
     from ipnet_cosim.models.datasets import DataConfig, load_dataset
     from ipnet_cosim.models.train import evaluate
     if threads:
         torch.set_num_threads(threads)
+    mode = Firing(firing, seed=draw_seed, draws=draws if firing == "stochastic" else 1)
     ck = load_checkpoint(checkpoint)
     dat = dict(ck.data_config)
     if dataset is not None:
@@ -120,13 +142,30 @@ def evaluate_cmd(checkpoint: Path = typer.Argument(..., help="checkpoint file or
     data_cfg = DataConfig.from_dict(dat)
     _, test = load_dataset(data_cfg)
     ck.model.set_precision(precision)
-    result = evaluate(ck.model, test.frames, test.labels, batch_size=32)
+    arch = ck.network_config.arch
+    if mode.stochastic:
+        from ipnet_cosim.models.train import ProgressBar
+        from ipnet_cosim.models.stochastic import evaluate_firing
+        with ProgressBar(True) as bar:
+            task = bar.task(f"{draws} draws per sample", len(test.labels))
+            result = evaluate_firing(ck.model, test.frames, test.labels, mode,
+                                     progress=lambda done, n: bar.update(task, completed=done))
+        acc = result["accuracy"]
+        typer.echo(f"{arch}: accuracy {acc['mean']:.4f} +- {acc['std_over_draws']:.4f} over {acc['draws']} draws "
+                   f"(per draw {acc['min']:.4f}-{acc['max']:.4f}; 95 % interval {acc['ci95'][0]:.4f}-"
+                   f"{acc['ci95'][1]:.4f}) on {result['n_samples']} samples ({data_cfg.dataset}, {precision} "
+                   f"precision, {mode.describe()})")
+        for layer in result["layers"]:
+            typer.echo(f"  layer {layer['layer']} ({layer['kind']}): fire rate {layer['fire_rate']:.4f}, coin-flip "
+                       f"neuron-steps (0.05 < p < 0.95) {layer['coin_flip_fraction']:.4f}")
+    else:
+        result = evaluate(ck.model, test.frames, test.labels, batch_size=32)
+        typer.echo(f"{arch}: accuracy {result['accuracy']:.4f} on {result['n_samples']} "
+                   f"samples ({data_cfg.dataset}, {precision} precision, {mode.describe()})")
+        if "direction_accuracy" in result:
+            typer.echo(f"forward/reversed told apart: {result['direction_accuracy']:.4f} (chance 0.5)")
     result.update({"checkpoint": str(ck.path), "precision": precision, "data_config": data_cfg.to_dict(),
-                   "arch": ck.network_config.arch})
-    typer.echo(f"{ck.network_config.arch}: accuracy {result['accuracy']:.4f} on {result['n_samples']} "
-               f"samples ({data_cfg.dataset}, {precision} precision)")
-    if "direction_accuracy" in result:
-        typer.echo(f"forward/reversed told apart: {result['direction_accuracy']:.4f} (chance 0.5)")
+                   "arch": arch, "firing": mode.to_dict(), "firing_note": mode.describe()})
     if out is not None:
         write_json(out, result)
         typer.echo(f"wrote {out}")

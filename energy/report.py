@@ -25,6 +25,7 @@ import math
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from ipnet_cosim.device.draws import MEDIAN_NOTE
 from ipnet_cosim.device.errors import ConfigError
 from ipnet_cosim.energy import memory as mem
 from ipnet_cosim.energy.accounting import PeripheryAssumptions, SimulationData, energy_breakdown, load_simulation
@@ -73,6 +74,8 @@ def build_report(folder: str | Path, *, sim: str | Path | None = None,
     sim_src = (f"computed: the PyTorch twin (simulate --simulator twin; no circuit), {n} samples of {data.folder.name}"
                if kind == "computed" else f"simulated: {sim_prov.get('simulator', 'ngspice')}, {n} samples of "
                                           f"{data.folder.name}")
+    firing = summary.get("firing_note", MEDIAN_NOTE)       # results written before stochastic firing: median
+    sim_src += f"; neurons: {firing}"
     accuracy = {"circuit": figure(summary.get("circuit_accuracy", 0.0), "1", kind,
                                 sim_src + "; predicted class = argmax of the readout column charge; a sample whose "
                                 "top scores tie is 'no decision' and counts as wrong")}
@@ -87,8 +90,8 @@ def build_report(folder: str | Path, *, sim: str | Path | None = None,
                                                  sim_src + "; samples whose top class scores are equal (no decision)")
     if "torch_accuracy" in summary:
         accuracy["pytorch"] = figure(summary["torch_accuracy"], "1", "computed",
-                                   "PyTorch, exact precision, same samples; model: "
-                                   + summary.get("torch_model", "the checkpoint's network"))
+                                   "PyTorch, exact precision, same samples and draws; model: "
+                                   + summary.get("torch_model", "the checkpoint's network") + f"; neurons: {firing}")
     if "network_accuracy" in summary:
         accuracy["pytorch_network"] = figure(summary["network_accuracy"], "1", "computed",
                                            "PyTorch, exact precision, same samples; the checkpoint's network "
@@ -109,6 +112,7 @@ def build_report(folder: str | Path, *, sim: str | Path | None = None,
             "package_version": man.package_version,
             "samples": ", ".join(str(s) for s in data.samples),
             "stimulus": _stimulus(man),
+            "firing": firing,
         },
         "inputs": {"mapping_options": man.mapping_options, "device_card": man.device_card,
                    "timing": man.timing.to_dict(), "assumptions": assumptions.to_dict(), "memory": memory_inputs},

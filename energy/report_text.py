@@ -18,6 +18,7 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
+from ipnet_cosim.device.draws import MEDIAN_NOTE
 from ipnet_cosim.energy import memory as mem
 from ipnet_cosim.energy.accounting import CATEGORIES, SimulationData
 
@@ -350,6 +351,7 @@ def format_markdown(report: Mapping[str, Any], plots: Iterable[str] = ()) -> str
              f"Export `{p['export']}`, samples {p['samples']} ({p.get('stimulus', 'test samples')}); checkpoint "
              f"sha256 `{p['checkpoint_sha256'][:16]}...`, "
              f"ngspice {p['ngspice']}, ipnet-cosim {p['package_version']}.", "",
+             f"Neurons: {p.get('firing', MEDIAN_NOTE)}.", "",
              "Every figure in `report.json` carries its unit and whether it was simulated, computed or assumed, "
              "with its source.", ""]
     soa = report["soa"]
@@ -391,7 +393,8 @@ def format_html(report: Mapping[str, Any], plots: Mapping[str, bytes]) -> str:
              f"<p>Export <code>{esc(p['export'])}</code>, samples {esc(p['samples'])} "
              f"({esc(p.get('stimulus', 'test samples'))}); ngspice {esc(p['ngspice'])}, "
              f"ipnet-cosim {esc(p['package_version'])}. Every figure in <code>report.json</code> carries its unit "
-             f"and whether it was simulated, computed or assumed, with its source.</p>"]
+             f"and whether it was simulated, computed or assumed, with its source.</p>",
+             f"<p><b>Neurons:</b> {esc(p.get('firing', MEDIAN_NOTE))}.</p>"]
     soa = report["soa"]
     if not soa["within"] or not soa["checked"]:
         parts.append(f"<p class='bad'><b>Safe operating area: {esc(soa['verdict'])}</b></p>")

@@ -13,7 +13,10 @@ Every network here has the same shape::
   ceiling ``i_max`` at which a fired junction takes the supply minus the headroom); ``drive="ideal"``
   feeds ``I_in`` itself (an ideal bidirectional, unbounded mirror: no chip has it, kept for comparison
   and for checkpoints trained before the bounded drive).
-* A **unit** turns the current sequence ``I[t]`` into the layer's output sequence.
+* A **unit** turns the current sequence ``I[t]`` into the layer's output sequence
+  (:mod:`~ipnet_cosim.models.units`); MTJ units fire in the median mode (``u = 1/2``, an idealisation) unless
+  the forward pass is given a draw source (:mod:`~ipnet_cosim.models.firing`: every neuron fires when its
+  hazard reaches ``-ln u``, a uniform ``u`` per neuron and step, as a thermally activated device does).
   - :class:`HeatMemoryNeurons`: thermal MTJ neurons that keep their heat from step to step
     (intrinsic plasticity; :func:`~ipnet_cosim.models.neuron.mtj_neuron_step`). This is IPNet's
     memory; ``memory_layers`` says which layers have it (default: the frontier, layer 0).
@@ -47,7 +50,7 @@ import dataclasses
 import functools
 import math
 from dataclasses import dataclass
-from typing import Any, Literal, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -56,7 +59,10 @@ from ipnet_cosim.device.card import DeviceCard
 from ipnet_cosim.device.errors import ConfigError
 from ipnet_cosim.models.config import check_field_types, check_known_keys
 from ipnet_cosim.models.drive import NeuronDriveStage
-from ipnet_cosim.models.neuron import NeuronParams, NeuronState, ap_voltage_v, mtj_neuron_step
+from ipnet_cosim.models.firing import DrawSource
+from ipnet_cosim.models.neuron import NeuronParams, ap_voltage_v
+from ipnet_cosim.models.units import (HeatMemoryNeurons, Precision, ThresholdMTJNeurons, UnitDetails, cold_threshold,
+                                      memoryless_card)
 
 LAYER_KINDS = ("conv", "linear")
 ARCHITECTURES = ("ipnet", "memoryless", "rnn", "lstm", "conv2p1d", "conv3d", "cnn2d_sum")
@@ -70,9 +76,6 @@ ARCH_DESCRIPTIONS = {
     "cnn2d_sum": "2D CNN on the time-averaged frame (sees no temporal order)",
 }
 DRIVES = ("bounded", "ideal")
-Precision = Literal["train", "exact"]
-EXACT_N_SUB = 64
-EXACT_N_SUB_IDLE = 16
 
 
 @dataclass(frozen=True)
@@ -240,115 +243,6 @@ def layer_shapes(config: NetworkConfig) -> list[tuple[int, ...]]:
     return shapes
 
 
-# -- neuron units ---------------------------------------------------------------------------------
-
-def memoryless_card(card: DeviceCard, tau_th_s: float) -> DeviceCard:
-    """The fast-thermal variant of a card: same device, C_th lowered so that R_th C_th = tau_th_s."""
-    return card.replace(c_th_j_per_k=tau_th_s / card.mtj.r_th_k_per_w)
-
-
-@functools.lru_cache(maxsize=32)
-def cold_threshold(card: DeviceCard) -> tuple[float, float]:
-    """Deterministic firing threshold of a neuron starting at ambient, and d(ln H)/dI there.
-
-    Returns:
-        (I_th in A: the smallest current that fires, found to 1e-12 relative by bisection on the
-        exact step; slope in 1/A).
-    """
-    p = NeuronParams.from_card(card)
-    zero = NeuronState(torch.zeros(1, dtype=torch.float64))
-
-    def hazard(i_a: float) -> float:
-        res = mtj_neuron_step(torch.tensor([i_a], dtype=torch.float64), zero, p,
-                              n_sub=EXACT_N_SUB, n_sub_idle=EXACT_N_SUB_IDLE)
-        return float(res.hazard[0])
-
-    ln2 = math.log(2.0)
-    lo, hi = 0.0, 4.0 * card.mtj.ic0_a
-    if hazard(hi) < ln2:
-        raise ConfigError(f"device card: a neuron at ambient does not fire even at {hi:g} A; check ic0_a/delta0")
-    while (hi - lo) > 1e-12 * hi:
-        mid = 0.5 * (lo + hi)
-        if hazard(mid) >= ln2:
-            hi = mid
-        else:
-            lo = mid
-    d = 1e-4 * hi
-    slope = (math.log(hazard(hi + d)) - math.log(hazard(hi - d))) / (2 * d)
-    return hi, slope
-
-
-class _SurrogateStep(torch.autograd.Function):
-    """Heaviside(x) forward; sigmoid'(x / width) / width backward (x in ln H units)."""
-
-    @staticmethod
-    def forward(ctx, x: Tensor, width: float) -> Tensor:
-        ctx.save_for_backward(x)
-        ctx.width = width
-        return (x >= 0).to(x.dtype)
-
-    @staticmethod
-    def backward(ctx, grad: Tensor):
-        (x,) = ctx.saved_tensors
-        s = torch.sigmoid(x / ctx.width)
-        return grad * s * (1 - s) / ctx.width, None
-
-
-class ThresholdMTJNeurons(nn.Module):
-    """Memoryless MTJ neurons (fast thermal path): spike iff I >= I_th (exact, see module docstring).
-
-    Input ``[T, ...]`` currents (A); output spikes of the same shape (0/1 floats). The surrogate
-    gradient is a sigmoid in ``ln H ~ slope (I - I_th)`` of width ``surrogate_width``.
-    """
-
-    def __init__(self, card: DeviceCard, surrogate_width: float) -> None:
-        super().__init__()
-        self.card = card
-        self.i_th_a, self.slope_per_a = cold_threshold(card)
-        self.surrogate_width = surrogate_width
-
-    def forward(self, i_a: Tensor) -> Tensor:
-        return _SurrogateStep.apply((i_a - self.i_th_a) * self.slope_per_a, self.surrogate_width)
-
-    def extra_repr(self) -> str:
-        return f"I_th={self.i_th_a * 1e6:.3f} uA, tau_th={self.card.mtj.tau_th_s:.3g} s"
-
-
-class HeatMemoryNeurons(nn.Module):
-    """Thermal MTJ neurons that keep their heat between steps (intrinsic plasticity).
-
-    Deterministic mode (u = 1/2) with the surrogate gradient of
-    :func:`~ipnet_cosim.models.neuron.mtj_neuron_step`; the heat carries gradients across steps.
-    """
-
-    def __init__(self, card: DeviceCard, surrogate_width: float, n_sub: int, n_sub_idle: int) -> None:
-        super().__init__()
-        self.card = card
-        self.params = NeuronParams.from_card(card)
-        self.surrogate_width = surrogate_width
-        self.train_n_sub, self.train_n_sub_idle = n_sub, n_sub_idle
-        self.precision: Precision = "train"
-
-    def forward(self, i_a: Tensor, return_heat: bool = False):
-        exact = self.precision == "exact"
-        n_sub = EXACT_N_SUB if exact else self.train_n_sub
-        n_idle = EXACT_N_SUB_IDLE if exact else self.train_n_sub_idle
-        state = NeuronState(torch.zeros_like(i_a[0]))
-        spikes, heat = [], []
-        for t in range(i_a.shape[0]):
-            if return_heat:
-                heat.append(state.t_rise_k)
-            res = mtj_neuron_step(i_a[t], state, self.params, mode="deterministic", n_sub=n_sub,
-                                  n_sub_idle=n_idle, surrogate_width=self.surrogate_width)
-            state = res.state
-            spikes.append(res.spikes)
-        out = torch.stack(spikes)
-        return (out, torch.stack(heat)) if return_heat else out
-
-    def extra_repr(self) -> str:
-        return f"tau_th={self.card.mtj.tau_th_s:.3g} s, keeps heat between steps"
-
-
 # -- conventional memories (baselines) ------------------------------------------------------------
 
 class RNNMemory(nn.Module):
@@ -474,7 +368,8 @@ class SpikingNet(nn.Module):
             else:
                 if i == 0 and config.arch == "conv2p1d":
                     memory = TemporalConv(spec.out, config.temporal_kernel)
-                unit = ThresholdMTJNeurons(self.fast_card, config.surrogate_width)
+                unit = ThresholdMTJNeurons(self.fast_card, config.surrogate_width, config.train_n_sub,
+                                           config.train_n_sub_idle)
             self.memories.append(memory)
             self.units.append(unit)
             in_shape = shapes[i]
@@ -510,7 +405,7 @@ class SpikingNet(nn.Module):
             raise ConfigError(f"precision '{precision}' is unknown; use 'train' or 'exact'")
         self.precision = precision
         for unit in self.units:
-            if isinstance(unit, HeatMemoryNeurons):
+            if isinstance(unit, (HeatMemoryNeurons, ThresholdMTJNeurons)):
                 unit.precision = precision
         return self.to(torch.float64 if precision == "exact" else torch.float32)
 
@@ -544,12 +439,24 @@ class SpikingNet(nn.Module):
             total = total + (torch.relu(t_bound - card.limits.t_max_k) / span).pow(2).mean()
         return total
 
-    def _input_threshold(self, i_th_a: float) -> float:
+    def coin_flip_variance(self, trace: Mapping[str, Any]) -> Tensor:
+        """Differentiable measure of how much of the network's firing is left to chance: per MTJ layer of a
+        forward ``trace`` run with ``details``, the mean over neuron-steps of the Bernoulli variance ``p (1 - p)``
+        of firing (``p = 1 - exp(-H)``: 1/4 at the median ``H = ln 2``, 0 for a certain outcome), summed over
+        layers."""
+        total = torch.zeros((), dtype=self.dtype)
+        for info in trace["details"]:
+            if info is not None:
+                p = -torch.expm1(-info.hazard)
+                total = total + (p * (1.0 - p)).mean()
+        return total
+
+    def input_threshold(self, i_th_a: float) -> float:
         """The weight-op output ``a`` at which the MTJ current reaches ``i_th_a``."""
         i_in = self.drive.input_for(i_th_a) if self.drive is not None else i_th_a
         return i_in / self.config.current_scale_a
 
-    def _prepare(self, frames: Tensor) -> Tensor:
+    def prepare_frames(self, frames: Tensor) -> Tensor:
         if frames.dim() != 5:
             raise ConfigError(f"frames must be [batch, time, channels, height, width], got shape {tuple(frames.shape)}")
         c = self.config
@@ -561,32 +468,65 @@ class SpikingNet(nn.Module):
             x = x.mean(dim=0, keepdim=True)                          # one step: the time-averaged frame
         return x
 
-    def forward(self, frames: Tensor, return_trace: bool = False):
+    def forward(self, frames: Tensor, return_trace: bool = False, draws: DrawSource | None = None,
+                details: bool = False):
         """Class scores ``[B, n_classes]`` from frames ``[B, T, C, H, W]`` (0/1 events).
 
-        With ``return_trace`` also a dict: ``currents_a`` (the MTJ currents, after the drive),
-        ``input_currents_a`` (the net crossbar currents the drive receives) and ``outputs`` per layer ([T, B, ...]),
-        and ``readout`` ([T, B, n_classes], the readout current per step in units of the op).
+        Args:
+            frames: binary event frames.
+            return_trace: also return the trace dict of :meth:`run`.
+            draws: where the neurons' uniform draws come from (:mod:`~ipnet_cosim.models.firing`); None: the
+                median mode (u = 1/2, an idealisation).
+            details: the trace holds each MTJ layer's :class:`~ipnet_cosim.models.units.UnitDetails`.
         """
-        x = self._prepare(frames)
-        currents, inputs, outputs = [], [], []
-        for op, memory, unit in zip(self.ops, self.memories, self.units):
-            a = memory(op(x))
+        ops = [functools.partial(_op_then_memory, op, memory) for op, memory in zip(self.ops, self.memories)]
+        return self.run(self.prepare_frames(frames), ops, self.readout, return_trace=return_trace, draws=draws,
+                        details=details)
+
+    def run(self, x: Tensor, ops: Sequence[Callable[[Tensor], Tensor]], readout: Callable[[Tensor], Tensor], *,
+            return_trace: bool = False, draws: DrawSource | None = None, details: bool = False):
+        """The network on prepared input ``x`` ``[T, B, C, H, W]`` with the weight op of every hidden layer given
+        (``ops[i](x) -> a``, the op's output; the network's own ops, or its mapped crossbars) and the readout op
+        (``[T, B, features] -> [T, B, n_classes]``); the units, drive and memories are the network's own.
+
+        Returns:
+            logits ``[B, n_classes]``; with ``return_trace`` also a dict: ``currents_a`` (the MTJ currents, after
+            the drive), ``input_currents_a`` (the net crossbar currents the drive receives), ``outputs`` and
+            ``draws`` (the ``u`` used, None in median mode) per layer ([T, B, ...]; None for a layer without MTJ
+            neurons), ``details`` per layer (:class:`~ipnet_cosim.models.units.UnitDetails` with ``details``,
+            else None) and ``readout`` ([T, B, n_classes], the readout current per step in units of the op).
+        """
+        currents: list[Tensor | None] = []
+        inputs: list[Tensor | None] = []
+        outputs: list[Tensor] = []
+        used: list[Tensor | None] = []
+        unit_details: list[UnitDetails | None] = []
+        for i, (op, unit) in enumerate(zip(ops, self.units)):
+            a = op(x)
             if isinstance(unit, nn.Identity):
                 x = a
                 currents.append(None)
                 inputs.append(None)
+                used.append(None)
+                unit_details.append(None)
             else:
                 i_a = self.neuron_current_a(a)
-                x = unit(i_a)
+                u = None if draws is None else draws(i, tuple(i_a.shape), i_a.dtype)
+                if details:
+                    x, info = unit(i_a, u, details=True)
+                    unit_details.append(info)
+                else:
+                    x = unit(i_a, u)
+                    unit_details.append(None)
                 currents.append(i_a)
                 inputs.append(a * self.config.current_scale_a)
+                used.append(u)
             outputs.append(x)
-        per_step = self.readout(x.reshape(x.shape[0], x.shape[1], -1))
+        per_step = readout(x.reshape(x.shape[0], x.shape[1], -1))
         logits = self.config.readout_gain * per_step.mean(dim=0)
         if return_trace:
             return logits, {"currents_a": currents, "input_currents_a": inputs, "outputs": outputs,
-                            "readout": per_step}
+                            "readout": per_step, "draws": used, "details": unit_details}
         return logits
 
     @torch.no_grad()
@@ -597,7 +537,7 @@ class SpikingNet(nn.Module):
 
         Returns the per-layer (scale, shift) applied. Deterministic for given frames and weights.
         """
-        x = self._prepare(frames)
+        x = self.prepare_frames(frames)
         report = {}
         for i, (op, memory, unit) in enumerate(zip(self.ops, self.memories, self.units)):
             if isinstance(unit, nn.Identity):        # RNN/LSTM: their own nonlinearity
@@ -605,7 +545,7 @@ class SpikingNet(nn.Module):
                 continue
             # the last affine map before the neurons: the temporal conv if there is one, else the op
             target = memory.conv if isinstance(memory, TemporalConv) else op.op
-            i_th = self._input_threshold(cold_threshold(unit.card)[0])
+            i_th = self.input_threshold(cold_threshold(unit.card)[0])
             a = memory(op(x))
             std = float(a.std())
             scale = spread * i_th / std if std > 0 else 1.0
@@ -618,6 +558,10 @@ class SpikingNet(nn.Module):
             report[i] = {"weight_scale": scale, "bias_shift": i_th - q}
             x = unit(self.neuron_current_a(memory(op(x))))
         return report
+
+
+def _op_then_memory(op: nn.Module, memory: nn.Module, x: Tensor) -> Tensor:
+    return memory(op(x))
 
 
 def _check_drive_can_fire(card: DeviceCard, fast_card: DeviceCard, config: NetworkConfig) -> None:

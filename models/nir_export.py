@@ -38,7 +38,8 @@ def to_nir(checkpoint, dt_s: float = 1e-4):
     """The NIR graph of an IPNet checkpoint (a path or a loaded :class:`~ipnet_cosim.models.checkpoint.Checkpoint`)."""
     import nir
     from ipnet_cosim.models.checkpoint import load_checkpoint
-    from ipnet_cosim.models.network import HeatMemoryNeurons, ThresholdMTJNeurons, cold_threshold, layer_shapes
+    from ipnet_cosim.models.network import layer_shapes
+    from ipnet_cosim.models.units import HeatMemoryNeurons, ThresholdMTJNeurons, cold_threshold
     if not (isinstance(dt_s, (int, float)) and math.isfinite(dt_s) and dt_s > 0):
         raise ConfigError(f"dt ({dt_s!r}) must be a positive time step in seconds")
     ck = checkpoint if hasattr(checkpoint, "model") else load_checkpoint(checkpoint)
@@ -72,7 +73,7 @@ def to_nir(checkpoint, dt_s: float = 1e-4):
             kind, beta = "memoryless MTJ", 0.0
         else:
             raise ConfigError(f"layer {i} of the checkpoint has no MTJ neurons ({type(unit).__name__})")
-        a_th = net._input_threshold(cold_threshold(unit.card)[0])
+        a_th = net.input_threshold(cold_threshold(unit.card)[0])
         tau = dt_s / (1.0 - beta)
         nodes[f"layer{i}_neurons"] = nir.LIF(
             tau=np.full(out, tau), r=np.full(out, tau / dt_s), v_leak=np.zeros(out), v_threshold=np.full(out, a_th),

@@ -152,7 +152,8 @@ def import_nir(source, *, data="synthetic-22", n_bins: int = 16, dt_s: float = D
     import torch
     from ipnet_cosim.device.card import DeviceCard
     from ipnet_cosim.models.datasets import DATASETS, DataConfig
-    from ipnet_cosim.models.network import LayerSpec, NetworkConfig, SpikingNet, cold_threshold
+    from ipnet_cosim.models.network import LayerSpec, NetworkConfig, SpikingNet
+    from ipnet_cosim.models.units import cold_threshold
     if not (isinstance(dt_s, (int, float)) and math.isfinite(dt_s) and dt_s > 0):
         raise ConfigError(f"dt ({dt_s!r}) must be a positive time step in seconds")
     if not isinstance(data, DataConfig) and data not in DATASETS:
@@ -239,7 +240,7 @@ def import_nir(source, *, data="synthetic-22", n_bins: int = 16, dt_s: float = D
     with torch.no_grad():
         for i, (seg, rule) in enumerate(zip(hidden, rules)):
             unit = net.units[i]
-            a_th = net._input_threshold(cold_threshold(unit.card)[0])
+            a_th = net.input_threshold(cold_threshold(unit.card)[0])
             gain = _per_output(seg.neuron, rule.gain, seg.op, "the gain")
             theta = _per_output(seg.neuron, rule.theta, seg.op, "the threshold")
             if np.any(gain <= 0) or np.any(theta <= 0):

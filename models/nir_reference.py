@@ -114,7 +114,7 @@ def agreement(graph, net, record: dict[str, Any], frames, labels=None) -> dict[s
     with torch.no_grad():
         logits, trace = model(torch.as_tensor(np.asarray(frames)), return_trace=True)
     layers = []
-    x_in = model._prepare(torch.as_tensor(np.asarray(frames)))
+    x_in = model.prepare_frames(torch.as_tensor(np.asarray(frames)))
     with torch.no_grad():
         for entry, ours, op, memory, unit in zip(record["layers"], trace["outputs"], model.ops, model.memories,
                                                  model.units):

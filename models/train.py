@@ -25,11 +25,15 @@ import torch
 from torch import nn
 
 from ipnet_cosim.device.card import DeviceCard
+from ipnet_cosim.device.draws import FIRING_MODES, Firing
 from ipnet_cosim.device.errors import CheckpointError, ConfigError
+from ipnet_cosim.device.fileio import sha256_file
 from ipnet_cosim.models.config import check_field_types, check_known_keys
 from ipnet_cosim.models.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
 from ipnet_cosim.models.datasets import DataConfig, load_dataset, load_validation
+from ipnet_cosim.models.firing import SampledDraws
 from ipnet_cosim.models.network import NetworkConfig, SpikingNet, build_network
+from ipnet_cosim.models.stochastic import evaluate_firing
 
 Progress = Callable[[str], None]
 
@@ -51,6 +55,18 @@ class TrainConfig:
         t_max_penalty: weight of the junction-temperature penalty (0: off): the loss gains
             ``t_max_penalty * SpikingNet.junction_excess(trace)``, which is zero while every MTJ's
             steady-state temperature at its largest current stays below the card's ``limits.t_max_k``.
+        firing: how the neurons fire in training: "median" (u = 1/2, the idealisation) or "stochastic" (a fresh
+            uniform draw per neuron and step, seeded by (seed, epoch); spikes are sampled, and the surrogate
+            gradient is centred on each draw's threshold ``-ln u``: a straight-through estimator). With
+            "stochastic", the best epoch is chosen by the validation accuracy under one seeded draw.
+        coin_flip_penalty: weight of the coin-flip penalty (0: off): the loss gains
+            ``coin_flip_penalty * SpikingNet.coin_flip_variance(trace)``, the mean Bernoulli variance
+            ``p (1 - p)`` of the MTJ neuron-steps (``p = 1 - exp(-H)``), which pushes hazards out of the band where
+            firing is a coin flip.
+        eval_draws: draws per test sample of the final stochastic evaluation (train precision).
+        init_checkpoint: start from this checkpoint's weights (a fine-tune: no calibration; its network
+            configuration and card must be the run's) instead of a seeded initialisation; its sha256 is recorded
+            in the metrics.
     """
 
     epochs: int = 12
@@ -63,6 +79,10 @@ class TrainConfig:
     threads: int = 0
     eval_exact: bool = True
     t_max_penalty: float = 0.0
+    firing: str = "median"
+    coin_flip_penalty: float = 0.0
+    eval_draws: int = 4
+    init_checkpoint: str | None = None
 
     def __post_init__(self) -> None:
         check_field_types(self)
@@ -74,8 +94,14 @@ class TrainConfig:
                 raise ConfigError(f"train: {name} ({value}) must be a positive number")
         if self.weight_decay < 0 or self.calibrate_samples < 0 or self.threads < 0:
             raise ConfigError("train: weight_decay, calibrate_samples and threads must be >= 0")
-        if not (math.isfinite(self.t_max_penalty) and self.t_max_penalty >= 0):
-            raise ConfigError(f"train: t_max_penalty ({self.t_max_penalty}) must be a number >= 0")
+        for name in ("t_max_penalty", "coin_flip_penalty"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise ConfigError(f"train: {name} ({value}) must be a number >= 0")
+        if self.firing not in FIRING_MODES:
+            raise ConfigError(f"train: firing '{self.firing}' is unknown; use one of {', '.join(FIRING_MODES)}")
+        if self.eval_draws < 1:
+            raise ConfigError(f"train: eval_draws ({self.eval_draws}) must be at least 1")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -130,6 +156,15 @@ def evaluate(model: SpikingNet, frames: np.ndarray, labels: np.ndarray, *, batch
     if k % 2 == 0 and k >= 2:
         out.update(direction_metrics(pred, labels, k // 2))
     return out
+
+
+def _epoch_evaluation(model: SpikingNet, frames: np.ndarray, labels: np.ndarray, options: TrainConfig) -> dict[str, Any]:
+    """The per-epoch test/validation figure in the training's firing mode: median (:func:`evaluate`), or the
+    accuracy under one seeded draw per sample (``loss`` is then not computed: None)."""
+    if options.firing == "median":
+        return evaluate(model, frames, labels)
+    res = evaluate_firing(model, frames, labels, Firing("stochastic", seed=options.seed, draws=1))
+    return {"accuracy": res["accuracy"]["mean"], "loss": None}
 
 
 class ProgressBar:
@@ -245,6 +280,17 @@ def train(out_dir: Path | str, network: NetworkConfig, data: DataConfig, options
                     "state": ck.raw["best_state_dict"]}
         calibration = ck.metrics.get("calibration", {})
         log(f"resumed {existing} at epoch {start_epoch}")
+    elif options.init_checkpoint is not None:
+        init = load_checkpoint(options.init_checkpoint)
+        for name, mine, theirs in (("network", network.to_dict(), init.network_config.to_dict()),
+                                   ("device card", card.to_dict(), init.card.to_dict())):
+            if mine != theirs:
+                diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+                raise ConfigError(f"init checkpoint {init.path}: its {name} differs in {diff}; start from a checkpoint "
+                                  f"of the same network and card")
+        model.load_state_dict(init.model.state_dict())
+        calibration = {"init_checkpoint": str(init.path), "init_sha256": sha256_file(init.path)}
+        log(f"starting from the weights of {init.path}")
     elif options.calibrate_samples:
         gen = np.random.default_rng(options.seed)
         idx = np.sort(gen.choice(len(train_set.labels), size=min(options.calibrate_samples,
@@ -264,19 +310,20 @@ def train(out_dir: Path | str, network: NetworkConfig, data: DataConfig, options
             te = time.perf_counter()
             gen = torch.Generator().manual_seed(options.seed * 100_003 + epoch)
             order = torch.randperm(n, generator=gen).numpy()
+            draws = (SampledDraws(torch.Generator().manual_seed(options.seed * 100_003 + epoch + 50_000_017))
+                     if options.firing == "stochastic" else None)
             task = bar.task(f"epoch {epoch + 1}/{options.epochs}", steps)
             loss_sum, correct = 0.0, 0
             for k in range(steps):
                 idx = np.sort(order[k * options.batch_size:(k + 1) * options.batch_size])
                 x = _frames_tensor(train_set.frames[idx])
                 y = torch.from_numpy(train_set.labels[idx]).long()
+                logits, trace = model(x, return_trace=True, draws=draws, details=options.coin_flip_penalty > 0)
+                loss = nn.functional.cross_entropy(logits, y)
                 if options.t_max_penalty > 0:
-                    logits, trace = model(x, return_trace=True)
-                    loss = (nn.functional.cross_entropy(logits, y)
-                            + options.t_max_penalty * model.junction_excess(trace))
-                else:
-                    logits = model(x)
-                    loss = nn.functional.cross_entropy(logits, y)
+                    loss = loss + options.t_max_penalty * model.junction_excess(trace)
+                if options.coin_flip_penalty > 0:
+                    loss = loss + options.coin_flip_penalty * model.coin_flip_variance(trace)
                 if not torch.isfinite(loss):
                     raise ConfigError(f"training diverged at epoch {epoch + 1} (loss {float(loss.detach())}); lower --lr; "
                                       f"the last good checkpoint in {out} is kept")
@@ -288,8 +335,9 @@ def train(out_dir: Path | str, network: NetworkConfig, data: DataConfig, options
                 correct += int((logits.argmax(1) == y).sum())
                 bar.update(task, advance=1, info=f"loss {loss_sum / ((k * options.batch_size) + len(idx)):.3f}")
             scheduler.step()
-            test = evaluate(model, test_set.frames, test_set.labels)
-            val = evaluate(model, val_set.frames, val_set.labels) if val_set is not None else None
+            test = _epoch_evaluation(model, test_set.frames, test_set.labels, options)
+            val = (_epoch_evaluation(model, val_set.frames, val_set.labels, options)
+                   if val_set is not None else None)
             if val is not None and val["accuracy"] >= best["val_accuracy"]:
                 best = {"epoch": epoch + 1, "val_accuracy": val["accuracy"],
                         "state": {k: v.detach().clone() for k, v in model.state_dict().items()}}
@@ -327,7 +375,19 @@ def train(out_dir: Path | str, network: NetworkConfig, data: DataConfig, options
         metrics.update({"selected_epoch": options.epochs, "selection": "last epoch (no validation set)"})
     final = evaluate(model, test_set.frames, test_set.labels)
     metrics.update({"test_accuracy_train_precision": final["accuracy"], "test_train_precision": final,
-                    "train_seconds": train_time, "epochs_done": options.epochs, "complete": True})
+                    "train_seconds": train_time, "epochs_done": options.epochs, "complete": True,
+                    "firing": options.firing, "test_accuracy_firing": Firing().describe()})
+    te = time.perf_counter()
+    stochastic = evaluate_firing(model, test_set.frames, test_set.labels,
+                                 Firing("stochastic", seed=options.seed, draws=options.eval_draws))
+    stochastic.pop("predictions")
+    metrics.update({"test_stochastic": stochastic, "test_accuracy_stochastic": stochastic["accuracy"]["mean"],
+                    "stochastic_eval_seconds": time.perf_counter() - te,
+                    "test_stochastic_precision": "train (float32, coarse quadrature)"})
+    flips = ", ".join(f"{layer['coin_flip_fraction']:.3f}" for layer in stochastic["layers"])
+    log(f"stochastic firing: accuracy {stochastic['accuracy']['mean']:.4f} (+- "
+        f"{stochastic['accuracy']['std_over_draws']:.4f} over {options.eval_draws} draws); coin-flip fraction per "
+        f"layer {flips}")
     if options.eval_exact:
         te = time.perf_counter()
         model.set_precision("exact")

@@ -29,6 +29,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from ipnet_cosim.device.draws import Firing
 from ipnet_cosim.device.errors import CheckpointError, ConfigError
 from ipnet_cosim.device.fileio import sha256_file, write_json
 from ipnet_cosim.netlist_gen.contract import EXPORT_FORMAT, EXPORT_VERSION  # noqa: F401 (re-exported)
@@ -55,7 +56,9 @@ INTERFACE = {
                    "have gain L^s mirror_gain (the layer's slice_gains) into the same neuron input a<j>; the sense "
                    "sources, port currents and tile columns are numbered by slice column k",
     "neurons": "F mirrors of gain +mirror_gain (G+) and -mirror_gain (G-) drive I_in = current_scale_a * (W x + b) "
-               "into the thermal MTJ neuron N<j> (p = a<j>, n = 0, u = 0.5 V deterministic), with network drive "
+               "into the thermal MTJ neuron N<j> (p = a<j>, n = 0; draw terminal u: the shared 0.5 V source Vu in the "
+               "median mode, or in the stochastic mode its own source Vu<j> on node u<j>, a 0.5 V placeholder that simulate replaces by a PWL "
+               "holding the recorded draw of each step, see the manifest's firing), with network drive "
                "'bounded' through the drive stage ND<j> (module ipnet_neuron_drive, model drv: input b<j>, output "
                "a<j>; no current for I_in < 0, a smooth ceiling i_max at which a fired MTJ takes the supply "
                "minus the headroom, device card section 'drive'); the shared "
@@ -146,12 +149,15 @@ def stimulus_lines(unit: Unit, lm: LayerMatrix, options: MappingOptions, card, s
     return lines
 
 
-def replace_drivers(netlist: str, stimulus: Sequence[str], extra_saves: Sequence[str] = ()) -> str:
-    """Replace the ``Vx*`` placeholder lines (and their ``+`` continuations) by ``stimulus``; drop a
-    ``.control`` block (the runner loads the OSDI library itself); add ``.save`` lines."""
+def replace_drivers(netlist: str, stimulus: Sequence[str], extra_saves: Sequence[str] = (),
+                    draws: Sequence[str] | None = None) -> str:
+    """Replace the ``Vx*`` placeholder lines (and their ``+`` continuations) by ``stimulus`` and, with ``draws``
+    (a stochastic export), the ``Vu*`` draw placeholders by ``draws``; drop a ``.control`` block (the runner
+    loads the OSDI library itself); add ``.save`` lines."""
     out: list[str] = []
     skipping = in_control = False
     inserted = False
+    draws_inserted = draws is None
     for line in netlist.splitlines():
         if in_control:
             in_control = not line.lower().startswith(".endc")
@@ -168,12 +174,20 @@ def replace_drivers(netlist: str, stimulus: Sequence[str], extra_saves: Sequence
                 out += list(stimulus)
                 inserted = True
             continue
+        if draws is not None and line[:2].lower() == "vu":
+            skipping = True
+            if not draws_inserted:
+                out += list(draws)
+                draws_inserted = True
+            continue
         if line.lower() == ".end":
             if extra_saves:
                 out.append(".save " + " ".join(extra_saves))
         out.append(line)
     if not inserted:
         raise ConfigError("netlist has no Vx* row-driver lines to replace; was it exported by ipnet-cosim?")
+    if not draws_inserted:
+        raise ConfigError("netlist has no Vu* draw lines to replace; was it exported with --firing stochastic?")
     return "\n".join(out) + "\n"
 
 
@@ -199,10 +213,13 @@ def plan_export(checkpoint: str | Path, *, samples: Sequence[int] = tuple(range(
                 options: MappingOptions = MappingOptions(),
                 progress: Callable[[str], None] | None = None,
                 notify: Callable[[str], None] | None = None,
-                noise: Any = None, noise_seed: int = 0) -> tuple[ExportManifest, _Plan]:
+                noise: Any = None, noise_seed: int = 0,
+                firing: Firing = Firing()) -> tuple[ExportManifest, _Plan]:
     """Check everything and build the manifest and file contents (no file is written); ``notify`` receives
     warnings (default: ``progress``); ``noise`` (a :class:`~ipnet_cosim.models.data.noise.NoiseSetting`) exports the
-    samples of the test set with that sensor noise (``noise_seed``), recorded in the manifest."""
+    samples of the test set with that sensor noise (``noise_seed``), recorded in the manifest; ``firing``: how the
+    neurons fire (stochastic: every neuron gets its own draw source ``Vu<j>``, a 0.5 V placeholder in the netlists
+    that ``simulate`` replaces by the recorded draws of the sample and draw it runs)."""
     import torch
     from ipnet_cosim import models as _models
     from ipnet_cosim.device.compiler import compile_va, neuron_va_path, openvaf_version
@@ -211,6 +228,8 @@ def plan_export(checkpoint: str | Path, *, samples: Sequence[int] = tuple(range(
     say = progress or (lambda msg: None)
     if not isinstance(options, MappingOptions):
         raise ConfigError("options must be MappingOptions")
+    if not isinstance(firing, Firing):
+        raise ConfigError("firing must be a Firing (ipnet_cosim.device.draws)")
     ck_path = resolve_checkpoint_path(checkpoint)
     ck = load_checkpoint(ck_path)
     arch = ck.network_config.arch
@@ -265,7 +284,7 @@ def plan_export(checkpoint: str | Path, *, samples: Sequence[int] = tuple(range(
                               for r0, r1 in unit.row_blocks)
                 circuit = unit_circuit(unit, lm, gmap, unit_kind=view.unit, card=card, fast_card=fast_card,
                                        n_steps=n_steps, options=options, title=title, reduced=tiles,
-                                       drive=bounded)
+                                       drive=bounded, stochastic=firing.stochastic)
                 plan.files[ExportFiles.ports(unit.name)] = UnitPorts.from_tiles(tiles, unit.row_blocks).to_bytes()
                 osdi_line = ExportFiles.OSDI if view.unit != "integrate" else None
                 text = format_ngspice(circuit, osdi_path=osdi_line, control=("run",) if osdi_line else ())
@@ -339,7 +358,8 @@ def plan_export(checkpoint: str | Path, *, samples: Sequence[int] = tuple(range(
         samples=SamplesRecord("test", tuple(int(v) for v in samples), tuple(int(v) for v in labels),
                               ExportFiles.SAMPLES, noise_table),
         gather_codes={"pad": PAD, "bias": BIAS},
-        layers=tuple(layers_info), units=tuple(units_info), torch_version=torch.__version__)
+        layers=tuple(layers_info), units=tuple(units_info), torch_version=torch.__version__,
+        firing=firing.to_dict())
     manifest._check("the export being built")
     return manifest, plan
 
@@ -348,15 +368,15 @@ def export_network(checkpoint: str | Path, out_dir: str | Path, *, samples: Sequ
                    options: MappingOptions = MappingOptions(),
                    progress: Callable[[str], None] | None = None,
                    notify: Callable[[str], None] | None = None,
-                   noise: Any = None, noise_seed: int = 0) -> dict[str, Any]:
-    """Export a checkpoint (see the module docstring; ``noise``: :func:`plan_export`). Returns the manifest (as
-    written, a table)."""
+                   noise: Any = None, noise_seed: int = 0, firing: Firing = Firing()) -> dict[str, Any]:
+    """Export a checkpoint (see the module docstring; ``noise``, ``firing``: :func:`plan_export`). Returns the
+    manifest (as written, a table)."""
     out = Path(out_dir)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ConfigError(f"{out} exists and is not empty; export into a new folder (an earlier export is never "
                           f"overwritten)")
     manifest, plan = plan_export(checkpoint, samples=samples, options=options, progress=progress, notify=notify,
-                                 noise=noise, noise_seed=noise_seed)
+                                 noise=noise, noise_seed=noise_seed, firing=firing)
     tmp = out.with_name(out.name + ".export-tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
@@ -381,22 +401,24 @@ def export_network(checkpoint: str | Path, out_dir: str | Path, *, samples: Sequ
 
 def export_once(checkpoint: str | Path, out_dir: str | Path, *, samples: Sequence[int],
                 options: MappingOptions = MappingOptions(), progress: Callable[[str], None] | None = None,
-                notify: Callable[[str], None] | None = None, noise: Any = None, noise_seed: int = 0) -> None:
-    """Export, or keep the export already in ``out_dir`` when it is of the same checkpoint (hash), samples, noise
-    and mapping options (a resumable pipeline's step); an export of anything else there is refused, never
+                notify: Callable[[str], None] | None = None, noise: Any = None, noise_seed: int = 0,
+                firing: Firing = Firing()) -> None:
+    """Export, or keep the export already in ``out_dir`` when it is of the same checkpoint (hash), samples, noise,
+    firing and mapping options (a resumable pipeline's step); an export of anything else there is refused, never
     replaced."""
     from ipnet_cosim.models.checkpoint import resolve_checkpoint_path
     from ipnet_cosim.netlist_gen.contract import read_export
     out = Path(out_dir)
     if not (out / MANIFEST).is_file():
         export_network(checkpoint, out, samples=samples, options=options, progress=progress, notify=notify,
-                       noise=noise, noise_seed=noise_seed)
+                       noise=noise, noise_seed=noise_seed, firing=firing)
         return
     made = read_export(out).manifest
     differs = [what for what, same in (
         ("checkpoint", made.checkpoint.sha256 == sha256_file(resolve_checkpoint_path(checkpoint))),
         ("samples", list(made.samples.indices) == [int(s) for s in samples]),
         ("sensor noise", made.samples.noise == _noise_table(noise, noise_seed)),
+        ("firing", made.firing_mode() == firing),
         ("mapping options", made.mapping_options == options.to_dict())) if not same]
     if differs:
         raise ConfigError(f"{out} holds an export that differs in its {' and '.join(differs)}; delete it or choose another "

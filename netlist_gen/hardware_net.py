@@ -20,6 +20,8 @@ round-off; a net with memory (RNN, LSTM) has no circuit and is refused as ``expo
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 from torch import Tensor, nn
@@ -142,20 +144,15 @@ class HardwareNet(nn.Module):
         """The wrapped network's configuration."""
         return self.net.config
 
-    def forward(self, frames: Tensor, return_trace: bool = False):
+    def forward(self, frames: Tensor, return_trace: bool = False, draws=None, details: bool = False):
+        """The network's :meth:`~ipnet_cosim.models.network.SpikingNet.run` with every op and the readout as its
+        mapped crossbars (same arguments and returns as ``SpikingNet.forward``)."""
         net = self.net
-        x = net._prepare(frames)
-        currents, inputs, outputs = [], [], []
-        for layer, unit in zip(self.layers, net.units):
-            a = layer(x, self.chip_seed).to(x.dtype)
-            i_a = net.neuron_current_a(a)
-            x = unit(i_a)
-            currents.append(i_a)
-            inputs.append(a * net.config.current_scale_a)
-            outputs.append(x)
-        per_step = self.readout_layer(x, self.chip_seed).to(x.dtype)
-        logits = net.config.readout_gain * per_step.mean(dim=0)
-        if return_trace:
-            return logits, {"currents_a": currents, "input_currents_a": inputs, "outputs": outputs,
-                            "readout": per_step}
-        return logits
+        x = net.prepare_frames(frames)
+        ops = [functools.partial(self._crossbar_op, layer) for layer in self.layers]
+        return net.run(x, ops, functools.partial(self._crossbar_op, self.readout_layer, flat=True),
+                       return_trace=return_trace, draws=draws, details=details)
+
+    def _crossbar_op(self, layer: CrossbarLayer, x: Tensor, flat: bool = False) -> Tensor:
+        out = layer(x, self.chip_seed).to(x.dtype)
+        return out.reshape(out.shape[0], out.shape[1], -1) if flat else out

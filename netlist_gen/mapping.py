@@ -63,6 +63,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from ipnet_cosim.device.card import DeviceCard
+from ipnet_cosim.device.draws import MEDIAN_U
 from ipnet_cosim.device.errors import ConfigError, UnsupportedLayerError
 from ipnet_cosim.device.synapse import SynapseCard, default_synapse
 from ipnet_cosim.netlist_gen.conductance import ConductanceMap, ConductanceOptions, map_weights
@@ -435,10 +436,12 @@ def read_delay_s(card: DeviceCard) -> float:
 
 def unit_circuit(unit: Unit, lm: LayerMatrix, gmap: ConductanceMap, *, unit_kind: str, card: DeviceCard,
                  fast_card: DeviceCard, n_steps: int, options: MappingOptions, title: str,
-                 reduced: tuple[ReducedTile, ...] | None = None, drive: bool = False) -> Circuit:
+                 reduced: tuple[ReducedTile, ...] | None = None, drive: bool = False,
+                 stochastic: bool = False) -> Circuit:
     """The netlist of one unit, row drivers as 0 V placeholders (:func:`driver_sources` replaces them);
     ``reduced``: the row tiles' port conductances when already computed (:func:`tile_ports`); ``drive``:
-    the mirrors feed each neuron through the bounded drive stage instead of directly."""
+    the mirrors feed each neuron through the bounded drive stage instead of directly; ``stochastic``: every
+    neuron has its own draw source ``Vu<j>`` (a 0.5 V placeholder, replaced by a sample's draws)."""
     _check_kind(unit_kind)
     sl = len(gmap.slice_gains)
     c0, c1 = unit.cols[0] * sl, unit.cols[1] * sl          # slice columns (= weight columns without slicing)
@@ -453,20 +456,24 @@ def unit_circuit(unit: Unit, lm: LayerMatrix, gmap: ConductanceMap, *, unit_kind
         for j in range(c1 - c0):
             els += [VoltageSource(f"Vsp{r}_{j}", f"sp{r}_{j}", "0"), VoltageSource(f"Vsm{r}_{j}", f"sm{r}_{j}", "0")]
     els += driver_sources(unit, lm, options, card, None)
-    return _with_neurons(title, els, subs, n_tiles=len(unit.row_blocks), n_cols=unit.cols[1] - unit.cols[0],
+    n_cols = unit.cols[1] - unit.cols[0]
+    return _with_neurons(title, els, subs, n_tiles=len(unit.row_blocks), n_cols=n_cols,
                          unit_kind=unit_kind, mirror_gain=gmap.mirror_gain, card=card, fast_card=fast_card,
-                         n_steps=n_steps, options=options, drive=drive, slice_gains=gmap.slice_gains)
+                         n_steps=n_steps, options=options, drive=drive, slice_gains=gmap.slice_gains,
+                         draws=np.full((n_steps, n_cols), MEDIAN_U) if stochastic else None)
 
 
 def port_unit_circuit(name: str, *, n_tiles: int, n_cols: int, unit_kind: str, mirror_gain: float,
                       card: DeviceCard, fast_card: DeviceCard, n_steps: int, options: MappingOptions,
                       currents: Mapping[str, tuple[tuple[float, float], ...]] | None = None,
-                      drive: bool = False, slice_gains: tuple[float, ...] = (1.0,)) -> Circuit:
+                      drive: bool = False, slice_gains: tuple[float, ...] = (1.0,),
+                      draws: np.ndarray | None = None) -> Circuit:
     """A unit with its crossbar as the port model (see the module docstring): per row tile ``r`` and
     slice column ``j`` (the weight column without bit slicing) the PWL current sources ``Ip<r>_<j>`` /
     ``Im<r>_<j>`` into the 0 V sense sources ``Vsp<r>_<j>`` / ``Vsm<r>_<j>`` (``currents``: name -> PWL points
     in A; a name not given is 0 A), then the same mirrors, (drive stages,) neurons and reset as
-    :func:`unit_circuit`; ``n_cols`` counts weight columns (neurons)."""
+    :func:`unit_circuit`; ``n_cols`` counts weight columns (neurons); ``draws``: the neurons' random draws
+    ``[T, n_cols]`` (stochastic mode; None: the median mode, u = 1/2)."""
     _check_kind(unit_kind)
     currents = currents or {}
     els: list = []
@@ -479,7 +486,7 @@ def port_unit_circuit(name: str, *, n_tiles: int, n_cols: int, unit_kind: str, m
     title = f"ipnet-cosim unit {name}: crossbar as its port model (PWL column currents), {unit_kind} neurons"
     return _with_neurons(title, els, [], n_tiles=n_tiles, n_cols=n_cols, unit_kind=unit_kind,
                          mirror_gain=mirror_gain, card=card, fast_card=fast_card, n_steps=n_steps, options=options,
-                         drive=drive, slice_gains=slice_gains)
+                         drive=drive, slice_gains=slice_gains, draws=draws)
 
 
 def _check_kind(unit_kind: str) -> None:
@@ -490,10 +497,13 @@ def _check_kind(unit_kind: str) -> None:
 
 def _with_neurons(title: str, els: list, subs: list, *, n_tiles: int, n_cols: int, unit_kind: str,
                   mirror_gain: float, card: DeviceCard, fast_card: DeviceCard, n_steps: int,
-                  options: MappingOptions, drive: bool = False, slice_gains: tuple[float, ...] = (1.0,)) -> Circuit:
+                  options: MappingOptions, drive: bool = False, slice_gains: tuple[float, ...] = (1.0,),
+                  draws: np.ndarray | None = None) -> Circuit:
     """Add the mirrors, (drive stages,) neurons, reset and analysis to a unit's sensed columns
     (``Vsp<r>_<k>``, ``Vsm<r>_<k>``; slice column ``k = j S + s`` of neuron ``j`` is mirrored with gain
-    ``slice_gains[s] mirror_gain``)."""
+    ``slice_gains[s] mirror_gain``). The neurons' draw terminals: one shared 0.5 V source ``Vu`` (median mode,
+    ``draws`` None), or per neuron ``j`` a source ``Vu<j>`` on node ``u<j>`` holding ``draws[k, j]`` through
+    step k (:meth:`~ipnet_cosim.device.card.PulseTiming.draw_pwl`; constant draws are written as DC)."""
     from ipnet_cosim.device.compiler import DRIVE_MODULE, NEURON_MODULE
     t = card.timing
     saves: list[Save] = []
@@ -511,8 +521,12 @@ def _with_neurons(title: str, els: list, subs: list, *, n_tiles: int, n_cols: in
                             CurrentMirror(f"Fm{r}_{k}", "0", into, f"Vsm{r}_{k}", -gain * mirror_gain)]
             if drive:
                 els.append(NeuronDriveInstance(f"ND{j}", into, f"a{j}", DRIVE_MODEL))
-            els.append(MTJNeuronInstance(f"N{j}", f"a{j}", "0", "u", "rst", f"th{j}", f"st{j}", model))
-        els.append(VoltageSource("Vu", "u", "0", dc_v=0.5))
+            u_node = "u" if draws is None else f"u{j}"
+            els.append(MTJNeuronInstance(f"N{j}", f"a{j}", "0", u_node, "rst", f"th{j}", f"st{j}", model))
+            if draws is not None:
+                els.append(draw_source(f"Vu{j}", u_node, draws[:, j], t))
+        if draws is None:
+            els.append(VoltageSource("Vu", "u", "0", dc_v=MEDIAN_U))
         els.append(PulseSource("Vrst", "rst", "0", 0.0, t.v_reset_v, read_delay_s(card), t.t_edge_s, t.t_edge_s,
                                t.t_reset_s - t.t_edge_s, t.t_step_s))
         saves = [Save.v(f"st{j}") for j in range(n_cols)]
@@ -528,6 +542,16 @@ def _with_neurons(title: str, els: list, subs: list, *, n_tiles: int, n_cols: in
                    tran=Transient(step, n_steps * t.t_step_s, step),
                    # KLU: same results, 3x faster than ngspice's default sparse solver on tiles with wire segments
                    options=SolverOptions(reltol=options.reltol, klu=True))
+
+
+def draw_source(name: str, node: str, draws: np.ndarray, timing) -> VoltageSource:
+    """A neuron's draw source ``name`` on ``node``: the draw ``draws[k]`` (V) through step k
+    (:meth:`~ipnet_cosim.device.card.PulseTiming.draw_pwl`); DC when every step has the same draw (the
+    placeholder)."""
+    draws = np.asarray(draws, dtype=np.float64)
+    if np.all(draws == draws[0]):
+        return VoltageSource(name, node, "0", dc_v=float(draws[0]))
+    return VoltageSource(name, node, "0", pwl=tuple(timing.draw_pwl(draws)))
 
 
 def row_levels_v(rows: np.ndarray, spikes: np.ndarray, v_read_v: float) -> np.ndarray:

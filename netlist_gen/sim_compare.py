@@ -3,8 +3,9 @@
 * :func:`decide`: the class a readout's scores pick, or ``None`` ("no decision") when the top score is
   shared (a silent circuit gives equal scores; argmax would quietly call that class 0).
 * :func:`torch_reference`: the checkpoint in PyTorch at exact precision (float64, 64/16 substeps) on the
-  same frames: spikes, each neuron-step's distance from the firing threshold (``ln H - ln ln 2`` for
-  heat-memory neurons, ``I / I_th - 1`` for memoryless ones), logits. When the export's crossbars are not
+  same frames (and, for a stochastic export, the same recorded draws): spikes, each neuron-step's distance from
+  the firing threshold (median mode: ``ln H - ln ln 2`` for heat-memory neurons, ``I / I_th - 1`` for memoryless
+  ones; stochastic: ``ln H - ln(-ln u)`` for both), logits. When the export's crossbars are not
   ideal (quantized, varied, wires or driver resistance) the reference is the PyTorch model of the exported
   chip (:class:`~ipnet_cosim.netlist_gen.hardware_net.HardwareNet`: the same devices and exact IR drop),
   so that a disagreement means the circuit and its twin differ, not that the mapping is lossy; the
@@ -53,10 +54,11 @@ def ideal_mapping(options) -> bool:
     return co.levels is None and not co.varied and options.r_wire_ohm == 0 and options.r_driver_ohm == 0
 
 
-def twin_run(export: Export, frames: np.ndarray) -> tuple[Any, Any, dict[str, Any], bool]:
-    """The export's PyTorch twin at exact precision on ``frames``: (the network, logits, trace, hardware), the
-    twin being the network for an ideal mapping and its hardware model on the exported chip (HardwareNet)
-    otherwise (``hardware`` True)."""
+def twin_run(export: Export, frames: np.ndarray, draws: Any = None) -> tuple[Any, Any, dict[str, Any], bool]:
+    """The export's PyTorch twin at exact precision on ``frames``: (the network, logits, trace with every MTJ
+    layer's per-step details, hardware), the twin being the network for an ideal mapping and its hardware model
+    on the exported chip (HardwareNet) otherwise (``hardware`` True); ``draws``: the neurons' draw source (None:
+    the median mode)."""
     import torch
     from ipnet_cosim.models.checkpoint import load_checkpoint
     ck = load_checkpoint(export.path(export.manifest.checkpoint.file))
@@ -65,37 +67,47 @@ def twin_run(export: Export, frames: np.ndarray) -> tuple[Any, Any, dict[str, An
     hardware = not ideal_mapping(options)
     with torch.no_grad():
         x = torch.as_tensor(frames)
+        twin = model
         if hardware:
             from ipnet_cosim.netlist_gen.hardware_net import HardwareNet
-            logits, trace = HardwareNet(model, options)(x, return_trace=True)
-        else:
-            logits, trace = model(x, return_trace=True)
+            twin = HardwareNet(model, options)
+        logits, trace = twin(x, return_trace=True, draws=draws, details=True)
     return model, logits, trace, hardware
 
 
-def torch_reference(export: Export, frames: np.ndarray) -> dict[str, Any]:
+def run_draws(export: Export, samples: Sequence[int], draw: int | None) -> Any:
+    """The draw source of a run of ``samples`` (:class:`~ipnet_cosim.models.firing.RecordedDraws` of the export's
+    seed at draw index ``draw``), or None in the median mode."""
+    if draw is None:
+        return None
+    from ipnet_cosim.models.firing import RecordedDraws
+    return RecordedDraws(export.manifest.firing_mode().seed, list(samples), [draw] * len(samples))
+
+
+def torch_reference(export: Export, frames: np.ndarray, samples: Sequence[int] | None = None,
+                    draw: int | None = None) -> dict[str, Any]:
     """PyTorch at exact precision on ``frames``: spikes, margins per layer, logits (the module docstring says
-    which model: the network, or its hardware model on the exported chip)."""
+    which model: the network, or its hardware model on the exported chip); ``samples`` and ``draw``: the
+    recorded draws of a stochastic export (margins then ``ln H - ln(-ln u)``)."""
     import torch
-    from ipnet_cosim.models.network import EXACT_N_SUB, EXACT_N_SUB_IDLE, HeatMemoryNeurons
-    from ipnet_cosim.models.neuron import NeuronState, mtj_neuron_step
-    model, logits, trace, hardware = twin_run(export, frames)
+    from ipnet_cosim.models.units import HeatMemoryNeurons
+    draws = run_draws(export, samples if samples is not None else range(len(frames)), draw)
+    model, logits, trace, hardware = twin_run(export, frames, draws)
     network_predicted = None
     if hardware:
         with torch.no_grad():
             network_predicted = [decide(row) for row in model(torch.as_tensor(frames)).numpy()]
     spikes, margins, kinds = [], [], []
-    for i_a, out, unit in zip(trace["currents_a"], trace["outputs"], model.units):
+    for i_a, out, info, u, unit in zip(trace["currents_a"], trace["outputs"], trace["details"], trace["draws"],
+                                       model.units):
         t_steps, batch = out.shape[:2]
         spikes.append(out.reshape(t_steps, batch, -1).transpose(0, 1).numpy() > 0.5)
-        if isinstance(unit, HeatMemoryNeurons):
-            state = NeuronState(torch.zeros_like(i_a[0]))
-            lm = []
-            for t in range(t_steps):
-                res = mtj_neuron_step(i_a[t], state, unit.params, n_sub=EXACT_N_SUB, n_sub_idle=EXACT_N_SUB_IDLE)
-                state = res.state
-                lm.append(torch.log(res.hazard.clamp_min(1e-300)) - math.log(math.log(2.0)))
-            margin = torch.stack(lm)
+        if u is not None:
+            threshold = (-torch.log(u)).clamp_min(unit.params.min_threshold)       # as the neuron clamps its draw
+            margin = torch.log(info.hazard.clamp_min(1e-300)) - torch.log(threshold)
+            kinds.append("ln H - ln(-ln u)")
+        elif isinstance(unit, HeatMemoryNeurons):
+            margin = torch.log(info.hazard.clamp_min(1e-300)) - math.log(math.log(2.0))
             kinds.append("ln H - ln ln 2")
         else:
             margin = i_a / unit.i_th_a - 1.0

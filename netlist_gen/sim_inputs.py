@@ -33,6 +33,18 @@ class SimulateRequest:
     crossbar: str = "ports"
     simulator: str = "ngspice"
     soa: str = "warn"
+    draw: int | None = None         # stochastic export: the draw index (None: draw 0); median export: None
+
+    def draw_index(self, export: Export) -> int | None:
+        """The draw this run simulates: None in the median mode, ``draw`` (default 0) for a stochastic export."""
+        if not export.manifest.firing_mode().stochastic:
+            return None
+        return 0 if self.draw is None else self.draw
+
+    def default_out(self, export: Export) -> Path:
+        """``<export>/sim`` (median mode, or draw 0), ``<export>/sim_draw_<k>`` for another draw."""
+        k = self.draw_index(export)
+        return export.default_sim() if not k else export.folder / f"{export.default_sim().name}_draw_{k}"
 
     def check(self, export: Export) -> None:
         def flag(name: str) -> None:
@@ -66,6 +78,14 @@ class SimulateRequest:
             if name not in names:
                 raise ConfigError(f"waveform unit '{name}' is not in this export (units look like {units[0].name}; "
                                   f"see manifest.json)")
+        firing = export.manifest.firing_mode()
+        if self.draw is not None:
+            if not firing.stochastic:
+                raise ConfigError(f"--draw {self.draw}: {export.folder} fires in the median mode (u = 1/2, no draws); "
+                                  f"export it with --firing stochastic to simulate the device's randomness")
+            if isinstance(self.draw, bool) or not isinstance(self.draw, int) or self.draw < 0:
+                raise ConfigError(f"draw ({self.draw!r}) must be a whole number >= 0 (a draw index of the export's "
+                                  f"seed {firing.seed})")
         if self.samples is not None and (not self.samples or any(
                 isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in self.samples)):
             raise ConfigError(f"samples {list(self.samples)!r}: need test-set indices >= 0")

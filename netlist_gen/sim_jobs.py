@@ -22,6 +22,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from ipnet_cosim.device.card import DeviceCard
+from ipnet_cosim.device.draws import neuron_draws
 from ipnet_cosim.device.errors import ConfigError
 from ipnet_cosim.netlist_gen.contract import Export, LayerRecord, SimFiles, UnitRecord
 from ipnet_cosim.netlist_gen.ir import Save
@@ -90,6 +91,7 @@ class JobContext:
     waveform_units: frozenset[str]
     energy: bool
     ports: Mapping[str, Any] = field(default_factory=dict)     # unit -> UnitPorts (crossbar "ports")
+    draw: int | None = None         # the draw index of a stochastic export (None: median mode)
 
     @property
     def n_steps(self) -> int:
@@ -99,6 +101,18 @@ class JobContext:
     def read_times_s(self) -> tuple[float, ...]:
         t = self.export.manifest.timing
         return tuple(float(v) for v in np.arange(t.n_steps) * t.t_step_s + t.read_delay_s)
+
+
+def unit_draws(ctx: JobContext, u: UnitRecord, sample: int) -> np.ndarray | None:
+    """The recorded draws ``[T, n_cols]`` of unit ``u``'s neurons for ``sample`` and the run's draw
+    (:func:`~ipnet_cosim.device.draws.neuron_draws` of the unit's layer, at its neurons' indices); None in the
+    median mode and for the readout."""
+    layer = ctx.export.manifest.layers[u.layer]
+    if ctx.draw is None or layer.is_readout:
+        return None
+    firing = ctx.export.manifest.firing_mode()
+    full = neuron_draws(firing.seed, ctx.draw, sample, u.layer, (ctx.n_steps, layer.n_out))
+    return full[:, list(u.neurons)]
 
 
 def unit_kind(layer: LayerRecord) -> str:
@@ -147,14 +161,19 @@ def netlist_job(ctx: JobContext, u: UnitRecord, sample: int, spikes_in: np.ndarr
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"netlist {path} of unit {u.name} is missing or unreadable ({type(exc).__name__}); export "
                           f"again, or simulate the port models (--crossbar ports)") from None
-    from ipnet_cosim.netlist_gen.ngspice import format_save
+    from ipnet_cosim.netlist_gen.mapping import draw_source
+    from ipnet_cosim.netlist_gen.ngspice import format_element, format_save
+    draws = unit_draws(ctx, u, sample)
+    draw_lines = None if draws is None else [
+        line for j in range(u.n_cols)
+        for line in format_element(draw_source(f"Vu{j}", f"u{j}", draws[:, j], ctx.card.timing))]
     espec = energy_spec(ctx, u)
     gains = layer.slice_gains
     extra = neuron_saves(kind, u.n_cols, len(u.tiles), espec is not None, len(gains))
     if espec is not None:
         extra += tuple(x for r in range(espec.n_rows) for x in (Save.i(f"Vx{r}"), Save.v(f"{espec.source_node_prefix}{r}")))
     deck = replace_drivers(netlist, stimulus_lines(unit, lm, ctx.options, ctx.card, spikes_in),
-                           [format_save(x) for x in extra])
+                           [format_save(x) for x in extra], draw_lines)
     return UnitJob(sample, u.name, deck, kind, u.n_cols, len(u.tiles), ctx.read_times_s, str(ctx.osdi),
                    str(ctx.out / SimFiles.cache(sample, u.name)), _key(ctx, deck), u.name in ctx.waveform_units,
                    espec, step=(ctx.export.manifest.timing.t_step_s, ctx.n_steps), slice_gains=gains)
@@ -174,7 +193,8 @@ def port_job(ctx: JobContext, u: UnitRecord, ports, sample: int, spikes_in: np.n
                                 mirror_gain=layer.mirror_gain, card=card, fast_card=ctx.fast_card,
                                 n_steps=ctx.n_steps, options=ctx.options,
                                 currents=column_currents_pwl(ports, levels, card.timing),
-                                drive=ctx.export.manifest.bounded, slice_gains=layer.slice_gains)
+                                drive=ctx.export.manifest.bounded, slice_gains=layer.slice_gains,
+                                draws=unit_draws(ctx, u, sample))
     espec = energy_spec(ctx, u)
     circuit = dataclasses.replace(circuit, saves=circuit.saves + neuron_saves(kind, u.n_cols, len(u.tiles),
                                                                               espec is not None,

@@ -22,15 +22,16 @@ def simulate_twin(export: Export, req: SimulateRequest, say: Callable[[str], Non
                   warn: Callable[[str], None]) -> dict[str, Any]:
     """The twin's run of ``req`` (already checked); returns the results written to ``<out>/results.json``."""
     from ipnet_cosim.circuits.soa import SOALimits
-    from ipnet_cosim.netlist_gen.simulate import _check_soa, _LayerOutputs, _write_outputs
+    from ipnet_cosim.netlist_gen.simulate import _check_soa, _LayerOutputs, _write_outputs, firing_summary
     from ipnet_cosim.netlist_gen.twin_energy import twin_outputs
     sample_list, frames, labels = load_frames(export, req.samples)
-    out_dir = req.out or export.default_sim()
+    out_dir = req.out or req.default_out(export)
+    draw = req.draw_index(export)
     bind_simulation_folder(out_dir, export)         # refuses another export's results before anything is written
     man = export.manifest
     say(f"computing {len(sample_list)} samples with the PyTorch twin")
     t0 = time.perf_counter()
-    tw = twin_outputs(export, frames, sample_list)
+    tw = twin_outputs(export, frames, sample_list, draw)
     wall = time.perf_counter() - t0
     outputs = _LayerOutputs(sample_list, req.energy)
     for s in sample_list:
@@ -42,7 +43,8 @@ def simulate_twin(export: Export, req: SimulateRequest, say: Callable[[str], Non
     limits = SOALimits.from_card(man.card())
     soa_checks = [_check_soa(layer, outputs, sample_list, limits, req.soa, out_dir, warn) for layer in man.hidden_layers]
     summary, per_sample = summarise(export, sample_list, labels, outputs.spikes, outputs.charges, outputs.elapsed, None)
-    summary.update({"wall_time_s": wall, "workers": 1, "runs_simulated": 0, "runs_cached": 0, "layer_times": []})
+    summary.update({"wall_time_s": wall, "workers": 1, "runs_simulated": 0, "runs_cached": 0, "layer_times": [],
+                    **firing_summary(export, draw)})
     warnings = layer_warnings(summary)
     for w in warnings:
         warn(f"warning: {w['message']}")

@@ -115,7 +115,7 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
                     progress: bool | Callable[[str], None] = True, plots: int = 0,
                     energy: bool = True, scheduler: str | None = None, crossbar: str = "ports",
                     simulator: str = "ngspice", soa: str = "warn",
-                    notify: Callable[[str], None] | None = None) -> dict[str, Any]:
+                    notify: Callable[[str], None] | None = None, draw: int | None = None) -> dict[str, Any]:
     """Simulate an export (see the module docstring); returns the results written to ``<out>/results.json``.
 
     Args:
@@ -139,6 +139,10 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
             the measured peaks without a verdict.
         notify: called with warnings (a safe-operating-area violation in "warn" mode); default: ``progress``
             when it is a callback.
+        draw: a stochastic export's draw index (default 0): every neuron of every sample fires when its hazard
+            reaches ``-ln u`` with the recorded draws ``u`` of (the export's seed, ``draw``, sample, layer), the same
+            in the circuit and in PyTorch (:mod:`ipnet_cosim.device.draws`); results go to ``<folder>/sim`` for
+            draw 0 and ``<folder>/sim_draw_<k>`` otherwise. A median-mode export refuses it.
         waveform_units: units whose saved waveforms are kept for every sample (npz).
         compare: run PyTorch on the same samples and compare.
         progress: show a progress bar (True), or a callback for messages.
@@ -153,7 +157,7 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
     """
     export = read_export(folder, need_checkpoint=bool(compare))
     req = SimulateRequest(None if samples is None else tuple(samples), None if out is None else Path(out), workers,
-                          tuple(waveform_units), compare, plots, energy, scheduler, crossbar, simulator, soa)
+                          tuple(waveform_units), compare, plots, energy, scheduler, crossbar, simulator, soa, draw)
     req.check(export)
     say = progress if callable(progress) else (lambda msg: None)
     warn = notify or say
@@ -166,10 +170,11 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
     crossbars = load_crossbars(export, crossbar)
     osdi = neuron_model(export, warn)
     simulator_version = probe_simulator(simulator, osdi)
-    out_dir = req.out or export.default_sim()
+    out_dir = req.out or req.default_out(export)
     bind_simulation_folder(out_dir, export)         # refuses another export's results before any job runs
+    draw_k = req.draw_index(export)
     ctx = JobContext(export, out_dir, export.manifest.card(), export.manifest.fast(), export.manifest.options(),
-                     Path(osdi), crossbar, simulator, frozenset(waveform_units), energy, crossbars)
+                     Path(osdi), crossbar, simulator, frozenset(waveform_units), energy, crossbars, draw_k)
     man = export.manifest
     n_steps = man.timing.n_steps
     limits = SOALimits.from_card(ctx.card)
@@ -234,9 +239,10 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
         bar.close()
         executor.close()
     wall = time.perf_counter() - wall0
-    ref = torch_reference(export, frames) if compare else None
+    ref = torch_reference(export, frames, sample_list, draw_k) if compare else None
     summary, per_sample = summarise(export, sample_list, labels, outputs.spikes, outputs.charges, outputs.elapsed, ref)
-    summary.update({"wall_time_s": wall, "workers": workers, **counts, "layer_times": layer_times})
+    summary.update({"wall_time_s": wall, "workers": workers, **counts, "layer_times": layer_times,
+                    **firing_summary(export, draw_k)})
     warnings = layer_warnings(summary)
     for w in warnings:
         warn(f"warning: {w['message']}")
@@ -259,6 +265,17 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
             plot_waveforms(path)
     say(f"wrote {out_dir / RESULTS}")
     return results
+
+
+def firing_summary(export: Export, draw: int | None) -> dict[str, Any]:
+    """What ``results.json``'s summary says of the neurons' firing: the mode, seed and draw of this run, and one line
+    naming it (the median mode is named an idealisation)."""
+    firing = export.manifest.firing_mode()
+    record = {"mode": firing.mode, **({"seed": firing.seed, "draw": draw} if firing.stochastic else {})}
+    note = (firing.describe() if not firing.stochastic else
+            f"stochastic (each neuron fires when H >= -ln u; u recorded per neuron and step: seed {firing.seed}, "
+            f"draw {draw}, the same in the circuit and in PyTorch)")
+    return {"firing": record, "firing_note": note}
 
 
 def _check_soa(layer, outputs, samples, limits, mode, out_dir, warn) -> dict[str, Any]:

@@ -9,9 +9,9 @@ The twin is the model ``simulate`` compares with (the network at exact precision
   (:func:`~ipnet_cosim.netlist_gen.ports.row_energy_j`: exact; the same computation ``simulate`` does for
   the port model, so equal to it whenever the spikes are);
 * ``<layer>_neuron_j`` ``[T, neurons]``: each MTJ's Joule energy in each step, from the twin's own integration of
-  the neuron (:func:`~ipnet_cosim.models.neuron.mtj_neuron_step` at exact precision, with the layer's card:
-  heat-memory layers carry their heat, memoryless layers use the fast card): ``I^2 R_P`` until the state
-  switches, ``V_AP(I) I`` after it, over the pulse;
+  the neuron (the units' per-step details, :class:`~ipnet_cosim.models.units.UnitDetails`, at exact precision
+  with the layer's card: heat-memory layers carry their heat, memoryless layers start every step at ambient on
+  the fast card): ``I^2 R_P`` until the state switches, ``V_AP(I) I`` after it, over the pulse;
 * ``<layer>_neuron_charge_c`` ``[T, neurons]``: the charge the drive stage delivers, ``|I| t_pulse`` (the
   trapezoidal pulse has the rectangle's charge);
 * the readout's column charges and the safe-operating-area peaks per neuron and step, as ``simulate``'s files
@@ -35,18 +35,18 @@ import numpy as np
 from ipnet_cosim.netlist_gen.contract import Export
 
 
-def twin_outputs(export: Export, frames: np.ndarray, samples: Sequence[int]) -> dict[str, Any]:
+def twin_outputs(export: Export, frames: np.ndarray, samples: Sequence[int], draw: int | None = None) -> dict[str, Any]:
     """The twin's spikes, energies, readout charges and SOA peaks of ``frames`` ``[B, T, C, H, W]`` (sample
-    indices ``samples``), keyed like ``simulate``'s outputs: ``spikes[s]`` (a ``[T, n]`` array per hidden layer),
-    ``energies[s]``, ``charges[s]``, ``soa[s]``; plus ``model`` (which twin ran)."""
+    indices ``samples``; a stochastic export's draw index ``draw``), keyed like ``simulate``'s outputs:
+    ``spikes[s]`` (a ``[T, n]`` array per hidden layer), ``energies[s]``, ``charges[s]``, ``soa[s]``; plus ``model``
+    (which twin ran)."""
     import torch
-    from ipnet_cosim.models.network import EXACT_N_SUB, EXACT_N_SUB_IDLE
-    from ipnet_cosim.models.neuron import NeuronParams, NeuronState, ap_voltage_v, mtj_neuron_step
-    from ipnet_cosim.netlist_gen.sim_compare import twin_run
+    from ipnet_cosim.models.neuron import NeuronParams, ap_voltage_v
+    from ipnet_cosim.netlist_gen.sim_compare import run_draws, twin_run
     from ipnet_cosim.netlist_gen.sim_inputs import load_crossbars
     man = export.manifest
     options = man.options()
-    _, _, trace, hardware = twin_run(export, frames)
+    _, _, trace, hardware = twin_run(export, frames, run_draws(export, samples, draw))
     ports = load_crossbars(export, "ports")
     timing = man.timing
     n_steps, batch = timing.n_steps, len(samples)
@@ -70,20 +70,15 @@ def twin_outputs(export: Export, frames: np.ndarray, samples: Sequence[int]) -> 
         card = man.card() if layer.unit == "heat" else man.fast()
         params = NeuronParams.from_card(card)
         i_a = trace["currents_a"][li].to(torch.float64).reshape(n_steps, batch, -1)
-        state = NeuronState(torch.zeros_like(i_a[0]))
-        energy, v_peak, t_peak = [], [], []
+        info = trace["details"][li]
         with torch.no_grad():
-            for t in range(n_steps):
-                res = mtj_neuron_step(i_a[t], state, params, n_sub=EXACT_N_SUB, n_sub_idle=EXACT_N_SUB_IDLE)
-                energy.append(res.energy_j)
-                fired_in_pulse = res.fire_time_s < params.t_pulse_s
-                v = torch.where(fired_in_pulse, ap_voltage_v(i_a[t], params), i_a[t] * params.r_p_ohm)
-                v_peak.append(v.abs())
-                # the temperature relaxes monotonically during the pulse and decays after it: the step's
-                # peak is at its start (heat carried in) or at the end of the pulse
-                t_peak.append(torch.maximum(state.t_rise_k, res.t_rise_peak_k) + params.t_amb_k)
-                state = res.state
-        energy_np, v_np, t_np = (torch.stack(a).numpy() for a in (energy, v_peak, t_peak))    # [T, B, n]
+            fired_in_pulse = info.fire_time_s.reshape(i_a.shape) < params.t_pulse_s
+            v_peak = torch.where(fired_in_pulse, ap_voltage_v(i_a, params), i_a * params.r_p_ohm).abs()
+            # the temperature relaxes monotonically during the pulse and decays after it: the step's peak is at
+            # its start (heat carried in) or at the end of the pulse
+            t_peak = torch.maximum(info.t_rise_start_k, info.t_rise_peak_k).reshape(i_a.shape) + params.t_amb_k
+        energy_np = info.energy_j.reshape(i_a.shape).numpy()                                   # [T, B, n]
+        v_np, t_np = v_peak.numpy(), t_peak.numpy()
         charge = np.abs(i_a.numpy()) * timing.t_pulse_s
         spikes = trace["outputs"][li].reshape(n_steps, batch, -1).numpy() > 0.5
         for k, s in enumerate(samples):

@@ -16,6 +16,7 @@ import torch
 
 from _small_net import make_small_checkpoint
 from ipnet_cosim.device.errors import CheckpointError, ConfigError, SimulationError, UnsupportedLayerError
+from ipnet_cosim.circuits.compare import waveform_error
 from ipnet_cosim.cli.app import main
 from ipnet_cosim.netlist_gen import mapping
 from ipnet_cosim.netlist_gen.contract import EXPORT_TAG
@@ -260,7 +261,6 @@ def test_reduced_tiles_simulate_like_the_full_wire_ladder(small_ck, tmp_path):
 
 
 @pytest.mark.ngspice
-@pytest.mark.ngspice
 def test_port_model_without_wires_simulates_like_the_netlist(small_ck, tmp_path):
     """No wire segments, a 30 ohm driver in front of every row: the port model (G / (1 + R_d G_row)) gives
     ngspice the same spikes, charges and neuron waveforms as the netlist with every resistor, and the
@@ -283,11 +283,13 @@ def test_port_model_without_wires_simulates_like_the_netlist(small_ck, tmp_path)
         for key in [k for k in ea.files if k != EXPORT_TAG]:
             np.testing.assert_allclose(eb[key], ea[key], rtol=1e-5, atol=1e-5 * np.abs(ea[key]).max(), err_msg=key)
         wa, wb = (np.load(tmp_path / cb / "waveforms" / f"sample_{s:04d}_{unit}.npz") for cb in ("netlist", "ports"))
-        for key in [k for k in wa.files if k[:1] in "at"]:
-            # pointwise on each other's time grids: 2e-6 of peak (measured up to 1.2e-6 with the 1 fs current
-            # edges of the card, 0.7e-6 with the former 10 fs; the two runs place their points differently)
-            other = np.interp(wa["time_s"], wb["time_s"], wb[key])
-            assert np.abs(other - wa[key]).max() <= 2e-6 * np.abs(wa[key]).max(), (s, key)
+        for key in [k for k in wa.files if k[:1] in "at" and k != "time_s"]:
+            # the two runs place their time points differently (a pointwise comparison of the interpolated grids
+            # measured 1.2e-6 of peak on one CPU, 2.3e-6 on another); what is physical is the waveform, so each
+            # point is matched within 1 ps on the other run (far below the pulse's 1 ns and the 3 ns step):
+            # measured below 1e-9 of peak, bounded at 1e-7
+            err = waveform_error(wa["time_s"], wa[key], wb["time_s"], wb[key], time_tol_s=1e-12)
+            assert err <= 1e-7, (s, key, err)
 
 
 def test_port_model_problems_are_named(small_ck, tmp_path):

@@ -60,7 +60,7 @@ def test_default_run_is_inside_the_soa_and_its_peaks_match_pytorch(tmp_path):
         assert card.mtj.t_amb_k < c["t_peak_k"] <= card.limits.t_max_k
     # the measured peaks against the twin (exact precision) on the heat-memory layer
     from ipnet_cosim.models.checkpoint import load_checkpoint
-    from ipnet_cosim.models.network import EXACT_N_SUB, EXACT_N_SUB_IDLE
+    from ipnet_cosim.models.units import EXACT_N_SUB, EXACT_N_SUB_IDLE
     from ipnet_cosim.models.neuron import NeuronState, mtj_neuron_step
     model = load_checkpoint(ck).model.set_precision("exact")
     with np.load(exp / "stimulus" / "samples.npz") as z:

@@ -201,6 +201,16 @@ class PulseTiming:
                     (t0 + self.t_pulse_s + self.t_edge_s, 0.0)]
         return pts
 
+    def draw_pwl(self, draws: Sequence[float]) -> list[tuple[float, float]]:
+        """PWL points of a neuron's random-draw terminal ``u`` (V) holding ``draws[k]`` through step k: it moves to
+        the next step's draw during the last ``t_edge_s`` of a step, while the reset pulse falls (no current
+        flows and the hazard is cleared), on the reset's own breakpoints."""
+        pts: list[tuple[float, float]] = [(0.0, float(draws[0]))]
+        for k in range(1, len(draws)):
+            t0 = k * self.t_step_s
+            pts += [(t0 - self.t_edge_s, float(draws[k - 1])), (t0, float(draws[k]))]
+        return pts
+
     def validate_against(self, mtj: MTJParams) -> None:
         """Check the timing relations that single-field ranges cannot express."""
         if self.t_pulse_s + self.t_reset_s + 2 * self.t_edge_s > self.t_step_s:

@@ -240,6 +240,16 @@ class SamplesRecord:
         return rec
 
 
+def _firing_table(firing: Any, where: str) -> dict[str, Any] | None:
+    from ipnet_cosim.device.draws import Firing
+    if firing is None:
+        return None
+    try:
+        return Firing.from_dict(firing).to_dict()
+    except (ConfigError, TypeError) as exc:
+        raise ExportError(f"{where}: {exc}") from None
+
+
 def _noise_table(noise: Any, where: str) -> dict[str, Any]:
     from ipnet_cosim.models.data.noise import NoiseSetting
     try:
@@ -275,8 +285,14 @@ class ExportManifest:
     layers: tuple[LayerRecord, ...]
     units: tuple[UnitRecord, ...]
     torch_version: str
+    firing: dict[str, Any] | None = None      # Firing table; absent (median mode) in exports before stochastic firing
     format: str = EXPORT_FORMAT
     format_version: int = EXPORT_VERSION
+
+    def firing_mode(self):
+        """How the exported neurons fire (:class:`~ipnet_cosim.device.draws.Firing`): median unless recorded."""
+        from ipnet_cosim.device.draws import Firing
+        return Firing.from_dict(self.firing)
 
     # derived views ----------------------------------------------------------------------------
     def card(self):
@@ -326,7 +342,7 @@ class ExportManifest:
                 "interface": self.interface, "timing": self.timing.to_dict(), "drive": self.drive,
                 "device": self.device.to_dict(), "samples": self.samples.to_dict(), "gather_codes": self.gather_codes,
                 "layers": [layer.to_dict() for layer in self.layers], "units": [u.to_dict() for u in self.units],
-                "torch_version": self.torch_version}
+                "torch_version": self.torch_version, **({"firing": dict(self.firing)} if self.firing else {})}
 
     @classmethod
     def from_dict(cls, data: Any, where: str = ExportFiles.MANIFEST) -> "ExportManifest":
@@ -356,7 +372,8 @@ class ExportManifest:
                   device=DeviceRecord.from_dict(_field(data, "device", (dict,), where), f"{where} device"),
                   samples=SamplesRecord.from_dict(_field(data, "samples", (dict,), where), f"{where} samples"),
                   gather_codes=_field(data, "gather_codes", (dict,), where),
-                  layers=layers, units=units, torch_version=_field(data, "torch_version", (str,), where, ""))
+                  layers=layers, units=units, torch_version=_field(data, "torch_version", (str,), where, ""),
+                  firing=_firing_table(data.get("firing"), f"{where} firing"))
         man._check(where)
         return man
 

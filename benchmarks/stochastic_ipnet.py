@@ -1,0 +1,85 @@
+"""Benchmark: a checkpoint's accuracy under its neurons' own randomness, beside the median idealisation.
+
+Evaluates the checkpoint (default: the bundled IPNet) on its whole test set at exact precision (float64, 64/16
+substeps: the setting the circuits agree with) in the median mode (u = 1/2) and under stochastic firing with
+``--draws`` seeded draws per sample (the recorded draws of ``ipnet_cosim.device.draws``), and writes the accuracy
+distribution (mean, spread over draws, 95 % interval over samples and draws) and every MTJ layer's fire rate and
+coin-flip fraction (neuron-steps with 0.05 < p < 0.95) as JSON. ``--also`` evaluates further checkpoints with the
+same protocol (e.g. the median-trained IPNet the bundled one was fine-tuned from).
+
+    python benchmarks/stochastic_ipnet.py [--checkpoint DIR] [--draws 10] [--also NAME=DIR ...]
+        [--out benchmarks/data/stochastic_ipnet.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+
+def evaluate_checkpoint(path: Path, draws: int, seed: int, precision: str, threads: int) -> dict:
+    import torch
+    from ipnet_cosim.device.draws import Firing
+    from ipnet_cosim.device.fileio import sha256_file
+    from ipnet_cosim.models.checkpoint import load_checkpoint
+    from ipnet_cosim.models.datasets import DataConfig, load_dataset
+    from ipnet_cosim.models.stochastic import evaluate_firing
+    torch.set_num_threads(threads)
+    ck = load_checkpoint(path)
+    _, test = load_dataset(DataConfig.from_dict(ck.data_config))
+    model = ck.model.set_precision(precision)
+    out = {"checkpoint": str(ck.path), "checkpoint_sha256": sha256_file(ck.path),
+           "train_config": ck.train_config, "precision": precision}
+    for name, firing in (("median", Firing()), ("stochastic", Firing("stochastic", seed=seed, draws=draws))):
+        t0 = time.perf_counter()
+        res = evaluate_firing(model, test.frames, test.labels, firing,
+                              progress=lambda done, n: print(f"  {name}: {done}/{n}", end="\r", flush=True))
+        res.pop("predictions")
+        res["seconds"] = round(time.perf_counter() - t0, 1)
+        out[name] = res
+        acc = res["accuracy"]
+        print(f"{ck.path}: {name} accuracy {acc['mean']:.4f} +- {acc['std_over_draws']:.4f} "
+              f"({acc['draws']} draws), coin-flip fractions "
+              f"{[round(layer['coin_flip_fraction'], 4) for layer in res['layers']]} ({res['seconds']} s)", flush=True)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", type=Path, default=None, help="default: the bundled IPNet")
+    parser.add_argument("--also", action="append", default=[], help="NAME=CHECKPOINT_DIR, evaluated the same way")
+    parser.add_argument("--draws", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the draws")
+    parser.add_argument("--precision", default="exact", choices=("exact", "train"))
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/data/stochastic_ipnet.json"))
+    args = parser.parse_args()
+    import torch
+    from ipnet_cosim.models.checkpoint import bundled_checkpoint_dir
+    runs = {"bundled" if args.checkpoint is None else "checkpoint":
+            evaluate_checkpoint(args.checkpoint or bundled_checkpoint_dir(), args.draws, args.seed, args.precision,
+                                args.threads)}
+    for item in args.also:
+        name, _, folder = item.partition("=")
+        runs[name] = evaluate_checkpoint(Path(folder), args.draws, args.seed, args.precision, args.threads)
+    result = {
+        "benchmark": "stochastic_ipnet",
+        "what": "accuracy on the whole test set in the median mode (an idealisation) and under stochastic firing "
+                "(recorded draws per neuron and step), with each MTJ layer's coin-flip fraction (0.05 < p < 0.95)",
+        "provenance": "computed: PyTorch twin (models.stochastic.evaluate_firing)",
+        "draws": args.draws, "draw_seed": args.seed, "runs": runs,
+        "targets": {"stochastic_mean_accuracy_min": 0.95, "draws_min": 10},
+        "machine": {"cpus": os.cpu_count(), "torch_threads": args.threads, "platform": platform.platform(),
+                    "processor": platform.processor() or platform.machine(), "torch": torch.__version__},
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

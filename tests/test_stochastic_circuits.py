@@ -1,0 +1,133 @@
+"""Stochastic circuits, spike-exact: the recorded draws of every neuron and step in the export's netlists, in
+ngspice, in VACASK and in the PyTorch twin."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from _small_net import make_small_checkpoint
+from ipnet_cosim.cli.app import main
+from ipnet_cosim.device.card import PulseTiming
+from ipnet_cosim.device.draws import Firing, neuron_draws
+from ipnet_cosim.device.errors import ConfigError
+from ipnet_cosim.netlist_gen.contract import read_export
+from ipnet_cosim.netlist_gen.export import export_network
+from ipnet_cosim.netlist_gen.simulate import simulate_export
+
+SAMPLES = [0, 3, 5, 8]
+
+
+@pytest.fixture(scope="module")
+def stochastic_export(tmp_path_factory):
+    root = tmp_path_factory.mktemp("stoch")
+    ck = make_small_checkpoint(root / "ck")
+    export_network(ck, root / "exp", samples=SAMPLES, firing=Firing("stochastic", seed=11, draws=2))
+    export_network(ck, root / "median", samples=SAMPLES[:1])
+    return root
+
+
+def test_draw_pwl_holds_each_draw_through_its_step():
+    t = PulseTiming()
+    draws = [0.2, 0.9, 0.5]
+    pts = np.array(t.draw_pwl(draws))
+    probe = np.arange(3) * t.t_step_s + t.t_read_s                   # the read times: each step's own draw
+    assert np.interp(probe, pts[:, 0], pts[:, 1]).tolist() == draws
+    assert np.interp(probe - t.t_read_s + t.t_pulse_s / 2, pts[:, 0], pts[:, 1]).tolist() == draws   # pulse
+    assert np.all(np.diff(pts[:, 0]) > 0)                           # strictly increasing breakpoints
+    edges = pts[1::2, 0]
+    assert np.allclose(edges, np.arange(1, 3) * t.t_step_s - t.t_edge_s)   # moves while the reset falls
+
+
+def test_stochastic_export_records_its_firing_and_gives_every_neuron_a_draw_source(stochastic_export):
+    exp = read_export(stochastic_export / "exp")
+    assert exp.manifest.firing_mode() == Firing("stochastic", seed=11, draws=2)
+    deck = (stochastic_export / "exp" / exp.manifest.units_of(0)[0].netlist).read_text()
+    n = exp.manifest.units_of(0)[0].n_cols
+    assert all(f"Vu{j} u{j} 0 0.5" in deck for j in range(n)) and "Vu u 0" not in deck
+    median = read_export(stochastic_export / "median")
+    assert median.manifest.firing_mode() == Firing()
+    assert "Vu u 0 0.5" in (stochastic_export / "median" / median.manifest.units_of(0)[0].netlist).read_text()
+
+
+@pytest.mark.ngspice
+@pytest.mark.openvaf
+@pytest.mark.parametrize("simulator", ["ngspice", "vacask"])
+def test_stochastic_circuit_spikes_equal_the_twin_given_the_same_draws(stochastic_export, tmp_path, simulator):
+    """Two draws of four samples: every neuron-step equal to PyTorch's under the same recorded draws (the
+    agreement contract), and the draws matter: the two draws' spikes differ."""
+    runs = {}
+    for draw in (0, 1):
+        res = simulate_export(stochastic_export / "exp", out=tmp_path / f"d{draw}", workers=2, progress=False,
+                              simulator=simulator, draw=draw)
+        s = res["summary"]
+        assert s["firing"] == {"mode": "stochastic", "seed": 11, "draw": draw}
+        assert "draw " + str(draw) in s["firing_note"]
+        assert s["all_spikes_equal"], [(layer["layer"], layer["mismatches"]) for layer in s["layers"]]
+        assert s["classes_agree"] == len(SAMPLES)
+        assert all(layer["margin"] == "ln H - ln(-ln u)" for layer in s["layers"])
+        runs[draw] = [np.load(tmp_path / f"d{draw}" / f"spikes_sample_{k:04d}.npz") for k in SAMPLES]
+    differ = sum(int((a["circuit_layer0"] != b["circuit_layer0"]).sum()) for a, b in zip(runs[0], runs[1]))
+    assert differ > 0
+
+
+@pytest.mark.ngspice
+@pytest.mark.openvaf
+def test_the_full_netlist_takes_the_same_draws_as_the_port_model(stochastic_export, tmp_path):
+    out = {}
+    for cb in ("ports", "netlist"):
+        res = simulate_export(stochastic_export / "exp", samples=SAMPLES[:2], out=tmp_path / cb, workers=2,
+                              progress=False, crossbar=cb, draw=1, energy=False)
+        assert res["summary"]["all_spikes_equal"]
+        out[cb] = [np.load(tmp_path / cb / f"spikes_sample_{k:04d}.npz") for k in SAMPLES[:2]]
+    for a, b in zip(out["ports"], out["netlist"]):
+        assert np.array_equal(a["circuit_layer0"], b["circuit_layer0"])
+        assert np.array_equal(a["circuit_layer1"], b["circuit_layer1"])
+
+
+def test_twin_takes_the_recorded_draws(stochastic_export, tmp_path):
+    """The twin's spikes under draw k are the network's spikes under RecordedDraws(seed, samples, k)."""
+    import torch
+    from ipnet_cosim.models.checkpoint import load_checkpoint
+    from ipnet_cosim.models.firing import RecordedDraws
+    from ipnet_cosim.netlist_gen.sim_inputs import load_frames
+    exp = read_export(stochastic_export / "exp")
+    res = simulate_export(stochastic_export / "exp", out=tmp_path / "twin", progress=False, simulator="twin", draw=1)
+    assert res["summary"]["firing"]["draw"] == 1
+    _, frames, _ = load_frames(exp, SAMPLES)
+    model = load_checkpoint(exp.path(exp.manifest.checkpoint.file)).model.set_precision("exact")
+    with torch.no_grad():
+        _, trace = model(torch.as_tensor(frames), return_trace=True, draws=RecordedDraws(11, SAMPLES, [1] * 4))
+    for k, s in enumerate(SAMPLES):
+        got = np.load(tmp_path / "twin" / f"spikes_sample_{s:04d}.npz")["circuit_layer0"]
+        assert np.array_equal(got, trace["outputs"][0][:, k].reshape(got.shape[0], -1).numpy() > 0.5)
+    # and the export's draws are the device definition's
+    u = trace["draws"][0][:, 2].reshape(frames.shape[1], -1).numpy()
+    assert np.array_equal(u, neuron_draws(11, 1, SAMPLES[2], 0, u.shape))
+
+
+def test_draw_options_are_refused_where_they_do_not_apply(stochastic_export, tmp_path, capsys):
+    with pytest.raises(ConfigError, match="median mode"):
+        simulate_export(stochastic_export / "median", out=tmp_path / "m", progress=False, simulator="twin", draw=1)
+    with pytest.raises(ConfigError, match="draw"):
+        simulate_export(stochastic_export / "exp", out=tmp_path / "n", progress=False, simulator="twin", draw=-1)
+    assert not (tmp_path / "m").exists() and not (tmp_path / "n").exists()
+    code = main(["export", str(stochastic_export / "ck"), "-o", str(tmp_path / "bad"), "--firing", "stochastic",
+                 "--draws", "0"])
+    err = capsys.readouterr().err
+    assert code == 2 and "draws (0) must be at least 1" in err and "Traceback" not in err
+    assert not (tmp_path / "bad").exists()
+
+
+def test_a_damaged_firing_record_is_named(stochastic_export, tmp_path, capsys):
+    import shutil
+    bad = tmp_path / "exp"
+    shutil.copytree(stochastic_export / "exp", bad)
+    man = json.loads((bad / "manifest.json").read_text())
+    man["firing"] = {"mode": "stochastic", "seed": "eleven", "draws": 2}
+    (bad / "manifest.json").write_text(json.dumps(man))
+    code = main(["simulate", str(bad), "--simulator", "twin"])
+    err = capsys.readouterr().err
+    assert code == 2 and "firing" in err and "Traceback" not in err
