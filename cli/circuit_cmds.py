@@ -103,6 +103,8 @@ def finetune_cmd(checkpoint: Path = typer.Argument(..., help="checkpoint folder 
                  seed: int = typer.Option(0, help="seed of shuffling and of the per-batch chips"),
                  t_max_penalty: float = typer.Option(0.0, help="weight of the junction-temperature penalty (0: off; "
                                                      "e.g. 10 keeps every MTJ below the card's t_max where it can)"),
+                 firing: str = typer.Option("median", help="neuron firing while fine-tuning: median (u = 1/2, an "
+                                            "idealisation) | stochastic (a fresh draw per neuron and step)"),
                  synapse: Synapse = "ideal", tile_rows: TileRows = 128, tile_cols: TileCols = 128,
                  g_min: GMin = None, g_max: GMax = None, levels: Levels = None, variation: Variation = None,
                  variation_s: VariationS = None, variation_kind: VariationKind = "lognormal", slices: Slices = 1,
@@ -116,11 +118,15 @@ def finetune_cmd(checkpoint: Path = typer.Argument(..., help="checkpoint folder 
                                variation_kind, variation_seed, r_wire, r_driver, slices=slices)
     metrics = finetune_hardware(checkpoint, out, options, epochs=epochs, lr=lr, batch_size=batch_size,
                                 variation=chips, seed=seed, t_max_penalty=t_max_penalty, log=console.log,
-                                progress_bar=True)
+                                progress_bar=True, firing=firing)
     console.print(f"[bold]wrote[/bold] {out.resolve()}: test accuracy through the crossbars (PyTorch hardware "
                   f"model, exported chip) {metrics['hardware_test_accuracy']:.3f}, plain {metrics['test_accuracy']:.3f}; "
                   f"junction excess over t_max {metrics['junction_excess_before']:.3g} -> "
                   f"{metrics['junction_excess_after']:.3g} (0: every MTJ below the card's t_max)")
+    if "hardware_test_stochastic" in metrics:
+        acc = metrics["hardware_test_stochastic"]["accuracy"]
+        console.print(f"  under stochastic firing (hardware model): {acc['mean']:.3f} +- {acc['std_over_draws']:.3f} "
+                      f"over {acc['draws']} draws (train precision)")
 
 
 def _test_set_size(folder: Path) -> int:

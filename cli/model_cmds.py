@@ -184,6 +184,9 @@ def experiment_cmd(name: str = typer.Argument(..., help="time-reversed | frontie
                                                 "(sensor noise in the training streams)"),
                    circuit_check: bool = typer.Option(True, help="noise: simulate the IPNet at one noise level in "
                                                       "ngspice (spikes vs PyTorch)"),
+                   firing: str = typer.Option("median", help="time-reversed, frontier: train the networks in the "
+                                              "median mode (u = 1/2) or under stochastic firing (both are evaluated "
+                                              "either way); noise: evaluate under stochastic firing (2 draws)"),
                    threads: int = typer.Option(0, help="torch CPU threads (0: torch default)")) -> None:
     """Run an experiment; writes NAME.json and NAME.png."""
     import torch
@@ -199,6 +202,10 @@ def experiment_cmd(name: str = typer.Argument(..., help="time-reversed | frontie
         if name != "steering":
             raise typer.BadParameter(f"--data-root is an option of the steering experiment, not of '{name}'")
         options["data_root"] = str(data_root)
+    if firing != "median":
+        if name not in ("time-reversed", "frontier", "noise"):
+            raise typer.BadParameter(f"--firing is an option of time-reversed, frontier and noise, not of '{name}'")
+        options["firing"] = firing
     if name == "noise":
         if seeds < 1:
             raise typer.BadParameter(f"--seeds ({seeds}) must be at least 1")

@@ -39,6 +39,7 @@ def sweep_cmd(config: Path = typer.Argument(..., help="sweep configuration, TOML
         console.print(f"[bold red]{len(result['outside_soa_ids'])} of {len(result['points'])} points operate outside "
                       f"the device card's limits[/bold red] (peak MTJ voltage or junction temperature); the Pareto "
                       f"front is of {result['pareto_among']}")
+    console.print(f"  neurons: {result['firing_note']}")
     by_id = {p["id"]: p for p in result["points"]}
     for pid in result["pareto_ids"]:
         p = by_id[pid]

@@ -56,8 +56,13 @@ def hardware_mismatch(raw: dict[str, Any], options: MappingOptions) -> str | Non
 def finetune_hardware(checkpoint: str | Path, out_dir: str | Path, options: MappingOptions, *, epochs: int = 3,
                       lr: float = 2e-3, batch_size: int = 32, variation: str = "per_batch", seed: int = 0,
                       t_max_penalty: float = 0.0, log: Callable[[str], None] | None = None,
-                      progress_bar: bool = False) -> dict[str, Any]:
+                      progress_bar: bool = False, firing: str = "median") -> dict[str, Any]:
     """Fine-tune ``checkpoint`` through the crossbars of ``options``; write the result to ``out_dir``.
+
+    ``firing`` "stochastic" trains with a fresh draw per neuron and step (seeded by ``seed``; sampled spikes with the
+    straight-through surrogate, as ``train --firing stochastic``) and also reports the hardware model's accuracy
+    under 4 recorded draws per test sample (``hardware_test_stochastic``); "median" (default) trains in the median
+    mode.
 
     ``t_max_penalty`` (>= 0) adds ``t_max_penalty * SpikingNet.junction_excess`` of the hardware model's currents
     to the loss (as ``train --t-max-penalty`` does): zero while every MTJ's temperature bound stays below the
@@ -71,6 +76,9 @@ def finetune_hardware(checkpoint: str | Path, out_dir: str | Path, options: Mapp
     from torch import nn
     from ipnet_cosim.models.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
     from ipnet_cosim.models.datasets import DataConfig, load_dataset
+    from ipnet_cosim.device.draws import FIRING_MODES, Firing
+    from ipnet_cosim.models.firing import SampledDraws
+    from ipnet_cosim.models.stochastic import evaluate_firing
     from ipnet_cosim.models.train import ProgressBar, evaluate
     from ipnet_cosim.netlist_gen.hardware_net import HardwareNet
 
@@ -85,6 +93,8 @@ def finetune_hardware(checkpoint: str | Path, out_dir: str | Path, options: Mapp
     if (isinstance(t_max_penalty, bool) or not isinstance(t_max_penalty, (int, float))
             or not (math.isfinite(t_max_penalty) and t_max_penalty >= 0)):
         raise ConfigError(f"t_max_penalty ({t_max_penalty!r}) must be a number >= 0 (0: off)")
+    if firing not in FIRING_MODES:
+        raise ConfigError(f"firing '{firing}' is unknown; use one of {', '.join(FIRING_MODES)}")
     out = Path(out_dir)
     if (out / CHECKPOINT_FILE).exists():
         raise CheckpointError(f"{out / CHECKPOINT_FILE} exists; choose another output folder (nothing was overwritten)")
@@ -94,6 +104,7 @@ def finetune_hardware(checkpoint: str | Path, out_dir: str | Path, options: Mapp
     train_set, test_set = load_dataset(DataConfig.from_dict(ck.data_config))
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     rng = np.random.default_rng(seed)
+    draws = (SampledDraws(torch.Generator().manual_seed(seed + 70_001)) if firing == "stochastic" else None)
     history = []
     t0 = time.perf_counter()
     excess_before, _ = _hardware_pass(hw, test_set.frames)
@@ -110,12 +121,10 @@ def finetune_hardware(checkpoint: str | Path, out_dir: str | Path, options: Mapp
                 y = torch.from_numpy(train_set.labels[idx]).long()
                 hw.chip_seed = (TRAINING_CHIP_SEED_MIN + int(rng.integers(2 ** 31)) if variation == "per_batch"
                                 else None)
+                logits, trace = hw(x, return_trace=True, draws=draws)
+                loss = nn.functional.cross_entropy(logits.float(), y)
                 if t_max_penalty > 0:
-                    logits, trace = hw(x, return_trace=True)
-                    loss = (nn.functional.cross_entropy(logits.float(), y)
-                            + t_max_penalty * model.junction_excess(trace).float())
-                else:
-                    loss = nn.functional.cross_entropy(hw(x).float(), y)
+                    loss = loss + t_max_penalty * model.junction_excess(trace).float()
                 if not torch.isfinite(loss.detach()):
                     raise ConfigError(f"fine-tuning diverged at epoch {epoch + 1} (loss {float(loss.detach())}); "
                                       f"lower lr")
@@ -132,12 +141,18 @@ def finetune_hardware(checkpoint: str | Path, out_dir: str | Path, options: Mapp
     excess_after, hw_pred = _hardware_pass(hw, test_set.frames)
     with torch.no_grad():
         plain_eval = evaluate(model, test_set.frames, test_set.labels)
+    if firing == "stochastic":
+        stochastic = evaluate_firing(hw, test_set.frames, test_set.labels, Firing("stochastic", seed=seed, draws=4))
+        stochastic.pop("predictions")
+    else:
+        stochastic = None
     metrics = {**ck.metrics, "test_accuracy": plain_eval["accuracy"],
+               **({"hardware_test_stochastic": stochastic} if stochastic is not None else {}),
                "hardware_test_accuracy": float((hw_pred == test_set.labels).mean()), "finetune_seconds": time.perf_counter() - t0,
                "junction_excess_before": excess_before, "junction_excess_after": excess_after,
                "hardware_test_accuracy_source": "computed: PyTorch hardware model (HardwareNet) on the exported chip"}
     hardware = {"mapping_options": options.to_dict(), "variation": variation, "epochs": epochs, "lr": lr,
-                "batch_size": batch_size, "seed": seed, "t_max_penalty": float(t_max_penalty),
+                "batch_size": batch_size, "seed": seed, "t_max_penalty": float(t_max_penalty), "firing": firing,
                 "finetuned_from_epoch": ck.epoch,
                 "training_chips": (f"a new chip per mini-batch, variation seeds >= {TRAINING_CHIP_SEED_MIN}"
                                    if variation == "per_batch" else "the exported chip (variation seed "

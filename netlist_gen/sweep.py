@@ -19,6 +19,11 @@ The configuration is a TOML file::
     [finetune]            # optional: every point fine-tuned for its card and crossbars (hardware-aware)
     epochs = 1
 
+    [firing]              # optional: every point's neurons fire stochastically (default: the median mode,
+    mode = "stochastic"   # an idealisation); each chip is evaluated under `draws` recorded draws and the points
+    draws = 3             # are ranked by the mean accuracy over chips and draws
+    seed = 0
+
     [verify]              # the Pareto points simulated at circuit level (optional)
     samples = 5
     simulator = "ngspice"
@@ -71,6 +76,7 @@ def run_sweep(config: SweepConfig, out: str | Path, *, workers: int = 1, schedul
     stamp.write_text(json.dumps({"digest": config.digest(), "checkpoint": checkpoint,
                                  "samples": config.samples if isinstance(config.samples, str) else list(config.samples),
                                  "chips": config.chips, "mode": config.mode, "finetune": dict(config.finetune),
+                                 "firing": config.firing_mode.to_dict(),
                                  "parameters": {n: s for n, s in config.parameters}}, indent=2) + "\n")
     points = config.points()
     say = progress if callable(progress) else (lambda msg: None)
@@ -111,7 +117,8 @@ def run_sweep(config: SweepConfig, out: str | Path, *, workers: int = 1, schedul
     for pid in front:                                # the Pareto points' reports, linked from sweep.html
         _write_point_report(Path(results[pid]["folder"]))
     summary = {"format": "ipnet-cosim sweep", "format_version": 1, "checkpoint": checkpoint,
-               "mode": config.mode, "finetune": dict(config.finetune) or None, "points": ordered,
+               "mode": config.mode, "finetune": dict(config.finetune) or None,
+               "firing": config.firing_mode.to_dict(), "firing_note": config.firing_mode.describe(), "points": ordered,
                "pareto_ids": front,
                "pareto_among": ("points within the safe operating area" if physical else
                                 "all points (none within the safe operating area)"),
@@ -139,7 +146,9 @@ class _PointExecutor:
     def run(self, checkpoint: str, todo: Sequence[tuple[str, dict[str, Any]]], config: SweepConfig,
             out: Path) -> Iterator[tuple[str, dict[str, Any]]]:
         ft = dict(config.finetune)
-        args = {pid: (checkpoint, p, config.samples, config.chips, str(out / "points" / pid), ft) for pid, p in todo}
+        firing = dict(config.firing) or None
+        args = {pid: (checkpoint, p, config.samples, config.chips, str(out / "points" / pid), ft, firing)
+                for pid, p in todo}
         if self.client is not None:
             yield from self._dask(args)
         elif self.workers > 1 and len(todo) > 1:

@@ -35,7 +35,8 @@ MAPPING_PARAMETERS = ("tile_rows", "tile_cols", "r_wire_ohm", "r_driver_ohm")
 CONDUCTANCE_PARAMETERS = ("g_min_s", "g_max_s", "levels", "variation_sigma", "variation_sigma_s", "slices")
 PARAMETERS = MAPPING_PARAMETERS + CONDUCTANCE_PARAMETERS + ("synapse",)
 INTEGER_PARAMETERS = ("tile_rows", "tile_cols", "levels", "slices")
-CONFIG_KEYS = ("checkpoint", "samples", "chips", "mode", "points", "seed", "parameters", "verify", "finetune")
+CONFIG_KEYS = ("checkpoint", "samples", "chips", "mode", "points", "seed", "parameters", "verify", "finetune",
+               "firing")
 FINETUNE_DEFAULTS = {"epochs": 1, "lr": 2e-3, "batch_size": 32, "variation": "per_batch", "seed": 0,
                      "t_max_penalty": 0.0}
 
@@ -74,6 +75,13 @@ class SweepConfig:
     verify_samples: int = 0                         # Pareto points simulated at circuit level on this many samples
     verify_simulator: str = "ngspice"
     finetune: tuple[tuple[str, Any], ...] = ()      # per-point hardware-aware fine-tuning (empty: none)
+    firing: tuple[tuple[str, Any], ...] = ()        # a Firing table (empty: the median mode)
+
+    @property
+    def firing_mode(self):
+        """How every point's neurons fire (:class:`~ipnet_cosim.device.draws.Firing`; median when not given)."""
+        from ipnet_cosim.device.draws import Firing
+        return Firing.from_dict(dict(self.firing) or None)
 
     def points(self) -> list[dict[str, Any]]:
         """Every design point as ``{parameter: value}`` (grid: the product in declared order; random: seeded draws)."""
@@ -89,6 +97,8 @@ class SweepConfig:
         data: dict[str, Any] = {"checkpoint": self.checkpoint, "samples": self.samples, "chips": self.chips}
         if self.finetune:
             data["finetune"] = dict(self.finetune)
+        if self.firing_mode.stochastic:         # the median mode is left out: sweeps made before it keep their digest
+            data["firing"] = self.firing_mode.to_dict()
         return hashlib.sha256(json.dumps(data, sort_keys=True, default=list).encode()).hexdigest()[:16]
 
     @property
@@ -131,7 +141,7 @@ def load_sweep_config(path: str | Path) -> SweepConfig:
     v_samples, v_sim = _verify(raw.get("verify", {}))
     finetune = _finetune(raw["finetune"]) if "finetune" in raw else ()
     config = SweepConfig(checkpoint, samples, chips, mode, n_points, seed, tuple(params.items()), v_samples, v_sim,
-                         finetune)
+                         finetune, _firing(raw.get("firing")))
     for point in config.points():
         point_options(point, seed=0)                 # raises ConfigError naming the field and the value
     if config.has_card_parameters:
@@ -200,6 +210,19 @@ def _verify(verify: Any) -> tuple[int, str]:
     if v_sim not in ("ngspice", "vacask"):
         raise ConfigError(f"sweep configuration: verify.simulator '{v_sim}' is unknown; use ngspice or vacask")
     return v_samples, v_sim
+
+
+def _firing(table: Any) -> tuple[tuple[str, Any], ...]:
+    """The ``[firing]`` table (mode, seed, draws) checked; empty for the median mode."""
+    from ipnet_cosim.device.draws import Firing
+    if table is None:
+        return ()
+    try:
+        firing = Firing.from_dict(table)
+    except (ConfigError, TypeError) as exc:
+        raise ConfigError(f"sweep configuration: [firing] {exc} (e.g. mode = \"stochastic\", draws = 3, "
+                          f"seed = 0)") from None
+    return tuple(firing.to_dict().items()) if firing.stochastic else ()
 
 
 def _finetune(table: Any) -> tuple[tuple[str, Any], ...]:

@@ -10,6 +10,8 @@ import io
 from pathlib import Path
 from typing import Any, Mapping
 
+from ipnet_cosim.device.draws import MEDIAN_NOTE
+
 
 def pareto_plot_png(sweep: Mapping[str, Any]) -> bytes:
     """Accuracy (mean over chips) against energy per inference, one dot per point, coloured by area."""
@@ -104,6 +106,8 @@ td,th{{border:1px solid #ccc;padding:3px 6px;text-align:right}}th{{background:#e
 <p>Checkpoint {html.escape(str(sweep['checkpoint']))}; mode {html.escape(str(sweep['mode']))}. Every figure is
 computed from the PyTorch twin of the point's export (no circuit simulation) except the circuit check of the
 Pareto points, which is simulated. Energy per inference and area from each point's report (chip 0).{finetuned}</p>
+<p><b>Neurons:</b> {html.escape(str(sweep.get('firing_note', MEDIAN_NOTE)))}; accuracy is the mean over chips and
+draws.</p>
 {soa_note}
 <h2>Pareto front</h2>
 <img alt="accuracy against energy per inference" src="data:image/png;base64,{png}">

@@ -2,7 +2,8 @@
 point's device card, optionally fine-tuned for the point's card and crossbars), an export per chip, the PyTorch
 twin on the sweep's samples, the report of chip 0, and the figures of ``point.json``.
 
-Figures (all computed from the twin and the export; units in the names): accuracy per chip and mean, energy per
+Figures (all computed from the twin and the export; units in the names): accuracy per chip and mean (under a
+stochastic firing table: per chip and draw, the mean over both, and the spread over draws), energy per
 inference and per spike, area, latency (steps x step period), throughput (one inference per latency), synaptic
 operations per joule (cell reads of active rows per inference over the energy), and the margins of the layers'
 peak MTJ voltage and junction temperature below the card's compliance and T_max.
@@ -63,9 +64,10 @@ def write_card_checkpoint(checkpoint: str | Path, changes: Mapping[str, float], 
 
 
 def point_checkpoint(checkpoint: str, point: Mapping[str, Any], finetune: Mapping[str, Any],
-                     folder: Path) -> tuple[str, dict[str, Any]]:
-    """The checkpoint a point exports (the sweep's, on the point's card, fine-tuned when ``finetune`` is given) and
-    what was done to it. Each step is kept in ``folder`` (a resumed point does not redo it)."""
+                     folder: Path, firing: str = "median") -> tuple[str, dict[str, Any]]:
+    """The checkpoint a point exports (the sweep's, on the point's card, fine-tuned when ``finetune`` is given, with
+    the sweep's ``firing`` mode) and what was done to it. Each step is kept in ``folder`` (a resumed point does not
+    redo it)."""
     from ipnet_cosim.models.checkpoint import SUMMARY_FILE
     info: dict[str, Any] = {}
     path = checkpoint
@@ -82,7 +84,7 @@ def point_checkpoint(checkpoint: str, point: Mapping[str, Any], finetune: Mappin
         ft_dir = folder / FINETUNED_CHECKPOINT
         if not (ft_dir / SUMMARY_FILE).is_file():
             shutil.rmtree(ft_dir, ignore_errors=True)
-            finetune_hardware(path, ft_dir, point_options(point, seed=0), **dict(finetune))
+            finetune_hardware(path, ft_dir, point_options(point, seed=0), **dict(finetune), firing=firing)
         metrics = json.loads((ft_dir / SUMMARY_FILE).read_text())["metrics"]
         info["finetune"] = {**dict(finetune), "hardware_test_accuracy": metrics.get("hardware_test_accuracy"),
                             "plain_test_accuracy": metrics.get("test_accuracy"),
@@ -97,41 +99,47 @@ def point_checkpoint(checkpoint: str, point: Mapping[str, Any], finetune: Mappin
 
 
 def evaluate_point(checkpoint: str, point: dict[str, Any], samples: Sequence[int] | str, chips: int,
-                   folder: str, finetune: Mapping[str, Any] | None = None,
+                   folder: str, finetune: Mapping[str, Any] | None = None, firing: Mapping[str, Any] | None = None,
                    torch_threads: int | None = None) -> dict[str, Any]:
-    """One design point: its checkpoint, export per chip, the twin on ``samples``, the report of chip 0 (torch on
-    ``torch_threads`` threads while it runs, when given)."""
+    """One design point: its checkpoint, export per chip, the twin on ``samples`` (under every draw of a stochastic
+    ``firing`` table), the report of chip 0 (torch on ``torch_threads`` threads while it runs, when given)."""
     import torch
+    from ipnet_cosim.device.draws import Firing
     threads = torch.get_num_threads()
     if torch_threads:
         torch.set_num_threads(torch_threads)       # points side by side: one core each
     try:
-        return _evaluate(checkpoint, point, samples, chips, Path(folder), finetune or {})
+        return _evaluate(checkpoint, point, samples, chips, Path(folder), finetune or {}, Firing.from_dict(firing))
     finally:
         torch.set_num_threads(threads)
 
 
 def _evaluate(checkpoint: str, point: dict[str, Any], samples: Sequence[int] | str, chips: int, out: Path,
-              finetune: Mapping[str, Any]) -> dict[str, Any]:
+              finetune: Mapping[str, Any], firing) -> dict[str, Any]:
     from ipnet_cosim.energy.report import build_report
     from ipnet_cosim.netlist_gen.contract import read_export
     from ipnet_cosim.netlist_gen.export import export_network
     from ipnet_cosim.netlist_gen.simulate import simulate_export
     out.mkdir(parents=True, exist_ok=True)
-    ck_path, ck_info = point_checkpoint(checkpoint, point, finetune, out)
+    ck_path, ck_info = point_checkpoint(checkpoint, point, finetune, out, firing.mode)
     base = point_options(point, seed=0)
     n_chips = chips if (base.conductance.variation_sigma > 0 or base.conductance.variation_sigma_s > 0) else 1
     accuracies, report, sops, chosen = [], None, 0.0, None
+    draws = list(range(firing.draws)) if firing.stochastic else [None]
     for k in range(n_chips):
         chip = out / f"chip{k}"
         exp = chip / "export"
         if not (exp / "manifest.json").is_file():
             shutil.rmtree(exp, ignore_errors=True)
-            export_network(ck_path, exp, samples=[0], options=point_options(point, seed=k))
+            export_network(ck_path, exp, samples=[0], options=point_options(point, seed=k), firing=firing)
         if chosen is None:                            # the same samples for every chip
             chosen = resolve_samples(samples, exp)
-        res = simulate_export(exp, out=chip / "twin", samples=chosen, progress=False, simulator="twin", plots=0)
-        accuracies.append(res["summary"]["circuit_accuracy"])
+        per_draw = []
+        for d in draws:
+            twin = chip / ("twin" if not d else f"twin_draw_{d}")
+            res = simulate_export(exp, out=twin, samples=chosen, progress=False, simulator="twin", plots=0, draw=d)
+            per_draw.append(res["summary"]["circuit_accuracy"])
+        accuracies.append(per_draw)
         if k == 0:
             report, _ = build_report(exp, sim=chip / "twin", area=True)
             sops = synaptic_ops(read_export(exp, need_checkpoint=False), chip / "twin", chosen)
@@ -140,8 +148,12 @@ def _evaluate(checkpoint: str, point: dict[str, Any], samples: Sequence[int] | s
     energy = report["energy"]["total"]["value"]
     limits = report["soa"]["limits"]
     layers = report["soa"]["layers"]
+    acc = np.asarray(accuracies)                      # [chips, draws]
     return {"id": point_id(point), "parameters": point, "chips": n_chips, "samples": len(chosen),
-            "accuracy_chips": accuracies, "accuracy_mean": float(np.mean(accuracies)),
+            "accuracy_chips": [float(v) for v in acc.mean(axis=1)], "accuracy_mean": float(acc.mean()),
+            "accuracy_chip_draws": acc.tolist(),
+            "accuracy_std_over_draws": float(acc.std(axis=1, ddof=1).mean()) if acc.shape[1] > 1 else 0.0,
+            "firing": firing.to_dict(), "firing_note": firing.describe(),
             "energy_per_inference_j": energy,
             "energy_per_spike_j": report["per_spike"]["mean"]["value"] if "mean" in report["per_spike"] else None,
             "area_m2": report["area"]["total"]["value"], "latency_s": latency,

@@ -32,6 +32,11 @@ def test_time_reversed_quick_covers_every_baseline(tmp_path):
             assert row["parameter_count"] > 0
             n_test = 2 * 11 if dataset == "synthetic-11" else 2 * 22    # a fraction of whole test samples
             assert row["test_accuracy"] * n_test == pytest.approx(round(row["test_accuracy"] * n_test)), row
+            # every network, baselines included, evaluated under its MTJ neurons' randomness too (4 draws)
+            k = row["stochastic_accuracy"] * n_test * row["stochastic_draws"]
+            assert row["stochastic_draws"] == 4 and k == pytest.approx(round(k)), row
+            mtj_layers = [str(i) for i, kind in enumerate(row["layer_kinds"]) if "MTJ" in kind]
+            assert sorted(row["coin_flip_fraction"]) == mtj_layers, row
     # memoryless networks see the same multiset of frames for a pair: exactly chance on direction
     for arch in ("memoryless", "cnn2d_sum"):
         assert saved["checks"][f"{arch}_direction_accuracy"] == pytest.approx(0.5)

@@ -183,3 +183,11 @@ def test_noise_experiment_quick_covers_every_regime_kind_level_and_seed(tmp_path
     assert not any(" on burst = " in m for m in messages)                 # every evaluation came from the cache
     assert again["curves"]["noise"]["burst"]["ipnet"][0] == res["curves"]["noise"]["burst"]["ipnet"][1]
     assert again["circuit_check"]["all_spikes_equal_pytorch"]
+    # the same networks under their neurons' own randomness: every draw of every sample counted, cached apart
+    messages.clear()
+    st = run_experiment("noise", tmp_path, quick=True, seeds=1, seed=3, levels={"burst": (800,)}, archs=archs,
+                        progress=messages.append, circuit=None, firing="stochastic", draws=2)
+    assert st["firing"] == {"mode": "stochastic", "seed": 0, "draws": 2} and "stochastic" in st["provenance"]
+    assert sum(" on burst = " in m for m in messages) == 4                # evaluated anew, not the median cache
+    for regime in ("clean", "noise"):
+        assert all(p["samples"] == 88 for pts in st["curves"][regime]["burst"].values() for p in pts)

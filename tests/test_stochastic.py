@@ -232,3 +232,17 @@ def test_cli_evaluates_under_draws_and_names_bad_firing(small, capsys, tmp_path)
     code = main(["evaluate", str(ck.path), "--firing", "lucky"])
     err = capsys.readouterr().err
     assert code == 2 and "firing mode 'lucky' is unknown" in err and "Traceback" not in err
+
+
+def test_hardware_finetuning_under_stochastic_firing_reports_its_stochastic_accuracy(small, tmp_path):
+    from ipnet_cosim.netlist_gen.finetune import finetune_hardware
+    from ipnet_cosim.netlist_gen.mapping import MappingOptions
+    ck, _ = small
+    metrics = finetune_hardware(ck.path, tmp_path / "ft", MappingOptions(), epochs=1, batch_size=8,
+                                firing="stochastic")
+    st = metrics["hardware_test_stochastic"]
+    assert st["firing"] == {"mode": "stochastic", "seed": 0, "draws": 4} and len(st["accuracy"]["per_draw"]) == 4
+    assert load_checkpoint(tmp_path / "ft").raw["hardware"]["firing"] == "stochastic"
+    with pytest.raises(ConfigError, match="firing 'sometimes' is unknown"):
+        finetune_hardware(ck.path, tmp_path / "never", MappingOptions(), firing="sometimes")
+    assert not (tmp_path / "never").exists()

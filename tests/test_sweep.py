@@ -8,9 +8,10 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from _small_net import make_small_checkpoint
+from _small_net import SMALL_DATA, make_small_checkpoint
 from ipnet_cosim.cli.app import main
 from ipnet_cosim.device.errors import ConfigError
 from ipnet_cosim.netlist_gen.sweep import pareto, run_sweep
@@ -40,6 +41,8 @@ def _config(tmp_path: Path, text: str) -> Path:
     ("samples = 3\n", "[parameters]"),
     ("[parameters]\nr_wire_ohm = [1.0]\n[verify]\nsimulator = 'spectre'\n", "spectre"),
     ("[parameters\nr_wire_ohm = [1.0]\n", "not valid TOML"),
+    ("[firing]\nmode = 'lucky'\n[parameters]\nr_wire_ohm = [1.0]\n", "firing mode 'lucky' is unknown"),
+    ("[firing]\nmode = 'stochastic'\ndraws = 0\n[parameters]\nr_wire_ohm = [1.0]\n", "draws (0) must be at least 1"),
 ])
 def test_bad_configurations_are_named_before_any_work(tmp_path, capsys, text, message):
     refused_before_work(tmp_path, capsys, text, message)
@@ -125,3 +128,33 @@ def test_a_sweep_of_a_small_network_runs_and_resumes(tmp_path, capsys):
     other = _config(tmp_path, f"checkpoint = '{ck}'\nsamples = 4\n[parameters]\nr_wire_ohm = [0.0]\n")
     with pytest.raises(ConfigError, match="another checkpoint, samples, chips or fine-tuning"):
         run_sweep(load_sweep_config(other), out, workers=1, progress=False)
+
+
+def test_a_stochastic_sweep_ranks_points_by_their_accuracy_over_draws(tmp_path):
+    """[firing] stochastic: every chip under every draw; each draw's accuracy is the network's own under the same
+    recorded draws (computed here independently, ideal mapping), the point's accuracy their mean."""
+    import torch
+    from ipnet_cosim.models.checkpoint import load_checkpoint
+    from ipnet_cosim.models.datasets import load_dataset
+    from ipnet_cosim.models.firing import RecordedDraws
+    ck = make_small_checkpoint(tmp_path / "ck")
+    cfg = _config(tmp_path, f"checkpoint = '{ck}'\nsamples = '0:8'\n[firing]\nmode = 'stochastic'\ndraws = 3\n"
+                            f"seed = 4\n[parameters]\ntile_rows = [16, 64]\n")
+    result = run_sweep(load_sweep_config(cfg), tmp_path / "sweep", workers=1, progress=False)
+    assert result["firing"] == {"mode": "stochastic", "seed": 4, "draws": 3}
+    c = load_checkpoint(ck)
+    model = c.model.set_precision("exact")
+    _, test = load_dataset(SMALL_DATA)
+    x = torch.as_tensor(test.frames[:8])
+    expected = []
+    for d in range(3):
+        with torch.no_grad():
+            pred = model(x, draws=RecordedDraws(4, list(range(8)), [d] * 8)).argmax(dim=1).numpy()
+        expected.append(float((pred == test.labels[:8]).mean()))
+    for p in result["points"]:
+        assert p["accuracy_chip_draws"] == [pytest.approx(expected, abs=1e-12)]
+        assert p["accuracy_mean"] == pytest.approx(np.mean(expected))
+        for d in (1, 2):
+            res = json.loads((Path(p["folder"]) / "chip0" / f"twin_draw_{d}" / "results.json").read_text())
+            assert res["summary"]["firing"] == {"mode": "stochastic", "seed": 4, "draw": d}
+    assert "stochastic" in (tmp_path / "sweep" / "sweep.html").read_text()

@@ -25,6 +25,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ipnet_cosim.device.card import DeviceCard
+from ipnet_cosim.device.draws import Firing
 from ipnet_cosim.device.errors import ConfigError
 from ipnet_cosim.device.fileio import sha256_file
 from ipnet_cosim.models.checkpoint import write_json
@@ -53,11 +54,17 @@ def wilson(k: int, n: int) -> tuple[float, float]:
     return float(ci.low), float(ci.high)
 
 
-def _accuracy(folder: Path, frames: np.ndarray, labels: np.ndarray) -> tuple[int, int]:
+def _accuracy(folder: Path, frames: np.ndarray, labels: np.ndarray, firing: Firing = Firing()) -> tuple[int, int]:
+    """Correct decisions and decisions of a checkpoint on ``frames``: median mode at exact precision, or under
+    ``firing``'s recorded draws (every draw of every sample counted; train precision)."""
     import torch
     from ipnet_cosim.models.checkpoint import load_checkpoint
     from ipnet_cosim.models.train import evaluate
     model = load_checkpoint(folder).model
+    if firing.stochastic:
+        from ipnet_cosim.models.stochastic import evaluate_firing
+        pred = np.asarray(evaluate_firing(model.set_precision("train"), frames, labels, firing)["predictions"])
+        return int((pred == np.asarray(labels)[:, None]).sum()), int(pred.size)
     if model.config.arch not in ("rnn", "lstm"):
         model = model.set_precision("exact")
     with torch.no_grad():
@@ -80,10 +87,11 @@ class _Evaluations:
                 self.data = {}          # a damaged cache is only a cache: evaluate again
         self._sha: dict[Path, str] = {}
 
-    def key(self, folder: Path, kind: str, level: float, noise_seed: int) -> str:
+    def key(self, folder: Path, kind: str, level: float, noise_seed: int, firing: Firing = Firing()) -> str:
         if folder not in self._sha:
             self._sha[folder] = sha256_file(folder / "checkpoint.pt")
-        return f"{self._sha[folder]}|{'clean' if level == 0 else kind}|{float(level):g}|{noise_seed}"
+        key = f"{self._sha[folder]}|{'clean' if level == 0 else kind}|{float(level):g}|{noise_seed}"
+        return key if not firing.stochastic else f"{key}|stochastic|{firing.seed}|{firing.draws}"
 
     def get(self, key: str) -> tuple[int, int] | None:
         v = self.data.get(key)
@@ -99,9 +107,12 @@ class _Evaluations:
 def run_noise(out_dir: Path, *, seed: int = 0, quick: bool = False, progress: Callable[[str], None] | None = None,
               seeds: int = 2, archs: tuple[str, ...] = ARCH_ORDER,
               levels: dict[str, tuple[float, ...]] | None = None, training: tuple[str, ...] = tuple(TRAINING),
-              circuit: tuple[str, float] | None = CIRCUIT_CHECK, circuit_samples: int = 2) -> dict[str, Any]:
+              circuit: tuple[str, float] | None = CIRCUIT_CHECK, circuit_samples: int = 2,
+              firing: str = "median", draws: int = 2) -> dict[str, Any]:
     """Accuracy vs noise level of every architecture and training regime (module docstring); writes noise.json and
-    noise.png. ``circuit``: (kind, level) of the circuit check, or None to skip it."""
+    noise.png. ``circuit``: (kind, level) of the circuit check, or None to skip it. ``firing`` "stochastic" evaluates
+    every network under ``draws`` recorded draws per test sample (the neurons' own randomness on top of the sensor
+    noise; train precision), "median" (default) in the median mode at exact precision."""
     from ipnet_cosim.models.data.noise import LEVEL_UNITS, MIXED_RECIPE, NoiseSetting
     from ipnet_cosim.models.datasets import load_noisy_test
     out_dir = Path(out_dir)
@@ -120,6 +131,7 @@ def run_noise(out_dir: Path, *, seed: int = 0, quick: bool = False, progress: Ca
     card = DeviceCard()
     t0 = time.perf_counter()
     cache = _Evaluations(out_dir / "evaluations.json")
+    mode = Firing(firing, seed=0, draws=draws if firing == "stochastic" else 1)
     counts: dict[tuple[str, str, str, float], list[tuple[int, int]]] = {}
     runs, first_ipnet = [], None
     for s in range(seed, seed + seeds):
@@ -143,13 +155,13 @@ def run_noise(out_dir: Path, *, seed: int = 0, quick: bool = False, progress: Ca
             for level in values:
                 test = None
                 for (regime, arch), folder in folders.items():
-                    key = cache.key(folder, kind, level, s)
+                    key = cache.key(folder, kind, level, s, mode)
                     got = cache.get(key)
                     if got is None:
                         if test is None:
                             test = load_noisy_test(test_data, NoiseSetting(kind, level), noise_seed=s)
                         _log(progress, f"seed {s}: {arch} ({regime}) on {kind} = {level:g} ({LEVEL_UNITS[kind]})")
-                        got = _accuracy(folder, test.frames, test.labels)
+                        got = _accuracy(folder, test.frames, test.labels, mode)
                         cache.put(key, got)
                     counts.setdefault((regime, arch, kind, float(level)), []).append(got)
     curves: dict[str, dict[str, dict[str, list[dict[str, Any]]]]] = {}
@@ -171,10 +183,15 @@ def run_noise(out_dir: Path, *, seed: int = 0, quick: bool = False, progress: Ca
                               noise_seed=first_ipnet[2], n_samples=circuit_samples, progress=progress)
         lines.append(check["summary_line"])
     result = {"experiment": "noise", "seeds": list(range(seed, seed + seeds)), "quick": quick,
-              "provenance": ("simulated: PyTorch twin of the thermal MTJ neuron (deterministic mode), exact precision "
-                             "for spiking networks; synthetic DVS gestures with noise added to their event streams "
+              "provenance": ("computed: PyTorch twin of the thermal MTJ neuron; "
+                             + ("median mode (u = 1/2, an idealisation), exact precision for spiking networks"
+                                if not mode.stochastic else
+                                f"stochastic firing ({mode.draws} recorded draws per test sample, train precision; "
+                                f"every draw counted)")
+                             + "; synthetic DVS gestures with noise added to their event streams "
                              "(seeded per sample); intervals: 95 % Wilson on the samples pooled over seeds; circuit "
                              "check: ngspice on the exported IPNet"),
+              "firing": mode.to_dict(), "firing_note": mode.describe(),
               "training": {r: TRAINING_LABELS[r] for r in training}, "training_noise_recipe": MIXED_RECIPE,
               "levels": {k: list(v) for k, v in levels.items()}, "level_units": {k: LEVEL_UNITS[k] for k in levels},
               "device_card": card.to_dict(), "runs": runs, "curves": curves, "error_ratios": ratios,

@@ -29,9 +29,9 @@ from ipnet_cosim.models.train import TrainConfig, train
 ARCH_ORDER = ("ipnet", "memoryless", "rnn", "lstm", "conv2p1d", "conv3d", "cnn2d_sum")
 QUICK_LAYERS = (LayerSpec("conv", 4, kernel=5, stride=3), LayerSpec("conv", 4, kernel=3, stride=2),
                 LayerSpec("linear", 16))
-PROVENANCE = ("simulated: PyTorch twin of the thermal MTJ neuron (deterministic mode); test accuracy in exact "
-              "precision (float64, 64/16 substeps) for spiking networks; synthetic DVS gestures generated "
-              "with the recorded seed")
+PROVENANCE = ("computed: PyTorch twin of the thermal MTJ neuron; test accuracy in the median mode (u = 1/2, an "
+              "idealisation) in exact precision (float64, 64/16 substeps) for spiking networks, and under stochastic "
+              "firing (recorded draws, train precision); synthetic DVS gestures generated with the recorded seed")
 
 
 def _log(progress: Callable[[str], None] | None, msg: str) -> None:
@@ -78,9 +78,27 @@ def raise_mismatch(folder: Path) -> None:
                           f"(it was not overwritten)")
 
 
-def _row(arch: str, metrics: dict[str, Any]) -> dict[str, Any]:
+def stochastic_metrics(folder: Path, metrics: dict[str, Any], draws: int = 4) -> dict[str, Any]:
+    """The run's accuracy under stochastic firing: from its training metrics, or (a run trained before they were
+    recorded) evaluated now on its checkpoint, train precision, ``draws`` recorded draws per test sample."""
+    if "test_stochastic" in metrics:
+        return metrics["test_stochastic"]
+    from ipnet_cosim.device.draws import Firing
+    from ipnet_cosim.models.checkpoint import load_checkpoint
+    from ipnet_cosim.models.datasets import load_dataset
+    from ipnet_cosim.models.stochastic import evaluate_firing
+    ck = load_checkpoint(folder)
+    _, test = load_dataset(DataConfig.from_dict(ck.data_config))
+    res = evaluate_firing(ck.model.set_precision("train"), test.frames, test.labels,
+                          Firing("stochastic", seed=0, draws=draws))
+    res.pop("predictions")
+    return res
+
+
+def _row(arch: str, metrics: dict[str, Any], folder: Path | None = None) -> dict[str, Any]:
     row = {"arch": arch, "description": ARCH_DESCRIPTIONS[arch],
            "test_accuracy": metrics["test_accuracy"],
+           "test_accuracy_firing": "median (u = 1/2, an idealisation)",
            "test_accuracy_precision": metrics.get("test_accuracy_precision"),
            "parameter_count": metrics["parameter_count"],
            "train_seconds": round(float(metrics.get("train_seconds", 0.0)), 1),
@@ -89,18 +107,26 @@ def _row(arch: str, metrics: dict[str, Any]) -> dict[str, Any]:
     if "direction_accuracy" in test:
         row["direction_accuracy"] = test["direction_accuracy"]
         row["pair_accuracy"] = test["pair_accuracy"]
+    if folder is not None:
+        st = stochastic_metrics(folder, metrics)
+        acc = st["accuracy"]
+        row.update({"stochastic_accuracy": acc["mean"], "stochastic_accuracy_std_over_draws": acc["std_over_draws"],
+                    "stochastic_accuracy_ci95": acc["ci95"], "stochastic_draws": acc["draws"],
+                    "stochastic_precision": "train (float32, coarse quadrature)",
+                    "coin_flip_fraction": {str(layer["layer"]): layer["coin_flip_fraction"] for layer in st["layers"]}})
     return row
 
 
 def run_time_reversed(out_dir: Path, *, seed: int = 0, quick: bool = False,
                       progress: Callable[[str], None] | None = None,
-                      archs: tuple[str, ...] = ARCH_ORDER) -> dict[str, Any]:
-    """Accuracy of IPNet and every baseline on the 11- and 22-class synthetic gesture sets."""
+                      archs: tuple[str, ...] = ARCH_ORDER, firing: str = "median") -> dict[str, Any]:
+    """Accuracy of IPNet and every baseline on the 11- and 22-class synthetic gesture sets, in the median mode and
+    under stochastic firing (every network is evaluated both ways; ``firing`` is how they are trained)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     card = DeviceCard()
     net_over, data_kw, train_kw = default_settings(quick, seed)
-    options = TrainConfig(**train_kw)
+    options = TrainConfig(**train_kw, firing=firing)
     t0 = time.perf_counter()
     tables: dict[str, list[dict[str, Any]]] = {}
     for dataset in ("synthetic-11", "synthetic-22"):
@@ -110,8 +136,9 @@ def run_time_reversed(out_dir: Path, *, seed: int = 0, quick: bool = False,
         for arch in archs:
             _log(progress, f"{dataset}: training {arch}")
             network = NetworkConfig(arch=arch, n_classes=n_classes, **net_over)
-            metrics = train_or_reuse(out_dir / "runs" / dataset / arch, network, data, options, card, progress)
-            rows.append(_row(arch, metrics))
+            folder = out_dir / "runs" / dataset / arch
+            metrics = train_or_reuse(folder, network, data, options, card, progress)
+            rows.append(_row(arch, metrics, folder))
             _log(progress, f"{dataset}: {arch} test accuracy {metrics['test_accuracy']:.4f}")
         tables[dataset] = rows
 
@@ -125,7 +152,16 @@ def run_time_reversed(out_dir: Path, *, seed: int = 0, quick: bool = False,
         worse = [a for a, r in rows22.items() if a != "ipnet" and r["test_accuracy"] > ip]
         checks["baselines_more_accurate_than_ipnet_22class"] = worse
         lines.append(f"22-class: IPNet {ip:.3f}" + (f"; more accurate: {', '.join(worse)}" if worse
-                                                    else "; at least as accurate as every baseline"))
+                                                    else "; at least as accurate as every baseline")
+                     + " (median mode)")
+        if "stochastic_accuracy" in rows22["ipnet"]:
+            ips = rows22["ipnet"]["stochastic_accuracy"]
+            worse_st = [a for a, r in rows22.items() if a != "ipnet" and r.get("stochastic_accuracy", 0.0) > ips]
+            checks["ipnet_22class_stochastic_accuracy"] = ips
+            checks["baselines_more_accurate_than_ipnet_22class_stochastic"] = worse_st
+            lines.append(f"22-class under stochastic firing: IPNet {ips:.3f}" +
+                         (f"; more accurate: {', '.join(worse_st)}" if worse_st else
+                          "; at least as accurate as every baseline"))
     for arch in ("memoryless", "cnn2d_sum"):
         if arch in rows22 and "direction_accuracy" in rows22[arch]:
             d = rows22[arch]["direction_accuracy"]
@@ -157,9 +193,12 @@ def _plot_time_reversed(result: dict[str, Any], path: Path) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     x = np.arange(len(archs))
     for k, (dataset, color) in enumerate((("synthetic-11", "#4c72b0"), ("synthetic-22", "#dd8452"))):
-        acc = [next(r for r in tables[dataset] if r["arch"] == a)["test_accuracy"] for a in archs]
-        axes[0].bar(x + (k - 0.5) * 0.38, acc, 0.38, label=dataset.replace("synthetic-", "") + " classes",
-                    color=color)
+        rows = [next(r for r in tables[dataset] if r["arch"] == a) for a in archs]
+        axes[0].bar(x + (k - 0.5) * 0.38, [r["test_accuracy"] for r in rows], 0.38,
+                    label=dataset.replace("synthetic-", "") + " classes, median", color=color, alpha=0.45)
+        axes[0].bar(x + (k - 0.5) * 0.38, [r.get("stochastic_accuracy", np.nan) for r in rows], 0.38,
+                    yerr=[r.get("stochastic_accuracy_std_over_draws", 0.0) for r in rows],
+                    label=dataset.replace("synthetic-", "") + " classes, stochastic", color=color)
     axes[0].axhline(0.95, color="k", lw=0.8, ls=":", label="95 %")
     axes[0].set_xticks(x, archs, rotation=30, ha="right")
     axes[0].set_ylabel("test accuracy")
@@ -181,13 +220,14 @@ def _plot_time_reversed(result: dict[str, Any], path: Path) -> None:
 
 
 def run_frontier(out_dir: Path, *, seed: int = 0, quick: bool = False,
-                 progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Accuracy on the 22-class set vs the layer that holds IPNet's heat memory."""
+                 progress: Callable[[str], None] | None = None, firing: str = "median") -> dict[str, Any]:
+    """Accuracy on the 22-class set vs the layer that holds IPNet's heat memory (median mode and stochastic
+    firing; ``firing`` is how the networks are trained)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     card = DeviceCard()
     net_over, data_kw, train_kw = default_settings(quick, seed)
-    options = TrainConfig(**train_kw)
+    options = TrainConfig(**train_kw, firing=firing)
     data = DataConfig(dataset="synthetic-22", **data_kw)
     n_layers = len(net_over.get("layers", NetworkConfig().layers))
     t0 = time.perf_counter()
@@ -200,7 +240,7 @@ def run_frontier(out_dir: Path, *, seed: int = 0, quick: bool = False,
         tag = "memoryless" if network.arch == "memoryless" else f"memory-layer-{network.heat_layers[0]}"
         _log(progress, f"frontier: training IPNet with heat memory at {label}")
         metrics = train_or_reuse(out_dir / "runs" / tag, network, data, options, card, progress)
-        row = _row(network.arch, metrics)
+        row = _row(network.arch, metrics, out_dir / "runs" / tag)
         row.update({"memory_at": label, "memory_layer": network.heat_layers[0] if network.heat_layers else None})
         rows.append(row)
     mem_rows = [r for r in rows if r["memory_layer"] is not None]
@@ -234,7 +274,9 @@ def _plot_frontier(result: dict[str, Any], path: Path) -> None:
     mem = [r for r in rows if r["memory_layer"] is not None]
     ctrl = [r for r in rows if r["memory_layer"] is None]
     fig, ax = plt.subplots(figsize=(5.5, 4))
-    ax.plot([r["memory_layer"] for r in mem], [r["test_accuracy"] for r in mem], "o-", label="test accuracy")
+    ax.plot([r["memory_layer"] for r in mem], [r["test_accuracy"] for r in mem], "o-", label="test accuracy (median)")
+    ax.plot([r["memory_layer"] for r in mem], [r.get("stochastic_accuracy", float("nan")) for r in mem], "o-",
+            color="C3", label="test accuracy (stochastic)")
     ax.plot([r["memory_layer"] for r in mem], [r.get("direction_accuracy", float("nan")) for r in mem], "s--",
             label="forward/reversed told apart")
     for r in ctrl:
