@@ -85,6 +85,13 @@ def build_report(folder: str | Path, *, sim: str | Path | None = None,
                                               f"{n} samples (scipy.stats.binomtest)")
         accuracy["circuit_ci95_high"] = figure(hi, "1", "computed", f"Wilson 95 % interval of the circuit accuracy on "
                                                f"{n} samples (scipy.stats.binomtest)")
+    for layer in summary.get("layers", []):
+        if "coin_flip_fraction" in layer:
+            accuracy[f"coin_flip_{layer['layer']}"] = figure(
+                layer["coin_flip_fraction"], "1", "computed",
+                f"PyTorch twin, same samples{' and draws' if 'stochastic' in firing else ''}: fraction of layer "
+                f"{layer['layer']}'s neuron-steps whose firing probability 1 - exp(-H) lies in (0.05, 0.95), where a "
+                f"device's spike is a coin flip")
     if summary.get("circuit_no_decision"):
         accuracy["circuit_no_decision"] = figure(summary["circuit_no_decision"], "1", kind,
                                                  sim_src + "; samples whose top class scores are equal (no decision)")

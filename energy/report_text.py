@@ -128,6 +128,10 @@ def _summary_rows(report: Mapping[str, Any]) -> list[list[str]]:
     twin = report["provenance"].get("simulator") == "twin"
     rows.append(["accuracy on the samples (PyTorch twin, no circuit)" if twin else "accuracy on the simulated samples", acc,
                  "computed" if twin else "simulated / computed"])
+    flips = [(k[len("coin_flip_"):], v["value"]) for k, v in report["accuracy"].items() if k.startswith("coin_flip_")]
+    if flips:
+        rows.append(["neuron-steps that are coin flips (0.05 < p < 0.95)",
+                     ", ".join(f"{layer} {value:.3f}" for layer, value in flips), "computed (PyTorch twin)"])
     e = report["energy"]["total"]
     rows.append(["energy per inference (one sample)", _si(e["value"], "J"),
                  "computed from the PyTorch twin" if twin else "simulated and computed"])

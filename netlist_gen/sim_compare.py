@@ -75,6 +75,21 @@ def twin_run(export: Export, frames: np.ndarray, draws: Any = None) -> tuple[Any
     return model, logits, trace, hardware
 
 
+def coin_flip_fractions(trace: dict[str, Any]) -> list[float | None]:
+    """Per hidden layer of a twin's trace run with details, the fraction of neuron-steps whose firing probability
+    ``1 - exp(-H)`` lies inside the coin-flip band (0.05, 0.95) (None for a layer without MTJ neurons)."""
+    from ipnet_cosim.device.draws import coin_flip_hazard_band
+    h_lo, h_hi = coin_flip_hazard_band()
+    out: list[float | None] = []
+    for info in trace["details"]:
+        if info is None:
+            out.append(None)
+            continue
+        h = info.hazard.detach()
+        out.append(float(((h > h_lo) & (h < h_hi)).double().mean()))
+    return out
+
+
 def run_draws(export: Export, samples: Sequence[int], draw: int | None) -> Any:
     """The draw source of a run of ``samples`` (:class:`~ipnet_cosim.models.firing.RecordedDraws` of the export's
     seed at draw index ``draw``), or None in the median mode."""
@@ -115,6 +130,7 @@ def torch_reference(export: Export, frames: np.ndarray, samples: Sequence[int] |
         margins.append(margin.reshape(t_steps, batch, -1).transpose(0, 1).numpy())
     logits_np = logits.numpy()
     return {"spikes": spikes, "margins": margins, "margin_kinds": kinds, "logits": logits_np,
+            "coin_flip": coin_flip_fractions(trace),
             "predicted": [decide(row) for row in logits_np], "hardware_model": hardware,
             "network_predicted": network_predicted}
 
@@ -138,9 +154,10 @@ def _layer_entry(name: str, spikes: np.ndarray, ref: dict[str, Any] | None, li: 
 
 
 def summarise(export: Export, samples: Sequence[int], labels: Sequence[int], outputs: dict[int, list[np.ndarray]],
-              charges: dict[int, np.ndarray], elapsed: dict[int, float], ref: dict[str, Any] | None
-              ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """``summary`` and ``per_sample`` of results.json (class scores = readout gain x charge / (k v_read t_pulse T))."""
+              charges: dict[int, np.ndarray], elapsed: dict[int, float], ref: dict[str, Any] | None,
+              coin_flip: Sequence[float | None] | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """``summary`` and ``per_sample`` of results.json (class scores = readout gain x charge / (k v_read t_pulse T));
+    each layer's coin-flip fraction from the PyTorch twin's hazards (``coin_flip``, or the reference's)."""
     man = export.manifest
     t = man.timing
     scale = t.readout_gain / (man.readout.k_s * t.v_read_v * t.t_pulse_s * t.n_steps)
@@ -168,6 +185,9 @@ def summarise(export: Export, samples: Sequence[int], labels: Sequence[int], out
             worst = [r["largest_mismatch_margin"] for r in rows if "largest_mismatch_margin" in r]
             if worst:
                 tot["largest_mismatch_margin"] = max(worst)
+        flips = coin_flip if coin_flip is not None else (ref["coin_flip"] if ref is not None else None)
+        if flips is not None and flips[li] is not None:
+            tot["coin_flip_fraction"] = flips[li]
         totals.append(tot)
     n = len(samples)
     no_decision = sum(e["circuit_class"] is None for e in per_sample)

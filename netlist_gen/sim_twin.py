@@ -42,7 +42,8 @@ def simulate_twin(export: Export, req: SimulateRequest, say: Callable[[str], Non
         outputs.elapsed[s] = wall / len(sample_list)
     limits = SOALimits.from_card(man.card())
     soa_checks = [_check_soa(layer, outputs, sample_list, limits, req.soa, out_dir, warn) for layer in man.hidden_layers]
-    summary, per_sample = summarise(export, sample_list, labels, outputs.spikes, outputs.charges, outputs.elapsed, None)
+    summary, per_sample = summarise(export, sample_list, labels, outputs.spikes, outputs.charges, outputs.elapsed, None,
+                                    tw["coin_flip"])
     summary.update({"wall_time_s": wall, "workers": 1, "runs_simulated": 0, "runs_cached": 0, "layer_times": [],
                     **firing_summary(export, draw)})
     warnings = layer_warnings(summary)

@@ -42,7 +42,7 @@ def twin_outputs(export: Export, frames: np.ndarray, samples: Sequence[int], dra
     (which twin ran)."""
     import torch
     from ipnet_cosim.models.neuron import NeuronParams, ap_voltage_v
-    from ipnet_cosim.netlist_gen.sim_compare import run_draws, twin_run
+    from ipnet_cosim.netlist_gen.sim_compare import coin_flip_fractions, run_draws, twin_run
     from ipnet_cosim.netlist_gen.sim_inputs import load_crossbars
     man = export.manifest
     options = man.options()
@@ -53,7 +53,7 @@ def twin_outputs(export: Export, frames: np.ndarray, samples: Sequence[int], dra
     out: dict[str, Any] = {"spikes": {s: [] for s in samples}, "energies": {s: {} for s in samples},
                            "charges": {}, "soa": {s: {} for s in samples},
                            "model": "the hardware model of the exported chip (HardwareNet)" if hardware
-                           else "the network"}
+                           else "the network", "coin_flip": coin_flip_fractions(trace)}
     inputs = {s: frames[k].reshape(n_steps, -1).astype(np.float64) for k, s in enumerate(samples)}
     hidden = man.hidden_layers
     for layer in man.layers:

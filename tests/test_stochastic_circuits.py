@@ -131,3 +131,33 @@ def test_a_damaged_firing_record_is_named(stochastic_export, tmp_path, capsys):
     code = main(["simulate", str(bad), "--simulator", "twin"])
     err = capsys.readouterr().err
     assert code == 2 and "firing" in err and "Traceback" not in err
+
+
+def test_report_names_the_firing_mode_and_the_coin_flips(stochastic_export, tmp_path):
+    """The report of a stochastic run says so next to its accuracy and gives each layer's coin-flip fraction, the
+    one the twin's hazards give (recomputed here from the network under the same draws)."""
+    import torch
+    from ipnet_cosim.device.draws import coin_flip_hazard_band
+    from ipnet_cosim.energy.report import build_report
+    from ipnet_cosim.energy.report_text import format_markdown
+    from ipnet_cosim.models.checkpoint import load_checkpoint
+    from ipnet_cosim.models.firing import RecordedDraws
+    from ipnet_cosim.netlist_gen.sim_inputs import load_frames
+    sim = tmp_path / "twin"
+    simulate_export(stochastic_export / "exp", out=sim, progress=False, simulator="twin", draw=1)
+    report, _ = build_report(stochastic_export / "exp", sim=sim)
+    assert "stochastic" in report["provenance"]["firing"] and "draw 1" in report["provenance"]["firing"]
+    assert "stochastic" in report["accuracy"]["circuit"]["source"]
+    exp = read_export(stochastic_export / "exp")
+    _, frames, _ = load_frames(exp, SAMPLES)
+    model = load_checkpoint(exp.path(exp.manifest.checkpoint.file)).model.set_precision("exact")
+    with torch.no_grad():
+        _, trace = model(torch.as_tensor(frames), return_trace=True, draws=RecordedDraws(11, SAMPLES, [1] * 4),
+                         details=True)
+    h_lo, h_hi = coin_flip_hazard_band()
+    for li, layer in enumerate(exp.manifest.hidden_layers):
+        h = trace["details"][li].hazard
+        expected = float(((h > h_lo) & (h < h_hi)).double().mean())
+        assert report["accuracy"][f"coin_flip_{layer.name}"]["value"] == pytest.approx(expected, rel=1e-12)
+    md = format_markdown(report)
+    assert "Neurons: stochastic" in md and "coin flips" in md
