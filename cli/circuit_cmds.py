@@ -178,8 +178,11 @@ def simulate_cmd(folder: Path = typer.Argument(..., help="export folder (ipnet-c
                              simulator=simulator, soa=soa,
                              notify=lambda msg: console.print(f"[yellow]{msg}[/yellow]"), draw=draw)
     s = result["summary"]
-    default = folder / ("sim" if not draw else f"sim_draw_{draw}")
-    console.print(f"[bold]wrote[/bold] {(out or default).resolve()}")
+    if out is None:
+        from ipnet_cosim.netlist_gen.contract import read_export
+        from ipnet_cosim.netlist_gen.sim_inputs import SimulateRequest
+        out = SimulateRequest(draw=draw).default_out(read_export(folder, need_checkpoint=False))
+    console.print(f"[bold]wrote[/bold] {out.resolve()}")
     console.print(f"  neurons: {s['firing_note']}")
     undecided = f" ({s['circuit_no_decision']} without a decision: tied top scores)" if s.get("circuit_no_decision") else ""
     ci = s.get("circuit_accuracy_ci95")

@@ -65,7 +65,9 @@ def evaluate_firing(model: nn.Module, frames: np.ndarray, labels: np.ndarray, fi
     Returns:
         ``firing`` (the mode as a dict), ``firing_note`` (one line naming the mode), ``accuracy`` (the
         distribution), ``layers`` (per MTJ layer: fire rate, coin-flip fractions), ``predictions``
-        ``[N][draws]`` and ``n_samples``.
+        ``[N][draws]``, ``n_samples`` and, for a time-reversed set (an even class count: class ``c + k/2`` is the
+        reversal of ``c``), ``direction_accuracy`` (forward/reversed right, whatever the gesture) and
+        ``gesture_accuracy`` (gesture right, whatever the direction), over samples and draws.
     """
     model.eval()
     labels = np.asarray(labels)
@@ -91,7 +93,13 @@ def evaluate_firing(model: nn.Module, frames: np.ndarray, labels: np.ndarray, fi
                 tallies.setdefault(i, _LayerTally()).add(spikes, info.hazard)
         if progress:
             progress(stop, n)
+    out: dict[str, Any] = {}
+    k = (model.config.n_classes if hasattr(model, "config") else model.net.config.n_classes)
+    if k % 2 == 0:          # a time-reversed set: class c and c + k/2 are a gesture and its reversal
+        half = k // 2
+        out = {"direction_accuracy": float(((preds // half) == (labels[:, None] // half)).mean()),
+               "gesture_accuracy": float(((preds % half) == (labels[:, None] % half)).mean())}
     return {"firing": firing.to_dict(), "firing_note": firing.describe(), "n_samples": n,
-            "accuracy": accuracy_distribution(correct),
+            "accuracy": accuracy_distribution(correct), **out,
             "layers": [tallies[i].record(i, kinds[i]) for i in sorted(tallies)],
             "predictions": preds.tolist()}

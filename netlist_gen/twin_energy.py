@@ -58,7 +58,7 @@ def twin_outputs(export: Export, frames: np.ndarray, samples: Sequence[int], dra
     hidden = man.hidden_layers
     for layer in man.layers:
         units = man.units_of(layer.index)
-        for k, s in enumerate(samples):
+        for s in samples:
             src, rdrv = _row_energies(units, ports, inputs[s], man, options.r_driver_ohm)
             out["energies"][s][f"{layer.name}_source_j"] = src
             out["energies"][s][f"{layer.name}_rdriver_j"] = rdrv

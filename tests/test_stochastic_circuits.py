@@ -161,3 +161,14 @@ def test_report_names_the_firing_mode_and_the_coin_flips(stochastic_export, tmp_
         assert report["accuracy"][f"coin_flip_{layer.name}"]["value"] == pytest.approx(expected, rel=1e-12)
     md = format_markdown(report)
     assert "Neurons: stochastic" in md and "coin flips" in md
+
+
+def test_cli_simulates_a_draw_into_its_own_folder(stochastic_export, tmp_path, capsys):
+    import shutil
+    exp = tmp_path / "exp"
+    shutil.copytree(stochastic_export / "exp", exp)
+    assert main(["simulate", str(exp), "--simulator", "twin", "--draw", "1", "--plots", "0"]) == 0
+    err = capsys.readouterr().err
+    assert "draw 1" in err and str((exp / "sim_draw_1").resolve()) in err.replace("\n", "")
+    assert json.loads((exp / "sim_draw_1" / "results.json").read_text())["summary"]["firing"]["draw"] == 1
+    assert not (exp / "sim").exists()
