@@ -22,6 +22,15 @@ from ipnet_cosim.device.statistics import accuracy_distribution
 from ipnet_cosim.models.firing import RecordedDraws
 
 
+def coin_flips(hazard: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Masks of the neuron-steps whose firing probability ``1 - exp(-H)`` lies in the coin-flip band
+    (:data:`~ipnet_cosim.device.draws.COIN_FLIP_BAND`), below and at-or-above ``p = 1/2`` (``H = ln 2``)."""
+    h_lo, h_hi = coin_flip_hazard_band()
+    h = hazard.detach().double()
+    h_half = float(np.log(2.0))
+    return (h > h_lo) & (h < h_half), (h >= h_half) & (h < h_hi)
+
+
 class _LayerTally:
     """Counts of one MTJ layer's neuron-steps over an evaluation."""
 
@@ -32,13 +41,11 @@ class _LayerTally:
         self.flip_high = 0
 
     def add(self, spikes: torch.Tensor, hazard: torch.Tensor) -> None:
-        h_lo, h_hi = coin_flip_hazard_band()
-        h_half = float(np.log(2.0))
-        h = hazard.detach().double()
-        self.steps += h.numel()
+        low, high = coin_flips(hazard)
+        self.steps += hazard.numel()
         self.fired += int((spikes.detach() > 0.5).sum())
-        self.flip_low += int(((h > h_lo) & (h < h_half)).sum())
-        self.flip_high += int(((h >= h_half) & (h < h_hi)).sum())
+        self.flip_low += int(low.sum())
+        self.flip_high += int(high.sum())
 
     def record(self, index: int, kind: str) -> dict[str, Any]:
         n = max(self.steps, 1)

@@ -22,6 +22,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ipnet_cosim.device.statistics import wilson_interval
 from ipnet_cosim.netlist_gen.contract import Export
 
 # a layer's circuit fire rate departs from PyTorch's when |circuit - torch| > max(ABS, REL x torch)
@@ -32,9 +33,7 @@ TIE_RTOL = 1e-12        # scores within this fraction of the largest |score| cou
 def accuracy_interval(correct: int, n: int, confidence: float = 0.95) -> list[float]:
     """Wilson score interval ``[low, high]`` of an accuracy of ``correct`` out of ``n`` samples (scipy's
     ``binomtest(...).proportion_ci(method="wilson")``; the samples are a sample of the test set)."""
-    from scipy.stats import binomtest
-    ci = binomtest(int(correct), int(n)).proportion_ci(confidence_level=confidence, method="wilson")
-    return [float(ci.low), float(ci.high)]
+    return wilson_interval(correct, n, confidence)
 
 
 def decide(scores: Sequence[float]) -> int | None:
@@ -78,15 +77,14 @@ def twin_run(export: Export, frames: np.ndarray, draws: Any = None) -> tuple[Any
 def coin_flip_fractions(trace: dict[str, Any]) -> list[float | None]:
     """Per hidden layer of a twin's trace run with details, the fraction of neuron-steps whose firing probability
     ``1 - exp(-H)`` lies inside the coin-flip band (0.05, 0.95) (None for a layer without MTJ neurons)."""
-    from ipnet_cosim.device.draws import coin_flip_hazard_band
-    h_lo, h_hi = coin_flip_hazard_band()
+    from ipnet_cosim.models.stochastic import coin_flips
     out: list[float | None] = []
     for info in trace["details"]:
         if info is None:
             out.append(None)
             continue
-        h = info.hazard.detach()
-        out.append(float(((h > h_lo) & (h < h_hi)).double().mean()))
+        low, high = coin_flips(info.hazard)
+        out.append(float((low | high).double().mean()))
     return out
 
 
