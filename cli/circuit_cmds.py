@@ -159,19 +159,40 @@ def simulate_cmd(folder: Path = typer.Argument(..., help="export folder (ipnet-c
                  soa: str = typer.Option("warn", help="safe operating area check against the device card's limits: "
                                          "strict (stop at a violation, named), warn (report it), off (record only)"),
                  draw: Optional[int] = typer.Option(None, help="stochastic export: the draw index to simulate (default "
-                                                    "0; results in FOLDER/sim, or FOLDER/sim_draw_K for K > 0)")
+                                                    "0; results in FOLDER/sim, or FOLDER/sim_draw_K for K > 0)"),
+                 draws: Optional[int] = typer.Option(None, help="stochastic export: simulate draws 0 .. N-1, one after "
+                                                     "another (FOLDER/sim, FOLDER/sim_draw_K; with --out: OUT, "
+                                                     "OUT_draw_K); `report` then gives accuracy and energy per "
+                                                     "inference over them")
                  ) -> None:
     """Simulate an export in ngspice (or VACASK) layer by layer (resumable) and compare with PyTorch."""
     import os
     from rich.console import Console
     from ipnet_cosim.netlist_gen.export import parse_samples
-    from ipnet_cosim.netlist_gen.simulate import simulate_export
     console = Console(stderr=True)
     n_workers = workers or max(1, len(os.sched_getaffinity(0)))
     if samples is not None and samples.strip().lower() == "all":
         chosen = list(range(_test_set_size(folder)))
     else:
         chosen = parse_samples(samples) if samples else None
+    if draws is not None and (draw is not None or draws < 1):
+        raise typer.BadParameter(f"--draws {draws}: give a number of draws >= 1, and not with --draw (one draw)")
+    if draws is not None:
+        from ipnet_cosim.netlist_gen.contract import read_export
+        if not read_export(folder, need_checkpoint=False).manifest.firing_mode().stochastic:
+            raise typer.BadParameter(f"--draws: {folder} fires in the median mode (u = 1/2, no draws); export it "
+                                     f"with --firing stochastic")
+    for k in ([draw] if draws is None else list(range(draws))):
+        where = out if (out is None or not k) else out.parent / f"{out.name}_draw_{k}"
+        _simulate_one(console, folder, chosen, where, n_workers, waveforms, compare, plots, energy, scheduler,
+                      crossbar, simulator, soa, k)
+
+
+def _simulate_one(console, folder: Path, chosen, out: Optional[Path], n_workers: int, waveforms, compare: bool,
+                  plots: int, energy: bool, scheduler, crossbar: str, simulator: str, soa: str,
+                  draw: Optional[int]) -> None:
+    """One ``simulate`` run (one draw of a stochastic export) and its console summary."""
+    from ipnet_cosim.netlist_gen.simulate import simulate_export
     result = simulate_export(folder, samples=chosen, out=out,
                              workers=n_workers, waveform_units=waveforms, compare=compare, progress=True,
                              plots=plots, energy=energy, scheduler=scheduler, crossbar=crossbar,
@@ -249,6 +270,12 @@ def _print_report_summary(console, report, paths) -> None:
     console.print(f"  energy per sample {_si(e['total']['value'], 'J')}; per spike "
                   f"{_si(report['per_spike']['mean']['value'], 'J')} (mean)" if "mean" in report["per_spike"]
                   else f"  energy per sample {_si(e['total']['value'], 'J')}; no spikes")
+    od = report.get("over_draws")
+    if od is not None:
+        console.print(f"  over {int(od['draws']['value'])} draws: accuracy {od['accuracy_mean']['value']:.3f} +- "
+                      f"{od['accuracy_std_over_draws']['value']:.3f}, energy per sample "
+                      f"{_si(od['energy_per_inference_mean']['value'], 'J')} +- "
+                      f"{_si(od['energy_per_inference_std_over_draws']['value'], 'J')}")
     for c in m["paper_comparison"]:
         console.print(f"  memory energy {c['arch']} / IPNet: {_ratio(c['ours']['value'])} (paper "
                       f"{_ratio(c['paper']['value'])})")

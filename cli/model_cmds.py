@@ -184,9 +184,11 @@ def experiment_cmd(name: str = typer.Argument(..., help="time-reversed | frontie
                                                 "(sensor noise in the training streams)"),
                    circuit_check: bool = typer.Option(True, help="noise: simulate the IPNet at one noise level in "
                                                       "ngspice (spikes vs PyTorch)"),
-                   firing: str = typer.Option("median", help="time-reversed, frontier: train the networks in the "
-                                              "median mode (u = 1/2) or under stochastic firing (both are evaluated "
-                                              "either way); noise: evaluate under stochastic firing (2 draws)"),
+                   firing: str = typer.Option("median", help="time-reversed, frontier, noise: median (train in the "
+                                              "median mode, u = 1/2, an idealisation) or stochastic (then fine-tune "
+                                              "each network 8 epochs under stochastic firing unless it already holds "
+                                              "up; time-reversed and frontier evaluate both modes either way, noise "
+                                              "evaluates under 2 draws)"),
                    threads: int = typer.Option(0, help="torch CPU threads (0: torch default)")) -> None:
     """Run an experiment; writes NAME.json and NAME.png."""
     import torch

@@ -29,6 +29,7 @@ from ipnet_cosim.device.draws import MEDIAN_NOTE
 from ipnet_cosim.device.errors import ConfigError
 from ipnet_cosim.energy import memory as mem
 from ipnet_cosim.energy.accounting import PeripheryAssumptions, SimulationData, energy_breakdown, load_simulation
+from ipnet_cosim.energy.draws import over_draws
 from ipnet_cosim.energy.quantity import PROVENANCES, Quantity, figure
 
 SCHEMA_PATH = Path(__file__).parent / "data" / "report.schema.json"
@@ -106,6 +107,7 @@ def build_report(folder: str | Path, *, sim: str | Path | None = None,
         accuracy["classes_agree"] = figure(summary["classes_agree"], "1", "computed",
                                          "samples whose circuit and PyTorch classes agree")
     memory, memory_inputs = _memory_section(man, energy, techs, tech_name, bits_per_value)
+    spread = over_draws(data, assumptions)
     report: dict[str, Any] = {
         "format": REPORT_FORMAT, "format_version": REPORT_VERSION,
         "provenance": {
@@ -136,6 +138,8 @@ def build_report(folder: str | Path, *, sim: str | Path | None = None,
         energy["check"]["neuron_steps_above_v_dd"], "1", "computed",
         "neuron-steps whose MTJ took more than v_dd x its charge (no supply could drive them; the mirror-supply "
         "term is negative there and is NOT clipped)")
+    if spread is not None:
+        report["over_draws"] = _over_draws_section(spread, kind, sim_src)
     report["soa"] = _soa_section(data.results.soa, energy, sim_src)
     # degenerate circuits named by simulate (silent layers, fire rates far from PyTorch's, no decision)
     report["warnings"] = [{"kind": str(w["kind"]), "layer": str(w["layer"]), "message": str(w["message"])}
@@ -154,6 +158,37 @@ def build_report(folder: str | Path, *, sim: str | Path | None = None,
     check_figures(report)
     validate_report(report)
     return report, data
+
+
+def _over_draws_section(spread: Mapping[str, Any], kind: str, sim_src: str) -> dict[str, Any]:
+    """Accuracy and energy per inference over the export's draws (:func:`~ipnet_cosim.energy.draws.over_draws`)
+    as figures: what the neurons' own randomness does to the headline."""
+    draws, n = spread["draws"], spread["samples"]
+    src = (f"{sim_src.split(';')[0]} under {len(draws)} draws of the neurons' u ({', '.join(map(str, draws))}; "
+           f"folders {', '.join(Path(f).name for f in spread['folders'])}), the same {n} samples each")
+    acc, e, sp = spread["accuracy"], spread["energy_per_inference_j"], spread["spikes_per_inference"]
+    return {
+        "draws": figure(len(draws), "1", "computed", src),
+        "accuracy_mean": figure(acc["mean"], "1", kind, src + "; mean over samples and draws"),
+        "accuracy_std_over_draws": figure(acc["std_over_draws"], "1", "computed",
+                                          src + "; sample standard deviation of the per-draw accuracies"),
+        "accuracy_ci95_low": figure(acc["ci95"][0], "1", "computed", src + "; Wilson 95 % interval over samples of "
+                                    "the draw-averaged correctness (device.statistics.accuracy_distribution)"),
+        "accuracy_ci95_high": figure(acc["ci95"][1], "1", "computed", src + "; Wilson 95 % interval over samples of "
+                                     "the draw-averaged correctness (device.statistics.accuracy_distribution)"),
+        "energy_per_inference_mean": figure(e["mean"], "J", kind, src + "; each draw's energy per inference (mean "
+                                            "over its samples, as the headline), averaged over draws"),
+        "energy_per_inference_std_over_draws": figure(e["std_over_draws"], "J", "computed",
+                                                      src + "; sample standard deviation over draws"),
+        "energy_per_inference_min": figure(e["min"], "J", kind, src + "; the lowest draw"),
+        "energy_per_inference_max": figure(e["max"], "J", kind, src + "; the highest draw"),
+        "spikes_per_inference_mean": figure(sp["mean"], "1", kind, src + "; hidden-layer spikes, mean over draws"),
+        "spikes_per_inference_std_over_draws": figure(sp["std_over_draws"], "1", "computed",
+                                                      src + "; sample standard deviation over draws"),
+        "per_draw": [{"draw": figure(d, "1", "computed", "draw index"),
+                      "accuracy": figure(a, "1", kind, src), "energy_per_inference": figure(x, "J", kind, src)}
+                     for d, a, x in zip(draws, acc["per_draw"], e["per_draw"], strict=True)],
+    }
 
 
 def _mark(obj: Any, note: str) -> None:
@@ -236,6 +271,11 @@ def _summary(report: Mapping[str, Any]) -> dict[str, Any]:
                            "soa_verdict": report["soa"]["verdict"], "soa_within": bool(report["soa"]["within"])}
     if "pytorch" in report["accuracy"]:
         out["accuracy_pytorch"] = report["accuracy"]["pytorch"]
+    if "over_draws" in report:
+        od = report["over_draws"]
+        out.update({"accuracy_over_draws": od["accuracy_mean"], "accuracy_std_over_draws": od["accuracy_std_over_draws"],
+                    "energy_per_inference_over_draws": od["energy_per_inference_mean"],
+                    "energy_per_inference_std_over_draws": od["energy_per_inference_std_over_draws"]})
     if "mean" in report["per_spike"]:
         out["energy_per_spike_mean"] = report["per_spike"]["mean"]
     out["memory_ratios"] = [{"arch": c["arch"], "ours": c["ours"], "paper": c["paper"]}

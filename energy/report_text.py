@@ -133,8 +133,19 @@ def _summary_rows(report: Mapping[str, Any]) -> list[list[str]]:
         rows.append(["neuron-steps that are coin flips (0.05 < p < 0.95)",
                      ", ".join(f"{layer} {value:.3f}" for layer, value in flips), "computed (PyTorch twin)"])
     e = report["energy"]["total"]
-    rows.append(["energy per inference (one sample)", _si(e["value"], "J"),
+    n = len(str(report["provenance"]["samples"]).split(","))
+    rows.append([f"energy per inference (mean of {n} sample{'s' if n > 1 else ''})", _si(e["value"], "J"),
                  "computed from the PyTorch twin" if twin else "simulated and computed"])
+    od = report.get("over_draws")
+    if od is not None:
+        rows.append([f"over {_count(od['draws']['value'])} draws of the neurons' randomness",
+                     f"accuracy {od['accuracy_mean']['value']:.3f} +- {od['accuracy_std_over_draws']['value']:.3f} "
+                     f"(95 % interval {od['accuracy_ci95_low']['value']:.2f}-{od['accuracy_ci95_high']['value']:.2f}); "
+                     f"energy per inference {_si(od['energy_per_inference_mean']['value'], 'J')} +- "
+                     f"{_si(od['energy_per_inference_std_over_draws']['value'], 'J')} "
+                     f"(range {_si(od['energy_per_inference_min']['value'], 'J')}-"
+                     f"{_si(od['energy_per_inference_max']['value'], 'J')})",
+                     "computed from the PyTorch twin" if twin else "simulated and computed"])
     if "energy_per_spike_mean" in sm:
         ps = report["per_spike"]
         line = f"mean {_si(ps['mean']['value'], 'J')}, median {_si(ps['median']['value'], 'J')}"

@@ -3,8 +3,9 @@ point's device card, optionally fine-tuned for the point's card and crossbars), 
 twin on the sweep's samples, the report of chip 0, and the figures of ``point.json``.
 
 Figures (all computed from the twin and the export; units in the names): accuracy per chip and mean (under a
-stochastic firing table: per chip and draw, the mean over both, and the spread over draws), energy per
-inference and per spike, area, latency (steps x step period), throughput (one inference per latency), synaptic
+stochastic firing table: per chip and draw, the mean over both, and the spread over draws), each MTJ layer's
+coin-flip fraction (neuron-steps with 0.05 < p < 0.95, mean over chips and draws), energy per inference (and,
+stochastic, chip 0's per draw and its spread) and per spike, area, latency (steps x step period), throughput (one inference per latency), synaptic
 operations per joule (cell reads of active rows per inference over the energy), and the margins of the layers'
 peak MTJ voltage and junction temperature below the card's compliance and T_max.
 """
@@ -125,6 +126,7 @@ def _evaluate(checkpoint: str, point: dict[str, Any], samples: Sequence[int] | s
     base = point_options(point, seed=0)
     n_chips = chips if (base.conductance.variation_sigma > 0 or base.conductance.variation_sigma_s > 0) else 1
     accuracies, report, sops, chosen = [], None, 0.0, None
+    flips: dict[str, list[float]] = {}               # per layer: coin-flip fraction of every chip and draw
     draws = list(range(firing.draws)) if firing.stochastic else [None]
     for k in range(n_chips):
         chip = out / f"chip{k}"
@@ -139,6 +141,9 @@ def _evaluate(checkpoint: str, point: dict[str, Any], samples: Sequence[int] | s
             twin = chip / ("twin" if not d else f"twin_draw_{d}")
             res = simulate_export(exp, out=twin, samples=chosen, progress=False, simulator="twin", plots=0, draw=d)
             per_draw.append(res["summary"]["circuit_accuracy"])
+            for layer in res["summary"]["layers"]:
+                if "coin_flip_fraction" in layer:
+                    flips.setdefault(layer["layer"], []).append(layer["coin_flip_fraction"])
         accuracies.append(per_draw)
         if k == 0:
             report, _ = build_report(exp, sim=chip / "twin", area=True)
@@ -155,6 +160,8 @@ def _evaluate(checkpoint: str, point: dict[str, Any], samples: Sequence[int] | s
             "accuracy_std_over_draws": float(acc.std(axis=1, ddof=1).mean()) if acc.shape[1] > 1 else 0.0,
             "firing": firing.to_dict(), "firing_note": firing.describe(),
             "energy_per_inference_j": energy,
+            **_energy_over_draws(report),
+            "coin_flip_fraction": {name: float(np.mean(v)) for name, v in flips.items()},
             "energy_per_spike_j": report["per_spike"]["mean"]["value"] if "mean" in report["per_spike"] else None,
             "area_m2": report["area"]["total"]["value"], "latency_s": latency,
             "throughput_inferences_per_s": 1.0 / latency, "sops_per_inference": sops,
@@ -166,6 +173,16 @@ def _evaluate(checkpoint: str, point: dict[str, Any], samples: Sequence[int] | s
             "provenance": "computed: PyTorch twin (simulate --simulator twin) of each chip's export; energy, area and "
                           "SOA from the report of chip 0; latency from the export's timing",
             "folder": str(out)}
+
+
+def _energy_over_draws(report: dict[str, Any]) -> dict[str, Any]:
+    """Chip 0's energy per inference under each draw of a stochastic sweep (the report's ``over_draws``) and its
+    spread; nothing in the median mode."""
+    od = report.get("over_draws")
+    if od is None:
+        return {}
+    return {"energy_per_inference_draws_j": [d["energy_per_inference"]["value"] for d in od["per_draw"]],
+            "energy_per_inference_std_over_draws_j": od["energy_per_inference_std_over_draws"]["value"]}
 
 
 def synaptic_ops(export, sim: Path, samples: Sequence[int]) -> float:

@@ -36,6 +36,44 @@ def _median_trained(d):
     return d["runs"]["median_trained"]
 
 
+def _point(delta0: float, v_dd: float) -> Callable[[dict], dict]:
+    def get(d):
+        return next(p for p in d["points"]
+                    if p["parameters"] == {"mtj.delta0": delta0, "drive.v_dd_v": v_dd})
+    return get
+
+
+def _sweep_figures() -> list[tuple[str, Callable[[dict], Any], str]]:
+    out = []
+    for delta0 in (40.0, 50.0, 60.0):
+        for v_dd in (0.9, 0.8):
+            pt = _point(delta0, v_dd)
+            row = (lambda pt: lambda d: "{:.3f} +- {:.3f} | {:.3f} / {:.3f} / {:.3f} | {:.3f} (+- {:.2f} pJ) | {:.1f}".format(
+                pt(d)["accuracy_mean"], pt(d)["accuracy_std_over_draws"], *pt(d)["coin_flip_fraction"].values(),
+                pt(d)["energy_per_inference_j"] * 1e9, pt(d)["energy_per_inference_std_over_draws_j"] * 1e12,
+                pt(d)["soa_margin_k"]))(pt)
+            out.append((f"delta0 {delta0:g}, v_dd {v_dd:g}: table row", row, "{}"))
+    return out
+
+
+def _temporal_figures() -> list[tuple[str, Callable[[dict], Any], str]]:
+    """Every row of the temporal table: median | stochastic +- spread | layer-0 coin flips | before."""
+    def cells(r: dict) -> str:
+        bold = r.get("memory_at", "layer 0" if r["arch"] == "ipnet" else "") == "layer 0"
+        mt = r.get("median_trained")
+        parts = ["{:.3f}".format(r["test_accuracy"]),
+                 ("**{:.3f}**" if bold else "{:.3f}").format(r["stochastic_accuracy"])
+                 + " +- {:.3f}".format(r["stochastic_accuracy_std_over_draws"]),
+                 "{:.3f}".format(r["coin_flip_fraction"]["0"]) if "0" in r["coin_flip_fraction"] else "",
+                 "{:.3f} / {:.3f}".format(mt["test_accuracy"], mt["stochastic_accuracy"]) if mt else ""]
+        return ("| " + " | ".join(parts) + " |").replace("|  |", "| |").replace("|  |", "| |")
+    out: list[tuple[str, Callable[[dict], Any], str]] = []
+    for part, n in (("frontier", 4), ("time_reversed_22", 7)):
+        for k in range(n):
+            out.append((f"{part} row {k}", (lambda part, k: lambda d: cells(d[part]["rows"][k]))(part, k), "{}"))
+    return out
+
+
 # (benchmark JSON, README section, [(what, value getter, format)])
 FIGURES: list[tuple[str, str, list[tuple[str, Callable[[dict], Any], str]]]] = [
     ("stochastic_ipnet.json", "Measured: stochastic firing", [
@@ -61,6 +99,22 @@ FIGURES: list[tuple[str, str, list[tuple[str, Callable[[dict], Any], str]]]] = [
         ("sample-draws", lambda d: d["sample_draws"], "{}"),
         ("circuit accuracy mean", lambda d: d["circuit_accuracy"]["mean"], "{:.3f}"),
     ]),
+    ("sweep_stochastic.json", "Measured: a sweep ranked by stochastic accuracy", _sweep_figures()),
+    ("temporal_stochastic.json", "Measured: the temporal benchmarks under stochastic firing", _temporal_figures()),
+    ("stochastic_energy.json", "Measured: stochastic firing", [
+        ("energy mean, nJ", lambda d: d["stochastic"]["energy_per_inference_mean"] * 1e9, "{:.3f} nJ"),
+        ("energy spread, pJ", lambda d: d["stochastic"]["energy_per_inference_std_over_draws"] * 1e12, "{:.2f} pJ"),
+        ("energy range", lambda d: "{:.3f}-{:.3f} nJ".format(d["stochastic"]["energy_per_inference_min"] * 1e9,
+                                                               d["stochastic"]["energy_per_inference_max"] * 1e9), "{}"),
+        ("spikes", lambda d: "{:,.0f} +- {:.1f}".format(d["stochastic"]["spikes_per_inference_mean"],
+                                                         d["stochastic"]["spikes_per_inference_std_over_draws"]), "{}"),
+        ("accuracy", lambda d: "{:.3f} +- {:.3f}".format(d["stochastic"]["accuracy_mean"],
+                                                          d["stochastic"]["accuracy_std_over_draws"]), "{}"),
+        ("median energy", lambda d: d["median"]["energy_per_inference_j"] * 1e9, "{:.3f} nJ"),
+        ("median spikes", lambda d: d["median"]["spikes_per_inference"], "{:,.0f} spikes"),
+        ("median accuracy", lambda d: d["median"]["accuracy"], "accuracy {:.3f}"),
+        ("draws", lambda d: d["draws"], "under {} recorded draws"),
+    ]),
 ]
 
 
@@ -70,6 +124,24 @@ def test_readme_quotes_the_committed_benchmark_figures(name, section, figures):
     text = _section(section)
     missing = [(what, fmt.format(get(data))) for what, get, fmt in figures if fmt.format(get(data)) not in text]
     assert not missing, f"README section '{section}' does not quote {name}'s {missing}"
+
+
+def test_the_stochastic_sweep_is_what_the_readme_says_it_is():
+    """Six points (delta0 x v_dd), each fine-tuned under stochastic firing and evaluated on 44 samples x 3 draws."""
+    d = _load("sweep_stochastic.json")
+    assert d["firing"]["mode"] == "stochastic" and d["firing"]["draws"] == 3 and len(d["points"]) == 6
+    for p in d["points"]:
+        assert len(p["accuracy_chip_draws"][0]) == 3 and len(p["energy_per_inference_draws_j"]) == 3
+        assert p["finetune"]["epochs"] == 1
+
+
+def test_the_temporal_benchmark_is_what_the_readme_says_it_is():
+    d = _load("temporal_stochastic.json")
+    assert d["stochastic_draws"] == 10 and d["stochastic_finetune"]["epochs"] == 8
+    assert d["frontier"]["checks"]["frontier_is_best"] and d["frontier"]["ranked_by"] == "stochastic_accuracy"
+    assert [r["memory_at"] for r in d["frontier"]["rows"]][:3] == ["layer 0", "layer 1", "layer 2"]
+    assert [r["arch"] for r in d["time_reversed_22"]["rows"]] == ["ipnet", "memoryless", "rnn", "lstm", "conv2p1d",
+                                                                  "conv3d", "cnn2d_sum"]
 
 
 def test_the_stochastic_headline_meets_its_target():

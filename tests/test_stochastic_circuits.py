@@ -172,3 +172,44 @@ def test_cli_simulates_a_draw_into_its_own_folder(stochastic_export, tmp_path, c
     assert "draw 1" in err and str((exp / "sim_draw_1").resolve()) in err.replace("\n", "")
     assert json.loads((exp / "sim_draw_1" / "results.json").read_text())["summary"]["firing"]["draw"] == 1
     assert not (exp / "sim").exists()
+
+
+def test_simulate_draws_and_the_report_over_them(stochastic_export, tmp_path, capsys):
+    """``simulate --draws 3`` runs draws 0, 1, 2 into sim, sim_draw_1, sim_draw_2; the report of any of them gives
+    the accuracy and energy per inference over the three, equal to each run's own report figures recombined."""
+    import shutil
+    from ipnet_cosim.energy.report import build_report
+    from ipnet_cosim.energy.report_text import format_markdown
+    exp = tmp_path / "exp"
+    shutil.copytree(stochastic_export / "exp", exp)
+    assert main(["simulate", str(exp), "--simulator", "twin", "--draws", "3", "--plots", "0"]) == 0
+    folders = [exp / "sim", exp / "sim_draw_1", exp / "sim_draw_2"]
+    assert [json.loads((f / "results.json").read_text())["summary"]["firing"]["draw"] for f in folders] == [0, 1, 2]
+    singles = []
+    for f in folders:           # each run alone, its draws hidden from it
+        alone = tmp_path / "alone" / f.name / "run"
+        shutil.copytree(f, alone)
+        singles.append(build_report(exp, sim=alone)[0])
+        assert "over_draws" not in singles[-1]
+    energies = np.array([r["energy"]["total"]["value"] for r in singles])
+    accuracies = np.array([r["accuracy"]["circuit"]["value"] for r in singles])
+    report, _ = build_report(exp, sim=exp / "sim_draw_1")
+    od = report["over_draws"]
+    assert od["draws"]["value"] == 3 and [d["draw"]["value"] for d in od["per_draw"]] == [0, 1, 2]
+    assert od["energy_per_inference_mean"]["value"] == pytest.approx(energies.mean(), rel=1e-12)
+    assert od["energy_per_inference_std_over_draws"]["value"] == pytest.approx(energies.std(ddof=1), rel=1e-9)
+    assert od["energy_per_inference_min"]["value"] == energies.min()
+    assert od["accuracy_mean"]["value"] == pytest.approx(accuracies.mean(), rel=1e-12)
+    assert od["accuracy_mean"]["provenance"] == "computed"          # a twin run: computed, not simulated
+    assert report["summary"]["energy_per_inference_over_draws"] == od["energy_per_inference_mean"]
+    assert "over 3 draws" in format_markdown(report)
+    # a run of another sample set is not one of the draws
+    assert main(["simulate", str(exp), "--simulator", "twin", "--draw", "3", "--samples", "0,3", "--plots", "0"]) == 0
+    assert build_report(exp, sim=exp / "sim")[0]["over_draws"]["draws"]["value"] == 3
+    capsys.readouterr()
+    # --draws on a median export, or with --draw, is one line naming the problem
+    code = main(["simulate", str(stochastic_export / "median"), "--simulator", "twin", "--draws", "2"])
+    err = capsys.readouterr().err
+    assert code == 2 and "median mode" in err and "Traceback" not in err
+    code = main(["simulate", str(exp), "--simulator", "twin", "--draws", "2", "--draw", "1"])
+    assert code == 2 and "--draws" in capsys.readouterr().err

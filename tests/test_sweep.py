@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import os
 from pathlib import Path
 
@@ -157,4 +158,14 @@ def test_a_stochastic_sweep_ranks_points_by_their_accuracy_over_draws(tmp_path):
         for d in (1, 2):
             res = json.loads((Path(p["folder"]) / "chip0" / f"twin_draw_{d}" / "results.json").read_text())
             assert res["summary"]["firing"] == {"mode": "stochastic", "seed": 4, "draw": d}
+        # energy per inference per draw: each draw's own report, its spread over the draws
+        from ipnet_cosim.energy.report import build_report
+        chip = Path(p["folder"]) / "chip0"
+        own = []
+        for d in range(3):
+            alone = tmp_path / "alone" / p["id"] / str(d) / "run"
+            shutil.copytree(chip / ("twin" if d == 0 else f"twin_draw_{d}"), alone)
+            own.append(build_report(chip / "export", sim=alone)[0]["energy"]["total"]["value"])
+        assert p["energy_per_inference_draws_j"] == pytest.approx(own, rel=1e-12)
+        assert p["energy_per_inference_std_over_draws_j"] == pytest.approx(np.std(own, ddof=1), rel=1e-9)
     assert "stochastic" in (tmp_path / "sweep" / "sweep.html").read_text()

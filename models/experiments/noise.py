@@ -30,7 +30,8 @@ from ipnet_cosim.device.errors import ConfigError
 from ipnet_cosim.device.fileio import sha256_file
 from ipnet_cosim.models.checkpoint import write_json
 from ipnet_cosim.models.datasets import DataConfig
-from ipnet_cosim.models.experiments.temporal import ARCH_ORDER, _log, default_settings, train_or_reuse
+from ipnet_cosim.models.experiments.temporal import (ARCH_ORDER, HOLDS_UP_WITHIN, default_settings, report_progress,
+                                                     train_for_firing)
 from ipnet_cosim.models.network import NetworkConfig
 from ipnet_cosim.models.train import TrainConfig
 
@@ -108,11 +109,15 @@ def run_noise(out_dir: Path, *, seed: int = 0, quick: bool = False, progress: Ca
               seeds: int = 2, archs: tuple[str, ...] = ARCH_ORDER,
               levels: dict[str, tuple[float, ...]] | None = None, training: tuple[str, ...] = tuple(TRAINING),
               circuit: tuple[str, float] | None = CIRCUIT_CHECK, circuit_samples: int = 2,
-              firing: str = "median", draws: int = 2) -> dict[str, Any]:
+              firing: str = "median", draws: int = 2, holds_up_within: float | None = HOLDS_UP_WITHIN
+              ) -> dict[str, Any]:
     """Accuracy vs noise level of every architecture and training regime (module docstring); writes noise.json and
-    noise.png. ``circuit``: (kind, level) of the circuit check, or None to skip it. ``firing`` "stochastic" evaluates
-    every network under ``draws`` recorded draws per test sample (the neurons' own randomness on top of the sensor
-    noise; train precision), "median" (default) in the median mode at exact precision."""
+    noise.png. ``circuit``: (kind, level) of the circuit check, or None to skip it. ``firing`` "stochastic" trains
+    every network for its devices' randomness (the median-mode run, then a stochastic fine-tune from it:
+    :func:`~ipnet_cosim.models.experiments.temporal.train_for_firing`; not when it holds up within
+    ``holds_up_within``) and evaluates it under ``draws`` recorded
+    draws per test sample (the neurons' own randomness on top of the sensor noise; train precision); "median"
+    (default) trains and evaluates in the median mode (an idealisation) at exact precision."""
     from ipnet_cosim.models.data.noise import LEVEL_UNITS, MIXED_RECIPE, NoiseSetting
     from ipnet_cosim.models.datasets import load_noisy_test
     out_dir = Path(out_dir)
@@ -141,13 +146,14 @@ def run_noise(out_dir: Path, *, seed: int = 0, quick: bool = False, progress: Ca
         for regime in training:
             data = DataConfig(dataset="synthetic-22", train_noise=TRAINING[regime], **data_kw)
             for arch in archs:
-                _log(progress, f"seed {s}: training {arch} ({TRAINING_LABELS[regime]})")
+                report_progress(progress, f"seed {s}: training {arch} ({TRAINING_LABELS[regime]})")
                 network = NetworkConfig(arch=arch, n_classes=22, **net_over)
                 name = arch if regime == "clean" else f"{arch}-noise-trained"
-                folders[regime, arch] = out_dir / "runs" / f"seed{s}" / name
-                metrics = train_or_reuse(folders[regime, arch], network, data, options, card, progress)
+                folders[regime, arch], metrics, _ = train_for_firing(out_dir / "runs" / f"seed{s}" / name, network,
+                                                                     data, options, card, progress, firing, quick,
+                                                                     holds_up_within)
                 runs.append({"seed": s, "arch": arch, "training": regime, "folder": str(folders[regime, arch]),
-                             "clean_test_accuracy": metrics["test_accuracy"]})
+                             "firing_trained": firing, "clean_test_accuracy": metrics["test_accuracy"]})
         test_data = DataConfig(dataset="synthetic-22", **data_kw)
         if first_ipnet is None and "ipnet" in archs and "clean" in training:
             first_ipnet = (folders["clean", "ipnet"], test_data, s)
@@ -160,7 +166,7 @@ def run_noise(out_dir: Path, *, seed: int = 0, quick: bool = False, progress: Ca
                     if got is None:
                         if test is None:
                             test = load_noisy_test(test_data, NoiseSetting(kind, level), noise_seed=s)
-                        _log(progress, f"seed {s}: {arch} ({regime}) on {kind} = {level:g} ({LEVEL_UNITS[kind]})")
+                        report_progress(progress, f"seed {s}: {arch} ({regime}) on {kind} = {level:g} ({LEVEL_UNITS[kind]})")
                         got = _accuracy(folder, test.frames, test.labels, mode)
                         cache.put(key, got)
                     counts.setdefault((regime, arch, kind, float(level)), []).append(got)
@@ -215,9 +221,9 @@ def circuit_check(folder: Path, checkpoint: Path, data: DataConfig, setting, *, 
     n_test = 22 * data.n_test_per_class
     samples = spread_indices(n_test, max(1, int(n_samples)))
     t0 = time.perf_counter()
-    _log(progress, f"circuit check: exporting the IPNet with {setting.kind} = {setting.level:g} on samples {samples}")
+    report_progress(progress, f"circuit check: exporting the IPNet with {setting.kind} = {setting.level:g} on samples {samples}")
     export_once(checkpoint, folder / "export", samples=samples, noise=setting, noise_seed=noise_seed)
-    _log(progress, f"circuit check: ngspice on {len(samples)} samples")
+    report_progress(progress, f"circuit check: ngspice on {len(samples)} samples")
     res = simulate_export(folder / "export", out=folder / "ngspice", samples=samples, workers=2, progress=False,
                           simulator="ngspice", plots=0, energy=False)
     summ = res["summary"]

@@ -1,0 +1,84 @@
+"""Accuracy and energy per inference as distributions over a stochastic export's draws.
+
+A stochastic export (``export --firing stochastic``) is simulated once per draw: ``simulate --draw K`` (or
+``simulate --draws N`` for draws ``0 .. N-1``) writes draw 0 to ``<export>/sim`` and draw ``K`` to
+``<export>/sim_draw_K``. Each run has the same samples, chip and stimulus; only the neurons' recorded ``u`` differ,
+so the spread between the runs is what the devices' own randomness does to the figures.
+
+:func:`draw_runs` finds the runs of one simulation folder (``X`` and its siblings ``X_draw_<k>``) that belong to
+the same export, simulator and samples; :func:`over_draws` gives, over them, the accuracy
+(:func:`~ipnet_cosim.device.statistics.accuracy_distribution`: mean, spread over draws, interval over samples and
+draws) and the energy per inference (each draw's mean over the samples, from
+:func:`~ipnet_cosim.energy.accounting.energy_breakdown`, as for the report's headline; then mean, spread over
+draws, range), with the spikes per inference beside it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ipnet_cosim.device.statistics import accuracy_distribution
+from ipnet_cosim.energy.accounting import PeripheryAssumptions, SimulationData, energy_breakdown, load_simulation
+
+
+def _draw_of(results: dict[str, Any]) -> int | None:
+    firing = results.get("summary", {}).get("firing") or {}
+    return firing.get("draw") if firing.get("mode") == "stochastic" else None
+
+
+def draw_runs(data: SimulationData) -> list[tuple[int, Path]]:
+    """(draw, folder) of every run of ``data``'s export that pairs with it: ``data``'s own folder and its siblings
+    named ``<base>_draw_<k>`` (``<base>`` is the folder's name without a ``_draw_<k>`` ending), each a stochastic
+    run of the same export, simulator and samples, one per draw, in draw order. Empty in the median mode."""
+    me = _draw_of(data.results.to_dict())
+    if me is None:
+        return []
+    base = re.sub(r"_draw_\d+$", "", data.sim.name)
+    candidates = [data.sim.parent / base] + sorted(data.sim.parent.glob(f"{base}_draw_*"))
+    runs: dict[int, Path] = {me: data.sim}
+    mine = data.results.to_dict()
+    for folder in candidates:
+        path = folder / "results.json"
+        if folder.resolve() == data.sim.resolve() or not path.is_file():
+            continue
+        try:
+            other = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue                        # a damaged or foreign file is not one of the draws
+        d = _draw_of(other)
+        same = (other.get("export") == mine.get("export")
+                and other.get("provenance", {}).get("simulator") == mine.get("provenance", {}).get("simulator")
+                and [e.get("sample") for e in other.get("per_sample", [])] == list(data.samples))
+        if d is not None and same and d not in runs:
+            runs[d] = folder
+    return sorted(runs.items())
+
+
+def _stats(values: Sequence[float]) -> dict[str, Any]:
+    v = np.asarray(values, dtype=float)
+    return {"mean": float(v.mean()), "std_over_draws": float(v.std(ddof=1)) if v.size > 1 else 0.0,
+            "min": float(v.min()), "max": float(v.max()), "per_draw": [float(x) for x in v]}
+
+
+def over_draws(data: SimulationData, assumptions: PeripheryAssumptions = PeripheryAssumptions()
+               ) -> dict[str, Any] | None:
+    """The accuracy and energy per inference over every draw of ``data``'s export found beside it
+    (:func:`draw_runs`); None in the median mode or when only one draw was run."""
+    runs = draw_runs(data)
+    if len(runs) < 2:
+        return None
+    correct, energy, spikes = [], [], []
+    for _, folder in runs:
+        run = data if folder == data.sim else load_simulation(data.folder, folder)
+        correct.append([e.get("circuit_class") == e.get("label") for e in run.results.per_sample])
+        breakdown = energy_breakdown(run, assumptions)
+        energy.append(breakdown["total"]["value"])
+        spikes.append(sum(layer["spikes"]["value"] for layer in breakdown["layers"]))
+    return {"draws": [d for d, _ in runs], "folders": [str(f) for _, f in runs], "samples": len(data.samples),
+            "accuracy": accuracy_distribution(np.asarray(correct, dtype=bool).T),
+            "energy_per_inference_j": _stats(energy), "spikes_per_inference": _stats(spikes)}
