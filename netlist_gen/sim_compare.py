@@ -59,19 +59,25 @@ def twin_run(export: Export, frames: np.ndarray, draws: Any = None) -> tuple[Any
     on the exported chip (HardwareNet) otherwise (``hardware`` True); ``draws``: the neurons' draw source (None:
     the median mode)."""
     import torch
+    model, twin, hardware = twin_model(export)
+    with torch.no_grad():
+        logits, trace = twin(torch.as_tensor(frames), return_trace=True, draws=draws, details=True)
+    return model, logits, trace, hardware
+
+
+def twin_model(export: Export) -> tuple[Any, Any, bool]:
+    """(the checkpoint's network at exact precision, the twin that runs it, hardware): the twin is the network for
+    an ideal mapping and its hardware model on the exported chip (HardwareNet) otherwise (``hardware`` True)."""
     from ipnet_cosim.models.checkpoint import load_checkpoint
     ck = load_checkpoint(export.path(export.manifest.checkpoint.file))
     model = ck.model.set_precision("exact").eval()
     options = export.manifest.options()
     hardware = not ideal_mapping(options)
-    with torch.no_grad():
-        x = torch.as_tensor(frames)
-        twin = model
-        if hardware:
-            from ipnet_cosim.netlist_gen.hardware_net import HardwareNet
-            twin = HardwareNet(model, options)
-        logits, trace = twin(x, return_trace=True, draws=draws, details=True)
-    return model, logits, trace, hardware
+    twin = model
+    if hardware:
+        from ipnet_cosim.netlist_gen.hardware_net import HardwareNet
+        twin = HardwareNet(model, options)
+    return model, twin, hardware
 
 
 def coin_flip_fractions(trace: dict[str, Any]) -> list[float | None]:

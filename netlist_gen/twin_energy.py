@@ -35,25 +35,51 @@ import numpy as np
 from ipnet_cosim.netlist_gen.contract import Export
 
 
+TWIN_BATCH = 4     # samples per forward pass: the quadrature's tensors stay small enough for the allocator to reuse
+                   # (one pass over 64 samples spent more system time in page faults than user time computing)
+
+
 def twin_outputs(export: Export, frames: np.ndarray, samples: Sequence[int], draw: int | None = None) -> dict[str, Any]:
     """The twin's spikes, energies, readout charges and SOA peaks of ``frames`` ``[B, T, C, H, W]`` (sample
     indices ``samples``; a stochastic export's draw index ``draw``), keyed like ``simulate``'s outputs:
     ``spikes[s]`` (a ``[T, n]`` array per hidden layer), ``energies[s]``, ``charges[s]``, ``soa[s]``; plus ``model``
-    (which twin ran)."""
+    (which twin ran) and ``coin_flip`` (per hidden layer, the fraction of neuron-steps in the coin-flip band).
+    The samples run :data:`TWIN_BATCH` at a time (each sample's figures do not depend on the others')."""
+    from ipnet_cosim.netlist_gen.sim_compare import twin_model
+    from ipnet_cosim.netlist_gen.sim_inputs import load_crossbars
+    _, twin, hardware = twin_model(export)
+    ports = load_crossbars(export, "ports")
+    out: dict[str, Any] = {"spikes": {}, "energies": {}, "charges": {}, "soa": {},
+                           "model": "the hardware model of the exported chip (HardwareNet)" if hardware
+                           else "the network"}
+    flips: list[tuple[int, list[float | None]]] = []
+    for start in range(0, len(samples), TWIN_BATCH):
+        chunk = list(samples[start:start + TWIN_BATCH])
+        part = _twin_chunk(export, twin, ports, frames[start:start + TWIN_BATCH], chunk, draw)
+        for key in ("spikes", "energies", "charges", "soa"):
+            out[key].update(part[key])
+        flips.append((len(chunk), part["coin_flip"]))
+    # every sample has the same neuron-steps: the fraction over all samples is the chunks' sample-weighted mean
+    out["coin_flip"] = [None if flips[0][1][li] is None else
+                        sum(n * f[li] for n, f in flips) / sum(n for n, _ in flips) for li in range(len(flips[0][1]))]
+    return out
+
+
+def _twin_chunk(export: Export, twin: Any, ports: Any, frames: np.ndarray, samples: list[int], draw: int | None
+                ) -> dict[str, Any]:
+    """:func:`twin_outputs` of one batch of samples."""
     import torch
     from ipnet_cosim.models.neuron import NeuronParams, ap_voltage_v
-    from ipnet_cosim.netlist_gen.sim_compare import coin_flip_fractions, run_draws, twin_run
-    from ipnet_cosim.netlist_gen.sim_inputs import load_crossbars
+    from ipnet_cosim.netlist_gen.sim_compare import coin_flip_fractions, run_draws
     man = export.manifest
     options = man.options()
-    _, _, trace, hardware = twin_run(export, frames, run_draws(export, samples, draw))
-    ports = load_crossbars(export, "ports")
+    with torch.no_grad():
+        _, trace = twin(torch.as_tensor(frames), return_trace=True, draws=run_draws(export, samples, draw),
+                        details=True)
     timing = man.timing
     n_steps, batch = timing.n_steps, len(samples)
     out: dict[str, Any] = {"spikes": {s: [] for s in samples}, "energies": {s: {} for s in samples},
-                           "charges": {}, "soa": {s: {} for s in samples},
-                           "model": "the hardware model of the exported chip (HardwareNet)" if hardware
-                           else "the network", "coin_flip": coin_flip_fractions(trace)}
+                           "charges": {}, "soa": {s: {} for s in samples}, "coin_flip": coin_flip_fractions(trace)}
     inputs = {s: frames[k].reshape(n_steps, -1).astype(np.float64) for k, s in enumerate(samples)}
     hidden = man.hidden_layers
     for layer in man.layers:

@@ -87,9 +87,12 @@ def test_the_full_netlist_takes_the_same_draws_as_the_port_model(stochastic_expo
         assert np.array_equal(a["circuit_layer1"], b["circuit_layer1"])
 
 
-def test_twin_takes_the_recorded_draws(stochastic_export, tmp_path):
-    """The twin's spikes under draw k are the network's spikes under RecordedDraws(seed, samples, k)."""
+def test_twin_takes_the_recorded_draws(stochastic_export, tmp_path, monkeypatch):
+    """The twin's spikes under draw k are the network's spikes under RecordedDraws(seed, samples, k), also when the
+    twin runs the samples in several batches (each batch must take its own samples' draws)."""
     import torch
+    import ipnet_cosim.netlist_gen.twin_energy as te
+    monkeypatch.setattr(te, "TWIN_BATCH", 3)
     from ipnet_cosim.models.checkpoint import load_checkpoint
     from ipnet_cosim.models.firing import RecordedDraws
     from ipnet_cosim.netlist_gen.sim_inputs import load_frames

@@ -90,3 +90,27 @@ def test_the_twin_refuses_what_it_cannot_do(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "twin" in err and "Traceback" not in err
     assert not (tmp_path / "exp" / "sim" / "results.json").exists()
+
+
+def test_the_twin_in_batches_equals_the_twin_in_one_pass(both, monkeypatch):
+    """The twin runs TWIN_BATCH samples per forward pass (for speed): every array and the coin-flip fractions are
+    those of one pass over all samples (each sample's figures do not depend on the others'), on the ideal and the
+    non-ideal chip (the hardware model is built once and reused)."""
+    import ipnet_cosim.netlist_gen.twin_energy as te
+    from ipnet_cosim.netlist_gen.contract import read_export
+    from ipnet_cosim.netlist_gen.sim_inputs import load_frames
+    root, _, _ = both
+    export = read_export(root / "exp")
+    _, frames, _ = load_frames(export, SAMPLES)
+    monkeypatch.setattr(te, "TWIN_BATCH", len(SAMPLES))
+    whole = te.twin_outputs(export, frames, SAMPLES)
+    monkeypatch.setattr(te, "TWIN_BATCH", 2)              # a batch of 2 and a batch of 1
+    parts = te.twin_outputs(export, frames, SAMPLES)
+    assert parts["coin_flip"] == pytest.approx(whole["coin_flip"], rel=1e-12, abs=0)
+    for s in SAMPLES:
+        assert all(np.array_equal(a, b) for a, b in zip(parts["spikes"][s], whole["spikes"][s], strict=True))
+        for key in ("energies", "soa"):
+            assert sorted(parts[key][s]) == sorted(whole[key][s])
+            for name in whole[key][s]:
+                np.testing.assert_allclose(parts[key][s][name], whole[key][s][name], rtol=1e-12, atol=0)
+        np.testing.assert_allclose(parts["charges"][s], whole["charges"][s], rtol=1e-12, atol=0)
