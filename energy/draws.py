@@ -35,13 +35,13 @@ def draw_runs(data: SimulationData) -> list[tuple[int, Path]]:
     """(draw, folder) of every run of ``data``'s export that pairs with it: ``data``'s own folder and its siblings
     named ``<base>_draw_<k>`` (``<base>`` is the folder's name without a ``_draw_<k>`` ending), each a stochastic
     run of the same export, simulator and samples, one per draw, in draw order. Empty in the median mode."""
-    me = _draw_of(data.results.to_dict())
+    mine = data.results.to_dict()
+    me = _draw_of(mine)
     if me is None:
         return []
     base = re.sub(r"_draw_\d+$", "", data.sim.name)
     candidates = [data.sim.parent / base] + sorted(data.sim.parent.glob(f"{base}_draw_*"))
     runs: dict[int, Path] = {me: data.sim}
-    mine = data.results.to_dict()
     for folder in candidates:
         path = folder / "results.json"
         if folder.resolve() == data.sim.resolve() or not path.is_file():
@@ -65,20 +65,22 @@ def _stats(values: Sequence[float]) -> dict[str, Any]:
             "min": float(v.min()), "max": float(v.max()), "per_draw": [float(x) for x in v]}
 
 
-def over_draws(data: SimulationData, assumptions: PeripheryAssumptions = PeripheryAssumptions()
-               ) -> dict[str, Any] | None:
+def over_draws(data: SimulationData, assumptions: PeripheryAssumptions = PeripheryAssumptions(),
+               breakdown: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """The accuracy and energy per inference over every draw of ``data``'s export found beside it
-    (:func:`draw_runs`); None in the median mode or when only one draw was run."""
+    (:func:`draw_runs`); None in the median mode or when only one draw was run. ``breakdown``: ``data``'s own
+    :func:`~ipnet_cosim.energy.accounting.energy_breakdown` under ``assumptions`` when the caller has it."""
     runs = draw_runs(data)
     if len(runs) < 2:
         return None
     correct, energy, spikes = [], [], []
     for _, folder in runs:
-        run = data if folder == data.sim else load_simulation(data.folder, folder)
+        own = folder == data.sim
+        run = data if own else load_simulation(data.folder, folder)
         correct.append([e.get("circuit_class") == e.get("label") for e in run.results.per_sample])
-        breakdown = energy_breakdown(run, assumptions)
-        energy.append(breakdown["total"]["value"])
-        spikes.append(sum(layer["spikes"]["value"] for layer in breakdown["layers"]))
+        breakdown_run = breakdown if (own and breakdown is not None) else energy_breakdown(run, assumptions)
+        energy.append(breakdown_run["total"]["value"])
+        spikes.append(sum(layer["spikes"]["value"] for layer in breakdown_run["layers"]))
     return {"draws": [d for d, _ in runs], "folders": [str(f) for _, f in runs], "samples": len(data.samples),
             "accuracy": accuracy_distribution(np.asarray(correct, dtype=bool).T),
             "energy_per_inference_j": _stats(energy), "spikes_per_inference": _stats(spikes)}

@@ -107,7 +107,7 @@ def build_report(folder: str | Path, *, sim: str | Path | None = None,
         accuracy["classes_agree"] = figure(summary["classes_agree"], "1", "computed",
                                          "samples whose circuit and PyTorch classes agree")
     memory, memory_inputs = _memory_section(man, energy, techs, tech_name, bits_per_value)
-    spread = over_draws(data, assumptions)
+    spread = over_draws(data, assumptions, energy)
     report: dict[str, Any] = {
         "format": REPORT_FORMAT, "format_version": REPORT_VERSION,
         "provenance": {

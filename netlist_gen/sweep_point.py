@@ -5,9 +5,10 @@ twin on the sweep's samples, the report of chip 0, and the figures of ``point.js
 Figures (all computed from the twin and the export; units in the names): accuracy per chip and mean (under a
 stochastic firing table: per chip and draw, the mean over both, and the spread over draws), each MTJ layer's
 coin-flip fraction (neuron-steps with 0.05 < p < 0.95, mean over chips and draws), energy per inference (and,
-stochastic, chip 0's per draw and its spread) and per spike, area, latency (steps x step period), throughput (one inference per latency), synaptic
-operations per joule (cell reads of active rows per inference over the energy), and the margins of the layers'
-peak MTJ voltage and junction temperature below the card's compliance and T_max.
+stochastic, chip 0's per draw and its spread) and per spike, area, latency (steps x step period), throughput
+(one inference per latency), synaptic operations per joule (cell reads of active rows per inference over the
+energy), and the margins of the layers' peak MTJ voltage and junction temperature below the card's compliance
+and T_max.
 """
 
 from __future__ import annotations

@@ -115,9 +115,9 @@ def run_noise(out_dir: Path, *, seed: int = 0, quick: bool = False, progress: Ca
     noise.png. ``circuit``: (kind, level) of the circuit check, or None to skip it. ``firing`` "stochastic" trains
     every network for its devices' randomness (the median-mode run, then a stochastic fine-tune from it:
     :func:`~ipnet_cosim.models.experiments.temporal.train_for_firing`; not when it holds up within
-    ``holds_up_within``) and evaluates it under ``draws`` recorded
-    draws per test sample (the neurons' own randomness on top of the sensor noise; train precision); "median"
-    (default) trains and evaluates in the median mode (an idealisation) at exact precision."""
+    ``holds_up_within``) and evaluates it under ``draws`` recorded draws per test sample (the neurons' own
+    randomness on top of the sensor noise; train precision); "median" (default) trains and evaluates in the median
+    mode (an idealisation) at exact precision."""
     from ipnet_cosim.models.data.noise import LEVEL_UNITS, MIXED_RECIPE, NoiseSetting
     from ipnet_cosim.models.datasets import load_noisy_test
     out_dir = Path(out_dir)
@@ -166,7 +166,8 @@ def run_noise(out_dir: Path, *, seed: int = 0, quick: bool = False, progress: Ca
                     if got is None:
                         if test is None:
                             test = load_noisy_test(test_data, NoiseSetting(kind, level), noise_seed=s)
-                        report_progress(progress, f"seed {s}: {arch} ({regime}) on {kind} = {level:g} ({LEVEL_UNITS[kind]})")
+                        report_progress(progress, f"seed {s}: {arch} ({regime}) on {kind} = {level:g} "
+                                                  f"({LEVEL_UNITS[kind]})")
                         got = _accuracy(folder, test.frames, test.labels, mode)
                         cache.put(key, got)
                     counts.setdefault((regime, arch, kind, float(level)), []).append(got)
@@ -221,7 +222,8 @@ def circuit_check(folder: Path, checkpoint: Path, data: DataConfig, setting, *, 
     n_test = 22 * data.n_test_per_class
     samples = spread_indices(n_test, max(1, int(n_samples)))
     t0 = time.perf_counter()
-    report_progress(progress, f"circuit check: exporting the IPNet with {setting.kind} = {setting.level:g} on samples {samples}")
+    report_progress(progress, f"circuit check: exporting the IPNet with {setting.kind} = {setting.level:g} on "
+                              f"samples {samples}")
     export_once(checkpoint, folder / "export", samples=samples, noise=setting, noise_seed=noise_seed)
     report_progress(progress, f"circuit check: ngspice on {len(samples)} samples")
     res = simulate_export(folder / "export", out=folder / "ngspice", samples=samples, workers=2, progress=False,

@@ -145,7 +145,7 @@ def stochastic_metrics(folder: Path, metrics: dict[str, Any], draws: int = STOCH
 
 
 def _row(arch: str, metrics: dict[str, Any], folder: Path | None = None, median_folder: Path | None = None,
-         stochastic: bool = False) -> dict[str, Any]:
+         stochastic: bool = False, holds_up_within: float | None = HOLDS_UP_WITHIN) -> dict[str, Any]:
     row = {"arch": arch, "description": ARCH_DESCRIPTIONS[arch],
            "test_accuracy": metrics["test_accuracy"],
            "test_accuracy_firing": "median (u = 1/2, an idealisation)",
@@ -168,7 +168,7 @@ def _row(arch: str, metrics: dict[str, Any], folder: Path | None = None, median_
             row["stochastic_direction_accuracy"] = st["direction_accuracy"]
         row["trained"] = ("stochastic fine-tune of the median-trained run" if median_folder else
                           "median mode" if not stochastic else
-                          f"median mode; holds up under stochastic firing (within {HOLDS_UP_WITHIN} of its median-mode "
+                          f"median mode; holds up under stochastic firing (within {holds_up_within} of its median-mode "
                           f"accuracy), not fine-tuned")
     if median_folder is not None:          # the same network before its stochastic fine-tune
         before = json.loads((median_folder / SUMMARY_FILE).read_text(encoding="utf-8"))["metrics"]
@@ -213,7 +213,7 @@ def run_time_reversed(out_dir: Path, *, seed: int = 0, quick: bool = False,
             network = NetworkConfig(arch=arch, n_classes=n_classes, **net_over)
             folder, metrics, median_folder = train_for_firing(out_dir / "runs" / dataset / arch, network, data,
                                                               options, card, progress, firing, quick, holds_up_within)
-            rows.append(_row(arch, metrics, folder, median_folder, firing == "stochastic"))
+            rows.append(_row(arch, metrics, folder, median_folder, firing == "stochastic", holds_up_within))
             report_progress(progress, f"{dataset}: {arch} test accuracy {metrics['test_accuracy']:.4f}")
         tables[dataset] = rows
 
@@ -321,7 +321,7 @@ def run_frontier(out_dir: Path, *, seed: int = 0, quick: bool = False,
         report_progress(progress, f"frontier: training IPNet with heat memory at {label}")
         folder, metrics, median_folder = train_for_firing(out_dir / "runs" / tag, network, data, options, card,
                                                           progress, firing, quick, holds_up_within)
-        row = _row(network.arch, metrics, folder, median_folder, firing == "stochastic")
+        row = _row(network.arch, metrics, folder, median_folder, firing == "stochastic", holds_up_within)
         row.update({"memory_at": label, "memory_layer": network.heat_layers[0] if network.heat_layers else None})
         rows.append(row)
     # ranked by the accuracy of the mode the networks were trained for
