@@ -59,7 +59,7 @@ def main() -> None:
         "benchmark": "soa_ipnet",
         "what": "safe operating area of the default IPNet (bounded drive) at circuit level, ngspice waveforms",
         "checkpoint": str(ck_path), "checkpoint_sha256": sha256_file(ck_path), "drive": ck.network_config.drive,
-        "t_edge_s": ck.card.timing.t_edge_s,
+        "t_rise_s": ck.card.timing.t_rise_s, "t_fall_s": ck.card.timing.t_fall_s,
         "samples": samples, "classes_covered": sorted(set(labels)), "n_classes": len(ck.class_names),
         "limits": soa["limits"], "within": soa["within"], "warnings": notes,
         "layers": [{"layer": c["layer"], "neuron_steps": c["neuron_steps"], "v_peak_v": c["v_peak_v"],

@@ -35,7 +35,7 @@ class NeuronBench:
         mode: "deterministic" (u = 1/2) or "stochastic" (one trrandom draw per neuron per step).
         t_amb_k: per-neuron ambient temperature override in K (None: the card's).
         reltol: ngspice relative tolerance.
-        max_step_s: largest transient time step (None: t_pulse / 100).
+        max_step_s: largest transient time step (None: the card's ``max_time_step_s``).
         title: netlist title line.
         save_hazard: also save each neuron's internal hazard node (``n<k>#h``).
         drive: the currents are the inputs of the card's drive stage (``ipnet_neuron_drive``: no
@@ -132,9 +132,9 @@ def neuron_bench_circuit(bench: NeuronBench):
         saves += [Save.v(f"th{k}"), Save.v(f"st{k}"), Save.v(f"a{k}")]
         if bench.save_hazard:
             saves.append(Save.state(f"N{k}", "h"))
-    els.append(PulseSource("Vrst", "rst", "0", 0.0, t.v_reset_v, t.t_read_s, t.t_edge_s, t.t_edge_s,
-                           t.t_reset_s - t.t_edge_s, t.t_step_s))
-    max_step = bench.max_step_s if bench.max_step_s is not None else t.t_pulse_s / 100.0
+    els.append(PulseSource("Vrst", "rst", "0", 0.0, t.v_reset_v, t.t_read_s, t.t_rise_s, t.t_fall_s,
+                           t.t_reset_s - t.t_rise_s, t.t_step_s))
+    max_step = bench.max_step_s if bench.max_step_s is not None else card.max_time_step_s
     return Circuit(bench.title, tuple(els), models=tuple(models), saves=tuple(saves),
                    comments=(f"{bench.n_neurons} neuron(s), {bench.n_steps} step(s) of {num(t.t_step_s)} s, "
                              f"mode {bench.mode}",),

@@ -218,8 +218,12 @@ def _simulate_one(console, folder: Path, chosen, out: Optional[Path], n_workers:
         console.print(f"  {twin} accuracy {s['torch_accuracy']:.3f}{plain}; predicted classes agree on "
                       f"{s['classes_agree']}/{s['samples']}")
         for layer in s["layers"]:
-            console.print(f"  {layer['layer']}: {layer['mismatches']} of {layer['neuron_steps']} neuron-steps differ "
-                          f"(closest PyTorch margin {layer['closest_margin']:.2e}, {layer['margin']})")
+            ties = layer["mismatches"] - layer["mismatches_outside_tolerance"]
+            inside = f", {ties} of them numerical ties" if ties else ""
+            console.print(f"  {layer['layer']}: {layer['mismatches']} of {layer['neuron_steps']} neuron-steps differ"
+                          f"{inside} (closest PyTorch margin {layer['closest_margin']:.2e}, {layer['margin']})")
+        verdict = "holds" if s.get("agreement_contract_holds") else "VIOLATED"
+        console.print(f"  agreement contract ({s['agreement_margin']:g} in ln H, classes agree): {verdict}")
     area = result["soa"]
     verdict = "within the limits" if area["within"] else "[bold red]VIOLATED[/bold red]"
     console.print(f"  safe operating area ({area['drive']} drive): {verdict}")

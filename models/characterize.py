@@ -161,20 +161,22 @@ def _single_neuron(title: str, card: DeviceCard, drive_el, u_v: float, rst_v: fl
 def _thermal_step(card: DeviceCard, osdi: Path) -> dict[str, Any]:
     """Temperature rise under a sub-threshold current step: SPICE vs PyTorch vs the RC solution.
 
-    The step (trapezoid with the card's edge time t_e) is on from 0 to t_on = 5 tau_th and
-    off after; the analytic solution uses the energy-equivalent rectangle
-    [2 t_e / 3, t_on + t_e / 3], which the PyTorch neuron also integrates.
+    The step (trapezoid with the card's rise and fall times t_r, t_f) is on from 0 to t_on = 5 tau_th and
+    off after; the analytic solution uses the energy-equivalent rectangle [2 t_r / 3, t_on + t_f / 3] (the power
+    grows as t^2 on an edge; the rectangle differs from it by ~(t_r / tau_th)^2 of the rise), while the PyTorch
+    neuron and ngspice integrate the trapezoid itself.
     """
     m, tm = card.mtj, card.timing
     tau = m.tau_th_s
     t_on = THERMAL_ON_TAUS * tau
     t_stop = (THERMAL_ON_TAUS + THERMAL_OFF_TAUS) * tau
-    edge = tm.t_edge_s
-    t1, t2 = 2.0 * edge / 3.0, t_on + edge / 3.0          # energy-equivalent rectangle
+    t1, t2 = 2.0 * tm.t_rise_s / 3.0, t_on + tm.t_fall_s / 3.0          # energy-equivalent rectangle
 
     # the step must not fire: lower the current until PyTorch's firing probability is negligible
     i_step = THERMAL_STEP_CURRENT_A
-    long_card = card.replace(t_pulse_s=t2 - t1, t_step_s=t_stop, t_reset_s=1e-12)
+    # PyTorch integrates a near-rectangle (10 fs edges) of the equivalent rectangle's length, shifted by t1
+    sharp = dict(t_rise_s=1e-14, t_fall_s=1e-14, t_reset_s=1e-12)
+    long_card = card.replace(t_pulse_s=t2 - t1, t_step_s=t_stop, **sharp)
     while _expected_cold(long_card, i_step)[0] >= THERMAL_MAX_FIRE_PROB:
         i_step *= 0.8
     p_fire = float(_expected_cold(long_card, i_step)[0])
@@ -190,7 +192,7 @@ def _thermal_step(card: DeviceCard, osdi: Path) -> dict[str, Any]:
 
     # SPICE: one neuron, a single PWL step, deterministic draw, no reset
     dt = tau / 200.0
-    pwl = [(0.0, 0.0), (edge, i_step), (t_on, i_step), (t_on + edge, 0.0)]
+    pwl = [(0.0, 0.0), (tm.t_rise_s, i_step), (t_on, i_step), (t_on + tm.t_fall_s, 0.0)]
     from ipnet_cosim.netlist_gen.ir import CurrentSource, Save, Transient
     netlist = _single_neuron("ipnet-cosim characterization: thermal step response", card,
                              CurrentSource("I0", "0", "a0", pwl=tuple(pwl)), 0.5, 0.0,
@@ -209,14 +211,14 @@ def _thermal_step(card: DeviceCard, osdi: Path) -> dict[str, Any]:
     zero = NeuronState(torch.zeros(1, dtype=torch.float64))
     for k, t in enumerate(t_grid):
         rel_t = t - t1
-        if rel_t <= 10.0 * edge:          # the card needs t_pulse >= 10 t_edge; the rise is ~0 here
+        if t <= 2.0 * tm.t_rise_s + tm.t_fall_s:    # the card needs t_pulse >= 2 t_rise; the rise is ~0 here
             rise_pt[k] = float(analytic(np.array([t]))[0])
             continue
         if t <= t2:
-            c = card.replace(t_pulse_s=rel_t, t_step_s=rel_t + 4e-12, t_reset_s=1e-12)
+            c = card.replace(t_pulse_s=rel_t, t_step_s=rel_t + 4e-12, **sharp)
             rise_pt[k] = float(mtj_neuron_step(i_t, zero, NeuronParams.from_card(c)).t_rise_peak_k[0])
         else:
-            c = card.replace(t_pulse_s=t2 - t1, t_step_s=max(rel_t, t2 - t1 + 4e-12), t_reset_s=1e-12)
+            c = card.replace(t_pulse_s=t2 - t1, t_step_s=max(rel_t, t2 - t1 + 4e-12), **sharp)
             rise_pt[k] = float(mtj_neuron_step(i_t, zero, NeuronParams.from_card(c)).state.t_rise_k[0])
     rel_pt = np.abs(rise_pt - analytic(t_grid)) / peak_ref
     rel_sp_pt = np.abs(np.interp(t_grid, t_sp, rise_sp) - rise_pt) / peak_ref
@@ -231,7 +233,8 @@ def _thermal_step(card: DeviceCard, osdi: Path) -> dict[str, Any]:
         "tau_th_s": tau,
         "t_on_s": t_on,
         "t_stop_s": t_stop,
-        "edge_s": edge,
+        "t_rise_s": tm.t_rise_s,
+        "t_fall_s": tm.t_fall_s,
         "equivalent_rectangle_s": [t1, t2],
         "p_fire_torch_expected": p_fire,
         "spice_state_max": float(np.max(waves["st0"])),

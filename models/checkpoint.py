@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 import torch
 
-from ipnet_cosim.device.card import DeviceCard
+from ipnet_cosim.device.card import DeviceCard, without_legacy_numerics
 from ipnet_cosim.device.errors import CheckpointError, ConfigError
 from ipnet_cosim.device.fileio import atomic_write_bytes as _atomic_write_bytes, json_default, write_json  # noqa: F401
 from ipnet_cosim.models.network import NetworkConfig, SpikingNet
@@ -123,7 +123,9 @@ def load_checkpoint(path: Path | str, *, expected_arch: str | None = None) -> Ch
         # checkpoints written before the bounded drive existed were trained with the ideal mirror
         saved_net.setdefault("drive", "ideal")
         config = NetworkConfig.from_dict(saved_net)
-        card = DeviceCard.from_dict(raw["device_card"], origin=f"checkpoint {path}")
+        # checkpoints saved before issue 31 carry the simulator numerics of 1 fs edges and an instant switch;
+        # the physical edges and switching time of the card replace them
+        card = DeviceCard.from_dict(without_legacy_numerics(raw["device_card"]), origin=f"checkpoint {path}")
     except ConfigError as exc:
         raise CheckpointError(f"checkpoint {path}: its saved configuration is invalid: {exc}") from exc
     if expected_arch is not None and config.arch != expected_arch:

@@ -361,7 +361,7 @@ class SpikingNet(nn.Module):
             unit: nn.Module
             if i in config.heat_layers:
                 unit = HeatMemoryNeurons(self.card, config.surrogate_width, config.train_n_sub,
-                                         config.train_n_sub_idle)
+                                         config.train_n_sub_idle, bounded_drive=self.drive is not None)
             elif i == 0 and config.arch in ("rnn", "lstm"):
                 memory = RNNMemory(spec.out) if config.arch == "rnn" else LSTMMemory(spec.out)
                 unit = nn.Identity()        # the recurrent state feeds the backbone directly
@@ -369,7 +369,7 @@ class SpikingNet(nn.Module):
                 if i == 0 and config.arch == "conv2p1d":
                     memory = TemporalConv(spec.out, config.temporal_kernel)
                 unit = ThresholdMTJNeurons(self.fast_card, config.surrogate_width, config.train_n_sub,
-                                           config.train_n_sub_idle)
+                                           config.train_n_sub_idle, bounded_drive=self.drive is not None)
             self.memories.append(memory)
             self.units.append(unit)
             in_shape = shapes[i]
@@ -545,7 +545,7 @@ class SpikingNet(nn.Module):
                 continue
             # the last affine map before the neurons: the temporal conv if there is one, else the op
             target = memory.conv if isinstance(memory, TemporalConv) else op.op
-            i_th = self.input_threshold(cold_threshold(unit.card)[0])
+            i_th = self.input_threshold(cold_threshold(unit.card, unit.bounded_drive)[0])
             a = memory(op(x))
             std = float(a.std())
             scale = spread * i_th / std if std > 0 else 1.0
@@ -568,7 +568,7 @@ def _check_drive_can_fire(card: DeviceCard, fast_card: DeviceCard, config: Netwo
     """Refuse a bounded drive whose ceiling lies below a cold neuron's firing threshold."""
     i_max = card.drive_i_max_a
     for what, layer_card in (("heat-memory", card), ("memoryless", fast_card)):
-        i_th = cold_threshold(layer_card)[0]
+        i_th = cold_threshold(layer_card, True)[0]
         if i_max <= i_th * 1.001:
             raise ConfigError(
                 f"device card: the drive's ceiling i_max = {i_max * 1e6:.1f} uA (a fired junction at drive.v_dd_v - "

@@ -1,33 +1,42 @@
 """The thermal MTJ neuron in PyTorch: the same equations as ``thermal_mtj_neuron.va``.
 
-One network step of period t_step drives the neuron with a current pulse of
-amplitude I (A) over [0, t_pulse] and no current over the rest; the spike is
-read before the reset at t_read = t_step - t_reset - t_edge, and the reset
-clears the magnetic state (not the heat). Within a step (device card
-``ipnet_cosim.device.card``)::
+One network step of period t_step drives the neuron with a current pulse and the spike is read at
+t_read = t_step - t_reset - t_fall, before the reset, which clears the magnetic state (not the heat).
+Within a step (device card ``ipnet_cosim.device.card``)::
 
-    R_P = RA / (pi d^2/4);   R_AP(V) = R_P (1 + TMR0 / (1 + V^2/Vh^2));   V = I R(V)
-    T(t) = T_amb + P R_th + (T(t0) - T_amb - P R_th) exp(-(t - t0)/tau_th),  P = V I,  tau_th = R_th C_th
+    stimulus   s(t) = t / t_rise on [0, t_rise], 1 to t_pulse, 1 - (t - t_pulse) / t_fall to t_pulse + t_fall, then 0
+    current    I(t) = D(s(t) D^-1(I))   through the bounded drive D (``drive_i_max_a`` > 0), else s(t) I
+    R(V, m)    = R_P (1 + m TMR0 / (1 + V^2/Vh^2)),   V = I R(V, m)
+    C_th dT/dt = V I - (T - T_amb) / R_th
     Ms(T)/Ms(T0) = ((1 - T/Tc)/(1 - T0/Tc))^beta,   Delta(T) = Delta0 (T0/T) (Ms/Ms0)^2,   Ic0(T) = Ic0 (Ms/Ms0)^2
-    G(I, T) = f0 exp(min(-Delta(T)(1 - I/Ic0(T)), E_max)),    H(t) = integral_0^t G dt'
-    fired  <=>  H >= -ln u,   u ~ U(0, 1) (stochastic) or u = 1/2 (deterministic)
+    G(I, T)    = f0 exp(min(-Delta(T)(1 - I/Ic0(T)), E_max)),    H(t) = integral_0^t G dt'
+    crossing   t_c: the first time H >= -ln u,   u ~ U(0, 1) (stochastic) or u = 1/2 (deterministic)
+    switching  m(t) = x^2 (3 - 2 x),  x = clip((t - t_c) / t_switch, 0, 1)   (P -> AP over t_switch)
+    fired      <=>  H(t_read) >= -ln u
 
-Power is constant between state changes (current drive), so the temperature is
-integrated exactly; only the hazard integral H needs quadrature (composite
-Simpson on ``n_sub`` substeps). If the neuron fires inside the pulse, the
-firing time is interpolated within its substep and the rest of the pulse heats
-with the antiparallel resistance, as in the compact model. The compact model's
-hazard leak (tau_leak, 1 s by default) is below 1e-8 relative over a step and
-is not modelled here.
+``I`` is the current the drive puts into the MTJ at the full stimulus level (what the network computes); the
+edges follow the stimulus through the drive's soft limit, as the drive stage in the circuit does.
 
-Gradients: ``mode="expected"`` returns the switching probability 1 - exp(-H)
-(differentiable); the deterministic and stochastic modes return 0/1 spikes
-with a sigmoid surrogate gradient in ln H. The heat carried between steps is
-differentiable in all modes, so training back-propagates through the memory.
+Integration. The junction is parallel until the crossing, so its power is I(t)^2 R_P: on the flat part of the
+pulse (constant power) and in the idle part (no power) the temperature is the exact RC solution; on the edges and
+from the crossing on, the power varies and the heat is integrated with exponential-integrator weights (the RC
+kernel integrated exactly against the quadratic through each substep's three power values), which holds for any
+tau_th. The hazard is integrated by composite Simpson on the same nodes (``n_edge`` substeps per edge,
+``n_sub`` over the flat part, ``n_sub_idle`` over the idle part). The crossing time is interpolated within its
+substep assuming exponential growth of the switching rate; from it the switching ramp, the mixed-state voltage
+(Newton on V = I R(V, m)), the heat and the Joule energy are integrated on a per-neuron grid (``n_post``
+substeps per interval between the crossing, the ramp's end and the stimulus' corners). After the crossing the
+hazard no longer decides anything; it is reported as that of the unswitched junction. The compact model's hazard
+leak (tau_leak, 1 s by default) is below 1e-8 relative over a step and is not modelled here.
+
+Gradients: ``mode="expected"`` returns the switching probability 1 - exp(-H) (differentiable); the
+deterministic and stochastic modes return 0/1 spikes with a sigmoid surrogate gradient in ln H. The heat carried
+between steps is differentiable in all modes, so training back-propagates through the memory.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
@@ -54,14 +63,19 @@ class StepResult(NamedTuple):
     spikes: Tensor          # 0/1 (or probability in expected mode)
     state: NeuronState      # temperature rise at the end of the step
     hazard: Tensor          # H at the read time (dimensionless)
-    fire_time_s: Tensor     # firing time within the step, +inf if it did not fire
-    t_rise_peak_k: Tensor   # temperature rise at the end of the pulse
-    energy_j: Tensor        # Joule energy dissipated in the MTJ during the pulse
+    fire_time_s: Tensor     # time of the crossing H = -ln u within the step, +inf if it did not fire
+    t_rise_peak_k: Tensor   # largest temperature rise during the pulse (its start to the end of its fall), K
+    energy_j: Tensor        # Joule energy dissipated in the MTJ during the pulse, J
+    charge_c: Tensor        # charge the pulse carries through the MTJ, C
 
 
 @dataclass(frozen=True)
 class NeuronParams:
-    """Device card values as plain floats, in SI units (see :class:`~ipnet_cosim.device.card.MTJParams`)."""
+    """Device card values as plain floats, in SI units (see :class:`~ipnet_cosim.device.card.MTJParams`).
+
+    ``drive_i_max_a`` is the bounded drive's ceiling when the current reaches the MTJ through it (the edges
+    then follow the stimulus through the drive's soft limit), 0 when the current follows the stimulus linearly
+    (an ideal current source)."""
 
     r_p_ohm: float
     tmr0: float
@@ -80,33 +94,59 @@ class NeuronParams:
     t_step_s: float
     t_read_s: float
     min_threshold: float = 1e-4
+    t_rise_s: float = 0.0
+    t_fall_s: float = 0.0
+    t_switch_s: float = 0.0
+    drive_i_max_a: float = 0.0
+    drive_knee: float = 4.0
 
     @classmethod
-    def from_card(cls, card: DeviceCard) -> "NeuronParams":
+    def from_card(cls, card: DeviceCard, bounded_drive: bool = False) -> "NeuronParams":
+        """The card's parameters; ``bounded_drive``: the current reaches the MTJ through the card's drive stage."""
         m, t = card.mtj, card.timing
         return cls(r_p_ohm=m.r_p_ohm, tmr0=m.tmr0, vh_v=m.vh_v, delta0=m.delta0, t0_k=m.t0_k, f0_hz=m.f0_hz,
                    ic0_a=m.ic0_a, tc_k=m.tc_k, ms_beta=m.ms_beta, r_th_k_per_w=m.r_th_k_per_w,
                    tau_th_s=m.tau_th_s, t_amb_k=m.t_amb_k, sw_exp_max=m.sw_exp_max,
-                   t_pulse_s=t.t_pulse_s, t_step_s=t.t_step_s,
-                   t_read_s=t.t_read_s, min_threshold=m.min_threshold)
+                   t_pulse_s=t.t_pulse_s, t_step_s=t.t_step_s, t_read_s=t.t_read_s, min_threshold=m.min_threshold,
+                   t_rise_s=t.t_rise_s, t_fall_s=t.t_fall_s, t_switch_s=m.t_switch_s,
+                   drive_i_max_a=card.drive_i_max_a if bounded_drive else 0.0, drive_knee=card.drive.knee)
+
+    @property
+    def t_current_end_s(self) -> float:
+        """End of the pulse's fall edge: no current flows after it, s."""
+        return self.t_pulse_s + self.t_fall_s
+
+    @property
+    def c_th_j_per_k(self) -> float:
+        """Thermal capacitance tau_th / R_th, J/K."""
+        return self.tau_th_s / self.r_th_k_per_w
 
 
 # -- device physics (elementwise, any shape) ----------------------------------------------------
 
-def ap_voltage_v(i_a: Tensor, p: NeuronParams, iterations: int = 30) -> Tensor:
-    """Voltage across the antiparallel MTJ carrying current I: solves V = I R_P (1 + TMR0/(1 + V^2/Vh^2)).
-
-    Newton's method from the zero-bias guess V = I R_P (1 + TMR0); the I-V curve is
-    monotonic for the default TMR0, so the root is unique.
-    """
-    v = i_a * p.r_p_ohm * (1.0 + p.tmr0)
+def mtj_voltage_v(i_a: Tensor, m: Tensor | float, p: NeuronParams, iterations: int = 12) -> Tensor:
+    """Voltage across an MTJ in state ``m`` (0 parallel, 1 antiparallel) carrying current I: solves
+    V = I R_P (1 + m TMR0 / (1 + V^2/Vh^2)) by Newton's method from the zero-bias guess V = I R_P (1 + m TMR0)
+    (the I-V curve is monotonic for the default TMR0, so the root is unique; 4 iterations reach round-off on the
+    default card and 6 with TMR0 = 3, Vh = 0.2 V)."""
     vh2 = p.vh_v * p.vh_v
-    for _ in range(iterations):
+
+    def newton(v: Tensor) -> Tensor:
         x = 1.0 + v * v / vh2
-        f = v - i_a * p.r_p_ohm * (1.0 + p.tmr0 / x)
-        df = 1.0 + i_a * p.r_p_ohm * p.tmr0 * 2.0 * v / (vh2 * x * x)
-        v = v - f / df
-    return v
+        f = v - i_a * p.r_p_ohm * (1.0 + m * p.tmr0 / x)
+        df = 1.0 + i_a * p.r_p_ohm * m * p.tmr0 * 2.0 * v / (vh2 * x * x)
+        return v - f / df
+
+    with torch.no_grad():                  # the iterations need no graph: the last step carries the gradient
+        v = i_a * p.r_p_ohm * (1.0 + m * p.tmr0)
+        for _ in range(iterations - 1):
+            v = newton(v)
+    return newton(v)
+
+
+def ap_voltage_v(i_a: Tensor, p: NeuronParams, iterations: int = 12) -> Tensor:
+    """Voltage across the antiparallel MTJ carrying current I (:func:`mtj_voltage_v` with m = 1)."""
+    return mtj_voltage_v(i_a, 1.0, p, iterations)
 
 
 def resistance_ohm(v: Tensor, fired: Tensor | float, p: NeuronParams) -> Tensor:
@@ -125,42 +165,224 @@ def switching_rate_hz(i_a: Tensor, t_k: Tensor, p: NeuronParams) -> Tensor:
     return p.f0_hz * torch.exp(expo)
 
 
-def _relax(t0_rise: Tensor, t_ss: Tensor, dt_s: Tensor | float, tau_s: float) -> Tensor:
-    """Exact first-order thermal response: rise after dt with steady-state rise t_ss."""
-    if not torch.is_tensor(dt_s):
-        dt_s = torch.tensor(dt_s, dtype=t0_rise.dtype)
-    return t_ss + (t0_rise - t_ss) * torch.exp(-dt_s / tau_s)
+def stimulus_current_a(level: Tensor, i_a: Tensor, p: NeuronParams) -> Tensor:
+    """The MTJ current at a fraction ``level`` (0..1) of the stimulus of a neuron whose full-level current is
+    ``i_a``: ``D(level D^-1(i_a))`` through the bounded drive (its input scales with the row voltages), else
+    ``level i_a``."""
+    if p.drive_i_max_a <= 0:
+        return level * i_a
+    n = p.drive_knee
+    top = 1.0 - 8.0 * torch.finfo(i_a.dtype).eps
+    y = torch.clamp(i_a / p.drive_i_max_a, 0.0, top)
+    x = level * (y / (1.0 - y ** n) ** (1.0 / n))
+    return p.drive_i_max_a * x / (1.0 + x ** n) ** (1.0 / n)
 
 
-def _cumulative_simpson(i_a: Tensor, rise0: Tensor, t_ss: Tensor, t_span: float, n_sub: int,
-                        p: NeuronParams) -> tuple[Tensor, Tensor]:
-    """Hazard at the n_sub + 1 nodes of [0, t_span] for constant current and power.
+def switched_fraction(t_s: Tensor, t_cross_s: Tensor, p: NeuronParams) -> Tensor:
+    """The magnetic state m after a crossing at ``t_cross_s``: x^2 (3 - 2x), x = clip((t - t_c)/t_switch, 0, 1)
+    (0 before the crossing; a step at the crossing when t_switch is 0)."""
+    if p.t_switch_s <= 0:
+        return (t_s >= t_cross_s).to(t_s.dtype)
+    x = torch.clamp((t_s - t_cross_s) / p.t_switch_s, 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
 
-    Returns (H at nodes [..., n_sub + 1], node times [n_sub + 1]).
-    """
-    dtype = rise0.dtype
-    tt = torch.linspace(0.0, t_span, 2 * n_sub + 1, dtype=dtype)         # nodes and midpoints
-    rise = t_ss.unsqueeze(-1) + (rise0 - t_ss).unsqueeze(-1) * torch.exp(-tt / p.tau_th_s)
-    g = switching_rate_hz(i_a.unsqueeze(-1), p.t_amb_k + rise, p)
-    dt = t_span / n_sub
-    seg = dt / 6.0 * (g[..., 0:-1:2] + 4.0 * g[..., 1::2] + g[..., 2::2])
-    h = torch.cat([torch.zeros_like(seg[..., :1]), torch.cumsum(seg, dim=-1)], dim=-1)
-    return h, tt[0::2], g[..., 0::2]
+
+# -- quadrature ----------------------------------------------------------------------------------
+
+def _moments(length: Tensor, tau_s: float) -> tuple[Tensor, Tensor, Tensor]:
+    """J_k = integral_0^L exp(-u/tau) u^k du for k = 0, 1, 2 (float64; series where the closed form cancels)."""
+    if math.isinf(tau_s):
+        return length, length ** 2 / 2.0, length ** 3 / 3.0
+    a = length / tau_s
+    ea = torch.exp(-a)
+    small = a < 1e-2
+    a2 = a * a
+    j1 = torch.where(small, a2 * (1 / 2 + a * (-1 / 3 + a * (1 / 8 + a * (-1 / 30 + a / 144)))),
+                     -torch.expm1(-a) - a * ea)
+    j2 = torch.where(small, a2 * a * (1 / 3 + a * (-1 / 4 + a * (1 / 10 + a * (-1 / 36 + a / 168)))),
+                     -2.0 * torch.expm1(-a) - ea * a * (a + 2.0))
+    return -tau_s * torch.expm1(-a), tau_s ** 2 * j1, tau_s ** 3 * j2
+
+
+def _quadratic_weights(length: Tensor, h: Tensor, tau_s: float, dtype: torch.dtype
+                       ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """``(decay, w0, w1, w2)``: integral_0^L exp(-(L - s)/tau) q(s) ds = w0 q(0) + w1 q(h/2) + w2 q(h) for the
+    quadratic q through its three values, and decay = exp(-L/tau) (tau = inf: the plain integral, decay 1).
+    Exact for any tau; computed in float64. Zero-width substeps (h = 0) get zero weights."""
+    length = torch.as_tensor(length, dtype=torch.float64)
+    h = torch.as_tensor(h, dtype=torch.float64)
+    j0, j1, j2 = _moments(length, tau_s)
+    m0, m1, m2 = j0, length * j0 - j1, length * length * j0 - 2.0 * length * j1 + j2
+    live = h > 0
+    hs = torch.where(live, h, torch.ones_like(h))
+    k = torch.where(live, 2.0 / (hs * hs), torch.zeros_like(hs))
+    w0 = k * (m2 - 1.5 * hs * m1 + 0.5 * hs * hs * m0)
+    w1 = -2.0 * k * (m2 - hs * m1)
+    w2 = k * (m2 - 0.5 * hs * m1)
+    decay = torch.ones_like(length) if math.isinf(tau_s) else torch.exp(-length / tau_s)
+    return tuple(x.to(dtype) for x in (decay, w0, w1, w2))  # type: ignore[return-value]
+
+
+@functools.lru_cache(maxsize=256)
+def _grid_weights(h_s: float, tau_s: float, dtype: torch.dtype) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...]]:
+    """:func:`_quadratic_weights` over a whole substep of width ``h_s`` and over its first half (fixed grids)."""
+    h = torch.tensor(h_s, dtype=torch.float64)
+    return _quadratic_weights(h, h, tau_s, dtype), _quadratic_weights(h / 2.0, h, tau_s, dtype)
+
+
+def _heat_through(power_w: Tensor, rise0_k: Tensor, h_s: Tensor | float, p: NeuronParams,
+                  weights: tuple[tuple[Tensor, ...], tuple[Tensor, ...]] | None = None) -> Tensor:
+    """Temperature rise at every node of consecutive substeps of width ``h_s`` (nodes at their ends and
+    midpoints, ``power_w[..., 2n + 1]``), from ``rise0_k`` at the first node: exact RC response to the quadratic
+    through each substep's three powers. The recurrence T_k = d T_(k-1) + inc_k is summed in closed form,
+    T_k = d^k (T_0 + sum_(j<=k) d^-j inc_j) (all terms positive), or step by step where d^-n would overflow."""
+    dtype = power_w.dtype
+    n = (power_w.shape[-1] - 1) // 2
+    h = torch.as_tensor(h_s, dtype=torch.float64)
+    if weights is not None:
+        full, half = weights
+    elif isinstance(h_s, float):
+        full, half = _grid_weights(h_s, p.tau_th_s, dtype)
+    else:
+        full = _quadratic_weights(h, h, p.tau_th_s, dtype)
+        half = _quadratic_weights(h / 2.0, h, p.tau_th_s, dtype)
+    c = p.c_th_j_per_k
+    p0, p1, p2 = power_w[..., 0:-1:2], power_w[..., 1::2], power_w[..., 2::2]
+    inc = (full[1].unsqueeze(-1) * p0 + full[2].unsqueeze(-1) * p1 + full[3].unsqueeze(-1) * p2) / c   # [..., n]
+    inc_half = (half[1].unsqueeze(-1) * p0 + half[2].unsqueeze(-1) * p1 + half[3].unsqueeze(-1) * p2) / c
+    ratio = n * float(h.max()) / p.tau_th_s if h.numel() else 0.0
+    if ratio < 30.0:
+        k = torch.arange(1, n + 1, dtype=torch.float64)
+        grow = torch.exp(k * (h.unsqueeze(-1) / p.tau_th_s)).to(dtype)       # d^-k
+        ends = (rise0_k.unsqueeze(-1) + torch.cumsum(inc * grow, dim=-1)) / grow   # T_1 .. T_n
+    else:
+        t, out = rise0_k, []
+        for j in range(n):
+            t = full[0] * t + inc[..., j]
+            out.append(t)
+        ends = torch.stack(out, dim=-1)
+    starts = torch.cat([rise0_k.unsqueeze(-1), ends[..., :-1]], dim=-1)
+    mids = half[0].unsqueeze(-1) * starts + inc_half
+    nodes = torch.stack([starts, mids], dim=-1).flatten(-2)                 # T_0, T_1/2, T_1, ..., T_(n-1/2)
+    return torch.cat([nodes, ends[..., -1:]], dim=-1)
+
+
+def _simpson_cumulative(f: Tensor, h_s: Tensor | float) -> Tensor:
+    """Integral of ``f`` (nodes at the ends and midpoints of substeps of width ``h_s``, ``[..., 2n + 1]``) from
+    the first node to every even node, ``[..., n + 1]``."""
+    h = torch.as_tensor(h_s, dtype=f.dtype)
+    seg = h.unsqueeze(-1) / 6.0 * (f[..., 0:-1:2] + 4.0 * f[..., 1::2] + f[..., 2::2])
+    return torch.cat([torch.zeros_like(f[..., :1]), torch.cumsum(seg, dim=-1)], dim=-1)
+
+
+class _Path(NamedTuple):
+    """The unswitched junction over the step, at every node (ends and midpoints of all substeps)."""
+
+    t_s: Tensor         # [M] node times
+    current_a: Tensor   # [..., M]
+    rise_k: Tensor      # [..., M]
+    rate_hz: Tensor     # [..., M]
+    hazard: Tensor      # [..., M // 2 + 1] at the even nodes (cumulative)
+    energy_j: Tensor    # [..., M // 2 + 1] at the even nodes (cumulative, P state)
+    charge_c: Tensor    # [..., M // 2 + 1] at the even nodes (cumulative)
+    pulse_nodes: int    # nodes up to the end of the fall edge (all nodes)
+
+
+def _parallel_path(i_a: Tensor, rise0: Tensor, p: NeuronParams, n_edge: int, n_sub: int, n_idle: int) -> _Path:
+    """The step as if the junction never switched: rise edge, flat top, fall edge, idle part up to the read."""
+    dtype = i_a.dtype
+    segments = []
+    if p.t_rise_s > 0:
+        segments.append(("rise", 0.0, p.t_rise_s, n_edge))
+    segments.append(("flat", p.t_rise_s, p.t_pulse_s, n_sub))
+    if p.t_fall_s > 0:
+        segments.append(("fall", p.t_pulse_s, p.t_current_end_s, n_edge))
+    segments.append(("idle", p.t_current_end_s, p.t_read_s, n_idle))
+    times, currents, rises, rates, hazards, energies, charges = [], [], [], [], [], [], []
+    rise_start = rise0
+    h_acc = e_acc = q_acc = torch.zeros_like(i_a)
+    pulse_nodes = 0
+    for k, (name, t0, t1, n) in enumerate(segments):
+        tt = torch.linspace(t0, t1, 2 * n + 1, dtype=dtype)
+        h = (t1 - t0) / n
+        if name == "flat":
+            cur = i_a.unsqueeze(-1).expand(*i_a.shape, 2 * n + 1)
+        elif name == "idle":
+            cur = torch.zeros(*i_a.shape, 2 * n + 1, dtype=dtype)
+        else:
+            level = (tt - t0) / (t1 - t0)
+            level = level if name == "rise" else 1.0 - level
+            cur = stimulus_current_a(level, i_a.unsqueeze(-1), p)
+        power = cur * cur * p.r_p_ohm
+        if name in ("flat", "idle"):        # constant power: the exact RC solution
+            ss = power[..., 0] * p.r_th_k_per_w
+            rise = ss.unsqueeze(-1) + (rise_start - ss).unsqueeze(-1) * torch.exp(-(tt - t0) / p.tau_th_s)
+        else:
+            rise = _heat_through(power, rise_start, h, p)
+        rate = switching_rate_hz(cur, p.t_amb_k + rise, p)
+        haz = h_acc.unsqueeze(-1) + _simpson_cumulative(rate, h)
+        eng = e_acc.unsqueeze(-1) + _simpson_cumulative(power, h)
+        chg = q_acc.unsqueeze(-1) + _simpson_cumulative(cur, h)
+        skip = 1 if k > 0 else 0            # a segment's first node is the previous segment's last
+        times.append(tt[skip:])
+        for out, val in ((currents, cur), (rises, rise), (rates, rate), (hazards, haz), (energies, eng),
+                         (charges, chg)):
+            out.append(val[..., skip:])
+        rise_start, h_acc, e_acc, q_acc = rise[..., -1], haz[..., -1], eng[..., -1], chg[..., -1]
+        if name != "idle":
+            pulse_nodes = sum(x.shape[0] for x in times)
+    return _Path(torch.cat(times), torch.cat(currents, -1), torch.cat(rises, -1), torch.cat(rates, -1),
+                 torch.cat(hazards, -1), torch.cat(energies, -1), torch.cat(charges, -1), pulse_nodes)
+
+
+def _switching_heat(i_a: Tensor, rise_c: Tensor, t_c: Tensor, p: NeuronParams, n_post: int
+                    ) -> tuple[Tensor, Tensor, Tensor]:
+    """From a crossing at ``t_c`` (before the end of the current) to the end of the fall edge: the temperature
+    rise there, the Joule energy and the largest rise, integrated through the switching ramp (per-neuron grid:
+    ``n_post`` substeps per interval between the crossing, the corners of the stimulus and the ramp's end)."""
+    end = p.t_current_end_s
+    marks = [t_c, torch.clamp(torch.full_like(t_c, p.t_rise_s), min=t_c),
+             torch.clamp(torch.full_like(t_c, p.t_pulse_s), min=t_c),
+             torch.clamp(t_c + p.t_switch_s, max=end), torch.full_like(t_c, end)]
+    b = torch.sort(torch.stack(marks, -1), dim=-1).values                  # [..., 5]
+    h = (b[..., 1:] - b[..., :-1]) / n_post                                # [..., 4]
+    frac = torch.linspace(0.0, 1.0, 2 * n_post + 1, dtype=t_c.dtype)
+    tt = b[..., :-1].unsqueeze(-1) + (b[..., 1:] - b[..., :-1]).unsqueeze(-1) * frac     # [..., 4, 2n + 1]
+    level = torch.where(tt < p.t_rise_s, tt / max(p.t_rise_s, 1e-300),
+                        torch.where(tt <= p.t_pulse_s, torch.ones_like(tt),
+                                    1.0 - (tt - p.t_pulse_s) / max(p.t_fall_s, 1e-300)))
+    cur = stimulus_current_a(torch.clamp(level, 0.0, 1.0), i_a[..., None, None], p)
+    m = switched_fraction(tt, t_c[..., None, None], p)
+    power = mtj_voltage_v(cur, m, p, iterations=8) * cur
+    full = _quadratic_weights(h, h, p.tau_th_s, t_c.dtype)                 # each [..., 4]
+    half = _quadratic_weights(h / 2.0, h, p.tau_th_s, t_c.dtype)
+    rise, energy, peak = rise_c, torch.zeros_like(rise_c), rise_c
+    for k in range(4):
+        weights = (tuple(w[..., k] for w in full), tuple(w[..., k] for w in half))
+        temps = _heat_through(power[..., k, :], rise, h[..., k], p, weights)
+        energy = energy + _simpson_cumulative(power[..., k, :], h[..., k])[..., -1]
+        peak = torch.maximum(peak, temps.amax(dim=-1))
+        rise = temps[..., -1]
+    return rise, energy, peak
 
 
 def mtj_neuron_step(i_a: Tensor, state: NeuronState, p: NeuronParams, *, mode: Mode = "deterministic",
                     u: Tensor | None = None, generator: torch.Generator | None = None,
-                    n_sub: int = 64, n_sub_idle: int = 16, surrogate_width: float = 0.5) -> StepResult:
+                    n_sub: int = 64, n_sub_idle: int = 16, n_edge: int | None = None, n_post: int | None = None,
+                    surrogate_width: float = 0.5) -> StepResult:
     """Advance thermal MTJ neurons by one network step.
 
     Args:
-        i_a: pulse current of each neuron in A (any shape; positive drives switching).
+        i_a: current of each neuron at the full stimulus level, A (any shape; positive drives switching).
         state: temperature rise above ambient at the step start, K (same shape).
         p: device parameters (:meth:`NeuronParams.from_card`).
         mode: "deterministic" (u = 1/2), "stochastic" (u drawn or given) or "expected".
         u: the uniform draws in (0, 1) for stochastic mode; drawn from ``generator`` when None.
         generator: torch generator for the draws (seeded by the caller).
-        n_sub: Simpson substeps over the pulse; n_sub_idle over the idle interval.
+        n_sub, n_sub_idle, n_edge: Simpson substeps over the flat top, the idle part and each edge (None:
+            n_sub / 4; the switching rate grows by orders of magnitude along a rising edge).
+        n_post: substeps per interval of the switching grid (from the crossing to the end of the current; None:
+            n_sub / 8).
         surrogate_width: width of the surrogate gradient's sigmoid in ln H.
 
     Returns:
@@ -179,63 +401,69 @@ def mtj_neuron_step(i_a: Tensor, state: NeuronState, p: NeuronParams, *, mode: M
     if mode == "stochastic":
         if u is None:
             u = torch.rand(i_a.shape, generator=generator, dtype=dtype)
-        u = torch.clamp(u.to(dtype), torch.finfo(dtype).tiny, math.exp(-p.min_threshold))  # as the .va clamps
+        u = torch.clamp(u.to(dtype), tiny, math.exp(-p.min_threshold))  # as the .va clamps
     else:
         u = torch.full_like(i_a, 0.5)
     threshold = -torch.log(u)
 
-    # pulse, parallel state: V = I R_P, P = I^2 R_P
-    p_p_w = i_a * i_a * p.r_p_ohm
-    ss_p = p_p_w * p.r_th_k_per_w
-    h_nodes, t_nodes, g_nodes = _cumulative_simpson(i_a, rise0, ss_p, p.t_pulse_s, n_sub, p)
-    crossed = h_nodes >= threshold.unsqueeze(-1)
-    fired_pulse = crossed[..., -1]
-    first = torch.argmax(crossed.to(torch.int8), dim=-1).clamp(min=1)     # first node at/over threshold
-    h_hi = torch.gather(h_nodes, -1, first.unsqueeze(-1)).squeeze(-1)
-    h_lo = torch.gather(h_nodes, -1, (first - 1).unsqueeze(-1)).squeeze(-1)
-    dt_sub = p.t_pulse_s / n_sub
+    n_edge = n_edge if n_edge is not None else max(2, n_sub // 4)
+    n_post = n_post if n_post is not None else max(2, n_sub // 8)
+    path = _parallel_path(i_a, rise0, p, n_edge, n_sub, n_sub_idle)
+    t_even = path.t_s[0::2]
+    h_read = path.hazard[..., -1]
+    fired = h_read >= threshold
+    crossed = path.hazard >= threshold.unsqueeze(-1)
+    first = torch.argmax(crossed.to(torch.int8), dim=-1).clamp(min=1)     # first even node at/over threshold
+    lo = first - 1
+
+    def at(values: Tensor, index: Tensor) -> Tensor:
+        return torch.gather(values, -1, index.unsqueeze(-1)).squeeze(-1)
+
+    h_hi, h_lo = at(path.hazard, first), at(path.hazard, lo)
     step_h = h_hi - h_lo
     # double where so neither branch's gradient has inf/NaN (b^2 must not underflow in float32)
-    rising = (h_hi >= threshold) & (h_lo < threshold) & (step_h > 1e-18)
+    rising = fired & (h_lo < threshold) & (step_h > 1e-18)
     lin = torch.where(rising, (threshold - h_lo) / torch.where(rising, step_h, torch.ones_like(step_h)),
                       torch.zeros_like(step_h)).clamp(0.0, 1.0)
     # G grows ~exponentially inside the substep: H(t_lo + f dt) - h_lo ~ step_h (e^{kf} - 1) / (e^k - 1)
-    # with k = ln(G_hi / G_lo); invert for f (linear interpolation when k ~ 0). The firing time sets how
-    # long the rest of the pulse heats with R_AP, so it matters for the heat memory.
-    g_hi = torch.gather(g_nodes, -1, first.unsqueeze(-1)).squeeze(-1)
-    g_lo = torch.gather(g_nodes, -1, (first - 1).unsqueeze(-1)).squeeze(-1)
+    # with k = ln(G_hi / G_lo); invert for f (linear interpolation when k ~ 0). The crossing starts the switching,
+    # which sets how the rest of the pulse heats, so it matters for the heat memory.
+    g_hi, g_lo = at(path.rate_hz, 2 * first), at(path.rate_hz, 2 * lo)
     curved = rising & (g_lo > tiny) & (g_hi > g_lo * (1.0 + 1e-6))
     k = torch.log(torch.where(curved, g_hi, torch.full_like(g_hi, 2.0)) /
                   torch.where(curved, g_lo, torch.ones_like(g_lo)))
     frac = torch.where(curved, torch.log1p(lin * torch.expm1(k)) / k, lin).clamp(0.0, 1.0)
-    t_fire_pulse = ((first - 1).to(dtype) + frac) * dt_sub
-    t_fire_pulse = torch.where(fired_pulse & (h_nodes[..., 0] >= threshold), torch.zeros_like(frac),
-                               t_fire_pulse)
+    t_lo, t_hi = t_even[lo], t_even[first]
+    t_cross = t_lo + frac * (t_hi - t_lo)
+    inf = torch.full_like(t_cross, math.inf)
+    fire_time_s = torch.where(fired, t_cross, inf)
 
-    # heat to the end of the pulse: P state until the firing time, then AP state
-    v_ap = ap_voltage_v(i_a, p)
-    ss_ap = v_ap * i_a * p.r_th_k_per_w
-    t_switch = torch.where(fired_pulse, t_fire_pulse, torch.full_like(frac, p.t_pulse_s))
-    rise_at_switch = _relax(rise0, ss_p, t_switch, p.tau_th_s)
-    rise_pulse_end = torch.where(fired_pulse,
-                                 _relax(rise_at_switch, ss_ap, p.t_pulse_s - t_switch, p.tau_th_s),
-                                 rise_at_switch)
-    energy_j = p_p_w * t_switch + torch.where(fired_pulse, v_ap * i_a * (p.t_pulse_s - t_switch),
-                                              torch.zeros_like(frac))
-
-    # idle interval up to the read time: no current, heat decays, spontaneous switching possible
-    zero_i = torch.zeros_like(i_a)
-    h_idle, t_idle, _ = _cumulative_simpson(zero_i, rise_pulse_end, torch.zeros_like(i_a),
-                                         p.t_read_s - p.t_pulse_s, n_sub_idle, p)
-    h_read = h_nodes[..., -1] + h_idle[..., -1]
-    fired = h_read >= threshold
-    idle_cross = (h_nodes[..., -1:] + h_idle) >= threshold.unsqueeze(-1)
-    idle_first = torch.argmax(idle_cross.to(torch.int8), dim=-1)
-    t_fire_idle = p.t_pulse_s + t_idle[idle_first]
-    inf = torch.full_like(frac, math.inf)
-    fire_time_s = torch.where(fired_pulse, t_fire_pulse, torch.where(fired, t_fire_idle, inf))
-
-    rise_end = _relax(rise_pulse_end, torch.zeros_like(i_a), p.t_step_s - p.t_pulse_s, p.tau_th_s)
+    # the unswitched path to the end of the current; from a crossing before it, the switching path
+    end_node = path.pulse_nodes - 1
+    rise_end = path.rise_k[..., end_node]
+    energy_j = path.energy_j[..., end_node // 2]
+    charge_c = path.charge_c[..., end_node // 2]
+    before = path.t_s[:end_node + 1] < fire_time_s.unsqueeze(-1)            # nodes on the actual path
+    peak = torch.where(before, path.rise_k[..., :end_node + 1], torch.full_like(path.rise_k[..., :1], -math.inf))
+    peak = peak.amax(dim=-1)
+    switching = fired & (t_cross < p.t_current_end_s)
+    if bool(switching.any()):
+        idx = switching.nonzero(as_tuple=True)
+        t_c, lo_s = t_cross[idx], lo[idx]
+        length, width = t_c - t_lo[idx], t_hi[idx] - t_lo[idx]
+        nodes = [torch.gather(path.current_a[idx], -1, (2 * lo_s + j).unsqueeze(-1)).squeeze(-1) for j in range(3)]
+        powers = [c * c * p.r_p_ohm for c in nodes]
+        rise_lo = torch.gather(path.rise_k[idx], -1, (2 * lo_s).unsqueeze(-1)).squeeze(-1)
+        heat_w = _quadratic_weights(length, width, p.tau_th_s, dtype)
+        plain_w = _quadratic_weights(length, width, math.inf, dtype)
+        rise_c = heat_w[0] * rise_lo + sum(w * q for w, q in zip(heat_w[1:], powers)) / p.c_th_j_per_k
+        e_c = torch.gather(path.energy_j[idx], -1, lo_s.unsqueeze(-1)).squeeze(-1) + sum(
+            w * q for w, q in zip(plain_w[1:], powers))
+        rise_sw, e_sw, peak_sw = _switching_heat(i_a[idx], rise_c, t_c, p, n_post)
+        rise_end = rise_end.index_put(idx, rise_sw)
+        energy_j = energy_j.index_put(idx, e_c + e_sw)
+        peak = peak.index_put(idx, torch.maximum(peak[idx], peak_sw))
+    state_end = rise_end * math.exp(-(p.t_step_s - p.t_current_end_s) / p.tau_th_s)
 
     log_margin = torch.log(torch.clamp(h_read, min=tiny)) - torch.log(threshold)
     if mode == "expected":
@@ -244,8 +472,8 @@ def mtj_neuron_step(i_a: Tensor, state: NeuronState, p: NeuronParams, *, mode: M
         hard = fired.to(dtype)
         soft = torch.sigmoid(log_margin / surrogate_width)
         spikes = hard + (soft - soft.detach())
-    return StepResult(spikes=spikes, state=NeuronState(rise_end), hazard=h_read, fire_time_s=fire_time_s,
-                      t_rise_peak_k=rise_pulse_end, energy_j=energy_j)
+    return StepResult(spikes=spikes, state=NeuronState(state_end), hazard=h_read, fire_time_s=fire_time_s,
+                      t_rise_peak_k=peak, energy_j=energy_j, charge_c=charge_c)
 
 
 class ThermalMTJNeuron(nn.Module):

@@ -73,7 +73,7 @@ def to_nir(checkpoint, dt_s: float = 1e-4):
             kind, beta = "memoryless MTJ", 0.0
         else:
             raise ConfigError(f"layer {i} of the checkpoint has no MTJ neurons ({type(unit).__name__})")
-        a_th = net.input_threshold(cold_threshold(unit.card)[0])
+        a_th = net.input_threshold(cold_threshold(unit.card, unit.bounded_drive)[0])
         tau = dt_s / (1.0 - beta)
         nodes[f"layer{i}_neurons"] = nir.LIF(
             tau=np.full(out, tau), r=np.full(out, tau / dt_s), v_leak=np.zeros(out), v_threshold=np.full(out, a_th),

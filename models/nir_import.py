@@ -240,7 +240,7 @@ def import_nir(source, *, data="synthetic-22", n_bins: int = 16, dt_s: float = D
     with torch.no_grad():
         for i, (seg, rule) in enumerate(zip(hidden, rules)):
             unit = net.units[i]
-            a_th = net.input_threshold(cold_threshold(unit.card)[0])
+            a_th = net.input_threshold(cold_threshold(unit.card, unit.bounded_drive)[0])
             gain = _per_output(seg.neuron, rule.gain, seg.op, "the gain")
             theta = _per_output(seg.neuron, rule.theta, seg.op, "the threshold")
             if np.any(gain <= 0) or np.any(theta <= 0):

@@ -43,6 +43,7 @@ class UnitDetails(NamedTuple):
     t_rise_start_k: Tensor  # temperature rise above ambient at the step's start, K
     t_rise_peak_k: Tensor   # temperature rise at the end of the pulse, K
     fire_time_s: Tensor     # firing time within the step, s (+inf: did not fire)
+    charge_c: Tensor        # charge the pulse carries through the MTJ, C
 
 
 def memoryless_card(card: DeviceCard, tau_th_s: float) -> DeviceCard:
@@ -51,14 +52,18 @@ def memoryless_card(card: DeviceCard, tau_th_s: float) -> DeviceCard:
 
 
 @functools.lru_cache(maxsize=32)
-def cold_threshold(card: DeviceCard) -> tuple[float, float]:
+def cold_threshold(card: DeviceCard, bounded_drive: bool = False) -> tuple[float, float]:
     """Median-mode firing threshold of a neuron starting at ambient, and d(ln H)/dI there.
+
+    Args:
+        card: the device card.
+        bounded_drive: the current reaches the MTJ through the card's drive stage (its edges follow the drive).
 
     Returns:
         (I_th in A: the smallest current whose hazard reaches ln 2, found to 1e-12 relative by bisection on
         the exact step; slope in 1/A).
     """
-    p = NeuronParams.from_card(card)
+    p = NeuronParams.from_card(card, bounded_drive)
     zero = NeuronState(torch.zeros(1, dtype=torch.float64))
 
     def hazard(i_a: float) -> float:
@@ -100,10 +105,12 @@ class _SurrogateStep(torch.autograd.Function):
 class _MTJUnit(nn.Module):
     """What both units share: the card, its parameters, the surrogate width and the quadrature precision."""
 
-    def __init__(self, card: DeviceCard, surrogate_width: float, n_sub: int, n_sub_idle: int) -> None:
+    def __init__(self, card: DeviceCard, surrogate_width: float, n_sub: int, n_sub_idle: int,
+                 bounded_drive: bool = False) -> None:
         super().__init__()
         self.card = card
-        self.params = NeuronParams.from_card(card)
+        self.bounded_drive = bounded_drive
+        self.params = NeuronParams.from_card(card, bounded_drive)
         self.surrogate_width = surrogate_width
         self.train_n_sub, self.train_n_sub_idle = n_sub, n_sub_idle
         self.precision: Precision = "train"
@@ -126,9 +133,10 @@ class ThresholdMTJNeurons(_MTJUnit):
     spikes of the same shape (0/1 floats). The median mode's surrogate gradient is a sigmoid in
     ``ln H ~ slope (I - I_th)`` of width ``surrogate_width``; the stochastic mode's is the step function's."""
 
-    def __init__(self, card: DeviceCard, surrogate_width: float, n_sub: int = 8, n_sub_idle: int = 2) -> None:
-        super().__init__(card, surrogate_width, n_sub, n_sub_idle)
-        self.i_th_a, self.slope_per_a = cold_threshold(card)
+    def __init__(self, card: DeviceCard, surrogate_width: float, n_sub: int = 8, n_sub_idle: int = 2,
+                 bounded_drive: bool = False) -> None:
+        super().__init__(card, surrogate_width, n_sub, n_sub_idle, bounded_drive)
+        self.i_th_a, self.slope_per_a = cold_threshold(card, bounded_drive)
 
     def forward(self, i_a: Tensor, u: Tensor | None = None, details: bool = False):
         """Spikes ``[T, ...]`` (and :class:`UnitDetails` with ``details``) for currents ``i_a`` and draws ``u``."""
@@ -143,7 +151,7 @@ class ThresholdMTJNeurons(_MTJUnit):
         if not details:
             return spikes
         return spikes, UnitDetails(res.hazard, res.energy_j, torch.zeros_like(res.t_rise_peak_k),
-                                   res.t_rise_peak_k, res.fire_time_s)
+                                   res.t_rise_peak_k, res.fire_time_s, res.charge_c)
 
     def extra_repr(self) -> str:
         return f"I_th={self.i_th_a * 1e6:.3f} uA, tau_th={self.card.mtj.tau_th_s:.3g} s"
@@ -160,7 +168,8 @@ class HeatMemoryNeurons(_MTJUnit):
         for t in range(i_a.shape[0]):
             res = self.step(i_a[t], state, None if u is None else u[t])
             if details:
-                rows.append((res.hazard, res.energy_j, state.t_rise_k, res.t_rise_peak_k, res.fire_time_s))
+                rows.append((res.hazard, res.energy_j, state.t_rise_k, res.t_rise_peak_k, res.fire_time_s,
+                             res.charge_c))
             state = res.state
             spikes.append(res.spikes)
         out = torch.stack(spikes)

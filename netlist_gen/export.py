@@ -45,7 +45,7 @@ MANIFEST = ExportFiles.MANIFEST
 MAPPABLE_ARCHS = ("ipnet", "memoryless")
 INTERFACE = {
     "rows": "im2col inputs of the layer then one bias row; an input spike at step s is one read pulse of "
-            "v_read_v over [s t_step, s t_step + t_pulse] (edges t_edge); the bias row is pulsed every step; "
+            "v_read_v rising over t_rise from s t_step, held to s t_step + t_pulse, falling over t_fall; the bias row is pulsed every step; "
             "rows in a conv's zero padding are held at 0 V",
     "columns": "every weight is a differential pair G+ = G_min + k max(W,0), G- = G_min + k max(-W,0) on two "
                "physical columns ending in 0 V sense sources Vsp<tile>_<j>, Vsm<tile>_<j>",
@@ -342,7 +342,7 @@ def plan_export(checkpoint: str | Path, *, samples: Sequence[int] = tuple(range(
         network_config=ck.network_config.to_dict(), data_config=ck.data_config,
         class_names=tuple(ck.class_names), device_card=card.to_dict(), fast_card=fast_card.to_dict(),
         mapping_options=options.to_dict(), interface=INTERFACE,
-        timing=TimingRecord(n_steps=n_steps, t_step_s=t.t_step_s, t_pulse_s=t.t_pulse_s, t_edge_s=t.t_edge_s,
+        timing=TimingRecord(n_steps=n_steps, t_step_s=t.t_step_s, t_pulse_s=t.t_pulse_s, t_rise_s=t.t_rise_s, t_fall_s=t.t_fall_s,
                             read_delay_s=read_delay_s(card), v_read_v=t.v_read_v, current_scale_a=scale,
                             readout_gain=ck.network_config.readout_gain),
         drive={"kind": ck.network_config.drive,

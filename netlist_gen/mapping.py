@@ -58,7 +58,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -92,7 +92,8 @@ class MappingOptions:
         wire_model: with wire segments, "reduced" writes each tile as its exact port equivalent
             (:mod:`~ipnet_cosim.netlist_gen.reduction`, driver resistance folded in); "ladder" writes
             every segment (slow; for validation).
-        max_step_s: ngspice's largest time step; None: t_pulse / 100.
+        max_step_s: the simulator's largest time step; None: the layer card's
+            :attr:`~ipnet_cosim.device.card.DeviceCard.max_time_step_s`.
         reltol: ngspice's relative tolerance.
     """
 
@@ -489,6 +490,28 @@ def port_unit_circuit(name: str, *, n_tiles: int, n_cols: int, unit_kind: str, m
                          drive=drive, slice_gains=slice_gains, draws=draws)
 
 
+def input_unit_circuit(name: str, *, n_cols: int, unit_kind: str, card: DeviceCard, fast_card: DeviceCard,
+                       n_steps: int, options: MappingOptions,
+                       inputs: Sequence[tuple[tuple[float, float], ...] | None], drive: bool = False,
+                       draws: np.ndarray | None = None) -> Circuit:
+    """Neurons driven by their net input currents: per neuron ``j`` the PWL current ``Iin<j>`` (``inputs[j]``, A;
+    None: 0 A) through the 0 V sense source ``Vin<j>`` into the neuron's input (the drive stage's ``b<j>`` with
+    ``drive``, else the MTJ's ``a<j>``), then the same drive stages, neurons and reset as :func:`unit_circuit`.
+    With the crossbar as its port model this is the unit's circuit with the ideal mirrors folded into the sources
+    (their sum is itself one PWL: :func:`~ipnet_cosim.netlist_gen.ports.neuron_inputs_pwl`); ``draws``: the
+    neurons' random draws ``[T, n_cols]`` (None: the median mode)."""
+    _check_kind(unit_kind)
+    if unit_kind == "integrate":
+        raise ConfigError("input_unit_circuit builds neuron units; the readout integrates its columns")
+    els: list = []
+    for j in range(n_cols):
+        els += [CurrentSource(f"Iin{j}", "0", f"c{j}", pwl=inputs[j]),
+                VoltageSource(f"Vin{j}", f"c{j}", f"b{j}" if drive else f"a{j}")]
+    title = f"ipnet-cosim unit {name}: neurons driven by their input currents (port model), {unit_kind} neurons"
+    return _with_neurons(title, els, [], n_tiles=0, n_cols=n_cols, unit_kind=unit_kind, mirror_gain=0.0, card=card,
+                         fast_card=fast_card, n_steps=n_steps, options=options, drive=drive, draws=draws)
+
+
 def _check_kind(unit_kind: str) -> None:
     from ipnet_cosim.netlist_gen.contract import UNIT_KINDS
     if unit_kind not in UNIT_KINDS:
@@ -527,8 +550,8 @@ def _with_neurons(title: str, els: list, subs: list, *, n_tiles: int, n_cols: in
                 els.append(draw_source(f"Vu{j}", u_node, draws[:, j], t))
         if draws is None:
             els.append(VoltageSource("Vu", "u", "0", dc_v=MEDIAN_U))
-        els.append(PulseSource("Vrst", "rst", "0", 0.0, t.v_reset_v, read_delay_s(card), t.t_edge_s, t.t_edge_s,
-                               t.t_reset_s - t.t_edge_s, t.t_step_s))
+        els.append(PulseSource("Vrst", "rst", "0", 0.0, t.v_reset_v, read_delay_s(card), t.t_rise_s, t.t_fall_s,
+                               t.t_reset_s - t.t_rise_s, t.t_step_s))
         saves = [Save.v(f"st{j}") for j in range(n_cols)]
     models: tuple[ModelCard, ...] = ()
     if unit_kind != "integrate":
@@ -537,7 +560,7 @@ def _with_neurons(title: str, els: list, subs: list, *, n_tiles: int, n_cols: in
                             layer_card.mtj.model_params()),)
         if drive:
             models += (ModelCard(DRIVE_MODEL, DRIVE_MODULE, layer_card.drive.model_params(layer_card.mtj)),)
-    step = options.max_step_s or t.t_pulse_s / 100
+    step = options.max_step_s or (fast_card if unit_kind == "memoryless" else card).max_time_step_s
     return Circuit(title, tuple(els), models=models, subcircuits=tuple(subs), saves=tuple(saves),
                    tran=Transient(step, n_steps * t.t_step_s, step),
                    # KLU: same results, 3x faster than ngspice's default sparse solver on tiles with wire segments

@@ -11,7 +11,7 @@ reduced mesh, zero without wires).
 Every row is driven by the same pulse shape (:meth:`PulseTiming.pulse_pwl`: trapezoids of level
 ``V_is`` in step ``s``), so each column current is the PWL of that shape with levels
 ``sum_i A_ic V_is`` (:func:`column_currents_pwl`), and the energy a row source delivers in step ``s``
-is ``V_is (Y V_s)_i K`` with ``K = integral of shape^2 = t_pulse - t_edge / 3``; the part dissipated in
+is ``V_is (Y V_s)_i K`` with ``K = integral of shape^2`` (:attr:`PulseTiming.pulse_square_integral_s`); the part dissipated in
 the driver resistance is ``r_driver (Y V_s)_i^2 K`` (:func:`row_energy_j`). Both are exact, not
 integrated from simulator time points.
 
@@ -127,9 +127,28 @@ def column_currents_pwl(ports: UnitPorts, levels_v: np.ndarray, timing: "PulseTi
     return out
 
 
+def neuron_inputs_pwl(ports: UnitPorts, levels_v: np.ndarray, timing: "PulseTiming", mirror_gain: float,
+                      slice_gains: tuple[float, ...], n_cols: int) -> list[tuple[tuple[float, float], ...] | None]:
+    """The net input current of every neuron of a unit as one PWL, A: ``I_in = mirror_gain sum_tiles sum_slices
+    L^s (I+ - I-)`` of its sense columns. Every column current is the same pulse shape with its own level per step,
+    so their weighted sum is that shape with the summed levels (exact); None for a neuron that never receives
+    current. Summed in a fixed order with elementwise operations (byte-identical netlists on every CPU)."""
+    tiles = column_levels_a(ports, levels_v)
+    sl = len(slice_gains)
+    out: list[tuple[tuple[float, float], ...] | None] = []
+    for j in range(n_cols):
+        level = np.zeros(levels_v.shape[0])
+        for lev in tiles:
+            for s, gain in enumerate(slice_gains):
+                k = j * sl + s
+                level = level + (gain * mirror_gain) * (lev[:, 2 * k] - lev[:, 2 * k + 1])
+        out.append(tuple(timing.pulse_pwl(level)) if np.any(level != 0) else None)
+    return out
+
+
 def pulse_square_integral_s(timing: "PulseTiming") -> float:
-    """``integral shape(t)^2 dt`` of one unit-level read pulse (trapezoid, edges ``t_edge``), s."""
-    return timing.t_pulse_s - timing.t_edge_s / 3.0
+    """``integral shape(t)^2 dt`` of one unit-level read pulse (the card's trapezoid), s."""
+    return timing.pulse_square_integral_s
 
 
 def row_energy_j(ports: UnitPorts, levels_v: np.ndarray, timing: "PulseTiming", r_driver_ohm: float

@@ -50,6 +50,8 @@ def run_unit_job(job: UnitJob) -> dict[str, Any]:
 
 def _finish_job(job: UnitJob, waves, t0: float) -> dict[str, Any]:
     out: dict[str, Any] = {"key": np.asarray(job.key)}
+    if job.part is not None:
+        out["part"] = np.asarray(job.part)
     if job.kind == "neurons":
         t_read = np.asarray(job.read_times_s)
         out["spikes"] = np.stack([waves.at(f"st{j}", t_read) > 0.5 for j in range(job.n_cols)], axis=1)
@@ -103,7 +105,7 @@ def unit_energy(job: UnitJob, waves) -> dict[str, np.ndarray]:
     """Per-step energies of one unit run (J): ``e_source_j`` and ``e_rdriver_j`` ``[T, rows]``, and for
     neuron units ``e_neuron_j`` ``[T, columns]`` and the charge each neuron receives, ``q_neuron_c``
     (``integral |i| dt``, C; what a mirror draws from its supply)."""
-    from ipnet_cosim.energy.integrate import energy_per_step_j, source_power_w
+    from ipnet_cosim.energy.integrate import energy_per_step_j, product_energy_per_step_j
     spec = job.energy
     t = waves.time_s
     if job.crossbar_energy is not None:          # port model: computed exactly from the port conductances
@@ -111,15 +113,20 @@ def unit_energy(job: UnitJob, waves) -> dict[str, np.ndarray]:
     else:
         i_src = np.stack([waves[f"vx{r}#branch"] for r in range(spec.n_rows)])
         v_src = np.stack([waves[f"{spec.source_node_prefix}{r}"] for r in range(spec.n_rows)])
-        out = {"e_source_j": energy_per_step_j(t, source_power_w(v_src, i_src), spec.t_step_s, spec.n_steps),
-               "e_rdriver_j": energy_per_step_j(t, i_src ** 2 * spec.r_driver_ohm, spec.t_step_s, spec.n_steps)}
+        # a source delivers -v i (SPICE's branch-current direction); v and i are linear between time points
+        out = {"e_source_j": product_energy_per_step_j(t, -v_src, i_src, spec.t_step_s, spec.n_steps),
+               "e_rdriver_j": product_energy_per_step_j(t, i_src * spec.r_driver_ohm, i_src, spec.t_step_s,
+                                                        spec.n_steps)}
     if job.kind == "neurons":
         v_a = np.stack([waves[f"a{j}"] for j in range(job.n_cols)])
-        i_in = spec.mirror_gain * column_currents(job, waves)
+        if job.inputs_sensed:                      # the deck's sources are the neurons' net input currents
+            i_in = np.stack([waves[f"vin{j}#branch"] for j in range(job.n_cols)])
+        else:
+            i_in = spec.mirror_gain * column_currents(job, waves)
         if spec.drive is not None:                 # the MTJ current leaves the bounded drive stage
             from ipnet_cosim.device.drive import drive_current_a
             i_in = drive_current_a(i_in, *spec.drive)
-        out["e_neuron_j"] = energy_per_step_j(t, v_a * i_in, spec.t_step_s, spec.n_steps)
+        out["e_neuron_j"] = product_energy_per_step_j(t, v_a, i_in, spec.t_step_s, spec.n_steps)
         out["q_neuron_c"] = energy_per_step_j(t, np.abs(i_in), spec.t_step_s, spec.n_steps)   # charge, C
     return out
 
@@ -139,6 +146,8 @@ def load_cached(job: UnitJob) -> dict[str, Any] | None:
             if job.energy is not None and not needed <= set(data.files):
                 return None
             if job.kind == "neurons" and "v_peak_v" not in data.files:
+                return None
+            if job.part is not None and ("part" not in data.files or tuple(data["part"]) != job.part):
                 return None
             return {"sample": job.sample, "unit": job.unit, "cached": True, **{k: data[k] for k in data.files}}
     except Exception:          # a damaged cache file is simulated again

@@ -23,8 +23,8 @@ the measurement. ``results.json`` carries the verdict (``soa``) and ``soa_sample
 
 The comparison runs the checkpoint in PyTorch at exact precision (float64, 64/16 substeps) on the
 same samples: spike agreement per layer, and for every disagreement PyTorch's own distance from
-the firing threshold (``ln H - ln ln 2`` for heat-memory neurons, ``I / I_th - 1`` for memoryless
-ones), so numerical ties can be told from mapping errors.
+the firing threshold (``ln H - ln ln 2``), so numerical ties (inside the agreement contract's
+:data:`~ipnet_cosim.netlist_gen.sim_compare.AGREEMENT_MARGIN`) can be told from mapping errors.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from ipnet_cosim.netlist_gen.sim_compare import ideal_mapping, layer_warnings, s
 from ipnet_cosim.netlist_gen.sim_executors import ProgressBar, make_executor
 from ipnet_cosim.netlist_gen.sim_inputs import (SimulateRequest, load_crossbars, load_frames, neuron_model,
                                                 probe_simulator)
-from ipnet_cosim.netlist_gen.sim_jobs import JobContext, layer_jobs, unit_kind
+from ipnet_cosim.netlist_gen.sim_jobs import JobContext, layer_jobs, merge_parts, unit_kind
 from ipnet_cosim.netlist_gen.sim_worker import atomic_savez, load_cached, run_unit_job, save_waveforms  # noqa: F401
 
 RESULTS = SimFiles.RESULTS
@@ -219,7 +219,7 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
                 raise SimulationError(f"{len(failures)} unit simulation(s) failed: {'; '.join(failures[:3])}{more}. "
                                       f"The {done} finished units are kept in {out_dir / SimFiles.CACHE}; fix the "
                                       f"cause and run 'ipnet-cosim simulate {export.folder}' again to resume")
-            by_key = {(r["sample"], r["unit"]): r for r in results}
+            by_key = merge_parts(results)
             t_amb = (ctx.card if layer.unit == "heat" else ctx.fast_card).mtj.t_amb_k
             for s in sample_list:
                 spikes = outputs.add(layer, units, s, by_key, t_amb, n_steps)

@@ -168,7 +168,12 @@ def test_killed_run_resumes_without_resimulating_finished_tiles(small_ck, tmp_pa
     finished before the kill from the cache (files untouched) and simulates only the rest."""
     out = tmp_path / "exp"
     export_network(small_ck, out, samples=[0, 1, 2])
-    total = 3 * (16 + 1 + 1)
+    from ipnet_cosim.netlist_gen.sim_jobs import NEURONS_PER_DECK
+    manifest = json.loads((out / "manifest.json").read_text())
+    layers = {layer["index"]: layer for layer in manifest["layers"]}
+    runs = sum(1 if layers[u["layer"]]["unit"] == "integrate" else -(-len(u["neurons"]) // NEURONS_PER_DECK)
+               for u in manifest["units"])             # a neuron unit runs in parts of NEURONS_PER_DECK neurons
+    total = 3 * runs
     cache = out / "sim" / "cache"
 
     def finished() -> dict[Path, int]:

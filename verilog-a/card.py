@@ -51,9 +51,11 @@ class MTJParams:
         G(I, T)  = f0 exp(min(-Delta(T) (1 - I/Ic0(T)), E_max))
         dH/dt    = G - H / tau_leak - [reset] H / tau_reset
         fired    <=>  H >= -ln(u)      (u: the random draw, 1/2 in deterministic mode; -ln u >= min_threshold)
+        m(t)     = x^2 (3 - 2x),  x = clip((t - t_c) / t_switch, 0, 1),  t_c: when H reaches -ln(u)
 
     The hazard H is the integral of the switching rate since the last reset;
-    the switching probability of a pulse is 1 - exp(-H).
+    the switching probability of a pulse is 1 - exp(-H). Once it fires, the free layer reverses over
+    t_switch (the resistance moves from R_P to R_AP); the reset returns it to P.
     """
 
     diameter_m: float = _param(40e-9, "m", "MTJ pillar diameter (circular)", 5e-9, 1e-6,
@@ -91,21 +93,39 @@ class MTJParams:
     t_amb_k: float = _param(300.0, "K", "ambient temperature", 1.0, 1000.0, "assumed; room temperature")
     sw_exp_max: float = _param(10.0, "1", "cap on the switching-rate exponent (rate <= f0 e^cap)",
                                0.0, 50.0, "model numerics; caps the rate at 2.2e13 1/s above Ic0")
-    fire_width: float = _param(0.001, "1", "width of the smooth P->AP transition in ln(hazard)",
-                               1e-4, 1.0, "model numerics; smooths the state step for Newton. The smooth "
-                               "step heats a firing neuron by ~0.5 K per unit width more than an instant "
-                               "switch (measured against the PyTorch twin), so it is kept narrow",
-                               lo_open=True)
-    fire_max_step_s: float = _param(0.1e-12, "s", "largest SPICE time step while the state switches fast "
-                                    "(|ln H - ln(-ln u)| < 8 fire_width); a slow crossing may take the larger "
-                                    "step of fire_steps_per_width", 1e-15, 1e-9,
-                                    "model numerics; resolves the narrow switching step", lo_open=True)
-    fire_steps_per_width: float = _param(4.0, "1", "SPICE time steps per fire_width of ln(hazard) while the "
-                                         "state switches: the step bound is max(fire_max_step_s, fire_width / "
-                                         "(fire_steps_per_width |d ln H / dt|))", 0.5, 1e6,
-                                         "model numerics; 4 steps per width resolve the tanh transition of a slow "
-                                         "crossing near threshold (tens of ps) in ~64 steps instead of the "
-                                         "hundreds a fixed 0.1 ps bound takes; fast crossings keep 0.1 ps")
+    t_switch_s: float = _param(400e-12, "s", "duration of the magnetization reversal once the hazard crosses the "
+                               "threshold: the state (and the resistance) moves from P to AP over it", 0.0, 1e-8,
+                               "Devolder et al., Phys. Rev. Lett. 100, 057206 (2008): single-shot resistance traces of "
+                               "MgO tunnel junctions under spin-torque pulses show a ns-scale stochastic incubation "
+                               "delay, then a reproducible ~400 ps transition")
+    fire_width: float = _param(0.05, "1", "width in ln(hazard) of the smooth step that starts the switching in the "
+                               "compact model", 1e-4, 0.1, "model numerics; the reversal's progress integrates "
+                               "(1 + tanh((ln H - ln(-ln u)) / fire_width)) / 2, symmetric about the crossing, so it "
+                               "starts where the PyTorch twin's sharp crossing does to second order: measured < 0.3 ps "
+                               "at 0.05 (0.01 ps at 0.01) on the default card, while a wider step lets the simulator "
+                               "resolve the start in fewer, longer steps (2 fire_widths of ln H per step)", lo_open=True)
+    hazard_stop: float = _param(16.0, "1", "the compact model's hazard stops growing hazard_stop fire_widths past the "
+                                "threshold (a fired neuron's hazard decides nothing more)", 8.0, 1e3,
+                                "model numerics; keeps the hazard of a fired neuron near its threshold, so the reset "
+                                "clears it as fast as an unfired one's")
+    hazard_scale: float = _param(1e-11, "1", "scale of the hazard node's charge in the compact model", 1e-20, 1.0,
+                                 "model numerics; the simulator's truncation-error control stops resolving a charge "
+                                 "below ~reltol x chgtol (1e-14): at 1e-11 that is a hazard of ~1e-7 at reltol 1e-4, "
+                                 "below the smallest threshold (min_threshold) by 1e3, so the nearly empty hazard "
+                                 "after a reset and at the start of a pulse costs no time points", lo_open=True)
+    switch_scale: float = _param(1e-12, "1", "scale of the switching-progress node's charge in the compact model",
+                                 1e-20, 1.0, "model numerics; as hazard_scale, for the switching progress (0..1)",
+                                 lo_open=True)
+    switch_steps: float = _param(8.0, "1", "time steps per t_switch_s while the junction reverses (the compact "
+                                 "model bounds the step to t_switch_s / switch_steps then)", 1.0, 1e4,
+                                 "model numerics; the power changes by a factor 1 + TMR over the reversal, and the "
+                                 "simulator's trapezoidal rule integrates the heat to ~0.01 K with 8 steps per reversal "
+                                 "(measured against the PyTorch twin; 100 ps steps leave ~0.1 K)")
+    thermal_scale: float = _param(1e9, "1", "scale of the thermal node's equation in the compact model", 1.0, 1e15,
+                                  "model numerics; the junction's heat C_th T (~1e-14 J) lies at the simulator's "
+                                  "absolute charge tolerance (chgtol 1e-14), which would leave the temperature "
+                                  "uncontrolled to kelvins once the time step grows; scaled by 1e9 the temperature is "
+                                  "kept to the relative tolerance (1e-4: ~3 mK of a 30 K rise)")
     tau_reset_s: float = _param(10e-12, "s", "time constant of the hazard reset while rst is high",
                                 1e-15, 1e-6, "model numerics; 10 ps, short against the reset pulse",
                                 lo_open=True)
@@ -158,11 +178,10 @@ class MTJParams:
 class PulseTiming:
     """Timing and voltage levels of one network step (SI units).
 
-    A network step k spans [k t_step, (k+1) t_step). The input current pulse
-    occupies [k t_step, k t_step + t_pulse] (trapezoid edges of t_edge inside
-    SPICE, same charge as the ideal rectangle); the reset control is high during
-    [(k+1) t_step - t_reset - t_edge, (k+1) t_step - t_edge]; spikes are read
-    just before the reset.
+    A network step k spans [k t_step, (k+1) t_step). The read pulse rises over t_rise from k t_step, holds its
+    level until k t_step + t_pulse and falls over t_fall (the same trapezoid in both twins and in every netlist);
+    the reset control rises over t_rise from the read time t_read = (k+1) t_step - t_reset - t_fall, holds, and
+    has fallen over t_fall by (k+1) t_step. Spikes are read at t_read, before the reset.
     """
 
     t_pulse_s: float = _param(1e-9, "s", "width of the input current pulse", 1e-12, 1e-3,
@@ -171,11 +190,14 @@ class PulseTiming:
                              "assumed; 3 ns = tau_th, heat decays by e^-1 per step", lo_open=True)
     t_reset_s: float = _param(0.2e-9, "s", "width of the reset control pulse at the end of a step",
                               1e-13, 1e-3, "assumed", lo_open=True)
-    t_edge_s: float = _param(1e-15, "s", "rise and fall time of stimulus edges in SPICE", 1e-16,
-                             1e-6, "model numerics; the edges lose ~t_edge/t_pulse of the hazard of a "
-                             "rectangular pulse (PyTorch's), so they are kept far below the pulse: with 10 fs "
-                             "the ~1e-5 loss flipped 2 of 640,000 neuron-steps of the default IPNet whose "
-                             "PyTorch margin was 1e-5..3e-5 in ln H; 1 fs flips none of them", lo_open=True)
+    t_rise_s: float = _param(20e-12, "s", "rise time of the stimulus edges (read pulses on the rows, hence the column "
+                             "currents and the neuron drive, and the reset pulse), 0 to full level", 1e-15, 1e-6,
+                             "assumed; 20 ps, about 1.5 FO4 delays of 28 nm CMOS (an FO4 delay is ~0.5 ns per um of "
+                             "drawn gate length, Harris, Ho, Wei and Horowitz, 'The fanout-of-4 inverter delay metric', "
+                             "1997: ~14 ps at 28 nm), what a driver sized for its load (fanout ~4 per stage) puts out",
+                             lo_open=True)
+    t_fall_s: float = _param(20e-12, "s", "fall time of the stimulus edges (read pulses, neuron drive, reset), full "
+                             "level to 0", 1e-15, 1e-6, "assumed; 20 ps, as t_rise_s", lo_open=True)
     v_read_v: float = _param(0.2, "V", "crossbar read voltage of an input spike", 0.0, 5.0,
                              "assumed; typical RRAM/MTJ crossbar read level", lo_open=True)
     v_reset_v: float = _param(1.0, "V", "level of the reset control pulse", 0.0, 10.0,
@@ -184,12 +206,17 @@ class PulseTiming:
     @property
     def t_read_s(self) -> float:
         """Time within a step at which spikes are read; the reset pulse starts then."""
-        return self.t_step_s - self.t_reset_s - self.t_edge_s
+        return self.t_step_s - self.t_reset_s - self.t_fall_s
+
+    @property
+    def pulse_square_integral_s(self) -> float:
+        """``integral s(t)^2 dt`` of one read pulse of unit level (the trapezoid), s."""
+        return self.t_pulse_s - self.t_rise_s + (self.t_rise_s + self.t_fall_s) / 3.0
 
     def pulse_pwl(self, levels: Sequence[float]) -> list[tuple[float, float]]:
         """PWL points of one pulse per step at ``levels[k]`` (0: no pulse in step k): trapezoids
-        rising over t_edge_s from ``k t_step_s`` and falling after ``t_pulse_s``, the same charge as
-        rectangles of width t_pulse_s."""
+        rising over t_rise_s from ``k t_step_s``, holding until ``k t_step_s + t_pulse_s`` and falling over
+        t_fall_s."""
         pts: list[tuple[float, float]] = [(0.0, 0.0)]
         for k, level in enumerate(levels):
             if level == 0.0:
@@ -197,29 +224,33 @@ class PulseTiming:
             t0 = k * self.t_step_s
             if pts[-1][0] >= t0:          # a pulse starting at t = 0: replace the origin point
                 pts.pop()
-            pts += [(t0, 0.0), (t0 + self.t_edge_s, level), (t0 + self.t_pulse_s, level),
-                    (t0 + self.t_pulse_s + self.t_edge_s, 0.0)]
+            pts += [(t0, 0.0), (t0 + self.t_rise_s, level), (t0 + self.t_pulse_s, level),
+                    (t0 + self.t_pulse_s + self.t_fall_s, 0.0)]
         return pts
 
     def draw_pwl(self, draws: Sequence[float]) -> list[tuple[float, float]]:
         """PWL points of a neuron's random-draw terminal ``u`` (V) holding ``draws[k]`` through step k: it moves to
-        the next step's draw during the last ``t_edge_s`` of a step, while the reset pulse falls (no current
+        the next step's draw during the last ``t_fall_s`` of a step, while the reset pulse falls (no current
         flows and the hazard is cleared), on the reset's own breakpoints."""
         pts: list[tuple[float, float]] = [(0.0, float(draws[0]))]
         for k in range(1, len(draws)):
             t0 = k * self.t_step_s
-            pts += [(t0 - self.t_edge_s, float(draws[k - 1])), (t0, float(draws[k]))]
+            pts += [(t0 - self.t_fall_s, float(draws[k - 1])), (t0, float(draws[k]))]
         return pts
 
     def validate_against(self, mtj: MTJParams) -> None:
         """Check the timing relations that single-field ranges cannot express."""
-        if self.t_pulse_s + self.t_reset_s + 2 * self.t_edge_s > self.t_step_s:
+        if self.t_pulse_s + self.t_fall_s + self.t_reset_s + self.t_fall_s > self.t_step_s:
             raise ConfigError(
-                f"timing: t_pulse_s ({self.t_pulse_s:g}) + t_reset_s ({self.t_reset_s:g}) + "
-                f"2 t_edge_s must fit in t_step_s ({self.t_step_s:g}); lengthen t_step_s or shorten the pulses")
-        if self.t_edge_s * 10 > self.t_pulse_s:
-            raise ConfigError(f"timing: t_edge_s ({self.t_edge_s:g}) must be at most a tenth of "
-                              f"t_pulse_s ({self.t_pulse_s:g})")
+                f"timing: t_pulse_s ({self.t_pulse_s:g}) + t_fall_s ({self.t_fall_s:g}) + t_reset_s "
+                f"({self.t_reset_s:g}) + t_fall_s must fit in t_step_s ({self.t_step_s:g}): the current must have "
+                f"fallen before the reset; lengthen t_step_s or shorten the pulses")
+        if self.t_rise_s * 2 > self.t_pulse_s:
+            raise ConfigError(f"timing: t_rise_s ({self.t_rise_s:g}) must be at most half of t_pulse_s "
+                              f"({self.t_pulse_s:g}): the pulse must reach its level")
+        if self.t_rise_s >= self.t_reset_s:
+            raise ConfigError(f"timing: t_rise_s ({self.t_rise_s:g}) must be shorter than t_reset_s "
+                              f"({self.t_reset_s:g}): the reset must reach its level")
         if self.v_reset_v <= mtj.v_rst_th_v:
             raise ConfigError(f"timing: v_reset_v ({self.v_reset_v:g} V) must exceed the model's reset "
                               f"threshold v_rst_th_v ({mtj.v_rst_th_v:g} V)")
@@ -300,6 +331,31 @@ class OperatingLimits:
                             lo_open=True)
 
 
+# Fields of the compact model before issue 31 (1 fs stimulus edges, an instant switch resolved by a step bound):
+# simulator numerics that the physical edges (timing.t_rise_s, t_fall_s) and switching time (mtj.t_switch_s)
+# replaced. A checkpoint saved with them loads with the physical defaults in their place.
+LEGACY_NUMERICS: dict[str, dict[str, str]] = {
+    "timing": {"t_edge_s": "the stimulus edges are physical now: timing.t_rise_s and timing.t_fall_s"},
+    "mtj": {"fire_max_step_s": "the switch is a ramp over mtj.t_switch_s now, bounded by mtj.switch_steps",
+            "fire_steps_per_width": "the switch is a ramp over mtj.t_switch_s now, bounded by mtj.switch_steps"},
+}
+
+
+def without_legacy_numerics(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A card table without the pre-issue-31 numerics fields (:data:`LEGACY_NUMERICS`), for saved checkpoints; a
+    card from before issue 31 (no ``mtj.t_switch_s``) also loses ``fire_width``, whose meaning changed (the width
+    of the state's step then, of the reversal's start now)."""
+    out: dict[str, Any] = {}
+    old_mtj = isinstance(data.get("mtj"), Mapping) and "t_switch_s" not in data["mtj"]
+    for name, section in data.items():
+        legacy = dict(LEGACY_NUMERICS.get(name, {}))
+        if name == "mtj" and old_mtj:
+            legacy["fire_width"] = "its meaning changed"
+        out[name] = ({k: v for k, v in section.items() if k not in legacy} if isinstance(section, Mapping)
+                     else section)
+    return out
+
+
 SECTIONS: tuple[tuple[str, type], ...] = (("mtj", MTJParams), ("timing", PulseTiming), ("drive", NeuronDrive),
                                           ("limits", OperatingLimits))
 
@@ -360,6 +416,10 @@ class DeviceCard:
                 raise ConfigError(f"{origin}: section '{name}' must be a table of numbers")
             known = {f.name for f in fields(klass)}
             bad = set(section) - known
+            old = sorted(bad & set(LEGACY_NUMERICS.get(name, {})))
+            if old:
+                raise ConfigError(f"{origin}: {name}.{old[0]} belongs to the compact model before issue 31 "
+                                  f"({LEGACY_NUMERICS[name][old[0]]}); remove it from the card")
             if bad:
                 raise ConfigError(f"{origin}: unknown parameter(s) {sorted(bad)} in section '{name}'; "
                                   f"known: {', '.join(sorted(known))}")
@@ -384,6 +444,14 @@ class DeviceCard:
         return DeviceCard.from_dict(data)
 
     # -- derived ----------------------------------------------------------------
+    @property
+    def max_time_step_s(self) -> float:
+        """The largest time step of a transient of these neurons: max(tau_th, t_pulse) / 16, s. The trapezoidal
+        rule's error on the heat's exponential decay is ~(dt / tau_th)^3 / 12 per step; at tau_th / 16 that is 2e-5
+        of the rise, which keeps the heat a neuron carries to the next step within ~5 mK of the PyTorch twin
+        (measured); a memoryless neuron's heat is gone by the end of its step, so its bound follows the pulse."""
+        return max(self.mtj.tau_th_s, self.timing.t_pulse_s) / 16.0
+
     @property
     def drive_i_max_a(self) -> float:
         """The drive's current ceiling for this MTJ (:meth:`NeuronDrive.i_max_a`), A."""

@@ -8,7 +8,7 @@ from typing import Any, Mapping
 from ipnet_cosim.device.errors import ConfigError
 
 EXPORT_FORMAT = "ipnet-cosim-export"
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2
 RESULTS_FORMAT = "ipnet-cosim-simulation"
 RESULTS_VERSION = 2
 UNIT_KINDS = ("heat", "memoryless", "integrate")

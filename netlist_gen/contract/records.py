@@ -151,7 +151,8 @@ class TimingRecord:
     n_steps: int
     t_step_s: float
     t_pulse_s: float
-    t_edge_s: float
+    t_rise_s: float
+    t_fall_s: float
     read_delay_s: float
     v_read_v: float
     current_scale_a: float

@@ -1,0 +1,72 @@
+"""The whole test set at circuit level: the bundled IPNet exported with the default mapping, every test sample
+simulated in ngspice (crossbars as port models, 2 workers), the circuit's accuracy and interval beside the PyTorch
+twin's, the agreement contract over every neuron-step, and the wall time.
+
+    python benchmarks/test_set_circuit.py [--checkpoint CK] [--workers 2] [--simulator ngspice]
+        [--work /tmp/ipnet-bench-testset] [--out benchmarks/data/test_set_circuit.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import time
+from pathlib import Path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", type=Path, default=None, help="default: the bundled IPNet")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--simulator", default="ngspice", choices=("ngspice", "vacask"))
+    parser.add_argument("--work", type=Path, default=Path("/tmp/ipnet-bench-testset"))
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/data/test_set_circuit.json"))
+    args = parser.parse_args()
+    from ipnet_cosim.circuits.runner import ngspice_version
+    from ipnet_cosim.device.fileio import sha256_file
+    from ipnet_cosim.models.checkpoint import bundled_checkpoint_dir, resolve_checkpoint_path
+    from ipnet_cosim.netlist_gen.contract import read_export
+    from ipnet_cosim.netlist_gen.export import export_network
+    from ipnet_cosim.netlist_gen.simulate import simulate_export
+    from ipnet_cosim.netlist_gen.sim_inputs import count_test_samples
+    checkpoint = args.checkpoint or bundled_checkpoint_dir()
+    export = args.work / "export"
+    shutil.rmtree(args.work, ignore_errors=True)
+    export_network(checkpoint, export)
+    n_test = count_test_samples(read_export(export))
+    t0 = time.perf_counter()
+    res = simulate_export(export, samples=list(range(n_test)), workers=args.workers, progress=True,
+                          simulator=args.simulator)
+    wall = time.perf_counter() - t0
+    s = res["summary"]
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result = {
+        "benchmark": "test_set_circuit",
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "processor": platform.processor(),
+                    "ngspice": ngspice_version()},
+        "provenance": "simulated (circuit: ngspice) and computed (twin: PyTorch, exact precision) on the same samples",
+        "checkpoint": {"name": Path(checkpoint).name, "sha256": sha256_file(resolve_checkpoint_path(checkpoint))},
+        "simulator": args.simulator, "workers": args.workers, "samples": s["samples"],
+        "firing": s.get("firing_note"),
+        "circuit_accuracy": s["circuit_accuracy"], "circuit_accuracy_ci95": s["circuit_accuracy_ci95"],
+        "twin_accuracy": s["torch_accuracy"], "classes_agree": s["classes_agree"],
+        "agreement_margin": s["agreement_margin"], "agreement_contract_holds": s["agreement_contract_holds"],
+        "all_spikes_equal": s["all_spikes_equal"],
+        "layers": [{k: layer[k] for k in ("layer", "neuron_steps", "mismatches", "mismatches_outside_tolerance",
+                                          "closest_margin") if k in layer} for layer in s["layers"]],
+        "wall_s": wall, "simulation_wall_s": s["wall_time_s"], "wall_per_sample_s": s["wall_time_s"] / s["samples"],
+        "simulator_time_per_sample_s": s["sim_time_per_sample_s"],
+        "worker_cpu_s": children.ru_utime + children.ru_stime,
+    }
+    print(json.dumps(result, indent=2), flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
