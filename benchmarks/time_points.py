@@ -8,7 +8,7 @@ default: each neuron driven by its net input current (the port model with the mi
 is exported (``as_exported``):
 
 * numerics of the compact model and the transient (the physics is unchanged, so the twin is the reference):
-  ``thermal_scale=1`` (the heat's charge at the simulator's absolute charge tolerance), ``hazard/switch_scale=1``
+  ``thermal_scale=1`` (the heat's charge near the simulator's absolute charge tolerance), ``hazard/switch_scale=1``
   (the truncation-error control resolves empty hazards and the idle switching state), ``switch_steps=1`` (no
   bound while the junction reverses), ``max_step t_pulse/100`` (the former global bound), ``reltol 3e-4``,
   ``neurons per deck`` 4 and 16, and ``vacask`` (the other simulator);
@@ -58,8 +58,10 @@ def layer0_inputs(export_dir: Path, n_units: int):
                                     u.n_cols)
     neurons = [j for u in units for j in u.neurons]
     twin = twin_outputs(export, frames, [0])
+    from ipnet_cosim.netlist_gen.sim_compare import torch_reference
+    margins = torch_reference(export, frames, [0])["margins"][0][0]                 # [T, neurons], ln H - ln ln 2
     ref = {"spikes": twin["spikes"][0][0][:, neurons], "t_peak_k": twin["soa"][0]["layer0_t_peak_k"][:, neurons],
-           "energy_j": twin["energies"][0]["layer0_neuron_j"][:, neurons]}
+           "energy_j": twin["energies"][0]["layer0_neuron_j"][:, neurons], "margin": margins[:, neurons]}
     return export, card, inputs, ref
 
 
@@ -76,7 +78,9 @@ def decks(card, inputs, n_steps: int, per_deck: int, bounded: bool, max_step_s: 
                                n_steps=n_steps, options=options, inputs=part, drive=bounded)
         c = dataclasses.replace(c, saves=c.saves + tuple(Save.v(f"{n}{j}") for j in range(len(part))
                                                           for n in ("a", "th")) +
-                                tuple(Save.i(f"Vin{j}") for j in range(len(part))))
+                                tuple(Save.i(f"Vin{j}") for j in range(len(part))) +
+                                (tuple(Save.state(f"N{j}", "h") for j in range(len(part)))
+                                 if simulator == "ngspice" else ()))
         if simulator == "vacask":
             from ipnet_cosim.netlist_gen.vacask import format_vacask
             out.append((len(part), format_vacask(c, osdi_name)))
@@ -96,7 +100,7 @@ def run_variant(card, inputs, ref, osdi: Path, n_steps: int, bounded: bool, *, p
     t = card.timing
     reads = np.arange(n_steps) * t.t_step_s + t.t_read_s
     wall = points = iterations = 0.0
-    spikes, peaks, energy, phases = [], [], [], np.zeros(5)
+    spikes, peaks, energy, hazard, phases = [], [], [], [], np.zeros(5)
     edges = [0.0, t.t_rise_s, t.t_pulse_s, t.t_pulse_s + t.t_fall_s, t.t_read_s, t.t_step_s]
     for n, deck in decks(card, inputs, n_steps, per_deck, bounded, max_step_s, reltol, simulator, osdi.name):
         best = float("inf")
@@ -118,6 +122,8 @@ def run_variant(card, inputs, ref, osdi: Path, n_steps: int, bounded: bool, *, p
         phase = np.mod(waves.time_s[1:], t.t_step_s)
         phases += np.histogram(phase, bins=edges)[0]
         spikes.append(np.stack([waves.at(f"st{j}", reads) > 0.5 for j in range(n)], axis=1))
+        if simulator == "ngspice":
+            hazard.append(np.stack([waves.at(f"n{j}#h", reads) for j in range(n)], axis=1))
         peaks.append(step_peaks(waves.time_s, np.stack([waves[f"th{j}"] for j in range(n)]), t.t_step_s, n_steps))
         i_in = np.stack([waves[f"vin{j}#branch"] for j in range(n)])
         i_mtj = drive_current_a(i_in, card.drive_i_max_a, card.drive.knee) if bounded else i_in
@@ -138,6 +144,16 @@ def run_variant(card, inputs, ref, osdi: Path, n_steps: int, bounded: bool, *, p
             "neuron_steps": int(sp.size), "spikes_differ": int((sp != ref["spikes"]).sum()),
             "t_peak_max_abs_diff_k": float(np.abs(pk + card.mtj.t_amb_k - ref["t_peak_k"]).max()),
             "energy_total_rel_diff": float(abs(en.sum() / ref["energy_j"].sum() - 1.0))}
+        if hazard:
+            # near the threshold and not fired (a fired junction's compact-model hazard stops growing): the hazard
+            # error at the read, in the contract's unit
+            margin = np.log(np.maximum(np.concatenate(hazard, 1), 1e-300)) - np.log(np.log(2.0))
+            near = (np.abs(ref["margin"]) < 0.5) & ~ref["spikes"]
+            err = np.abs(margin - ref["margin"])[near]
+            entry["agreement_with_twin"].update({
+                "near_threshold_neuron_steps": int(near.sum()),
+                "margin_max_abs_diff": float(err.max()) if err.size else None,
+                "margin_median_abs_diff": float(np.median(err)) if err.size else None})
     return entry
 
 

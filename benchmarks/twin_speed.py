@@ -4,7 +4,8 @@ hardware model of a non-ideal chip), each with the twin's batching (``TWIN_BATCH
 in one pass over all samples (how it ran before: the quadrature's large tensors were allocated and page-faulted
 afresh on every step, so system time exceeded user time). Each run is a fresh process; times from its rusage.
 
-    python benchmarks/twin_speed.py [--work results/bench_twin_speed] [--out benchmarks/data/twin_speed.json]
+    python benchmarks/twin_speed.py [--modes batched,one-pass] [--work results/bench_twin_speed]
+                                    [--out benchmarks/data/twin_speed.json]
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=Path("results/bench_twin_speed"))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/data/twin_speed.json"))
+    parser.add_argument("--modes", default="batched", help="comma-separated: batched, one-pass (one pass over all "
+                        "352 samples needs >20 GB with the edges and reversal of issue 31)")
     args = parser.parse_args()
     from ipnet_cosim.models.checkpoint import bundled_checkpoint_dir
     from ipnet_cosim.netlist_gen.export import export_network
@@ -50,7 +53,7 @@ def main() -> None:
     for name, options in exports.items():
         folder = args.work / name
         export_network(bundled_checkpoint_dir(), folder, samples=[0], options=options)
-        for mode in ("batched", "one-pass"):
+        for mode in args.modes.split(","):
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             t0 = time.perf_counter()
             proc = subprocess.run([sys.executable, "-c", RUN, str(folder), mode, str(folder / f"twin_{mode}")],

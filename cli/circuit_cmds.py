@@ -218,8 +218,8 @@ def _simulate_one(console, folder: Path, chosen, out: Optional[Path], n_workers:
         console.print(f"  {twin} accuracy {s['torch_accuracy']:.3f}{plain}; predicted classes agree on "
                       f"{s['classes_agree']}/{s['samples']}")
         for layer in s["layers"]:
-            ties = layer["mismatches"] - layer["mismatches_outside_tolerance"]
-            inside = f", {ties} of them numerical ties" if ties else ""
+            ties, down = layer["mismatches_tie"], layer["mismatches_downstream"]
+            inside = f" ({ties} numerical ties, {down} downstream of an earlier difference)" if ties or down else ""
             console.print(f"  {layer['layer']}: {layer['mismatches']} of {layer['neuron_steps']} neuron-steps differ"
                           f"{inside} (closest PyTorch margin {layer['closest_margin']:.2e}, {layer['margin']})")
         verdict = "holds" if s.get("agreement_contract_holds") else "VIOLATED"

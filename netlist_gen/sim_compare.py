@@ -31,8 +31,10 @@ FIRE_RATE_MARGIN = {"absolute": 0.01, "relative": 0.25}
 TIE_RTOL = 1e-12        # scores within this fraction of the largest |score| count as equal
 # The agreement contract (README "Agreement contract"): a neuron-step may differ between a circuit simulator and
 # the twin only if the twin's margin |ln H - ln(-ln u)| lies inside this numerical tolerance of the threshold.
-# The simulators' hazard at reltol 1e-4 is within ~1e-3 of the twin's (benchmarks/time_points.py); 2e-3 = 20 reltol.
-AGREEMENT_MARGIN = 2e-3
+# The simulators' hazard at reltol 1e-4 is within 2.7e-3 of the twin's in ln H over the whole test set
+# (benchmarks/test_set_circuit.py: 32 of 4.5 million layer-0 neuron-steps differ, the largest margin 2.7e-3); 5e-3
+# leaves room for another CPU's rounding.
+AGREEMENT_MARGIN = 5e-3
 
 
 def accuracy_interval(correct: int, n: int, confidence: float = 0.95) -> list[float]:
@@ -56,18 +58,6 @@ def ideal_mapping(options) -> bool:
     """Continuous devices without variation, wires or driver resistance: the circuit computes the network."""
     co = options.conductance
     return co.levels is None and not co.varied and options.r_wire_ohm == 0 and options.r_driver_ohm == 0
-
-
-def twin_run(export: Export, frames: np.ndarray, draws: Any = None) -> tuple[Any, Any, dict[str, Any], bool]:
-    """The export's PyTorch twin at exact precision on ``frames``: (the network, logits, trace with every MTJ
-    layer's per-step details, hardware), the twin being the network for an ideal mapping and its hardware model
-    on the exported chip (HardwareNet) otherwise (``hardware`` True); ``draws``: the neurons' draw source (None:
-    the median mode)."""
-    import torch
-    model, twin, hardware = twin_model(export)
-    with torch.no_grad():
-        logits, trace = twin(torch.as_tensor(frames), return_trace=True, draws=draws, details=True)
-    return model, logits, trace, hardware
 
 
 def twin_model(export: Export) -> tuple[Any, Any, bool]:
@@ -108,62 +98,107 @@ def run_draws(export: Export, samples: Sequence[int], draw: int | None) -> Any:
     return RecordedDraws(export.manifest.firing_mode().seed, list(samples), [draw] * len(samples))
 
 
+REFERENCE_BATCH = 4   # samples per forward pass of the reference: its memory stays that of a few samples
+
+
 def torch_reference(export: Export, frames: np.ndarray, samples: Sequence[int] | None = None,
                     draw: int | None = None) -> dict[str, Any]:
     """PyTorch at exact precision on ``frames``: spikes, margins per layer, logits (the module docstring says
     which model: the network, or its hardware model on the exported chip); ``samples`` and ``draw``: the
-    recorded draws of a stochastic export (margins then ``ln H - ln(-ln u)``)."""
+    recorded draws of a stochastic export (margins then ``ln H - ln(-ln u)``). Runs :data:`REFERENCE_BATCH`
+    samples at a time (each sample's figures do not depend on the others')."""
     import torch
     from ipnet_cosim.models.units import HeatMemoryNeurons
-    draws = run_draws(export, samples if samples is not None else range(len(frames)), draw)
-    model, logits, trace, hardware = twin_run(export, frames, draws)
-    network_predicted = None
-    if hardware:
+    sample_list = list(samples) if samples is not None else list(range(len(frames)))
+    model, twin, hardware = twin_model(export)
+    spikes: list[list[np.ndarray]] = []
+    margins: list[list[np.ndarray]] = []
+    kinds: list[str] = []
+    logits_all, network_predicted, flips = [], [] if hardware else None, []
+    for start in range(0, len(frames), REFERENCE_BATCH):
+        chunk = torch.as_tensor(frames[start:start + REFERENCE_BATCH])
+        draws = run_draws(export, sample_list[start:start + REFERENCE_BATCH], draw)
         with torch.no_grad():
-            network_predicted = [decide(row) for row in model(torch.as_tensor(frames)).numpy()]
-    spikes, margins, kinds = [], [], []
-    for i_a, out, info, u, unit in zip(trace["currents_a"], trace["outputs"], trace["details"], trace["draws"],
-                                       model.units):
-        t_steps, batch = out.shape[:2]
-        spikes.append(out.reshape(t_steps, batch, -1).transpose(0, 1).numpy() > 0.5)
-        if u is not None:
-            threshold = (-torch.log(u)).clamp_min(unit.params.min_threshold)       # as the neuron clamps its draw
-            margin = torch.log(info.hazard.clamp_min(1e-300)) - torch.log(threshold)
-            kinds.append("ln H - ln(-ln u)")
-        elif isinstance(unit, HeatMemoryNeurons) or info is not None:
-            margin = torch.log(info.hazard.clamp_min(1e-300)) - math.log(math.log(2.0))
-            kinds.append("ln H - ln ln 2")
-        else:
-            margin = i_a / unit.i_th_a - 1.0
-            kinds.append("I / I_th - 1")
-        margins.append(margin.reshape(t_steps, batch, -1).transpose(0, 1).numpy())
-    logits_np = logits.numpy()
-    return {"spikes": spikes, "margins": margins, "margin_kinds": kinds, "logits": logits_np,
-            "coin_flip": coin_flip_fractions(trace),
+            logits, trace = twin(chunk, return_trace=True, draws=draws, details=True)
+            if hardware:
+                network_predicted += [decide(row) for row in model(chunk).numpy()]
+        flips.append((len(chunk), coin_flip_fractions(trace)))
+        logits_all.append(logits.numpy())
+        kinds = []
+        for li, (i_a, out, info, u, unit) in enumerate(zip(trace["currents_a"], trace["outputs"], trace["details"],
+                                                           trace["draws"], model.units)):
+            t_steps, batch = out.shape[:2]
+            if li >= len(spikes):
+                spikes.append([])
+                margins.append([])
+            spikes[li].append(out.reshape(t_steps, batch, -1).transpose(0, 1).numpy() > 0.5)
+            if u is not None:
+                threshold = (-torch.log(u)).clamp_min(unit.params.min_threshold)   # as the neuron clamps its draw
+                margin = torch.log(info.hazard.clamp_min(1e-300)) - torch.log(threshold)
+                kinds.append("ln H - ln(-ln u)")
+            elif isinstance(unit, HeatMemoryNeurons) or info is not None:
+                margin = torch.log(info.hazard.clamp_min(1e-300)) - math.log(math.log(2.0))
+                kinds.append("ln H - ln ln 2")
+            else:
+                margin = i_a / unit.i_th_a - 1.0
+                kinds.append("I / I_th - 1")
+            margins[li].append(margin.reshape(t_steps, batch, -1).transpose(0, 1).numpy())
+    logits_np = np.concatenate(logits_all)
+    total = sum(n for n, _ in flips)
+    coin = [None if f is None else sum(n * fr[li] for n, fr in flips) / total
+            for li, f in enumerate(flips[0][1])]
+    return {"spikes": [np.concatenate(x) for x in spikes], "margins": [np.concatenate(x) for x in margins],
+            "margin_kinds": kinds, "logits": logits_np, "coin_flip": coin,
             "predicted": [decide(row) for row in logits_np], "hardware_model": hardware,
             "network_predicted": network_predicted}
 
 
-def _layer_entry(name: str, spikes: np.ndarray, ref: dict[str, Any] | None, li: int, k: int) -> dict[str, Any]:
+def _layer_entry(name: str, spikes: np.ndarray, ref: dict[str, Any] | None, li: int, k: int,
+                 upstream_step: float = math.inf) -> dict[str, Any]:
+    """One layer of one sample against the reference. A difference is *downstream* (a consequence, not a
+    disagreement of its own) when an earlier layer already differed at or before its step (``upstream_step``),
+    or when the same neuron differed at an earlier step (its heat differs from then on); of the others, those
+    inside :data:`AGREEMENT_MARGIN` of the threshold are numerical ties and the rest break the contract."""
     entry: dict[str, Any] = {"layer": name, "neuron_steps": int(spikes.size), "circuit_fire_rate": float(spikes.mean())}
     if ref is None:
         return entry
     ts = ref["spikes"][li][k]
     margin = ref["margins"][li][k]
     diff = np.argwhere(spikes != ts)
-    outside = int((np.abs(margin[tuple(diff.T)]) >= AGREEMENT_MARGIN).sum()) if len(diff) else 0
+    first = {}
+    for a, b in diff:                               # argwhere is in step order
+        first.setdefault(int(b), int(a))
+    downstream = np.array([a >= upstream_step or first[int(b)] < a for a, b in diff], dtype=bool)
+    tie = np.abs(margin[tuple(diff.T)]) < AGREEMENT_MARGIN if len(diff) else np.zeros(0, dtype=bool)
     if ref["margin_kinds"][li] == "I / I_th - 1":
-        outside = int(len(diff))                  # no hazard to judge a tie by: every difference counts
+        tie = np.zeros(len(diff), dtype=bool)       # no hazard to judge a tie by: every difference counts
+    outside = int((~downstream & ~tie).sum())
     entry.update({"torch_fire_rate": float(ts.mean()), "mismatches": int(len(diff)),
+                  "mismatches_downstream": int(downstream.sum()), "mismatches_tie": int((~downstream & tie).sum()),
                   "mismatches_outside_tolerance": outside,
+                  "first_mismatch_step": int(diff[:, 0].min()) if len(diff) else None,
                   "agreement": float((spikes == ts).mean()), "margin": ref["margin_kinds"][li],
                   "closest_margin": float(np.abs(margin).min()),
                   "mismatch_details": [{"step": int(a), "neuron": int(b), "circuit": bool(spikes[a, b]),
-                                        "torch": bool(ts[a, b]), "torch_margin": float(margin[a, b])}
-                                       for a, b in diff[:20]]})
+                                        "torch": bool(ts[a, b]), "torch_margin": float(margin[a, b]),
+                                        "downstream": bool(d)}
+                                       for (a, b), d in list(zip(diff, downstream))[:20]]})
     if len(diff):
         entry["largest_mismatch_margin"] = float(np.abs(margin[tuple(diff.T)]).max())
+        if (~downstream).any():
+            entry["largest_own_mismatch_margin"] = float(np.abs(margin[tuple(diff[~downstream].T)]).max())
     return entry
+
+
+def _sample_layers(hidden, outputs: list[np.ndarray], ref: dict[str, Any] | None, k: int) -> list[dict[str, Any]]:
+    """Every hidden layer of sample ``k``; a layer's differences after an earlier layer's first are downstream."""
+    rows, upstream = [], math.inf
+    for li, sp in enumerate(outputs):
+        row = _layer_entry(hidden[li].name, sp, ref, li, k, upstream)
+        if row.get("first_mismatch_step") is not None:
+            upstream = min(upstream, row["first_mismatch_step"])
+        rows.append(row)
+    return rows
 
 
 def summarise(export: Export, samples: Sequence[int], labels: Sequence[int], outputs: dict[int, list[np.ndarray]],
@@ -180,8 +215,7 @@ def summarise(export: Export, samples: Sequence[int], labels: Sequence[int], out
         scores = charges[s] * scale
         entry: dict[str, Any] = {"sample": s, "label": int(labels[k]), "circuit_class": decide(scores),
                                  "circuit_logits": [float(v) for v in scores], "sim_time_s": elapsed[s],
-                                 "layers": [_layer_entry(hidden[li].name, sp, ref, li, k)
-                                            for li, sp in enumerate(outputs[s])]}
+                                 "layers": _sample_layers(hidden, outputs[s], ref, k)}
         if ref is not None:
             entry["torch_class"] = ref["predicted"][k]
             entry["torch_logits"] = [float(v) for v in ref["logits"][k]]
@@ -194,6 +228,8 @@ def summarise(export: Export, samples: Sequence[int], labels: Sequence[int], out
         if ref is not None:
             tot.update({"mismatches": sum(r["mismatches"] for r in rows), "margin": rows[0]["margin"],
                         "mismatches_outside_tolerance": sum(r["mismatches_outside_tolerance"] for r in rows),
+                        "mismatches_tie": sum(r["mismatches_tie"] for r in rows),
+                        "mismatches_downstream": sum(r["mismatches_downstream"] for r in rows),
                         "closest_margin": min(r["closest_margin"] for r in rows),
                         "torch_fire_rate": float(np.mean([r["torch_fire_rate"] for r in rows]))})
             worst = [r["largest_mismatch_margin"] for r in rows if "largest_mismatch_margin" in r]

@@ -184,7 +184,9 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
     layer_times: list[dict[str, Any]] = []
     counts = {"runs_simulated": 0, "runs_cached": 0}
     wall0 = time.perf_counter()
-    bar = ProgressBar(progress, total=len(sample_list) * len(man.units))
+    from ipnet_cosim.netlist_gen.sim_jobs import unit_parts
+    runs = sum(len(unit_parts(ctx, u)) for u in man.units) if crossbar == "ports" else len(man.units)
+    bar = ProgressBar(progress, total=len(sample_list) * runs)
     executor = make_executor(workers, scheduler)
     try:
         for layer in man.layers:

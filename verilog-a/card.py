@@ -122,10 +122,10 @@ class MTJParams:
                                  "simulator's trapezoidal rule integrates the heat to ~0.01 K with 8 steps per reversal "
                                  "(measured against the PyTorch twin; 100 ps steps leave ~0.1 K)")
     thermal_scale: float = _param(1e9, "1", "scale of the thermal node's equation in the compact model", 1.0, 1e15,
-                                  "model numerics; the junction's heat C_th T (~1e-14 J) lies at the simulator's "
-                                  "absolute charge tolerance (chgtol 1e-14), which would leave the temperature "
-                                  "uncontrolled to kelvins once the time step grows; scaled by 1e9 the temperature is "
-                                  "kept to the relative tolerance (1e-4: ~3 mK of a 30 K rise)")
+                                  "model numerics; the junction's heat C_th T (~1e-14 J on the default card) lies near "
+                                  "the simulator's absolute charge tolerance (chgtol 1e-14); scaled by 1e9 it is held "
+                                  "to the relative tolerance on any card. On the default card it changes neither the "
+                                  "time points nor the agreement (benchmarks/time_points.py), so it costs nothing")
     tau_reset_s: float = _param(10e-12, "s", "time constant of the hazard reset while rst is high",
                                 1e-15, 1e-6, "model numerics; 10 ps, short against the reset pulse",
                                 lo_open=True)
