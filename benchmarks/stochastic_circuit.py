@@ -71,8 +71,11 @@ def main() -> None:
             "draw": draw, "wall_s": round(wall, 1), "sim_time_per_sample_s": round(s["sim_time_per_sample_s"], 2),
             "circuit_accuracy": s["circuit_accuracy"], "torch_accuracy": s["torch_accuracy"],
             "classes_agree": s["classes_agree"], "all_spikes_equal": s["all_spikes_equal"],
-            "layers": [{k: layer.get(k) for k in ("layer", "neuron_steps", "mismatches", "closest_margin",
-                                                  "largest_mismatch_margin", "circuit_fire_rate", "margin")}
+            "agreement_contract_holds": s["agreement_contract_holds"],
+            "layers": [{k: layer.get(k) for k in ("layer", "neuron_steps", "mismatches", "mismatches_tie",
+                                                  "mismatches_downstream", "mismatches_outside_tolerance",
+                                                  "closest_margin", "largest_mismatch_margin", "circuit_fire_rate",
+                                                  "margin")}
                        for layer in s["layers"]],
             "runs_simulated": s["runs_simulated"], "runs_cached": s["runs_cached"]})
         print(f"draw {draw}: circuit {s['circuit_accuracy']:.3f}, twin {s['torch_accuracy']:.3f}, classes agree "
