@@ -55,7 +55,7 @@ def layer0_inputs(export_dir: Path, n_units: int):
     for u in units:
         levels = row_levels_v(np.asarray(u.rows), spikes, card.timing.v_read_v)
         inputs += neuron_inputs_pwl(ports[u.name], levels, card.timing, layer.mirror_gain, layer.slice_gains,
-                                    u.n_cols)
+                                    range(u.n_cols))
     neurons = [j for u in units for j in u.neurons]
     twin = twin_outputs(export, frames, [0])
     from ipnet_cosim.netlist_gen.sim_compare import torch_reference

@@ -128,15 +128,16 @@ def column_currents_pwl(ports: UnitPorts, levels_v: np.ndarray, timing: "PulseTi
 
 
 def neuron_inputs_pwl(ports: UnitPorts, levels_v: np.ndarray, timing: "PulseTiming", mirror_gain: float,
-                      slice_gains: tuple[float, ...], n_cols: int) -> list[tuple[tuple[float, float], ...] | None]:
+                      slice_gains: tuple[float, ...], neurons: range) -> list[tuple[tuple[float, float], ...] | None]:
     """The net input current of every neuron of a unit as one PWL, A: ``I_in = mirror_gain sum_tiles sum_slices
     L^s (I+ - I-)`` of its sense columns. Every column current is the same pulse shape with its own level per step,
     so their weighted sum is that shape with the summed levels (exact); None for a neuron that never receives
-    current. Summed in a fixed order with elementwise operations (byte-identical netlists on every CPU)."""
+    current. ``neurons``: the unit's neurons (weight columns) wanted. Summed in a fixed order with elementwise
+    operations (byte-identical netlists on every CPU)."""
     tiles = column_levels_a(ports, levels_v)
     sl = len(slice_gains)
     out: list[tuple[tuple[float, float], ...] | None] = []
-    for j in range(n_cols):
+    for j in neurons:
         level = np.zeros(levels_v.shape[0])
         for lev in tiles:
             for s, gain in enumerate(slice_gains):

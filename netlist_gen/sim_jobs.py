@@ -223,10 +223,11 @@ def port_job(ctx: JobContext, u: UnitRecord, ports, sample: int, spikes_in: np.n
     sensed = kind == "neurons"
     if sensed:
         j0, n = part if part is not None else (0, u.n_cols)
-        inputs = neuron_inputs_pwl(ports, levels, card.timing, layer.mirror_gain, layer.slice_gains, u.n_cols)
+        inputs = neuron_inputs_pwl(ports, levels, card.timing, layer.mirror_gain, layer.slice_gains,
+                                   range(j0, j0 + n))
         circuit = input_unit_circuit(part_name(u.name, part), n_cols=n, unit_kind=layer.unit, card=card,
                                      fast_card=ctx.fast_card, n_steps=ctx.n_steps, options=ctx.options,
-                                     inputs=inputs[j0:j0 + n], drive=ctx.export.manifest.bounded,
+                                     inputs=inputs, drive=ctx.export.manifest.bounded,
                                      draws=None if draws is None else draws[:, j0:j0 + n])
         saves = neuron_saves(kind, n, 0, espec is not None, inputs=True)
         n_cols, n_tiles = n, 0
@@ -240,10 +241,10 @@ def port_job(ctx: JobContext, u: UnitRecord, ports, sample: int, spikes_in: np.n
         n_cols, n_tiles = u.n_cols, len(u.tiles)
     circuit = dataclasses.replace(circuit, saves=circuit.saves + saves)
     crossbar_energy = None
-    if espec is not None:
+    if espec is not None and (part is None or part[0] == 0):
         crossbar_energy = row_energy_j(ports, levels, card.timing, ctx.options.r_driver_ohm)
-        if part is not None and part[0] > 0:          # the unit's row energy is carried by its first part
-            crossbar_energy = (np.zeros_like(crossbar_energy[0]), np.zeros_like(crossbar_energy[1]))
+    elif espec is not None:                           # the unit's row energy is carried by its first part
+        crossbar_energy = (np.zeros(levels.shape), np.zeros(levels.shape))
     if ctx.simulator == "vacask":
         from ipnet_cosim.netlist_gen.vacask import format_vacask
         deck = format_vacask(circuit, ctx.osdi.name if kind == "neurons" else None)
