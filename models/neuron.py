@@ -155,14 +155,22 @@ def resistance_ohm(v: Tensor, fired: Tensor | float, p: NeuronParams) -> Tensor:
 
 
 def switching_rate_hz(i_a: Tensor, t_k: Tensor, p: NeuronParams) -> Tensor:
-    """G(I, T) = f0 exp(min(-Delta(T) (1 - I/Ic0(T)), E_max)), T clamped to [1 K, 0.999 Tc]."""
+    """G(I, T) = f0 exp(min(-Delta(T) (1 - I/Ic0(T)), E_max)), T clamped to [1 K, 0.999 Tc]. With
+    Delta(T) = Delta0 (T0/T) (Ms/Ms0)^2 and Ic0(T) = Ic0 (Ms/Ms0)^2 the exponent is Delta0 (T0/T) (I/Ic0 - (Ms/Ms0)^2)
+    (the same expression, fewer operations; (Ms/Ms0)^2 as exp(2 beta ln(Ms/Ms0)))."""
     t = torch.clamp(t_k, 1.0, 0.999 * p.tc_k)
-    ms_ratio = ((1.0 - t / p.tc_k) / (1.0 - p.t0_k / p.tc_k)) ** p.ms_beta
-    ms2 = ms_ratio * ms_ratio
-    delta = p.delta0 * (p.t0_k / t) * ms2
-    ic = p.ic0_a * ms2
-    expo = torch.clamp(-delta * (1.0 - i_a / ic), max=p.sw_exp_max)
+    ms2 = torch.exp((2.0 * p.ms_beta) * torch.log((1.0 - t / p.tc_k) / (1.0 - p.t0_k / p.tc_k)))
+    expo = torch.clamp((p.delta0 * p.t0_k) * (i_a / p.ic0_a - ms2) / t, max=p.sw_exp_max)
     return p.f0_hz * torch.exp(expo)
+
+
+def stimulus_level(t_s: Tensor, p: NeuronParams) -> Tensor:
+    """The stimulus' fraction of its full level at times ``t_s`` within a step: the trapezoid of rise, flat top
+    and fall (0 after the fall)."""
+    rise = t_s / max(p.t_rise_s, 1e-300)
+    fall = 1.0 - (t_s - p.t_pulse_s) / max(p.t_fall_s, 1e-300)
+    level = torch.where(t_s < p.t_rise_s, rise, torch.where(t_s <= p.t_pulse_s, torch.ones_like(t_s), fall))
+    return torch.clamp(level, 0.0, 1.0)
 
 
 def stimulus_current_a(level: Tensor, i_a: Tensor, p: NeuronParams) -> Tensor:
@@ -175,7 +183,7 @@ def stimulus_current_a(level: Tensor, i_a: Tensor, p: NeuronParams) -> Tensor:
     top = 1.0 - 8.0 * torch.finfo(i_a.dtype).eps
     y = torch.clamp(i_a / p.drive_i_max_a, 0.0, top)
     x = level * (y / (1.0 - y ** n) ** (1.0 / n))
-    return p.drive_i_max_a * x / (1.0 + x ** n) ** (1.0 / n)
+    return p.drive_i_max_a * x * torch.exp(torch.log1p(x ** n) * (-1.0 / n))
 
 
 def switched_fraction(t_s: Tensor, t_cross_s: Tensor, p: NeuronParams) -> Tensor:
@@ -250,7 +258,7 @@ def _heat_through(power_w: Tensor, rise0_k: Tensor, h_s: Tensor | float, p: Neur
     p0, p1, p2 = power_w[..., 0:-1:2], power_w[..., 1::2], power_w[..., 2::2]
     inc = (full[1].unsqueeze(-1) * p0 + full[2].unsqueeze(-1) * p1 + full[3].unsqueeze(-1) * p2) / c   # [..., n]
     inc_half = (half[1].unsqueeze(-1) * p0 + half[2].unsqueeze(-1) * p1 + half[3].unsqueeze(-1) * p2) / c
-    ratio = n * float(h.max()) / p.tau_th_s if h.numel() else 0.0
+    ratio = n * float(h.detach().max()) / p.tau_th_s if h.numel() else 0.0
     if ratio < 30.0:
         k = torch.arange(1, n + 1, dtype=torch.float64)
         grow = torch.exp(k * (h.unsqueeze(-1) / p.tau_th_s)).to(dtype)       # d^-k
@@ -261,35 +269,40 @@ def _heat_through(power_w: Tensor, rise0_k: Tensor, h_s: Tensor | float, p: Neur
             t = full[0] * t + inc[..., j]
             out.append(t)
         ends = torch.stack(out, dim=-1)
-    starts = torch.cat([rise0_k.unsqueeze(-1), ends[..., :-1]], dim=-1)
-    mids = half[0].unsqueeze(-1) * starts + inc_half
-    nodes = torch.stack([starts, mids], dim=-1).flatten(-2)                 # T_0, T_1/2, T_1, ..., T_(n-1/2)
-    return torch.cat([nodes, ends[..., -1:]], dim=-1)
+    out = ends.new_empty(*ends.shape[:-1], 2 * n + 1)                       # T_0, T_1/2, T_1, ..., T_n
+    out[..., 0] = rise0_k
+    out[..., 1] = half[0] * rise0_k + inc_half[..., 0]
+    out[..., 2::2] = ends
+    out[..., 3::2] = half[0].unsqueeze(-1) * ends[..., :-1] + inc_half[..., 1:]
+    return out
 
 
-def _simpson_cumulative(f: Tensor, h_s: Tensor | float) -> Tensor:
-    """Integral of ``f`` (nodes at the ends and midpoints of substeps of width ``h_s``, ``[..., 2n + 1]``) from
-    the first node to every even node, ``[..., n + 1]``."""
+def _simpson_segments(f: Tensor, h_s: Tensor | float) -> Tensor:
+    """Composite Simpson over each substep of width ``h_s`` of ``f`` at the substeps' ends and midpoints
+    (``[..., 2n + 1]``): the integral over each substep, ``[..., n]``."""
     h = torch.as_tensor(h_s, dtype=f.dtype)
-    seg = h.unsqueeze(-1) / 6.0 * (f[..., 0:-1:2] + 4.0 * f[..., 1::2] + f[..., 2::2])
-    return torch.cat([torch.zeros_like(f[..., :1]), torch.cumsum(seg, dim=-1)], dim=-1)
+    return h.unsqueeze(-1) / 6.0 * (f[..., 0:-1:2] + 4.0 * f[..., 1::2] + f[..., 2::2])
 
 
 class _Path(NamedTuple):
-    """The unswitched junction over the step, at every node (ends and midpoints of all substeps)."""
+    """The unswitched junction over the step: at the even nodes (the substeps' ends), and at every node of the
+    segments that carry current (for the peak temperature before a crossing)."""
 
-    t_s: Tensor         # [M] node times
-    current_a: Tensor   # [..., M]
-    rise_k: Tensor      # [..., M]
-    rate_hz: Tensor     # [..., M]
-    hazard: Tensor      # [..., M // 2 + 1] at the even nodes (cumulative)
-    energy_j: Tensor    # [..., M // 2 + 1] at the even nodes (cumulative, P state)
-    charge_c: Tensor    # [..., M // 2 + 1] at the even nodes (cumulative)
-    pulse_nodes: int    # nodes up to the end of the fall edge (all nodes)
+    t_s: Tensor                    # [K] even node times
+    rise_k: Tensor                 # [..., K] temperature rise
+    rate_hz: Tensor                # [..., K] switching rate
+    hazard: Tensor                 # [..., K] cumulative hazard
+    energy_j: Tensor               # [..., K] cumulative Joule energy (P state)
+    current_end: int               # even node at the end of the current (the fall's end)
+    charge_c: Tensor               # [...] charge through the whole pulse
+    pulse_t_s: list[Tensor]        # node times of each segment with current (all nodes)
+    pulse_rise_k: list[Tensor]     # [..., nodes] temperature rise there
 
 
 def _parallel_path(i_a: Tensor, rise0: Tensor, p: NeuronParams, n_edge: int, n_sub: int, n_idle: int) -> _Path:
-    """The step as if the junction never switched: rise edge, flat top, fall edge, idle part up to the read."""
+    """The step as if the junction never switched: rise edge, flat top, fall edge, idle part up to the read.
+    On the flat top and in the idle part the current is constant, so the power, energy and charge are closed
+    forms and only the temperature and switching rate vary along the nodes."""
     dtype = i_a.dtype
     segments = []
     if p.t_rise_s > 0:
@@ -298,41 +311,45 @@ def _parallel_path(i_a: Tensor, rise0: Tensor, p: NeuronParams, n_edge: int, n_s
     if p.t_fall_s > 0:
         segments.append(("fall", p.t_pulse_s, p.t_current_end_s, n_edge))
     segments.append(("idle", p.t_current_end_s, p.t_read_s, n_idle))
-    times, currents, rises, rates, hazards, energies, charges = [], [], [], [], [], [], []
-    rise_start = rise0
-    h_acc = e_acc = q_acc = torch.zeros_like(i_a)
-    pulse_nodes = 0
-    for k, (name, t0, t1, n) in enumerate(segments):
+    zero = torch.zeros_like(i_a)
+    times = [torch.zeros(1, dtype=dtype)]
+    rises, rates, hazards, energies = [rise0.unsqueeze(-1)], [], [zero.unsqueeze(-1)], [zero.unsqueeze(-1)]
+    pulse_t, pulse_rise = [], []
+    rise_start, h_acc, e_acc, q_acc = rise0, zero, zero, zero
+    current_end = 0
+    for name, t0, t1, n in segments:
         tt = torch.linspace(t0, t1, 2 * n + 1, dtype=dtype)
         h = (t1 - t0) / n
-        if name == "flat":
-            cur = i_a.unsqueeze(-1).expand(*i_a.shape, 2 * n + 1)
-        elif name == "idle":
-            cur = torch.zeros(*i_a.shape, 2 * n + 1, dtype=dtype)
+        if name in ("flat", "idle"):        # constant current and power: the exact RC solution
+            cur = i_a if name == "flat" else zero
+            power = cur * cur * p.r_p_ohm
+            ss = power * p.r_th_k_per_w
+            rise = ss.unsqueeze(-1) + (rise_start - ss).unsqueeze(-1) * torch.exp(-(tt - t0) / p.tau_th_s)
+            rate = switching_rate_hz(cur.unsqueeze(-1), p.t_amb_k + rise, p)
+            eng = e_acc.unsqueeze(-1) + power.unsqueeze(-1) * (tt[2::2] - t0)
+            q_acc = q_acc + cur * (t1 - t0)
         else:
             level = (tt - t0) / (t1 - t0)
             level = level if name == "rise" else 1.0 - level
             cur = stimulus_current_a(level, i_a.unsqueeze(-1), p)
-        power = cur * cur * p.r_p_ohm
-        if name in ("flat", "idle"):        # constant power: the exact RC solution
-            ss = power[..., 0] * p.r_th_k_per_w
-            rise = ss.unsqueeze(-1) + (rise_start - ss).unsqueeze(-1) * torch.exp(-(tt - t0) / p.tau_th_s)
-        else:
+            power = cur * cur * p.r_p_ohm
             rise = _heat_through(power, rise_start, h, p)
-        rate = switching_rate_hz(cur, p.t_amb_k + rise, p)
-        haz = h_acc.unsqueeze(-1) + _simpson_cumulative(rate, h)
-        eng = e_acc.unsqueeze(-1) + _simpson_cumulative(power, h)
-        chg = q_acc.unsqueeze(-1) + _simpson_cumulative(cur, h)
-        skip = 1 if k > 0 else 0            # a segment's first node is the previous segment's last
-        times.append(tt[skip:])
-        for out, val in ((currents, cur), (rises, rise), (rates, rate), (hazards, haz), (energies, eng),
-                         (charges, chg)):
-            out.append(val[..., skip:])
-        rise_start, h_acc, e_acc, q_acc = rise[..., -1], haz[..., -1], eng[..., -1], chg[..., -1]
+            rate = switching_rate_hz(cur, p.t_amb_k + rise, p)
+            eng = e_acc.unsqueeze(-1) + torch.cumsum(_simpson_segments(power, h), dim=-1)
+            q_acc = q_acc + _simpson_segments(cur, h).sum(dim=-1)
+        if not rates:
+            rates.append(rate[..., :1])
+        haz = h_acc.unsqueeze(-1) + torch.cumsum(_simpson_segments(rate, h), dim=-1)
+        times.append(tt[2::2])
+        for out, val in ((rises, rise[..., 2::2]), (rates, rate[..., 2::2]), (hazards, haz), (energies, eng)):
+            out.append(val)
         if name != "idle":
-            pulse_nodes = sum(x.shape[0] for x in times)
-    return _Path(torch.cat(times), torch.cat(currents, -1), torch.cat(rises, -1), torch.cat(rates, -1),
-                 torch.cat(hazards, -1), torch.cat(energies, -1), torch.cat(charges, -1), pulse_nodes)
+            pulse_t.append(tt)
+            pulse_rise.append(rise)
+            current_end += n
+        rise_start, h_acc, e_acc = rise[..., -1], haz[..., -1], eng[..., -1]
+    return _Path(torch.cat(times), torch.cat(rises, -1), torch.cat(rates, -1), torch.cat(hazards, -1),
+                 torch.cat(energies, -1), current_end, q_acc, pulse_t, pulse_rise)
 
 
 def _switching_heat(i_a: Tensor, rise_c: Tensor, t_c: Tensor, p: NeuronParams, n_post: int
@@ -348,19 +365,16 @@ def _switching_heat(i_a: Tensor, rise_c: Tensor, t_c: Tensor, p: NeuronParams, n
     h = (b[..., 1:] - b[..., :-1]) / n_post                                # [..., 4]
     frac = torch.linspace(0.0, 1.0, 2 * n_post + 1, dtype=t_c.dtype)
     tt = b[..., :-1].unsqueeze(-1) + (b[..., 1:] - b[..., :-1]).unsqueeze(-1) * frac     # [..., 4, 2n + 1]
-    level = torch.where(tt < p.t_rise_s, tt / max(p.t_rise_s, 1e-300),
-                        torch.where(tt <= p.t_pulse_s, torch.ones_like(tt),
-                                    1.0 - (tt - p.t_pulse_s) / max(p.t_fall_s, 1e-300)))
-    cur = stimulus_current_a(torch.clamp(level, 0.0, 1.0), i_a[..., None, None], p)
+    cur = stimulus_current_a(stimulus_level(tt, p), i_a[..., None, None], p)
     m = switched_fraction(tt, t_c[..., None, None], p)
     power = mtj_voltage_v(cur, m, p, iterations=8) * cur
     full = _quadratic_weights(h, h, p.tau_th_s, t_c.dtype)                 # each [..., 4]
     half = _quadratic_weights(h / 2.0, h, p.tau_th_s, t_c.dtype)
-    rise, energy, peak = rise_c, torch.zeros_like(rise_c), rise_c
+    energy = _simpson_segments(power, h).sum(dim=(-2, -1))
+    rise, peak = rise_c, rise_c
     for k in range(4):
         weights = (tuple(w[..., k] for w in full), tuple(w[..., k] for w in half))
         temps = _heat_through(power[..., k, :], rise, h[..., k], p, weights)
-        energy = energy + _simpson_cumulative(power[..., k, :], h[..., k])[..., -1]
         peak = torch.maximum(peak, temps.amax(dim=-1))
         rise = temps[..., -1]
     return rise, energy, peak
@@ -409,7 +423,7 @@ def mtj_neuron_step(i_a: Tensor, state: NeuronState, p: NeuronParams, *, mode: M
     n_edge = n_edge if n_edge is not None else max(2, n_sub // 4)
     n_post = n_post if n_post is not None else max(2, n_sub // 8)
     path = _parallel_path(i_a, rise0, p, n_edge, n_sub, n_sub_idle)
-    t_even = path.t_s[0::2]
+    t_even = path.t_s
     h_read = path.hazard[..., -1]
     fired = h_read >= threshold
     crossed = path.hazard >= threshold.unsqueeze(-1)
@@ -428,7 +442,7 @@ def mtj_neuron_step(i_a: Tensor, state: NeuronState, p: NeuronParams, *, mode: M
     # G grows ~exponentially inside the substep: H(t_lo + f dt) - h_lo ~ step_h (e^{kf} - 1) / (e^k - 1)
     # with k = ln(G_hi / G_lo); invert for f (linear interpolation when k ~ 0). The crossing starts the switching,
     # which sets how the rest of the pulse heats, so it matters for the heat memory.
-    g_hi, g_lo = at(path.rate_hz, 2 * first), at(path.rate_hz, 2 * lo)
+    g_hi, g_lo = at(path.rate_hz, first), at(path.rate_hz, lo)
     curved = rising & (g_lo > tiny) & (g_hi > g_lo * (1.0 + 1e-6))
     k = torch.log(torch.where(curved, g_hi, torch.full_like(g_hi, 2.0)) /
                   torch.where(curved, g_lo, torch.ones_like(g_lo)))
@@ -439,27 +453,28 @@ def mtj_neuron_step(i_a: Tensor, state: NeuronState, p: NeuronParams, *, mode: M
     fire_time_s = torch.where(fired, t_cross, inf)
 
     # the unswitched path to the end of the current; from a crossing before it, the switching path
-    end_node = path.pulse_nodes - 1
-    rise_end = path.rise_k[..., end_node]
-    energy_j = path.energy_j[..., end_node // 2]
-    charge_c = path.charge_c[..., end_node // 2]
-    before = path.t_s[:end_node + 1] < fire_time_s.unsqueeze(-1)            # nodes on the actual path
-    peak = torch.where(before, path.rise_k[..., :end_node + 1], torch.full_like(path.rise_k[..., :1], -math.inf))
-    peak = peak.amax(dim=-1)
+    rise_end = path.rise_k[..., path.current_end]
+    energy_j = path.energy_j[..., path.current_end]
+    charge_c = path.charge_c
+    peak = torch.full_like(rise_end, -math.inf)
+    for t_seg, rise_seg in zip(path.pulse_t_s, path.pulse_rise_k):          # nodes on the actual path
+        before = t_seg < fire_time_s.unsqueeze(-1)
+        peak = torch.maximum(peak, torch.where(before, rise_seg, -math.inf).amax(dim=-1))
     switching = fired & (t_cross < p.t_current_end_s)
     if bool(switching.any()):
         idx = switching.nonzero(as_tuple=True)
         t_c, lo_s = t_cross[idx], lo[idx]
-        length, width = t_c - t_lo[idx], t_hi[idx] - t_lo[idx]
-        nodes = [torch.gather(path.current_a[idx], -1, (2 * lo_s + j).unsqueeze(-1)).squeeze(-1) for j in range(3)]
+        t_a, t_b = t_lo[idx], t_hi[idx]
+        length, width = t_c - t_a, t_b - t_a
+        i_s = i_a[idx]
+        nodes = [stimulus_current_a(stimulus_level(t, p), i_s, p) for t in (t_a, 0.5 * (t_a + t_b), t_b)]
         powers = [c * c * p.r_p_ohm for c in nodes]
-        rise_lo = torch.gather(path.rise_k[idx], -1, (2 * lo_s).unsqueeze(-1)).squeeze(-1)
+        rise_lo = at(path.rise_k[idx], lo_s)
         heat_w = _quadratic_weights(length, width, p.tau_th_s, dtype)
         plain_w = _quadratic_weights(length, width, math.inf, dtype)
         rise_c = heat_w[0] * rise_lo + sum(w * q for w, q in zip(heat_w[1:], powers)) / p.c_th_j_per_k
-        e_c = torch.gather(path.energy_j[idx], -1, lo_s.unsqueeze(-1)).squeeze(-1) + sum(
-            w * q for w, q in zip(plain_w[1:], powers))
-        rise_sw, e_sw, peak_sw = _switching_heat(i_a[idx], rise_c, t_c, p, n_post)
+        e_c = at(path.energy_j[idx], lo_s) + sum(w * q for w, q in zip(plain_w[1:], powers))
+        rise_sw, e_sw, peak_sw = _switching_heat(i_s, rise_c, t_c, p, n_post)
         rise_end = rise_end.index_put(idx, rise_sw)
         energy_j = energy_j.index_put(idx, e_c + e_sw)
         peak = peak.index_put(idx, torch.maximum(peak[idx], peak_sw))

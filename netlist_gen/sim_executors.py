@@ -8,7 +8,7 @@ from __future__ import annotations
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator
 
 from ipnet_cosim.device.errors import ConfigError, SimulationError
 from ipnet_cosim.netlist_gen.sim_jobs import UnitJob
@@ -20,7 +20,7 @@ DASK_CONNECT_TIMEOUT = "20s"
 class InProcessExecutor:
     """Runs the jobs one after the other in this process (the shared ngspice instance)."""
 
-    def run(self, jobs: Sequence[UnitJob], layer: str, cache: Path) -> Iterator[dict[str, Any]]:
+    def run(self, jobs: Iterable[UnitJob], layer: str, cache: Path) -> Iterator[dict[str, Any]]:
         return map(run_unit_job, jobs)
 
     def close(self) -> None:
@@ -34,7 +34,7 @@ class PoolExecutor:
         import multiprocessing
         self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
 
-    def run(self, jobs: Sequence[UnitJob], layer: str, cache: Path) -> Iterator[dict[str, Any]]:
+    def run(self, jobs: Iterable[UnitJob], layer: str, cache: Path) -> Iterator[dict[str, Any]]:
         try:
             yield from self.pool.map(run_unit_job, jobs)
         except BrokenProcessPool as exc:
@@ -61,7 +61,7 @@ class DaskExecutor:
             raise SimulationError(f"cannot reach the Dask scheduler at {address} ({exc}); start one with "
                                   f"'dask scheduler' and workers with 'dask worker {address} --nthreads 1'") from exc
 
-    def run(self, jobs: Sequence[UnitJob], layer: str, cache: Path) -> Iterator[dict[str, Any]]:
+    def run(self, jobs: Iterable[UnitJob], layer: str, cache: Path) -> Iterator[dict[str, Any]]:
         from dask.distributed import as_completed
         futures = self.client.map(run_unit_job, list(jobs), pure=False)
         try:

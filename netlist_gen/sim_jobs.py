@@ -21,7 +21,7 @@ import dataclasses
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 
@@ -284,10 +284,14 @@ def merge_parts(results: list[dict[str, Any]]) -> dict[tuple[int, str], dict[str
 
 
 def layer_jobs(ctx: JobContext, layer: LayerRecord, samples: list[int],
-               inputs: dict[int, np.ndarray]) -> list[UnitJob]:
-    """Every job of one layer: its units x ``samples``, driven by ``inputs[sample]`` ``[T, inputs]``."""
+               inputs: dict[int, np.ndarray]) -> Iterator[UnitJob]:
+    """Every job of one layer: its units x ``samples``, driven by ``inputs[sample]`` ``[T, inputs]``; built as
+    they are consumed, so the simulators start on the first decks while the rest are written."""
     units = ctx.export.manifest.units_of(layer.index)
-    if ctx.crossbar == "ports":
-        return [port_job(ctx, u, ctx.ports[u.name], s, inputs[s], part) for s in samples for u in units
-                for part in unit_parts(ctx, u)]
-    return [netlist_job(ctx, u, s, inputs[s]) for s in samples for u in units]
+    for s in samples:
+        for u in units:
+            if ctx.crossbar == "ports":
+                for part in unit_parts(ctx, u):
+                    yield port_job(ctx, u, ctx.ports[u.name], s, inputs[s], part)
+            else:
+                yield netlist_job(ctx, u, s, inputs[s])

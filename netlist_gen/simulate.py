@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -44,11 +44,25 @@ from ipnet_cosim.netlist_gen.sim_compare import ideal_mapping, layer_warnings, s
 from ipnet_cosim.netlist_gen.sim_executors import ProgressBar, make_executor
 from ipnet_cosim.netlist_gen.sim_inputs import (SimulateRequest, load_crossbars, load_frames, neuron_model,
                                                 probe_simulator)
-from ipnet_cosim.netlist_gen.sim_jobs import JobContext, layer_jobs, merge_parts, unit_kind
+from ipnet_cosim.netlist_gen.sim_jobs import JobContext, UnitJob, layer_jobs, merge_parts, unit_kind
 from ipnet_cosim.netlist_gen.sim_worker import atomic_savez, load_cached, run_unit_job, save_waveforms  # noqa: F401
 
 RESULTS = SimFiles.RESULTS
 ENVIRONMENT_ERRORS = (SimulatorNotFoundError.__name__, OsdiLoadError.__name__)
+
+
+def _uncached(jobs: Iterator[UnitJob], results: list[dict[str, Any]], tally: dict[str, int],
+              bar: ProgressBar) -> Iterator[UnitJob]:
+    """The jobs whose result is not cached yet, as they are built; cached results go to ``results`` (resume)."""
+    for job in jobs:
+        cached = load_cached(job)
+        if cached is None:
+            tally["todo"] += 1
+            yield job
+        else:
+            tally["cached"] += 1
+            results.append(cached)
+            bar.advance(1)
 
 
 def _describe_failure(res: dict[str, Any], u: UnitRecord, crossbar: str) -> str:
@@ -192,19 +206,11 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
         for layer in man.layers:
             units = man.units_of(layer.index)
             t_layer = time.perf_counter()
-            jobs = layer_jobs(ctx, layer, sample_list, inputs)
-            results, todo = [], []
-            for job in jobs:
-                cached = load_cached(job)
-                if cached is None:
-                    todo.append(job)
-                    continue
-                counts["runs_cached"] += 1
-                results.append(cached)
-                bar.advance(1)
-            bar.describe(f"{layer.name}: {len(todo)} runs")
-            say(f"{layer.name}: {len(jobs) - len(todo)} cached, {len(todo)} to simulate")
+            results: list[dict[str, Any]] = []
+            tally = {"cached": 0, "todo": 0}
+            bar.describe(f"{layer.name}: {len(units)} units")
             failures = []
+            todo = _uncached(layer_jobs(ctx, layer, sample_list, inputs), results, tally, bar)
             for res in executor.run(todo, layer.name, out_dir / SimFiles.CACHE):
                 bar.advance(1)
                 if "error" not in res:
@@ -232,8 +238,10 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
                         save_waveforms(out_dir / SimFiles.waveforms(s, u.name), by_key[(s, u.name)])
             if unit_kind(layer) == "neurons":
                 soa_checks.append(_check_soa(layer, outputs, sample_list, limits, soa, out_dir, warn))
-            layer_times.append({"layer": layer.name, "units": len(units), "runs": len(jobs),
-                                "simulated": len(todo),
+            counts["runs_cached"] += tally["cached"]
+            say(f"{layer.name}: {tally['cached']} cached, {tally['todo']} simulated")
+            layer_times.append({"layer": layer.name, "units": len(units), "runs": tally["cached"] + tally["todo"],
+                                "simulated": tally["todo"],
                                 "wall_s": time.perf_counter() - t_layer,
                                 "sim_time_s": outputs.layer_sim_s.get(layer.name, 0.0),
                                 "worker_rss_max_mb": outputs.layer_rss_mb.get(layer.name)})
