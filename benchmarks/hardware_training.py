@@ -33,15 +33,9 @@ import statistics
 import time
 from pathlib import Path
 
+from _bench import hardware_options
+
 EVAL_CHIP_SEED0 = 1001          # unseen chips: 1001, 1002, ... (training chips have seeds >= 2**20)
-
-
-def hardware_options(seed: int = 0, r_wire_ohm: float = 1.0):
-    from ipnet_cosim.netlist_gen.conductance import ConductanceOptions
-    from ipnet_cosim.netlist_gen.mapping import MappingOptions
-    return MappingOptions(conductance=ConductanceOptions(g_min_s=1e-6, g_max_s=1e-3, levels=16, variation_sigma=0.05,
-                                                         variation_kind="lognormal", seed=seed),
-                          r_wire_ohm=r_wire_ohm)
 
 
 def step_costs(checkpoint: Path, steps: int, batch_size: int) -> dict:

@@ -2,7 +2,12 @@
 simulated in ngspice (crossbars as port models, 2 workers), the circuit's accuracy and interval beside the PyTorch
 twin's, the agreement contract over every neuron-step, and the wall time.
 
-    python benchmarks/test_set_circuit.py [--checkpoint CK] [--workers 2] [--simulator ngspice]
+``--hardware-aware``: the same on a non-ideal chip (``_bench.hardware_options``: 4-bit devices, 5 % variation, 1 ohm
+wires, 128 x 128 tiles): the bundled IPNet is fine-tuned through that hardware (``finetune_hardware``, 3 epochs, a new
+chip per mini-batch; kept in the work folder) and exported on chip 0; the twin is then the PyTorch hardware model of
+the exported chip.
+
+    python benchmarks/test_set_circuit.py [--checkpoint CK] [--hardware-aware] [--workers 2] [--simulator ngspice]
         [--work /tmp/ipnet-bench-testset] [--out benchmarks/data/test_set_circuit.json]
 """
 
@@ -21,6 +26,8 @@ from pathlib import Path
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", type=Path, default=None, help="default: the bundled IPNet")
+    parser.add_argument("--hardware-aware", action="store_true",
+                        help="fine-tune for and export on the non-ideal chip of _bench.hardware_options")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--simulator", default="ngspice", choices=("ngspice", "vacask"))
     parser.add_argument("--work", type=Path, default=Path("/tmp/ipnet-bench-testset"))
@@ -36,11 +43,22 @@ def main() -> None:
     from ipnet_cosim.netlist_gen.export import export_network
     from ipnet_cosim.netlist_gen.simulate import simulate_export
     from ipnet_cosim.netlist_gen.sim_inputs import count_test_samples
+    from ipnet_cosim.netlist_gen.mapping import MappingOptions
     checkpoint = args.checkpoint or bundled_checkpoint_dir()
     export = args.work / "export"
+    options, finetune = MappingOptions(), None
+    if args.hardware_aware:
+        from _bench import hardware_options
+        from ipnet_cosim.netlist_gen.finetune import finetune_hardware
+        options = hardware_options()
+        tuned = args.work / "finetuned"
+        if not (tuned / "checkpoint.pt").is_file():
+            finetune = finetune_hardware(checkpoint, tuned, options, epochs=3, seed=0,
+                                         log=lambda msg: print(f"finetune: {msg}", flush=True))
+        checkpoint = tuned
     if not (args.resume and (export / "manifest.json").is_file()):
-        shutil.rmtree(args.work, ignore_errors=True)
-        export_network(checkpoint, export)
+        shutil.rmtree(export, ignore_errors=True)
+        export_network(checkpoint, export, options=options)
     n_test = count_test_samples(read_export(export))
     t0 = time.perf_counter()
     res = simulate_export(export, samples=list(range(n_test)), workers=args.workers, progress=True,
@@ -54,6 +72,11 @@ def main() -> None:
                     "ngspice": ngspice_version()},
         "provenance": "simulated (circuit: ngspice) and computed (twin: PyTorch, exact precision) on the same samples",
         "checkpoint": {"name": Path(checkpoint).name, "sha256": sha256_file(resolve_checkpoint_path(checkpoint))},
+        "mapping": "hardware-aware: fine-tuned for and exported on a non-ideal chip" if args.hardware_aware else
+                   "default (ideal synapses)",
+        "hardware": options.to_dict() if args.hardware_aware else None,
+        "network_accuracy_without_crossbars": s.get("network_accuracy"),
+        "finetune_seconds": round(finetune["finetune_seconds"], 1) if finetune else None,
         "simulator": args.simulator, "workers": args.workers, "samples": s["samples"],
         "firing": s.get("firing_note"),
         "circuit_accuracy": s["circuit_accuracy"], "circuit_accuracy_ci95": s["circuit_accuracy_ci95"],

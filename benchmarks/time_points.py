@@ -9,7 +9,8 @@ is exported (``as_exported``):
 
 * numerics of the compact model and the transient (the physics is unchanged, so the twin is the reference):
   ``thermal_scale=1`` (the heat's charge near the simulator's absolute charge tolerance), ``hazard/switch_scale=1``
-  (the truncation-error control resolves empty hazards and the idle switching state), ``switch_steps=1`` (no
+  (the truncation-error control resolves empty hazards and the idle switching state), ``switch_scale=1e-12`` and
+  ``hazard_scale=1e-13`` (one scale a hundred times larger or smaller), ``switch_steps=1`` (no
   bound while the junction reverses), ``max_step t_pulse/100`` (the former global bound), ``reltol 3e-4``,
   ``neurons per deck`` 4 and 16, and ``vacask`` (the other simulator);
 * physics (the twin is not re-run for them; cost only): ``edges 1 fs`` and ``instant switch`` (t_switch 0),
@@ -159,7 +160,7 @@ def run_variant(card, inputs, ref, osdi: Path, n_steps: int, bounded: bool, *, p
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--units", type=int, default=8, help="layer-0 units (8 neurons each) to simulate")
+    parser.add_argument("--units", type=int, default=32, help="layer-0 units (8 neurons each) to simulate")
     parser.add_argument("--work", type=Path, default=Path("/tmp/ipnet-bench"))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/data/time_points.json"))
     args = parser.parse_args()
@@ -180,6 +181,8 @@ def main() -> None:
     variants = [go("as_exported"),
                 go("thermal_scale=1", card.replace(thermal_scale=1.0)),
                 go("hazard_scale=switch_scale=1", card.replace(hazard_scale=1.0, switch_scale=1.0)),
+                go("switch_scale=1e-12", card.replace(switch_scale=1e-12)),
+                go("hazard_scale=1e-13", card.replace(hazard_scale=1e-13)),
                 go("switch_steps=1", card.replace(switch_steps=1.0)),
                 go("max_step=t_pulse/100", max_step_s=card.timing.t_pulse_s / 100),
                 go("reltol=3e-4", reltol=3e-4),

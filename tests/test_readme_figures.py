@@ -161,10 +161,15 @@ FIGURES: list[tuple[str, str, list[tuple[str, Callable[[dict], Any], str]]]] = [
         ("batch, 1 worker", lambda d: d["batch"][0]["wall_per_sample_s"], "| {:.2f} s |"),
         ("batch, 2 workers", lambda d: "**{:.2f} s** ({:.2f}x)".format(d["batch"][1]["wall_per_sample_s"],
                                                                        d["speedup_2_vs_1_workers"]), "{}"),
-        ("vacask energy layer 0",
-         lambda d: _short_e(d["simulator_comparison"]["against_main"]["layer0_neuron_j"]["total_rel"]),
-         "within {} in total"),
-        ("test set, computed", lambda d: d["batch"][1]["wall_per_sample_s"] * 352 / 60, "~{:.1f} min (computed)"),
+        ("vacask energy per layer",
+         lambda d: _short_e(max(v["total_rel"] for k, v in d["simulator_comparison"]["against_main"].items()
+                                if k.endswith("_neuron_j"))), "within {} in total"),
+        ("vacask peak temperatures",
+         lambda d: _short_e(max(v["max_rel_of_peak"] for k, v in d["simulator_comparison"]["against_main"].items()
+                                if k.endswith("_t_peak_k"))), "peak temperatures within {}"),
+        ("vacask peak voltages",
+         lambda d: _short_e(max(v["max_rel_of_peak"] for k, v in d["simulator_comparison"]["against_main"].items()
+                                if k.endswith("_v_peak_v"))), "peak MTJ voltages within {} of peak"),
     ]),
     ("test_set_circuit.json", "Measured: fast exact crossbar simulation (port model, scale-out, VACASK)", [
         ("samples", lambda d: d["samples"], "all {} test samples"),
@@ -179,6 +184,26 @@ FIGURES: list[tuple[str, str, list[tuple[str, Callable[[dict], Any], str]]]] = [
             d["layers"][1]["mismatches"], d["layers"][2]["mismatches"], d["layers"][1]["mismatches_downstream"],
             d["layers"][2]["mismatches_downstream"]), "{}"),
         ("simulator time per sample", lambda d: d["simulator_time_per_sample_s"], "{:.2f} s of ngspice per sample"),
+        ("wall", lambda d: "{:.1f} min wall end to end ({:.1f} min of simulation, {:.2f} s per sample".format(
+            d["wall_s"] / 60, d["simulation_wall_s"] / 60, d["wall_per_sample_s"]), "{}"),
+    ]),
+    ("test_set_circuit_hardware.json", "Measured: fast exact crossbar simulation (port model, scale-out, VACASK)", [
+        ("fine-tuning", lambda d: d["finetune_seconds"], "new chip every mini-batch; {:.1f} s)"),
+        ("wall", lambda d: "{:.1f} min wall end to end ({:.1f} min of simulation, {:.2f} s per sample".format(
+            d["wall_s"] / 60, d["simulation_wall_s"] / 60, d["wall_per_sample_s"]), "{}"),
+        ("circuit accuracy and interval", lambda d: "circuit accuracy {:.3f} (95 % interval {:.3f}-{:.3f})".format(
+            d["circuit_accuracy"], *d["circuit_accuracy_ci95"]), "{}"),
+        ("hardware model", lambda d: "of that chip {:.3f} (computed; the network without crossbars {:.3f})".format(
+            d["twin_accuracy"], d["network_accuracy_without_crossbars"]), "{}"),
+        ("classes agree", lambda d: "{} of {}".format(d["classes_agree"], d["samples"]), "classes agree in {}"),
+        ("layer-0 differences", lambda d: "{} of {:,} layer-0 neuron-steps differ: {} numerical ties, margins up to {}, "
+         "and {} downstream".format(d["layers"][0]["mismatches"], d["layers"][0]["neuron_steps"],
+                                    d["layers"][0]["mismatches_tie"], _short_e(d["layers"][0]["largest_mismatch_margin"]),
+                                    d["layers"][0]["mismatches_downstream"]), "{}"),
+        ("layers 1 and 2", lambda d: "{} and {} differences, {} and {} downstream".format(
+            d["layers"][1]["mismatches"], d["layers"][2]["mismatches"], d["layers"][1]["mismatches_downstream"],
+            d["layers"][2]["mismatches_downstream"]), "{}"),
+        ("simulator time per sample", lambda d: d["simulator_time_per_sample_s"], "{:.2f} s of ngspice per sample"),
     ]),
     ("time_points.json", "Measured: fast exact crossbar simulation (port model, scale-out, VACASK)",
      [(f"{v['variant']} row", (lambda v: lambda d: _time_points_row(d, v["variant"]))(v), "{}")
@@ -186,7 +211,23 @@ FIGURES: list[tuple[str, str, list[tuple[str, Callable[[dict], Any], str]]]] = [
         ("near-threshold steps", lambda d: d["variants"][0]["agreement_with_twin"]["near_threshold_neuron_steps"],
          "the {} unfired neuron-steps"),
         ("hazard error", lambda d: _short_e(d["variants"][0]["agreement_with_twin"]["margin_max_abs_diff"]),
-         "within {} in ln H of the twin's")]),
+         "within {} in ln H of the twin's"),
+        ("hazard error at hazard_scale 1e-13", lambda d: _short_e(next(
+            v for v in d["variants"] if v["variant"] == "hazard_scale=1e-13")["agreement_with_twin"]
+            ["margin_max_abs_diff"]), "strays up to {} in ln H"),
+        ("switch_scale 1e-12 cost", lambda d: 100 * (next(v for v in d["variants"] if v["variant"] ==
+                                                           "switch_scale=1e-12")["timepoints_per_neuron_step"]
+                                                      / d["variants"][0]["timepoints_per_neuron_step"] - 1),
+         "1e-12 costs {:.0f} % more points"),
+        ("instant reversal iterations", lambda d: next(
+            v for v in d["variants"] if v["variant"].startswith("instant_switch"))["newton_iterations_per_timepoint"]
+            / d["variants"][0]["newton_iterations_per_timepoint"], "the instant reversal costs {:.1f}x"),
+        ("points per deck-step", lambda d: "~{:.0f} points per 8-neuron deck: {:.0f} in the reset".format(
+            sum(d["variants"][0]["timepoints_per_deck_step_by_part"].values()),
+            d["variants"][0]["timepoints_per_deck_step_by_part"]["reset"]), "{}")]),
+    ("characterize_time.json", "Measured", [
+        ("wall", lambda d: d["wall_s"], "**{:.1f} s** wall (`python benchmarks/characterize_time.py`"),
+    ]),
     ("time_points_before.json", "Measured: fast exact crossbar simulation (port model, scale-out, VACASK)", [
         ("points", lambda d: d["as_simulated"]["timepoints_per_neuron_step"], "{:.1f} time points per neuron-step"),
         ("iterations", lambda d: d["as_simulated"]["iterations_per_timepoint"], "at {:.2f} iterations each"),
@@ -236,20 +277,25 @@ def test_the_temporal_benchmark_is_what_the_readme_says_it_is():
                                                                   "conv3d", "cnn2d_sum"]
 
 
-def test_the_whole_test_set_at_circuit_level_keeps_the_contract():
-    """Issue 31: every test sample of the bundled IPNet at circuit level, the agreement contract over all of them."""
-    d = _load("test_set_circuit.json")
+@pytest.mark.parametrize("name", ["test_set_circuit.json", "test_set_circuit_hardware.json"])
+def test_the_whole_test_set_at_circuit_level_keeps_the_contract(name):
+    """Issue 31: every test sample at circuit level (the bundled IPNet on the default mapping, and fine-tuned for and
+    exported on a non-ideal chip), the agreement contract over all of them, measured end to end in <= 30 min on 2
+    workers with every circuit simulated (none from a cache)."""
+    d = _load(name)
     assert d["samples"] == 352 and d["simulator"] == "ngspice" and d["agreement_contract_holds"], d
     assert all(layer["mismatches_outside_tolerance"] == 0 for layer in d["layers"])
+    assert d["classes_agree"] == 352 and d["circuit_accuracy"] == d["twin_accuracy"], d
+    assert d["workers"] == 2 and d["runs_cached"] == 0 and d["wall_s"] <= 30 * 60, d
 
 
-def test_the_twin_over_the_test_set_is_not_system_bound():
-    """The twin over the whole test set runs in batches whose system time stays far below the user time (issue 31
-    asks <= 60 s too; the README says that is not met since the edges and reversal, and this test does not hide
-    it: it checks what the README claims)."""
+def test_the_twin_over_the_test_set_meets_its_target():
+    """Issue 31: the twin over the whole test set in <= 60 s on 2 cores, its system time far below its user time
+    (the recorded measurement, on the default mapping and on a non-ideal chip)."""
     d = _load("twin_speed.json")
     runs = [r for r in d["runs"] if r["mode"] == "batched"]
-    assert runs and all(r["samples"] == 352 and r["sys_s"] < 0.1 * r["user_s"] for r in runs), runs
+    assert len(runs) == 2 and d["machine"]["cpus"] == 2, d
+    assert all(r["samples"] == 352 and r["wall_s"] <= 60 and r["sys_s"] < 0.1 * r["user_s"] for r in runs), runs
 
 
 def test_the_stochastic_headline_meets_its_target():
@@ -274,3 +320,16 @@ def test_the_stochastic_circuits_agree_with_the_twin():
             assert layer["layer"] != "layer0" or layer["mismatches"] == 0 or \
                 layer["largest_mismatch_margin"] < AGREEMENT_MARGIN, layer
     assert d["classes_agree"] == d["sample_draws"]
+
+
+def test_the_circuit_referee_meets_its_speed_targets():
+    """Issue 31's targets, on the recorded measurements (2 cores): one sample of the bundled IPNet <= 4 s wall on 2
+    workers with every spike equal to PyTorch's, <= 15 time points per neuron-step as exported, characterize at its
+    defaults <= 30 s."""
+    d = _load("sample_inference.json")
+    one = next(r for r in d["latency"] if r["samples"] == 1 and r["workers"] == 2)
+    assert d["machine"]["cpus"] == 2 and one["simulation_wall_s"] <= 4.0 and one["all_spikes_equal_pytorch"], one
+    v = _load("time_points.json")["variants"][0]
+    assert v["variant"] == "as_exported" and v["timepoints_per_neuron_step"] <= 15.0, v
+    c = _load("characterize_time.json")
+    assert c["exit_code"] == 0 and c["wall_s"] <= c["target_s"] == 30.0, c
