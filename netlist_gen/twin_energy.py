@@ -12,17 +12,16 @@ The twin is the model ``simulate`` compares with (the network at exact precision
   the neuron (the units' per-step details, :class:`~ipnet_cosim.models.units.UnitDetails`, at exact precision
   with the layer's card: heat-memory layers carry their heat, memoryless layers start every step at ambient on
   the fast card): ``I^2 R_P`` until the state switches, ``V_AP(I) I`` after it, over the pulse;
-* ``<layer>_neuron_charge_c`` ``[T, neurons]``: the charge the drive stage delivers, ``|I| t_pulse`` (the
-  trapezoidal pulse has the rectangle's charge);
+* ``<layer>_neuron_charge_c`` ``[T, neurons]``: the charge the drive stage delivers, ``|integral I dt|`` over the
+  pulse with its edges through the drive (the step's own integral, as the circuit's ``integral |i| dt``);
 * the readout's column charges and the safe-operating-area peaks per neuron and step, as ``simulate``'s files
-  hold them: ``|V|`` across the MTJ (``V_AP(I)`` if it switched during the pulse, ``I R_P`` otherwise) and the
-  junction temperature (the larger of the step's start and the pulse's end: it relaxes monotonically during
-  the pulse and decays after it).
+  hold them: ``|V|`` across the MTJ (``V_AP(I)`` if the reversal started during the pulse, ``I R_P`` otherwise:
+  conservative for a reversal the fall edge cuts short) and the junction temperature (the step's largest, from its
+  start to the end of the current).
 
 The categories ``energy.accounting`` derives from these (mirror supply, spike read, reset) follow from them
-and the spikes exactly as for a simulation. What the twin does not resolve: the 1 fs pulse edges (the
-circuit's trapezoid differs from the twin's rectangle by ~t_edge / t_pulse = 1e-6 of a pulse's energy) and
-ngspice's time discretisation (reltol 1e-4).
+and the spikes exactly as for a simulation. What the twin does not resolve: the simulator's time discretisation
+(reltol 1e-4; the agreement contract, README).
 """
 
 from __future__ import annotations
@@ -105,7 +104,7 @@ def _twin_chunk(export: Export, twin: Any, ports: Any, frames: np.ndarray, sampl
             t_peak = torch.maximum(info.t_rise_start_k, info.t_rise_peak_k).reshape(i_a.shape) + params.t_amb_k
         energy_np = info.energy_j.reshape(i_a.shape).numpy()                                   # [T, B, n]
         v_np, t_np = v_peak.numpy(), t_peak.numpy()
-        charge = np.abs(i_a.numpy()) * timing.t_pulse_s
+        charge = np.abs(info.charge_c.reshape(i_a.shape).numpy())
         spikes = trace["outputs"][li].reshape(n_steps, batch, -1).numpy() > 0.5
         for k, s in enumerate(samples):
             out["energies"][s][f"{layer.name}_neuron_j"] = energy_np[:, k]
@@ -132,7 +131,7 @@ def _row_energies(units, ports, spikes_in: np.ndarray, man, r_driver_ohm: float)
 
 
 def _readout_charges(units, ports, spikes_in: np.ndarray, man, layer) -> np.ndarray:
-    """The readout's column charges, C: ``sum_t sum_tiles sum_slices L^s (I+ - I-) t_pulse`` per output."""
+    """The readout's column charges, C: ``sum_t sum_tiles sum_slices L^s (I+ - I-) integral s dt`` per output."""
     from ipnet_cosim.netlist_gen.mapping import row_levels_v
     from ipnet_cosim.netlist_gen.ports import column_levels_a
     card = man.card()
@@ -147,7 +146,7 @@ def _readout_charges(units, ports, spikes_in: np.ndarray, man, layer) -> np.ndar
                 for s_i, gain in enumerate(gains):
                     c = j * sl + s_i
                     diff[:, j] += gain * (lev[:, 2 * c] - lev[:, 2 * c + 1])
-        q[list(u.neurons)] = diff.sum(axis=0) * card.timing.t_pulse_s
+        q[list(u.neurons)] = diff.sum(axis=0) * card.timing.pulse_integral_s
     return q
 
 

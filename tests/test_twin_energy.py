@@ -48,8 +48,11 @@ def test_twin_energies_equal_ngspice_per_layer_and_category(both):
         cmp = compare_energies(t, c)
         for key, v in cmp.items():
             # crossbar and driver energies are the same exact port-model computation; the neurons' heating and
-            # charge come from two integrators of the same equations (ngspice at reltol 1e-4)
-            limit = 1e-12 if key.endswith(("_source_j", "_rdriver_j")) else 1e-3
+            # charge come from two integrators of the same equations (ngspice at reltol 1e-4): the heating within
+            # the contract's 1e-3, the charge (a linear integral of the drive's output, measured ~2e-5) within 1e-4
+            # (the rectangle's |I| t_pulse, which ignores the edges through the drive, was 3-5e-4 off)
+            limit = (1e-12 if key.endswith(("_source_j", "_rdriver_j")) else
+                     1e-4 if key.endswith("_charge_c") else 1e-3)
             assert v["total_rel"] <= limit, (s, key, v)
         energies = {k: v for k, v in cmp.items() if k.endswith("_j")}
         total_c = sum(v["circuit"] for v in energies.values())

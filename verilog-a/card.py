@@ -211,6 +211,12 @@ class PulseTiming:
         return self.t_step_s - self.t_reset_s - self.t_fall_s
 
     @property
+    def pulse_integral_s(self) -> float:
+        """``integral s(t) dt`` of one read pulse of unit level (the trapezoid), s: a linear load's charge per volt
+        and siemens (t_pulse_s when the edges are equal)."""
+        return self.t_pulse_s + (self.t_fall_s - self.t_rise_s) / 2.0
+
+    @property
     def pulse_square_integral_s(self) -> float:
         """``integral s(t)^2 dt`` of one read pulse of unit level (the trapezoid), s."""
         return self.t_pulse_s - self.t_rise_s + (self.t_rise_s + self.t_fall_s) / 3.0
