@@ -4,7 +4,7 @@ Runs ``ipnet-cosim characterize`` (thermal step, R(V), switching probability vs 
 intrinsic plasticity through the bounded drive) and writes its JSON summary and the intrinsic-plasticity
 figures the README quotes, with the time it took.
 
-    python benchmarks/characterize_neuron.py [--trials 500] [--out benchmarks/results/characterize_neuron.json]
+    python benchmarks/characterize_neuron.py [--trials 500] [--out benchmarks/data/characterize_neuron.json]
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=500)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/characterize_neuron.json"))
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/data/characterize_neuron.json"))
     args = parser.parse_args()
     from ipnet_cosim.device.card import DeviceCard
     from ipnet_cosim.models.characterize import run_characterization

@@ -4,6 +4,7 @@ re-measured benchmark whose README was not updated (or the reverse) fails here."
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any, Callable
@@ -225,6 +226,22 @@ FIGURES: list[tuple[str, str, list[tuple[str, Callable[[dict], Any], str]]]] = [
         ("points per deck-step", lambda d: "~{:.0f} points per 8-neuron deck: {:.0f} in the reset".format(
             sum(d["variants"][0]["timepoints_per_deck_step_by_part"].values()),
             d["variants"][0]["timepoints_per_deck_step_by_part"]["reset"]), "{}")]),
+    ("characterize_neuron.json", "Measured", [
+        ("cold threshold", lambda d: "**{:.1f} uA** ({:.2f} V across the junction)".format(
+            d["cold_threshold_a"] * 1e6, d["cold_threshold_v"]), "{}"),
+        ("drive ceiling", lambda d: "**{:.0f} uA** ({:.2f}x that)".format(
+            d["drive_i_max_a"] * 1e6, d["drive_i_max_a"] / d["cold_threshold_a"]), "{}"),
+        ("plasticity", lambda d: "probability {:.3f} from ambient fires with **{:.3f}** one step".format(
+            d["plasticity"]["baseline_p_spice"], d["plasticity"]["p_spice"][0]), "{}"),
+        ("pytorch", lambda d: d["plasticity"]["p_torch_expected"][0], "expected mode {:.3f}"),
+        ("largest difference", lambda d: max(abs(a - b) for a, b in zip(d["plasticity"]["p_spice"],
+                                                                         d["plasticity"]["p_torch_expected"])),
+         "at most {:.3f} apart"),
+        ("in standard errors", lambda d: max(abs(a - b) / math.sqrt(b * (1 - b) / d["trials"]) for a, b in zip(
+            d["plasticity"]["p_spice"], d["plasticity"]["p_torch_expected"])), "within {:.1f} binomial"),
+        ("heat left", lambda d: d["plasticity"]["t_rise_k_test_start_spice"][0], "leaves {:.1f} K"),
+        ("tau", lambda d: d["plasticity"]["tau_fit_s_spice"] * 1e9, "fitted tau of {:.3f} ns"),
+    ]),
     ("characterize_time.json", "Measured", [
         ("wall", lambda d: d["wall_s"], "**{:.1f} s** wall (`python benchmarks/characterize_time.py`"),
     ]),
