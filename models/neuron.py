@@ -167,9 +167,10 @@ def switching_rate_hz(i_a: Tensor, t_k: Tensor, p: NeuronParams) -> Tensor:
 def stimulus_level(t_s: Tensor, p: NeuronParams) -> Tensor:
     """The stimulus' fraction of its full level at times ``t_s`` within a step: the trapezoid of rise, flat top
     and fall (0 after the fall)."""
-    rise = t_s / max(p.t_rise_s, 1e-300)
-    fall = 1.0 - (t_s - p.t_pulse_s) / max(p.t_fall_s, 1e-300)
-    level = torch.where(t_s < p.t_rise_s, rise, torch.where(t_s <= p.t_pulse_s, torch.ones_like(t_s), fall))
+    after = (1.0 - (t_s - p.t_pulse_s) / p.t_fall_s) if p.t_fall_s > 0 else torch.zeros_like(t_s)
+    level = torch.where(t_s <= p.t_pulse_s, torch.ones_like(t_s), after)
+    if p.t_rise_s > 0:                      # no division by a zero edge (its gradient would be 0 x inf)
+        level = torch.where(t_s < p.t_rise_s, t_s / p.t_rise_s, level)
     return torch.clamp(level, 0.0, 1.0)
 
 
