@@ -131,6 +131,16 @@ FIGURES: list[tuple[str, str, list[tuple[str, Callable[[dict], Any], str]]]] = [
          lambda d: _median_trained(d)["stochastic"]["layers"][0]["coin_flip_fraction"], "{:.3f}"),
         ("draws", lambda d: d["draws"], "{}"),
     ]),
+    ("stochastic_ipnet_issue31.json", "Measured: stochastic firing", [
+        ("bundled under issue 31's model", lambda d: "{:.3f} +- {:.3f} under stochastic firing ({:.3f}-{:.3f} over "
+         "the {} draws, 95 % interval {:.3f}-{:.3f}) and {:.3f} in the median mode".format(
+             d["runs"]["bundled"]["stochastic"]["accuracy"]["mean"],
+             d["runs"]["bundled"]["stochastic"]["accuracy"]["std_over_draws"],
+             d["runs"]["bundled"]["stochastic"]["accuracy"]["min"], d["runs"]["bundled"]["stochastic"]["accuracy"]["max"],
+             d["runs"]["bundled"]["stochastic"]["accuracy"]["draws"],
+             *d["runs"]["bundled"]["stochastic"]["accuracy"]["ci95"], d["runs"]["bundled"]["median"]["accuracy"]["mean"]),
+         "{}"),
+    ]),
     ("stochastic_circuit.json", "Measured: stochastic firing", [
         ("neuron-steps compared", lambda d: d["neuron_steps_compared"], "{:,}"),
         ("neuron-steps differing", lambda d: d["neuron_steps_differing"], "{}"),
