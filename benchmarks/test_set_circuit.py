@@ -94,9 +94,8 @@ def main() -> None:
                        "wall_per_sample_s": s["wall_time_s"] / s["samples"],
                        "worker_cpu_s": children.ru_utime + children.ru_stime})
     else:
-        result["wall_note"] = ("the circuit runs came from the cache of an earlier run of this script (its reference "
-                               "pass ran out of memory before the reference ran in batches); their simulator time is "
-                               "the recorded one, the wall time was not measured")
+        result["wall_note"] = ("the circuit runs came from the cache of an earlier run of this script (--resume); "
+                               "their simulator time is the recorded one, the wall time was not measured")
     print(json.dumps(result, indent=2), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

@@ -4,8 +4,8 @@
   shared (a silent circuit gives equal scores; argmax would quietly call that class 0).
 * :func:`torch_reference`: the checkpoint in PyTorch at exact precision (float64, 64/16 substeps) on the
   same frames (and, for a stochastic export, the same recorded draws): spikes, each neuron-step's distance from
-  the firing threshold (median mode: ``ln H - ln ln 2``; stochastic: ``ln H - ln(-ln u)``; ``I / I_th - 1`` only for a
-  trace without the units' hazards), logits; a difference whose margin lies inside :data:`AGREEMENT_MARGIN` is a
+  the firing threshold (median mode: ``ln H - ln ln 2``; stochastic: ``ln H - ln(-ln u)``; the reference always runs
+  with the units' hazards), logits; a difference whose margin lies inside :data:`AGREEMENT_MARGIN` is a
   numerical tie (the agreement contract). When the export's crossbars are not
   ideal (quantized, varied, wires or driver resistance) the reference is the PyTorch model of the exported
   chip (:class:`~ipnet_cosim.netlist_gen.hardware_net.HardwareNet`: the same devices and exact IR drop),
@@ -108,7 +108,6 @@ def torch_reference(export: Export, frames: np.ndarray, samples: Sequence[int] |
     recorded draws of a stochastic export (margins then ``ln H - ln(-ln u)``). Runs :data:`REFERENCE_BATCH`
     samples at a time (each sample's figures do not depend on the others')."""
     import torch
-    from ipnet_cosim.models.units import HeatMemoryNeurons
     sample_list = list(samples) if samples is not None else list(range(len(frames)))
     model, twin, hardware = twin_model(export)
     spikes: list[list[np.ndarray]] = []
@@ -125,8 +124,8 @@ def torch_reference(export: Export, frames: np.ndarray, samples: Sequence[int] |
         flips.append((len(chunk), coin_flip_fractions(trace)))
         logits_all.append(logits.numpy())
         kinds = []
-        for li, (i_a, out, info, u, unit) in enumerate(zip(trace["currents_a"], trace["outputs"], trace["details"],
-                                                           trace["draws"], model.units)):
+        for li, (out, info, u, unit) in enumerate(zip(trace["outputs"], trace["details"], trace["draws"],
+                                                      model.units)):
             t_steps, batch = out.shape[:2]
             if li >= len(spikes):
                 spikes.append([])
@@ -136,12 +135,9 @@ def torch_reference(export: Export, frames: np.ndarray, samples: Sequence[int] |
                 threshold = (-torch.log(u)).clamp_min(unit.params.min_threshold)   # as the neuron clamps its draw
                 margin = torch.log(info.hazard.clamp_min(1e-300)) - torch.log(threshold)
                 kinds.append("ln H - ln(-ln u)")
-            elif isinstance(unit, HeatMemoryNeurons) or info is not None:
+            else:
                 margin = torch.log(info.hazard.clamp_min(1e-300)) - math.log(math.log(2.0))
                 kinds.append("ln H - ln ln 2")
-            else:
-                margin = i_a / unit.i_th_a - 1.0
-                kinds.append("I / I_th - 1")
             margins[li].append(margin.reshape(t_steps, batch, -1).transpose(0, 1).numpy())
     logits_np = np.concatenate(logits_all)
     total = sum(n for n, _ in flips)
@@ -170,8 +166,6 @@ def _layer_entry(name: str, spikes: np.ndarray, ref: dict[str, Any] | None, li: 
         first.setdefault(int(b), int(a))
     downstream = np.array([a >= upstream_step or first[int(b)] < a for a, b in diff], dtype=bool)
     tie = np.abs(margin[tuple(diff.T)]) < AGREEMENT_MARGIN if len(diff) else np.zeros(0, dtype=bool)
-    if ref["margin_kinds"][li] == "I / I_th - 1":
-        tie = np.zeros(len(diff), dtype=bool)       # no hazard to judge a tie by: every difference counts
     outside = int((~downstream & ~tie).sum())
     entry.update({"torch_fire_rate": float(ts.mean()), "mismatches": int(len(diff)),
                   "mismatches_downstream": int(downstream.sum()), "mismatches_tie": int((~downstream & tie).sum()),

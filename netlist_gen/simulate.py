@@ -44,7 +44,7 @@ from ipnet_cosim.netlist_gen.sim_compare import ideal_mapping, layer_warnings, s
 from ipnet_cosim.netlist_gen.sim_executors import ProgressBar, make_executor
 from ipnet_cosim.netlist_gen.sim_inputs import (SimulateRequest, load_crossbars, load_frames, neuron_model,
                                                 probe_simulator)
-from ipnet_cosim.netlist_gen.sim_jobs import JobContext, UnitJob, layer_jobs, merge_parts, unit_kind
+from ipnet_cosim.netlist_gen.sim_jobs import JobContext, UnitJob, layer_jobs, merge_parts, unit_kind, unit_parts
 from ipnet_cosim.netlist_gen.sim_worker import atomic_savez, load_cached, run_unit_job, save_waveforms  # noqa: F401
 
 RESULTS = SimFiles.RESULTS
@@ -198,7 +198,6 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
     layer_times: list[dict[str, Any]] = []
     counts = {"runs_simulated": 0, "runs_cached": 0}
     wall0 = time.perf_counter()
-    from ipnet_cosim.netlist_gen.sim_jobs import unit_parts
     runs = sum(len(unit_parts(ctx, u)) for u in man.units) if crossbar == "ports" else len(man.units)
     bar = ProgressBar(progress, total=len(sample_list) * runs)
     executor = make_executor(workers, scheduler)
