@@ -11,11 +11,11 @@ from typing import Sequence
 def bundled_export(work: Path, samples: Sequence[int]) -> Path:
     """``work/export``: the bundled default IPNet exported afresh with the default mapping (a folder kept from an
     earlier run would carry the device card and compact model of the code that wrote it)."""
-    from ipnet_cosim.models.checkpoint import bundled_checkpoint_dir
+    from ipnet_cosim.models.checkpoint import pretrained_dir
     from ipnet_cosim.netlist_gen.export import export_network
     export = work / "export"
     shutil.rmtree(export, ignore_errors=True)
-    export_network(bundled_checkpoint_dir(), export, samples=samples)
+    export_network(pretrained_dir("ipnet_default"), export, samples=samples)
     return export
 
 

@@ -46,7 +46,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/rss.json"))
     args = parser.parse_args()
     from ipnet_cosim.circuits.runner import ngspice_version
-    from ipnet_cosim.models.checkpoint import bundled_checkpoint_dir
+    from ipnet_cosim.models.checkpoint import pretrained_dir
     from ipnet_cosim.netlist_gen.contract import read_export
     from ipnet_cosim.netlist_gen.export import export_network
     from ipnet_cosim.netlist_gen.sim_jobs import JobContext, port_job
@@ -56,7 +56,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="ipnet-rss-"))
     try:
         folder = work / "export"
-        export_network(bundled_checkpoint_dir(), folder, samples=[0])
+        export_network(pretrained_dir("ipnet_default"), folder, samples=[0])
         export = read_export(folder)
         man = export.manifest
         u = next((x for x in man.units if x.name == args.unit), None)

@@ -38,14 +38,14 @@ def main() -> None:
     from ipnet_cosim.device.draws import Firing
     from ipnet_cosim.device.fileio import sha256_file
     from ipnet_cosim.device.statistics import accuracy_distribution
-    from ipnet_cosim.models.checkpoint import bundled_checkpoint_dir, resolve_checkpoint_path
+    from ipnet_cosim.models.checkpoint import pretrained_dir, resolve_checkpoint_path
     from ipnet_cosim.models.datasets import spread_indices
     from ipnet_cosim.netlist_gen.contract import read_export
     from ipnet_cosim.netlist_gen.export import export_network
     from ipnet_cosim.netlist_gen.sim_inputs import count_test_samples
     from ipnet_cosim.netlist_gen.simulate import simulate_export
 
-    checkpoint = resolve_checkpoint_path(args.checkpoint or bundled_checkpoint_dir())
+    checkpoint = resolve_checkpoint_path(args.checkpoint or pretrained_dir("ipnet_default"))
     firing = Firing("stochastic", seed=args.seed, draws=args.draws)
     export = args.work / "export"
     if export.exists():

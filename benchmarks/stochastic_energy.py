@@ -32,12 +32,12 @@ def main() -> None:
 
     from ipnet_cosim.device.draws import Firing
     from ipnet_cosim.energy.report import build_report
-    from ipnet_cosim.models.checkpoint import bundled_checkpoint_dir, load_checkpoint
+    from ipnet_cosim.models.checkpoint import load_checkpoint, pretrained_dir
     from ipnet_cosim.models.datasets import DataConfig, spread_indices
     from ipnet_cosim.netlist_gen.export import export_network
     from ipnet_cosim.netlist_gen.simulate import simulate_export
 
-    checkpoint = bundled_checkpoint_dir()
+    checkpoint = pretrained_dir("ipnet_default")
     data = DataConfig.from_dict(load_checkpoint(checkpoint / "checkpoint.pt").data_config)
     n_test = data.n_test_per_class * (22 if data.time_reversed else 11)
     samples = spread_indices(n_test, args.samples)

@@ -75,9 +75,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/data/stochastic_ipnet.json"))
     args = parser.parse_args()
     import torch
-    from ipnet_cosim.models.checkpoint import bundled_checkpoint_dir
+    from ipnet_cosim.models.checkpoint import pretrained_dir
     pairs = [item.partition("=")[::2] for item in args.run] or [
-        ("bundled", str(bundled_checkpoint_dir())), ("median_trained", str(bundled_checkpoint_dir().parent / "ipnet_median"))]
+        ("bundled", str(pretrained_dir("ipnet_default"))), ("median_trained", str(pretrained_dir("ipnet_median")))]
     earlier = json.loads(args.out.read_text()) if args.out.is_file() else {}
     runs = {}
     for name, folder in pairs:

@@ -39,7 +39,7 @@ def main() -> None:
                         help="start the time-reversed IPNet's median stage from the bundled ipnet_median")
     args = parser.parse_args()
 
-    from ipnet_cosim.models.checkpoint import bundled_checkpoint_dir
+    from ipnet_cosim.models.checkpoint import pretrained_dir
     from ipnet_cosim.models.experiments import run_experiment
     from ipnet_cosim.models.experiments.temporal import STOCHASTIC_DRAWS, STOCHASTIC_FINETUNE
     t0 = time.perf_counter()
@@ -48,7 +48,7 @@ def main() -> None:
         if not (median / "checkpoint.json").is_file():
             median.mkdir(parents=True, exist_ok=True)
             for name in ("checkpoint.pt", "checkpoint.json"):
-                shutil.copy2(bundled_checkpoint_dir().parent / "ipnet_median" / name, median / name)
+                shutil.copy2(pretrained_dir("ipnet_median") / name, median / name)
     frontier = run_experiment("frontier", args.work / "frontier", firing="stochastic", progress=print)
     timerev = run_experiment("time-reversed", args.work / "time-reversed", firing="stochastic",
                              datasets=("synthetic-22",), progress=print)

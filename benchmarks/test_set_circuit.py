@@ -38,13 +38,13 @@ def main() -> None:
     args = parser.parse_args()
     from ipnet_cosim.circuits.runner import ngspice_version
     from ipnet_cosim.device.fileio import sha256_file
-    from ipnet_cosim.models.checkpoint import bundled_checkpoint_dir, resolve_checkpoint_path
+    from ipnet_cosim.models.checkpoint import pretrained_dir, resolve_checkpoint_path
     from ipnet_cosim.netlist_gen.contract import read_export
     from ipnet_cosim.netlist_gen.export import export_network
     from ipnet_cosim.netlist_gen.simulate import simulate_export
     from ipnet_cosim.netlist_gen.sim_inputs import count_test_samples
     from ipnet_cosim.netlist_gen.mapping import MappingOptions
-    checkpoint = args.checkpoint or bundled_checkpoint_dir()
+    checkpoint = args.checkpoint or pretrained_dir("ipnet_default")
     export = args.work / "export"
     options, finetune = MappingOptions(), None
     if args.hardware_aware:

@@ -48,7 +48,7 @@ def main() -> None:
     from ipnet_cosim.netlist_gen.twin_energy import compare_energies
     tag = "_nonideal" if nonideal else ""
     if nonideal:
-        from ipnet_cosim.models.checkpoint import bundled_checkpoint_dir
+        from ipnet_cosim.models.checkpoint import pretrained_dir
         from ipnet_cosim.netlist_gen.conductance import ConductanceOptions
         from ipnet_cosim.netlist_gen.export import export_network
         from ipnet_cosim.netlist_gen.mapping import MappingOptions
@@ -57,7 +57,7 @@ def main() -> None:
                                  r_wire_ohm=args.r_wire)
         export = args.work / "export_nonideal"
         shutil.rmtree(export, ignore_errors=True)
-        export_network(bundled_checkpoint_dir(), export, samples=[0], options=options)
+        export_network(pretrained_dir("ipnet_default"), export, samples=[0], options=options)
         network = (f"bundled default IPNet, non-ideal mapping: {args.levels or 'continuous'} levels, variation "
                    f"sigma {args.variation:g} (chip 0), wire segments {args.r_wire:g} ohm, port models")
     else:

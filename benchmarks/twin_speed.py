@@ -42,7 +42,7 @@ def main() -> None:
     parser.add_argument("--modes", default="batched", help="comma-separated: batched, one-pass (one pass over all "
                         "352 samples needs >20 GB with the edges and reversal of issue 31)")
     args = parser.parse_args()
-    from ipnet_cosim.models.checkpoint import bundled_checkpoint_dir
+    from ipnet_cosim.models.checkpoint import pretrained_dir
     from ipnet_cosim.netlist_gen.export import export_network
     from ipnet_cosim.netlist_gen.mapping import MappingOptions
     from ipnet_cosim.device.synapse import synapse_card
@@ -52,7 +52,7 @@ def main() -> None:
     runs = []
     for name, options in exports.items():
         folder = args.work / name
-        export_network(bundled_checkpoint_dir(), folder, samples=[0], options=options)
+        export_network(pretrained_dir("ipnet_default"), folder, samples=[0], options=options)
         for mode in args.modes.split(","):
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             t0 = time.perf_counter()

@@ -9,14 +9,16 @@ from typing import Annotated, Optional
 import typer
 
 from ipnet_cosim.cli.app import app
+from ipnet_cosim.device.synapse import DEFAULT_SYNAPSE
 
 
 # the hardware options shared by export and finetune (one declaration, one help text)
 TileRows = Annotated[int, typer.Option(help="largest crossbar: rows")]
 TileCols = Annotated[int, typer.Option(help="largest crossbar: physical columns (a weight uses two)")]
-Synapse = Annotated[str, typer.Option(help="synapse technology: a preset (ideal | rram_1t1r | pcm | stt_mram; list them "
-                                           "with 'ipnet-cosim synapse') or a card file (.toml/.yaml/.json); it sets "
-                                           "the conductance range, levels and variation unless overridden below")]
+Synapse = Annotated[str, typer.Option(help="synapse technology of the chip: a preset (ideal | rram_1t1r | pcm | "
+                                           "stt_mram; list them with 'ipnet-cosim synapse') or a card file "
+                                           "(.toml/.yaml/.json); it sets the conductance range, levels, variation, "
+                                           "bit slices and wire resistance unless overridden below")]
 GMin = Annotated[Optional[float], typer.Option(help="override: smallest device conductance, S (default: the card's)")]
 GMax = Annotated[Optional[float], typer.Option(help="override: largest device conductance, S (default: the card's)")]
 Levels = Annotated[Optional[int], typer.Option(help="override: programmable levels per device, 0 = continuous "
@@ -26,16 +28,19 @@ Variation = Annotated[Optional[float], typer.Option(help="override: relative dev
 VariationS = Annotated[Optional[float], typer.Option(help="override: additive device-to-device variation sigma, S "
                                                           "(default: the card's)")]
 VariationKind = Annotated[str, typer.Option(help="lognormal | normal (of the relative variation)")]
-Slices = Annotated[int, typer.Option(help="bit slicing: cells per weight sign, each a base-levels digit combined by "
-                                          "mirrors of gain levels^s (e.g. 4 binary STT-MRAM cells: 15 magnitude "
-                                          "levels); 1: one cell per sign")]
+Slices = Annotated[Optional[int], typer.Option(help="bit slicing: cells per weight sign, each a base-levels digit "
+                                                    "combined by mirrors of gain levels^s (e.g. 4 binary STT-MRAM "
+                                                    "cells: 15 magnitude levels); default: the chip's (4 for a "
+                                                    "binary cell, else 1)")]
 VariationSeed = Annotated[int, typer.Option(help="seed of the exported chip's variation draws")]
-RWire = Annotated[float, typer.Option(help="wire resistance per cell segment along rows and columns, ohm")]
+RWire = Annotated[Optional[float], typer.Option(help="wire resistance per cell segment along rows and columns, ohm "
+                                                    "(default: the chip's, from the card's cell at 28 nm; 0 for the "
+                                                    "ideal card)")]
 RDriver = Annotated[float, typer.Option(help="row driver output resistance, ohm")]
 
 
 def _mapping_options(synapse, tile_rows, tile_cols, g_min, g_max, levels, variation, variation_s, variation_kind,
-                     variation_seed, r_wire, r_driver, wire_model="reduced", slices=1):
+                     variation_seed, r_wire, r_driver, wire_model="reduced", slices=None):
     from ipnet_cosim.device.synapse import synapse_card
     from ipnet_cosim.netlist_gen.mapping import MappingOptions
     overrides = {name: value for name, value in (("g_min_s", g_min), ("g_max_s", g_max),
@@ -45,21 +50,20 @@ def _mapping_options(synapse, tile_rows, tile_cols, g_min, g_max, levels, variat
         overrides["levels"] = levels or None
     if variation_kind != "lognormal":
         overrides["variation_kind"] = variation_kind
-    if slices != 1:
-        overrides["slices"] = slices
-    return MappingOptions.for_synapse(synapse_card(synapse), seed=variation_seed, conductance_overrides=overrides,
-                                      tile_rows=tile_rows, tile_cols=tile_cols, r_wire_ohm=r_wire,
-                                      r_driver_ohm=r_driver, wire_model=wire_model)
+    wires = {} if r_wire is None else {"r_wire_ohm": r_wire}
+    return MappingOptions.for_chip(synapse_card(synapse), slices=slices, seed=variation_seed,
+                                   conductance_overrides=overrides, tile_rows=tile_rows, tile_cols=tile_cols,
+                                   r_driver_ohm=r_driver, wire_model=wire_model, **wires)
 
 
 @app.command("export")
 def export_cmd(checkpoint: Path = typer.Argument(..., help="checkpoint folder or .pt file (ipnet-cosim train)"),
                out: Path = typer.Option(..., "--out", "-o", help="new export folder"),
                samples: str = typer.Option("0:10", help="test-set samples whose stimulus is exported, e.g. 0:10 or 3,5"),
-               synapse: Synapse = "ideal", tile_rows: TileRows = 128, tile_cols: TileCols = 128,
+               synapse: Synapse = DEFAULT_SYNAPSE, tile_rows: TileRows = 128, tile_cols: TileCols = 128,
                g_min: GMin = None, g_max: GMax = None, levels: Levels = None, variation: Variation = None,
-               variation_s: VariationS = None, variation_kind: VariationKind = "lognormal", slices: Slices = 1,
-               variation_seed: VariationSeed = 0, r_wire: RWire = 0.0, r_driver: RDriver = 0.0,
+               variation_s: VariationS = None, variation_kind: VariationKind = "lognormal", slices: Slices = None,
+               variation_seed: VariationSeed = 0, r_wire: RWire = None, r_driver: RDriver = 0.0,
                wire_model: str = typer.Option("reduced", help="with --r-wire: reduced (exact port equivalent of "
                                               "each tile, fast) | ladder (every wire segment, for validation)"),
                noise: Optional[str] = typer.Option(None, help="stimulus with sensor noise, KIND=LEVEL: "
@@ -105,10 +109,11 @@ def finetune_cmd(checkpoint: Path = typer.Argument(..., help="checkpoint folder 
                                                      "e.g. 10 keeps every MTJ below the card's t_max where it can)"),
                  firing: str = typer.Option("median", help="neuron firing while fine-tuning: median (u = 1/2, an "
                                             "idealisation) | stochastic (a fresh draw per neuron and step)"),
-                 synapse: Synapse = "ideal", tile_rows: TileRows = 128, tile_cols: TileCols = 128,
+                 grad_clip: float = typer.Option(1.0, help="gradient-norm clip of every step (as train)"),
+                 synapse: Synapse = DEFAULT_SYNAPSE, tile_rows: TileRows = 128, tile_cols: TileCols = 128,
                  g_min: GMin = None, g_max: GMax = None, levels: Levels = None, variation: Variation = None,
-                 variation_s: VariationS = None, variation_kind: VariationKind = "lognormal", slices: Slices = 1,
-                 variation_seed: VariationSeed = 0, r_wire: RWire = 0.0, r_driver: RDriver = 0.0) -> None:
+                 variation_s: VariationS = None, variation_kind: VariationKind = "lognormal", slices: Slices = None,
+                 variation_seed: VariationSeed = 0, r_wire: RWire = None, r_driver: RDriver = 0.0) -> None:
     """Fine-tune a checkpoint through its mapped crossbars (quantization, variation, exact IR drop); the new
     checkpoint records the hardware, and export warns when mapped with other options."""
     from rich.console import Console
@@ -118,7 +123,7 @@ def finetune_cmd(checkpoint: Path = typer.Argument(..., help="checkpoint folder 
                                variation_kind, variation_seed, r_wire, r_driver, slices=slices)
     metrics = finetune_hardware(checkpoint, out, options, epochs=epochs, lr=lr, batch_size=batch_size,
                                 variation=chips, seed=seed, t_max_penalty=t_max_penalty, log=console.log,
-                                progress_bar=True, firing=firing)
+                                progress_bar=True, firing=firing, grad_clip=grad_clip)
     console.print(f"[bold]wrote[/bold] {out.resolve()}: test accuracy through the crossbars (PyTorch hardware "
                   f"model, exported chip) {metrics['hardware_test_accuracy']:.3f}, plain {metrics['test_accuracy']:.3f}; "
                   f"junction excess over t_max {metrics['junction_excess_before']:.3g} -> "
@@ -265,52 +270,51 @@ def report_cmd(folder: Path = typer.Argument(..., help="simulated export folder 
 
 
 def _print_report_summary(console, report, paths) -> None:
-    from ipnet_cosim.energy.report_text import _ratio, _si
-    e, m = report["energy"], report["memory"]
+    from ipnet_cosim.energy.report_text import headline_rows
     console.print(f"[bold]wrote[/bold] {paths['html'].resolve()} (and report.json, report.md)")
     soa = report["soa"]
-    style = "green" if soa["within"] and soa["checked"] else "bold red"
-    console.print(f"  [{style}]safe operating area: {soa['verdict']}[/{style}]")
-    console.print(f"  energy per sample {_si(e['total']['value'], 'J')}; per spike "
-                  f"{_si(report['per_spike']['mean']['value'], 'J')} (mean)" if "mean" in report["per_spike"]
-                  else f"  energy per sample {_si(e['total']['value'], 'J')}; no spikes")
+    for name, value, _ in headline_rows(report):
+        style = "bold red" if name == "safe operating area" and not (soa["within"] and soa["checked"]) else ""
+        console.print(f"  [{style or 'default'}]{name}: {value}[/{style or 'default'}]", highlight=False)
     od = report.get("over_draws")
     if od is not None:
         console.print(f"  over {int(od['draws']['value'])} draws: accuracy {od['accuracy_mean']['value']:.3f} +- "
-                      f"{od['accuracy_std_over_draws']['value']:.3f}, energy per sample "
-                      f"{_si(od['energy_per_inference_mean']['value'], 'J')} +- "
-                      f"{_si(od['energy_per_inference_std_over_draws']['value'], 'J')}")
-    for c in m["paper_comparison"]:
-        console.print(f"  memory energy {c['arch']} / IPNet: {_ratio(c['ours']['value'])} (paper "
-                      f"{_ratio(c['paper']['value'])})")
+                      f"{od['accuracy_std_over_draws']['value']:.3f}")
     if "area" in report:
-        console.print(f"  {report['area']['note']}")
+        console.print(f"  area {report['area']['total']['value'] * 1e12:,.0f} um^2; {report['area']['note']}",
+                      highlight=False)
 
 
 @app.command("demo")
-def demo_cmd(out: Path = typer.Option(Path("results/demo"), "--out", "-o", help="folder of the whole run"),
-             samples: int = typer.Option(2, help="test samples simulated at circuit level"),
+def demo_cmd(ctx: typer.Context,
+             out: Path = typer.Option(Path("results/demo"), "--out", "-o", help="folder of the whole run"),
+             samples: int = typer.Option(0, help="test samples simulated at circuit level, spread over the classes "
+                                         "(0: one per class)"),
+             twin_samples: int = typer.Option(-1, help="test samples run by the PyTorch twin (-1: the whole test set; "
+                                              "0: none)"),
              workers: int = typer.Option(0, help="parallel ngspice processes (0: one per CPU)"),
              train: bool = typer.Option(False, help="train a fresh IPNet (~6 min on 2 cores) instead of the bundled "
                                         "checkpoint"),
              checkpoint: Optional[Path] = typer.Option(None, help="use this checkpoint folder instead of the bundled "
                                                        "one"),
-             synapse: Synapse = "ideal",
+             synapse: Synapse = DEFAULT_SYNAPSE,
              firing: str = typer.Option("stochastic", help="stochastic (the device: every neuron fires when H >= "
                                         "-ln u, recorded draws, seed 0, draw 0) | median (u = 1/2, an idealisation)")
              ) -> None:
-    """The whole pipeline on built-in defaults: checkpoint -> export -> ngspice -> energy/area report."""
+    """The whole pipeline on built-in defaults: the bundled checkpoint on the default chip -> export -> the PyTorch
+    twin over the whole test set and ngspice on one sample per class -> energy/area report."""
     import os
     from rich.console import Console
     from ipnet_cosim.device.draws import Firing
     from ipnet_cosim.device.errors import ConfigError
-    from ipnet_cosim.energy.report import build_report, write_report
+    from ipnet_cosim.energy.report import TWIN_FOLDER, build_report, write_report
+    from ipnet_cosim.models.datasets import DataConfig, class_spread, load_dataset
     from ipnet_cosim.netlist_gen.export import export_network
     from ipnet_cosim.netlist_gen.contract import ExportFiles, read_export
     from ipnet_cosim.netlist_gen.simulate import simulate_export
     console = Console(stderr=True)
-    if samples < 1:
-        raise typer.BadParameter("--samples must be >= 1")
+    if samples < 0:
+        raise typer.BadParameter("--samples must be >= 0 (0: one per class)")
     mode = Firing(firing, seed=0, draws=1)
     out.mkdir(parents=True, exist_ok=True)
     if checkpoint is not None and train:
@@ -318,25 +322,29 @@ def demo_cmd(out: Path = typer.Option(Path("results/demo"), "--out", "-o", help=
     if checkpoint is not None:
         from ipnet_cosim.models.checkpoint import resolve_checkpoint_path
         ck = resolve_checkpoint_path(checkpoint).parent
-        console.log(f"1/4 checkpoint {ck}")
+        console.log(f"1/5 checkpoint {ck}")
     elif train:
-        from ipnet_cosim.models.datasets import DataConfig
         from ipnet_cosim.models.network import NetworkConfig
         from ipnet_cosim.models.train import TrainConfig, train as train_fn
         ck = out / "checkpoint"
         if not (ck / "checkpoint.pt").is_file():
-            console.log("1/4 training the default IPNet")
+            console.log("1/5 training the default IPNet")
             train_fn(ck, NetworkConfig(n_classes=22), DataConfig(seed=0), TrainConfig(seed=0, threads=2),
                      progress_bar=True, log=console.log)
     else:
         from ipnet_cosim.models.checkpoint import bundled_checkpoint_dir
         ck = bundled_checkpoint_dir()
-        console.log(f"1/4 bundled checkpoint {ck} (see models/pretrained/README.md)")
+        console.log(f"1/5 bundled checkpoint {ck} (see models/pretrained/README.md)")
     export = out / "export"
     ck_file = ck / "checkpoint.pt"
     from ipnet_cosim.device.synapse import synapse_card
+    from ipnet_cosim.models.checkpoint import load_checkpoint
     from ipnet_cosim.netlist_gen.mapping import MappingOptions
-    options = MappingOptions.for_synapse(synapse_card(synapse))
+    options = MappingOptions.for_chip(synapse_card(synapse))
+    loaded = load_checkpoint(ck_file)
+    _, test = load_dataset(DataConfig.from_dict(loaded.data_config))
+    n_classes = len(set(int(c) for c in test.labels))
+    circuit_samples = class_spread(test.labels, samples or n_classes)
     if (export / ExportFiles.MANIFEST).is_file():
         from ipnet_cosim.device.fileio import sha256_file
         made = read_export(export).manifest
@@ -350,24 +358,48 @@ def demo_cmd(out: Path = typer.Option(Path("results/demo"), "--out", "-o", help=
                               f"another --out")
     _print_checkpoint_accuracy(console, ck_file)
     if not (export / ExportFiles.MANIFEST).is_file():
-        console.log(f"2/4 export: netlists, stimulus, manifest; synapse: {options.synapse.headline()}; neurons: "
-                    f"{mode.describe()}")
-        export_network(ck, export, samples=range(samples), options=options, progress=console.log, firing=mode)
+        console.log(f"2/5 export: netlists, stimulus, manifest; chip: {options.synapse.headline()}; "
+                    f"{options.conductance.slices} slice(s), wires {options.r_wire_ohm:.3g} ohm per cell segment; "
+                    f"neurons: {mode.describe()}")
+        export_network(ck, export, samples=circuit_samples, options=options, progress=console.log,
+                       notify=lambda msg: console.print(f"[yellow]{msg}[/yellow]"), firing=mode)
     else:
-        console.log(f"2/4 export exists: {export}")
-    console.log(f"3/4 ngspice, layer by layer, {samples} samples (cached units are reused)")
+        console.log(f"2/5 export exists: {export}")
+    n_twin = len(test.labels) if twin_samples < 0 else min(twin_samples, len(test.labels))
+    if n_twin:
+        console.log(f"3/5 the PyTorch twin over {n_twin} test samples (computed, no circuit)")
+        twin = simulate_export(export, samples=list(range(n_twin)), out=export / TWIN_FOLDER, simulator="twin",
+                               compare=False, energy=False, progress=True,
+                               notify=lambda msg: console.print(f"[yellow]{msg}[/yellow]"))
+        ts = twin["summary"]
+        console.log(f"   twin accuracy {ts['circuit_accuracy']:.3f} (95 % interval {ts['circuit_accuracy_ci95'][0]:.2f}-"
+                    f"{ts['circuit_accuracy_ci95'][1]:.2f}) over {ts['samples']} samples")
+    console.log(f"4/5 ngspice, layer by layer, {len(circuit_samples)} samples over "
+                f"{len({int(test.labels[i]) for i in circuit_samples})} classes (cached units are reused)")
     n_workers = workers or max(1, len(os.sched_getaffinity(0)))
     manifest_units = {u.name for u in read_export(export).manifest.units}
-    result = simulate_export(export, samples=list(range(samples)), workers=n_workers, progress=True, plots=1,
+    result = simulate_export(export, samples=circuit_samples, workers=n_workers, progress=True, plots=1,
                              waveform_units=[u for u in (DEMO_WAVEFORM_UNIT,) if u in manifest_units],
                              notify=lambda msg: console.print(f"[yellow]{msg}[/yellow]"))
     s = result["summary"]
-    console.log(f"   spikes equal to PyTorch in every layer: {s.get('all_spikes_equal')}; classes agree "
+    console.log(f"   spikes equal to the twin in every layer: {s.get('all_spikes_equal')}; classes agree "
                 f"{s.get('classes_agree')}/{s['samples']} (neurons: {s['firing_note']})")
-    console.log("4/4 energy and area report")
-    report, data = build_report(export)
+    console.log("5/5 energy and area report")
+    report, data = build_report(export, command=_command_line(ctx))
     paths = write_report(report, data, out / "report")
     _print_report_summary(console, report, paths)
+
+
+def _command_line(ctx: typer.Context) -> str:
+    """The command as a user would type it: the command path and every option that differs from its default."""
+    parts = [ctx.command_path]
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name)
+        if value is None or value == param.default or not param.opts:
+            continue
+        flag = max(param.opts, key=len)
+        parts += [flag] if value is True else [flag, str(value)]
+    return " ".join(parts)
 
 
 def _print_checkpoint_accuracy(console, ck_file: Path) -> None:

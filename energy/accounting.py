@@ -24,6 +24,14 @@ Inputs are what ``ipnet-cosim simulate`` writes (``sim/energy_sample_<i>.npz``, 
   reads ``v(st)`` for free.
 * **reset** (computed): a fired neuron is switched back by a current pulse ``i_reset`` through ``R_AP`` for
   the card's ``t_reset_s``: ``i_reset^2 R_AP t_reset`` per spike; the netlist clears the state ideally.
+* **periphery switching** (computed): every row pulse switches its driver, whose gates (sized for the row's peak
+  current, :func:`~ipnet_cosim.energy.area.tile_widths`) are charged and discharged once:
+  ``pulses x n_drv m(I_row) W_min C_g v_dd^2`` (pulses counted from the simulated input spikes; the row wire's
+  own capacitance is not counted).
+* **periphery leakage** (computed): the off-current of every sized periphery transistor (row drivers, column
+  sense, mirror outputs) from the supply for the whole inference: ``sum m W_min I_off v_dd n_steps t_step``.
+  Both move with G_max, the read voltage, the tile size and the drive ceiling (28 nm figures:
+  :mod:`~ipnet_cosim.device.interconnect`).
 
 The assumptions of the computed categories live in :class:`PeripheryAssumptions`, each with its source.
 
@@ -48,11 +56,17 @@ from typing import Any
 import numpy as np
 
 from ipnet_cosim.device.errors import ConfigError
+from ipnet_cosim.device.interconnect import INTERCONNECT_28NM
+from ipnet_cosim.energy.area import tile_widths
+from ipnet_cosim.energy.area_layers import manifest_currents
 from ipnet_cosim.energy.quantity import figure
 from ipnet_cosim.netlist_gen.contract import (EXPORT_TAG, Export, ExportManifest, ForeignResultsError, SimFiles,
                                               SimulationResults, read_export, read_results)
+from ipnet_cosim.netlist_gen.mapping import row_levels_v
+from ipnet_cosim.netlist_gen.sim_inputs import load_frames
 
-CATEGORIES = ("input_drivers", "crossbar_read", "neuron_heating", "mirror_supply", "spike_read", "reset")
+CATEGORIES = ("input_drivers", "crossbar_read", "neuron_heating", "mirror_supply", "spike_read", "reset",
+              "periphery_switching", "periphery_leakage")
 SIMULATED = ("input_drivers", "crossbar_read", "neuron_heating")
 PORT_COMPUTED = ("input_drivers", "crossbar_read")      # computed when the crossbar ran as its port model
 
@@ -197,6 +211,7 @@ def energy_breakdown(data: SimulationData, assumptions: PeripheryAssumptions = P
             return ("computed" if twin else "simulated"), sim_src
         return "computed", "computed: " + _formula(c)
 
+    periphery = _Periphery(data, v_dd)
     totals = {c: 0.0 for c in CATEGORIES}
     layers_out, units_out, spike_energies = [], [], []
     neuron_energy: dict[str, np.ndarray] = {}
@@ -216,8 +231,12 @@ def energy_breakdown(data: SimulationData, assumptions: PeripheryAssumptions = P
             cat["input_drivers"] += rd.sum()
             cat["crossbar_read"] += (src - rd).sum()
             unit_e += src.sum(axis=1)
+            switching, leakage = periphery.unit_energies(layer, units, s)       # [units] each
+            cat["periphery_switching"] += switching.sum()
+            cat["periphery_leakage"] += leakage.sum()
+            unit_periphery = switching + leakage
             if layer.is_readout:
-                readout_j += src.sum()
+                readout_j += src.sum() + unit_periphery.sum()
                 continue
             heat, charge = e[f"{name}_neuron_j"], e[f"{name}_neuron_charge_c"]     # [T, neurons]
             fired = data.spikes[s][f"circuit_{name}"].astype(bool)
@@ -240,7 +259,7 @@ def energy_breakdown(data: SimulationData, assumptions: PeripheryAssumptions = P
             for k, u in enumerate(units):
                 idx = np.asarray(u.neurons)
                 share = q[idx] / q[idx].sum() if q[idx].sum() > 0 else np.full(idx.size, 1.0 / idx.size)
-                own[idx] += src[k].sum() * share
+                own[idx] += (src[k].sum() + unit_periphery[k]) * share
             neuron_energy[name] = neuron_energy.get(name, 0.0) + own / n_samples
             n_fired = fired.sum(axis=0)
             spike_energies += list(np.repeat(own[n_fired > 0] / n_fired[n_fired > 0], n_fired[n_fired > 0]))
@@ -297,8 +316,55 @@ def energy_breakdown(data: SimulationData, assumptions: PeripheryAssumptions = P
     }
 
 
+class _Periphery:
+    """The sized periphery of an export's units and its switching and leakage energy per sample (formulas in the
+    module docstring)."""
+
+    def __init__(self, data: SimulationData, v_dd: float) -> None:
+        man = data.manifest
+        self.data = data
+        self.currents = manifest_currents(man.to_dict())
+        self.e_gate_j = INTERCONNECT_28NM.gate_cap_f_per_m * INTERCONNECT_28NM.min_width_m * v_dd ** 2
+        latency_s = man.timing.n_steps * man.timing.t_step_s
+        self.e_leak_j = INTERCONNECT_28NM.i_off_a_per_m * INTERCONNECT_28NM.min_width_m * v_dd * latency_s
+        _, frames, _ = load_frames(data.export, list(data.samples))
+        n_steps = man.timing.n_steps
+        self.frames = {s: frames[k].reshape(n_steps, -1) for k, s in enumerate(data.samples)}
+        self.previous = {layer.index: prev for prev, layer in zip((None, *man.layers[:-1]), man.layers)}
+        self._units: dict[str, tuple[np.ndarray, float]] = {}
+
+    def _sized(self, u) -> tuple[np.ndarray, float]:
+        """Per row of unit ``u``: its driver's width (minimum widths); and the unit's total periphery width."""
+        if u.name not in self._units:
+            sized = [tile_widths(t.size[0], t.size[1], self.currents) for t in u.tiles]
+            per_row = np.concatenate([np.full(t.rows, t.row_driver) for t in sized])
+            if per_row.size != len(u.rows):          # rows not split as the tiles: price every row as the widest
+                per_row = np.full(len(u.rows), max(t.row_driver for t in sized))
+            self._units[u.name] = (per_row, float(sum(t.total for t in sized)))
+        return self._units[u.name]
+
+    def unit_energies(self, layer, units, sample: int) -> tuple[np.ndarray, np.ndarray]:
+        """Switching and leakage energy of each of ``units`` in ``sample``, J."""
+        prev = self.previous[layer.index]
+        spikes_in = (self.frames[sample] if prev is None
+                     else self.data.spikes[sample][f"circuit_{prev.name}"])
+        switching = np.zeros(len(units))
+        leakage = np.zeros(len(units))
+        for k, u in enumerate(units):
+            per_row, total = self._sized(u)
+            pulses = np.count_nonzero(row_levels_v(np.asarray(u.rows), spikes_in, 1.0), axis=0)
+            switching[k] = float((pulses * per_row).sum()) * self.e_gate_j
+            leakage[k] = total * self.e_leak_j
+        return switching, leakage
+
+
 def _formula(category: str) -> str:
     return {
+        "periphery_switching": "row pulses (from the simulated input spikes) x n_drv m(I_row) W_min C_g v_dd^2: the "
+                               "row driver's gates, sized for the row's peak current v_read cols G_max (28 nm: PTM 32 "
+                               "nm LP gate capacitance and on-current per width, DNN+NeuroSim's W_min)",
+        "periphery_leakage": "sum over the sized periphery (row drivers, column sense, mirror outputs) of m W_min I_off "
+                             "v_dd x n_steps t_step (PTM 32 nm LP off-current per width, 300 K)",
         "mirror_supply": "v_dd * integral |i_neuron| dt - neuron heating (charge simulated, v_dd from the device "
                          "card's drive section; not clipped)",
         "spike_read": "steps x neurons x v_read^2 / R t_read (R_AP in a step with a spike, R_P otherwise; card + "

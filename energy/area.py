@@ -55,21 +55,25 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, fields
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from ipnet_cosim.device.card import DeviceCard, MTJParams
 from ipnet_cosim.device.errors import ConfigError
+from ipnet_cosim.device.interconnect import INTERCONNECT_28NM
+from ipnet_cosim.device.interconnect import SOURCES as INTERCONNECT_SOURCES
 from ipnet_cosim.device.synapse import SynapseCard
 from ipnet_cosim.energy.area_data import (CITATION_KEYS, DATA_UNITS, DEFAULT_AREA_DATA, AreaData, AreaFigure,  # noqa: F401
                                           _data, load_area_data, parse_area_data)
 from ipnet_cosim.energy.quantity import Quantity
 
 __all__ = ["AreaData", "AreaFigure", "AreaReport", "COMPONENTS", "CrossbarAreaModel", "LayerArea", "LayerCounts",
-           "NEURON_TERMS", "NeuronCellArea", "NeuronCellModel", "NeuronClaimCheck", "PeripheralAreas",
+           "NEURON_TERMS", "NeuronCellArea", "NeuronCellModel", "NeuronClaimCheck", "PeripheralAreas", "PeripheryCurrents",
            "compare_neuron_claim", "crossbar_cell_area", "layer_area", "layer_counts", "load_area_data", "manifest_synapse",
-           "network_area", "neuron_cell_area", "parse_area_data", "peripheral_areas", "transistor_footprint"]
+           "network_area", "neuron_cell_area", "parse_area_data", "peripheral_areas", "sized_periphery",
+           "TileWidths", "tile_widths", "transistor_footprint"]
 
 CELL_KINDS = ("1T1R", "0T1R")
+SIZINGS = ("currents", "fixed")
 #: layer components, in stacking order (keys of :meth:`AreaReport.breakdown_m2`)
 COMPONENTS = ("crossbar_cells", "row_drivers", "column_sense", "mirror_outputs", "neurons")
 #: neuron cell terms, in order (keys of :attr:`NeuronCellArea.terms`)
@@ -170,8 +174,15 @@ class CrossbarAreaModel:
            "a diode-connected mirror input (one transistor); the mirror output leg is counted separately")
     sense_width_multiple: float = _rule(4.0, "the clamp and mirror input carry the whole column current; "
                                              "4x the minimum width, matched to the mirror output")
+    sizing: str = _rule(
+        "currents", "row drivers, column sense and mirror outputs are sized from the peak currents the chip implies "
+                    "(PeripheryCurrents: G_max, the read voltage, each tile's rows and columns, the drive ceiling) by "
+                    "the 28 nm width-per-current rule of ipnet_cosim.device.interconnect; 'fixed' uses the width "
+                    "multiples above whatever the currents")
 
     def __post_init__(self) -> None:
+        if self.sizing not in SIZINGS:
+            raise ConfigError(f"CrossbarAreaModel.sizing {self.sizing!r} is unknown; use one of {', '.join(SIZINGS)}")
         if self.cell_kind not in CELL_KINDS:
             raise ConfigError(f"CrossbarAreaModel.cell_kind {self.cell_kind!r} is unknown; use one of "
                               f"{', '.join(CELL_KINDS)}")
@@ -429,6 +440,98 @@ def peripheral_areas(data: AreaData | None = None, model: CrossbarAreaModel = Cr
                                "one leg per column end; NeuronCellModel.mirror_output_width_multiple"),
     )
 
+
+
+@dataclass(frozen=True)
+class PeripheryCurrents:
+    """The peak currents the periphery of a chip must carry (SI), and the rule that sizes a device for one.
+
+    Worst case of any programmed weights: every cell of a row (column) at ``g_max_s`` under the read voltage::
+
+        I_row(cols) = v_read cols G_max          one row driver (a PMOS pull-up sources it)
+        I_col(rows) = v_read rows G_max          one column's clamp and mirror input (NMOS)
+        I_leg       = min(I_col, I_drive_max)     one mirror output leg; the bounded drive clips the neuron
+                                                  current at its ceiling (None: no ceiling)
+        m(I)        = max(1, I / (J_on W_min))    width multiple (ipnet_cosim.device.interconnect)
+
+    Attributes:
+        g_max_s: the chip's largest device conductance, S.
+        v_read_v: read voltage of an input spike, V.
+        i_drive_max_a: the neuron drive's current ceiling, A (None: an ideal, unbounded drive).
+    """
+
+    g_max_s: float
+    v_read_v: float
+    i_drive_max_a: float | None = None
+
+    def row_a(self, cols: int) -> float:
+        return self.v_read_v * cols * self.g_max_s
+
+    def column_a(self, rows: int) -> float:
+        return self.v_read_v * rows * self.g_max_s
+
+    def leg_a(self, rows: int) -> float:
+        i_col = self.column_a(rows)
+        return i_col if self.i_drive_max_a is None else min(i_col, self.i_drive_max_a)
+
+    def describe(self) -> str:
+        ceiling = "none (ideal drive)" if self.i_drive_max_a is None else f"{self.i_drive_max_a * 1e6:.4g} uA"
+        return (f"G_max {self.g_max_s * 1e6:.4g} uS, v_read {self.v_read_v:g} V, drive ceiling {ceiling}; "
+                f"I_row = v_read cols G_max, I_col = v_read rows G_max, I_leg = min(I_col, ceiling); "
+                f"m(I) = max(1, I / (J_on W_min)) with J_on (PMOS {INTERCONNECT_28NM.j_on_pmos_a_per_m * 1e-6 * 1e6:.4g} "
+                f"uA/um, NMOS {INTERCONNECT_28NM.j_on_nmos_a_per_m * 1e-6 * 1e6:.4g} uA/um) and W_min "
+                f"{INTERCONNECT_28NM.min_width_m * 1e9:g} nm: {SIZING_SOURCE}")
+
+
+SIZING_SOURCE = (f"{INTERCONNECT_SOURCES['j_on_pmos_a_per_m']}; {INTERCONNECT_SOURCES['j_on_nmos_a_per_m']}; "
+                 f"{INTERCONNECT_SOURCES['min_width_features']}")
+
+
+@dataclass(frozen=True)
+class TileWidths:
+    """The sized periphery of one row tile, in minimum transistor widths (``m(I)`` per device times the count)."""
+
+    row_driver: float        # one row driver (n_drv transistors of width m(I_row))
+    column_sense: float      # one column end's clamp and mirror input (n_sense transistors of width m(I_col))
+    mirror_output: float     # one mirror output leg (one transistor of width m(I_leg))
+    rows: int
+    cols: int
+
+    @property
+    def total(self) -> float:
+        """Every periphery transistor of the tile: rows drivers + cols (sense + leg)."""
+        return self.rows * self.row_driver + self.cols * (self.column_sense + self.mirror_output)
+
+
+def tile_widths(rows: int, cols: int, currents: PeripheryCurrents,
+                model: CrossbarAreaModel = CrossbarAreaModel()) -> TileWidths:
+    """The periphery of a ``rows x cols`` tile sized for its peak currents (:class:`PeripheryCurrents`)."""
+    ic = INTERCONNECT_28NM
+    return TileWidths(row_driver=model.row_driver_transistors * ic.width_multiple(currents.row_a(cols), pmos=True),
+                      column_sense=model.sense_transistors * ic.width_multiple(currents.column_a(rows)),
+                      mirror_output=ic.width_multiple(currents.leg_a(rows)), rows=rows, cols=cols)
+
+
+def sized_periphery(tiles: Sequence[tuple[int, int]], currents: PeripheryCurrents, a_t: Quantity,
+                    model: CrossbarAreaModel = CrossbarAreaModel()) -> dict[str, Quantity]:
+    """Row drivers, column sense and mirror outputs of ``tiles`` ([rows, physical columns] each), every device
+    sized for its peak current (:func:`tile_widths`), m^2 per component (keys of :data:`COMPONENTS`)."""
+    sized = [tile_widths(rows, cols, currents, model) for rows, cols in tiles]
+    sums = {"row_drivers": sum(t.rows * t.row_driver for t in sized),
+            "column_sense": sum(t.cols * t.column_sense for t in sized),
+            "mirror_outputs": sum(t.cols * t.mirror_output for t in sized)}
+    widest = {"row_drivers": max(t.row_driver / model.row_driver_transistors for t in sized),
+              "column_sense": max(t.column_sense / model.sense_transistors for t in sized),
+              "mirror_outputs": max(t.mirror_output for t in sized)}
+    symbols = {"row_drivers": "sum_tiles rows n_drv m(I_row)", "column_sense": "sum_tiles cols n_sense m(I_col)",
+               "mirror_outputs": "sum_tiles cols m(I_leg)"}
+    rule = currents.describe()
+    return {k: Quantity(sums[k] * a_t.value, "m^2", "computed",
+                        f"{k} = {symbols[k]} A_T = {sums[k]:.6g} minimum widths x {a_t.value:.4g} m^2 (widest device "
+                        f"{widest[k]:.3g} x minimum); sized from the currents: {rule}",
+                        "saturated on-current per width: the narrowest device that can carry the peak current (a "
+                        "triode switch with little drop would be wider)")
+            for k in sums}
 
 
 _LAYER_NAMES = ("AreaReport", "LayerArea", "LayerCounts", "layer_area", "layer_counts", "manifest_synapse",

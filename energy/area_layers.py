@@ -9,9 +9,11 @@ from typing import Any, Mapping, Sequence
 
 from ipnet_cosim.device.card import DeviceCard, MTJParams
 from ipnet_cosim.device.errors import ConfigError
-from ipnet_cosim.device.synapse import SynapseCard, default_synapse
-from ipnet_cosim.energy.area import (COMPONENTS, UM2_PER_M2, CrossbarAreaModel, NeuronCellArea, NeuronCellModel, _data,
-                                     neuron_cell_area, peripheral_areas)
+from ipnet_cosim.device.synapse import SynapseCard, ideal_synapse
+from ipnet_cosim.energy.area import (COMPONENTS, UM2_PER_M2, CrossbarAreaModel, NeuronCellArea, NeuronCellModel,
+                                     PeripheryCurrents, neuron_cell_area, peripheral_areas, sized_periphery,
+                                     transistor_footprint)
+from ipnet_cosim.energy.area_data import load_area_data
 from ipnet_cosim.energy.area_data import AreaData
 from ipnet_cosim.energy.quantity import Quantity
 from ipnet_cosim.netlist_gen.contract import UNIT_KINDS
@@ -147,7 +149,7 @@ def layer_area(layer: Mapping[str, Any], units: Sequence[Mapping[str, Any]], *,
                card: DeviceCard | MTJParams | None = None, data: AreaData | None = None,
                neuron_model: NeuronCellModel = NeuronCellModel(),
                crossbar_model: CrossbarAreaModel = CrossbarAreaModel(),
-               synapse: SynapseCard | None = None) -> LayerArea:
+               synapse: SynapseCard | None = None, currents: PeripheryCurrents | None = None) -> LayerArea:
     """Area of one manifest layer (formulas in the module docstring).
 
     Args:
@@ -156,8 +158,10 @@ def layer_area(layer: Mapping[str, Any], units: Sequence[Mapping[str, Any]], *,
         card: device card of this layer's neurons (diameter_m); default ``DeviceCard()``.
         data, neuron_model, crossbar_model: figures and rules.
         synapse: the synapse card whose cell prices a crossbar device (None: the cited 1T1R cell).
+        currents: the chip's peak currents; with ``crossbar_model.sizing`` "currents" the row drivers, column sense
+            and mirror outputs are sized from them (None: the fixed width multiples).
     """
-    data = _data(data)
+    data = data if data is not None else load_area_data()
     counts = layer_counts(layer, units)
     per = peripheral_areas(data, crossbar_model, neuron_model, synapse)
     kind = layer["unit"]
@@ -175,6 +179,9 @@ def layer_area(layer: Mapping[str, Any], units: Sequence[Mapping[str, Any]], *,
         "neurons": (times(counts.neurons, cell.core, "neurons", "N_neu (A_neuron - A_mirror)") if cell is not None
                     else Quantity(0.0, "m^2", "computed", "integrate (readout) layer: no neurons")),
     }
+    if currents is not None and crossbar_model.sizing == "currents":
+        tiles = [(int(t["size"][0]), int(t["size"][1])) for u in units for t in u["tiles"]]
+        components.update(sized_periphery(tiles, currents, transistor_footprint(data, neuron_model), crossbar_model))
     total = Quantity(sum(q.value for q in components.values()), "m^2", "computed",
                      f"{layer.get('name')}: " + " + ".join(COMPONENTS))
     return LayerArea(int(layer.get("index", -1)), str(layer.get("name")), kind, counts, components, total, cell)
@@ -210,7 +217,7 @@ def network_area(manifest: Mapping[str, Any], *, data: AreaData | None = None,
     Raises:
         ConfigError: the manifest lacks layers/units or is inconsistent (the message names the layer).
     """
-    data = _data(data)
+    data = data if data is not None else load_area_data()
     if not isinstance(manifest, Mapping) or not isinstance(manifest.get("layers"), Sequence) \
             or not manifest["layers"]:
         raise ConfigError("manifest has no 'layers'; pass the dict of an export's manifest.json")
@@ -219,6 +226,7 @@ def network_area(manifest: Mapping[str, Any], *, data: AreaData | None = None,
         raise ConfigError("manifest has no 'units'; pass the dict of an export's manifest.json")
     if synapse is None:
         synapse = manifest_synapse(manifest)
+    currents = manifest_currents(manifest) if crossbar_model.sizing == "currents" else None
     layers = []
     for layer in manifest["layers"]:
         if not isinstance(layer, Mapping) or "index" not in layer:
@@ -226,7 +234,7 @@ def network_area(manifest: Mapping[str, Any], *, data: AreaData | None = None,
         units = [u for u in all_units if isinstance(u, Mapping) and u.get("layer") == layer["index"]]
         layer_card = card if card is not None else _layer_card(manifest, str(layer.get("unit")))
         layers.append(layer_area(layer, units, card=layer_card, data=data, neuron_model=neuron_model,
-                                 crossbar_model=crossbar_model, synapse=synapse))
+                                 crossbar_model=crossbar_model, synapse=synapse, currents=currents))
     total = Quantity(sum(la.total.value for la in layers), "m^2", "computed",
                      "sum of layer areas: " + " + ".join(la.name for la in layers))
     return AreaReport(tuple(layers), total)
@@ -242,5 +250,19 @@ def manifest_synapse(manifest: Mapping[str, Any]) -> SynapseCard:
     options = manifest.get("mapping_options") if isinstance(manifest, Mapping) else None
     data = options.get("synapse") if isinstance(options, Mapping) else None
     if data is None:
-        return default_synapse()
+        return ideal_synapse()
     return SynapseCard.from_dict(data, origin="manifest mapping_options.synapse")
+
+
+def manifest_currents(manifest: Mapping[str, Any]) -> PeripheryCurrents:
+    """The peak-current inputs of an export's periphery: G_max of its mapping (1 mS, the ideal card's, for exports
+    without one), the read voltage of its device card and, with the bounded drive, the drive's ceiling."""
+    options = manifest.get("mapping_options") if isinstance(manifest, Mapping) else None
+    conductance = options.get("conductance") if isinstance(options, Mapping) else None
+    g_max = conductance.get("g_max_s") if isinstance(conductance, Mapping) else None
+    card = _layer_card(manifest, "heat")
+    bounded = isinstance(manifest.get("network_config"), Mapping) and \
+        manifest["network_config"].get("drive", "ideal") == "bounded"
+    return PeripheryCurrents(g_max_s=float(g_max) if isinstance(g_max, (int, float)) else 1e-3,
+                             v_read_v=card.timing.v_read_v,
+                             i_drive_max_a=card.drive_i_max_a if bounded else None)

@@ -95,7 +95,8 @@ def check_in_browser(report_html: str | Path, png: str | Path | None = None) -> 
     layout = json.loads(html_mod.unescape(m.group(1)))
     layout["screen"] = [SCREEN_W, SCREEN_H]
     soa_bottom = next((v for k, v in layout["tables"].items() if k.startswith("Safe operating area")), None)
-    layout["summary_and_soa_in_first_screen"] = bool("Summary" in layout["tables"] and soa_bottom is not None
+    first = layout["tables"].get("At a glance", layout["tables"].get("Summary"))
+    layout["summary_and_soa_in_first_screen"] = bool(first is not None and first <= SCREEN_H and soa_bottom is not None
                                                       and soa_bottom <= SCREEN_H)
     return layout
 

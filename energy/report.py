@@ -27,10 +27,12 @@ from typing import Any, Mapping, Sequence
 
 from ipnet_cosim.device.draws import MEDIAN_NOTE
 from ipnet_cosim.device.errors import ConfigError
+from ipnet_cosim.device.statistics import wilson_interval
 from ipnet_cosim.energy import memory as mem
 from ipnet_cosim.energy.accounting import PeripheryAssumptions, SimulationData, energy_breakdown, load_simulation
 from ipnet_cosim.energy.draws import over_draws
 from ipnet_cosim.energy.quantity import PROVENANCES, Quantity, figure
+from ipnet_cosim.netlist_gen.contract import read_results
 
 SCHEMA_PATH = Path(__file__).parent / "data" / "report.schema.json"
 REPORT_FORMAT = "ipnet-cosim-report"
@@ -46,7 +48,8 @@ OUTSIDE_SOA_NOTE = ("from an operating point OUTSIDE the device card's safe oper
 def build_report(folder: str | Path, *, sim: str | Path | None = None,
                  assumptions: PeripheryAssumptions = PeripheryAssumptions(), technology: str | None = None,
                  bits_per_value: int = mem.DEFAULT_BITS_PER_VALUE, technology_table: str | Path | None = None,
-                 area: bool = True) -> tuple[dict[str, Any], SimulationData]:
+                 area: bool = True, twin: str | Path | None = None,
+                 command: str | None = None) -> tuple[dict[str, Any], SimulationData]:
     """The report of a simulated export as a JSON-ready dict (and the loaded simulation).
 
     Args:
@@ -57,6 +60,9 @@ def build_report(folder: str | Path, *, sim: str | Path | None = None,
         bits_per_value: state precision of the baselines, bits.
         technology_table: another technology table (JSON, same schema, every figure cited).
         area: include the area model.
+        twin: a twin run of the same export over many test samples (``simulate --simulator twin --out``; default
+            ``<folder>/sim_twin`` when it exists): its accuracy heads the report beside the circuit's.
+        command: the command that produced the run (recorded in the provenance; default: ``ipnet-cosim report``).
     """
     data = load_simulation(folder, sim)
     man = data.manifest
@@ -154,6 +160,8 @@ def build_report(folder: str | Path, *, sim: str | Path | None = None,
     if area:
         report["area"] = _area_section(man.to_dict())
     report["synapse"] = _synapse_section(man.options(), report)
+    report["headline"] = headline_section(data, twin if twin is not None else _default_twin(data), report)
+    report["provenance"].update(_run_provenance(data, command))
     report["summary"] = _summary(report)
     check_figures(report)
     validate_report(report)
@@ -264,6 +272,108 @@ def _references(energy: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+TWIN_FOLDER = "sim_twin"
+PAPER_FLAG_FACTOR = 2.0
+
+
+def _default_twin(data: SimulationData) -> Path | None:
+    folder = data.folder / TWIN_FOLDER
+    return folder if (folder / "results.json").is_file() and folder.resolve() != data.sim.resolve() else None
+
+
+def _run_provenance(data: SimulationData, command: str | None) -> dict[str, str]:
+    """The command, the simulation's date (from its results, so that the report stays a function of the run) and the
+    hashes a reader needs to name the run."""
+    prov = data.results.provenance
+    return {"command": command or f"ipnet-cosim report {data.folder}",
+            "date_utc": str(prov.get("date_utc", "not recorded (simulated before dates were recorded)"))}
+
+
+def headline_section(data: SimulationData, twin: str | Path | None, report: Mapping[str, Any]) -> dict[str, Any]:
+    """The first screen: the network in one line, accuracy of the twin over the test set beside the circuit on its
+    samples (count, interval, classes covered, agreement), latency and power per inference, and the paper
+    comparison with every figure more than :data:`PAPER_FLAG_FACTOR` from the paper's flagged with its reason."""
+    man = data.manifest
+    per = data.results.per_sample
+    n = len(per)
+    classes = sorted({int(e["label"]) for e in per})
+    disagree = sorted({int(e["label"]) for e in per if e.get("classes_agree") is False})
+    kind = sim_kind(data.results.provenance)
+    correct = sum(e["circuit_class"] == e["label"] for e in per)
+    lo, hi = wilson_interval(correct, n)
+    circuit_src = (f"{kind}: {data.results.provenance.get('simulator', 'ngspice')}, {n} samples of {data.folder.name} "
+                   f"covering {len(classes)} of {len(man.class_names)} classes")
+    out: dict[str, Any] = {
+        "network": _network_line(man),
+        "circuit": {"accuracy": figure(correct / n, "1", kind, circuit_src),
+                    "ci95_low": figure(lo, "1", "computed", f"Wilson 95 % interval over {n} samples"),
+                    "ci95_high": figure(hi, "1", "computed", f"Wilson 95 % interval over {n} samples"),
+                    "samples": figure(n, "1", "computed", circuit_src),
+                    "classes": figure(len(classes), "1", "computed", "distinct labels among the circuit's samples")},
+    }
+    if "classes_agree" in data.results.summary:
+        out["agreement"] = {
+            "samples_agreeing": figure(int(data.results.summary["classes_agree"]), "1", "computed",
+                                       "samples whose circuit class equals the PyTorch twin's (same draws)"),
+            "classes_all_agreeing": figure(len(classes) - len(disagree), "1", "computed",
+                                           "classes whose every circuit sample agrees with the twin"),
+            "all_spikes_equal": bool(data.results.summary.get("all_spikes_equal", False))}
+        layers = data.results.summary.get("layers", [])
+        if layers and all("mismatches_outside_tolerance" in layer for layer in layers):
+            out["agreement"]["differing_neuron_steps"] = figure(
+                sum(int(layer["mismatches"]) for layer in layers), "1", "computed",
+                "neuron-steps whose circuit spike differs from the twin's, all layers and samples")
+            out["agreement"]["outside_contract"] = figure(
+                sum(int(layer["mismatches_outside_tolerance"]) for layer in layers), "1", "computed",
+                "of them, neuron-steps whose hazard lies beyond the agreement contract's margin from the threshold")
+    if twin is not None:
+        t = read_results(Path(twin), data.export)
+        tn = len(t.per_sample)
+        tc = sum(e["circuit_class"] == e["label"] for e in t.per_sample)
+        tlo, thi = wilson_interval(tc, tn)
+        src = (f"computed: the PyTorch twin (simulate --simulator twin) of the same export, {tn} test samples "
+               f"({Path(twin).name}); neurons: {t.summary.get('firing_note', MEDIAN_NOTE)}")
+        out["twin"] = {"accuracy": figure(tc / tn, "1", "computed", src),
+                       "ci95_low": figure(tlo, "1", "computed", f"Wilson 95 % interval over {tn} samples"),
+                       "ci95_high": figure(thi, "1", "computed", f"Wilson 95 % interval over {tn} samples"),
+                       "samples": figure(tn, "1", "computed", src)}
+    latency = man.timing.n_steps * man.timing.t_step_s
+    e = report["energy"]["total"]["value"]
+    out["latency"] = figure(latency, "s", "computed", f"n_steps x t_step = {man.timing.n_steps} x "
+                            f"{man.timing.t_step_s:g} s (the network's time steps, one inference)")
+    out["power"] = figure(e / latency, "W", "computed", "energy per inference / latency (mean over the samples)")
+    out["paper"] = _paper_flags(report)
+    return out
+
+
+def _network_line(man) -> str:
+    layers = man.layers
+    hidden = {layer.index for layer in man.hidden_layers}
+    neurons = sum(len(u.neurons) for u in man.units if u.layer in hidden)
+    devices = sum(int(layer.devices) for layer in layers)
+    tiles = sum(int(layer.tiles) for layer in layers)
+    kinds = ", ".join(f"{layer.name} {layer.type}" for layer in layers)
+    return (f"{len(layers)} layers ({kinds}); {neurons:,} MTJ neurons; {devices:,} crossbar devices in {tiles:,} "
+            f"tiles; {man.timing.n_steps} time steps")
+
+
+def _paper_flags(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Ours beside the paper's figures; ``flag`` when they differ by more than :data:`PAPER_FLAG_FACTOR`, with the
+    reason (the memory-ratio explanations of the memory section); ``idealised`` when the synapse is not a device."""
+    syn = report.get("synapse", {})
+    out = []
+    for c in report["memory"].get("paper_comparison", []):
+        ratio = c["ours"]["value"] / c["paper"]["value"]
+        flag = ratio > PAPER_FLAG_FACTOR or ratio < 1 / PAPER_FLAG_FACTOR
+        notes = report["memory"].get("explanations", [])
+        own = [x for x in notes if x.startswith(f"{c['arch']}:")]
+        cross = [x for x in notes if x.startswith("3D CNN / LSTM")] if c["arch"] in ("lstm", "conv3d") else []
+        out.append({"what": f"memory energy {c['arch']} / IPNet", "ours": c["ours"], "paper": c["paper"],
+                    "flag": bool(flag), "idealised": not syn.get("is_device", True),
+                    "reason": " ".join(cross + own) if flag else ""})
+    return out
+
+
 def _summary(report: Mapping[str, Any]) -> dict[str, Any]:
     """The figures a reviewer reads first (copies of figures found elsewhere in the report)."""
     out: dict[str, Any] = {"accuracy_circuit": report["accuracy"]["circuit"],
@@ -281,6 +391,13 @@ def _summary(report: Mapping[str, Any]) -> dict[str, Any]:
     out["memory_ratios"] = [{"arch": c["arch"], "ours": c["ours"], "paper": c["paper"]}
                             for c in report["memory"]["paper_comparison"]]
     out["synapse"] = report["synapse"]["headline"]
+    h = report["headline"]
+    out["network"] = h["network"]
+    if "twin" in h:
+        out["accuracy_twin"] = h["twin"]["accuracy"]
+        out["accuracy_twin_samples"] = h["twin"]["samples"]
+    out["latency"] = h["latency"]
+    out["power"] = h["power"]
     if "area" in report:
         out["neuron_cell_area"] = report["area"]["neuron_cell"]["total"]
         out["lif_over_ours_area"] = report["area"]["claim"]["lif_over_ours"]

@@ -24,7 +24,8 @@ from ipnet_cosim.energy.accounting import CATEGORIES, SimulationData
 
 CATEGORY_LABELS = {"input_drivers": "input drivers", "crossbar_read": "crossbar read",
                    "neuron_heating": "neuron heating", "mirror_supply": "mirror supply",
-                   "spike_read": "spike read", "reset": "reset"}
+                   "spike_read": "spike read", "reset": "reset", "periphery_switching": "periphery switching",
+                   "periphery_leakage": "periphery leakage"}
 
 
 # -- writing -----------------------------------------------------------------------------------------
@@ -104,8 +105,79 @@ def _synapse_lines(report: Mapping[str, Any]) -> list[str]:
     return out
 
 
+def _interval(fig: Mapping[str, Any]) -> str:
+    return f"{fig['ci95_low']['value']:.2f}-{fig['ci95_high']['value']:.2f}"
+
+
+def _spike_agreement(report: Mapping[str, Any]) -> str:
+    """Spike agreement of the circuit with the twin in the words of the agreement contract."""
+    ag = report["headline"]["agreement"]
+    if ag["all_spikes_equal"]:
+        return "every neuron-step's spike equal"
+    out = ag.get("outside_contract")
+    inside = ag.get("differing_neuron_steps")
+    if out is None or inside is None:
+        return "some spikes differ (see the agreement contract)"
+    if out["value"] == 0:
+        return (f"{_count(inside['value'])} neuron-steps differ, each within the contract's margin of a threshold "
+                f"(agreement contract holds)")
+    return f"{_count(out['value'])} neuron-steps differ beyond the contract's margin (agreement contract VIOLATED)"
+
+
+def headline_rows(report: Mapping[str, Any]) -> list[list[str]]:
+    """The first screen: technology, network, accuracy of the twin over the test set and of the circuit with their
+    agreement, energy, latency and power per inference, the safe operating area, the paper's figures (flagged
+    where ours differ by more than 2x) and the provenance."""
+    h = report.get("headline")
+    if h is None:
+        return []
+    syn = report.get("synapse")
+    rows = []
+    if syn is not None:
+        rows.append(["technology", syn["headline"] + (f"; overridden: {', '.join(syn['overrides'])}"
+                                                      if syn["overrides"] else ""), "assumed (card sources)"])
+    rows.append(["network", h["network"], "export"])
+    if "twin" in h:
+        t = h["twin"]
+        rows.append(["accuracy, PyTorch twin", f"{t['accuracy']['value']:.3f} (95 % interval {_interval(t)}) over "
+                     f"{_count(t['samples']['value'])} test samples", "computed"])
+    c = h["circuit"]
+    line = (f"{c['accuracy']['value']:.3f} (95 % interval {_interval(c)}) on {_count(c['samples']['value'])} samples "
+            f"over {_count(c['classes']['value'])} classes")
+    ag = h.get("agreement")
+    if ag is not None:
+        line += (f"; class equal to the twin's on {_count(ag['samples_agreeing']['value'])}/"
+                 f"{_count(c['samples']['value'])} samples, every sample of {_count(ag['classes_all_agreeing']['value'])}"
+                 f"/{_count(c['classes']['value'])} classes; "
+                 + _spike_agreement(report))
+    twin_run = report["provenance"].get("simulator") == "twin"
+    rows.append(["accuracy, PyTorch twin (no circuit)" if twin_run else "accuracy, circuit", line,
+                 "computed" if twin_run else "simulated"])
+    n = _count(c["samples"]["value"])
+    rows.append(["per inference", f"energy {_si(report['energy']['total']['value'], 'J')} (mean of {n} samples), "
+                 f"latency {_si(h['latency']['value'], 's')}, power {_si(h['power']['value'], 'W')}",
+                 "computed from the twin" if twin_run else "simulated and computed"])
+    if "area" in report:
+        b = {k: v["value"] for k, v in report["area"]["breakdown"].items()}
+        periphery = b.get("row_drivers", 0.0) + b.get("column_sense", 0.0) + b.get("mirror_outputs", 0.0)
+        rows.append(["area (28 nm)", f"{_si(report['area']['total']['value'], 'm^2')}: crossbar cells "
+                     f"{_si(b.get('crossbar_cells', 0.0), 'm^2')}, periphery sized from the currents "
+                     f"{_si(periphery, 'm^2')}, neurons {_si(b.get('neurons', 0.0), 'm^2')}", "computed"])
+    rows.append(["safe operating area", report["soa"]["verdict"], "simulated against the card's limits"])
+    for f in h["paper"]:
+        mark = "DIFFERS > 2x: " + f["reason"] if f["flag"] else "within 2x"
+        ideal = "; the synapse is the ideal card (not a device)" if f["idealised"] else ""
+        rows.append([f"{f['what']} (paper {_ratio(f['paper']['value'])})", f"{_ratio(f['ours']['value'])}; {mark}{ideal}",
+                     "computed"])
+    p = report["provenance"]
+    rows.append(["provenance", f"checkpoint sha256 {p['checkpoint_sha256'][:12]}, device card sha256 "
+                 f"{str(p.get('card_sha256', ''))[:12]}; {p.get('command', '')}; simulated {p.get('date_utc', '')}",
+                 "recorded"])
+    return rows
+
+
 def _summary_rows(report: Mapping[str, Any]) -> list[list[str]]:
-    """(figure, value, provenance) rows of the one-screen summary."""
+    """(figure, value, provenance) rows of the summary below the first screen."""
     sm = report["summary"]
     rows = []
     acc = f"circuit {sm['accuracy_circuit']['value']:.3f}"
@@ -121,10 +193,6 @@ def _summary_rows(report: Mapping[str, Any]) -> list[list[str]]:
             acc += f" vs PyTorch {sm['accuracy_pytorch']['value']:.3f}"
     if "classes_agree" in report["accuracy"]:
         acc += f" (classes agree on {_count(report['accuracy']['classes_agree']['value'])} samples)"
-    syn = report.get("synapse")
-    if syn is not None:
-        rows.append(["synapse technology (weights)", syn["headline"] + (
-            f"; overridden: {', '.join(syn['overrides'])}" if syn["overrides"] else ""), "assumed (card sources)"])
     twin = report["provenance"].get("simulator") == "twin"
     rows.append(["accuracy on the samples (PyTorch twin, no circuit)" if twin else "accuracy on the simulated samples", acc,
                  "computed" if twin else "simulated / computed"])
@@ -166,7 +234,8 @@ def _summary_rows(report: Mapping[str, Any]) -> list[list[str]]:
     if "neuron_cell_area" in sm:
         rows.append(["MTJ neuron cell, 28 nm", f"{_si(sm['neuron_cell_area']['value'], 'm^2')}; LIF 34 um^2 / ours = "
                      f"{_ratio(sm['lif_over_ours_area']['value'])}", "computed"])
-    rows.append(["safe operating area", report["soa"]["verdict"], "simulated against the card's limits"])
+    if not report.get("headline"):
+        rows.append(["safe operating area", report["soa"]["verdict"], "simulated against the card's limits"])
     return rows
 
 
@@ -223,7 +292,8 @@ def _tables(report: Mapping[str, Any]) -> list[tuple[str, list[str], list[list[s
                  "", ""])
     tables.append(("Energy per sample (mean over the simulated samples)", head, rows,
                    "simulated: input drivers, crossbar read, neuron heating; computed from simulated charge and "
-                   "assumptions: mirror supply, spike read, reset."))
+                   "assumptions: mirror supply, spike read, reset; computed from the sized periphery and the "
+                   "simulated input spikes: periphery switching and leakage."))
     ps = report["per_spike"]
     refs = _references_table(report)
     if refs is not None:
@@ -372,16 +442,27 @@ def format_markdown(report: Mapping[str, Any], plots: Iterable[str] = ()) -> str
     soa = report["soa"]
     if not soa["within"] or not soa["checked"]:
         lines += [f"> **Safe operating area: {soa['verdict']}**", ""]
-    for line in _synapse_lines(report):
-        lines += [f"> {line}", ""]
     for w in report.get("warnings", []):
         lines += [f"> **Warning ({w['kind'].replace('_', ' ')}):** {w['message']}", ""]
+    first = headline_rows(report)
+
+    def soa() -> list[str]:
+        title, head, rows, note = _soa_table(report)
+        out = [f"## {title}", "", "| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+        out += ["| " + " | ".join(r) + " |" for r in rows]
+        return out + (["", note, ""] if note else [""])
+    if first:
+        lines += ["## At a glance", "", "| what | value | provenance |", "|---|---|---|"]
+        lines += ["| " + " | ".join(r) + " |" for r in first]
+        lines.append("")
+        lines += soa()
+    for line in _synapse_lines(report)[0 if not first else 1:]:
+        lines += [f"> {line}", ""]
     lines += ["## Summary", "", "| figure | value | provenance |", "|---|---|---|"]
     lines += ["| " + " | ".join(r) + " |" for r in _summary_rows(report)]
-    title, head, rows, note = _soa_table(report)
-    lines += ["", f"## {title}", "", "| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    lines += ["", note, ""] if note else [""]
+    lines.append("")
+    if not first:
+        lines += soa()
     lines += ["## Assumptions", ""]
     for k, v in report["inputs"]["assumptions"].items():
         lines.append(f"- `{k}` = {_assumption(k, v['value'])}: {v['source']}")
@@ -413,8 +494,6 @@ def format_html(report: Mapping[str, Any], plots: Mapping[str, bytes]) -> str:
     soa = report["soa"]
     if not soa["within"] or not soa["checked"]:
         parts.append(f"<p class='bad'><b>Safe operating area: {esc(soa['verdict'])}</b></p>")
-    for line in _synapse_lines(report):
-        parts.append(f"<p class='{'bad' if 'NOT A DEVICE' in line else 'note'}'>{esc(line)}</p>")
     for w in report.get("warnings", []):
         parts.append(f"<p class='bad'><b>Warning ({esc(w['kind'].replace('_', ' '))}):</b> {esc(w['message'])}</p>")
 
@@ -423,8 +502,16 @@ def format_html(report: Mapping[str, Any], plots: Mapping[str, bytes]) -> str:
         parts.extend("<tr>" + "".join(f"<td>{esc(c.replace('**', ''))}</td>" for c in r) + "</tr>" for r in rows)
         parts.append("</table>" + (f"<p class='note'>{esc(note)}</p>" if note else ""))
 
+    first = headline_rows(report)
+    if first:
+        table("At a glance", ["what", "value", "provenance"], first, "")
+        table(*_soa_table(report))
+    for line in _synapse_lines(report)[0 if not first else 1:]:
+        parts.append(f"<p class='note'>{esc(line)}</p>")
+
     table("Summary", ["figure", "value", "provenance"], _summary_rows(report), "")
-    table(*_soa_table(report))
+    if not first:
+        table(*_soa_table(report))
     parts.append("<h2>Assumptions</h2><ul>" + "".join(
         f"<li><code>{esc(k)}</code> = {esc(_assumption(k, v['value']))}: {esc(v['source'])}</li>"
         for k, v in report["inputs"]["assumptions"].items()) + "</ul>")

@@ -74,9 +74,22 @@ def save_checkpoint(folder: Path, model: SpikingNet, *, data_config: Mapping[str
     return pt
 
 
+#: the bundled checkpoints (``models/pretrained/<name>``; see its README)
+PRETRAINED = ("ipnet_chip", "ipnet_default", "ipnet_median")
+#: the bundled IPNet of the demo and the default chip: fine-tuned for it under stochastic firing
+BUNDLED = "ipnet_chip"
+
+
+def pretrained_dir(name: str) -> Path:
+    """The folder of the bundled checkpoint ``name`` (one of :data:`PRETRAINED`)."""
+    if name not in PRETRAINED:
+        raise CheckpointError(f"no bundled checkpoint '{name}'; bundled: {', '.join(PRETRAINED)}")
+    return Path(__file__).parent / "pretrained" / name
+
+
 def bundled_checkpoint_dir() -> Path:
-    """The folder of the bundled default IPNet checkpoint (``models/pretrained/ipnet_default``)."""
-    return Path(__file__).parent / "pretrained" / "ipnet_default"
+    """The folder of the bundled IPNet (:data:`BUNDLED`: the paper's network fine-tuned for the default chip)."""
+    return pretrained_dir(BUNDLED)
 
 
 def resolve_checkpoint_path(path: Path | str) -> Path:

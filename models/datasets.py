@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -162,6 +162,24 @@ def _training_noise(config: DataConfig, split: str):
     from ipnet_cosim.models.data.noise import training_perturber
     gen = _generator_config(config)
     return training_perturber(config.train_noise, gen.height, gen.width, gen.window_us, config.seed, split)
+
+
+def class_spread(labels: Sequence[int] | np.ndarray, n: int) -> list[int]:
+    """``n`` sample indices taken round-robin over the classes of ``labels`` (class order), within a class spread
+    the k-th pick of class ``c`` is its sample ``(c + k) mod n_c`` (so that the picks differ in position too); all
+    samples when ``n >= len(labels)``. ``n`` = the number of classes gives one sample per class."""
+    labels = np.asarray(labels)
+    if n >= len(labels):
+        return list(range(len(labels)))
+    members = {int(c): np.flatnonzero(labels == c) for c in np.unique(labels)}
+    picks: list[int] = []
+    round_ = 0
+    while len(picks) < n:
+        for c, idx in members.items():
+            if round_ < len(idx) and len(picks) < n:
+                picks.append(int(idx[(c + round_) % len(idx)]))
+        round_ += 1
+    return sorted(set(picks))
 
 
 def spread_indices(n_items: int, n: int) -> list[int]:

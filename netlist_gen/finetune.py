@@ -19,6 +19,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ipnet_cosim.device.errors import CheckpointError, ConfigError
+from ipnet_cosim.device.synapse import ideal_synapse
 from ipnet_cosim.netlist_gen.mapping import MappingOptions
 
 HARDWARE_KEY = "hardware"
@@ -43,8 +44,7 @@ def hardware_mismatch(raw: dict[str, Any], options: MappingOptions) -> str | Non
         return None
     trained = dict(hw.get("mapping_options", {}))
     if "synapse" not in trained:                 # fine-tuned before synapse cards: the ideal card's values
-        from ipnet_cosim.device.synapse import default_synapse
-        trained["synapse"] = default_synapse().to_dict()
+        trained["synapse"] = ideal_synapse().to_dict()
     now = options.to_dict()
     keys = [k for k in HARDWARE_FIELDS if trained.get(k) != now.get(k)]
     if not keys:
@@ -56,7 +56,7 @@ def hardware_mismatch(raw: dict[str, Any], options: MappingOptions) -> str | Non
 def finetune_hardware(checkpoint: str | Path, out_dir: str | Path, options: MappingOptions, *, epochs: int = 3,
                       lr: float = 2e-3, batch_size: int = 32, variation: str = "per_batch", seed: int = 0,
                       t_max_penalty: float = 0.0, log: Callable[[str], None] | None = None,
-                      progress_bar: bool = False, firing: str = "median") -> dict[str, Any]:
+                      progress_bar: bool = False, firing: str = "median", grad_clip: float = 1.0) -> dict[str, Any]:
     """Fine-tune ``checkpoint`` through the crossbars of ``options``; write the result to ``out_dir``.
 
     ``firing`` "stochastic" trains with a fresh draw per neuron and step (seeded by ``seed``; sampled spikes with the
@@ -67,6 +67,9 @@ def finetune_hardware(checkpoint: str | Path, out_dir: str | Path, options: Mapp
     ``t_max_penalty`` (>= 0) adds ``t_max_penalty * SpikingNet.junction_excess`` of the hardware model's currents
     to the loss (as ``train --t-max-penalty`` does): zero while every MTJ's temperature bound stays below the
     card's ``limits.t_max_k``, so that fine-tuning can bring a design back inside its safe operating area.
+
+    ``grad_clip`` (> 0) clips the gradient norm of every step, as ``train`` does (its default 1.0): without it the
+    surrogate gradients of a few steps near the neurons' thresholds can throw a trained network off its optimum.
 
     Returns the metrics (also in the new checkpoint): test accuracy of the PyTorch hardware model on the
     exported chip and, for reference, of the plain network; the junction excess on the test set before and after
@@ -90,6 +93,8 @@ def finetune_hardware(checkpoint: str | Path, out_dir: str | Path, options: Mapp
             raise ConfigError(f"{name} ({value!r}) must be an integer >= 1")
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0:
         raise ConfigError(f"lr ({lr!r}) must be a positive number")
+    if isinstance(grad_clip, bool) or not isinstance(grad_clip, (int, float)) or not grad_clip > 0:
+        raise ConfigError(f"grad_clip ({grad_clip!r}) must be a positive gradient norm")
     if (isinstance(t_max_penalty, bool) or not isinstance(t_max_penalty, (int, float))
             or not (math.isfinite(t_max_penalty) and t_max_penalty >= 0)):
         raise ConfigError(f"t_max_penalty ({t_max_penalty!r}) must be a number >= 0 (0: off)")
@@ -130,6 +135,7 @@ def finetune_hardware(checkpoint: str | Path, out_dir: str | Path, options: Mapp
                                       f"lower lr")
                 optimizer.zero_grad()
                 loss.backward()
+                nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
                 optimizer.step()
                 total += float(loss.detach()) * len(idx)
                 n += len(idx)
@@ -153,6 +159,7 @@ def finetune_hardware(checkpoint: str | Path, out_dir: str | Path, options: Mapp
                "hardware_test_accuracy_source": "computed: PyTorch hardware model (HardwareNet) on the exported chip"}
     hardware = {"mapping_options": options.to_dict(), "variation": variation, "epochs": epochs, "lr": lr,
                 "batch_size": batch_size, "seed": seed, "t_max_penalty": float(t_max_penalty), "firing": firing,
+                "grad_clip": float(grad_clip),
                 "finetuned_from_epoch": ck.epoch,
                 "training_chips": (f"a new chip per mini-batch, variation seeds >= {TRAINING_CHIP_SEED_MIN}"
                                    if variation == "per_batch" else "the exported chip (variation seed "

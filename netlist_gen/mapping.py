@@ -65,7 +65,8 @@ import numpy as np
 from ipnet_cosim.device.card import DeviceCard
 from ipnet_cosim.device.draws import MEDIAN_U
 from ipnet_cosim.device.errors import ConfigError, UnsupportedLayerError
-from ipnet_cosim.device.synapse import SynapseCard, default_synapse
+from ipnet_cosim.device.interconnect import INTERCONNECT_28NM
+from ipnet_cosim.device.synapse import SynapseCard, default_synapse, ideal_synapse
 from ipnet_cosim.netlist_gen.conductance import ConductanceMap, ConductanceOptions, map_weights
 from ipnet_cosim.netlist_gen.ir import (Circuit, CurrentMirror, CurrentSource, MTJNeuronInstance, ModelCard,
                                         NeuronDriveInstance, PulseSource, Resistor, Save, SolverOptions, Subcircuit,
@@ -78,6 +79,17 @@ HEAT_MODEL = "mtjn"
 FAST_MODEL = "mtjf"
 DRIVE_MODEL = "drv"
 WIRE_MODELS = ("reduced", "ladder")
+
+
+#: bit slices of a binary cell on a chip built by :meth:`MappingOptions.for_chip`: one binary pair holds 3 weight
+#: levels (useless for a trained network: 0.06 for the bundled IPNet); 4 slices hold 31 (the shift-and-add of
+#: ISAAC/PRIME in the mirrors)
+BINARY_CHIP_SLICES = 4
+
+
+def chip_slices(card: SynapseCard) -> int:
+    """The bit slices a chip of ``card`` uses by default: :data:`BINARY_CHIP_SLICES` for a binary cell, else 1."""
+    return BINARY_CHIP_SLICES if card.levels == 2 else 1
 
 
 @dataclass(frozen=True)
@@ -105,7 +117,7 @@ class MappingOptions:
     wire_model: str = "reduced"
     max_step_s: float | None = None
     reltol: float = 1e-4
-    synapse: SynapseCard = field(default_factory=default_synapse)
+    synapse: SynapseCard = field(default_factory=ideal_synapse)
 
     def __post_init__(self) -> None:
         for name, low in (("tile_rows", 1), ("tile_cols", 2)):
@@ -150,6 +162,20 @@ class MappingOptions:
         ``conductance_overrides`` taking precedence (recorded: :meth:`synapse_overrides`)."""
         conductance = ConductanceOptions.from_synapse(card, seed=seed, **dict(conductance_overrides or {}))
         return cls(conductance=conductance, synapse=card, **options)
+
+    @classmethod
+    def for_chip(cls, card: SynapseCard | None = None, *, slices: int | None = None, seed: int = 0,
+                 conductance_overrides: Mapping[str, Any] | None = None, **options: Any) -> "MappingOptions":
+        """The chip built from ``card`` (None: the default synapse card, :func:`default_synapse`): the card's
+        conductances and variation, bit slices :func:`chip_slices` unless given, and, for a device, the wire
+        resistance per cell segment of its cell at 28 nm (:mod:`~ipnet_cosim.device.interconnect`; none for the
+        ideal card). ``options`` override any of it (e.g. ``r_wire_ohm=0``)."""
+        card = default_synapse() if card is None else card
+        slices = chip_slices(card) if slices is None else slices
+        over = {**({"slices": slices} if slices != 1 else {}), **dict(conductance_overrides or {})}
+        options.setdefault("r_wire_ohm", INTERCONNECT_28NM.segment_resistance_ohm(card.cell_area_m2)
+                           if card.is_device else 0.0)
+        return cls.for_synapse(card, seed=seed, conductance_overrides=over, **options)
 
     def synapse_overrides(self) -> list[str]:
         """Conductance options that differ from the synapse card's (empty: the mapping is the card's)."""

@@ -29,7 +29,9 @@ the firing threshold (``ln H - ln ln 2``), so numerical ties (inside the agreeme
 
 from __future__ import annotations
 
+import json
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
@@ -258,7 +260,8 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
     record = SimulationResults(
         export=export.identity,
         what=f"circuit-level simulation of an exported network ({simulator}) and its comparison with PyTorch",
-        provenance=_provenance(export, simulator, simulator_version, crossbar, ref is not None),
+        provenance={**_provenance(export, simulator, simulator_version, crossbar, ref is not None),
+                    "date_utc": _run_date(out_dir, counts["runs_simulated"])},
         summary=summary, per_sample=tuple(per_sample), warnings=tuple(warnings),
         soa={"mode": soa, "checked": soa != "off", "drive": "bounded" if man.bounded else "ideal",
              "limits": limits.to_dict(), "within": all(c["within"] for c in soa_checks), "layers": soa_checks,
@@ -322,6 +325,19 @@ def _provenance(export: Export, simulator: str, version: str, crossbar: str, com
                              f"{'the network' if ideal_mapping(man.options()) else 'the hardware model of the exported chip, HardwareNet'})"
                              if compared else None),
             "sim_time": f"measured wall time of each {simulator} run, summed per sample"}
+
+
+def _run_date(out_dir: Path, simulated: int) -> str:
+    """When the results were computed (UTC, to the minute): now, unless every unit came from the cache of an earlier
+    run, whose date is kept (so that a rerun writes the same report)."""
+    if simulated == 0 and (out_dir / RESULTS).is_file():
+        try:
+            earlier = json.loads((out_dir / RESULTS).read_text(encoding="utf-8"))["provenance"]["date_utc"]
+            if isinstance(earlier, str):
+                return earlier
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _write_outputs(out_dir: Path, export: Export, samples, outputs: _LayerOutputs, ref, energy: bool) -> None:

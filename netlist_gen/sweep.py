@@ -5,7 +5,7 @@ point linked); the Pareto points optionally simulated at circuit level.
 
 The configuration is a TOML file::
 
-    checkpoint = "models/pretrained/ipnet_default"   # default: the bundled default IPNet
+    checkpoint = "models/pretrained/ipnet_chip"      # default: the bundled IPNet (fine-tuned for the default chip)
     samples = 20          # N test samples spread evenly over the test set (or "all", or indices "0:20")
     chips = 2             # variation draws per point (seeds 0..chips-1; one when the point has no variation)
     mode = "grid"         # or "random" (then points = N, seed = S)

@@ -313,20 +313,21 @@ def _draw(name: str, spec: Any, rng: np.random.Generator) -> Any:
 
 
 def point_options(point: Mapping[str, Any], seed: int):
-    """The mapping options of one design point (chip ``seed``); raises ConfigError naming a refused value."""
-    from ipnet_cosim.device.synapse import synapse_presets
+    """The mapping options of one design point (chip ``seed``): the chip of its ``synapse`` card (default: the default
+    chip's, :data:`~ipnet_cosim.device.synapse.DEFAULT_SYNAPSE`; :meth:`MappingOptions.for_chip`: the card's slices
+    and wires) with the point's parameters over it; raises ConfigError naming a refused value."""
+    from ipnet_cosim.device.synapse import DEFAULT_SYNAPSE, synapse_presets
     from ipnet_cosim.netlist_gen.mapping import MappingOptions
     mapping = {k: point[k] for k in MAPPING_PARAMETERS if k in point}
     conductance = {k: point[k] for k in CONDUCTANCE_PARAMETERS if k in point}
     try:
-        if "synapse" in point:
-            presets = synapse_presets()
-            if point["synapse"] not in presets:
-                raise ConfigError(f"synapse card '{point['synapse']}' is unknown; presets: {', '.join(presets)}")
-            return MappingOptions.for_synapse(presets[point["synapse"]], seed=seed, conductance_overrides=conductance,
-                                              **mapping)
-        from ipnet_cosim.netlist_gen.conductance import ConductanceOptions
-        return MappingOptions(conductance=ConductanceOptions(seed=seed, **conductance), **mapping)
+        presets = synapse_presets()
+        name = point.get("synapse", DEFAULT_SYNAPSE)
+        if name not in presets:
+            raise ConfigError(f"synapse card '{name}' is unknown; presets: {', '.join(presets)}")
+        slices = conductance.pop("slices", None)
+        return MappingOptions.for_chip(presets[name], slices=slices, seed=seed, conductance_overrides=conductance,
+                                       **mapping)
     except ConfigError as exc:
         raise ConfigError(f"sweep point {dict(point)}: {exc}") from None
     except (TypeError, ValueError) as exc:

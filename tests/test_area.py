@@ -232,7 +232,7 @@ def test_single_row_tile_layer_counts_the_whole_neuron_cell():
 
 def test_network_area_sums_and_uses_each_layers_card():
     m = tiny_manifest()
-    report = network_area(m)
+    report = network_area(m, crossbar_model=CrossbarAreaModel(sizing="fixed"))
     assert [la.name for la in report.layers] == ["layer0", "layer1", "readout"]
     assert rel(report.total.value, sum(la.total.value for la in report.layers))
     breakdown = report.breakdown_m2()
@@ -245,7 +245,7 @@ def test_network_area_sums_and_uses_each_layers_card():
     assert report.layers[2].components["neurons"].value == 0.0 and report.layers[2].neuron_cell is None
     assert rel(report.layers[2].total.value, 12 * CELL_1T1R_M2 + 3 * A_DRV + 4 * (A_SENSE + A_LEG))
     # an explicit card overrides the manifest's cards
-    forced = network_area(m, card=DeviceCard())
+    forced = network_area(m, card=DeviceCard(), crossbar_model=CrossbarAreaModel(sizing="fixed"))
     assert rel(forced.layers[1].neuron_cell.terms["mtj"].value, (40e-9 + PITCH_M) ** 2)
 
 
@@ -301,3 +301,41 @@ def test_import_does_not_load_torch_or_models():
             "print(bad); sys.exit(1 if bad else 0)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+# -- periphery sized from the currents -----------------------------------------------------------------
+
+# the 28 nm figures, typed here from their sources (DNN+NeuroSim V1.3: PTM 32 nm LP at 0.9 V, MIN_NMOS_SIZE 2 F)
+J_ON_PMOS_A_PER_M = 400.0          # 400.0 uA/um
+J_ON_NMOS_A_PER_M = 600.2          # 600.2 uA/um
+W_MIN_M = 2 * 28e-9
+
+
+def test_periphery_is_sized_from_the_peak_currents_by_hand():
+    from ipnet_cosim.energy.area import PeripheryCurrents, tile_widths
+    cur = PeripheryCurrents(g_max_s=300e-6, v_read_v=0.2, i_drive_max_a=150e-6)
+    t = tile_widths(64, 32, cur)
+    i_row, i_col = 0.2 * 32 * 300e-6, 0.2 * 64 * 300e-6        # 1.92 mA, 3.84 mA
+    assert rel(t.row_driver, 2 * i_row / (J_ON_PMOS_A_PER_M * W_MIN_M))
+    assert rel(t.column_sense, 2 * i_col / (J_ON_NMOS_A_PER_M * W_MIN_M))
+    assert rel(t.mirror_output, 150e-6 / (J_ON_NMOS_A_PER_M * W_MIN_M))      # clipped at the drive ceiling
+    assert rel(t.total, 64 * t.row_driver + 32 * (t.column_sense + t.mirror_output))
+    # a tiny current still needs a minimum transistor
+    small = tile_widths(4, 2, PeripheryCurrents(g_max_s=1e-9, v_read_v=0.2))
+    assert small.row_driver == 2.0 and small.column_sense == 2.0 and small.mirror_output == 1.0
+
+
+def test_area_follows_g_max_and_tile_size_with_current_sizing():
+    m = tiny_manifest()
+    base = network_area(m)
+    m_hi = copy.deepcopy(m)
+    m_hi.setdefault("mapping_options", {}).setdefault("conductance", {})["g_max_s"] = 10e-3
+    hi = network_area(m_hi)
+    for c in ("row_drivers", "column_sense"):
+        assert hi.breakdown_m2()[c] > base.breakdown_m2()[c]
+    assert hi.breakdown_m2()["crossbar_cells"] == base.breakdown_m2()["crossbar_cells"]
+    fixed = network_area(m_hi, crossbar_model=CrossbarAreaModel(sizing="fixed"))
+    assert fixed.total.value == network_area(m, crossbar_model=CrossbarAreaModel(sizing="fixed")).total.value
+    assert "sized from the currents" in hi.layers[0].components["row_drivers"].source
+    with pytest.raises(ConfigError, match="sizing"):
+        CrossbarAreaModel(sizing="guess")

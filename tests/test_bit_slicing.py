@@ -140,4 +140,4 @@ def test_binary_mram_with_bit_slicing_circuit_spikes_equal_the_hardware_model(tm
     assert report["area"]["breakdown"]["crossbar_cells"]["value"] == pytest.approx(devices * cell, rel=1e-12)
     assert report["energy"]["totals"]["crossbar_read"]["value"] > 0
     md = write_report(report, data, tmp_path / "rep")["md"].read_text()
-    assert "Synapse technology: STT-MRAM ('stt_mram')" in md and "Bit slicing: 3 cells per weight sign" in md
+    assert "| technology | STT-MRAM ('stt_mram')" in md and "Bit slicing: 3 cells per weight sign" in md

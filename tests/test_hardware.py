@@ -264,7 +264,7 @@ def test_finetune_records_its_hardware_and_export_warns_on_other_options(tmp_pat
     options = MappingOptions(tile_rows=16, tile_cols=4, r_wire_ohm=1.0, conductance=NONIDEAL)
     code = main(["finetune", str(ck_path), "-o", str(tmp_path / "hw"), "--epochs", "1", "--batch-size", "8",
                  "--tile-rows", "16", "--tile-cols", "4", "--r-wire", "1", "--levels", "16", "--variation", "0.05",
-                 "--variation-seed", "3"])
+                 "--variation-seed", "3", "--synapse", "ideal"])
     assert code == 0
     ck = load_checkpoint(tmp_path / "hw")
     metrics = ck.metrics

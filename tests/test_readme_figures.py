@@ -113,8 +113,65 @@ def _time_points_row(d: dict, variant: str) -> str:
     return " | ".join(f"**{c}**" if bold and c else c for c in cells) + " |"
 
 
+def _chip_row(key: str, label: str) -> Callable[[dict], str]:
+    """A row of the default-chip comparison: before | fine-tuned | energy | area | read energy per weight."""
+    def get(d):
+        c = d["configs"][key]
+        r = c["report"]
+        tuned = ("{:.3f}; **{:.3f}** ({:.3f})".format(c["finetuned_by_chip"]["0"], c["unseen_chips_mean"],
+                                                      c["unseen_chips_min"]) if "unseen_chips_mean" in c else None)
+        return "| {} | {:.3f} | {}".format(label, c["before_finetune_chip0"], tuned or "not run") , \
+            "| {:.2f} nJ | {:,.0f} um^2 | {:.3g} fJ |".format(r["energy_per_inference_j"] * 1e9, r["area_total_m2"] * 1e12,
+                                                             r["read_energy_per_weight_j"] * 1e15)
+    return get
+
+
+def _sweep_point(g_max_s: float, tile: int) -> Callable[[dict], dict]:
+    return lambda d: next(p for p in d["points"] if p["parameters"] == {"g_max_s": g_max_s, "tile_rows": tile,
+                                                                        "tile_cols": tile})
+
+
 # (benchmark JSON, README section, [(what, value getter, format)])
 FIGURES: list[tuple[str, str, list[tuple[str, Callable[[dict], Any], str]]]] = [
+    ("default_chip.json", "The default chip", [
+        *[(f"{key} row start", (lambda g: lambda d: g(d)[0])(_chip_row(key, label)), "{}")
+          for key, label in (("pcm:1", "`pcm`, 1 slice"), ("rram_1t1r:1", "`rram_1t1r`, 1 slice"),
+                             ("stt_mram:4", "`stt_mram`, 4 slices"),
+                             ("stt_mram:4:32", "`stt_mram`, 4 slices, 32 x 32 tiles"))],
+        *[(f"{key} row end", (lambda g: lambda d: g(d)[1])(_chip_row(key, key)), "{}")
+          for key in ("pcm:1", "rram_1t1r:1", "stt_mram:4", "stt_mram:4:32")],
+        ("wire", lambda d: d["configs"]["pcm:1"]["r_wire_ohm"], "wires of {:.2f} ohm per cell segment"),
+        ("unseen mean", lambda d: d["configs"]["pcm:1"]["unseen_chips_mean"], "reaches {:.3f} on average"),
+        ("exported chip", lambda d: d["configs"]["pcm:1"]["finetuned_by_chip"]["0"], "the exported chip gives {:.3f}"),
+    ]),
+    ("sweep_chip.json", "The default chip", [
+        ("area at G_max", lambda d: "{:,.0f} to {:,.0f} um^2".format(_sweep_point(2.5e-5, 128)(d)["area_m2"] * 1e12,
+                                                                     _sweep_point(1.25e-5, 128)(d)["area_m2"] * 1e12),
+         "takes the area from {}"),
+        ("energy at G_max", lambda d: "{:.3f} to {:.3f} nJ".format(
+            _sweep_point(2.5e-5, 128)(d)["energy_per_inference_j"] * 1e9,
+            _sweep_point(1.25e-5, 128)(d)["energy_per_inference_j"] * 1e9), "energy per inference from {}"),
+        ("64 tiles", lambda d: "{:,.0f} um^2 and {:.3f} nJ".format(_sweep_point(2.5e-5, 64)(d)["area_m2"] * 1e12,
+                                                                  _sweep_point(2.5e-5, 64)(d)["energy_per_inference_j"] * 1e9),
+         "64 x 64 tiles take {}"),
+    ]),
+    ("demo_run.json", "Measured: `ipnet-cosim demo` (the README's main command)", [
+        ("wall", lambda d: d["wall_s"], "**{:.1f} s**"),
+        ("twin", lambda d: "{:.3f} (95 % interval {:.3f}-{:.3f})".format(d["twin"]["accuracy"], d["twin"]["ci95_low"],
+                                                                         d["twin"]["ci95_high"]), "| {} |"),
+        ("twin samples", lambda d: int(d["twin"]["samples"]), "accuracy, twin, {} test samples"),
+        ("circuit", lambda d: "{:.3f} (95 % interval {:.3f}-{:.3f}); the twin's class on {} of {} samples; {} "
+         "neuron-steps differ".format(d["circuit"]["accuracy"], d["circuit"]["ci95_low"], d["circuit"]["ci95_high"],
+                                      int(d["agreement"]["samples_agreeing"]), int(d["circuit"]["samples"]),
+                                      int(d["agreement"]["differing_neuron_steps"])), "{}"),
+        ("circuit samples", lambda d: "{} samples over {} classes".format(int(d["circuit"]["samples"]),
+                                                                         int(d["circuit"]["classes"])), "{}"),
+        ("per inference", lambda d: "{:.2f} nJ, latency {:.0f} ns, power {:.1f} mW".format(
+            d["energy_per_inference_j"] * 1e9, d["latency_s"] * 1e9, d["power_w"] * 1e3), "{}"),
+        ("area", lambda d: d["area_m2"] * 1e12, "| {:,.0f} um^2 |"),
+        ("lstm", lambda d: d["paper"][0]["ours"], "{:,.0f}x (paper 2,874x"),
+        ("conv3d", lambda d: d["paper"][1]["ours"], "{:,.0f}x (paper 90,920x)"),
+    ]),
     ("stochastic_ipnet.json", "Measured: stochastic firing", [
         ("bundled, stochastic mean", lambda d: _bundled(d)["stochastic"]["accuracy"]["mean"], "{:.3f}"),
         ("bundled, spread over draws", lambda d: _bundled(d)["stochastic"]["accuracy"]["std_over_draws"], "{:.3f}"),
@@ -360,3 +417,24 @@ def test_the_circuit_referee_meets_its_speed_targets():
     assert v["variant"] == "as_exported" and v["timepoints_per_neuron_step"] <= 15.0, v
     c = _load("characterize_time.json")
     assert c["exit_code"] == 0 and c["wall_s"] <= c["target_s"] == 30.0, c
+
+
+def test_the_demo_reports_on_a_device_within_five_minutes():
+    """The README's main command on the default chip: a device (no 'not a device' in the summary), every class of
+    the circuit samples agreeing with the twin within the agreement contract, within 5 minutes on 2 cores."""
+    d = _load("demo_run.json")
+    assert d["synapse_is_device"] and not d["summary_says_not_a_device"]
+    assert d["wall_s"] <= 300 and d["machine"]["cpus"] <= 2
+    assert d["circuit"]["classes"] == d["agreement"]["classes_all_agreeing"] >= 20
+    assert d["agreement"]["outside_contract"] == 0 and d["twin"]["samples"] == 352
+
+
+def test_the_sweep_moves_area_and_energy_with_g_max_and_tile_size():
+    d = _load("sweep_chip.json")
+    areas = {json.dumps(p["parameters"], sort_keys=True): p["area_m2"] for p in d["points"]}
+    energies = {json.dumps(p["parameters"], sort_keys=True): p["energy_per_inference_j"] for p in d["points"]}
+    assert len(set(areas.values())) > 2 and len(set(energies.values())) > 2
+    lo, hi = _sweep_point(1.25e-5, 128)(d), _sweep_point(2.5e-5, 128)(d)
+    assert lo["area_breakdown_m2"]["row_drivers"] < hi["area_breakdown_m2"]["row_drivers"]
+    assert lo["energy_totals_j"]["periphery_switching"] < hi["energy_totals_j"]["periphery_switching"]
+    assert "NeuroSim" in d["sizing_rule"]["j_on_pmos"]

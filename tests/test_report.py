@@ -66,12 +66,13 @@ def test_report_figures_schema_and_files(simulated, tmp_path):
     assert "neuron_waveform.png" in {p.name for p in (tmp_path / "r").glob("*.png")}
     md = paths["md"].read_text()
     assert "| layer0 (heat) |" in md and "Ours vs the paper" in md and "um^2" in md
-    # one screen first: the summary, then the safe operating area, then the assumptions and details
-    assert md.index("## Summary") < md.index("## Safe operating area") < md.index("## Assumptions")
+    # one screen first: at a glance, the safe operating area, the summary, then the assumptions and details
+    assert md.index("## At a glance") < md.index("## Safe operating area") < md.index("## Summary") \
+        < md.index("## Assumptions")
     assert report["soa"]["within"] and report["soa"]["checked"] and "VIOLATED" not in md
     assert [c["layer"] for c in report["soa"]["layers"]] == ["layer0", "layer1"]
     assert "safe_operating_area.png" in {p.name for p in (tmp_path / "r").glob("*.png")}
-    summary_block = md[md.index("## Summary"):md.index("## Safe operating area")]
+    summary_block = md[md.index("## Summary"):md.index("## Assumptions")]
     assert "energy per inference" in summary_block and "/ IPNet" in summary_block and "x (paper " in summary_block
     # numbers for people: no exponent notation anywhere in the tables, ratios with thousands separators
     assert not re.search(r"\d\.\d+e[+-]\d+", md.split("## Ours vs the paper, explained")[0]), "exponent notation"
@@ -96,7 +97,7 @@ def test_report_reads_in_one_screen_in_chromium(simulated, tmp_path):
     layout = check_in_browser(paths["html"], tmp_path / "first_screen.png")
     assert layout["summary_and_soa_in_first_screen"], layout["tables"]
     order = [h["text"] for h in layout["headings"]]
-    assert order[1:3] == ["Summary", "Safe operating area (simulated peaks per layer)"], order
+    assert order[1:3] == ["At a glance", "Safe operating area (simulated peaks per layer)"], order
     assert layout["images"] and all(im["ok"] for im in layout["images"]), layout["images"]
     assert layout["width"] <= 1280
     assert (tmp_path / "first_screen.png").stat().st_size > 20_000
@@ -171,7 +172,8 @@ def test_demo_runs_the_pipeline_and_resumes(tmp_path, capsys):
     manifest = json.loads((out / "export" / "manifest.json").read_text())
     report = json.loads(first)
     card = SynapseCard.from_dict(manifest["mapping_options"]["synapse"])
-    assert card == default_synapse() and manifest["mapping_options"]["conductance"]["g_max_s"] == card.g_on_s
+    assert card == default_synapse() and card.is_device       # the default chip, not the idealisation
+    assert manifest["mapping_options"]["conductance"]["g_max_s"] == card.g_on_s
     assert report["synapse"]["name"] == card.name and report["synapse"]["overrides"] == []
     assert report["synapse"]["card"]["cell_area_m2"]["value"] == card.cell_area_m2
     devices = sum(layer["devices"] for layer in manifest["layers"])
@@ -181,11 +183,20 @@ def test_demo_runs_the_pipeline_and_resumes(tmp_path, capsys):
     for fig in (report["energy"]["totals"]["crossbar_read"], report["energy"]["total"], cells):
         assert f"synapse: {card.technology_label} ('{card.name}')" in fig["source"]
     md = (out / "report" / "report.md").read_text()
-    assert "Synapse technology: ideal (not a device)" in md and "NOT A DEVICE" in md
-    assert md.index("Synapse technology") < md.index("## Summary")
+    assert f"| technology | {card.technology_label} ('{card.name}')" in md and "NOT A DEVICE" not in md
+    assert "not a device" not in json.dumps(report["summary"]).lower()
+    assert md.index("| technology |") < md.index("## Summary")
+    # the first screen: the twin over the test set beside the circuit on samples over the classes, agreement,
+    # latency and power, the paper comparison flagged, provenance with the command
+    for key in ("accuracy, PyTorch twin", "accuracy, circuit", "per inference", "latency", "power", "provenance",
+                "samples over 2 classes", "demo --out"):
+        assert key in md, key
+    head = report["headline"]
+    assert head["twin"]["samples"]["value"] > head["circuit"]["samples"]["value"] == 2
+    assert "network" in head and head["latency"]["unit"] == "s" and head["power"]["unit"] == "W"
     # an export made with another synapse card is refused, not silently reused
     assert main(args + ["--synapse", "rram_1t1r"]) == 2
-    assert "other mapping options (synapse card 'ideal')" in capsys.readouterr().err
+    assert f"other mapping options (synapse card '{card.name}')" in capsys.readouterr().err
     # an export made from another checkpoint is refused, not silently reused
     other = make_small_checkpoint(tmp_path / "ck2", seed=5)
     assert main(["demo", "--checkpoint", str(other), "-o", str(out), "--samples", "2"]) == 2

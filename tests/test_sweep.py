@@ -89,7 +89,8 @@ def test_pareto_front_keeps_only_undominated_points():
 def test_a_sweep_of_a_small_network_runs_and_resumes(tmp_path, capsys):
     ck = make_small_checkpoint(tmp_path / "ck")
     cfg = _config(tmp_path, f"checkpoint = '{ck}'\nsamples = 3\nchips = 2\n[parameters]\n"
-                            f"r_wire_ohm = [0.0, 2.0]\nvariation_sigma = [0.0, 0.05]\n[verify]\nsamples = 2\n")
+                            f"r_wire_ohm = [0.0, 2.0]\nvariation_sigma = [0.0, 0.05]\nsynapse = ['ideal']\n"
+                            f"[verify]\nsamples = 2\n")
     out = tmp_path / "sweep"
     assert main(["sweep", str(cfg), "-o", str(out), "--workers", "1"]) == 0
     result = json.loads((out / "sweep.json").read_text())
@@ -118,7 +119,7 @@ def test_a_sweep_of_a_small_network_runs_and_resumes(tmp_path, capsys):
         assert [h["text"] for h in layout["headings"]][1:] == ["Pareto front", "Points"]
     with (out / "sweep.csv").open() as f:
         rows = list(csv.reader(f))
-    assert rows[0][:3] == ["id", "r_wire_ohm", "variation_sigma"] and len(rows) == 5
+    assert rows[0][:4] == ["id", "r_wire_ohm", "synapse", "variation_sigma"] and len(rows) == 5
     stamps = {p["id"]: (out / "points" / p["id"] / "point.json").stat().st_mtime_ns for p in pts}
     messages: list[str] = []
     again = run_sweep(load_sweep_config(cfg), out, workers=1, progress=messages.append)

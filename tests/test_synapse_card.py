@@ -14,7 +14,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 
 from ipnet_cosim.device.errors import ConfigError  # noqa: E402
-from ipnet_cosim.device.synapse import (SynapseCard, citations, default_synapse, format_synapse_card_toml,  # noqa: E402
+from ipnet_cosim.device.synapse import (SynapseCard, citations, ideal_synapse, format_synapse_card_toml,  # noqa: E402
                                         preset_entries, synapse_card, synapse_presets, value_fields)
 from ipnet_cosim.netlist_gen.conductance import (ConductanceOptions, map_weights, variation_factors,  # noqa: E402
                                                  variation_offsets_s)
@@ -27,8 +27,8 @@ PRESETS = sorted(synapse_presets())
 def test_the_presets_cover_the_technologies_the_field_uses():
     techs = {c.technology for c in synapse_presets().values()}
     assert {"ideal", "rram", "pcm", "stt_mram"} <= techs
-    assert default_synapse().name == "ideal" and not default_synapse().is_device
-    assert "NOT A DEVICE" in default_synapse().headline()
+    assert ideal_synapse().name == "ideal" and not ideal_synapse().is_device
+    assert "NOT A DEVICE" in ideal_synapse().headline()
     mram = synapse_card("stt_mram")
     assert mram.levels == 2 and 2 < mram.on_off_ratio < 3          # a binary MTJ: TMR 180 %, not 1000x
     assert synapse_card("pcm").drift_nu > 0 and synapse_card("rram_1t1r").drift_nu == 0
@@ -122,7 +122,7 @@ def test_the_mapping_takes_the_card_and_records_overrides():
     # an export made before synapse cards (no 'synapse' in its mapping options) was the ideal card
     legacy = MappingOptions().to_dict()
     del legacy["synapse"]
-    assert MappingOptions.from_dict(legacy).synapse == default_synapse()
+    assert MappingOptions.from_dict(legacy).synapse == ideal_synapse()
     with pytest.raises(ConfigError, match=r"conductance option\(s\) \['g_typo'\] are unknown"):
         ConductanceOptions.from_synapse(card, g_typo=1.0)
 
@@ -161,12 +161,12 @@ def test_area_prices_each_device_with_the_cards_cell():
         n = la1.counts.devices
         assert la1.components["crossbar_cells"].value == pytest.approx(n * 1e-13, rel=1e-12)
         assert la1.components["crossbar_cells"].value - la0.components["crossbar_cells"].value == \
-            pytest.approx(n * (1e-13 - default_synapse().cell_area_m2), rel=1e-9)
+            pytest.approx(n * (1e-13 - ideal_synapse().cell_area_m2), rel=1e-9)
     cell = crossbar_cell_area(synapse=synapse_card("pcm"))
     assert "synapse card 'pcm' (PCM)" in cell.source and cell.value == synapse_card("pcm").cell_area_m2
     # the manifest's card is used when none is given
     m["mapping_options"] = MappingOptions.for_synapse(big).to_dict()
-    assert network_area(m).total.value == pytest.approx(other.total.value, rel=1e-12)
+    assert network_area(m).total.value == pytest.approx(network_area(m, synapse=big).total.value, rel=1e-12)
 
 
 @pytest.mark.openvaf

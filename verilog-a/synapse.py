@@ -50,7 +50,9 @@ from ipnet_cosim.device.errors import ConfigError
 PRESETS_FILE = Path(__file__).with_name("synapse_cards.json")
 TECHNOLOGIES = {"ideal": "ideal (not a device)", "rram": "1T1R RRAM", "pcm": "PCM", "stt_mram": "STT-MRAM"}
 CELL_KINDS = ("1T1R", "0T1R")
-DEFAULT_SYNAPSE = "ideal"
+#: the default chip's synapse technology, chosen by the measured comparison of benchmarks/default_chip.py
+DEFAULT_SYNAPSE = "pcm"
+IDEAL_SYNAPSE = "ideal"
 
 
 def _value(unit: str, desc: str, lo: float, hi: float, lo_open: bool = False, optional: bool = False) -> Any:
@@ -322,8 +324,14 @@ def synapse_presets() -> dict[str, SynapseCard]:
 
 
 def default_synapse() -> SynapseCard:
-    """The card of :data:`DEFAULT_SYNAPSE` (the ideal card: not a device)."""
+    """The card of :data:`DEFAULT_SYNAPSE`, the default chip's synapse technology (a device)."""
     return synapse_presets()[DEFAULT_SYNAPSE]
+
+
+def ideal_synapse() -> SynapseCard:
+    """The ideal card (:data:`IDEAL_SYNAPSE`: not a device): ``MappingOptions()``'s, and the card of exports and
+    checkpoints recorded before synapse cards existed."""
+    return synapse_presets()[IDEAL_SYNAPSE]
 
 
 def synapse_card(name_or_path: str | Path | None = None) -> SynapseCard:
