@@ -134,8 +134,12 @@ def headline_rows(report: Mapping[str, Any]) -> list[list[str]]:
     syn = report.get("synapse")
     rows = []
     if syn is not None:
-        rows.append(["technology", syn["headline"] + (f"; overridden: {', '.join(syn['overrides'])}"
-                                                      if syn["overrides"] else ""), "assumed (card sources)"])
+        mo = report["inputs"]["mapping_options"]
+        slices = int(mo.get("conductance", {}).get("slices", 1))
+        chip = (f"; chip: {mo.get('tile_rows')} x {mo.get('tile_cols')} tiles, {slices} slice{'s' if slices > 1 else ''} "
+                f"per weight sign, wires {float(mo.get('r_wire_ohm', 0.0)):.3g} ohm per cell segment")
+        rows.append(["technology", syn["headline"] + chip + (f"; overridden: {', '.join(syn['overrides'])}"
+                                                             if syn["overrides"] else ""), "assumed (card sources)"])
     rows.append(["network", h["network"], "export"])
     if "twin" in h:
         t = h["twin"]
