@@ -80,7 +80,8 @@ def show_synapse(name: Optional[str] = typer.Argument(None, help="a preset name 
         for card in synapse_presets().values():
             var = " + ".join(x for x in (f"{card.d2d_sigma_rel:.3g} rel" if card.d2d_sigma_rel else "",
                                          f"{card.d2d_sigma_s * 1e6:.3g} uS" if card.d2d_sigma_s else "") if x) or "none"
-            table.add_row(card.name + (" (default chip)" if card.name == DEFAULT_SYNAPSE else ""), card.technology_label, f"{card.g_off_s * 1e6:.4g}-{card.g_on_s * 1e6:.4g}",
+            label = card.name + (" (default chip)" if card.name == DEFAULT_SYNAPSE else "")
+            table.add_row(label, card.technology_label, f"{card.g_off_s * 1e6:.4g}-{card.g_on_s * 1e6:.4g}",
                           f"{card.on_off_ratio:.3g}", "analog" if card.levels is None else str(card.levels), var,
                           f"{card.cell_area_m2 * 1e12:.4g}", f"{len(card.verified)} of {len(card.sources)}")
         Console().print(table)

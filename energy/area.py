@@ -478,8 +478,8 @@ class PeripheryCurrents:
         ceiling = "none (ideal drive)" if self.i_drive_max_a is None else f"{self.i_drive_max_a * 1e6:.4g} uA"
         return (f"G_max {self.g_max_s * 1e6:.4g} uS, v_read {self.v_read_v:g} V, drive ceiling {ceiling}; "
                 f"I_row = v_read cols G_max, I_col = v_read rows G_max, I_leg = min(I_col, ceiling); "
-                f"m(I) = max(1, I / (J_on W_min)) with J_on (PMOS {INTERCONNECT_28NM.j_on_pmos_a_per_m * 1e-6 * 1e6:.4g} "
-                f"uA/um, NMOS {INTERCONNECT_28NM.j_on_nmos_a_per_m * 1e-6 * 1e6:.4g} uA/um) and W_min "
+                f"m(I) = max(1, I / (J_on W_min)) with J_on (PMOS {INTERCONNECT_28NM.j_on_pmos_a_per_m:.4g} A/m, "
+                f"NMOS {INTERCONNECT_28NM.j_on_nmos_a_per_m:.4g} A/m; 1 A/m = 1 uA/um) and W_min "
                 f"{INTERCONNECT_28NM.min_width_m * 1e9:g} nm: {SIZING_SOURCE}")
 
 

@@ -13,8 +13,7 @@ from ipnet_cosim.device.synapse import SynapseCard, ideal_synapse
 from ipnet_cosim.energy.area import (COMPONENTS, UM2_PER_M2, CrossbarAreaModel, NeuronCellArea, NeuronCellModel,
                                      PeripheryCurrents, neuron_cell_area, peripheral_areas, sized_periphery,
                                      transistor_footprint)
-from ipnet_cosim.energy.area_data import load_area_data
-from ipnet_cosim.energy.area_data import AreaData
+from ipnet_cosim.energy.area_data import AreaData, load_area_data
 from ipnet_cosim.energy.quantity import Quantity
 from ipnet_cosim.netlist_gen.contract import UNIT_KINDS
 
@@ -255,7 +254,7 @@ def manifest_synapse(manifest: Mapping[str, Any]) -> SynapseCard:
 
 
 def manifest_currents(manifest: Mapping[str, Any]) -> PeripheryCurrents:
-    """The peak-current inputs of an export's periphery: G_max of its mapping (1 mS, the ideal card's, for exports
+    """The peak-current inputs of an export's periphery: G_max of its mapping (the ideal card's for exports
     without one), the read voltage of its device card and, with the bounded drive, the drive's ceiling."""
     options = manifest.get("mapping_options") if isinstance(manifest, Mapping) else None
     conductance = options.get("conductance") if isinstance(options, Mapping) else None
@@ -263,6 +262,6 @@ def manifest_currents(manifest: Mapping[str, Any]) -> PeripheryCurrents:
     card = _layer_card(manifest, "heat")
     bounded = isinstance(manifest.get("network_config"), Mapping) and \
         manifest["network_config"].get("drive", "ideal") == "bounded"
-    return PeripheryCurrents(g_max_s=float(g_max) if isinstance(g_max, (int, float)) else 1e-3,
+    return PeripheryCurrents(g_max_s=float(g_max) if isinstance(g_max, (int, float)) else ideal_synapse().g_on_s,
                              v_read_v=card.timing.v_read_v,
                              i_drive_max_a=card.drive_i_max_a if bounded else None)

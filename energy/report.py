@@ -27,7 +27,6 @@ from typing import Any, Mapping, Sequence
 
 from ipnet_cosim.device.draws import MEDIAN_NOTE
 from ipnet_cosim.device.errors import ConfigError
-from ipnet_cosim.device.statistics import wilson_interval
 from ipnet_cosim.energy import memory as mem
 from ipnet_cosim.energy.accounting import PeripheryAssumptions, SimulationData, energy_breakdown, load_simulation
 from ipnet_cosim.energy.draws import over_draws
@@ -299,13 +298,13 @@ def headline_section(data: SimulationData, twin: str | Path | None, report: Mapp
     classes = sorted({int(e["label"]) for e in per})
     disagree = sorted({int(e["label"]) for e in per if e.get("classes_agree") is False})
     kind = sim_kind(data.results.provenance)
-    correct = sum(e["circuit_class"] == e["label"] for e in per)
-    lo, hi = wilson_interval(correct, n)
+    acc = data.results.summary["circuit_accuracy"]
+    lo, hi = data.results.summary["circuit_accuracy_ci95"]
     circuit_src = (f"{kind}: {data.results.provenance.get('simulator', 'ngspice')}, {n} samples of {data.folder.name} "
                    f"covering {len(classes)} of {len(man.class_names)} classes")
     out: dict[str, Any] = {
         "network": _network_line(man),
-        "circuit": {"accuracy": figure(correct / n, "1", kind, circuit_src),
+        "circuit": {"accuracy": figure(acc, "1", kind, circuit_src),
                     "ci95_low": figure(lo, "1", "computed", f"Wilson 95 % interval over {n} samples"),
                     "ci95_high": figure(hi, "1", "computed", f"Wilson 95 % interval over {n} samples"),
                     "samples": figure(n, "1", "computed", circuit_src),
@@ -329,11 +328,10 @@ def headline_section(data: SimulationData, twin: str | Path | None, report: Mapp
     if twin is not None:
         t = read_results(Path(twin), data.export)
         tn = len(t.per_sample)
-        tc = sum(e["circuit_class"] == e["label"] for e in t.per_sample)
-        tlo, thi = wilson_interval(tc, tn)
+        tlo, thi = t.summary["circuit_accuracy_ci95"]
         src = (f"computed: the PyTorch twin (simulate --simulator twin) of the same export, {tn} test samples "
                f"({Path(twin).name}); neurons: {t.summary.get('firing_note', MEDIAN_NOTE)}")
-        out["twin"] = {"accuracy": figure(tc / tn, "1", "computed", src),
+        out["twin"] = {"accuracy": figure(t.summary["circuit_accuracy"], "1", "computed", src),
                        "ci95_low": figure(tlo, "1", "computed", f"Wilson 95 % interval over {tn} samples"),
                        "ci95_high": figure(thi, "1", "computed", f"Wilson 95 % interval over {tn} samples"),
                        "samples": figure(tn, "1", "computed", src)}
