@@ -5,10 +5,12 @@ range, levels and device-to-device variation; 128 x 128 tiles unless the configu
 (``card:slices:tile``); wire resistance per cell segment derived from the
 28 nm interconnect figures of ``ipnet_cosim.device.interconnect`` and the card's cell):
 
-1. the paper network before fine-tuning (``models/pretrained/ipnet_default``, trained for stochastic firing on ideal
-   weights): PyTorch hardware model, whole test set, stochastic firing, the exported chip (variation seed 0);
+1. the start network before fine-tuning (``--start``, a bundled network: ``ipnet_default``, the paper network, or
+   ``ipnet_stochastic``, that network trained on for stochastic firing with the coin-flip penalty, ideal weights):
+   PyTorch hardware model, whole test set, stochastic firing, the exported chip (variation seed 0);
 2. hardware-aware fine-tuning for that chip under stochastic firing (``finetune_hardware``: ``--epochs`` at Adam
-   ``--lr``, a new chip every mini-batch, variation seeds >= 2^20), then the hardware model on the exported chip and on ``--chips``
+   ``--lr`` with ``--schedule`` and ``--coin-flip-penalty``, a new chip every mini-batch, variation seeds >= 2^20),
+   then the hardware model on the exported chip and on ``--chips``
    chips never seen in training (variation seeds 1..5), whole test set, one recorded draw per sample and chip
    (draw seed = the chip's seed), computed.
 
@@ -17,6 +19,7 @@ range, levels and device-to-device variation; 128 x 128 tiles unless the configu
 energy per weight, from ``report.json`` (computed, the twin's port model and neuron step).
 
     python benchmarks/default_chip.py [--configs rram_1t1r:1,pcm:1,stt_mram:4] [--chips 5] [--report]
+                                      [--start ipnet_stochastic --epochs 12 --schedule cosine --coin-flip-penalty 0.3]
                                       [--work benchmarks/results/default_chip] [--out benchmarks/data/default_chip.json]
 
 Results are kept in ``--out`` as each step finishes; a rerun skips what is there.
@@ -32,6 +35,8 @@ import time
 from pathlib import Path
 
 CONFIGS = "stt_mram:4,pcm:1,rram_1t1r:1"
+# the recipe of entries measured before the recipe was recorded in full
+_OLD_RECIPE = {"start_checkpoint": "models/pretrained/ipnet_default", "schedule": "constant", "coin_flip_penalty": 0.0}
 
 
 def parse_config(item: str) -> tuple[str, int, int]:
@@ -72,6 +77,9 @@ def main() -> None:
     parser.add_argument("--chips", type=int, default=5, help="unseen chips per configuration (seeds 1..N)")
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate of the fine-tuning")
+    parser.add_argument("--start", default="ipnet_default", help="bundled network fine-tuned (models/pretrained)")
+    parser.add_argument("--schedule", default="constant", help="learning rate: constant | cosine")
+    parser.add_argument("--coin-flip-penalty", type=float, default=0.0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--report", action="store_true", help="also export and run the twin for energy and area")
     parser.add_argument("--report-only", action="store_true", help="only the energy and area of each chip (the "
@@ -85,11 +93,14 @@ def main() -> None:
     from ipnet_cosim.models.checkpoint import pretrained_dir
     from ipnet_cosim.netlist_gen.finetune import finetune_hardware
     torch.set_num_threads(args.threads)
-    paper = pretrained_dir("ipnet_default")
+    paper = pretrained_dir(args.start)
+    recipe = {"start_checkpoint": f"models/pretrained/{args.start}", "lr": args.lr, "epochs": args.epochs,
+              "grad_clip": 1.0, "schedule": args.schedule, "coin_flip_penalty": args.coin_flip_penalty}
     args.work.mkdir(parents=True, exist_ok=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     result = json.loads(args.out.read_text(encoding="utf-8")) if args.out.is_file() else {}
-    result.update({"benchmark": "default_chip", "start_checkpoint": "models/pretrained/ipnet_default",
+    result.pop("start_checkpoint", None)                 # per configuration (its recipe)
+    result.update({"benchmark": "default_chip",
                    "firing": "stochastic (one recorded draw per sample and chip, draw seed = chip seed)",
                    "machine": {"cpus": os.cpu_count(), "torch_threads": args.threads, "platform": platform.platform(),
                                "torch": torch.__version__}})
@@ -98,16 +109,18 @@ def main() -> None:
         name, slices, tile = parse_config(item)
         key = f"{name}:{slices}" + (f":{tile}" if tile != 128 else "")
         entry = configs.setdefault(key, {"card": name, "slices": slices, "tile": tile})
-        if not args.report_only and (entry.get("lr") != args.lr or entry.get("epochs") != args.epochs
-                                     or entry.get("grad_clip") != 1.0):
+        if not args.report_only and any(entry.get(k, _OLD_RECIPE.get(k)) != v for k, v in recipe.items()):
             entry = configs[key] = {"card": name, "slices": slices, "tile": tile}     # another recipe: measure again
         if not args.report_only:
-            entry.update({"lr": args.lr, "epochs": args.epochs, "grad_clip": 1.0})
+            entry.update(recipe)
         options = chip_options(name, slices, tile)
         entry["r_wire_ohm"] = options.r_wire_ohm
         entry["weight_levels"] = options.conductance.weight_levels
         out = args.work / (f"finetuned_{name}_s{slices}" + (f"_t{tile}" if tile != 128 else "")
-                           + f"_lr{args.lr:g}_e{args.epochs}_clip")
+                           + f"_lr{args.lr:g}_e{args.epochs}_clip"
+                           + ("" if args.start == "ipnet_default" else f"_{args.start}")
+                           + ("" if args.schedule == "constant" else f"_{args.schedule}")
+                           + (f"_cf{args.coin_flip_penalty:g}" if args.coin_flip_penalty else ""))
         if args.report_only:
             entry["report"] = chip_report(out if (out / "checkpoint.pt").is_file() else paper, options, args)
             _save(args.out, result)
@@ -119,9 +132,13 @@ def main() -> None:
         if not (out / "checkpoint.pt").is_file():
             t0 = time.perf_counter()
             finetune_hardware(paper, out, options, epochs=args.epochs, lr=args.lr, batch_size=32,
-                              variation="per_batch", seed=0, log=print, firing="stochastic")
+                              variation="per_batch", seed=0, log=print, firing="stochastic",
+                              schedule=args.schedule, coin_flip_penalty=args.coin_flip_penalty)
             entry["finetune_seconds"] = round(time.perf_counter() - t0, 1)
             _save(args.out, result)
+        if "finetune_seconds" not in entry:        # fine-tuned by an earlier run: the seconds it recorded
+            metrics = json.loads((out / "checkpoint.json").read_text(encoding="utf-8")).get("metrics", {})
+            entry["finetune_seconds"] = round(float(metrics.get("finetune_seconds", float("nan"))), 1)
         chips = entry.setdefault("finetuned_by_chip", {})
         for chip in range(0, args.chips + 1):
             if str(chip) not in chips:

@@ -32,6 +32,9 @@ Slices = Annotated[Optional[int], typer.Option(help="bit slicing: cells per weig
                                                     "combined by mirrors of gain levels^s (e.g. 4 binary STT-MRAM "
                                                     "cells: 15 magnitude levels); default: the chip's (4 for a "
                                                     "binary cell, else 1)")]
+Copies = Annotated[int, typer.Option(help="devices in parallel per crossbar cell, programmed to the same target "
+                                          "(multi-memristive synapse: programming errors average as "
+                                          "1/sqrt(copies); cell currents and wire segment grow with them)")]
 VariationSeed = Annotated[int, typer.Option(help="seed of the exported chip's variation draws")]
 RWire = Annotated[Optional[float], typer.Option(help="wire resistance per cell segment along rows and columns, ohm "
                                                     "(default: the chip's, from the card's cell at 28 nm; 0 for the "
@@ -40,7 +43,7 @@ RDriver = Annotated[float, typer.Option(help="row driver output resistance, ohm"
 
 
 def _mapping_options(synapse, tile_rows, tile_cols, g_min, g_max, levels, variation, variation_s, variation_kind,
-                     variation_seed, r_wire, r_driver, wire_model="reduced", slices=None):
+                     variation_seed, r_wire, r_driver, wire_model="reduced", slices=None, copies=1):
     from ipnet_cosim.device.synapse import synapse_card
     from ipnet_cosim.netlist_gen.mapping import MappingOptions
     overrides = {name: value for name, value in (("g_min_s", g_min), ("g_max_s", g_max),
@@ -51,7 +54,7 @@ def _mapping_options(synapse, tile_rows, tile_cols, g_min, g_max, levels, variat
     if variation_kind != "lognormal":
         overrides["variation_kind"] = variation_kind
     wires = {} if r_wire is None else {"r_wire_ohm": r_wire}
-    return MappingOptions.for_chip(synapse_card(synapse), slices=slices, seed=variation_seed,
+    return MappingOptions.for_chip(synapse_card(synapse), slices=slices, copies=copies, seed=variation_seed,
                                    conductance_overrides=overrides, tile_rows=tile_rows, tile_cols=tile_cols,
                                    r_driver_ohm=r_driver, wire_model=wire_model, **wires)
 
@@ -63,7 +66,8 @@ def export_cmd(checkpoint: Path = typer.Argument(..., help="checkpoint folder or
                synapse: Synapse = DEFAULT_SYNAPSE, tile_rows: TileRows = 128, tile_cols: TileCols = 128,
                g_min: GMin = None, g_max: GMax = None, levels: Levels = None, variation: Variation = None,
                variation_s: VariationS = None, variation_kind: VariationKind = "lognormal", slices: Slices = None,
-               variation_seed: VariationSeed = 0, r_wire: RWire = None, r_driver: RDriver = 0.0,
+               copies: Copies = 1, variation_seed: VariationSeed = 0, r_wire: RWire = None,
+               r_driver: RDriver = 0.0,
                wire_model: str = typer.Option("reduced", help="with --r-wire: reduced (exact port equivalent of "
                                               "each tile, fast) | ladder (every wire segment, for validation)"),
                noise: Optional[str] = typer.Option(None, help="stimulus with sensor noise, KIND=LEVEL: "
@@ -86,7 +90,7 @@ def export_cmd(checkpoint: Path = typer.Argument(..., help="checkpoint folder or
     setting = NoiseSetting.parse(noise) if noise is not None else None
     mode = Firing(firing, seed=draw_seed, draws=draws if firing == "stochastic" else 1)
     options = _mapping_options(synapse, tile_rows, tile_cols, g_min, g_max, levels, variation, variation_s,
-                               variation_kind, variation_seed, r_wire, r_driver, wire_model, slices)
+                               variation_kind, variation_seed, r_wire, r_driver, wire_model, slices, copies)
     manifest = export_network(checkpoint, out, samples=parse_samples(samples), options=options, progress=console.log,
                               notify=lambda msg: typer.echo(msg, err=True), noise=setting, noise_seed=noise_seed,
                               firing=mode)
@@ -110,20 +114,26 @@ def finetune_cmd(checkpoint: Path = typer.Argument(..., help="checkpoint folder 
                  firing: str = typer.Option("median", help="neuron firing while fine-tuning: median (u = 1/2, an "
                                             "idealisation) | stochastic (a fresh draw per neuron and step)"),
                  grad_clip: float = typer.Option(1.0, help="gradient-norm clip of every step (as train)"),
+                 coin_flip_penalty: float = typer.Option(0.0, help="weight of the penalty on neuron-steps whose "
+                                                         "firing is a coin flip (mean p(1-p); as train)"),
+                 schedule: str = typer.Option("constant", help="learning rate: constant | cosine (annealed step by "
+                                              "step to lr x 0.05)"),
                  synapse: Synapse = DEFAULT_SYNAPSE, tile_rows: TileRows = 128, tile_cols: TileCols = 128,
                  g_min: GMin = None, g_max: GMax = None, levels: Levels = None, variation: Variation = None,
                  variation_s: VariationS = None, variation_kind: VariationKind = "lognormal", slices: Slices = None,
-                 variation_seed: VariationSeed = 0, r_wire: RWire = None, r_driver: RDriver = 0.0) -> None:
+                 copies: Copies = 1, variation_seed: VariationSeed = 0, r_wire: RWire = None,
+                 r_driver: RDriver = 0.0) -> None:
     """Fine-tune a checkpoint through its mapped crossbars (quantization, variation, exact IR drop); the new
     checkpoint records the hardware, and export warns when mapped with other options."""
     from rich.console import Console
     from ipnet_cosim.netlist_gen.finetune import finetune_hardware
     console = Console(stderr=True)
     options = _mapping_options(synapse, tile_rows, tile_cols, g_min, g_max, levels, variation, variation_s,
-                               variation_kind, variation_seed, r_wire, r_driver, slices=slices)
+                               variation_kind, variation_seed, r_wire, r_driver, slices=slices, copies=copies)
     metrics = finetune_hardware(checkpoint, out, options, epochs=epochs, lr=lr, batch_size=batch_size,
                                 variation=chips, seed=seed, t_max_penalty=t_max_penalty, log=console.log,
-                                progress_bar=True, firing=firing, grad_clip=grad_clip)
+                                progress_bar=True, firing=firing, grad_clip=grad_clip,
+                                coin_flip_penalty=coin_flip_penalty, schedule=schedule)
     console.print(f"[bold]wrote[/bold] {out.resolve()}: test accuracy through the crossbars (PyTorch hardware "
                   f"model, exported chip) {metrics['hardware_test_accuracy']:.3f}, plain {metrics['test_accuracy']:.3f}; "
                   f"junction excess over t_max {metrics['junction_excess_before']:.3g} -> "
@@ -359,7 +369,8 @@ def demo_cmd(ctx: typer.Context,
     _print_checkpoint_accuracy(console, ck_file)
     if not (export / ExportFiles.MANIFEST).is_file():
         console.log(f"2/5 export: netlists, stimulus, manifest; chip: {options.synapse.headline()}; "
-                    f"{options.conductance.slices} slice(s), wires {options.r_wire_ohm:.3g} ohm per cell segment; "
+                    f"{options.conductance.slices} slice(s), {options.conductance.copies} device(s) per cell, "
+                    f"wires {options.r_wire_ohm:.3g} ohm per cell segment; "
                     f"neurons: {mode.describe()}")
         export_network(ck, export, samples=circuit_samples, options=options, progress=console.log,
                        notify=lambda msg: console.print(f"[yellow]{msg}[/yellow]"), firing=mode)

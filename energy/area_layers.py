@@ -148,7 +148,8 @@ def layer_area(layer: Mapping[str, Any], units: Sequence[Mapping[str, Any]], *,
                card: DeviceCard | MTJParams | None = None, data: AreaData | None = None,
                neuron_model: NeuronCellModel = NeuronCellModel(),
                crossbar_model: CrossbarAreaModel = CrossbarAreaModel(),
-               synapse: SynapseCard | None = None, currents: PeripheryCurrents | None = None) -> LayerArea:
+               synapse: SynapseCard | None = None, currents: PeripheryCurrents | None = None,
+               copies: int = 1) -> LayerArea:
     """Area of one manifest layer (formulas in the module docstring).
 
     Args:
@@ -159,6 +160,8 @@ def layer_area(layer: Mapping[str, Any], units: Sequence[Mapping[str, Any]], *,
         synapse: the synapse card whose cell prices a crossbar device (None: the cited 1T1R cell).
         currents: the chip's peak currents; with ``crossbar_model.sizing`` "currents" the row drivers, column sense
             and mirror outputs are sized from them (None: the fixed width multiples).
+        copies: devices in parallel in every crossbar cell (``mapping_options.conductance.copies``), each priced
+            as the card's cell.
     """
     data = data if data is not None else load_area_data()
     counts = layer_counts(layer, units)
@@ -171,7 +174,9 @@ def layer_area(layer: Mapping[str, Any], units: Sequence[Mapping[str, Any]], *,
                         f"(per instance: {each.source})")
 
     components = {
-        "crossbar_cells": times(counts.devices, per.cell, "crossbar_cells", "N_dev A_cell"),
+        "crossbar_cells": (times(counts.devices, per.cell, "crossbar_cells", "N_dev A_cell") if copies == 1 else
+                           times(counts.devices * copies, per.cell, "crossbar_cells",
+                                 f"N_cell C A_cell with C = {copies} devices in parallel per cell")),
         "row_drivers": times(counts.driver_rows, per.row_driver, "row_drivers", "N_drv A_drv"),
         "column_sense": times(counts.column_ends, per.column_sense, "column_sense", "N_col A_sense"),
         "mirror_outputs": times(counts.column_ends, per.mirror_output, "mirror_outputs", "N_col A_mir_leg"),
@@ -226,6 +231,7 @@ def network_area(manifest: Mapping[str, Any], *, data: AreaData | None = None,
     if synapse is None:
         synapse = manifest_synapse(manifest)
     currents = manifest_currents(manifest) if crossbar_model.sizing == "currents" else None
+    copies = manifest_copies(manifest)
     layers = []
     for layer in manifest["layers"]:
         if not isinstance(layer, Mapping) or "index" not in layer:
@@ -233,7 +239,8 @@ def network_area(manifest: Mapping[str, Any], *, data: AreaData | None = None,
         units = [u for u in all_units if isinstance(u, Mapping) and u.get("layer") == layer["index"]]
         layer_card = card if card is not None else _layer_card(manifest, str(layer.get("unit")))
         layers.append(layer_area(layer, units, card=layer_card, data=data, neuron_model=neuron_model,
-                                 crossbar_model=crossbar_model, synapse=synapse, currents=currents))
+                                 crossbar_model=crossbar_model, synapse=synapse, currents=currents,
+                                 copies=copies))
     total = Quantity(sum(la.total.value for la in layers), "m^2", "computed",
                      "sum of layer areas: " + " + ".join(la.name for la in layers))
     return AreaReport(tuple(layers), total)
@@ -253,15 +260,27 @@ def manifest_synapse(manifest: Mapping[str, Any]) -> SynapseCard:
     return SynapseCard.from_dict(data, origin="manifest mapping_options.synapse")
 
 
+def manifest_copies(manifest: Mapping[str, Any]) -> int:
+    """Devices in parallel per crossbar cell of an export (``mapping_options.conductance.copies``; 1 when absent)."""
+    options = manifest.get("mapping_options") if isinstance(manifest, Mapping) else None
+    conductance = options.get("conductance") if isinstance(options, Mapping) else None
+    copies = conductance.get("copies", 1) if isinstance(conductance, Mapping) else 1
+    if isinstance(copies, bool) or not isinstance(copies, int) or copies < 1:
+        raise ConfigError(f"manifest mapping_options.conductance.copies = {copies!r} is not a device count >= 1; "
+                          f"re-export the network")
+    return copies
+
+
 def manifest_currents(manifest: Mapping[str, Any]) -> PeripheryCurrents:
-    """The peak-current inputs of an export's periphery: G_max of its mapping (the ideal card's for exports
-    without one), the read voltage of its device card and, with the bounded drive, the drive's ceiling."""
+    """The peak-current inputs of an export's periphery: the largest cell conductance of its mapping (G_max
+    times the parallel devices per cell; the ideal card's G_max for exports without one), the read voltage of its device card and, with the bounded drive, the drive's ceiling."""
     options = manifest.get("mapping_options") if isinstance(manifest, Mapping) else None
     conductance = options.get("conductance") if isinstance(options, Mapping) else None
     g_max = conductance.get("g_max_s") if isinstance(conductance, Mapping) else None
     card = _layer_card(manifest, "heat")
     bounded = isinstance(manifest.get("network_config"), Mapping) and \
         manifest["network_config"].get("drive", "ideal") == "bounded"
-    return PeripheryCurrents(g_max_s=float(g_max) if isinstance(g_max, (int, float)) else ideal_synapse().g_on_s,
+    g_cell = (float(g_max) if isinstance(g_max, (int, float)) else ideal_synapse().g_on_s) * manifest_copies(manifest)
+    return PeripheryCurrents(g_max_s=g_cell,
                              v_read_v=card.timing.v_read_v,
                              i_drive_max_a=card.drive_i_max_a if bounded else None)

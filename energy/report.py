@@ -509,7 +509,11 @@ def _synapse_section(options, report: dict[str, Any]) -> dict[str, Any]:
             values[f.name] = figure(v, f.metadata["unit"], "assumed", card.sources[f.name])
     mapping = {"cells_per_weight": figure(2 * co.slices, "1", "computed",
                                           f"a differential pair per slice, {co.slices} slice(s) (mapping_options)"),
-               "slices": figure(co.slices, "1", "assumed", "mapping_options.conductance.slices (bit slicing)")}
+               "slices": figure(co.slices, "1", "assumed", "mapping_options.conductance.slices (bit slicing)"),
+               "devices_per_cell": figure(co.copies, "1", "assumed", "mapping_options.conductance.copies (devices in "
+                                          "parallel per cell, multi-memristive synapse)"),
+               "devices_per_weight": figure(2 * co.slices * co.copies, "1", "computed",
+                                            f"2 x {co.slices} slice(s) x {co.copies} device(s) per cell")}
     if co.weight_levels is not None:
         mapping["weight_levels"] = figure(co.weight_levels, "1", "computed",
                                           f"2 (L^S - 1) + 1 with L = {co.levels} levels per cell, S = {co.slices}")

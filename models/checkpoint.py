@@ -75,7 +75,7 @@ def save_checkpoint(folder: Path, model: SpikingNet, *, data_config: Mapping[str
 
 
 #: the bundled checkpoints (``models/pretrained/<name>``; see its README)
-PRETRAINED = ("ipnet_chip", "ipnet_default", "ipnet_median")
+PRETRAINED = ("ipnet_chip", "ipnet_default", "ipnet_median", "ipnet_stochastic")
 #: the bundled IPNet of the demo and the default chip: fine-tuned for it under stochastic firing
 BUNDLED = "ipnet_chip"
 

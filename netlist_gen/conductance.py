@@ -33,6 +33,16 @@ the order G+ slice 0, G- slice 0, G+ slice 1, ...); its sensed difference is mir
 is the bit-sliced crossbar of ISAAC (Shafiee et al., ISCA 2016) and PRIME (Chi et al., ISCA 2016), with
 the shift-and-add done by binary-weighted current mirrors instead of after an ADC.
 
+Parallel devices (``copies = C``, the multi-memristive synapse of Boybat et al., Nat. Commun. 9, 2514 (2018):
+the weight is the combined conductance of C devices that read in parallel): every cell of the crossbar holds C
+devices programmed to the same target ``G_t``, each with its own variation draw and clip, and conducts their sum::
+
+    G_cell = sum_c clip(G_t f_c + o_c, G_min, G_max),   k_cell = C k
+
+so the cell spans [C G_min, C G_max], its signal grows as C and its independent programming errors as sqrt(C);
+the cell's area is C devices' (one per device of the card). C = 1 is the plain cell above, drawn exactly as
+before copies existed.
+
 N and N' are independent standard normal draws: N from ``default_rng(seed)``, N' from
 ``default_rng([seed, 1])``. The defaults of :class:`ConductanceOptions` are those of the ideal
 synapse card (:mod:`ipnet_cosim.device.synapse`), which is not a device.
@@ -65,6 +75,7 @@ class ConductanceOptions:
         seed: seed of the variation draws.
         variation_sigma_s: additive device-to-device variation (programming error), S (0: none).
         slices: cells per weight sign (bit slicing, each a base-``levels`` digit; needs ``levels``).
+        copies: devices in parallel in every cell (multi-memristive synapse; module docstring), 1: one.
     """
 
     g_min_s: float = 1e-6
@@ -75,6 +86,7 @@ class ConductanceOptions:
     seed: int = 0
     variation_sigma_s: float = 0.0
     slices: int = 1
+    copies: int = 1
 
     def __post_init__(self) -> None:
         for name in ("g_min_s", "g_max_s"):
@@ -94,6 +106,8 @@ class ConductanceOptions:
             raise ConfigError(f"variation_kind '{self.variation_kind}' is unknown; use lognormal or normal")
         if isinstance(self.slices, bool) or not isinstance(self.slices, int) or not 1 <= self.slices <= 16:
             raise ConfigError(f"slices ({self.slices!r}) must be an integer from 1 to 16 (cells per weight sign)")
+        if isinstance(self.copies, bool) or not isinstance(self.copies, int) or not 1 <= self.copies <= 16:
+            raise ConfigError(f"copies ({self.copies!r}) must be an integer from 1 to 16 (devices in parallel per cell)")
         if self.slices > 1 and self.levels is None:
             raise ConfigError(f"slices = {self.slices} needs devices with levels (bit slicing writes base-levels "
                               f"digits); give levels (2 for binary cells) or use slices = 1")
@@ -102,6 +116,14 @@ class ConductanceOptions:
     def slice_gains(self) -> tuple[float, ...]:
         """Significance of each slice, ``levels^s`` (``(1.0,)`` without slicing)."""
         return tuple(float(self.levels ** s) for s in range(self.slices)) if self.slices > 1 else (1.0,)
+
+    def to_dict(self) -> dict:
+        """The options as a plain dict; ``copies`` only when > 1, so that the records of mappings from before
+        copies existed (checkpoints' hardware, manifests) compare and read as they were."""
+        data = dataclasses.asdict(self)
+        if self.copies == 1:
+            del data["copies"]
+        return data
 
     @property
     def weight_levels(self) -> int | None:
@@ -114,7 +136,7 @@ class ConductanceOptions:
         ``overrides`` (field name -> value) taking precedence."""
         values = dict(g_min_s=card.g_off_s, g_max_s=card.g_on_s, levels=card.levels,
                       variation_sigma=card.d2d_sigma_rel, variation_kind="lognormal",
-                      variation_sigma_s=card.d2d_sigma_s, seed=seed, slices=1)
+                      variation_sigma_s=card.d2d_sigma_s, seed=seed, slices=1, copies=1)
         unknown = set(overrides) - set(values)
         if unknown:
             raise ConfigError(f"conductance option(s) {sorted(unknown)} are unknown; known: {', '.join(values)}")
@@ -124,7 +146,7 @@ class ConductanceOptions:
     def differs_from(self, card: "SynapseCard") -> list[str]:
         """The options that override ``card`` (empty: the mapping is the card's)."""
         ref = ConductanceOptions.from_synapse(card, seed=self.seed)
-        out = [f.name for f in dataclasses.fields(self) if f.name not in ("seed", "variation_kind", "slices")
+        out = [f.name for f in dataclasses.fields(self) if f.name not in ("seed", "variation_kind", "slices", "copies")
                and getattr(self, f.name) != getattr(ref, f.name)]
         if self.variation_sigma > 0 and self.variation_kind != ref.variation_kind:
             out.append("variation_kind")
@@ -167,23 +189,31 @@ def slice_digits(q: np.ndarray, levels: int, slices: int) -> np.ndarray:
     return digits.reshape(q.shape[0], -1).astype(np.float64)
 
 
+def device_shape(shape: tuple[int, ...], options: ConductanceOptions) -> tuple[int, ...]:
+    """The shape of one sign's device draws for cells ``shape``: ``shape`` itself, or ``(*shape, copies)`` with
+    parallel devices (their draws follow one another in the last axis)."""
+    return tuple(shape) + ((options.copies,) if options.copies > 1 else ())
+
+
 def variation_offsets_s(shape: tuple[int, ...], options: ConductanceOptions,
                         seed: int | None = None) -> np.ndarray | None:
-    """The additive device errors ``[2, *shape]`` (G+ then G-, S) of a chip drawn with ``options.seed`` (or
+    """The additive device errors ``[2, *device_shape]`` (G+ then G-, S) of a chip drawn with ``options.seed`` (or
     ``seed``): ``sigma_s N'(0, 1)``, N' from ``default_rng([seed, 1])``; None without additive variation."""
     if options.variation_sigma_s <= 0:
         return None
-    noise = np.random.default_rng([options.seed if seed is None else seed, 1]).standard_normal((2,) + tuple(shape))
+    noise = np.random.default_rng([options.seed if seed is None else seed, 1]).standard_normal(
+        (2,) + device_shape(shape, options))
     return options.variation_sigma_s * noise
 
 
 def variation_factors(shape: tuple[int, ...], options: ConductanceOptions,
                       seed: int | None = None) -> np.ndarray | None:
-    """The device factors ``[2, *shape]`` (G+ then G-) of a chip drawn with ``options.seed`` (or ``seed``):
+    """The device factors ``[2, *device_shape]`` (G+ then G-) of a chip drawn with ``options.seed`` (or ``seed``):
     ``exp(sigma N(0, 1))`` (lognormal) or ``1 + sigma N(0, 1)`` (normal); None without variation."""
     if options.variation_sigma <= 0:
         return None
-    noise = np.random.default_rng(options.seed if seed is None else seed).standard_normal((2,) + tuple(shape))
+    noise = np.random.default_rng(options.seed if seed is None else seed).standard_normal(
+        (2,) + device_shape(shape, options))
     if options.variation_kind == "lognormal":
         return np.exp(options.variation_sigma * noise)
     return 1.0 + options.variation_sigma * noise
@@ -223,15 +253,21 @@ def map_weights(weights: np.ndarray, *, v_read_v: float, current_scale_a: float,
             dev_minus = np.round(dev_minus / step) * step
     g_plus = o.g_min_s + dev_plus
     g_minus = o.g_min_s + dev_minus
-    factor = variation_factors(g_plus.shape, o)
+    cells = g_plus.shape
+    if o.copies > 1:                                   # a trailing axis of the cell's parallel devices
+        g_plus = np.repeat(g_plus[..., None], o.copies, axis=-1)
+        g_minus = np.repeat(g_minus[..., None], o.copies, axis=-1)
+    factor = variation_factors(cells, o)
     if factor is not None:
         g_plus = g_plus * factor[0]
         g_minus = g_minus * factor[1]
-    offset = variation_offsets_s(g_plus.shape, o)
+    offset = variation_offsets_s(cells, o)
     if offset is not None:
         g_plus = g_plus + offset[0]
         g_minus = g_minus + offset[1]
     g_plus = np.clip(g_plus, o.g_min_s, o.g_max_s)
     g_minus = np.clip(g_minus, o.g_min_s, o.g_max_s)
+    if o.copies > 1:
+        g_plus, g_minus, k = g_plus.sum(axis=-1), g_minus.sum(axis=-1), k * o.copies
     return ConductanceMap(g_plus_s=g_plus, g_minus_s=g_minus, k_s=k,
                           mirror_gain=current_scale_a / (k * v_read_v), options=o)

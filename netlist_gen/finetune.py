@@ -24,6 +24,7 @@ from ipnet_cosim.netlist_gen.mapping import MappingOptions
 
 HARDWARE_KEY = "hardware"
 VARIATION_MODES = ("per_batch", "fixed")
+SCHEDULES = ("constant", "cosine")
 # the mapping options that define the hardware (the others choose how it is simulated, not what it is)
 HARDWARE_FIELDS = ("tile_rows", "tile_cols", "conductance", "r_wire_ohm", "r_driver_ohm", "synapse")
 # the per-mini-batch training chips have variation seeds >= this; chips drawn with smaller seeds (the exported
@@ -56,7 +57,8 @@ def hardware_mismatch(raw: dict[str, Any], options: MappingOptions) -> str | Non
 def finetune_hardware(checkpoint: str | Path, out_dir: str | Path, options: MappingOptions, *, epochs: int = 3,
                       lr: float = 2e-3, batch_size: int = 32, variation: str = "per_batch", seed: int = 0,
                       t_max_penalty: float = 0.0, log: Callable[[str], None] | None = None,
-                      progress_bar: bool = False, firing: str = "median", grad_clip: float = 1.0) -> dict[str, Any]:
+                      progress_bar: bool = False, firing: str = "median", grad_clip: float = 1.0,
+                      coin_flip_penalty: float = 0.0, schedule: str = "constant") -> dict[str, Any]:
     """Fine-tune ``checkpoint`` through the crossbars of ``options``; write the result to ``out_dir``.
 
     ``firing`` "stochastic" trains with a fresh draw per neuron and step (seeded by ``seed``; sampled spikes with the
@@ -67,6 +69,14 @@ def finetune_hardware(checkpoint: str | Path, out_dir: str | Path, options: Mapp
     ``t_max_penalty`` (>= 0) adds ``t_max_penalty * SpikingNet.junction_excess`` of the hardware model's currents
     to the loss (as ``train --t-max-penalty`` does): zero while every MTJ's temperature bound stays below the
     card's ``limits.t_max_k``, so that fine-tuning can bring a design back inside its safe operating area.
+
+    ``coin_flip_penalty`` (>= 0) adds ``coin_flip_penalty * SpikingNet.coin_flip_variance`` of the hardware model's
+    trace (the mean Bernoulli variance p (1 - p) of its neuron-steps, as ``train --coin-flip-penalty``): it pushes the
+    neurons away from the currents where their firing is a coin flip, so that a network holds up under its devices'
+    randomness.
+
+    ``schedule`` "constant" keeps ``lr``; "cosine" anneals it step by step to ``lr * 0.05`` at the last step (as
+    ``train`` anneals it epoch by epoch).
 
     ``grad_clip`` (> 0) clips the gradient norm of every step, as ``train`` does (its default 1.0): without it the
     surrogate gradients of a few steps near the neurons' thresholds can throw a trained network off its optimum.
@@ -98,6 +108,11 @@ def finetune_hardware(checkpoint: str | Path, out_dir: str | Path, options: Mapp
     if (isinstance(t_max_penalty, bool) or not isinstance(t_max_penalty, (int, float))
             or not (math.isfinite(t_max_penalty) and t_max_penalty >= 0)):
         raise ConfigError(f"t_max_penalty ({t_max_penalty!r}) must be a number >= 0 (0: off)")
+    if (isinstance(coin_flip_penalty, bool) or not isinstance(coin_flip_penalty, (int, float))
+            or not (math.isfinite(coin_flip_penalty) and coin_flip_penalty >= 0)):
+        raise ConfigError(f"coin_flip_penalty ({coin_flip_penalty!r}) must be a number >= 0 (0: off)")
+    if schedule not in SCHEDULES:
+        raise ConfigError(f"learning-rate schedule {schedule!r} is unknown; use one of {', '.join(SCHEDULES)}")
     if firing not in FIRING_MODES:
         raise ConfigError(f"firing '{firing}' is unknown; use one of {', '.join(FIRING_MODES)}")
     out = Path(out_dir)
@@ -108,12 +123,14 @@ def finetune_hardware(checkpoint: str | Path, out_dir: str | Path, options: Mapp
     hw = HardwareNet(model, options)                   # refuses networks without a circuit (RNN, LSTM, ...)
     train_set, test_set = load_dataset(DataConfig.from_dict(ck.data_config))
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    steps = -(-len(train_set.labels) // batch_size)
+    scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * steps, eta_min=lr * 0.05)
+                 if schedule == "cosine" else None)
     rng = np.random.default_rng(seed)
     draws = (SampledDraws(torch.Generator().manual_seed(seed + 70_001)) if firing == "stochastic" else None)
     history = []
     t0 = time.perf_counter()
     excess_before, _ = _hardware_pass(hw, test_set.frames)
-    steps = -(-len(train_set.labels) // batch_size)
     with ProgressBar(progress_bar) as bar:
         task = bar.task("fine-tuning through the crossbars", epochs * steps)
         for epoch in range(epochs):
@@ -126,10 +143,12 @@ def finetune_hardware(checkpoint: str | Path, out_dir: str | Path, options: Mapp
                 y = torch.from_numpy(train_set.labels[idx]).long()
                 hw.chip_seed = (TRAINING_CHIP_SEED_MIN + int(rng.integers(2 ** 31)) if variation == "per_batch"
                                 else None)
-                logits, trace = hw(x, return_trace=True, draws=draws)
+                logits, trace = hw(x, return_trace=True, draws=draws, details=coin_flip_penalty > 0)
                 loss = nn.functional.cross_entropy(logits.float(), y)
                 if t_max_penalty > 0:
                     loss = loss + t_max_penalty * model.junction_excess(trace).float()
+                if coin_flip_penalty > 0:
+                    loss = loss + coin_flip_penalty * model.coin_flip_variance(trace).float()
                 if not torch.isfinite(loss.detach()):
                     raise ConfigError(f"fine-tuning diverged at epoch {epoch + 1} (loss {float(loss.detach())}); "
                                       f"lower lr")
@@ -137,6 +156,8 @@ def finetune_hardware(checkpoint: str | Path, out_dir: str | Path, options: Mapp
                 loss.backward()
                 nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
                 optimizer.step()
+                if scheduler is not None:
+                    scheduler.step()
                 total += float(loss.detach()) * len(idx)
                 n += len(idx)
                 bar.update(task, advance=1, info=f"epoch {epoch + 1}/{epochs}, loss {total / n:.4f}")
@@ -159,7 +180,7 @@ def finetune_hardware(checkpoint: str | Path, out_dir: str | Path, options: Mapp
                "hardware_test_accuracy_source": "computed: PyTorch hardware model (HardwareNet) on the exported chip"}
     hardware = {"mapping_options": options.to_dict(), "variation": variation, "epochs": epochs, "lr": lr,
                 "batch_size": batch_size, "seed": seed, "t_max_penalty": float(t_max_penalty), "firing": firing,
-                "grad_clip": float(grad_clip),
+                "grad_clip": float(grad_clip), "coin_flip_penalty": float(coin_flip_penalty), "schedule": schedule,
                 "finetuned_from_epoch": ck.epoch,
                 "training_chips": (f"a new chip per mini-batch, variation seeds >= {TRAINING_CHIP_SEED_MIN}"
                                    if variation == "per_batch" else "the exported chip (variation seed "

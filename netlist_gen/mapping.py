@@ -164,16 +164,20 @@ class MappingOptions:
         return cls(conductance=conductance, synapse=card, **options)
 
     @classmethod
-    def for_chip(cls, card: SynapseCard | None = None, *, slices: int | None = None, seed: int = 0,
-                 conductance_overrides: Mapping[str, Any] | None = None, **options: Any) -> "MappingOptions":
+    def for_chip(cls, card: SynapseCard | None = None, *, slices: int | None = None, copies: int = 1,
+                 seed: int = 0, conductance_overrides: Mapping[str, Any] | None = None,
+                 **options: Any) -> "MappingOptions":
         """The chip built from ``card`` (None: the default synapse card, :func:`default_synapse`): the card's
-        conductances and variation, bit slices :func:`chip_slices` unless given, and, for a device, the wire
-        resistance per cell segment of its cell at 28 nm (:mod:`~ipnet_cosim.device.interconnect`; none for the
-        ideal card). ``options`` override any of it (e.g. ``r_wire_ohm=0``)."""
+        conductances and variation, bit slices :func:`chip_slices` unless given, ``copies`` devices in parallel per
+        cell (one by default; see :mod:`~ipnet_cosim.netlist_gen.conductance`), and, for a device, the wire
+        resistance per cell segment of its cell at 28 nm (:mod:`~ipnet_cosim.device.interconnect`; none for the ideal card). ``options`` override any of it
+        (e.g. ``r_wire_ohm=0``)."""
         card = default_synapse() if card is None else card
         slices = chip_slices(card) if slices is None else slices
-        over = {**({"slices": slices} if slices != 1 else {}), **dict(conductance_overrides or {})}
-        options.setdefault("r_wire_ohm", INTERCONNECT_28NM.segment_resistance_ohm(card.cell_area_m2)
+        over = {**({"slices": slices} if slices != 1 else {}), **({"copies": copies} if copies != 1 else {}),
+                **dict(conductance_overrides or {})}
+        # a cell of C parallel devices spans C device cells: its wire segment is sqrt(C A_cell) long
+        options.setdefault("r_wire_ohm", INTERCONNECT_28NM.segment_resistance_ohm(card.cell_area_m2 * copies)
                            if card.is_device else 0.0)
         return cls.for_synapse(card, seed=seed, conductance_overrides=over, **options)
 
@@ -189,7 +193,7 @@ class MappingOptions:
 
     def to_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        data["conductance"] = dataclasses.asdict(self.conductance)
+        data["conductance"] = self.conductance.to_dict()
         data["synapse"] = self.synapse.to_dict()
         return data
 

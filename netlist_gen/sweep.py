@@ -61,19 +61,26 @@ def run_sweep(config: SweepConfig, out: str | Path, *, workers: int = 1, schedul
         scheduler: a Dask scheduler address (tcp://HOST:8786): points run on its workers instead (``out`` must be on
             a file system they share).
     """
-    from ipnet_cosim.models.checkpoint import bundled_checkpoint_dir
+    from ipnet_cosim.device.fileio import sha256_file
+    from ipnet_cosim.models.checkpoint import bundled_checkpoint_dir, resolve_checkpoint_path
     from ipnet_cosim.netlist_gen.sweep_config import check_point_cards
     out = Path(out)
     if config.has_card_parameters:
         check_point_cards(config)                       # (again: a SweepConfig may be built in code)
     stamp = out / "sweep_config.json"
-    if stamp.is_file() and json.loads(stamp.read_text()).get("digest") != config.digest():
-        raise ConfigError(f"{out} holds a sweep with another checkpoint, samples, chips or fine-tuning; use a new "
-                          f"folder (earlier results are never overwritten)")
     checkpoint = config.checkpoint or str(bundled_checkpoint_dir())
+    # the checkpoint's content, not only its path: a retrained or re-bundled network at the same path is another sweep
+    weights_sha256 = sha256_file(resolve_checkpoint_path(checkpoint))
+    if stamp.is_file():
+        earlier = json.loads(stamp.read_text())
+        if (earlier.get("digest") != config.digest()
+                or earlier.get("checkpoint_sha256", weights_sha256) != weights_sha256):
+            raise ConfigError(f"{out} holds a sweep with another checkpoint, samples, chips or fine-tuning; use a new "
+                              f"folder (earlier results are never overwritten)")
     executor = _PointExecutor(workers, scheduler)       # a Dask scheduler is reached before anything is written
     out.mkdir(parents=True, exist_ok=True)
     stamp.write_text(json.dumps({"digest": config.digest(), "checkpoint": checkpoint,
+                                 "checkpoint_sha256": weights_sha256,
                                  "samples": config.samples if isinstance(config.samples, str) else list(config.samples),
                                  "chips": config.chips, "mode": config.mode, "finetune": dict(config.finetune),
                                  "firing": config.firing_mode.to_dict(),

@@ -32,9 +32,10 @@ import numpy as np
 from ipnet_cosim.device.errors import ConfigError
 
 MAPPING_PARAMETERS = ("tile_rows", "tile_cols", "r_wire_ohm", "r_driver_ohm")
-CONDUCTANCE_PARAMETERS = ("g_min_s", "g_max_s", "levels", "variation_sigma", "variation_sigma_s", "slices")
+CONDUCTANCE_PARAMETERS = ("g_min_s", "g_max_s", "levels", "variation_sigma", "variation_sigma_s", "slices",
+                          "copies")
 PARAMETERS = MAPPING_PARAMETERS + CONDUCTANCE_PARAMETERS + ("synapse",)
-INTEGER_PARAMETERS = ("tile_rows", "tile_cols", "levels", "slices")
+INTEGER_PARAMETERS = ("tile_rows", "tile_cols", "levels", "slices", "copies")
 CONFIG_KEYS = ("checkpoint", "samples", "chips", "mode", "points", "seed", "parameters", "verify", "finetune",
                "firing")
 FINETUNE_DEFAULTS = {"epochs": 1, "lr": 2e-3, "batch_size": 32, "variation": "per_batch", "seed": 0,
@@ -314,8 +315,8 @@ def _draw(name: str, spec: Any, rng: np.random.Generator) -> Any:
 
 def point_options(point: Mapping[str, Any], seed: int):
     """The mapping options of one design point (chip ``seed``): the chip of its ``synapse`` card (default: the default
-    chip's, :data:`~ipnet_cosim.device.synapse.DEFAULT_SYNAPSE`; :meth:`MappingOptions.for_chip`: the card's slices
-    and wires) with the point's parameters over it; raises ConfigError naming a refused value."""
+    chip's, :data:`~ipnet_cosim.device.synapse.DEFAULT_SYNAPSE`; :meth:`MappingOptions.for_chip`: the card's slices,
+    parallel devices and wires) with the point's parameters over it; raises ConfigError naming a refused value."""
     from ipnet_cosim.device.synapse import DEFAULT_SYNAPSE, synapse_presets
     from ipnet_cosim.netlist_gen.mapping import MappingOptions
     mapping = {k: point[k] for k in MAPPING_PARAMETERS if k in point}
@@ -326,8 +327,9 @@ def point_options(point: Mapping[str, Any], seed: int):
         if name not in presets:
             raise ConfigError(f"synapse card '{name}' is unknown; presets: {', '.join(presets)}")
         slices = conductance.pop("slices", None)
-        return MappingOptions.for_chip(presets[name], slices=slices, seed=seed, conductance_overrides=conductance,
-                                       **mapping)
+        copies = conductance.pop("copies", 1)
+        return MappingOptions.for_chip(presets[name], slices=slices, copies=copies, seed=seed,
+                                       conductance_overrides=conductance, **mapping)
     except ConfigError as exc:
         raise ConfigError(f"sweep point {dict(point)}: {exc}") from None
     except (TypeError, ValueError) as exc:

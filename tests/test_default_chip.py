@@ -54,7 +54,8 @@ def test_the_chip_of_each_card(name):
     assert chip.synapse == card and chip.synapse_overrides() == []
     assert chip.conductance.slices == (BINARY_CHIP_SLICES if card.levels == 2 else 1) == chip_slices(card)
     if card.is_device:
-        assert chip.r_wire_ohm == pytest.approx(INTERCONNECT_28NM.segment_resistance_ohm(card.cell_area_m2))
+        cell_m2 = card.cell_area_m2 * chip.conductance.copies      # a cell of parallel devices spans them all
+        assert chip.r_wire_ohm == pytest.approx(INTERCONNECT_28NM.segment_resistance_ohm(cell_m2))
     else:
         assert chip.r_wire_ohm == 0.0
     # explicit choices win over the chip's defaults

@@ -246,3 +246,32 @@ def test_hardware_finetuning_under_stochastic_firing_reports_its_stochastic_accu
     with pytest.raises(ConfigError, match="firing 'sometimes' is unknown"):
         finetune_hardware(ck.path, tmp_path / "never", MappingOptions(), firing="sometimes")
     assert not (tmp_path / "never").exists()
+
+
+def test_hardware_finetuning_coin_flip_penalty_lowers_the_coin_flips_and_cosine_anneals_the_rate(small, tmp_path):
+    """The penalty the hardware fine-tune adds is train's: with a large weight the fine-tuned network's neurons leave
+    the coin-flip band (mean p(1-p) through the crossbars falls below the unpenalised run's from the same seed); penalty
+    and schedule are recorded with the hardware; bad values are refused before anything is written."""
+    from ipnet_cosim.netlist_gen.finetune import finetune_hardware
+    from ipnet_cosim.netlist_gen.hardware_net import HardwareNet
+    from ipnet_cosim.netlist_gen.mapping import MappingOptions
+    ck, test = small
+    x = torch.from_numpy(np.ascontiguousarray(test.frames))
+
+    def coin_flips(folder):
+        model = load_checkpoint(folder).model.set_precision("exact").eval()
+        with torch.no_grad():
+            _, trace = HardwareNet(model, MappingOptions())(x, return_trace=True, details=True)
+        return float(model.coin_flip_variance(trace))
+
+    for pen in (0.0, 20.0):
+        finetune_hardware(ck.path, tmp_path / f"p{pen:g}", MappingOptions(), epochs=2, batch_size=8, lr=5e-3,
+                          firing="stochastic", coin_flip_penalty=pen, schedule="cosine")
+    assert coin_flips(tmp_path / "p20") < 0.9 * coin_flips(tmp_path / "p0")
+    hw = load_checkpoint(tmp_path / "p20").raw["hardware"]
+    assert hw["coin_flip_penalty"] == 20.0 and hw["schedule"] == "cosine"
+    for bad, match in (({"coin_flip_penalty": -1.0}, "coin_flip_penalty"), ({"coin_flip_penalty": float("nan")},
+                       "coin_flip_penalty"), ({"schedule": "step"}, "schedule 'step' is unknown")):
+        with pytest.raises(ConfigError, match=match):
+            finetune_hardware(ck.path, tmp_path / "never", MappingOptions(), **bad)
+    assert not (tmp_path / "never").exists()

@@ -130,6 +130,12 @@ def test_a_sweep_of_a_small_network_runs_and_resumes(tmp_path, capsys):
     other = _config(tmp_path, f"checkpoint = '{ck}'\nsamples = 4\n[parameters]\nr_wire_ohm = [0.0]\n")
     with pytest.raises(ConfigError, match="another checkpoint, samples, chips or fine-tuning"):
         run_sweep(load_sweep_config(other), out, workers=1, progress=False)
+    # so is another network saved at the same path (a retrained or re-bundled checkpoint): not a resume
+    pt = Path(ck) / "checkpoint.pt"
+    pt.write_bytes(pt.read_bytes() + b"\0")          # other bytes at the same path
+    with pytest.raises(ConfigError, match="another checkpoint, samples, chips or fine-tuning"):
+        run_sweep(load_sweep_config(cfg), out, workers=1, progress=False)
+    assert {p["id"]: (out / "points" / p["id"] / "point.json").stat().st_mtime_ns for p in pts} == stamps
 
 
 def test_a_stochastic_sweep_ranks_points_by_their_accuracy_over_draws(tmp_path):
