@@ -122,7 +122,8 @@ def test_a_sweep_of_a_small_network_runs_and_resumes(tmp_path, capsys):
     assert rows[0][:4] == ["id", "r_wire_ohm", "synapse", "variation_sigma"] and len(rows) == 5
     stamps = {p["id"]: (out / "points" / p["id"] / "point.json").stat().st_mtime_ns for p in pts}
     messages: list[str] = []
-    again = run_sweep(load_sweep_config(cfg), out, workers=1, progress=messages.append)
+    first = load_sweep_config(cfg)
+    again = run_sweep(first, out, workers=1, progress=messages.append)
     assert "4 finished earlier, 0 to compute" in messages[0]
     assert {p["id"]: (out / "points" / p["id"] / "point.json").stat().st_mtime_ns for p in pts} == stamps
     assert again["points"] == pts                  # verification read back from verify.json
@@ -131,10 +132,10 @@ def test_a_sweep_of_a_small_network_runs_and_resumes(tmp_path, capsys):
     with pytest.raises(ConfigError, match="another checkpoint, samples, chips or fine-tuning"):
         run_sweep(load_sweep_config(other), out, workers=1, progress=False)
     # so is another network saved at the same path (a retrained or re-bundled checkpoint): not a resume
-    pt = Path(ck) / "checkpoint.pt"
+    pt = Path(ck) if Path(ck).is_file() else Path(ck) / "checkpoint.pt"
     pt.write_bytes(pt.read_bytes() + b"\0")          # other bytes at the same path
     with pytest.raises(ConfigError, match="another checkpoint, samples, chips or fine-tuning"):
-        run_sweep(load_sweep_config(cfg), out, workers=1, progress=False)
+        run_sweep(first, out, workers=1, progress=False)
     assert {p["id"]: (out / "points" / p["id"] / "point.json").stat().st_mtime_ns for p in pts} == stamps
 
 
