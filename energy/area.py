@@ -455,7 +455,8 @@ class PeripheryCurrents:
         m(I)        = max(1, I / (J_on W_min))    width multiple (ipnet_cosim.device.interconnect)
 
     Attributes:
-        g_max_s: the chip's largest device conductance, S.
+        g_max_s: the chip's largest cell conductance (G_max of a device times the devices in parallel per
+            cell), S.
         v_read_v: read voltage of an input spike, V.
         i_drive_max_a: the neuron drive's current ceiling, A (None: an ideal, unbounded drive).
     """

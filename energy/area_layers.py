@@ -260,11 +260,16 @@ def manifest_synapse(manifest: Mapping[str, Any]) -> SynapseCard:
     return SynapseCard.from_dict(data, origin="manifest mapping_options.synapse")
 
 
-def manifest_copies(manifest: Mapping[str, Any]) -> int:
-    """Devices in parallel per crossbar cell of an export (``mapping_options.conductance.copies``; 1 when absent)."""
+def _manifest_conductance(manifest: Mapping[str, Any]) -> Mapping[str, Any]:
+    """An export's ``mapping_options.conductance`` (empty for exports without one)."""
     options = manifest.get("mapping_options") if isinstance(manifest, Mapping) else None
     conductance = options.get("conductance") if isinstance(options, Mapping) else None
-    copies = conductance.get("copies", 1) if isinstance(conductance, Mapping) else 1
+    return conductance if isinstance(conductance, Mapping) else {}
+
+
+def manifest_copies(manifest: Mapping[str, Any]) -> int:
+    """Devices in parallel per crossbar cell of an export (``mapping_options.conductance.copies``; 1 when absent)."""
+    copies = _manifest_conductance(manifest).get("copies", 1)
     if isinstance(copies, bool) or not isinstance(copies, int) or copies < 1:
         raise ConfigError(f"manifest mapping_options.conductance.copies = {copies!r} is not a device count >= 1; "
                           f"re-export the network")
@@ -273,10 +278,9 @@ def manifest_copies(manifest: Mapping[str, Any]) -> int:
 
 def manifest_currents(manifest: Mapping[str, Any]) -> PeripheryCurrents:
     """The peak-current inputs of an export's periphery: the largest cell conductance of its mapping (G_max
-    times the parallel devices per cell; the ideal card's G_max for exports without one), the read voltage of its device card and, with the bounded drive, the drive's ceiling."""
-    options = manifest.get("mapping_options") if isinstance(manifest, Mapping) else None
-    conductance = options.get("conductance") if isinstance(options, Mapping) else None
-    g_max = conductance.get("g_max_s") if isinstance(conductance, Mapping) else None
+    times the parallel devices per cell; the ideal card's G_max for exports without one), the read voltage of its
+    device card and, with the bounded drive, the drive's ceiling."""
+    g_max = _manifest_conductance(manifest).get("g_max_s")
     card = _layer_card(manifest, "heat")
     bounded = isinstance(manifest.get("network_config"), Mapping) and \
         manifest["network_config"].get("drive", "ideal") == "bounded"

@@ -107,7 +107,8 @@ class ConductanceOptions:
         if isinstance(self.slices, bool) or not isinstance(self.slices, int) or not 1 <= self.slices <= 16:
             raise ConfigError(f"slices ({self.slices!r}) must be an integer from 1 to 16 (cells per weight sign)")
         if isinstance(self.copies, bool) or not isinstance(self.copies, int) or not 1 <= self.copies <= 16:
-            raise ConfigError(f"copies ({self.copies!r}) must be an integer from 1 to 16 (devices in parallel per cell)")
+            raise ConfigError(f"copies ({self.copies!r}) must be an integer from 1 to 16 "
+                              f"(devices in parallel per cell)")
         if self.slices > 1 and self.levels is None:
             raise ConfigError(f"slices = {self.slices} needs devices with levels (bit slicing writes base-levels "
                               f"digits); give levels (2 for binary cells) or use slices = 1")

@@ -105,12 +105,10 @@ def finetune_hardware(checkpoint: str | Path, out_dir: str | Path, options: Mapp
         raise ConfigError(f"lr ({lr!r}) must be a positive number")
     if isinstance(grad_clip, bool) or not isinstance(grad_clip, (int, float)) or not grad_clip > 0:
         raise ConfigError(f"grad_clip ({grad_clip!r}) must be a positive gradient norm")
-    if (isinstance(t_max_penalty, bool) or not isinstance(t_max_penalty, (int, float))
-            or not (math.isfinite(t_max_penalty) and t_max_penalty >= 0)):
-        raise ConfigError(f"t_max_penalty ({t_max_penalty!r}) must be a number >= 0 (0: off)")
-    if (isinstance(coin_flip_penalty, bool) or not isinstance(coin_flip_penalty, (int, float))
-            or not (math.isfinite(coin_flip_penalty) and coin_flip_penalty >= 0)):
-        raise ConfigError(f"coin_flip_penalty ({coin_flip_penalty!r}) must be a number >= 0 (0: off)")
+    for name, value in (("t_max_penalty", t_max_penalty), ("coin_flip_penalty", coin_flip_penalty)):
+        if (isinstance(value, bool) or not isinstance(value, (int, float))
+                or not (math.isfinite(value) and value >= 0)):
+            raise ConfigError(f"{name} ({value!r}) must be a number >= 0 (0: off)")
     if schedule not in SCHEDULES:
         raise ConfigError(f"learning-rate schedule {schedule!r} is unknown; use one of {', '.join(SCHEDULES)}")
     if firing not in FIRING_MODES:

@@ -71,7 +71,8 @@ def conductances_torch(weights: torch.Tensor, options: ConductanceOptions,
                        offsets_s: np.ndarray | torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``(g_plus_s, g_minus_s, k_s)`` of ``weights`` [rows, cols] as export maps them (module docstring; cells of
     ``options.copies`` parallel devices as :func:`~ipnet_cosim.netlist_gen.conductance.map_weights` sums them);
-    ``factors`` ``[..., 2, rows, cols S]`` (``[..., 2, rows, cols S, copies]`` with parallel devices) from :func:`variation_factors` and ``offsets_s`` (same shape, S) from
+    ``factors`` ``[..., 2, rows, cols S]`` (``[..., 2, rows, cols S, copies]`` with parallel devices) from
+    :func:`variation_factors` and ``offsets_s`` (same shape, S) from
     :func:`variation_offsets_s` (None: none; leading dimensions, e.g. one chip draw per convolution
     position, give conductances ``[..., rows, cols S]``; ``S`` = ``options.slices``, 1 without slicing)."""
     o = options
@@ -98,7 +99,8 @@ def conductances_torch(weights: torch.Tensor, options: ConductanceOptions,
     g_minus = o.g_min_s + dev_minus
     c = o.copies
     if c > 1:                                  # a trailing axis of the cell's parallel devices, as map_weights
-        g_plus, g_minus = g_plus.unsqueeze(-1), g_minus.unsqueeze(-1)
+        g_plus = g_plus.unsqueeze(-1).expand(*g_plus.shape, c)
+        g_minus = g_minus.unsqueeze(-1).expand(*g_minus.shape, c)
     sign = (slice(None),) * (2 + (c > 1))      # the sign axis sits before the rows (and the devices' axis)
     if factors is not None:
         f = torch.as_tensor(factors, dtype=weights.dtype)
@@ -110,7 +112,6 @@ def conductances_torch(weights: torch.Tensor, options: ConductanceOptions,
         g_minus = g_minus + off[(..., 1) + sign]
     g_plus, g_minus = torch.clamp(g_plus, o.g_min_s, o.g_max_s), torch.clamp(g_minus, o.g_min_s, o.g_max_s)
     if c > 1:
-        g_plus, g_minus = g_plus.expand(*g_plus.shape[:-1], c), g_minus.expand(*g_minus.shape[:-1], c)
         return g_plus.sum(dim=-1), g_minus.sum(dim=-1), k * c
     return g_plus, g_minus, k
 

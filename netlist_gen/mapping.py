@@ -170,16 +170,17 @@ class MappingOptions:
         """The chip built from ``card`` (None: the default synapse card, :func:`default_synapse`): the card's
         conductances and variation, bit slices :func:`chip_slices` unless given, ``copies`` devices in parallel per
         cell (one by default; see :mod:`~ipnet_cosim.netlist_gen.conductance`), and, for a device, the wire
-        resistance per cell segment of its cell at 28 nm (:mod:`~ipnet_cosim.device.interconnect`; none for the ideal card). ``options`` override any of it
-        (e.g. ``r_wire_ohm=0``)."""
+        resistance per cell segment of its cell at 28 nm (:mod:`~ipnet_cosim.device.interconnect`; none for the
+        ideal card). ``options`` override any of it (e.g. ``r_wire_ohm=0``)."""
         card = default_synapse() if card is None else card
         slices = chip_slices(card) if slices is None else slices
         over = {**({"slices": slices} if slices != 1 else {}), **({"copies": copies} if copies != 1 else {}),
                 **dict(conductance_overrides or {})}
+        conductance = ConductanceOptions.from_synapse(card, seed=seed, **over)     # checked before the wires use it
         # a cell of C parallel devices spans C device cells: its wire segment is sqrt(C A_cell) long
-        options.setdefault("r_wire_ohm", INTERCONNECT_28NM.segment_resistance_ohm(card.cell_area_m2 * copies)
-                           if card.is_device else 0.0)
-        return cls.for_synapse(card, seed=seed, conductance_overrides=over, **options)
+        cell_m2 = card.cell_area_m2 * conductance.copies
+        options.setdefault("r_wire_ohm", INTERCONNECT_28NM.segment_resistance_ohm(cell_m2) if card.is_device else 0.0)
+        return cls(conductance=conductance, synapse=card, **options)
 
     def synapse_overrides(self) -> list[str]:
         """Conductance options that differ from the synapse card's (empty: the mapping is the card's)."""
