@@ -1,8 +1,9 @@
 """Benchmark: which synapse technology is the default chip (issue 32).
 
-For each configuration (a synapse preset and its bit slices), on the chip the mapping builds from it (the card's
-range, levels and device-to-device variation; 128 x 128 tiles unless the configuration names another size
-(``card:slices:tile``); wire resistance per cell segment derived from the
+For each configuration (a synapse preset, its bit slices and its devices per cell), on the chip the mapping builds
+from it (the card's range, levels and device-to-device variation; 128 x 128 tiles unless the configuration names
+another size, ``card:slices:tile``; the chip's devices in parallel per cell, ``chip_copies``, unless the configuration
+names them, ``card:slices[:tile]xC``; wire resistance per cell segment derived from the
 28 nm interconnect figures of ``ipnet_cosim.device.interconnect`` and the card's cell):
 
 1. the start network before fine-tuning (``--start``, a bundled network: ``ipnet_default``, the paper network, or
@@ -18,7 +19,7 @@ range, levels and device-to-device variation; 128 x 128 tiles unless the configu
 ``--samples`` test samples: energy per inference, area (with the periphery sized from the currents) and read
 energy per weight, from ``report.json`` (computed, the twin's port model and neuron step).
 
-    python benchmarks/default_chip.py [--configs rram_1t1r:1,pcm:1,stt_mram:4] [--chips 5] [--report]
+    python benchmarks/default_chip.py [--configs rram_1t1r:1,pcm:1,pcm:1x1,stt_mram:4] [--chips 5] [--report]
                                       [--start ipnet_stochastic --epochs 12 --schedule cosine --coin-flip-penalty 0.3]
                                       [--work benchmarks/results/default_chip] [--out benchmarks/data/default_chip.json]
 
@@ -34,25 +35,33 @@ import platform
 import time
 from pathlib import Path
 
-CONFIGS = "stt_mram:4,pcm:1,rram_1t1r:1"
+CONFIGS = "stt_mram:4,pcm:1x1,pcm:1,rram_1t1r:1"
 # the recipe of entries measured before the recipe was recorded in full
 _OLD_RECIPE = {"start_checkpoint": "models/pretrained/ipnet_default", "schedule": "constant", "coin_flip_penalty": 0.0}
 
 
-def parse_config(item: str) -> tuple[str, int, int]:
-    """``card[:slices[:tile]]`` -> (card, slices, tile rows = cols); defaults 1 slice, 128 x 128 tiles."""
-    parts = item.strip().split(":")
-    return parts[0], int(parts[1]) if len(parts) > 1 and parts[1] else 1, int(parts[2]) if len(parts) > 2 else 128
+def parse_config(item: str) -> tuple[str, int, int, int | None]:
+    """``card[:slices[:tile]][xC]`` -> (card, slices, tile rows = cols, devices per cell); defaults 1 slice,
+    128 x 128 tiles, the chip's devices per cell (None)."""
+    item, _, copies = item.strip().partition("x")
+    parts = item.split(":")
+    return (parts[0], int(parts[1]) if len(parts) > 1 and parts[1] else 1, int(parts[2]) if len(parts) > 2 else 128,
+            int(copies) if copies else None)
+
+
+def config_key(name: str, slices: int, tile: int, copies: int) -> str:
+    """The configuration's key in the results: ``card:slices``, ``:tile`` unless 128, ``xC`` unless one device."""
+    return f"{name}:{slices}" + (f":{tile}" if tile != 128 else "") + (f"x{copies}" if copies != 1 else "")
 
 
 def _save(path: Path, result: dict) -> None:
     path.write_text(json.dumps(result, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
 
-def chip_options(name: str, slices: int, tile: int):
+def chip_options(name: str, slices: int, tile: int, copies: int | None = None):
     from ipnet_cosim.device.synapse import synapse_card
     from ipnet_cosim.netlist_gen.mapping import MappingOptions
-    return MappingOptions.for_chip(synapse_card(name), slices=slices, tile_rows=tile, tile_cols=tile)
+    return MappingOptions.for_chip(synapse_card(name), slices=slices, copies=copies, tile_rows=tile, tile_cols=tile)
 
 
 def accuracy(checkpoint: Path, options, chip: int) -> float:
@@ -106,17 +115,21 @@ def main() -> None:
                                "torch": torch.__version__}})
     configs = result.setdefault("configs", {})
     for item in args.configs.split(","):
-        name, slices, tile = parse_config(item)
-        key = f"{name}:{slices}" + (f":{tile}" if tile != 128 else "")
-        entry = configs.setdefault(key, {"card": name, "slices": slices, "tile": tile})
+        name, slices, tile, copies = parse_config(item)
+        options = chip_options(name, slices, tile, copies)
+        copies = options.conductance.copies
+        key = config_key(name, slices, tile, copies)
+        fresh = {"card": name, "slices": slices, "tile": tile, "copies": copies}
+        entry = configs.setdefault(key, dict(fresh))
         if not args.report_only and any(entry.get(k, _OLD_RECIPE.get(k)) != v for k, v in recipe.items()):
-            entry = configs[key] = {"card": name, "slices": slices, "tile": tile}     # another recipe: measure again
+            entry = configs[key] = dict(fresh)                                      # another recipe: measure again
         if not args.report_only:
             entry.update(recipe)
-        options = chip_options(name, slices, tile)
+        entry["copies"] = copies
         entry["r_wire_ohm"] = options.r_wire_ohm
         entry["weight_levels"] = options.conductance.weight_levels
         out = args.work / (f"finetuned_{name}_s{slices}" + (f"_t{tile}" if tile != 128 else "")
+                           + (f"_c{copies}" if copies != 1 else "")
                            + f"_lr{args.lr:g}_e{args.epochs}_clip"
                            + ("" if args.start == "ipnet_default" else f"_{args.start}")
                            + ("" if args.schedule == "constant" else f"_{args.schedule}")
@@ -171,7 +184,8 @@ def chip_report(checkpoint: Path, options, args) -> dict:
     ck = load_checkpoint(checkpoint)
     _, test = load_dataset(DataConfig.from_dict(ck.data_config))
     samples = spread_indices(len(test.labels), args.samples)
-    export = args.work / f"export_{checkpoint.name}_{options.synapse.name}_s{options.conductance.slices}_t{options.tile_rows}"
+    export = args.work / (f"export_{checkpoint.name}_{options.synapse.name}_s{options.conductance.slices}"
+                          f"_c{options.conductance.copies}_t{options.tile_rows}")
     export_once(checkpoint, export, samples=samples, options=options, firing=Firing("stochastic", seed=0, draws=1))
     simulate_export(export, samples=samples, simulator="twin", progress=False, plots=0, soa="warn")
     report, _ = build_report(export)

@@ -32,9 +32,10 @@ Slices = Annotated[Optional[int], typer.Option(help="bit slicing: cells per weig
                                                     "combined by mirrors of gain levels^s (e.g. 4 binary STT-MRAM "
                                                     "cells: 15 magnitude levels); default: the chip's (4 for a "
                                                     "binary cell, else 1)")]
-Copies = Annotated[int, typer.Option(help="devices in parallel per crossbar cell, programmed to the same target "
-                                          "(multi-memristive synapse: programming errors average as "
-                                          "1/sqrt(copies); cell currents and wire segment grow with them)")]
+Copies = Annotated[Optional[int], typer.Option(help="devices in parallel per crossbar cell, programmed to the same "
+                                                    "target (multi-memristive synapse: programming errors average "
+                                                    "as 1/sqrt(copies); cell currents and wire segment grow with "
+                                                    "them); default: the chip's (4 for an analog device, else 1)")]
 VariationSeed = Annotated[int, typer.Option(help="seed of the exported chip's variation draws")]
 RWire = Annotated[Optional[float], typer.Option(help="wire resistance per cell segment along rows and columns, ohm "
                                                     "(default: the chip's, from the card's cell at 28 nm; 0 for the "
@@ -43,7 +44,7 @@ RDriver = Annotated[float, typer.Option(help="row driver output resistance, ohm"
 
 
 def _mapping_options(synapse, tile_rows, tile_cols, g_min, g_max, levels, variation, variation_s, variation_kind,
-                     variation_seed, r_wire, r_driver, wire_model="reduced", slices=None, copies=1):
+                     variation_seed, r_wire, r_driver, wire_model="reduced", slices=None, copies=None):
     from ipnet_cosim.device.synapse import synapse_card
     from ipnet_cosim.netlist_gen.mapping import MappingOptions
     overrides = {name: value for name, value in (("g_min_s", g_min), ("g_max_s", g_max),
@@ -66,7 +67,7 @@ def export_cmd(checkpoint: Path = typer.Argument(..., help="checkpoint folder or
                synapse: Synapse = DEFAULT_SYNAPSE, tile_rows: TileRows = 128, tile_cols: TileCols = 128,
                g_min: GMin = None, g_max: GMax = None, levels: Levels = None, variation: Variation = None,
                variation_s: VariationS = None, variation_kind: VariationKind = "lognormal", slices: Slices = None,
-               copies: Copies = 1, variation_seed: VariationSeed = 0, r_wire: RWire = None,
+               copies: Copies = None, variation_seed: VariationSeed = 0, r_wire: RWire = None,
                r_driver: RDriver = 0.0,
                wire_model: str = typer.Option("reduced", help="with --r-wire: reduced (exact port equivalent of "
                                               "each tile, fast) | ladder (every wire segment, for validation)"),
@@ -118,10 +119,13 @@ def finetune_cmd(checkpoint: Path = typer.Argument(..., help="checkpoint folder 
                                                          "firing is a coin flip (mean p(1-p); as train)"),
                  schedule: str = typer.Option("constant", help="learning rate: constant | cosine (annealed step by "
                                               "step to lr x 0.05)"),
+                 gain_sigma: float = typer.Option(0.0, help="training only: lognormal gain jitter (sigma) on every "
+                                                  "crossbar layer's outputs, one draw per sample and layer, so that "
+                                                  "the network holds up under gain errors (0: off)"),
                  synapse: Synapse = DEFAULT_SYNAPSE, tile_rows: TileRows = 128, tile_cols: TileCols = 128,
                  g_min: GMin = None, g_max: GMax = None, levels: Levels = None, variation: Variation = None,
                  variation_s: VariationS = None, variation_kind: VariationKind = "lognormal", slices: Slices = None,
-                 copies: Copies = 1, variation_seed: VariationSeed = 0, r_wire: RWire = None,
+                 copies: Copies = None, variation_seed: VariationSeed = 0, r_wire: RWire = None,
                  r_driver: RDriver = 0.0) -> None:
     """Fine-tune a checkpoint through its mapped crossbars (quantization, variation, exact IR drop); the new
     checkpoint records the hardware, and export warns when mapped with other options."""
@@ -133,7 +137,7 @@ def finetune_cmd(checkpoint: Path = typer.Argument(..., help="checkpoint folder 
     metrics = finetune_hardware(checkpoint, out, options, epochs=epochs, lr=lr, batch_size=batch_size,
                                 variation=chips, seed=seed, t_max_penalty=t_max_penalty, log=console.log,
                                 progress_bar=True, firing=firing, grad_clip=grad_clip,
-                                coin_flip_penalty=coin_flip_penalty, schedule=schedule)
+                                coin_flip_penalty=coin_flip_penalty, schedule=schedule, gain_sigma=gain_sigma)
     console.print(f"[bold]wrote[/bold] {out.resolve()}: test accuracy through the crossbars (PyTorch hardware "
                   f"model, exported chip) {metrics['hardware_test_accuracy']:.3f}, plain {metrics['test_accuracy']:.3f}; "
                   f"junction excess over t_max {metrics['junction_excess_before']:.3g} -> "

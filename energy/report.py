@@ -348,11 +348,14 @@ def _network_line(man) -> str:
     layers = man.layers
     hidden = {layer.index for layer in man.hidden_layers}
     neurons = sum(len(u.neurons) for u in man.units if u.layer in hidden)
-    devices = sum(int(layer.devices) for layer in layers)
+    cells = sum(int(layer.devices) for layer in layers)
+    copies = man.options().conductance.copies
     tiles = sum(int(layer.tiles) for layer in layers)
     kinds = ", ".join(f"{layer.name} {layer.type}" for layer in layers)
-    return (f"{len(layers)} layers ({kinds}); {neurons:,} MTJ neurons; {devices:,} crossbar devices in {tiles:,} "
-            f"tiles; {man.timing.n_steps} time steps")
+    crossbar = (f"{cells:,} crossbar devices" if copies == 1 else
+                f"{cells * copies:,} crossbar devices ({cells:,} cells of {copies} in parallel)")
+    return (f"{len(layers)} layers ({kinds}); {neurons:,} MTJ neurons; {crossbar} in {tiles:,} tiles; "
+            f"{man.timing.n_steps} time steps")
 
 
 def _paper_flags(report: Mapping[str, Any]) -> list[dict[str, Any]]:

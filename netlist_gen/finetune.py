@@ -58,7 +58,8 @@ def finetune_hardware(checkpoint: str | Path, out_dir: str | Path, options: Mapp
                       lr: float = 2e-3, batch_size: int = 32, variation: str = "per_batch", seed: int = 0,
                       t_max_penalty: float = 0.0, log: Callable[[str], None] | None = None,
                       progress_bar: bool = False, firing: str = "median", grad_clip: float = 1.0,
-                      coin_flip_penalty: float = 0.0, schedule: str = "constant") -> dict[str, Any]:
+                      coin_flip_penalty: float = 0.0, schedule: str = "constant",
+                      gain_sigma: float = 0.0) -> dict[str, Any]:
     """Fine-tune ``checkpoint`` through the crossbars of ``options``; write the result to ``out_dir``.
 
     ``firing`` "stochastic" trains with a fresh draw per neuron and step (seeded by ``seed``; sampled spikes with the
@@ -74,6 +75,12 @@ def finetune_hardware(checkpoint: str | Path, out_dir: str | Path, options: Mapp
     trace (the mean Bernoulli variance p (1 - p) of its neuron-steps, as ``train --coin-flip-penalty``): it pushes the
     neurons away from the currents where their firing is a coin flip, so that a network holds up under its devices'
     randomness.
+
+    ``gain_sigma`` (>= 0) multiplies, while training only, every crossbar layer's outputs (the readout's too) by a
+    lognormal gain ``exp(gain_sigma N)``, one draw per sample and layer: IPNet's heat-memory neurons fire by thermal
+    activation, steeply in their current, so that a trained network can lose most of its accuracy to a 2 % gain
+    error of its first layer (IR drop, the read voltage, the mirrors' reference, PCM's drift); the jitter asks it to
+    hold up under such errors. The hardware model and every evaluation stay as mapped.
 
     ``schedule`` "constant" keeps ``lr``; "cosine" anneals it step by step to ``lr * 0.05`` at the last step (as
     ``train`` anneals it epoch by epoch).
@@ -105,7 +112,8 @@ def finetune_hardware(checkpoint: str | Path, out_dir: str | Path, options: Mapp
         raise ConfigError(f"lr ({lr!r}) must be a positive number")
     if isinstance(grad_clip, bool) or not isinstance(grad_clip, (int, float)) or not grad_clip > 0:
         raise ConfigError(f"grad_clip ({grad_clip!r}) must be a positive gradient norm")
-    for name, value in (("t_max_penalty", t_max_penalty), ("coin_flip_penalty", coin_flip_penalty)):
+    for name, value in (("t_max_penalty", t_max_penalty), ("coin_flip_penalty", coin_flip_penalty),
+                        ("gain_sigma", gain_sigma)):
         if (isinstance(value, bool) or not isinstance(value, (int, float))
                 or not (math.isfinite(value) and value >= 0)):
             raise ConfigError(f"{name} ({value!r}) must be a number >= 0 (0: off)")
@@ -126,6 +134,7 @@ def finetune_hardware(checkpoint: str | Path, out_dir: str | Path, options: Mapp
                  if schedule == "cosine" else None)
     rng = np.random.default_rng(seed)
     draws = (SampledDraws(torch.Generator().manual_seed(seed + 70_001)) if firing == "stochastic" else None)
+    gains = (float(gain_sigma), torch.Generator().manual_seed(seed + 90_001)) if gain_sigma > 0 else None
     history = []
     t0 = time.perf_counter()
     excess_before, _ = _hardware_pass(hw, test_set.frames)
@@ -141,7 +150,11 @@ def finetune_hardware(checkpoint: str | Path, out_dir: str | Path, options: Mapp
                 y = torch.from_numpy(train_set.labels[idx]).long()
                 hw.chip_seed = (TRAINING_CHIP_SEED_MIN + int(rng.integers(2 ** 31)) if variation == "per_batch"
                                 else None)
-                logits, trace = hw(x, return_trace=True, draws=draws, details=coin_flip_penalty > 0)
+                hw.column_gain = gains
+                try:
+                    logits, trace = hw(x, return_trace=True, draws=draws, details=coin_flip_penalty > 0)
+                finally:
+                    hw.column_gain = None
                 loss = nn.functional.cross_entropy(logits.float(), y)
                 if t_max_penalty > 0:
                     loss = loss + t_max_penalty * model.junction_excess(trace).float()
@@ -179,6 +192,7 @@ def finetune_hardware(checkpoint: str | Path, out_dir: str | Path, options: Mapp
     hardware = {"mapping_options": options.to_dict(), "variation": variation, "epochs": epochs, "lr": lr,
                 "batch_size": batch_size, "seed": seed, "t_max_penalty": float(t_max_penalty), "firing": firing,
                 "grad_clip": float(grad_clip), "coin_flip_penalty": float(coin_flip_penalty), "schedule": schedule,
+                "gain_sigma": float(gain_sigma),
                 "finetuned_from_epoch": ck.epoch,
                 "training_chips": (f"a new chip per mini-batch, variation seeds >= {TRAINING_CHIP_SEED_MIN}"
                                    if variation == "per_batch" else "the exported chip (variation seed "

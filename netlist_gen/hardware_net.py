@@ -138,6 +138,9 @@ class HardwareNet(nn.Module):
         self.layers = [CrossbarLayer(v, options, v_read) for v in views[:-1]]
         self.readout_layer = CrossbarLayer(views[-1], options, v_read)
         self.chip_seed: int | None = None        # None: the exported chip; an int: another chip's variation
+        # training only (finetune_hardware gain_sigma): every sample's crossbar outputs times exp(sigma N), N drawn per
+        # sample and layer from this generator; None: the outputs as mapped
+        self.column_gain: tuple[float, torch.Generator] | None = None
 
     @property
     def config(self):
@@ -155,4 +158,8 @@ class HardwareNet(nn.Module):
 
     def _crossbar_op(self, layer: CrossbarLayer, x: Tensor, flat: bool = False) -> Tensor:
         out = layer(x, self.chip_seed).to(x.dtype)
+        if self.column_gain is not None:
+            sigma, generator = self.column_gain
+            n = torch.randn((1, out.shape[1]) + (1,) * (out.dim() - 2), generator=generator, dtype=torch.float64)
+            out = out * torch.exp(sigma * n).to(out.dtype)
         return out.reshape(out.shape[0], out.shape[1], -1) if flat else out

@@ -92,6 +92,21 @@ def chip_slices(card: SynapseCard) -> int:
     return BINARY_CHIP_SLICES if card.levels == 2 else 1
 
 
+#: devices in parallel per cell of an analog chip built by :meth:`MappingOptions.for_chip` (the multi-memristive
+#: synapse of Boybat et al., Nat. Commun. 9, 2514 (2018)): their independent programming errors average, so the
+#: cell's relative error falls as 1/sqrt(C); 4 halve it. Chosen by measurement (benchmarks/default_chip.py): PCM
+#: fine-tuned on 4 devices per cell holds 0.94 on unseen chips against 0.89 with one, at 4x the cell area.
+ANALOG_CHIP_COPIES = 4
+
+
+def chip_copies(card: SynapseCard) -> int:
+    """The devices per cell a chip of ``card`` uses by default: :data:`ANALOG_CHIP_COPIES` for an analog device
+    (no discrete levels, a programming error to average), else 1 (a multi-level or binary cell is bit-sliced;
+    the ideal card has no error)."""
+    analog_with_error = card.is_device and card.levels is None and (card.d2d_sigma_s > 0 or card.d2d_sigma_rel > 0)
+    return ANALOG_CHIP_COPIES if analog_with_error else 1
+
+
 @dataclass(frozen=True)
 class MappingOptions:
     """How a network becomes crossbars (SI units; every field is recorded in the manifest).
@@ -164,16 +179,17 @@ class MappingOptions:
         return cls(conductance=conductance, synapse=card, **options)
 
     @classmethod
-    def for_chip(cls, card: SynapseCard | None = None, *, slices: int | None = None, copies: int = 1,
+    def for_chip(cls, card: SynapseCard | None = None, *, slices: int | None = None, copies: int | None = None,
                  seed: int = 0, conductance_overrides: Mapping[str, Any] | None = None,
                  **options: Any) -> "MappingOptions":
         """The chip built from ``card`` (None: the default synapse card, :func:`default_synapse`): the card's
-        conductances and variation, bit slices :func:`chip_slices` unless given, ``copies`` devices in parallel per
-        cell (one by default; see :mod:`~ipnet_cosim.netlist_gen.conductance`), and, for a device, the wire
+        conductances and variation, bit slices :func:`chip_slices` and devices in parallel per cell
+        :func:`chip_copies` unless given (see :mod:`~ipnet_cosim.netlist_gen.conductance`), and, for a device, the wire
         resistance per cell segment of its cell at 28 nm (:mod:`~ipnet_cosim.device.interconnect`; none for the
         ideal card). ``options`` override any of it (e.g. ``r_wire_ohm=0``)."""
         card = default_synapse() if card is None else card
         slices = chip_slices(card) if slices is None else slices
+        copies = chip_copies(card) if copies is None else copies
         over = {**({"slices": slices} if slices != 1 else {}), **({"copies": copies} if copies != 1 else {}),
                 **dict(conductance_overrides or {})}
         conductance = ConductanceOptions.from_synapse(card, seed=seed, **over)     # checked before the wires use it

@@ -327,7 +327,7 @@ def point_options(point: Mapping[str, Any], seed: int):
         if name not in presets:
             raise ConfigError(f"synapse card '{name}' is unknown; presets: {', '.join(presets)}")
         slices = conductance.pop("slices", None)
-        copies = conductance.pop("copies", 1)
+        copies = conductance.pop("copies", None)
         return MappingOptions.for_chip(presets[name], slices=slices, copies=copies, seed=seed,
                                        conductance_overrides=conductance, **mapping)
     except ConfigError as exc:

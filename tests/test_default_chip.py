@@ -120,3 +120,14 @@ def test_periphery_energy_and_area_follow_g_max(tmp_path):
     v_dd = man["device_card"]["drive"]["v_dd_v"]
     hand = widths * 2 * 28e-9 * 100.10e-12 / 1e-6 * v_dd * latency
     assert high["energy"]["totals"]["periphery_leakage"]["value"] == pytest.approx(hand, rel=1e-9)
+
+
+def test_the_bundled_network_was_fine_tuned_for_the_default_chip():
+    """``export`` of the bundled checkpoint with default options maps the chip it was fine-tuned for: the hardware
+    recorded in it equals the default chip's (no mismatch warning), under stochastic firing."""
+    from ipnet_cosim.models.checkpoint import bundled_checkpoint_dir, load_checkpoint
+    from ipnet_cosim.netlist_gen.finetune import hardware_mismatch, hardware_of
+    ck = load_checkpoint(bundled_checkpoint_dir())
+    assert hardware_of(ck.raw) is not None
+    assert hardware_mismatch(ck.raw, MappingOptions.for_chip()) is None
+    assert ck.metrics["firing"] == "stochastic"

@@ -19,7 +19,7 @@ from ipnet_cosim.energy.area_layers import manifest_copies, manifest_currents
 from ipnet_cosim.netlist_gen.conductance import (ConductanceOptions, map_weights, variation_factors,
                                                  variation_offsets_s)
 from ipnet_cosim.netlist_gen.hardware import conductances_torch
-from ipnet_cosim.netlist_gen.mapping import MappingOptions
+from ipnet_cosim.netlist_gen.mapping import ANALOG_CHIP_COPIES, MappingOptions, chip_copies
 
 V_READ, SCALE = 0.2, 1e-4
 PCM = ConductanceOptions.from_synapse(synapse_card("pcm"), seed=5)
@@ -104,18 +104,32 @@ def test_bad_copies_are_named(bad):
 
 @pytest.mark.parametrize("name", sorted(synapse_presets()))
 def test_a_chip_of_parallel_devices(name):
-    """One device per cell unless asked; with C, the cell's wire segment spans the C devices (sqrt(C A_cell)), the
-    copies are the chip's design (not an override of the card) and the options round-trip."""
+    """The chip's devices per cell unless asked (:func:`chip_copies`); with C, the cell's wire segment spans the C
+    devices (sqrt(C A_cell)), the copies are the chip's design (not an override of the card) and the options
+    round-trip."""
     card = synapse_card(name)
-    assert MappingOptions.for_chip(card).conductance.copies == 1
+    assert MappingOptions.for_chip(card).conductance.copies == chip_copies(card)
     chip = MappingOptions.for_chip(card, copies=4)
     assert chip.conductance.copies == 4
     if card.is_device:
         assert chip.r_wire_ohm == pytest.approx(INTERCONNECT_28NM.segment_resistance_ohm(4 * card.cell_area_m2))
-        assert chip.r_wire_ohm == pytest.approx(2 * MappingOptions.for_chip(card).r_wire_ohm)
+        assert chip.r_wire_ohm == pytest.approx(2 * MappingOptions.for_chip(card, copies=1).r_wire_ohm)
     assert chip.synapse_overrides() == []
     assert MappingOptions.from_dict(chip.to_dict()) == chip
-    assert "copies" not in MappingOptions.for_chip(card).to_dict()["conductance"]
+    assert "copies" not in MappingOptions.for_chip(card, copies=1).to_dict()["conductance"]
+
+
+def test_the_chip_averages_an_analog_devices_programming_error_only():
+    """4 devices per cell where a cell is analog with a programming error to average (PCM); one where the cell is
+    multi-level or binary (bit-sliced instead), or has no error (the ideal card, an error-free analog card)."""
+    cards = synapse_presets()
+    assert chip_copies(cards["pcm"]) == ANALOG_CHIP_COPIES == 4
+    assert cards["pcm"].levels is None and cards["pcm"].d2d_sigma_s > 0
+    for name in ("ideal", "rram_1t1r", "stt_mram"):
+        assert chip_copies(cards[name]) == 1, name
+    exact = dataclasses.replace(cards["pcm"], d2d_sigma_rel=0.0, d2d_sigma_s=0.0)
+    assert chip_copies(exact) == 1
+    assert chip_copies(dataclasses.replace(cards["pcm"], d2d_sigma_s=0.0)) == 4      # the relative error alone
 
 
 def test_the_periphery_and_the_area_see_the_cell():

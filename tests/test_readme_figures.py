@@ -135,14 +135,15 @@ def _sweep_point(g_max_s: float, tile: int) -> Callable[[dict], dict]:
 FIGURES: list[tuple[str, str, list[tuple[str, Callable[[dict], Any], str]]]] = [
     ("default_chip.json", "The default chip", [
         *[(f"{key} row start", (lambda g: lambda d: g(d)[0])(_chip_row(key, label)), "{}")
-          for key, label in (("pcm:1", "`pcm`, 1 slice"), ("rram_1t1r:1", "`rram_1t1r`, 1 slice"),
-                             ("stt_mram:4", "`stt_mram`, 4 slices"),
+          for key, label in (("pcm:1x4", "`pcm`, 1 slice, 4 devices per cell"), ("pcm:1", "`pcm`, 1 slice, 1 device"),
+                             ("rram_1t1r:1", "`rram_1t1r`, 1 slice"), ("stt_mram:4", "`stt_mram`, 4 slices"),
                              ("stt_mram:4:32", "`stt_mram`, 4 slices, 32 x 32 tiles"))],
         *[(f"{key} row end", (lambda g: lambda d: g(d)[1])(_chip_row(key, key)), "{}")
-          for key in ("pcm:1", "rram_1t1r:1", "stt_mram:4", "stt_mram:4:32")],
-        ("wire", lambda d: d["configs"]["pcm:1"]["r_wire_ohm"], "wires of {:.2f} ohm per cell segment"),
-        ("unseen mean", lambda d: d["configs"]["pcm:1"]["unseen_chips_mean"], "reaches {:.3f} on average"),
-        ("exported chip", lambda d: d["configs"]["pcm:1"]["finetuned_by_chip"]["0"], "the exported chip gives {:.3f}"),
+          for key in ("pcm:1x4", "pcm:1", "rram_1t1r:1", "stt_mram:4", "stt_mram:4:32")],
+        ("wire", lambda d: d["configs"]["pcm:1x4"]["r_wire_ohm"], "wires of {:.2f} ohm per cell segment"),
+        ("unseen mean", lambda d: d["configs"]["pcm:1x4"]["unseen_chips_mean"], "reaches {:.3f} on average"),
+        ("exported chip", lambda d: d["configs"]["pcm:1x4"]["finetuned_by_chip"]["0"], "the exported chip gives {:.3f}"),
+        ("one device unseen", lambda d: d["configs"]["pcm:1"]["unseen_chips_mean"], "with one device per cell {:.3f}"),
     ]),
     ("sweep_chip.json", "The default chip", [
         ("area at G_max", lambda d: "{:,.0f} to {:,.0f} um^2".format(_sweep_point(2.5e-5, 128)(d)["area_m2"] * 1e12,
@@ -154,6 +155,14 @@ FIGURES: list[tuple[str, str, list[tuple[str, Callable[[dict], Any], str]]]] = [
         ("64 tiles", lambda d: "{:,.0f} um^2 and {:.3f} nJ".format(_sweep_point(2.5e-5, 64)(d)["area_m2"] * 1e12,
                                                                   _sweep_point(2.5e-5, 64)(d)["energy_per_inference_j"] * 1e9),
          "64 x 64 tiles take {}"),
+    ]),
+    ("gain_sensitivity.json", "The default chip", [
+        ("first-layer gain", lambda d: "{:.3f} to {:.3f} or {:.3f}".format(
+            d["accuracy"]["chip 2, gain 1"], d["accuracy"]["chip 2, gain 0.98"], d["accuracy"]["chip 2, gain 1.02"]),
+         "takes an unseen chip (2) from {}"),
+        ("exported chip gain", lambda d: "{:.3f} to {:.3f} or {:.3f}".format(
+            d["accuracy"]["chip 0, gain 1"], d["accuracy"]["chip 0, gain 0.99"], d["accuracy"]["chip 0, gain 1.01"]),
+         "and the exported chip at 1 % from {}"),
     ]),
     ("demo_run.json", "Measured: `ipnet-cosim demo` (the README's main command)", [
         ("wall", lambda d: d["wall_s"], "**{:.1f} s**"),

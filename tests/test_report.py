@@ -169,6 +169,7 @@ def test_demo_runs_the_pipeline_and_resumes(tmp_path, capsys):
     # one synapse card from mapping to area and energy: the manifest's card is the one the report names, prices
     # the crossbar cells with and tags the crossbar read energy with
     from ipnet_cosim.device.synapse import SynapseCard, default_synapse
+    from ipnet_cosim.netlist_gen.mapping import MappingOptions
     manifest = json.loads((out / "export" / "manifest.json").read_text())
     report = json.loads(first)
     card = SynapseCard.from_dict(manifest["mapping_options"]["synapse"])
@@ -176,9 +177,12 @@ def test_demo_runs_the_pipeline_and_resumes(tmp_path, capsys):
     assert manifest["mapping_options"]["conductance"]["g_max_s"] == card.g_on_s
     assert report["synapse"]["name"] == card.name and report["synapse"]["overrides"] == []
     assert report["synapse"]["card"]["cell_area_m2"]["value"] == card.cell_area_m2
-    devices = sum(layer["devices"] for layer in manifest["layers"])
+    copies = manifest["mapping_options"]["conductance"].get("copies", 1)           # the default chip's (PCM: 4)
+    assert copies == MappingOptions.for_chip(card).conductance.copies
+    devices = sum(layer["devices"] for layer in manifest["layers"]) * copies
     cells = report["area"]["breakdown"]["crossbar_cells"]
     assert cells["value"] == pytest.approx(devices * card.cell_area_m2, rel=1e-12)
+    assert f"{devices:,} crossbar devices" in report["headline"]["network"]
     assert f"synapse card '{card.name}'" in report["area"]["layers"][0]["components"]["crossbar_cells"]["source"]
     for fig in (report["energy"]["totals"]["crossbar_read"], report["energy"]["total"], cells):
         assert f"synapse: {card.technology_label} ('{card.name}')" in fig["source"]

@@ -275,3 +275,31 @@ def test_hardware_finetuning_coin_flip_penalty_lowers_the_coin_flips_and_cosine_
         with pytest.raises(ConfigError, match=match):
             finetune_hardware(ck.path, tmp_path / "never", MappingOptions(), **bad)
     assert not (tmp_path / "never").exists()
+
+
+def test_hardware_finetuning_gain_jitter_draws_a_gain_per_sample_and_layer_while_training_only(small, tmp_path):
+    """``gain_sigma``: while training, every crossbar layer's outputs are multiplied by exp(sigma N), N per sample and
+    layer (two copies of one sample differ; a vanishing sigma changes nothing); the hardware model evaluates as mapped
+    afterwards, the jitter is recorded with the hardware, and bad values are refused before anything is written."""
+    from ipnet_cosim.netlist_gen.finetune import finetune_hardware
+    from ipnet_cosim.netlist_gen.hardware_net import HardwareNet
+    from ipnet_cosim.netlist_gen.mapping import MappingOptions
+    ck, test = small
+    model = ck.model.set_precision("exact").eval()
+    hw = HardwareNet(model, MappingOptions())
+    x = torch.from_numpy(np.ascontiguousarray(test.frames[:1])).repeat(2, 1, 1, 1, 1)
+    with torch.no_grad():
+        plain = hw(x)
+        torch.testing.assert_close(plain[0], plain[1], rtol=1e-12, atol=1e-12)
+        hw.column_gain = (0.05, torch.Generator().manual_seed(3))
+        jittered = hw(x)
+        assert (jittered[0] - jittered[1]).abs().max() > 1e-4            # a gain per sample
+        assert (jittered[0] - plain[0]).abs().max() > 1e-4
+        hw.column_gain = (1e-15, torch.Generator().manual_seed(3))       # the multiplicative path is exact
+        torch.testing.assert_close(hw(x), plain, rtol=1e-9, atol=1e-12)
+    finetune_hardware(ck.path, tmp_path / "g", MappingOptions(), epochs=1, batch_size=8, gain_sigma=0.03)
+    assert load_checkpoint(tmp_path / "g").raw["hardware"]["gain_sigma"] == 0.03
+    for bad in (-0.1, float("nan"), True):
+        with pytest.raises(ConfigError, match="gain_sigma"):
+            finetune_hardware(ck.path, tmp_path / "never", MappingOptions(), gain_sigma=bad)
+    assert not (tmp_path / "never").exists()
