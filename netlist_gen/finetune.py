@@ -150,11 +150,11 @@ def finetune_hardware(checkpoint: str | Path, out_dir: str | Path, options: Mapp
                 y = torch.from_numpy(train_set.labels[idx]).long()
                 hw.chip_seed = (TRAINING_CHIP_SEED_MIN + int(rng.integers(2 ** 31)) if variation == "per_batch"
                                 else None)
-                hw.column_gain = gains
+                hw.gain_jitter = gains
                 try:
                     logits, trace = hw(x, return_trace=True, draws=draws, details=coin_flip_penalty > 0)
                 finally:
-                    hw.column_gain = None
+                    hw.gain_jitter = None
                 loss = nn.functional.cross_entropy(logits.float(), y)
                 if t_max_penalty > 0:
                     loss = loss + t_max_penalty * model.junction_excess(trace).float()

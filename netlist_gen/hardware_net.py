@@ -140,7 +140,7 @@ class HardwareNet(nn.Module):
         self.chip_seed: int | None = None        # None: the exported chip; an int: another chip's variation
         # training only (finetune_hardware gain_sigma): every sample's crossbar outputs times exp(sigma N), N drawn per
         # sample and layer from this generator; None: the outputs as mapped
-        self.column_gain: tuple[float, torch.Generator] | None = None
+        self.gain_jitter: tuple[float, torch.Generator] | None = None
 
     @property
     def config(self):
@@ -158,8 +158,8 @@ class HardwareNet(nn.Module):
 
     def _crossbar_op(self, layer: CrossbarLayer, x: Tensor, flat: bool = False) -> Tensor:
         out = layer(x, self.chip_seed).to(x.dtype)
-        if self.column_gain is not None:
-            sigma, generator = self.column_gain
+        if self.gain_jitter is not None:
+            sigma, generator = self.gain_jitter
             n = torch.randn((1, out.shape[1]) + (1,) * (out.dim() - 2), generator=generator, dtype=torch.float64)
             out = out * torch.exp(sigma * n).to(out.dtype)
         return out.reshape(out.shape[0], out.shape[1], -1) if flat else out

@@ -291,11 +291,11 @@ def test_hardware_finetuning_gain_jitter_draws_a_gain_per_sample_and_layer_while
     with torch.no_grad():
         plain = hw(x)
         torch.testing.assert_close(plain[0], plain[1], rtol=1e-12, atol=1e-12)
-        hw.column_gain = (0.05, torch.Generator().manual_seed(3))
+        hw.gain_jitter = (0.05, torch.Generator().manual_seed(3))
         jittered = hw(x)
         assert (jittered[0] - jittered[1]).abs().max() > 1e-4            # a gain per sample
         assert (jittered[0] - plain[0]).abs().max() > 1e-4
-        hw.column_gain = (1e-15, torch.Generator().manual_seed(3))       # the multiplicative path is exact
+        hw.gain_jitter = (1e-15, torch.Generator().manual_seed(3))       # the multiplicative path is exact
         torch.testing.assert_close(hw(x), plain, rtol=1e-9, atol=1e-12)
     finetune_hardware(ck.path, tmp_path / "g", MappingOptions(), epochs=1, batch_size=8, gain_sigma=0.03)
     assert load_checkpoint(tmp_path / "g").raw["hardware"]["gain_sigma"] == 0.03
