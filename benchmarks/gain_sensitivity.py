@@ -15,6 +15,7 @@ Results are kept in ``--out`` as each point finishes; a rerun skips what is ther
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import platform
@@ -47,14 +48,14 @@ def main() -> None:
                    "machine": {"cpus": os.cpu_count(), "torch_threads": args.threads, "platform": platform.platform(),
                                "torch": torch.__version__}})
     points = result.setdefault("accuracy", {})
+    ck = load_checkpoint(bundled_checkpoint_dir())
+    _, test = load_dataset(DataConfig.from_dict(ck.data_config))
     for chip in (int(c) for c in args.chips.split(",")):
         for gain in (float(g) for g in args.gains.split(",")):
             key = f"chip {chip}, gain {gain:g}"
             if key in points:
                 continue
-            ck = load_checkpoint(bundled_checkpoint_dir())
-            _, test = load_dataset(DataConfig.from_dict(ck.data_config))
-            net = ck.model.set_precision("exact").eval()
+            net = copy.deepcopy(ck.model).set_precision("exact").eval()      # the bundled weights, scaled below
             with torch.no_grad():
                 for p in net.ops[0].op.parameters():
                     p.mul_(gain)

@@ -94,8 +94,8 @@ def chip_slices(card: SynapseCard) -> int:
 
 #: devices in parallel per cell of an analog chip built by :meth:`MappingOptions.for_chip` (the multi-memristive
 #: synapse of Boybat et al., Nat. Commun. 9, 2514 (2018)): their independent programming errors average, so the
-#: cell's relative error falls as 1/sqrt(C); 4 halve it. Chosen by measurement (benchmarks/default_chip.py): PCM
-#: fine-tuned on 4 devices per cell holds 0.94 on unseen chips against 0.89 with one, at 4x the cell area.
+#: cell's relative error falls as 1/sqrt(C); 4 halve it. Chosen by measurement against one device per cell
+#: (benchmarks/default_chip.py, data/default_chip.json: accuracy on unseen chips after fine-tuning, area, energy).
 ANALOG_CHIP_COPIES = 4
 
 

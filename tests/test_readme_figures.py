@@ -144,6 +144,11 @@ FIGURES: list[tuple[str, str, list[tuple[str, Callable[[dict], Any], str]]]] = [
         ("unseen mean", lambda d: d["configs"]["pcm:1x4"]["unseen_chips_mean"], "reaches {:.3f} on average"),
         ("exported chip", lambda d: d["configs"]["pcm:1x4"]["finetuned_by_chip"]["0"], "the exported chip gives {:.3f}"),
         ("one device unseen", lambda d: d["configs"]["pcm:1"]["unseen_chips_mean"], "with one device per cell {:.3f}"),
+        ("four devices' cost", lambda d: "{:.1f}x the area (the cells and the periphery sized for their fourfold "
+         "current) for {:.0f} points".format(
+             d["configs"]["pcm:1x4"]["report"]["area_total_m2"] / d["configs"]["pcm:1"]["report"]["area_total_m2"],
+             100 * (d["configs"]["pcm:1x4"]["unseen_chips_mean"] - d["configs"]["pcm:1"]["unseen_chips_mean"])),
+         "per cell cost {}"),
     ]),
     ("sweep_chip.json", "The default chip", [
         ("area at G_max", lambda d: "{:,.0f} to {:,.0f} um^2".format(_sweep_point(2.5e-5, 128)(d)["area_m2"] * 1e12,
