@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 # the commands register themselves on ``app`` in pipeline order (they import nothing heavy at module level)
-from ipnet_cosim.cli import device_cmds, model_cmds, nir_cmds, circuit_cmds, sweep_cmds  # noqa: E402,F401,I001
+from ipnet_cosim.cli import device_cmds, model_cmds, nir_cmds, circuit_cmds, chip_cmds, sweep_cmds  # noqa: E402,F401,I001
 
 
 @app.command()

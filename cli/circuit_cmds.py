@@ -4,60 +4,15 @@ the whole pipeline as ``demo``."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Optional
 
 import typer
 
 from ipnet_cosim.cli.app import app
+from ipnet_cosim.cli.chip_opts import (Copies, GainTrims, GMax, GMin, Levels, RDriver, RWire, Slices, Synapse, TileCols,
+                                       TileRows, Variation, VariationKind, VariationS, VariationSeed,
+                                       chip_mapping_options)
 from ipnet_cosim.device.synapse import DEFAULT_SYNAPSE
-
-
-# the hardware options shared by export and finetune (one declaration, one help text)
-TileRows = Annotated[int, typer.Option(help="largest crossbar: rows")]
-TileCols = Annotated[int, typer.Option(help="largest crossbar: physical columns (a weight uses two)")]
-Synapse = Annotated[str, typer.Option(help="synapse technology of the chip: a preset (ideal | rram_1t1r | pcm | "
-                                           "stt_mram; list them with 'ipnet-cosim synapse') or a card file "
-                                           "(.toml/.yaml/.json); it sets the conductance range, levels, variation, "
-                                           "bit slices and wire resistance unless overridden below")]
-GMin = Annotated[Optional[float], typer.Option(help="override: smallest device conductance, S (default: the card's)")]
-GMax = Annotated[Optional[float], typer.Option(help="override: largest device conductance, S (default: the card's)")]
-Levels = Annotated[Optional[int], typer.Option(help="override: programmable levels per device, 0 = continuous "
-                                                    "(default: the card's)")]
-Variation = Annotated[Optional[float], typer.Option(help="override: relative device-to-device variation sigma "
-                                                         "(0.05 = 5 %; default: the card's)")]
-VariationS = Annotated[Optional[float], typer.Option(help="override: additive device-to-device variation sigma, S "
-                                                          "(default: the card's)")]
-VariationKind = Annotated[str, typer.Option(help="lognormal | normal (of the relative variation)")]
-Slices = Annotated[Optional[int], typer.Option(help="bit slicing: cells per weight sign, each a base-levels digit "
-                                                    "combined by mirrors of gain levels^s (e.g. 4 binary STT-MRAM "
-                                                    "cells: 15 magnitude levels); default: the chip's (4 for a "
-                                                    "binary cell, else 1)")]
-Copies = Annotated[Optional[int], typer.Option(help="devices in parallel per crossbar cell, programmed to the same "
-                                                    "target (multi-memristive synapse: programming errors average "
-                                                    "as 1/sqrt(copies); cell currents and wire segment grow with "
-                                                    "them); default: the chip's (4 for an analog device, else 1)")]
-VariationSeed = Annotated[int, typer.Option(help="seed of the exported chip's variation draws")]
-RWire = Annotated[Optional[float], typer.Option(help="wire resistance per cell segment along rows and columns, ohm "
-                                                    "(default: the chip's, from the card's cell at 28 nm; 0 for the "
-                                                    "ideal card)")]
-RDriver = Annotated[float, typer.Option(help="row driver output resistance, ohm")]
-
-
-def _mapping_options(synapse, tile_rows, tile_cols, g_min, g_max, levels, variation, variation_s, variation_kind,
-                     variation_seed, r_wire, r_driver, wire_model="reduced", slices=None, copies=None):
-    from ipnet_cosim.device.synapse import synapse_card
-    from ipnet_cosim.netlist_gen.mapping import MappingOptions
-    overrides = {name: value for name, value in (("g_min_s", g_min), ("g_max_s", g_max),
-                                                 ("variation_sigma", variation), ("variation_sigma_s", variation_s))
-                 if value is not None}
-    if levels is not None:
-        overrides["levels"] = levels or None
-    if variation_kind != "lognormal":
-        overrides["variation_kind"] = variation_kind
-    wires = {} if r_wire is None else {"r_wire_ohm": r_wire}
-    return MappingOptions.for_chip(synapse_card(synapse), slices=slices, copies=copies, seed=variation_seed,
-                                   conductance_overrides=overrides, tile_rows=tile_rows, tile_cols=tile_cols,
-                                   r_driver_ohm=r_driver, wire_model=wire_model, **wires)
 
 
 @app.command("export")
@@ -68,7 +23,7 @@ def export_cmd(checkpoint: Path = typer.Argument(..., help="checkpoint folder or
                g_min: GMin = None, g_max: GMax = None, levels: Levels = None, variation: Variation = None,
                variation_s: VariationS = None, variation_kind: VariationKind = "lognormal", slices: Slices = None,
                copies: Copies = None, variation_seed: VariationSeed = 0, r_wire: RWire = None,
-               r_driver: RDriver = 0.0,
+               r_driver: RDriver = 0.0, gain_trims: GainTrims = None,
                wire_model: str = typer.Option("reduced", help="with --r-wire: reduced (exact port equivalent of "
                                               "each tile, fast) | ladder (every wire segment, for validation)"),
                noise: Optional[str] = typer.Option(None, help="stimulus with sensor noise, KIND=LEVEL: "
@@ -90,8 +45,9 @@ def export_cmd(checkpoint: Path = typer.Argument(..., help="checkpoint folder or
     console = Console(stderr=True)
     setting = NoiseSetting.parse(noise) if noise is not None else None
     mode = Firing(firing, seed=draw_seed, draws=draws if firing == "stochastic" else 1)
-    options = _mapping_options(synapse, tile_rows, tile_cols, g_min, g_max, levels, variation, variation_s,
-                               variation_kind, variation_seed, r_wire, r_driver, wire_model, slices, copies)
+    options = chip_mapping_options(synapse, tile_rows, tile_cols, g_min, g_max, levels, variation, variation_s,
+                                   variation_kind, variation_seed, r_wire, r_driver, wire_model, slices, copies,
+                                   gain_trims)
     manifest = export_network(checkpoint, out, samples=parse_samples(samples), options=options, progress=console.log,
                               notify=lambda msg: typer.echo(msg, err=True), noise=setting, noise_seed=noise_seed,
                               firing=mode)
@@ -99,53 +55,6 @@ def export_cmd(checkpoint: Path = typer.Argument(..., help="checkpoint folder or
     for layer in manifest["layers"]:
         console.print(f"  {layer['name']}: {layer['type']} -> {layer['units']} netlists, {layer['tiles']} tiles, "
                       f"{layer['devices']} devices ({layer['unit']})")
-
-
-@app.command("finetune")
-def finetune_cmd(checkpoint: Path = typer.Argument(..., help="checkpoint folder or .pt file (ipnet-cosim train)"),
-                 out: Path = typer.Option(..., "--out", "-o", help="new checkpoint folder"),
-                 epochs: int = typer.Option(3, help="fine-tuning epochs through the crossbars"),
-                 lr: float = typer.Option(2e-3, help="Adam learning rate"),
-                 batch_size: int = typer.Option(32, help="samples per step"),
-                 chips: str = typer.Option("per_batch", help="device variation during training: per_batch (a new "
-                                           "chip every mini-batch) | fixed (the exported chip)"),
-                 seed: int = typer.Option(0, help="seed of shuffling and of the per-batch chips"),
-                 t_max_penalty: float = typer.Option(0.0, help="weight of the junction-temperature penalty (0: off; "
-                                                     "e.g. 10 keeps every MTJ below the card's t_max where it can)"),
-                 firing: str = typer.Option("median", help="neuron firing while fine-tuning: median (u = 1/2, an "
-                                            "idealisation) | stochastic (a fresh draw per neuron and step)"),
-                 grad_clip: float = typer.Option(1.0, help="gradient-norm clip of every step (as train)"),
-                 coin_flip_penalty: float = typer.Option(0.0, help="weight of the penalty on neuron-steps whose "
-                                                         "firing is a coin flip (mean p(1-p); as train)"),
-                 schedule: str = typer.Option("constant", help="learning rate: constant | cosine (annealed step by "
-                                              "step to lr x 0.05)"),
-                 gain_sigma: float = typer.Option(0.0, help="training only: lognormal gain jitter (sigma) on every "
-                                                  "crossbar layer's outputs, one draw per sample and layer, so that "
-                                                  "the network holds up under gain errors (0: off)"),
-                 synapse: Synapse = DEFAULT_SYNAPSE, tile_rows: TileRows = 128, tile_cols: TileCols = 128,
-                 g_min: GMin = None, g_max: GMax = None, levels: Levels = None, variation: Variation = None,
-                 variation_s: VariationS = None, variation_kind: VariationKind = "lognormal", slices: Slices = None,
-                 copies: Copies = None, variation_seed: VariationSeed = 0, r_wire: RWire = None,
-                 r_driver: RDriver = 0.0) -> None:
-    """Fine-tune a checkpoint through its mapped crossbars (quantization, variation, exact IR drop); the new
-    checkpoint records the hardware, and export warns when mapped with other options."""
-    from rich.console import Console
-    from ipnet_cosim.netlist_gen.finetune import finetune_hardware
-    console = Console(stderr=True)
-    options = _mapping_options(synapse, tile_rows, tile_cols, g_min, g_max, levels, variation, variation_s,
-                               variation_kind, variation_seed, r_wire, r_driver, slices=slices, copies=copies)
-    metrics = finetune_hardware(checkpoint, out, options, epochs=epochs, lr=lr, batch_size=batch_size,
-                                variation=chips, seed=seed, t_max_penalty=t_max_penalty, log=console.log,
-                                progress_bar=True, firing=firing, grad_clip=grad_clip,
-                                coin_flip_penalty=coin_flip_penalty, schedule=schedule, gain_sigma=gain_sigma)
-    console.print(f"[bold]wrote[/bold] {out.resolve()}: test accuracy through the crossbars (PyTorch hardware "
-                  f"model, exported chip) {metrics['hardware_test_accuracy']:.3f}, plain {metrics['test_accuracy']:.3f}; "
-                  f"junction excess over t_max {metrics['junction_excess_before']:.3g} -> "
-                  f"{metrics['junction_excess_after']:.3g} (0: every MTJ below the card's t_max)")
-    if "hardware_test_stochastic" in metrics:
-        acc = metrics["hardware_test_stochastic"]["accuracy"]
-        console.print(f"  under stochastic firing (hardware model): {acc['mean']:.3f} +- {acc['std_over_draws']:.3f} "
-                      f"over {acc['draws']} draws (train precision)")
 
 
 def _test_set_size(folder: Path) -> int:

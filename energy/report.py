@@ -349,13 +349,17 @@ def _network_line(man) -> str:
     hidden = {layer.index for layer in man.hidden_layers}
     neurons = sum(len(u.neurons) for u in man.units if u.layer in hidden)
     cells = sum(int(layer.devices) for layer in layers)
-    copies = man.options().conductance.copies
+    options = man.options()
+    copies = options.conductance.copies
     tiles = sum(int(layer.tiles) for layer in layers)
     kinds = ", ".join(f"{layer.name} {layer.type}" for layer in layers)
     crossbar = (f"{cells:,} crossbar devices" if copies == 1 else
                 f"{cells * copies:,} crossbar devices ({cells:,} cells of {copies} in parallel)")
+    trims = ("" if all(t == 1.0 for t in options.gain_trims) else
+             f"; hidden layers' mirror gains trimmed x {', '.join(f'{t:g}' for t in options.gain_trims)} (this chip's "
+             f"calibration; the trim DAC is assumed, not priced)")
     return (f"{len(layers)} layers ({kinds}); {neurons:,} MTJ neurons; {crossbar} in {tiles:,} tiles; "
-            f"{man.timing.n_steps} time steps")
+            f"{man.timing.n_steps} time steps{trims}")
 
 
 def _paper_flags(report: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -239,6 +239,7 @@ def plan_export(checkpoint: str | Path, *, samples: Sequence[int] = tuple(range(
                               f"memory in digital state). Export an IPNet checkpoint")
     model = ck.model.eval()
     views = network_layers(model)
+    options.check_gain_trims(len(views) - 1)
     from ipnet_cosim.netlist_gen.finetune import hardware_mismatch
     mismatch = hardware_mismatch(ck.raw, options)
     if mismatch:

@@ -9,8 +9,8 @@ variation (drawn per (seed, layer, position), as export draws it, or another chi
 the mapping options (row tiles x column blocks); each tile's exact port conductances ``A``
 (:func:`~ipnet_cosim.netlist_gen.hardware.tile_row_col_s`, wires and driver resistance included) turn the row
 levels (``v_read`` where the input spiked, always on the bias row, 0 on padding) into differential column
-currents, summed over row tiles. The mirrors scale them by ``current_scale_a / (k v_read)``, so the op output
-``a = (I+ - I-) / (k v_read)`` is what :class:`~ipnet_cosim.models.network.SpikingNet` feeds its drive and
+currents, summed over row tiles. The mirrors scale them by ``current_scale_a / (k v_read)`` (times the chip's
+gain trim of the layer, :attr:`MappingOptions.gain_trims`), so the op output ``a = (I+ - I-) / (k v_read)`` is what :class:`~ipnet_cosim.models.network.SpikingNet` feeds its drive and
 neurons; the readout's class scores are ``readout_gain x mean_t a`` (the circuit's charge formula for the
 rectangular pulses PyTorch integrates).
 
@@ -137,6 +137,7 @@ class HardwareNet(nn.Module):
         views = network_layers(net)
         self.layers = [CrossbarLayer(v, options, v_read) for v in views[:-1]]
         self.readout_layer = CrossbarLayer(views[-1], options, v_read)
+        options.check_gain_trims(len(self.layers))
         self.chip_seed: int | None = None        # None: the exported chip; an int: another chip's variation
         # training only (finetune_hardware gain_sigma): every sample's crossbar outputs times exp(sigma N), N drawn per
         # sample and layer from this generator; None: the outputs as mapped
@@ -157,7 +158,9 @@ class HardwareNet(nn.Module):
                        return_trace=return_trace, draws=draws, details=details)
 
     def _crossbar_op(self, layer: CrossbarLayer, x: Tensor, flat: bool = False) -> Tensor:
-        out = layer(x, self.chip_seed).to(x.dtype)
+        out = layer(x, self.chip_seed)
+        trim = self.options.gain_trim(layer.view.index)     # the mirrors' trim (the readout's is 1)
+        out = (out if trim == 1.0 else out * trim).to(x.dtype)
         if self.gain_jitter is not None:
             sigma, generator = self.gain_jitter
             n = torch.randn((1, out.shape[1]) + (1,) * (out.dim() - 2), generator=generator, dtype=torch.float64)

@@ -122,6 +122,10 @@ class MappingOptions:
         max_step_s: the simulator's largest time step; None: the layer card's
             :attr:`~ipnet_cosim.device.card.DeviceCard.max_time_step_s`.
         reltol: ngspice's relative tolerance.
+        gain_trims: the chip's trim of every hidden layer's mirror gain (one factor per layer with neurons, in
+            order; the readout, a charge integrator, is not trimmed); () = untrimmed. A per-chip calibration
+            (:mod:`~ipnet_cosim.netlist_gen.calibrate`), like the variation seed not part of the hardware a
+            network is fine-tuned for.
     """
 
     tile_rows: int = 128
@@ -133,6 +137,7 @@ class MappingOptions:
     max_step_s: float | None = None
     reltol: float = 1e-4
     synapse: SynapseCard = field(default_factory=ideal_synapse)
+    gain_trims: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         for name, low in (("tile_rows", 1), ("tile_cols", 2)):
@@ -159,6 +164,9 @@ class MappingOptions:
             raise ConfigError("mapping option conductance must be a ConductanceOptions")
         if not isinstance(self.synapse, SynapseCard):
             raise ConfigError("mapping option synapse must be a SynapseCard (ipnet_cosim.device.synapse)")
+        if not isinstance(self.gain_trims, tuple) or not all(real(t) and 0 < t for t in self.gain_trims):
+            raise ConfigError(f"mapping option gain_trims = {self.gain_trims!r} must be a tuple of positive factors, "
+                              f"one per hidden layer (or empty: untrimmed)")
         if self.tile_cols < 2 * self.conductance.slices:
             raise ConfigError(f"mapping option tile_cols = {self.tile_cols} is below the {2 * self.conductance.slices} "
                               f"physical columns of one weight column with {self.conductance.slices} slices "
@@ -198,6 +206,16 @@ class MappingOptions:
         options.setdefault("r_wire_ohm", INTERCONNECT_28NM.segment_resistance_ohm(cell_m2) if card.is_device else 0.0)
         return cls(conductance=conductance, synapse=card, **options)
 
+    def gain_trim(self, layer: int) -> float:
+        """The mirror-gain trim of layer ``layer`` (1.0 untrimmed, and for the readout)."""
+        return float(self.gain_trims[layer]) if layer < len(self.gain_trims) else 1.0
+
+    def check_gain_trims(self, hidden_layers: int) -> None:
+        """Refuse trims that are not one per hidden layer of the network being mapped."""
+        if self.gain_trims and len(self.gain_trims) != hidden_layers:
+            raise ConfigError(f"mapping option gain_trims has {len(self.gain_trims)} factors for a network with "
+                              f"{hidden_layers} hidden layers; give one per hidden layer (or none)")
+
     def synapse_overrides(self) -> list[str]:
         """Conductance options that differ from the synapse card's (empty: the mapping is the card's)."""
         return self.conductance.differs_from(self.synapse)
@@ -212,6 +230,7 @@ class MappingOptions:
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         data["conductance"] = self.conductance.to_dict()
         data["synapse"] = self.synapse.to_dict()
+        data["gain_trims"] = list(self.gain_trims)          # as JSON holds it
         return data
 
     @classmethod
@@ -224,6 +243,8 @@ class MappingOptions:
             values["conductance"] = ConductanceOptions(**values["conductance"])
         if isinstance(values.get("synapse"), Mapping):      # absent in exports before synapse cards: the ideal card
             values["synapse"] = SynapseCard.from_dict(values["synapse"], origin="mapping options synapse")
+        if isinstance(values.get("gain_trims"), list):         # JSON has no tuples
+            values["gain_trims"] = tuple(values["gain_trims"])
         return cls(**values)
 
 
@@ -422,7 +443,9 @@ def conductances(lm: LayerMatrix, layer: int, position: int, *, v_read_v: float,
     co = options.conductance
     if co.varied:
         co = dataclasses.replace(co, seed=position_seed(co.seed, layer, position))
-    return map_weights(lm.matrix, v_read_v=v_read_v, current_scale_a=current_scale_a, options=co, name=name)
+    gmap = map_weights(lm.matrix, v_read_v=v_read_v, current_scale_a=current_scale_a, options=co, name=name)
+    trim = options.gain_trim(layer)
+    return gmap if trim == 1.0 else dataclasses.replace(gmap, mirror_gain=gmap.mirror_gain * trim)
 
 
 def tile_ports(g_plus: np.ndarray, g_minus: np.ndarray, options: MappingOptions) -> ReducedTile:

@@ -55,9 +55,11 @@ def decide(scores: Sequence[float]) -> int | None:
 
 
 def ideal_mapping(options) -> bool:
-    """Continuous devices without variation, wires or driver resistance: the circuit computes the network."""
+    """Continuous devices without variation, wires, driver resistance or gain trims: the circuit computes the
+    network."""
     co = options.conductance
-    return co.levels is None and not co.varied and options.r_wire_ohm == 0 and options.r_driver_ohm == 0
+    return (co.levels is None and not co.varied and options.r_wire_ohm == 0 and options.r_driver_ohm == 0
+            and all(t == 1.0 for t in options.gain_trims))
 
 
 def twin_model(export: Export) -> tuple[Any, Any, bool]:

@@ -152,11 +152,33 @@ def test_export_never_overwrites(capsys, world, copy_of):
     (("--samples", "a:b"), "samples"),
     (("--samples", "9999"), "outside the test set"),
     (("--tile-rows", "0"), "tile_rows"),
+    (("--gain-trims", "1.01"), "2 hidden layers"),
+    (("--gain-trims", "1.0,x"), "one factor per hidden layer"),
+    (("--gain-trims", "1.0,0"), "positive factors"),
+    (("--gain-trims", "nowhere.json"), "not a calibration file"),
 ])
 def test_bad_export_options(capsys, world, tmp_path, args, fragment):
     code, err = run_cli(capsys, "export", world["ck_a"].parent, "-o", tmp_path / "out", *args)
     assert_named(code, err, fragment)
     assert not (tmp_path / "out").exists()
+
+
+def test_trims_of_another_chip_are_refused(capsys, world, tmp_path):
+    from ipnet_cosim.netlist_gen.mapping import MappingOptions
+    cal = tmp_path / "chip5.json"       # a calibration of chip 5 (variation seed 5), exported as chip 0
+    cal.write_text(json.dumps({"gain_trims": [1.01, 1.0],
+                               "mapping_options": MappingOptions.for_chip(seed=5).to_dict()}, default=list))
+    code, err = run_cli(capsys, "export", world["ck_a"].parent, "-o", tmp_path / "out", "--gain-trims", cal)
+    assert_named(code, err, "calibrated another chip", "conductance", "--variation-seed")
+    assert not (tmp_path / "out").exists()
+
+
+def test_calibrate_never_overwrites(capsys, world, tmp_path):
+    out = tmp_path / "cal.json"
+    out.write_text("earlier results")
+    code, err = run_cli(capsys, "calibrate", world["ck_a"].parent, "-o", out)
+    assert_named(code, err, "exists", "--out")
+    assert out.read_text() == "earlier results"
 
 
 # -- device card and configuration files ------------------------------------------------------------
