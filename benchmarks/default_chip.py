@@ -16,8 +16,8 @@ names them, ``card:slices[:tile]xC``; wire resistance per cell segment derived f
    (draw seed = the chip's seed), computed.
 
 ``--calibrate N`` adds, per chip, its first-layer mirror-gain trim (``netlist_gen.calibrate``: a 6-bit trim DAC in
-0.25 % steps, codes chosen by accuracy on N training samples, never the test set, one recorded draw per sample, draw
-seed 1000 + the chip's seed) and the trimmed chip's accuracy on the whole test set as above (``trimmed_by_chip``).
+0.25 % steps, codes chosen by ``--calibrate-objective`` (accuracy, ties by cross-entropy) on N training samples, never
+the test set, ``--calibrate-draws`` (1) recorded draws per sample, draw seed 1000 + the chip's seed) and the trimmed chip's accuracy on the whole test set as above (``trimmed_by_chip``).
 
 ``--report`` adds, per configuration, the fine-tuned network exported on the chip and run by the twin on
 ``--samples`` test samples: energy per inference, area (with the periphery sized from the currents) and read
@@ -68,13 +68,18 @@ def chip_options(name: str, slices: int, tile: int, copies: int | None = None):
     return MappingOptions.for_chip(synapse_card(name), slices=slices, copies=copies, tile_rows=tile, tile_cols=tile)
 
 
-def trimmed(checkpoint: Path, options, chip: int, samples: int) -> dict:
-    """The chip calibrated on ``samples`` training samples, then its accuracy on the test set."""
+def trimmed(checkpoint: Path, options, chip: int, samples: int, draws: int = 1, objective: str = "accuracy") -> dict:
+    """The chip calibrated on ``samples`` training samples (``draws`` draws each, ``objective``), then its accuracy
+    on the test set."""
     from ipnet_cosim.netlist_gen.calibrate import calibrate_checkpoint
     t0 = time.perf_counter()
-    cal = calibrate_checkpoint(checkpoint, options, samples=samples, chip_seed=chip, draw_seed=1000 + chip)
+    cal = calibrate_checkpoint(checkpoint, options, samples=samples, chip_seed=chip, draw_seed=1000 + chip,
+                               draws=draws, objective=objective)
     seconds = time.perf_counter() - t0
     return {"gain_trims": list(cal.gain_trims), "codes": list(cal.codes), "calibration_samples": cal.samples,
+            "calibration_draws": draws, "calibration_objective": objective,
+            "calibration_scores": [{"code": e["codes"][0], "accuracy": e["accuracy"], "cross_entropy": e["cross_entropy"]}
+                                   for e in cal.to_dict()["evaluations"]],
             "calibration_accuracy_untrimmed": cal.accuracy_untrimmed,
             "calibration_accuracy_trimmed": cal.accuracy_trimmed, "calibration_evaluations": len(cal.evaluations),
             "calibration_seconds": round(seconds, 1), "accuracy": accuracy(checkpoint, cal.apply(options), chip)}
@@ -111,6 +116,8 @@ def main() -> None:
                         "fine-tuned network where it exists, else the paper network), nothing trained")
     parser.add_argument("--calibrate", type=int, default=0, help="also trim every chip, calibrated on this many "
                         "training samples (0: off)")
+    parser.add_argument("--calibrate-draws", type=int, default=1, help="--calibrate: recorded draws per sample")
+    parser.add_argument("--calibrate-objective", default="accuracy", help="--calibrate: accuracy | cross_entropy")
     parser.add_argument("--samples", type=int, default=22, help="--report: test samples run by the twin")
     parser.add_argument("--work", type=Path, default=Path("benchmarks/results/default_chip"))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/data/default_chip.json"))
@@ -186,16 +193,19 @@ def main() -> None:
         _save(args.out, result)
         if args.calibrate:
             cal = entry.setdefault("trimmed_by_chip", {})
-            if any(v.get("calibration_samples") != args.calibrate for v in cal.values()):
-                cal.clear()                                       # calibrated on another sample count: again
+            how = (args.calibrate, args.calibrate_draws, args.calibrate_objective)
+            if any((v.get("calibration_samples"), v.get("calibration_draws", 1),
+                    v.get("calibration_objective", "accuracy")) != how for v in cal.values()):
+                cal.clear()                                       # calibrated another way: again
             for chip in list(range(1, args.chips + 1)) + [0]:
                 if str(chip) not in cal:
-                    cal[str(chip)] = trimmed(out, options, chip, args.calibrate)
+                    cal[str(chip)] = trimmed(out, options, chip, *how)
                     print(f"{key}: trimmed chip {chip}: {cal[str(chip)]}", flush=True)
                     _save(args.out, result)
             unseen = [cal[str(c)]["accuracy"] for c in range(1, args.chips + 1)]
-            entry["trimmed_unseen_chips_mean"] = float(np.mean(unseen))
-            entry["trimmed_unseen_chips_min"] = float(np.min(unseen))
+            if unseen:
+                entry["trimmed_unseen_chips_mean"] = float(np.mean(unseen))
+                entry["trimmed_unseen_chips_min"] = float(np.min(unseen))
             entry["trim_source"] = ("computed: each chip's first-layer mirror gain trimmed (6-bit DAC, 0.25 % steps, "
                                     "netlist_gen.calibrate) by accuracy on training samples, then the test set as "
                                     "above")

@@ -71,6 +71,10 @@ def calibrate_cmd(checkpoint: Path = typer.Argument(..., help="checkpoint folder
                   firing: str = typer.Option("stochastic", help="how the neurons fire while scoring: stochastic (as "
                                              "on chip; one recorded draw per sample) | median"),
                   draw_seed: int = typer.Option(1, help="stochastic: seed of the scoring draws"),
+                  draws: int = typer.Option(1, help="stochastic: recorded draws per sample scored (the score is the "
+                                            "mean over them)"),
+                  objective: str = typer.Option("accuracy", help="accuracy (ties by cross-entropy) | cross_entropy "
+                                                "(smoother: the draw moves a code's accuracy by points)"),
                   synapse: Synapse = DEFAULT_SYNAPSE, tile_rows: TileRows = 128, tile_cols: TileCols = 128,
                   g_min: GMin = None, g_max: GMax = None, levels: Levels = None, variation: Variation = None,
                   variation_s: VariationS = None, variation_kind: VariationKind = "lognormal", slices: Slices = None,
@@ -97,8 +101,8 @@ def calibrate_cmd(checkpoint: Path = typer.Argument(..., help="checkpoint folder
         from ipnet_cosim.models.checkpoint import load_checkpoint, resolve_checkpoint_path
         from ipnet_cosim.netlist_gen.mapping import network_layers
         chosen = tuple(range(len(network_layers(load_checkpoint(resolve_checkpoint_path(checkpoint)).model)) - 1))
-    cal = calibrate_checkpoint(checkpoint, options, samples=samples, firing=firing, draw_seed=draw_seed,
-                               layers=chosen, progress=console.log)
+    cal = calibrate_checkpoint(checkpoint, options, samples=samples, firing=firing, draw_seed=draw_seed, draws=draws,
+                               layers=chosen, objective=objective, progress=console.log)
     record = {**cal.to_dict(), "checkpoint": str(checkpoint.resolve()),
               "mapping_options": json.loads(json.dumps(options.to_dict()))}
     out.parent.mkdir(parents=True, exist_ok=True)

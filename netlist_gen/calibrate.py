@@ -11,10 +11,10 @@ labelled training samples (never the test set).
 
 The search (:func:`calibrate_gain_trims`), per calibrated layer in order, on the chip's PyTorch hardware model
 (:class:`~ipnet_cosim.netlist_gen.hardware_net.HardwareNet`) with the firing mode the chip runs (stochastic: one
-recorded draw per sample from ``draw_seed``): the codes ``-span .. span`` in strides of ``stride``, then the
+recorded draws per sample from ``draw_seed``): the codes ``-span .. span`` in strides of ``stride``, then the
 neighbours of the best code at half the stride until the stride is 1. A code's score is its accuracy on the
 calibration samples, ties broken by the mean cross-entropy of the class scores (what the readout's charges give
-on chip); code 0 (untrimmed) wins a tie with any other.
+on chip), or (``objective="cross_entropy"``) that cross-entropy first; the code nearer 0 wins a remaining tie.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ TRIM_STEP = 0.0025
 #: bits of the trim DAC: codes -32 .. 31, gains 0.92 .. 1.0775
 TRIM_BITS = 6
 TRIM_CODES = (-(2 ** (TRIM_BITS - 1)), 2 ** (TRIM_BITS - 1) - 1)
+OBJECTIVES = ("accuracy", "cross_entropy")
 
 
 def trim_gain(code: int) -> float:
@@ -53,6 +54,7 @@ class Calibration:
     layers: tuple[int, ...]              # the calibrated hidden layers (the others stay at code 0)
     samples: int                         # training samples scored per code
     firing: dict[str, Any]
+    objective: str
     accuracy_untrimmed: float            # on the calibration samples
     accuracy_trimmed: float
     evaluations: tuple[dict[str, Any], ...]   # every code tried: layer, code, accuracy, cross_entropy
@@ -65,6 +67,7 @@ class Calibration:
     def to_dict(self) -> dict[str, Any]:
         return {"chip_seed": self.chip_seed, "codes": list(self.codes), "gain_trims": list(self.gain_trims),
                 "layers": list(self.layers), "samples": self.samples, "firing": dict(self.firing),
+                "objective": self.objective,
                 "accuracy_untrimmed": self.accuracy_untrimmed, "accuracy_trimmed": self.accuracy_trimmed,
                 "trim_dac": {"bits": TRIM_BITS, "step": TRIM_STEP, "source": "assumed (netlist_gen.calibrate)"},
                 "evaluations": [dict(e) for e in self.evaluations],
@@ -81,27 +84,30 @@ def calibration_samples(n_train: int, count: int) -> np.ndarray:
 
 def score_chip(hardware, frames: np.ndarray, labels: np.ndarray, sample_ids: Sequence[int], firing: Firing,
                batch_size: int = 16) -> tuple[float, float]:
-    """(accuracy, mean cross-entropy of the class scores) of a hardware model on labelled samples, one draw each."""
+    """(accuracy, mean cross-entropy of the class scores) of a hardware model on labelled samples, over
+    ``firing.draws`` recorded draws of each (stochastic) or its one outcome (median)."""
     import torch
+    d = firing.draws
     correct, nll = 0, 0.0
     with torch.no_grad():
         for start in range(0, len(labels), batch_size):
             stop = min(start + batch_size, len(labels))
-            x = torch.from_numpy(np.ascontiguousarray(frames[start:stop]))
+            x = torch.from_numpy(np.ascontiguousarray(frames[start:stop])).repeat_interleave(d, dim=0)
             draws = None
             if firing.stochastic:
                 from ipnet_cosim.models.firing import RecordedDraws
-                draws = RecordedDraws.product(firing.seed, [int(s) for s in sample_ids[start:stop]], 1)
+                draws = RecordedDraws.product(firing.seed, [int(s) for s in sample_ids[start:stop]], d)
             logits = hardware(x, draws=draws).double()
-            y = torch.as_tensor(np.asarray(labels[start:stop], dtype=np.int64))
+            y = torch.as_tensor(np.asarray(labels[start:stop], dtype=np.int64)).repeat_interleave(d)
             correct += int((logits.argmax(dim=1) == y).sum())
             nll += float(torch.nn.functional.cross_entropy(logits, y, reduction="sum"))
-    return correct / len(labels), nll / len(labels)
+    return correct / (len(labels) * d), nll / (len(labels) * d)
 
 
 def calibrate_gain_trims(model, options: MappingOptions, frames: np.ndarray, labels: np.ndarray, *,
                          sample_ids: Sequence[int], chip_seed: int | None = None, firing: Firing = Firing(),
                          layers: Sequence[int] = (0,), span: int = 16, stride: int = 4,
+                         objective: str = "accuracy",
                          progress: Callable[[str], None] | None = None) -> Calibration:
     """Trim codes of one chip (module docstring).
 
@@ -114,6 +120,8 @@ def calibrate_gain_trims(model, options: MappingOptions, frames: np.ndarray, lab
         layers: hidden layers to trim, in this order (default the first: the others hardly matter,
             benchmarks/data/gain_sensitivity.json).
         span, stride: the first pass tries codes ``-span, -span + stride, .., span``; then half strides.
+        objective: "accuracy" (ties by cross-entropy) or "cross_entropy" (the mean over samples and draws; smoother:
+            with one draw per sample the draw alone moves a code's accuracy on 352 samples by points).
     """
     import dataclasses
     from ipnet_cosim.netlist_gen.hardware_net import HardwareNet
@@ -123,6 +131,8 @@ def calibrate_gain_trims(model, options: MappingOptions, frames: np.ndarray, lab
     layers = tuple(int(v) for v in layers)
     if not layers or any(not 0 <= v < hidden for v in layers) or len(set(layers)) != len(layers):
         raise ConfigError(f"calibration layers {list(layers)} must be distinct hidden layers 0..{hidden - 1}")
+    if objective not in OBJECTIVES:
+        raise ConfigError(f"calibration objective {objective!r} is unknown; use one of {', '.join(OBJECTIVES)}")
     if not (isinstance(stride, int) and stride >= 1 and isinstance(span, int) and 0 <= span <= TRIM_CODES[1]):
         raise ConfigError(f"calibration span ({span}) must be 0..{TRIM_CODES[1]} codes and stride ({stride}) >= 1")
     hw.chip_seed = options.conductance.seed if chip_seed is None else int(chip_seed)
@@ -144,7 +154,7 @@ def calibrate_gain_trims(model, options: MappingOptions, frames: np.ndarray, lab
 
     def rank(trial: list[int], layer: int) -> tuple[float, float, int]:
         acc, ce = score(trial, layer)
-        return (acc, -ce, -abs(trial[layer]))
+        return (acc, -ce, -abs(trial[layer])) if objective == "accuracy" else (-ce, acc, -abs(trial[layer]))
 
     untrimmed = score([0] * hidden, layers[0])[0]
     for layer in layers:
@@ -158,23 +168,24 @@ def calibrate_gain_trims(model, options: MappingOptions, frames: np.ndarray, lab
         codes[layer] = best
     hw.options = options
     return Calibration(chip_seed=hw.chip_seed, codes=tuple(codes), gain_trims=tuple(trim_gain(c) for c in codes),
-                       layers=layers, samples=len(labels), firing=firing.to_dict(),
+                       layers=layers, samples=len(labels), firing=firing.to_dict(), objective=objective,
                        accuracy_untrimmed=untrimmed, accuracy_trimmed=cache[tuple(codes)][0],
                        evaluations=tuple(evaluations))
 
 
 def calibrate_checkpoint(checkpoint, options: MappingOptions, *, samples: int = 352, chip_seed: int | None = None,
-                         firing: str = "stochastic", draw_seed: int = 1, layers: Sequence[int] = (0,),
+                         firing: str = "stochastic", draw_seed: int = 1, draws: int = 1,
+                         layers: Sequence[int] = (0,), objective: str = "accuracy",
                          progress: Callable[[str], None] | None = None) -> Calibration:
     """:func:`calibrate_gain_trims` of a checkpoint's network (exact precision) on ``samples`` training samples spread
-    over its training set (:func:`calibration_samples`); ``firing`` "stochastic" (a chip's neurons, one draw per
-    sample from ``draw_seed``) or "median"."""
+    over its training set (:func:`calibration_samples`); ``firing`` "stochastic" (a chip's neurons, ``draws``
+    recorded draws per sample from ``draw_seed``) or "median"."""
     from ipnet_cosim.models.checkpoint import load_checkpoint, resolve_checkpoint_path
     from ipnet_cosim.models.datasets import DataConfig, load_dataset
     ck = load_checkpoint(resolve_checkpoint_path(checkpoint))
     train, _ = load_dataset(DataConfig.from_dict(ck.data_config))
     ids = calibration_samples(len(train.labels), samples)
-    mode = Firing("stochastic", seed=draw_seed) if firing == "stochastic" else Firing(firing)
+    mode = Firing("stochastic", seed=draw_seed, draws=draws) if firing == "stochastic" else Firing(firing)
     return calibrate_gain_trims(ck.model.set_precision("exact").eval(), options, train.frames[ids], train.labels[ids],
                                 sample_ids=ids, chip_seed=chip_seed, firing=mode, layers=layers,
-                                progress=progress)
+                                objective=objective, progress=progress)

@@ -97,6 +97,9 @@ def test_calibration_finds_a_known_gain_error():
     assert score_chip(hw, train.frames[ids], train.labels[ids], ids, Firing("median"))[0] == cal.accuracy_trimmed
     with pytest.raises(ConfigError, match="hidden layers"):
         calibrate_gain_trims(model, MappingOptions(), train.frames[ids], train.labels[ids], sample_ids=ids, layers=(5,))
+    with pytest.raises(ConfigError, match="objective 'loss' is unknown"):
+        calibrate_gain_trims(model, MappingOptions(), train.frames[ids], train.labels[ids], sample_ids=ids,
+                             objective="loss")
     assert dataclasses.replace(MappingOptions(), gain_trims=cal.gain_trims) == cal.apply(MappingOptions())
 
 
@@ -108,10 +111,11 @@ def test_calibrate_then_export_from_the_command_line(tmp_path, capsys):
     from ipnet_cosim.cli.app import main
     ck = make_small_checkpoint(tmp_path / "ck")
     cal = tmp_path / "cal.json"
-    assert main(["calibrate", str(ck.parent), "-o", str(cal), "--samples", "6", "--firing", "median",
-                 "--variation-seed", "3"]) == 0
+    assert main(["calibrate", str(ck.parent), "-o", str(cal), "--samples", "6", "--draws", "2",
+                 "--objective", "cross_entropy", "--variation-seed", "3"]) == 0
     record = json.loads(cal.read_text())
     assert record["chip_seed"] == 3 and record["samples"] == 6 and len(record["gain_trims"]) == 2
+    assert record["firing"]["draws"] == 2 and record["objective"] == "cross_entropy"
     assert record["gain_trims"][1] == 1.0 and record["layers"] == [0]
     assert main(["export", str(ck.parent), "-o", str(tmp_path / "out"), "--samples", "0", "--variation-seed", "3",
                  "--gain-trims", str(cal)]) == 0
