@@ -17,7 +17,8 @@ names them, ``card:slices[:tile]xC``; wire resistance per cell segment derived f
 
 ``--calibrate N`` adds, per chip, its first-layer mirror-gain trim (``netlist_gen.calibrate``: a 6-bit trim DAC in
 0.25 % steps, codes chosen by ``--calibrate-objective`` (accuracy, ties by cross-entropy) on N training samples, never
-the test set, ``--calibrate-draws`` (1) recorded draws per sample, draw seed 1000 + the chip's seed) and the trimmed chip's accuracy on the whole test set as above (``trimmed_by_chip``).
+the test set, ``--calibrate-draws`` (1) recorded draws per sample, draw seed 1000 + the chip's seed) and the
+trimmed chip's accuracy on the whole test set as above (``trimmed_by_chip``).
 
 ``--report`` adds, per configuration, the fine-tuned network exported on the chip and run by the twin on
 ``--samples`` test samples: energy per inference, area (with the periphery sized from the currents) and read
@@ -78,8 +79,8 @@ def trimmed(checkpoint: Path, options, chip: int, samples: int, draws: int = 1, 
     seconds = time.perf_counter() - t0
     return {"gain_trims": list(cal.gain_trims), "codes": list(cal.codes), "calibration_samples": cal.samples,
             "calibration_draws": draws, "calibration_objective": objective,
-            "calibration_scores": [{"code": e["codes"][0], "accuracy": e["accuracy"], "cross_entropy": e["cross_entropy"]}
-                                   for e in cal.to_dict()["evaluations"]],
+            "calibration_scores": [{"code": e["codes"][0], "accuracy": e["accuracy"],
+                                    "cross_entropy": e["cross_entropy"]} for e in cal.to_dict()["evaluations"]],
             "calibration_accuracy_untrimmed": cal.accuracy_untrimmed,
             "calibration_accuracy_trimmed": cal.accuracy_trimmed, "calibration_evaluations": len(cal.evaluations),
             "calibration_seconds": round(seconds, 1), "accuracy": accuracy(checkpoint, cal.apply(options), chip)}

@@ -53,7 +53,8 @@ def finetune_cmd(checkpoint: Path = typer.Argument(..., help="checkpoint folder 
                                 progress_bar=True, firing=firing, grad_clip=grad_clip,
                                 coin_flip_penalty=coin_flip_penalty, schedule=schedule, gain_sigma=gain_sigma)
     console.print(f"[bold]wrote[/bold] {out.resolve()}: test accuracy through the crossbars (PyTorch hardware "
-                  f"model, exported chip) {metrics['hardware_test_accuracy']:.3f}, plain {metrics['test_accuracy']:.3f}; "
+                  f"model, exported chip) {metrics['hardware_test_accuracy']:.3f}, plain "
+                  f"{metrics['test_accuracy']:.3f}; "
                   f"junction excess over t_max {metrics['junction_excess_before']:.3g} -> "
                   f"{metrics['junction_excess_after']:.3g} (0: every MTJ below the card's t_max)")
     if "hardware_test_stochastic" in metrics:
@@ -63,7 +64,8 @@ def finetune_cmd(checkpoint: Path = typer.Argument(..., help="checkpoint folder 
 
 
 @app.command("calibrate")
-def calibrate_cmd(checkpoint: Path = typer.Argument(..., help="checkpoint folder or .pt file (the network the chip runs)"),
+def calibrate_cmd(checkpoint: Path = typer.Argument(..., help="checkpoint folder or .pt file (the network the chip "
+                                                        "runs)"),
                   out: Path = typer.Option(..., "--out", "-o", help="calibration file to write (.json); export reads "
                                            "it with --gain-trims"),
                   samples: int = typer.Option(352, help="training samples scored per trim code (never the test set)"),

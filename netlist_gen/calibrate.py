@@ -116,7 +116,8 @@ def calibrate_gain_trims(model, options: MappingOptions, frames: np.ndarray, lab
         options: the chip's mapping (its trims, if any, are the starting point).
         frames, labels, sample_ids: labelled training samples and their indices in the training set (name draws).
         chip_seed: the chip's variation seed; None: the exported chip (``options.conductance.seed``).
-        firing: how the neurons fire while scoring (stochastic: ``firing.seed``, one draw per sample).
+        firing: how the neurons fire while scoring (stochastic: ``firing.draws`` draws per sample from
+            ``firing.seed``).
         layers: hidden layers to trim, in this order (default the first: the others hardly matter,
             benchmarks/data/gain_sensitivity.json).
         span, stride: the first pass tries codes ``-span, -span + stride, .., span``; then half strides.
