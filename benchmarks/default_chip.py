@@ -207,9 +207,9 @@ def main() -> None:
             if unseen:
                 entry["trimmed_unseen_chips_mean"] = float(np.mean(unseen))
                 entry["trimmed_unseen_chips_min"] = float(np.min(unseen))
-            entry["trim_source"] = ("computed: each chip's first-layer mirror gain trimmed (6-bit DAC, 0.25 % steps, "
-                                    "netlist_gen.calibrate) by accuracy on training samples, then the test set as "
-                                    "above")
+            entry["trim_source"] = (f"computed: each chip's first-layer mirror gain trimmed (6-bit DAC, 0.25 % "
+                                    f"steps, netlist_gen.calibrate) by {args.calibrate_objective.replace('_', '-')} "
+                                    f"on training samples, then the test set as above")
             _save(args.out, result)
         if args.report and "report" not in entry:
             entry["report"] = chip_report(out, options, args)

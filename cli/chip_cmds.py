@@ -99,10 +99,6 @@ def calibrate_cmd(checkpoint: Path = typer.Argument(..., help="checkpoint folder
             chosen = tuple(int(v) for v in layers.split(","))
         except ValueError:
             raise ConfigError(f"--layers {layers!r}: give hidden-layer indices, e.g. 0 or 0,1,2, or all") from None
-    if chosen is None:
-        from ipnet_cosim.models.checkpoint import load_checkpoint, resolve_checkpoint_path
-        from ipnet_cosim.netlist_gen.mapping import network_layers
-        chosen = tuple(range(len(network_layers(load_checkpoint(resolve_checkpoint_path(checkpoint)).model)) - 1))
     cal = calibrate_checkpoint(checkpoint, options, samples=samples, firing=firing, draw_seed=draw_seed, draws=draws,
                                layers=chosen, objective=objective, progress=console.log)
     record = {**cal.to_dict(), "checkpoint": str(checkpoint.resolve()),

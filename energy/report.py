@@ -355,7 +355,7 @@ def _network_line(man) -> str:
     kinds = ", ".join(f"{layer.name} {layer.type}" for layer in layers)
     crossbar = (f"{cells:,} crossbar devices" if copies == 1 else
                 f"{cells * copies:,} crossbar devices ({cells:,} cells of {copies} in parallel)")
-    trims = ("" if all(t == 1.0 for t in options.gain_trims) else
+    trims = ("" if not options.trimmed else
              f"; hidden layers' mirror gains trimmed x {', '.join(f'{t:g}' for t in options.gain_trims)} (this chip's "
              f"calibration; the trim DAC is assumed, not priced)")
     return (f"{len(layers)} layers ({kinds}); {neurons:,} MTJ neurons; {crossbar} in {tiles:,} tiles; "

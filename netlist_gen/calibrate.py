@@ -106,7 +106,7 @@ def score_chip(hardware, frames: np.ndarray, labels: np.ndarray, sample_ids: Seq
 
 def calibrate_gain_trims(model, options: MappingOptions, frames: np.ndarray, labels: np.ndarray, *,
                          sample_ids: Sequence[int], chip_seed: int | None = None, firing: Firing = Firing(),
-                         layers: Sequence[int] = (0,), span: int = 16, stride: int = 4,
+                         layers: Sequence[int] | None = (0,), span: int = 16, stride: int = 4,
                          objective: str = "accuracy",
                          progress: Callable[[str], None] | None = None) -> Calibration:
     """Trim codes of one chip (module docstring).
@@ -119,7 +119,7 @@ def calibrate_gain_trims(model, options: MappingOptions, frames: np.ndarray, lab
         firing: how the neurons fire while scoring (stochastic: ``firing.draws`` draws per sample from
             ``firing.seed``).
         layers: hidden layers to trim, in this order (default the first: the others hardly matter,
-            benchmarks/data/gain_sensitivity.json).
+            benchmarks/data/gain_sensitivity.json); None: every hidden layer.
         span, stride: the first pass tries codes ``-span, -span + stride, .., span``; then half strides.
         objective: "accuracy" (ties by cross-entropy) or "cross_entropy" (the mean over samples and draws; smoother:
             with one draw per sample the draw alone moves a code's accuracy on 352 samples by points).
@@ -129,7 +129,7 @@ def calibrate_gain_trims(model, options: MappingOptions, frames: np.ndarray, lab
     say = progress or (lambda msg: None)
     hw = HardwareNet(model, options)
     hidden = len(hw.layers)
-    layers = tuple(int(v) for v in layers)
+    layers = tuple(range(hidden)) if layers is None else tuple(int(v) for v in layers)
     if not layers or any(not 0 <= v < hidden for v in layers) or len(set(layers)) != len(layers):
         raise ConfigError(f"calibration layers {list(layers)} must be distinct hidden layers 0..{hidden - 1}")
     if objective not in OBJECTIVES:
@@ -176,7 +176,7 @@ def calibrate_gain_trims(model, options: MappingOptions, frames: np.ndarray, lab
 
 def calibrate_checkpoint(checkpoint, options: MappingOptions, *, samples: int = 352, chip_seed: int | None = None,
                          firing: str = "stochastic", draw_seed: int = 1, draws: int = 1,
-                         layers: Sequence[int] = (0,), objective: str = "accuracy",
+                         layers: Sequence[int] | None = (0,), objective: str = "accuracy",
                          progress: Callable[[str], None] | None = None) -> Calibration:
     """:func:`calibrate_gain_trims` of a checkpoint's network (exact precision) on ``samples`` training samples spread
     over its training set (:func:`calibration_samples`); ``firing`` "stochastic" (a chip's neurons, ``draws``

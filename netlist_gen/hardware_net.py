@@ -10,9 +10,9 @@ the mapping options (row tiles x column blocks); each tile's exact port conducta
 (:func:`~ipnet_cosim.netlist_gen.hardware.tile_row_col_s`, wires and driver resistance included) turn the row
 levels (``v_read`` where the input spiked, always on the bias row, 0 on padding) into differential column
 currents, summed over row tiles. The mirrors scale them by ``current_scale_a / (k v_read)`` (times the chip's
-gain trim of the layer, :attr:`MappingOptions.gain_trims`), so the op output ``a = (I+ - I-) / (k v_read)`` is what :class:`~ipnet_cosim.models.network.SpikingNet` feeds its drive and
-neurons; the readout's class scores are ``readout_gain x mean_t a`` (the circuit's charge formula for the
-rectangular pulses PyTorch integrates).
+gain trim of the layer, :attr:`MappingOptions.gain_trims`), so the op output ``a = (I+ - I-) / (k v_read)`` is what
+:class:`~ipnet_cosim.models.network.SpikingNet` feeds its drive and neurons; the readout's class scores are
+``readout_gain x mean_t a`` (the circuit's charge formula for the rectangular pulses PyTorch integrates).
 
 With an ideal mapping (continuous devices, no variation, no wires) ``a`` equals the PyTorch op's output up to
 round-off; a net with memory (RNN, LSTM) has no circuit and is refused as ``export`` refuses it.
@@ -153,11 +153,13 @@ class HardwareNet(nn.Module):
         mapped crossbars (same arguments and returns as ``SpikingNet.forward``)."""
         net = self.net
         x = net.prepare_frames(frames)
-        ops = [functools.partial(self._crossbar_op, layer) for layer in self.layers]
-        return net.run(x, ops, functools.partial(self._crossbar_op, self.readout_layer, flat=True),
+        ops = [functools.partial(self.crossbar_op, layer) for layer in self.layers]
+        return net.run(x, ops, functools.partial(self.crossbar_op, self.readout_layer, flat=True),
                        return_trace=return_trace, draws=draws, details=details)
 
-    def _crossbar_op(self, layer: CrossbarLayer, x: Tensor, flat: bool = False) -> Tensor:
+    def crossbar_op(self, layer: CrossbarLayer, x: Tensor, flat: bool = False) -> Tensor:
+        """One mapped layer's op output for input spikes ``x`` on this chip: the crossbar currents, the layer's gain
+        trim, and (training only) the gain jitter; ``flat`` joins the output's trailing dimensions (the readout)."""
         out = layer(x, self.chip_seed)
         trim = self.options.gain_trim(layer.view.index)     # the mirrors' trim (the readout's is 1)
         out = (out if trim == 1.0 else out * trim).to(x.dtype)

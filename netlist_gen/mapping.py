@@ -206,6 +206,11 @@ class MappingOptions:
         options.setdefault("r_wire_ohm", INTERCONNECT_28NM.segment_resistance_ohm(cell_m2) if card.is_device else 0.0)
         return cls(conductance=conductance, synapse=card, **options)
 
+    @property
+    def trimmed(self) -> bool:
+        """Some hidden layer's mirror gain is trimmed (a factor other than 1)."""
+        return any(t != 1.0 for t in self.gain_trims)
+
     def gain_trim(self, layer: int) -> float:
         """The mirror-gain trim of layer ``layer`` (1.0 untrimmed, and for the readout)."""
         return float(self.gain_trims[layer]) if layer < len(self.gain_trims) else 1.0

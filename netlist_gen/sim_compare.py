@@ -59,7 +59,7 @@ def ideal_mapping(options) -> bool:
     network."""
     co = options.conductance
     return (co.levels is None and not co.varied and options.r_wire_ohm == 0 and options.r_driver_ohm == 0
-            and all(t == 1.0 for t in options.gain_trims))
+            and not options.trimmed)
 
 
 def twin_model(export: Export) -> tuple[Any, Any, bool]:

@@ -60,7 +60,7 @@ def test_a_trim_scales_its_layers_mirrors_in_the_netlists_and_the_twin(tmp_path)
     for layer_a, layer_b, trim in zip(hw_a.layers + [hw_a.readout_layer], hw_b.layers + [hw_b.readout_layer],
                                       (*TRIMS, 1.0)):
         x_in = (torch.rand(3, 2, *layer_a.view.in_shape, generator=gen) < 0.3).double()
-        out_a, out_b = hw_a._crossbar_op(layer_a, x_in), hw_b._crossbar_op(layer_b, x_in)
+        out_a, out_b = hw_a.crossbar_op(layer_a, x_in), hw_b.crossbar_op(layer_b, x_in)
         assert torch.allclose(out_b, trim * out_a, rtol=1e-13, atol=0)
     with pytest.raises(ConfigError, match="hidden layers"):
         export_network(ck, tmp_path / "bad", samples=[0], options=MappingOptions(gain_trims=(1.0,)))
