@@ -1,7 +1,8 @@
 """Benchmark: ``ipnet-cosim characterize`` at its defaults (thermal step, R(V), firing probabilities, the twins over
 random and saturating drives), wall and CPU time of the command in a fresh process.
 
-    python benchmarks/characterize_time.py [--work /tmp/ipnet-bench-characterize] [--out benchmarks/data/characterize_time.json]
+    python benchmarks/characterize_time.py [--work /tmp/ipnet-bench-characterize]
+        [--out benchmarks/data/characterize_time.json]
 """
 
 from __future__ import annotations

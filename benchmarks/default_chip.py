@@ -72,7 +72,7 @@ def chip_options(name: str, slices: int, tile: int, copies: int | None = None):
 def trimmed(checkpoint: Path, options, chip: int, samples: int, draws: int = 1, objective: str = "accuracy") -> dict:
     """The chip calibrated on ``samples`` training samples (``draws`` draws each, ``objective``), then its accuracy
     on the test set."""
-    from ipnet_cosim.netlist_gen.calibrate import calibrate_checkpoint
+    from ipnet_cosim.chip.calibrate import calibrate_checkpoint
     t0 = time.perf_counter()
     cal = calibrate_checkpoint(checkpoint, options, samples=samples, chip_seed=chip, draw_seed=1000 + chip,
                                draws=draws, objective=objective)
@@ -92,7 +92,7 @@ def accuracy(checkpoint: Path, options, chip: int) -> float:
     from ipnet_cosim.models.checkpoint import load_checkpoint
     from ipnet_cosim.models.datasets import DataConfig, load_dataset
     from ipnet_cosim.models.stochastic import evaluate_firing
-    from ipnet_cosim.netlist_gen.hardware_net import HardwareNet
+    from ipnet_cosim.chip.hardware_net import HardwareNet
     ck = load_checkpoint(checkpoint)
     _, test = load_dataset(DataConfig.from_dict(ck.data_config))
     hw = HardwareNet(ck.model.set_precision("exact").eval(), options)
@@ -126,7 +126,7 @@ def main() -> None:
     import numpy as np
     import torch
     from ipnet_cosim.models.checkpoint import pretrained_dir
-    from ipnet_cosim.netlist_gen.finetune import finetune_hardware
+    from ipnet_cosim.chip.finetune import finetune_hardware
     torch.set_num_threads(args.threads)
     paper = pretrained_dir(args.start)
     recipe = {"start_checkpoint": f"models/pretrained/{args.start}", "lr": args.lr, "epochs": args.epochs,
@@ -225,7 +225,7 @@ def chip_report(checkpoint: Path, options, args) -> dict:
     from ipnet_cosim.models.checkpoint import load_checkpoint
     from ipnet_cosim.models.datasets import DataConfig, load_dataset, spread_indices
     from ipnet_cosim.netlist_gen.export import export_once
-    from ipnet_cosim.netlist_gen.simulate import simulate_export
+    from ipnet_cosim.simulation.simulate import simulate_export
     ck = load_checkpoint(checkpoint)
     _, test = load_dataset(DataConfig.from_dict(ck.data_config))
     samples = spread_indices(len(test.labels), args.samples)

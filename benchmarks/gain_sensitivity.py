@@ -34,7 +34,7 @@ def main() -> None:
     from ipnet_cosim.models.checkpoint import BUNDLED, bundled_checkpoint_dir, load_checkpoint
     from ipnet_cosim.models.datasets import DataConfig, load_dataset
     from ipnet_cosim.models.stochastic import evaluate_firing
-    from ipnet_cosim.netlist_gen.hardware_net import HardwareNet
+    from ipnet_cosim.chip.hardware_net import HardwareNet
     from ipnet_cosim.netlist_gen.mapping import MappingOptions
     torch.set_num_threads(args.threads)
     options = MappingOptions.for_chip()

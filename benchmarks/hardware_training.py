@@ -46,7 +46,7 @@ def step_costs(checkpoint: Path, steps: int, batch_size: int) -> dict:
     from torch import nn
     from ipnet_cosim.models.checkpoint import load_checkpoint
     from ipnet_cosim.models.datasets import DataConfig, load_dataset
-    from ipnet_cosim.netlist_gen.hardware_net import HardwareNet
+    from ipnet_cosim.chip.hardware_net import HardwareNet
     ck = load_checkpoint(checkpoint)
     model = ck.model.set_precision("train").train()
     hw = HardwareNet(model, hardware_options())
@@ -74,7 +74,8 @@ def step_costs(checkpoint: Path, steps: int, batch_size: int) -> dict:
 
 def finetune_stage(args, bundled: Path) -> dict:
     from ipnet_cosim.models.checkpoint import load_checkpoint
-    from ipnet_cosim.netlist_gen.finetune import finetune_hardware, hardware_of
+    from ipnet_cosim.chip.finetune import finetune_hardware
+    from ipnet_cosim.netlist_gen.recorded_hardware import hardware_of
     out = {}
     for name, r_wire in (("aware", 1.0), ("noise_only", 0.0)):
         folder = args.work / name
@@ -85,7 +86,8 @@ def finetune_stage(args, bundled: Path) -> dict:
         ck = load_checkpoint(folder)
         hw = hardware_of(ck.raw) or {}
         if hw.get("mapping_options") != options.to_dict() or hw.get("epochs") != args.epochs:
-            raise SystemExit(f"{folder} holds a fine-tuning with other options or epochs; delete it or pass another --work")
+            raise SystemExit(f"{folder} holds a fine-tuning with other options or epochs; delete it or pass another "
+                             f"--work")
         out[name] = {"checkpoint": str(folder), "finetune_seconds": round(ck.metrics["finetune_seconds"], 1),
                      "epochs": hw["epochs"], "lr": hw["lr"], "batch_size": hw["batch_size"],
                      "training_chips": hw.get("training_chips"),
@@ -113,7 +115,7 @@ def chips_stage(args, bundled: Path) -> dict:
     from ipnet_cosim.models.checkpoint import load_checkpoint
     from ipnet_cosim.models.datasets import DataConfig, load_dataset
     from ipnet_cosim.models.train import evaluate
-    from ipnet_cosim.netlist_gen.hardware_net import HardwareNet
+    from ipnet_cosim.chip.hardware_net import HardwareNet
     cache = args.work / "chips.json"
     done = json.loads(cache.read_text(encoding="utf-8")) if cache.is_file() else {}
     seeds = [0] + [EVAL_CHIP_SEED0 + i for i in range(args.chips)]
@@ -151,7 +153,7 @@ def chips_stage(args, bundled: Path) -> dict:
 def circuit_run(name: str, checkpoint: Path, folder: Path, samples: list[int], seed: int, workers: int) -> dict:
     from ipnet_cosim.models.checkpoint import resolve_checkpoint_path
     from ipnet_cosim.netlist_gen.export import export_once
-    from ipnet_cosim.netlist_gen.simulate import simulate_export
+    from ipnet_cosim.simulation.simulate import simulate_export
     ck_path = resolve_checkpoint_path(checkpoint)
     export = folder / "export"
     notes: list[str] = []

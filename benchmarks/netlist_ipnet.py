@@ -43,7 +43,7 @@ def main() -> None:
     from ipnet_cosim.netlist_gen.contract import read_export
     from ipnet_cosim.netlist_gen.export import export_network
     from ipnet_cosim.netlist_gen.mapping import MappingOptions
-    from ipnet_cosim.netlist_gen.simulate import simulate_export
+    from ipnet_cosim.simulation.simulate import simulate_export
 
     checkpoint = args.checkpoint or _train_default(args.work / "checkpoint", args.seed)
     modes = {
@@ -68,7 +68,7 @@ def main() -> None:
                                  f"pass another --work folder")
         else:
             export_network(checkpoint, folder, samples=range(n), options=options,
-                           progress=lambda msg: print(f"[{mode}] {msg}", flush=True))
+                           progress=lambda msg, mode=mode: print(f"[{mode}] {msg}", flush=True))
         t_export = time.perf_counter() - t0
         sim = simulate_export(folder, samples=list(range(n)), workers=args.workers, progress=True, plots=2)
         manifest = read_export(folder).manifest.to_dict()

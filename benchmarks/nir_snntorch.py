@@ -136,7 +136,8 @@ def main() -> None:
     result = {"benchmark": "nir_snntorch", "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
               "provenance": "measured: wall times on this machine; accuracies and agreement computed (snnTorch's "
                             "forward, the NIR reference, the PyTorch twin); circuit figures simulated in ngspice",
-              "snntorch_test_accuracy": snn_acc, "snntorch_thresholds": thresholds, "test_samples": int(len(test.labels)), "train_s": t_train,
+              "snntorch_test_accuracy": snn_acc, "snntorch_thresholds": thresholds,
+              "test_samples": int(len(test.labels)), "train_s": t_train,
               "epochs": args.epochs, "import": {k: record[k] for k in ("layers", "readout", "memory_layers",
                                                                       "device_card_change", "exact")},
               "agreement": record["agreement"], "import_s": t_import,

@@ -3,7 +3,7 @@
 Builds one unit job of the bundled default IPNet (``--unit``, layer 0 by default: 8 heat-memory neurons
 driven by its crossbar's port model, with the energy vectors saved, as ``simulate`` runs it) and runs it
 ``--runs`` times in this process through the worker's own entry point
-(:func:`ipnet_cosim.netlist_gen.sim_worker.run_unit_job`: the shared ngspice instance, result
+(:func:`ipnet_cosim.simulation.worker.run_unit_job`: the shared ngspice instance, result
 extraction, energy integrals, the cache file written each time). RSS (``VmRSS`` of
 ``/proc/self/status``) is read after a warm-up of ``--warmup`` runs and then every ``--every`` runs;
 the growth is the last reading minus the one after the warm-up.
@@ -29,7 +29,7 @@ import numpy as np
 
 def rss_mb() -> float:
     """VmRSS of this process, MB (the simulator workers' own reader)."""
-    from ipnet_cosim.netlist_gen.sim_worker import rss_mb as worker_rss_mb
+    from ipnet_cosim.simulation.worker import rss_mb as worker_rss_mb
     value = worker_rss_mb()
     if not np.isfinite(value):
         raise RuntimeError("no VmRSS in /proc/self/status (Linux only)")
@@ -49,8 +49,8 @@ def main() -> None:
     from ipnet_cosim.models.checkpoint import pretrained_dir
     from ipnet_cosim.netlist_gen.contract import read_export
     from ipnet_cosim.netlist_gen.export import export_network
-    from ipnet_cosim.netlist_gen.sim_jobs import JobContext, port_job
-    from ipnet_cosim.netlist_gen.sim_worker import run_unit_job
+    from ipnet_cosim.simulation.jobs import JobContext, port_job
+    from ipnet_cosim.simulation.worker import run_unit_job
     from ipnet_cosim.netlist_gen.ports import UnitPorts
 
     work = Path(tempfile.mkdtemp(prefix="ipnet-rss-"))

@@ -29,7 +29,7 @@ from pathlib import Path
 
 
 def run(export: Path, out: Path, samples: list[int], workers: int, simulator: str) -> dict:
-    from ipnet_cosim.netlist_gen.simulate import simulate_export
+    from ipnet_cosim.simulation.simulate import simulate_export
     if out.exists():
         shutil.rmtree(out)
     t0 = time.perf_counter()

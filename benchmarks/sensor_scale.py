@@ -53,11 +53,12 @@ def main() -> None:
     from ipnet_cosim.models.train import TrainConfig, train
     from ipnet_cosim.netlist_gen.contract import read_export
     from ipnet_cosim.netlist_gen.export import export_network
-    from ipnet_cosim.netlist_gen.simulate import simulate_export
+    from ipnet_cosim.simulation.simulate import simulate_export
 
     torch.set_num_threads(2)
     data = DataConfig(height=128, width=128, n_train_per_class=args.train_per_class,
-                      n_test_per_class=max(2, args.train_per_class // 4), n_val_per_class=max(2, args.train_per_class // 4))
+                      n_test_per_class=max(2, args.train_per_class // 4),
+                      n_val_per_class=max(2, args.train_per_class // 4))
     network = NetworkConfig(height=128, width=128, n_classes=22,
                             layers=(LayerSpec("conv", 8, kernel=8, stride=8), LayerSpec("conv", 16, kernel=3, stride=2),
                                     LayerSpec("linear", 64)))
@@ -95,7 +96,8 @@ def main() -> None:
         per_layer.append({"layer": layer.name, "type": layer.type, "unit": layer.unit, "units": len(units),
                           "neurons": int(sum(len(u.neurons) for u in units)),
                           "matrix_shape": list(layer.matrix_shape), "positions": layer.positions,
-                          "devices": layer.devices, "export_bytes": int(sum(f.stat().st_size for f in files if f.is_file()))})
+                          "devices": layer.devices,
+                          "export_bytes": int(sum(f.stat().st_size for f in files if f.is_file()))})
     result["export"] = {"wall_s": wall, "layers": per_layer}
     print(json.dumps(result["export"]), flush=True)
     out = args.work / "sim"

@@ -37,7 +37,7 @@ def main() -> None:
     from ipnet_cosim.models.datasets import DataConfig, load_dataset, spread_indices
     from ipnet_cosim.device.fileio import sha256_file
     from ipnet_cosim.netlist_gen.export import export_once
-    from ipnet_cosim.netlist_gen.simulate import simulate_export
+    from ipnet_cosim.simulation.simulate import simulate_export
 
     import ipnet_cosim.models as models_pkg
     ck_path = resolve_checkpoint_path(args.checkpoint or Path(models_pkg.__file__).parent / "pretrained" /

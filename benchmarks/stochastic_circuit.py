@@ -42,8 +42,8 @@ def main() -> None:
     from ipnet_cosim.models.datasets import spread_indices
     from ipnet_cosim.netlist_gen.contract import read_export
     from ipnet_cosim.netlist_gen.export import export_network
-    from ipnet_cosim.netlist_gen.sim_inputs import count_test_samples
-    from ipnet_cosim.netlist_gen.simulate import simulate_export
+    from ipnet_cosim.simulation.inputs import count_test_samples
+    from ipnet_cosim.simulation.simulate import simulate_export
 
     checkpoint = resolve_checkpoint_path(args.checkpoint or pretrained_dir("ipnet_default"))
     firing = Firing("stochastic", seed=args.seed, draws=args.draws)

@@ -35,7 +35,7 @@ def main() -> None:
     from ipnet_cosim.models.checkpoint import load_checkpoint, pretrained_dir
     from ipnet_cosim.models.datasets import DataConfig, spread_indices
     from ipnet_cosim.netlist_gen.export import export_network
-    from ipnet_cosim.netlist_gen.simulate import simulate_export
+    from ipnet_cosim.simulation.simulate import simulate_export
 
     checkpoint = pretrained_dir("ipnet_default")
     data = DataConfig.from_dict(load_checkpoint(checkpoint / "checkpoint.pt").data_config)

@@ -42,8 +42,8 @@ def main() -> None:
     from ipnet_cosim.device.interconnect import SOURCES
     from ipnet_cosim.device.synapse import default_synapse
     from ipnet_cosim.energy.report import build_report
-    from ipnet_cosim.netlist_gen.sweep import run_sweep
-    from ipnet_cosim.netlist_gen.sweep_config import load_sweep_config
+    from ipnet_cosim.sweep.run import run_sweep
+    from ipnet_cosim.sweep.config import load_sweep_config
     card = default_synapse()
     args.work.mkdir(parents=True, exist_ok=True)
     toml = args.work / "sweep.toml"

@@ -79,7 +79,8 @@ def main() -> None:
               "finished_before_kill": len(finished_before), "finished_points_untouched_by_rerun": untouched,
               "computed_by_rerun": len(pts) - len(finished_before), "wall_s_total": t_first + t_second,
               "wall_s_first_run": t_first, "wall_s_rerun": t_second,
-              "pareto": [{"id": pid, "parameters": by_id[pid]["parameters"], "accuracy_mean": by_id[pid]["accuracy_mean"],
+              "pareto": [{"id": pid, "parameters": by_id[pid]["parameters"],
+                          "accuracy_mean": by_id[pid]["accuracy_mean"],
                           "energy_per_inference_j": by_id[pid]["energy_per_inference_j"],
                           "area_m2": by_id[pid]["area_m2"], "verified": by_id[pid].get("verified")}
                          for pid in sweep["pareto_ids"]],

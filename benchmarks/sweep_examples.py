@@ -128,8 +128,10 @@ def main() -> None:
     work = args.work / args.example
     if not args.resume:
         shutil.rmtree(work, ignore_errors=True)
-    result = {"benchmark": f"sweep_{args.example}", "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
-              "provenance": "measured: wall time of the CLI run on this machine; figures computed by the twin from each "
+    result = {"benchmark": f"sweep_{args.example}",
+              "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+              "provenance": "measured: wall time of the CLI run on this machine; figures computed by the twin from "
+                            "each "
                             "point's export, the verified points' circuit figures simulated"}
     if args.example == "stochastic":
         sweep, wall = run(STOCHASTIC, work, args.workers)

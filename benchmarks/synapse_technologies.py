@@ -15,9 +15,10 @@ mapping's other defaults (128 x 128 tiles, no wire resistance, the exported chip
                                               [--out benchmarks/results/synapse_technologies.json]
 
 With ``--ablations card:slices,...`` the hardware model of those configurations is also evaluated without
-the card's device variation (what the levels alone cost). With ``--finetune card:slices,...`` the bundled checkpoint is also fine-tuned for those configurations
-(``finetune_hardware``: 3 epochs, a new chip every mini-batch) and its hardware model evaluated on the whole
-test set, on the exported chip and on two unseen chips (variation seeds 1001, 1002), computed.
+the card's device variation (what the levels alone cost). With ``--finetune card:slices,...`` the bundled
+checkpoint is also fine-tuned for those configurations (``finetune_hardware``: 3 epochs, a new chip every
+mini-batch) and its hardware model evaluated on the whole test set, on the exported chip and on two
+unseen chips (variation seeds 1001, 1002), computed.
 
 Every configuration's results are kept in ``--out`` as they finish; a rerun skips configurations already
 there with the same samples (delete the entry to measure it again).
@@ -48,9 +49,9 @@ def run_config(name: str, slices: int, args, bundled: Path, samples: list[int]) 
     from ipnet_cosim.models.datasets import DataConfig, load_dataset
     from ipnet_cosim.models.train import evaluate
     from ipnet_cosim.netlist_gen.export import export_once
-    from ipnet_cosim.netlist_gen.hardware_net import HardwareNet
+    from ipnet_cosim.chip.hardware_net import HardwareNet
     from ipnet_cosim.netlist_gen.mapping import MappingOptions
-    from ipnet_cosim.netlist_gen.simulate import simulate_export
+    from ipnet_cosim.simulation.simulate import simulate_export
     card = synapse_card(name)
     options = MappingOptions.for_synapse(card, seed=0, conductance_overrides={"slices": slices} if slices > 1 else {})
     ck = load_checkpoint(bundled)
@@ -108,7 +109,7 @@ def ablation_config(name: str, slices: int, bundled: Path) -> dict:
     from ipnet_cosim.models.checkpoint import load_checkpoint
     from ipnet_cosim.models.datasets import DataConfig, load_dataset
     from ipnet_cosim.models.train import evaluate
-    from ipnet_cosim.netlist_gen.hardware_net import HardwareNet
+    from ipnet_cosim.chip.hardware_net import HardwareNet
     from ipnet_cosim.netlist_gen.mapping import MappingOptions
     over = {"variation_sigma": 0.0, "variation_sigma_s": 0.0, **({"slices": slices} if slices > 1 else {})}
     options = MappingOptions.for_synapse(synapse_card(name), seed=0, conductance_overrides=over)
@@ -128,8 +129,8 @@ def finetune_config(name: str, slices: int, args, bundled: Path) -> dict:
     from ipnet_cosim.models.checkpoint import load_checkpoint
     from ipnet_cosim.models.datasets import DataConfig, load_dataset
     from ipnet_cosim.models.train import evaluate
-    from ipnet_cosim.netlist_gen.finetune import finetune_hardware
-    from ipnet_cosim.netlist_gen.hardware_net import HardwareNet
+    from ipnet_cosim.chip.finetune import finetune_hardware
+    from ipnet_cosim.chip.hardware_net import HardwareNet
     from ipnet_cosim.netlist_gen.mapping import MappingOptions
     options = MappingOptions.for_synapse(synapse_card(name), seed=0,
                                          conductance_overrides={"slices": slices} if slices > 1 else {})

@@ -41,15 +41,15 @@ def main() -> None:
     from ipnet_cosim.models.checkpoint import pretrained_dir, resolve_checkpoint_path
     from ipnet_cosim.netlist_gen.contract import read_export
     from ipnet_cosim.netlist_gen.export import export_network
-    from ipnet_cosim.netlist_gen.simulate import simulate_export
-    from ipnet_cosim.netlist_gen.sim_inputs import count_test_samples
+    from ipnet_cosim.simulation.simulate import simulate_export
+    from ipnet_cosim.simulation.inputs import count_test_samples
     from ipnet_cosim.netlist_gen.mapping import MappingOptions
     checkpoint = args.checkpoint or pretrained_dir("ipnet_default")
     export = args.work / "export"
     options, finetune = MappingOptions(), None
     if args.hardware_aware:
         from _bench import hardware_options
-        from ipnet_cosim.netlist_gen.finetune import finetune_hardware
+        from ipnet_cosim.chip.finetune import finetune_hardware
         options = hardware_options()
         tuned = args.work / "finetuned"
         if not (tuned / "checkpoint.pt").is_file():

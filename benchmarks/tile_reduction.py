@@ -6,7 +6,7 @@ segments, 10 ohm drivers and cells uniform in 1 uS - 1 mS (seeded):
 
 * ``sweep_s``: :func:`~ipnet_cosim.netlist_gen.reduction.reduce_tile` (the column sweep; best of ``--repeat``);
 * ``torch_forward_s`` / ``torch_backward_s``: the differentiable version hardware-aware training runs
-  (:func:`~ipnet_cosim.netlist_gen.hardware.tile_row_col_s`, one tile, gradient of the summed conductances),
+  (:func:`~ipnet_cosim.chip.crossbar_torch.tile_row_col_s`, one tile, gradient of the summed conductances),
   and ``torch_row_sweep_*``: the row-by-row elimination it used before on every tile (kept for tiles taller
   than wide; up to ``--sparse-max``);
 * ``sparse_lu_s``: the previous algorithm, one SuperLU of the whole ladder and one solve per port (up to
@@ -53,7 +53,7 @@ def main() -> None:
     args = parser.parse_args()
     import torch
     from scipy.sparse.linalg import splu
-    from ipnet_cosim.netlist_gen.hardware import tile_row_col_s
+    from ipnet_cosim.chip.crossbar_torch import tile_row_col_s
     from ipnet_cosim.netlist_gen.reduction import port_conductances, reduce_tile
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
     from test_reduction import ladder_laplacian, sparse_reference
@@ -66,7 +66,7 @@ def main() -> None:
         cells[:, 0::2], cells[:, 1::2] = g_p, g_m
         entry = {"weight_rows": n, "weight_cols": n, "physical_cols": 2 * n, "r_wire_ohm": r_wire,
                  "r_driver_ohm": r_driver,
-                 "sweep_s": best_of(lambda: reduce_tile(g_p, g_m, r_wire, r_driver), args.repeat)}
+                 "sweep_s": best_of(lambda g_p=g_p, g_m=g_m: reduce_tile(g_p, g_m, r_wire, r_driver), args.repeat)}
         tp = torch.tensor(g_p, requires_grad=True)
         tm = torch.tensor(g_m, requires_grad=True)
         t0 = time.perf_counter()
@@ -76,10 +76,10 @@ def main() -> None:
         a.sum().backward()
         entry["torch_backward_s"] = time.perf_counter() - t0
         if n <= args.sparse_max:
-            from ipnet_cosim.netlist_gen.hardware import _interleave, _row_sweep
-            g_t = _interleave(torch.tensor(g_p), torch.tensor(g_m)).requires_grad_(True)
+            from ipnet_cosim.chip.crossbar_torch import interleave, row_sweep
+            g_t = interleave(torch.tensor(g_p), torch.tensor(g_m)).requires_grad_(True)
             t0 = time.perf_counter()
-            a = _row_sweep(g_t, r_wire, r_driver)
+            a = row_sweep(g_t, r_wire, r_driver)
             entry["torch_row_sweep_forward_s"] = time.perf_counter() - t0
             t0 = time.perf_counter()
             a.sum().backward()
@@ -87,7 +87,7 @@ def main() -> None:
         lap, row_adj, col_adj, _, _ = ladder_laplacian(cells, r_wire, r_driver)
         v = rng.uniform(0.0, 0.2, lap.shape[0])
 
-        def one_product():
+        def one_product(lap=lap, v=v):
             splu(lap, permc_spec="MMD_AT_PLUS_A").solve(v)
         entry["per_mvm_lu_s"] = best_of(one_product, args.repeat)
         entry["breakeven_products"] = entry["sweep_s"] / entry["per_mvm_lu_s"]

@@ -47,7 +47,7 @@ def build(n: int, model: str, steps: int, seed: int):
     circuit = unit_circuit(unit, lm, gmap, unit_kind="heat", card=card, fast_card=card, n_steps=steps,
                            options=opts, title=f"tile sweep {n} {model}")
     spikes = (np.random.default_rng(seed + 1).random((steps, rows - 1)) < 0.3).astype(float)
-    from ipnet_cosim.netlist_gen.ir import Save
+    from ipnet_cosim.circuits.ir import Save
     saves = tuple(Save.v(f"{x}{j}") for j in range(cols) for x in ("th", "a", "st"))
     if model == "ports":
         from ipnet_cosim.netlist_gen.mapping import port_unit_circuit, row_levels_v, tile_ports
@@ -72,13 +72,13 @@ def build(n: int, model: str, steps: int, seed: int):
 def run(sim: str, circuit, osdi: str):
     if sim == "ngspice":
         from ipnet_cosim.circuits.runner import run_netlist
-        from ipnet_cosim.netlist_gen.ngspice import format_ngspice
+        from ipnet_cosim.circuits.ngspice import format_ngspice
         text = format_ngspice(circuit, osdi_path=osdi, control=("run",))
         t0 = time.perf_counter()
         waves = run_netlist(text, [osdi])
     else:
         from ipnet_cosim.circuits.vacask_runner import run_vacask
-        from ipnet_cosim.netlist_gen.vacask import format_vacask
+        from ipnet_cosim.circuits.vacask import format_vacask
         text = format_vacask(circuit, Path(osdi).name)
         t0 = time.perf_counter()
         waves = run_vacask(text, [osdi])

@@ -4,7 +4,7 @@ iterations per neuron-step, wall time per neuron-step, and the agreement with th
 Takes sample 0 of the bundled default IPNet (exported to ``--work`` as ``sample_inference.py`` does) and its
 layer-0 neurons (800 heat-memory neurons, 16 steps of 3 ns, bounded drive), in the decks ``simulate`` writes by
 default: each neuron driven by its net input current (the port model with the mirrors folded in), parts of
-:data:`~ipnet_cosim.netlist_gen.sim_jobs.NEURONS_PER_DECK` neurons. Variants, each changing one thing from what
+:data:`~ipnet_cosim.simulation.jobs.NEURONS_PER_DECK` neurons. Variants, each changing one thing from what
 is exported (``as_exported``):
 
 * numerics of the compact model and the transient (the physics is unchanged, so the twin is the reference):
@@ -42,8 +42,8 @@ def layer0_inputs(export_dir: Path, n_units: int):
     from ipnet_cosim.netlist_gen.contract import read_export
     from ipnet_cosim.netlist_gen.mapping import row_levels_v
     from ipnet_cosim.netlist_gen.ports import neuron_inputs_pwl
-    from ipnet_cosim.netlist_gen.sim_inputs import load_crossbars, load_frames
-    from ipnet_cosim.netlist_gen.twin_energy import twin_outputs
+    from ipnet_cosim.simulation.inputs import load_crossbars, load_frames
+    from ipnet_cosim.simulation.twin_energy import twin_outputs
     export = read_export(export_dir, need_checkpoint=True)
     man = export.manifest
     _, frames, _ = load_frames(export, (0,))
@@ -59,7 +59,7 @@ def layer0_inputs(export_dir: Path, n_units: int):
                                     range(u.n_cols))
     neurons = [j for u in units for j in u.neurons]
     twin = twin_outputs(export, frames, [0])
-    from ipnet_cosim.netlist_gen.sim_compare import torch_reference
+    from ipnet_cosim.simulation.compare import torch_reference
     margins = torch_reference(export, frames, [0])["margins"][0][0]                 # [T, neurons], ln H - ln ln 2
     ref = {"spikes": twin["spikes"][0][0][:, neurons], "t_peak_k": twin["soa"][0]["layer0_t_peak_k"][:, neurons],
            "energy_j": twin["energies"][0]["layer0_neuron_j"][:, neurons], "margin": margins[:, neurons]}
@@ -69,7 +69,7 @@ def layer0_inputs(export_dir: Path, n_units: int):
 def decks(card, inputs, n_steps: int, per_deck: int, bounded: bool, max_step_s: float | None, reltol: float,
           simulator: str, osdi_name: str):
     """The neuron-input decks of ``inputs`` in parts of ``per_deck`` neurons, written for ``simulator``."""
-    from ipnet_cosim.netlist_gen.ir import Save
+    from ipnet_cosim.circuits.ir import Save
     from ipnet_cosim.netlist_gen.mapping import MappingOptions, input_unit_circuit
     options = MappingOptions(max_step_s=max_step_s, reltol=reltol)
     out = []
@@ -83,10 +83,10 @@ def decks(card, inputs, n_steps: int, per_deck: int, bounded: bool, max_step_s: 
                                 (tuple(Save.state(f"N{j}", "h") for j in range(len(part)))
                                  if simulator == "ngspice" else ()))
         if simulator == "vacask":
-            from ipnet_cosim.netlist_gen.vacask import format_vacask
+            from ipnet_cosim.circuits.vacask import format_vacask
             out.append((len(part), format_vacask(c, osdi_name)))
         else:
-            from ipnet_cosim.netlist_gen.ngspice import format_ngspice
+            from ipnet_cosim.circuits.ngspice import format_ngspice
             out.append((len(part), format_ngspice(c)))
     return out
 
@@ -97,7 +97,7 @@ def run_variant(card, inputs, ref, osdi: Path, n_steps: int, bounded: bool, *, p
     """Run every deck twice (best wall), count points and iterations, and compare with the twin."""
     from ipnet_cosim.circuits.soa import step_peaks
     from ipnet_cosim.device.drive import drive_current_a
-    from ipnet_cosim.energy.integrate import product_energy_per_step_j
+    from ipnet_cosim.simulation.integrate import product_energy_per_step_j
     t = card.timing
     reads = np.arange(n_steps) * t.t_step_s + t.t_read_s
     wall = points = iterations = 0.0

@@ -43,9 +43,10 @@ def main() -> None:
     args.out = args.out or Path("benchmarks/results/twin_energy_nonideal.json" if nonideal else
                                 "benchmarks/results/twin_energy.json")
     from _bench import bundled_export
-    from ipnet_cosim.energy.report import build_report, write_report
-    from ipnet_cosim.netlist_gen.simulate import simulate_export
-    from ipnet_cosim.netlist_gen.twin_energy import compare_energies
+    from ipnet_cosim.energy.report import build_report
+    from ipnet_cosim.energy.report_text import write_report
+    from ipnet_cosim.simulation.simulate import simulate_export
+    from ipnet_cosim.simulation.twin_energy import compare_energies
     tag = "_nonideal" if nonideal else ""
     if nonideal:
         from ipnet_cosim.models.checkpoint import pretrained_dir

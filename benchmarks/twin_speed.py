@@ -23,11 +23,11 @@ from pathlib import Path
 
 RUN = """
 import sys
-import ipnet_cosim.netlist_gen.twin_energy as te
+import ipnet_cosim.simulation.twin_energy as te
 if sys.argv[2] == "one-pass":
     te.TWIN_BATCH = 10 ** 9
-from ipnet_cosim.netlist_gen.simulate import simulate_export
-from ipnet_cosim.netlist_gen.sim_inputs import count_test_samples
+from ipnet_cosim.simulation.simulate import simulate_export
+from ipnet_cosim.simulation.inputs import count_test_samples
 from ipnet_cosim.netlist_gen.contract import read_export
 n = count_test_samples(read_export(sys.argv[1], need_checkpoint=False))
 res = simulate_export(sys.argv[1], out=sys.argv[3], samples=list(range(n)), progress=False, simulator="twin", plots=0)
@@ -46,7 +46,7 @@ def main() -> None:
     from ipnet_cosim.netlist_gen.export import export_network
     from ipnet_cosim.netlist_gen.mapping import MappingOptions
     from ipnet_cosim.device.synapse import synapse_card
-    from ipnet_cosim.netlist_gen.twin_energy import TWIN_BATCH
+    from ipnet_cosim.simulation.twin_energy import TWIN_BATCH
     shutil.rmtree(args.work, ignore_errors=True)
     exports = {"ideal": MappingOptions(), "rram_1t1r": MappingOptions.for_synapse(synapse_card("rram_1t1r"))}
     runs = []

@@ -95,13 +95,13 @@ class NeuronBench:
 
 
 def neuron_bench_circuit(bench: NeuronBench):
-    """The bench as a circuit IR value (:class:`~ipnet_cosim.netlist_gen.ir.Circuit`).
+    """The bench as a circuit IR value (:class:`~ipnet_cosim.circuits.ir.Circuit`).
 
     Node names per neuron k: ``a<k>`` (MTJ top), ``u<k>`` (draw), ``th<k>`` (temperature
     rise, V = K), ``st<k>`` (state, 0 = rest, 1 = fired); ``rst`` is the shared reset line; with the
     drive stage ``b<k>`` is its input and ``ND<k>`` the stage.
     """
-    from ipnet_cosim.netlist_gen.ir import (Circuit, CurrentSource, MTJNeuronInstance, ModelCard, NeuronDriveInstance,
+    from ipnet_cosim.circuits.ir import (Circuit, CurrentSource, MTJNeuronInstance, ModelCard, NeuronDriveInstance,
                                             PulseSource, RandomSource, Save, SolverOptions, Transient, VoltageSource)
     card, t = bench.card, bench.card.timing
     # Verilog-A parameters are model parameters: one model card per ambient temperature
@@ -143,7 +143,7 @@ def neuron_bench_circuit(bench: NeuronBench):
 
 def format_neuron_bench(bench: NeuronBench) -> str:
     """The bench as an ngspice netlist (load the compiled model with ``osdi`` before running it)."""
-    from ipnet_cosim.netlist_gen.ngspice import format_ngspice
+    from ipnet_cosim.circuits.ngspice import format_ngspice
     return format_ngspice(neuron_bench_circuit(bench))
 
 

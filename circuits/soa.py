@@ -99,7 +99,8 @@ def check_layer(layer: str, v_peak_v: Sequence[np.ndarray], t_peak_k: Sequence[n
     v = np.stack([np.asarray(a) for a in v_peak_v])       # [samples, T, neurons]
     t = np.stack([np.asarray(a) for a in t_peak_k])
     measured = {"v_compliance_v": v, "v_breakdown_v": v, "t_max_k": t, "tc_k": t}
-    above, worst = {}, {}
+    above: dict[str, int] = {}
+    worst: dict[str, dict[str, float] | None] = {}
     for name in LIMIT_NAMES:
         data, limit = measured[name], getattr(limits, name)
         over = data > limit

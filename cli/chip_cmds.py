@@ -44,7 +44,7 @@ def finetune_cmd(checkpoint: Path = typer.Argument(..., help="checkpoint folder 
     """Fine-tune a checkpoint through its mapped crossbars (quantization, variation, exact IR drop); the new
     checkpoint records the hardware, and export warns when mapped with other options."""
     from rich.console import Console
-    from ipnet_cosim.netlist_gen.finetune import finetune_hardware
+    from ipnet_cosim.chip.finetune import finetune_hardware
     console = Console(stderr=True)
     options = chip_mapping_options(synapse, tile_rows, tile_cols, g_min, g_max, levels, variation, variation_s,
                                    variation_kind, variation_seed, r_wire, r_driver, slices=slices, copies=copies)
@@ -87,7 +87,7 @@ def calibrate_cmd(checkpoint: Path = typer.Argument(..., help="checkpoint folder
     from rich.console import Console
     from ipnet_cosim.device.errors import ConfigError
     from ipnet_cosim.device.fileio import write_json
-    from ipnet_cosim.netlist_gen.calibrate import calibrate_checkpoint
+    from ipnet_cosim.chip.calibrate import calibrate_checkpoint
     console = Console(stderr=True)
     if out.exists():
         raise ConfigError(f"{out} exists; calibration never overwrites a file: choose another --out or remove it")

@@ -18,7 +18,8 @@ from ipnet_cosim.device.synapse import DEFAULT_SYNAPSE
 @app.command("export")
 def export_cmd(checkpoint: Path = typer.Argument(..., help="checkpoint folder or .pt file (ipnet-cosim train)"),
                out: Path = typer.Option(..., "--out", "-o", help="new export folder"),
-               samples: str = typer.Option("0:10", help="test-set samples whose stimulus is exported, e.g. 0:10 or 3,5"),
+               samples: str = typer.Option("0:10", help="test-set samples whose stimulus is exported, e.g. 0:10 or "
+                                                        "3,5"),
                synapse: Synapse = DEFAULT_SYNAPSE, tile_rows: TileRows = 128, tile_cols: TileCols = 128,
                g_min: GMin = None, g_max: GMax = None, levels: Levels = None, variation: Variation = None,
                variation_s: VariationS = None, variation_kind: VariationKind = "lognormal", slices: Slices = None,
@@ -57,16 +58,17 @@ def export_cmd(checkpoint: Path = typer.Argument(..., help="checkpoint folder or
                       f"{layer['devices']} devices ({layer['unit']})")
 
 
-def _test_set_size(folder: Path) -> int:
+def size_of_test_set(folder: Path) -> int:
     """Samples in the test set of an export's data configuration (for ``--samples all``)."""
     from ipnet_cosim.netlist_gen.contract import read_export
-    from ipnet_cosim.netlist_gen.sim_inputs import count_test_samples
+    from ipnet_cosim.simulation.inputs import count_test_samples
     return count_test_samples(read_export(folder))
 
 
 @app.command("simulate")
 def simulate_cmd(folder: Path = typer.Argument(..., help="export folder (ipnet-cosim export)"),
-                 samples: Optional[str] = typer.Option(None, help="test-set samples, e.g. 0:50 or 3,5, or 'all' (the whole test "
+                 samples: Optional[str] = typer.Option(None, help="test-set samples, e.g. 0:50 or 3,5, or 'all' (the "
+                                                                  "whole test "
                                                        "set; resumable, accuracy with its 95 % interval); default: "
                                                        "the exported ones"),
                  out: Optional[Path] = typer.Option(None, "--out", "-o", help="results folder (default FOLDER/sim)"),
@@ -100,7 +102,7 @@ def simulate_cmd(folder: Path = typer.Argument(..., help="export folder (ipnet-c
     console = Console(stderr=True)
     n_workers = workers or max(1, len(os.sched_getaffinity(0)))
     if samples is not None and samples.strip().lower() == "all":
-        chosen = list(range(_test_set_size(folder)))
+        chosen = list(range(size_of_test_set(folder)))
     else:
         chosen = parse_samples(samples) if samples else None
     if draws is not None and (draw is not None or draws < 1):
@@ -120,7 +122,7 @@ def _simulate_one(console, folder: Path, chosen, out: Optional[Path], n_workers:
                   plots: int, energy: bool, scheduler, crossbar: str, simulator: str, soa: str,
                   draw: Optional[int]) -> None:
     """One ``simulate`` run (one draw of a stochastic export) and its console summary."""
-    from ipnet_cosim.netlist_gen.simulate import simulate_export
+    from ipnet_cosim.simulation.simulate import simulate_export
     result = simulate_export(folder, samples=chosen, out=out,
                              workers=n_workers, waveform_units=waveforms, compare=compare, progress=True,
                              plots=plots, energy=energy, scheduler=scheduler, crossbar=crossbar,
@@ -129,11 +131,12 @@ def _simulate_one(console, folder: Path, chosen, out: Optional[Path], n_workers:
     s = result["summary"]
     if out is None:
         from ipnet_cosim.netlist_gen.contract import read_export
-        from ipnet_cosim.netlist_gen.sim_inputs import SimulateRequest
+        from ipnet_cosim.simulation.inputs import SimulateRequest
         out = SimulateRequest(draw=draw).default_out(read_export(folder, need_checkpoint=False))
     console.print(f"[bold]wrote[/bold] {out.resolve()}")
     console.print(f"  neurons: {s['firing_note']}")
-    undecided = f" ({s['circuit_no_decision']} without a decision: tied top scores)" if s.get("circuit_no_decision") else ""
+    undecided = (f" ({s['circuit_no_decision']} without a decision: tied top scores)"
+                 if s.get("circuit_no_decision") else "")
     ci = s.get("circuit_accuracy_ci95")
     interval = f" (95 % interval {ci[0]:.3f}-{ci[1]:.3f})" if ci else ""
     what = "twin (PyTorch, no circuit)" if simulator == "twin" else "circuit"
@@ -184,7 +187,8 @@ def report_cmd(folder: Path = typer.Argument(..., help="simulated export folder 
                read_s: float = typer.Option(0.5e-9, help="per-step state read time, s")) -> None:
     """Energy, memory-energy and area report of a simulated export (report.json, .md, .html)."""
     from rich.console import Console
-    from ipnet_cosim.energy.report import build_report, write_report
+    from ipnet_cosim.energy.report import build_report
+    from ipnet_cosim.energy.report_text import write_report
     console = Console(stderr=True)
     report, data = build_report(folder, sim=sim, assumptions=_assumptions(v_dd, reset_current, read_v, read_s),
                                 technology=technology, bits_per_value=bits, technology_table=technology_table)
@@ -230,11 +234,12 @@ def demo_cmd(ctx: typer.Context,
     from rich.console import Console
     from ipnet_cosim.device.draws import Firing
     from ipnet_cosim.device.errors import ConfigError
-    from ipnet_cosim.energy.report import TWIN_FOLDER, build_report, write_report
+    from ipnet_cosim.energy.report import TWIN_FOLDER, build_report
+    from ipnet_cosim.energy.report_text import write_report
     from ipnet_cosim.models.datasets import DataConfig, class_spread, load_dataset
     from ipnet_cosim.netlist_gen.export import export_network
     from ipnet_cosim.netlist_gen.contract import ExportFiles, read_export
-    from ipnet_cosim.netlist_gen.simulate import simulate_export
+    from ipnet_cosim.simulation.simulate import simulate_export
     console = Console(stderr=True)
     if samples < 0:
         raise typer.BadParameter("--samples must be >= 0 (0: one per class)")
@@ -296,7 +301,8 @@ def demo_cmd(ctx: typer.Context,
                                compare=False, energy=False, progress=True,
                                notify=lambda msg: console.print(f"[yellow]{msg}[/yellow]"))
         ts = twin["summary"]
-        console.log(f"   twin accuracy {ts['circuit_accuracy']:.3f} (95 % interval {ts['circuit_accuracy_ci95'][0]:.2f}-"
+        console.log(f"   twin accuracy {ts['circuit_accuracy']:.3f} (95 % interval "
+                    f"{ts['circuit_accuracy_ci95'][0]:.2f}-"
                     f"{ts['circuit_accuracy_ci95'][1]:.2f}) over {ts['samples']} samples")
     console.log(f"4/5 ngspice, layer by layer, {len(circuit_samples)} samples over "
                 f"{len({int(test.labels[i]) for i in circuit_samples})} classes (cached units are reused)")
@@ -338,7 +344,8 @@ def _print_checkpoint_accuracy(console, ck_file: Path) -> None:
         console.log(f"   under stochastic firing (the device): {acc['mean']:.3f} +- {acc['std_over_draws']:.3f} over "
                     f"{acc['draws']} draws ({m.get('test_stochastic_precision', 'train precision')})")
     else:
-        console.log("   not evaluated under stochastic firing; run 'ipnet-cosim evaluate CHECKPOINT --firing stochastic'")
+        console.log("   not evaluated under stochastic firing; run 'ipnet-cosim evaluate CHECKPOINT --firing "
+                    "stochastic'")
 
 
 DEMO_WAVEFORM_UNIT = "L0_p044_c0"     # a frontier position in the middle of the frame (heat-memory neurons)

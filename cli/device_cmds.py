@@ -13,7 +13,8 @@ from ipnet_cosim.cli.app import app, card_option
 @app.command()
 def characterize(out: Path = typer.Option(Path("results/characterize"), "--out", "-o",
                                           help="output folder for JSON and PNG plots"),
-                 card: Optional[Path] = typer.Option(None, help="device card (.toml/.yaml/.json); default card if omitted"),
+                 card: Optional[Path] = typer.Option(None, help="device card (.toml/.yaml/.json); default card if "
+                                                                "omitted"),
                  seed: int = typer.Option(1, help="seed of the random draws (ngspice and PyTorch)"),
                  trials: int = typer.Option(500, help="stochastic trials per point"),
                  workers: int = typer.Option(0, help="ngspice processes for the stochastic parts (0: one per CPU, "

@@ -19,7 +19,7 @@ def _parse_int_list(text: Optional[str]) -> Optional[tuple[int, ...]]:
     try:
         return tuple(int(v) for v in text.split(","))
     except ValueError:
-        raise typer.BadParameter(f"'{text}' is not a comma-separated list of layer indices (e.g. 0 or 0,1)")
+        raise typer.BadParameter(f"'{text}' is not a comma-separated list of layer indices (e.g. 0 or 0,1)") from None
 
 
 def _load_config_file(path: Optional[Path]) -> dict:
@@ -38,8 +38,10 @@ def _load_config_file(path: Optional[Path]) -> dict:
 
 @app.command("train")
 def train_cmd(out: Path = typer.Option(Path("results/train/ipnet"), "--out", "-o", help="checkpoint folder"),
-              arch: Optional[str] = typer.Option(None, help="ipnet | memoryless | rnn | lstm | conv2p1d | conv3d | cnn2d_sum"),
-              dataset: Optional[str] = typer.Option(None, help="synthetic-22 (default) | synthetic-11 | dvs128-11 | dvs128-22"),
+              arch: Optional[str] = typer.Option(None, help="ipnet | memoryless | rnn | lstm | conv2p1d | conv3d | "
+                                                            "cnn2d_sum"),
+              dataset: Optional[str] = typer.Option(None, help="synthetic-22 (default) | synthetic-11 | dvs128-11 | "
+                                                               "dvs128-22"),
               data_root: Optional[Path] = typer.Option(None, help="DVS128 Gesture folder (dvs128-* data sets)"),
               epochs: Optional[int] = typer.Option(None, help="training epochs"),
               batch_size: Optional[int] = typer.Option(None, help="samples per step"),
@@ -215,6 +217,9 @@ def experiment_cmd(name: str = typer.Argument(..., help="time-reversed | frontie
         options["training"] = tuple(t.strip() for t in training.split(",") if t.strip())
         if not circuit_check:
             options["circuit"] = None
+        else:
+            from ipnet_cosim.simulation.noise_check import noise_circuit_check
+            options["circuit_checker"] = noise_circuit_check
     folder = out or Path("results") / name
     result = run_experiment(name, folder, seed=seed, quick=quick, progress=console.log, **options)
     console.print(f"[bold]wrote[/bold] {folder.resolve()}")

@@ -1,5 +1,5 @@
 """``sweep``: a design-space sweep of mapping options and device-card fields evaluated through the PyTorch twin
-(:mod:`ipnet_cosim.netlist_gen.sweep`)."""
+(:mod:`ipnet_cosim.sweep.run`)."""
 
 from __future__ import annotations
 
@@ -27,8 +27,8 @@ def sweep_cmd(config: Path = typer.Argument(..., help="sweep configuration, TOML
     writes sweep.json, sweep.csv and sweep.html with the accuracy-energy Pareto front."""
     import os
     from rich.console import Console
-    from ipnet_cosim.netlist_gen.sweep import run_sweep
-    from ipnet_cosim.netlist_gen.sweep_config import load_sweep_config
+    from ipnet_cosim.sweep.run import run_sweep
+    from ipnet_cosim.sweep.config import load_sweep_config
     console = Console(stderr=True)
     cfg = load_sweep_config(config)                 # every point checked before any work
     n = workers or max(1, len(os.sched_getaffinity(0)))

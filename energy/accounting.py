@@ -3,14 +3,14 @@
 Inputs are what ``ipnet-cosim simulate`` writes (``sim/energy_sample_<i>.npz``, ``sim/spikes_sample_<i>.npz``,
 ``sim/results.json``) and the export's ``manifest.json``. Categories:
 
-* **input drivers** (simulated, or computed exactly from the port model): the energy lost in the row drivers' output resistance,
-  ``integral i^2 r_driver dt`` (zero when ``r_driver_ohm`` is 0: the drivers are ideal sources; their own
-  switching energy is not modelled).
-* **crossbar read** (simulated, or computed exactly from the port model): what the row sources deliver to the array, cells and wire segments,
-  ``integral -v i dt - driver loss``. Columns sit at 0 V (sense sources), so all of it is dissipated in the
-  array. With ``simulate``'s default port model (:mod:`~ipnet_cosim.netlist_gen.ports`) the crossbar is not in
-  the simulator's matrix: these two are then computed exactly from the port conductances and the row levels
-  (results.json says which, ``provenance.crossbar``), and labelled computed.
+* **input drivers** (simulated, or computed exactly from the port model): the energy lost in the row drivers'
+  output resistance, ``integral i^2 r_driver dt`` (zero when ``r_driver_ohm`` is 0: the drivers are ideal sources;
+  their own switching energy is not modelled).
+* **crossbar read** (simulated, or computed exactly from the port model): what the row sources deliver to the
+  array, cells and wire segments, ``integral -v i dt - driver loss``. Columns sit at 0 V (sense sources), so all
+  of it is dissipated in the array. With ``simulate``'s default port model (:mod:`~ipnet_cosim.netlist_gen.ports`)
+  the crossbar is not in the simulator's matrix: these two are then computed exactly from the port conductances
+  and the row levels (results.json says which, ``provenance.crossbar``), and labelled computed.
 * **neuron heating** (simulated): the Joule energy of every MTJ neuron, ``integral v(a) i dt``: in a
   heat-memory layer this is the energy that writes the thermal memory.
 * **mirror supply** (computed): the drive's output stage draws the neuron current from its supply ``v_dd``
@@ -63,7 +63,7 @@ from ipnet_cosim.energy.quantity import figure
 from ipnet_cosim.netlist_gen.contract import (EXPORT_TAG, Export, ExportManifest, ForeignResultsError, SimFiles,
                                               SimulationResults, read_export, read_results)
 from ipnet_cosim.netlist_gen.mapping import row_levels_v
-from ipnet_cosim.netlist_gen.sim_inputs import load_frames
+from ipnet_cosim.simulation.inputs import load_frames
 
 CATEGORIES = ("input_drivers", "crossbar_read", "neuron_heating", "mirror_supply", "spike_read", "reset",
               "periphery_switching", "periphery_leakage")
@@ -202,7 +202,8 @@ def energy_breakdown(data: SimulationData, assumptions: PeripheryAssumptions = P
                f"simulated: {simulator} transients of {data.folder} ({n_samples} samples, mean per sample)")
     ports = prov.get("crossbar") == "ports"
     port_src = (f"computed: exact integral of the crossbar's port model (row levels x port conductances of "
-                f"{data.folder}/ports, pulse shape of the card; netlist_gen.ports), {n_samples} samples, mean per sample")
+                f"{data.folder}/ports, pulse shape of the card; netlist_gen.ports), {n_samples} samples, mean per "
+                f"sample")
 
     def prov_of(c: str) -> tuple[str, str]:
         if ports and c in PORT_COMPUTED:
@@ -281,7 +282,8 @@ def energy_breakdown(data: SimulationData, assumptions: PeripheryAssumptions = P
     grand = sum(totals.values())
     spikes_arr = np.asarray(spike_energies)
     attributed = float(spikes_arr.sum())
-    per_spike: dict[str, Any] = {"count": figure(spikes_arr.size, "1", "simulated", sim_src + "; all spikes of all layers"),
+    per_spike: dict[str, Any] = {"count": figure(spikes_arr.size, "1", "simulated", sim_src + "; all spikes of all "
+                                                                                              "layers"),
                                  "values_j": [float(v) for v in spikes_arr]}
     if spikes_arr.size:
         per_spike.update({
@@ -363,7 +365,8 @@ def _formula(category: str) -> str:
         "periphery_switching": "row pulses (from the simulated input spikes) x n_drv m(I_row) W_min C_g v_dd^2: the "
                                "row driver's gates, sized for the row's peak current v_read cols G_max (28 nm: PTM 32 "
                                "nm LP gate capacitance and on-current per width, DNN+NeuroSim's W_min)",
-        "periphery_leakage": "sum over the sized periphery (row drivers, column sense, mirror outputs) of m W_min I_off "
+        "periphery_leakage": "sum over the sized periphery (row drivers, column sense, mirror outputs) of m W_min "
+                             "I_off "
                              "v_dd x n_steps t_step (PTM 32 nm LP off-current per width, 300 K)",
         "mirror_supply": "v_dd * integral |i_neuron| dt - neuron heating (charge simulated, v_dd from the device "
                          "card's drive section; not clipped)",

@@ -62,15 +62,8 @@ from ipnet_cosim.device.errors import ConfigError
 from ipnet_cosim.device.interconnect import INTERCONNECT_28NM
 from ipnet_cosim.device.interconnect import SOURCES as INTERCONNECT_SOURCES
 from ipnet_cosim.device.synapse import SynapseCard
-from ipnet_cosim.energy.area_data import (CITATION_KEYS, DATA_UNITS, DEFAULT_AREA_DATA, AreaData, AreaFigure,  # noqa: F401
-                                          _data, load_area_data, parse_area_data)
+from ipnet_cosim.energy.area_data import AreaData, resolve_area_data
 from ipnet_cosim.energy.quantity import Quantity
-
-__all__ = ["AreaData", "AreaFigure", "AreaReport", "COMPONENTS", "CrossbarAreaModel", "LayerArea", "LayerCounts",
-           "NEURON_TERMS", "NeuronCellArea", "NeuronCellModel", "NeuronClaimCheck", "PeripheralAreas", "PeripheryCurrents",
-           "compare_neuron_claim", "crossbar_cell_area", "layer_area", "layer_counts", "load_area_data", "manifest_synapse",
-           "network_area", "neuron_cell_area", "parse_area_data", "peripheral_areas", "sized_periphery",
-           "TileWidths", "tile_widths", "transistor_footprint"]
 
 CELL_KINDS = ("1T1R", "0T1R")
 SIZINGS = ("currents", "fixed")
@@ -207,7 +200,7 @@ def transistor_footprint(data: AreaData | None = None, model: NeuronCellModel = 
         data: cited figures (default: the package file).
         model: names the gate-density entry and ``transistors_per_gate``.
     """
-    data = _data(data)
+    data = resolve_area_data(data)
     rho = data.figure(model.gate_density_entry, "1/m^2")
     a_t_m2 = 1.0 / (rho.value * model.transistors_per_gate)
     return Quantity(a_t_m2, "m^2", "computed",
@@ -270,7 +263,7 @@ def neuron_cell_area(card: DeviceCard | MTJParams | None = None, data: AreaData 
     Returns:
         The terms and their sum, m^2.
     """
-    data = _data(data)
+    data = resolve_area_data(data)
     mtj = _mtj_params(card)
     a_t = transistor_footprint(data, model)
     pitch = data.quantity(model.metal_pitch_entry, "m")
@@ -348,8 +341,10 @@ class NeuronClaimCheck:
         u = UM2_PER_M2
         verdict = "holds" if self.holds else "does NOT hold"
         return (f"MTJ neuron cell (ours): {self.ours.value * u:.3g} um^2; paper: ~{self.paper.value * u:.3g} um^2 "
-                f"(ours/paper = {self.ours_over_paper.value:.2f}); fabricated 28 nm LIF: {self.lif.value * u:.3g} um^2\n"
-                f"LIF / ours = {self.lif_over_ours.value:.1f}: the >{self.claimed_ratio.value:g}x claim {verdict} under "
+                f"(ours/paper = {self.ours_over_paper.value:.2f}); fabricated 28 nm LIF: {self.lif.value * u:.3g} "
+                f"um^2\n"
+                f"LIF / ours = {self.lif_over_ours.value:.1f}: the >{self.claimed_ratio.value:g}x claim {verdict} "
+                f"under "
                 f"our assumptions (break-even at {self.break_even.value * u:.3g} um^2)\n"
                 f"dominant term: {self.dominant_term} ({100 * self.dominant_fraction:.0f} % of the cell)")
 
@@ -363,7 +358,7 @@ def compare_neuron_claim(neuron: NeuronCellArea, data: AreaData | None = None, *
     Formulas: ``LIF/ours = A_LIF / A_neuron``, ``break_even = A_LIF / ratio_claimed``;
     the claim holds when ``LIF/ours > ratio_claimed``.
     """
-    data = _data(data)
+    data = resolve_area_data(data)
     paper = data.quantity(paper_entry, "m^2")
     lif = data.quantity(lif_entry, "m^2")
     claimed = data.quantity(ratio_entry, "1")
@@ -394,7 +389,7 @@ def crossbar_cell_area(data: AreaData | None = None, model: CrossbarAreaModel = 
                        synapse: SynapseCard | None = None) -> Quantity:
     """Area of one crossbar device cell, m^2: the synapse card's cell (``synapse``; its source and
     technology named), else the cited 1T1R cell; 4 F^2 = p_M^2 for ``model.cell_kind`` 0T1R."""
-    data = _data(data)
+    data = resolve_area_data(data)
     if synapse is not None and model.cell_kind == "1T1R":
         tech = synapse.technology_label
         return Quantity(synapse.cell_area_m2, "m^2", "assumed",
@@ -406,7 +401,8 @@ def crossbar_cell_area(data: AreaData | None = None, model: CrossbarAreaModel = 
         fig = data.figure(model.cell_1t1r_entry, "m^2")
         q = fig.quantity()
         return Quantity(q.value, "m^2", "assumed", f"1T1R cell = {q.source}",
-                        f"CrossbarAreaModel.cell_kind = 1T1R: {CrossbarAreaModel.reason('cell_kind')}. {q.note}".strip())
+                        f"CrossbarAreaModel.cell_kind = 1T1R: {CrossbarAreaModel.reason('cell_kind')}. "
+                        f"{q.note}".strip())
     pitch = data.figure(neuron_model.metal_pitch_entry, "m")
     return Quantity(pitch.value ** 2, "m^2", "computed",
                     f"0T1R cross-point cell = 4 F^2 = p_M^2 with F = p_M / 2 = ({pitch.value:g} m)^2; "
@@ -428,7 +424,7 @@ def peripheral_areas(data: AreaData | None = None, model: CrossbarAreaModel = Cr
                      neuron_model: NeuronCellModel = NeuronCellModel(),
                      synapse: SynapseCard | None = None) -> PeripheralAreas:
     """The per-instance areas that a layer multiplies by its counts (see the module docstring)."""
-    data = _data(data)
+    data = resolve_area_data(data)
     a_t = transistor_footprint(data, neuron_model)
     return PeripheralAreas(
         cell=crossbar_cell_area(data, model, neuron_model, synapse),
@@ -533,17 +529,3 @@ def sized_periphery(tiles: Sequence[tuple[int, int]], currents: PeripheryCurrent
                         "saturated on-current per width: the narrowest device that can carry the peak current (a "
                         "triode switch with little drop would be wider)")
             for k in sums}
-
-
-_LAYER_NAMES = ("AreaReport", "LayerArea", "LayerCounts", "layer_area", "layer_counts", "manifest_synapse",
-                "network_area")
-
-
-def __getattr__(name: str) -> Any:
-    """The layers of a manifest live in :mod:`~ipnet_cosim.energy.area_layers` (it builds on the cell models above);
-    they are served from here too, so that ``ipnet_cosim.energy.area`` stays the one import for every area figure
-    (a lazy lookup: area_layers imports this module)."""
-    if name in _LAYER_NAMES:
-        from ipnet_cosim.energy import area_layers
-        return getattr(area_layers, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

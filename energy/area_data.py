@@ -131,7 +131,9 @@ def parse_area_data(raw: Mapping[str, Any], origin: str = "area data") -> AreaDa
             raise ConfigError(f"{where} has unit {unit!r}; use one of {', '.join(DATA_UNITS)} (SI)")
         for key in ("as_printed", "kind"):
             if not isinstance(entry.get(key), str) or not entry[key].strip():
-                raise ConfigError(f"{where} lacks '{key}' (text); say {'the figure exactly as the source prints it' if key == 'as_printed' else 'what the figure is'}")
+                raise ConfigError(f"{where} lacks '{key}' (text); say "
+                                  + ("the figure exactly as the source prints it" if key == "as_printed"
+                                     else "what the figure is"))
         citation = entry.get("citation")
         if not isinstance(citation, Mapping):
             raise ConfigError(f"{where} has no citation; add 'citation' with {', '.join(CITATION_KEYS)} and a url "
@@ -154,5 +156,5 @@ def parse_area_data(raw: Mapping[str, Any], origin: str = "area data") -> AreaDa
     return AreaData(origin, figures, unverified)
 
 
-def _data(data: AreaData | None) -> AreaData:
+def resolve_area_data(data: AreaData | None) -> AreaData:
     return data if data is not None else load_area_data()

@@ -388,7 +388,8 @@ def _summary(report: Mapping[str, Any]) -> dict[str, Any]:
         out["accuracy_pytorch"] = report["accuracy"]["pytorch"]
     if "over_draws" in report:
         od = report["over_draws"]
-        out.update({"accuracy_over_draws": od["accuracy_mean"], "accuracy_std_over_draws": od["accuracy_std_over_draws"],
+        out.update({"accuracy_over_draws": od["accuracy_mean"],
+                    "accuracy_std_over_draws": od["accuracy_std_over_draws"],
                     "energy_per_inference_over_draws": od["energy_per_inference_mean"],
                     "energy_per_inference_std_over_draws": od["energy_per_inference_std_over_draws"]})
     if "mean" in report["per_spike"]:
@@ -488,7 +489,8 @@ def _explanations(comparison: Sequence[Mapping[str, Any]], window: int, bits: in
         lines.append(line)
     ours = {c["arch"]: c["ours"]["value"] for c in comparison}
     if {"lstm", "conv3d"} <= set(ours):
-        lines.append(f"3D CNN / LSTM: ours {ours['conv3d'] / ours['lstm']:.3g}, the paper's 90,920 / 2,874 = 31.6; this "
+        lines.append(f"3D CNN / LSTM: ours {ours['conv3d'] / ours['lstm']:.3g}, the paper's 90,920 / 2,874 = 31.6; "
+                     f"this "
                      f"ratio does not depend on IPNet or the technology, only on the window ({window} frames; the 3D "
                      f"CNN's energy is proportional to it: W - 1 frames read + 1 written per step) and on the sizes of "
                      f"an input frame and of layer 0's output.")
@@ -546,10 +548,11 @@ def _synapse_dependent(report: Mapping[str, Any]) -> list[dict[str, Any]]:
 def _area_section(manifest: Mapping[str, Any]) -> dict[str, Any]:
     """Area of the export (:mod:`ipnet_cosim.energy.area`) and the neuron-cell claim check, as figures."""
     from ipnet_cosim.device.card import DeviceCard
-    from ipnet_cosim.energy import area as area_mod
-    rep = area_mod.network_area(manifest)
-    neuron = area_mod.neuron_cell_area(DeviceCard.from_dict(manifest["device_card"]))
-    claim = area_mod.compare_neuron_claim(neuron)
+    from ipnet_cosim.energy.area import compare_neuron_claim, neuron_cell_area
+    from ipnet_cosim.energy.area_layers import network_area
+    rep = network_area(manifest)
+    neuron = neuron_cell_area(DeviceCard.from_dict(manifest["device_card"]))
+    claim = compare_neuron_claim(neuron)
     layers = []
     for la in rep.layers:
         d = la.to_dict()
@@ -559,7 +562,8 @@ def _area_section(manifest: Mapping[str, Any]) -> dict[str, Any]:
         layers.append(d)
     breakdown = {c: figure(v, "m^2", "computed", f"sum over layers of the {c} component")
                  for c, v in rep.breakdown_m2().items()}
-    table = {"MTJ neuron cell (ours)": neuron.total.to_dict(), "MTJ neuron cell (paper, ~1.5 um^2)": claim.paper.to_dict(),
+    table = {"MTJ neuron cell (ours)": neuron.total.to_dict(),
+             "MTJ neuron cell (paper, ~1.5 um^2)": claim.paper.to_dict(),
              "LIF neuron, 28 nm (reference)": claim.lif.to_dict(),
              **{f"{la.name} (all tiles and neurons)": la.total.to_dict() for la in rep.layers},
              "network total": rep.total.to_dict()}
@@ -621,5 +625,3 @@ def _stimulus(man) -> str:
     return (f"test samples of {dataset} with sensor noise added to their event streams: {noise['kind']} = "
             f"{noise['level']:g} ({noise['unit']}), noise seed {noise['seed']} (export --noise)")
 
-
-from ipnet_cosim.energy.report_text import write_report  # noqa: E402  (re-exported)

@@ -136,7 +136,8 @@ def headline_rows(report: Mapping[str, Any]) -> list[list[str]]:
     if syn is not None:
         mo = report["inputs"]["mapping_options"]
         slices = int(mo.get("conductance", {}).get("slices", 1))
-        chip = (f"; chip: {mo.get('tile_rows')} x {mo.get('tile_cols')} tiles, {slices} slice{'s' if slices > 1 else ''} "
+        chip = (f"; chip: {mo.get('tile_rows')} x {mo.get('tile_cols')} tiles, {slices} "
+                f"slice{'s' if slices > 1 else ''} "
                 f"per weight sign, wires {float(mo.get('r_wire_ohm', 0.0)):.3g} ohm per cell segment")
         rows.append(["technology", syn["headline"] + chip + (f"; overridden: {', '.join(syn['overrides'])}"
                                                              if syn["overrides"] else ""), "assumed (card sources)"])
@@ -151,7 +152,8 @@ def headline_rows(report: Mapping[str, Any]) -> list[list[str]]:
     ag = h.get("agreement")
     if ag is not None:
         line += (f"; class equal to the twin's on {_count(ag['samples_agreeing']['value'])}/"
-                 f"{_count(c['samples']['value'])} samples, every sample of {_count(ag['classes_all_agreeing']['value'])}"
+                 f"{_count(c['samples']['value'])} samples, every sample of "
+                 f"{_count(ag['classes_all_agreeing']['value'])}"
                  f"/{_count(c['classes']['value'])} classes; "
                  + _spike_agreement(report))
     twin_run = report["provenance"].get("simulator") == "twin"
@@ -171,7 +173,8 @@ def headline_rows(report: Mapping[str, Any]) -> list[list[str]]:
     for f in h["paper"]:
         mark = "DIFFERS > 2x: " + f["reason"] if f["flag"] else "within 2x"
         ideal = "; the synapse is the ideal card (not a device)" if f["idealised"] else ""
-        rows.append([f"{f['what']} (paper {_ratio(f['paper']['value'])})", f"{_ratio(f['ours']['value'])}; {mark}{ideal}",
+        rows.append([f"{f['what']} (paper {_ratio(f['paper']['value'])})", f"{_ratio(f['ours']['value'])}; "
+                                                                           f"{mark}{ideal}",
                      "computed"])
     p = report["provenance"]
     rows.append(["provenance", f"checkpoint sha256 {p['checkpoint_sha256'][:12]}, device card sha256 "
@@ -198,7 +201,8 @@ def _summary_rows(report: Mapping[str, Any]) -> list[list[str]]:
     if "classes_agree" in report["accuracy"]:
         acc += f" (classes agree on {_count(report['accuracy']['classes_agree']['value'])} samples)"
     twin = report["provenance"].get("simulator") == "twin"
-    rows.append(["accuracy on the samples (PyTorch twin, no circuit)" if twin else "accuracy on the simulated samples", acc,
+    rows.append(["accuracy on the samples (PyTorch twin, no circuit)" if twin
+                 else "accuracy on the simulated samples", acc,
                  "computed" if twin else "simulated / computed"])
     flips = [(k[len("coin_flip_"):], v["value"]) for k, v in report["accuracy"].items() if k.startswith("coin_flip_")]
     if flips:
@@ -259,7 +263,8 @@ def _soa_table(report: Mapping[str, Any]) -> tuple[str, list[str], list[list[str
             f"barrier breakdown {_si(lim['v_breakdown_v']['value'], 'V')}, t_max {_si(lim['t_max_k']['value'], 'K')}, "
             f"Tc {_si(lim['tc_k']['value'], 'K')}; {soa['drive']} drive; check mode {soa['mode']}. Mirror supply: "
             f"{_count(mirror['neuron_steps_above_v_dd']['value'])} neuron-steps took more than "
-            f"v_dd = {_si(mirror['v_dd']['value'], 'V')} could give ({_si(mirror['energy_above_supply']['value'], 'J')} "
+            f"v_dd = {_si(mirror['v_dd']['value'], 'V')} could give "
+            f"({_si(mirror['energy_above_supply']['value'], 'J')} "
             f"per sample, not clipped). Verdict: {soa['verdict']}.")
     return ("Safe operating area (simulated peaks per layer)", head, rows, note)
 
@@ -304,7 +309,8 @@ def _tables(report: Mapping[str, Any]) -> list[tuple[str, list[str], list[list[s
         tables.append(refs)
     if "mean" in ps:
         tables.append(("Energy per spike (attributed, see docs)", ["count", "mean", "median", "p10", "p90", "std"],
-                       [[_count(ps['count']['value']), *[_si(ps[k]["value"], "J") for k in ("mean", "median", "p10", "p90", "std")]]],
+                       [[_count(ps['count']['value']),
+                         *[_si(ps[k]["value"], "J") for k in ("mean", "median", "p10", "p90", "std")]]],
                        "each neuron's own energy plus its share of its tile's array energy, divided by its spikes"))
     m = report["memory"]
     rows = [["IPNet (heat)", "0", _si(m["ipnet_per_step"]["value"], "J"), "1", "simulated"]]
@@ -367,7 +373,8 @@ def _plots(report: Mapping[str, Any], data: SimulationData) -> dict[str, bytes]:
             if v:
                 av.hist(np.concatenate(v), bins=60, histtype="step", label=c["layer"])
                 at.hist(np.concatenate(t), bins=60, histtype="step", label=c["layer"])
-        for ax, keys, xlabel in ((av, ("v_compliance_v", "v_breakdown_v"), "peak |V| across the MTJ per neuron-step (V)"),
+        for ax, keys, xlabel in ((av, ("v_compliance_v", "v_breakdown_v"), "peak |V| across the MTJ per neuron-step "
+                                                                           "(V)"),
                                  (at, ("t_max_k", "tc_k"), "peak junction temperature per neuron-step (K)")):
             for k, style in zip(keys, ("--", ":")):
                 ax.axvline(lim[k]["value"], color="r", ls=style, label=f"{k} = {lim[k]['value']:g}")

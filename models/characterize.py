@@ -45,6 +45,9 @@ from ipnet_cosim.circuits.runner import run_netlist
 from ipnet_cosim.device.card import DeviceCard
 from ipnet_cosim.device.compiler import NEURON_MODULE
 from ipnet_cosim.device.errors import ConfigError
+from ipnet_cosim.models.characterize_protocol import (THERMAL_STEP_CURRENT_A, THERMAL_ON_TAUS, THERMAL_OFF_TAUS,
+                                                      THERMAL_MAX_FIRE_PROB, RV_V_MAX_V, RV_V_STEP_V, TEMPERATURES_K,
+                                                      expected_cold)
 from ipnet_cosim.models.neuron import NeuronParams, NeuronState, mtj_neuron_step, resistance_ohm
 
 SOURCE = "simulated (ngspice + OSDI) and computed (PyTorch)"
@@ -56,46 +59,7 @@ PLOT_FILES = {
     "plasticity": "intrinsic_plasticity.png",
 }
 
-# Protocol constants (SI units). They are recorded in the JSON next to the data they shape.
-THERMAL_STEP_CURRENT_A = 100e-6          # requested step current; lowered if it would fire
-THERMAL_ON_TAUS = 5.0                     # step held for 5 tau_th ...
-THERMAL_OFF_TAUS = 3.0                    # ... then 3 tau_th of cooling
-THERMAL_MAX_FIRE_PROB = 1e-3              # "sub-threshold": PyTorch firing probability below this
-RV_V_MAX_V = 0.8                          # R(V) sweep range +-0.8 V
-RV_V_STEP_V = 0.02
-TEMPERATURES_K = (275.0, 300.0, 325.0, 350.0)
-N_CURRENTS = 7                            # currents per temperature, from p = 2 % to p = 98 %
-P_RANGE = (0.02, 0.98)
-SPICE_REPLICAS = 5                        # neurons per netlist: 500 trials of one current took 3.2 s at 5 neurons
-                                          # per deck, 4.4 s at 10, 7.4 s at 50 (measured once, 2-core machine;
-                                          # every neuron's events are time points of the whole deck)
-TORCH_REPLICAS = 50                       # neurons per PyTorch batch (same protocol, fewer sequential steps)
-SPICE_MAX_STEP_S = 500e-12
-SPICE_RELTOL = 1e-3
-ISO_STEP_TAUS = 5.0                       # step period of the probability sweep: >= 5 tau_th
-IP_DELAYS_STEPS = (1, 2, 3, 4, 5, 6)
-IP_TEST_P_COLD = 0.12                     # test current: cold-start firing probability 12 %
-IP_COND_INPUT_FACTOR = 4.0                # conditioning input = 4 x the drive's ceiling: saturated (99.6 %)
-IP_COOL_TAUS = 5.0                        # zero steps after each test pulse: >= 5 tau_th
-
-
 # -- small helpers ---------------------------------------------------------------------------------
-
-def _seed_for(seed: int, *keys: int) -> int:
-    """A reproducible sub-seed in [1, 2^31 - 1] for one simulation of one part."""
-    state = np.random.SeedSequence([seed, *keys]).generate_state(1, dtype=np.uint32)[0]
-    return int(state % (2 ** 31 - 2)) + 1
-
-
-def _wilson(k: np.ndarray, n: int, z: float = 1.959964) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval (95 % by default) of a binomial proportion k/n."""
-    k = np.asarray(k, dtype=float)
-    p = k / n
-    den = 1.0 + z * z / n
-    centre = (p + z * z / (2 * n)) / den
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
-
 
 def _jsonable(obj: Any) -> Any:
     """Numpy/torch values to plain Python (floats as float, arrays as lists); NaN/inf to None."""
@@ -117,39 +81,12 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
-def _expected_cold(card: DeviceCard, i_a: np.ndarray | float) -> np.ndarray:
-    """PyTorch 'expected' firing probability 1 - exp(-H) of one pulse from ambient (cold start)."""
-    p = NeuronParams.from_card(card)
-    i = torch.as_tensor(np.atleast_1d(np.asarray(i_a, dtype=float)), dtype=torch.float64)
-    res = mtj_neuron_step(i, NeuronState(torch.zeros_like(i)), p, mode="expected")
-    return res.spikes.detach().numpy()
-
-
-def _current_for_probability(card: DeviceCard, target: float) -> float:
-    """Pulse current (A) whose cold-start firing probability is ``target`` (bisection on PyTorch)."""
-    lo, hi = 0.0, card.mtj.ic0_a
-    for _ in range(60):
-        if _expected_cold(card, hi)[0] >= target:
-            break
-        lo, hi = hi, 2.0 * hi
-    else:
-        raise ConfigError(f"no pulse current below {hi:g} A reaches a firing probability of {target:g} "
-                          f"with this device card")
-    for _ in range(60):
-        mid = 0.5 * (lo + hi)
-        if _expected_cold(card, mid)[0] >= target:
-            hi = mid
-        else:
-            lo = mid
-    return 0.5 * (lo + hi)
-
-
 def _single_neuron(title: str, card: DeviceCard, drive_el, u_v: float, rst_v: float, *, tran=None, dc=None,
                    saves=(), reltol: float = 1e-4) -> str:
     """One neuron N0 (nodes a0, u0, rst, th0, st0) with the given drive of a0, as an ngspice deck built from the
     circuit IR (the same writer as every other deck)."""
-    from ipnet_cosim.netlist_gen.ir import Circuit, MTJNeuronInstance, ModelCard, SolverOptions, VoltageSource
-    from ipnet_cosim.netlist_gen.ngspice import format_ngspice
+    from ipnet_cosim.circuits.ir import Circuit, MTJNeuronInstance, ModelCard, SolverOptions, VoltageSource
+    from ipnet_cosim.circuits.ngspice import format_ngspice
     els = (MTJNeuronInstance("N0", "a0", "0", "u0", "rst", "th0", "st0", MODEL_NAME), drive_el,
            VoltageSource("Vu0", "u0", "0", dc_v=u_v), VoltageSource("Vrst", "rst", "0", dc_v=rst_v))
     return format_ngspice(Circuit(title, els, models=(ModelCard(MODEL_NAME, NEURON_MODULE, card.mtj.model_params()),),
@@ -177,9 +114,9 @@ def _thermal_step(card: DeviceCard, osdi: Path) -> dict[str, Any]:
     # PyTorch integrates a near-rectangle (10 fs edges) of the equivalent rectangle's length, shifted by t1
     sharp = dict(t_rise_s=1e-14, t_fall_s=1e-14, t_reset_s=1e-12)
     long_card = card.replace(t_pulse_s=t2 - t1, t_step_s=t_stop, **sharp)
-    while _expected_cold(long_card, i_step)[0] >= THERMAL_MAX_FIRE_PROB:
+    while expected_cold(long_card, i_step)[0] >= THERMAL_MAX_FIRE_PROB:
         i_step *= 0.8
-    p_fire = float(_expected_cold(long_card, i_step)[0])
+    p_fire = float(expected_cold(long_card, i_step)[0])
     power_w = i_step * i_step * m.r_p_ohm
     rise_ss = power_w * m.r_th_k_per_w
 
@@ -193,7 +130,7 @@ def _thermal_step(card: DeviceCard, osdi: Path) -> dict[str, Any]:
     # SPICE: one neuron, a single PWL step, deterministic draw, no reset
     dt = tau / 200.0
     pwl = [(0.0, 0.0), (tm.t_rise_s, i_step), (t_on, i_step), (t_on + tm.t_fall_s, 0.0)]
-    from ipnet_cosim.netlist_gen.ir import CurrentSource, Save, Transient
+    from ipnet_cosim.circuits.ir import CurrentSource, Save, Transient
     netlist = _single_neuron("ipnet-cosim characterization: thermal step response", card,
                              CurrentSource("I0", "0", "a0", pwl=tuple(pwl)), 0.5, 0.0,
                              tran=Transient(dt, t_stop, dt), saves=(Save.v("th0"), Save.v("st0"), Save.v("a0")))
@@ -272,7 +209,7 @@ def _sweep_p_dc(card: DeviceCard, osdi: Path) -> dict[str, Any]:
     -ln(1e-12) = 27.6, so the device stays parallel even at +0.8 V and 160 K of heating.
     """
     c = card.replace(tau_reset_s=2e-15)
-    from ipnet_cosim.netlist_gen.ir import DCSweep, VoltageSource
+    from ipnet_cosim.circuits.ir import DCSweep, VoltageSource
     # reltol 1e-3 leaves an 8e-5 relative error in the branch current at the second sweep
     # point of the AP state (Newton stops early); 1e-6 is exact to ~1e-12 and cheap
     netlist = _single_neuron("ipnet-cosim characterization: R(V) of the P state, DC sweep", c,
@@ -303,7 +240,7 @@ def _sweep_ap_tran(card: DeviceCard, osdi: Path) -> dict[str, Any]:
     times = t0 + np.arange(v_grid.size) * t_per_pt
     pts = [(0.0, 0.0), (t_edge, RV_V_MAX_V), (t_fire, RV_V_MAX_V), (t_fire + t_edge, -RV_V_MAX_V)]
     pts += list(zip(times.tolist(), v_grid.tolist()))
-    from ipnet_cosim.netlist_gen.ir import Transient, VoltageSource
+    from ipnet_cosim.circuits.ir import Transient, VoltageSource
     netlist = _single_neuron("ipnet-cosim characterization: R(V) of the AP state, fire then slow ramp", card,
                              VoltageSource("Vs0", "a0", "0", pwl=tuple((float(t), float(v)) for t, v in pts)),
                              1.0 - 1e-12, 0.0, tran=Transient(t_per_pt / 4, float(times[-1]), t_per_pt / 4),
@@ -402,9 +339,9 @@ def run_characterization(out_dir: Path, card: DeviceCard | None = None, *, seed:
         SimulationError, CompilerError, SimulatorNotFoundError: ngspice or openvaf-r failed.
     """
     # parts 3-4 and the figures live in their own modules (they import this one's constants and helpers)
-    from ipnet_cosim.models.characterize_plots import _plot_plasticity, _plot_resistance, _plot_switching, _plot_thermal
-    from ipnet_cosim.models.characterize_trials import (_plasticity, _plasticity_submit, _switching, _switching_submit,
-                                                        _TrialPool)
+    from ipnet_cosim.models.characterize_plots import plot_plasticity, plot_resistance, plot_switching, plot_thermal
+    from ipnet_cosim.models.characterize_trials import (plasticity_trials, plasticity_submit, switching_trials,
+                                                        switching_submit, TrialPool)
     if isinstance(trials, bool) or not isinstance(trials, (int, np.integer)) or trials < 1:
         raise ConfigError(f"trials must be a positive integer, got {trials!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
@@ -432,31 +369,31 @@ def run_characterization(out_dir: Path, card: DeviceCard | None = None, *, seed:
     osdi = compile_va()
     out_dir.mkdir(parents=True, exist_ok=True)
 
-    pool = _TrialPool(n_workers)
+    pool = TrialPool(n_workers)
     try:
         # with worker processes every ngspice run of parts 3 and 4 is queued first (the longer plasticity decks
         # ahead), so that the workers start at once and never wait: parts 1-2, their plots and PyTorch's trials
         # run here meanwhile (in this process alone they run in the order of the parts)
         early = n_workers > 1
-        plasticity_runs = _plasticity_submit(card, osdi, seed, trials, pool) if early else None
-        switching_runs = _switching_submit(card, osdi, seed, trials, pool) if early else None
+        plasticity_runs = plasticity_submit(card, osdi, seed, trials, pool) if early else None
+        switching_runs = switching_submit(card, osdi, seed, trials, pool) if early else None
         say("1/4 thermal step response (ngspice, PyTorch, analytic RC)")
         thermal = _thermal_step(card, osdi)
         say("2/4 R(V) of the P and AP states (ngspice DC sweep / transient ramp, PyTorch, formula)")
         resistance = _resistance(card, osdi)
-        _plot_thermal(thermal, out_dir / PLOT_FILES["thermal_step"])
-        _plot_resistance(resistance, out_dir / PLOT_FILES["resistance"])
+        plot_thermal(thermal, out_dir / PLOT_FILES["thermal_step"])
+        plot_resistance(resistance, out_dir / PLOT_FILES["resistance"])
         say(f"3/4 switching probability vs current at {', '.join(f'{t:g}' for t in TEMPERATURES_K)} K "
             f"({trials} trials per point)")
-        switching = _switching(card, osdi, seed, trials, pool, switching_runs)
+        switching = switching_trials(card, osdi, seed, trials, pool, switching_runs)
         say(f"4/4 intrinsic plasticity vs delay ({trials} trials per delay)")
-        plasticity = _plasticity(card, osdi, seed, trials, pool, plasticity_runs)
+        plasticity = plasticity_trials(card, osdi, seed, trials, pool, plasticity_runs)
     finally:
         pool.close()
 
     say("writing plots and JSON")
-    _plot_switching(switching, out_dir / PLOT_FILES["switching"])
-    _plot_plasticity(plasticity, out_dir / PLOT_FILES["plasticity"])
+    plot_switching(switching, out_dir / PLOT_FILES["switching"])
+    plot_plasticity(plasticity, out_dir / PLOT_FILES["plasticity"])
     thermal.pop("_plot")
 
     result: dict[str, Any] = {

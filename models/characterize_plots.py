@@ -24,7 +24,7 @@ def _save(fig, path: Path) -> None:
     fig.savefig(path, metadata={"Software": None})
 
 
-def _plot_thermal(d: dict[str, Any], path: Path) -> None:
+def plot_thermal(d: dict[str, Any], path: Path) -> None:
     fig, (ax, ax_err) = _figure(2)
     pl = d["_plot"]
     ax.plot(pl["t_spice_s"] * 1e9, pl["rise_spice_k"], "-", lw=2.2, color="C0", label="ngspice (th0)")
@@ -55,7 +55,7 @@ def _plot_thermal(d: dict[str, Any], path: Path) -> None:
     _save(fig, path)
 
 
-def _plot_resistance(d: dict[str, Any], path: Path) -> None:
+def plot_resistance(d: dict[str, Any], path: Path) -> None:
     fig, (ax, ax_err) = _figure(2)
     for name, color, label in (("p", "C0", "P (rest)"), ("ap", "C3", "AP (fired)")):
         e = d[name]
@@ -81,7 +81,7 @@ def _plot_resistance(d: dict[str, Any], path: Path) -> None:
     _save(fig, path)
 
 
-def _plot_switching(d: dict[str, Any], path: Path) -> None:
+def plot_switching(d: dict[str, Any], path: Path) -> None:
     from matplotlib.lines import Line2D
     fig, (ax,) = _figure(1)
     fig.set_size_inches(8.6, 5.2)
@@ -109,7 +109,7 @@ def _plot_switching(d: dict[str, Any], path: Path) -> None:
     _save(fig, path)
 
 
-def _plot_plasticity(d: dict[str, Any], path: Path) -> None:
+def plot_plasticity(d: dict[str, Any], path: Path) -> None:
     fig, (ax, ax_t) = _figure(2)
     x = np.asarray(d["delay_s"]) * 1e9
     p = np.asarray(d["p_spice"])

@@ -14,10 +14,11 @@ import torch
 from ipnet_cosim.circuits.neuron_bench import NeuronBench, simulate_bench
 from ipnet_cosim.device.card import DeviceCard
 from ipnet_cosim.device.errors import ConfigError
-from ipnet_cosim.models.characterize import (IP_COND_INPUT_FACTOR, IP_COOL_TAUS, IP_DELAYS_STEPS, IP_TEST_P_COLD,
-                                             ISO_STEP_TAUS, N_CURRENTS, P_RANGE, SPICE_MAX_STEP_S, SPICE_RELTOL,
-                                             SPICE_REPLICAS, TEMPERATURES_K, TORCH_REPLICAS, _current_for_probability,
-                                             _expected_cold, _seed_for, _wilson)
+from ipnet_cosim.device.statistics import wilson_bounds
+from ipnet_cosim.models.characterize_protocol import (IP_COND_INPUT_FACTOR, IP_COOL_TAUS, IP_DELAYS_STEPS,
+                                                      IP_TEST_P_COLD, ISO_STEP_TAUS, N_CURRENTS, P_RANGE,
+                                                      SPICE_MAX_STEP_S, SPICE_RELTOL, SPICE_REPLICAS, TEMPERATURES_K,
+                                                      TORCH_REPLICAS, current_for_probability, expected_cold, seed_for)
 from ipnet_cosim.models.drive import NeuronDriveStage
 from ipnet_cosim.models.neuron import ThermalMTJNeuron
 
@@ -48,7 +49,7 @@ def _trial_job(card: DeviceCard, osdi: str, sequences: np.ndarray, seed: int, dr
     return np.asarray(res.spikes), temps
 
 
-class _TrialPool:
+class TrialPool:
     """The ngspice trial runs of a characterization in ``workers`` processes (ngspice is one simulator per
     process); each run is seeded by its own ``setseed``, so results do not depend on which process ran it or
     in which order. ``workers`` = 1 runs in this process."""
@@ -84,19 +85,19 @@ def _layout(trials: int, per_run: int = 0) -> tuple[int, int]:
 
 # -- part 3: switching probability vs current and temperature ------------------------------------------
 
-def _switching_submit(card: DeviceCard, osdi: Path, seed: int, trials: int, pool: _TrialPool):
+def switching_submit(card: DeviceCard, osdi: Path, seed: int, trials: int, pool: TrialPool):
     """The switching sweep's ngspice runs, submitted to ``pool``: (step period, cards, current grid, futures)."""
     t_step = max(card.timing.t_step_s, ISO_STEP_TAUS * card.mtj.tau_th_s)
     c_iso = card.replace(t_step_s=t_step)
     n_par, reps = _layout(trials)
     cards = [c_iso.replace(t_amb_k=t_amb) for t_amb in TEMPERATURES_K]
-    grid = [np.linspace(*(_current_for_probability(c_t, q) for q in P_RANGE), N_CURRENTS) for c_t in cards]
-    runs = {(ti, ci): pool.submit(c_t, str(osdi), np.full((n_par, reps), i_a), _seed_for(seed, 3, ti, ci), False, None)
+    grid = [np.linspace(*(current_for_probability(c_t, q) for q in P_RANGE), N_CURRENTS) for c_t in cards]
+    runs = {(ti, ci): pool.submit(c_t, str(osdi), np.full((n_par, reps), i_a), seed_for(seed, 3, ti, ci), False, None)
             for ti, c_t in enumerate(cards) for ci, i_a in enumerate(grid[ti])}
     return t_step, cards, grid, runs
 
 
-def _switching(card: DeviceCard, osdi: Path, seed: int, trials: int, pool: _TrialPool,
+def switching_trials(card: DeviceCard, osdi: Path, seed: int, trials: int, pool: TrialPool,
                submitted=None) -> dict[str, Any]:
     """Firing probability of one pulse vs current at several ambient temperatures.
 
@@ -104,7 +105,7 @@ def _switching(card: DeviceCard, osdi: Path, seed: int, trials: int, pool: _Tria
     trial has decayed to < 1 % of its peak), pulse width as on the card. The currents of
     each temperature span PyTorch's cold-start probabilities 2 % to 98 % evenly.
     """
-    t_step, cards, grid, runs = submitted if submitted is not None else _switching_submit(card, osdi, seed, trials, pool)
+    t_step, cards, grid, runs = submitted if submitted is not None else switching_submit(card, osdi, seed, trials, pool)
     n_par, reps = _layout(trials)
     curves = []
     for ti, t_amb in enumerate(TEMPERATURES_K):
@@ -114,15 +115,15 @@ def _switching(card: DeviceCard, osdi: Path, seed: int, trials: int, pool: _Tria
         n_tp, reps_t = _layout(trials, TORCH_REPLICAS)
         for ci, i_a in enumerate(currents):
             seq = np.full((n_tp, reps_t), i_a)
-            neuron = ThermalMTJNeuron(c_t, mode="stochastic", seed=_seed_for(seed, 30, ti, ci))
+            neuron = ThermalMTJNeuron(c_t, mode="stochastic", seed=seed_for(seed, 30, ti, ci))
             spk, _ = neuron(torch.as_tensor(seq.T.copy(), dtype=torch.float64))
             k_st[ci] = int(spk.detach().numpy().T.reshape(-1)[:trials].sum())
         for ci in range(N_CURRENTS):
             spikes, _ = runs[(ti, ci)].result()
             k_sp[ci] = int(spikes.reshape(-1)[:trials].sum())
         p_sp, p_st = k_sp / trials, k_st / trials
-        p_ex = _expected_cold(c_t, currents)
-        lo, hi = _wilson(k_sp, trials)
+        p_ex = expected_cold(c_t, currents)
+        lo, hi = wilson_bounds(k_sp, trials)
         se = np.sqrt(np.clip(p_ex * (1 - p_ex), 1e-12, None) / trials)
         fine = np.linspace(currents[0] - 0.1 * (currents[-1] - currents[0]),
                            currents[-1] + 0.1 * (currents[-1] - currents[0]), 61)
@@ -133,7 +134,7 @@ def _switching(card: DeviceCard, osdi: Path, seed: int, trials: int, pool: _Tria
             "n_fired_spice": k_sp,
             "p_torch_stochastic": p_st, "n_fired_torch_stochastic": k_st,
             "p_torch_expected": p_ex,
-            "current_a_fine": fine, "p_torch_expected_fine": _expected_cold(c_t, fine),
+            "current_a_fine": fine, "p_torch_expected_fine": expected_cold(c_t, fine),
             "max_abs_diff_spice_vs_expected": float(np.max(np.abs(p_sp - p_ex))),
             "max_abs_diff_spice_vs_torch_stochastic": float(np.max(np.abs(p_sp - p_st))),
             "max_abs_diff_torch_stochastic_vs_expected": float(np.max(np.abs(p_st - p_ex))),
@@ -159,11 +160,11 @@ def _plasticity_block(d: int | None, in_cond: float, in_test: float, n_cool: int
     return head + [in_test] + [0.0] * n_cool
 
 
-def _plasticity_submit(card: DeviceCard, osdi: Path, seed: int, trials: int, pool: _TrialPool):
+def plasticity_submit(card: DeviceCard, osdi: Path, seed: int, trials: int, pool: TrialPool):
     """The plasticity protocol's ngspice runs, submitted to ``pool``: (test current, drive inputs of the test
     and conditioning pulses, cooling steps, futures per condition)."""
     drive = NeuronDriveStage(card)
-    i_test = _current_for_probability(card, IP_TEST_P_COLD)
+    i_test = current_for_probability(card, IP_TEST_P_COLD)
     if i_test >= drive.i_max_a:
         raise ConfigError(f"device card: the drive's ceiling ({drive.i_max_a * 1e6:.1f} uA) lies below the test "
                           f"current of the plasticity protocol ({i_test * 1e6:.1f} uA); raise drive.v_dd_v or "
@@ -179,11 +180,11 @@ def _plasticity_submit(card: DeviceCard, osdi: Path, seed: int, trials: int, poo
         test_idx = np.arange(reps) * L + i_test_pos
         seq = np.tile(np.asarray(blk), (n_par, reps))
         # the temperature is sampled at the start of each test pulse (before its edge)
-        runs.append(pool.submit(card, str(osdi), seq, _seed_for(seed, 4, ci), True, test_idx * card.timing.t_step_s))
+        runs.append(pool.submit(card, str(osdi), seq, seed_for(seed, 4, ci), True, test_idx * card.timing.t_step_s))
     return i_test, in_test, in_cond, n_cool, runs
 
 
-def _plasticity(card: DeviceCard, osdi: Path, seed: int, trials: int, pool: _TrialPool,
+def plasticity_trials(card: DeviceCard, osdi: Path, seed: int, trials: int, pool: TrialPool,
                 submitted=None) -> dict[str, Any]:
     """Test-pulse firing probability vs delay after a conditioning pulse (the card's timing).
 
@@ -197,7 +198,7 @@ def _plasticity(card: DeviceCard, osdi: Path, seed: int, trials: int, pool: _Tri
     tau, t_step = m.tau_th_s, tm.t_step_s
     drive = NeuronDriveStage(card)
     i_test, in_test, in_cond, n_cool, runs = (submitted if submitted is not None
-                                              else _plasticity_submit(card, osdi, seed, trials, pool))
+                                              else plasticity_submit(card, osdi, seed, trials, pool))
     i_cond = float(drive(torch.tensor(in_cond, dtype=torch.float64)))
     n_par, reps = _layout(trials)
 
@@ -213,7 +214,7 @@ def _plasticity(card: DeviceCard, osdi: Path, seed: int, trials: int, pool: _Tri
         # computed while the workers simulate
         n_tp, reps_t = _layout(trials, TORCH_REPLICAS)
         seq_t = np.tile(np.asarray(blk), (n_tp, reps_t))
-        neuron = ThermalMTJNeuron(card, mode="stochastic", seed=_seed_for(seed, 40, ci))
+        neuron = ThermalMTJNeuron(card, mode="stochastic", seed=seed_for(seed, 40, ci))
         spk, _ = neuron(drive(torch.as_tensor(seq_t.T.copy(), dtype=torch.float64)))
         test_t = np.arange(reps_t) * L + i_test_pos
         p_st.append(float(spk.detach().numpy()[test_t, :].T.reshape(-1)[:trials].mean()))
@@ -235,7 +236,7 @@ def _plasticity(card: DeviceCard, osdi: Path, seed: int, trials: int, pool: _Tri
                           float(spikes[:, np.arange(reps) * L].reshape(-1)[:trials].mean()))
 
     p_sp, p_st, p_ex = np.asarray(p_sp), np.asarray(p_st), np.asarray(p_ex)
-    lo, hi = _wilson(np.asarray(k_sp), trials)
+    lo, hi = wilson_bounds(np.asarray(k_sp), trials)
     delays = np.asarray(IP_DELAYS_STEPS, dtype=int)
     delay_s = delays * t_step
     rise_d = np.asarray(rise_sp[1:])

@@ -224,7 +224,8 @@ def import_nir(source, *, data="synthetic-22", n_bins: int = 16, dt_s: float = D
         data_config = DataConfig(dataset=data, height=int(in_shape[1]), width=int(in_shape[2]), n_bins=n_bins,
                                  root=data_root)
     config = NetworkConfig(arch="ipnet", in_channels=2, height=int(in_shape[1]), width=int(in_shape[2]),
-                           n_classes=n_classes, layers=tuple(layers), memory_layers=heat, current_scale_a=current_scale_a,
+                           n_classes=n_classes, layers=tuple(layers), memory_layers=heat,
+                           current_scale_a=current_scale_a,
                            readout_gain=1.0)
     if base_config is not None:
         same = (base_config.layers == config.layers and base_config.heat_layers == heat
@@ -251,7 +252,8 @@ def import_nir(source, *, data="synthetic-22", n_bins: int = 16, dt_s: float = D
             w = torch.from_numpy(seg.op.weight * scale.reshape(-1, *([1] * (seg.op.weight.ndim - 1))))
             op = net.ops[i].op
             if op.weight.shape != w.shape:
-                raise ConfigError(f"NIR segment ending at '{seg.neuron}': composed weight {tuple(w.shape)} does not fit "
+                raise ConfigError(f"NIR segment ending at '{seg.neuron}': composed weight {tuple(w.shape)} does not "
+                                  f"fit "
                                   f"layer {i}'s {tuple(op.weight.shape)}")
             op.weight.copy_(w)
             op.bias.copy_(torch.from_numpy(seg.op.bias * scale))

@@ -62,7 +62,7 @@ def evaluate_firing(model: nn.Module, frames: np.ndarray, labels: np.ndarray, fi
 
     Args:
         model: a :class:`~ipnet_cosim.models.network.SpikingNet` or a model with the same ``forward`` arguments
-            (:class:`~ipnet_cosim.netlist_gen.hardware_net.HardwareNet`), at the precision the caller set.
+            (:class:`~ipnet_cosim.chip.hardware_net.HardwareNet`), at the precision the caller set.
         frames: ``[N, T, C, H, W]`` binary frames; ``labels`` ``[N]``.
         firing: the firing mode; stochastic: ``firing.draws`` draws of every sample from ``firing.seed``.
         sample_ids: each sample's index in its data set (names its draws); default ``0 .. N-1``.

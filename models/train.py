@@ -328,7 +328,8 @@ def train(out_dir: Path | str, network: NetworkConfig, data: DataConfig, options
                 if options.coin_flip_penalty > 0:
                     loss = loss + options.coin_flip_penalty * model.coin_flip_variance(trace)
                 if not torch.isfinite(loss):
-                    raise ConfigError(f"training diverged at epoch {epoch + 1} (loss {float(loss.detach())}); lower --lr; "
+                    raise ConfigError(f"training diverged at epoch {epoch + 1} (loss {float(loss.detach())}); lower "
+                                      f"--lr; "
                                       f"the last good checkpoint in {out} is kept")
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()

@@ -1,3 +1,3 @@
-"""From a trained checkpoint to circuits: layer mapping, the circuit IR and its writers, the export folder and
-its typed contract (``contract``), and ``simulate`` (jobs, worker, executors, comparison). Importing it loads
-neither torch nor a simulator."""
+"""From a trained checkpoint to circuits: layer mapping to crossbars (conductances, tiles, wires), the port model
+of a tile, and the export folder with its typed contract (``contract``). Importing it loads neither torch nor a
+simulator."""

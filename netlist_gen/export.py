@@ -33,19 +33,21 @@ from ipnet_cosim.device.draws import Firing
 from ipnet_cosim.device.errors import CheckpointError, ConfigError
 from ipnet_cosim.device.fileio import sha256_file, write_json
 from ipnet_cosim.netlist_gen.contract import EXPORT_FORMAT, EXPORT_VERSION  # noqa: F401 (re-exported)
-from ipnet_cosim.netlist_gen.contract import (CheckpointRecord, DeviceRecord, ExportFiles, ExportManifest, LayerRecord, SamplesRecord, TileRecord,
-                                              TimingRecord, UnitRecord, check_checkpoint_summary)
+from ipnet_cosim.netlist_gen.contract import (CheckpointRecord, DeviceRecord, ExportFiles, ExportManifest, LayerRecord,
+                                              SamplesRecord, TileRecord, TimingRecord, UnitRecord,
+                                              check_checkpoint_summary)
 from ipnet_cosim.netlist_gen.mapping import (BIAS, FAST_MODEL, HEAT_MODEL, PAD, LayerMatrix, MappingOptions,
                                              Unit, conductances, driver_sources, layer_units, network_layers,
                                              read_delay_s, tile_ports, unit_circuit, LAYER_MAPPINGS)
-from ipnet_cosim.netlist_gen.ngspice import format_element, format_ngspice
+from ipnet_cosim.circuits.ngspice import format_element, format_ngspice
 from ipnet_cosim.netlist_gen.ports import UnitPorts
 
 MANIFEST = ExportFiles.MANIFEST
 MAPPABLE_ARCHS = ("ipnet", "memoryless")
 INTERFACE = {
     "rows": "im2col inputs of the layer then one bias row; an input spike at step s is one read pulse of "
-            "v_read_v rising over t_rise from s t_step, held to s t_step + t_pulse, falling over t_fall; the bias row is pulsed every step; "
+            "v_read_v rising over t_rise from s t_step, held to s t_step + t_pulse, falling over t_fall; the bias row "
+            "is pulsed every step; "
             "rows in a conv's zero padding are held at 0 V",
     "columns": "every weight is a differential pair G+ = G_min + k max(W,0), G- = G_min + k max(-W,0) on two "
                "physical columns ending in 0 V sense sources Vsp<tile>_<j>, Vsm<tile>_<j>",
@@ -57,7 +59,8 @@ INTERFACE = {
                    "sources, port currents and tile columns are numbered by slice column k",
     "neurons": "F mirrors of gain +mirror_gain (G+) and -mirror_gain (G-) drive I_in = current_scale_a * (W x + b) "
                "into the thermal MTJ neuron N<j> (p = a<j>, n = 0; draw terminal u: the shared 0.5 V source Vu in the "
-               "median mode, or in the stochastic mode its own source Vu<j> on node u<j>, a 0.5 V placeholder that simulate replaces by a PWL "
+               "median mode, or in the stochastic mode its own source Vu<j> on node u<j>, a 0.5 V placeholder that "
+               "simulate replaces by a PWL "
                "holding the recorded draw of each step, see the manifest's firing), with network drive "
                "'bounded' through the drive stage ND<j> (module ipnet_neuron_drive, model drv: input b<j>, output "
                "a<j>; no current for I_in < 0, a smooth ceiling i_max at which a fired MTJ takes the supply "
@@ -240,7 +243,7 @@ def plan_export(checkpoint: str | Path, *, samples: Sequence[int] = tuple(range(
     model = ck.model.eval()
     views = network_layers(model)
     options.check_gain_trims(len(views) - 1)
-    from ipnet_cosim.netlist_gen.finetune import hardware_mismatch
+    from ipnet_cosim.netlist_gen.recorded_hardware import hardware_mismatch
     mismatch = hardware_mismatch(ck.raw, options)
     if mismatch:
         (notify or say)(mismatch)
@@ -343,7 +346,8 @@ def plan_export(checkpoint: str | Path, *, samples: Sequence[int] = tuple(range(
         network_config=ck.network_config.to_dict(), data_config=ck.data_config,
         class_names=tuple(ck.class_names), device_card=card.to_dict(), fast_card=fast_card.to_dict(),
         mapping_options=options.to_dict(), interface=INTERFACE,
-        timing=TimingRecord(n_steps=n_steps, t_step_s=t.t_step_s, t_pulse_s=t.t_pulse_s, t_rise_s=t.t_rise_s, t_fall_s=t.t_fall_s,
+        timing=TimingRecord(n_steps=n_steps, t_step_s=t.t_step_s, t_pulse_s=t.t_pulse_s, t_rise_s=t.t_rise_s,
+                            t_fall_s=t.t_fall_s,
                             read_delay_s=read_delay_s(card), v_read_v=t.v_read_v, current_scale_a=scale,
                             readout_gain=ck.network_config.readout_gain),
         drive={"kind": ck.network_config.drive,
@@ -422,5 +426,6 @@ def export_once(checkpoint: str | Path, out_dir: str | Path, *, samples: Sequenc
         ("firing", made.firing_mode() == firing),
         ("mapping options", made.mapping_options == options.to_dict())) if not same]
     if differs:
-        raise ConfigError(f"{out} holds an export that differs in its {' and '.join(differs)}; delete it or choose another "
+        raise ConfigError(f"{out} holds an export that differs in its {' and '.join(differs)}; delete it or choose "
+                          f"another "
                           f"folder (an earlier export is never overwritten)")

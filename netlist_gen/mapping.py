@@ -68,7 +68,7 @@ from ipnet_cosim.device.errors import ConfigError, UnsupportedLayerError
 from ipnet_cosim.device.interconnect import INTERCONNECT_28NM
 from ipnet_cosim.device.synapse import SynapseCard, default_synapse, ideal_synapse
 from ipnet_cosim.netlist_gen.conductance import ConductanceMap, ConductanceOptions, map_weights
-from ipnet_cosim.netlist_gen.ir import (Circuit, CurrentMirror, CurrentSource, MTJNeuronInstance, ModelCard,
+from ipnet_cosim.circuits.ir import (Circuit, CurrentMirror, CurrentSource, MTJNeuronInstance, ModelCard,
                                         NeuronDriveInstance, PulseSource, Resistor, Save, SolverOptions, Subcircuit,
                                         SubcircuitInstance, Transient, VoltageSource)
 from ipnet_cosim.netlist_gen.reduction import ReducedTile, reduce_tile
@@ -124,7 +124,7 @@ class MappingOptions:
         reltol: ngspice's relative tolerance.
         gain_trims: the chip's trim of every hidden layer's mirror gain (one factor per layer with neurons, in
             order; the readout, a charge integrator, is not trimmed); () = untrimmed. A per-chip calibration
-            (:mod:`~ipnet_cosim.netlist_gen.calibrate`), like the variation seed not part of the hardware a
+            (:mod:`~ipnet_cosim.chip.calibrate`), like the variation seed not part of the hardware a
             network is fine-tuned for.
     """
 
@@ -297,11 +297,11 @@ def network_layers(model) -> list[LayerView]:
                 f"{', '.join(sorted(_UNIT_KINDS))}); export an IPNet or memoryless checkpoint")
         inner = op.op if isinstance(op, SpatialOp) else op
         kind = type(inner).__name__
-        _mapping_for(kind, f"layer {i}")
+        mapping_for(kind, f"layer {i}")
         views.append(LayerView(i, f"layer{i}", kind, inner, in_shape, shapes[i], unit_kind))
         in_shape = shapes[i]
     kind = type(model.readout).__name__
-    _mapping_for(kind, "readout")
+    mapping_for(kind, "readout")
     views.append(LayerView(len(views), "readout", kind, model.readout, in_shape, (config.n_classes,), "integrate"))
     return views
 
@@ -338,7 +338,7 @@ def register_mapping(type_name: str) -> Callable[[MappingFunction], MappingFunct
     return deco
 
 
-def _mapping_for(type_name: str, where: str) -> MappingFunction:
+def mapping_for(type_name: str, where: str) -> MappingFunction:
     fn = LAYER_MAPPINGS.get(type_name)
     if fn is None:
         raise UnsupportedLayerError(

@@ -11,8 +11,8 @@ reduced mesh, zero without wires).
 Every row is driven by the same pulse shape (:meth:`PulseTiming.pulse_pwl`: trapezoids of level
 ``V_is`` in step ``s``), so each column current is the PWL of that shape with levels
 ``sum_i A_ic V_is`` (:func:`column_currents_pwl`), and the energy a row source delivers in step ``s``
-is ``V_is (Y V_s)_i K`` with ``K = integral of shape^2`` (:attr:`PulseTiming.pulse_square_integral_s`); the part dissipated in
-the driver resistance is ``r_driver (Y V_s)_i^2 K`` (:func:`row_energy_j`). Both are exact, not
+is ``V_is (Y V_s)_i K`` with ``K = integral of shape^2`` (:attr:`PulseTiming.pulse_square_integral_s`); the part
+dissipated in the driver resistance is ``r_driver (Y V_s)_i^2 K`` (:func:`row_energy_j`). Both are exact, not
 integrated from simulator time points.
 
 Stored per unit in the export as ``ports/<unit>.npz`` (:meth:`UnitPorts.to_bytes`).

@@ -79,7 +79,8 @@ def reduce_tile(g_plus_s: np.ndarray, g_minus_s: np.ndarray, r_wire_ohm: float, 
     wire sensed at the bottom, one segment below each cell) plus an optional driver resistance in front
     of every row (module docstring)."""
     if not r_wire_ohm > 0:
-        raise ValueError("reduce_tile needs r_wire_ohm > 0 (without wire segments the cells are the ports' conductances)")
+        raise ValueError("reduce_tile needs r_wire_ohm > 0 (without wire segments the cells are the ports' "
+                         "conductances)")
     n_rows, n_cols = g_plus_s.shape
     g_cells = np.empty((n_rows, 2 * n_cols))
     g_cells[:, 0::2] = g_plus_s
@@ -147,7 +148,8 @@ def port_conductances(g_cells: np.ndarray, r_wire_ohm: float, r_driver_ohm: floa
                 o = np.multiply.outer(left[c], right[c])
                 e = np.where(upper, o, o.T)
             else:
-                e = np.multiply.outer(gc[c], gc[c]) * diag_inv[c][far] * np.exp(-np.abs(lcum[c][:, None] - lcum[c][None, :]))
+                decay = np.exp(-np.abs(lcum[c][:, None] - lcum[c][None, :]))
+                e = np.multiply.outer(gc[c], gc[c]) * diag_inv[c][far] * decay
             np.negative(e, out=e)
             e[idx, idx] += gc[c] + chain[c]
             if f_scaled is not None:

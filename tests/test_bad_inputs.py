@@ -18,7 +18,7 @@ import torch
 from _small_net import make_small_checkpoint
 from ipnet_cosim.cli.app import main
 from ipnet_cosim.netlist_gen.export import export_network
-from ipnet_cosim.netlist_gen.simulate import simulate_export
+from ipnet_cosim.simulation.simulate import simulate_export
 
 pytestmark = [pytest.mark.ngspice, pytest.mark.openvaf]
 

@@ -19,7 +19,7 @@ from ipnet_cosim.device.errors import ConfigError  # noqa: E402
 from ipnet_cosim.device.synapse import synapse_card  # noqa: E402
 from ipnet_cosim.netlist_gen.conductance import (ConductanceOptions, map_weights, slice_digits,  # noqa: E402
                                                  variation_factors, variation_offsets_s)
-from ipnet_cosim.netlist_gen.hardware import conductances_torch  # noqa: E402
+from ipnet_cosim.chip.crossbar_torch import conductances_torch  # noqa: E402
 from ipnet_cosim.netlist_gen.mapping import MappingOptions  # noqa: E402
 
 V_READ, SCALE = 0.2, 150e-6
@@ -35,7 +35,8 @@ def test_digits_rebuild_the_code_and_the_devices_realise_the_quantized_weight(le
     co = ConductanceOptions(g_min_s=1e-4, g_max_s=2.8e-4, levels=levels, slices=slices)
     w = rng.normal(0.0, 1.0, (9, 4))
     gmap = map_weights(w, v_read_v=V_READ, current_scale_a=SCALE, options=co)
-    assert gmap.g_plus_s.shape == (9, 4 * slices) and gmap.slice_gains == tuple(float(levels ** s) for s in range(slices))
+    assert gmap.g_plus_s.shape == (9, 4 * slices)
+    assert gmap.slice_gains == tuple(float(levels ** s) for s in range(slices))
     top = levels ** slices - 1
     w_max = np.abs(w).max()
     expected = np.round(w / w_max * top) * w_max / top
@@ -104,7 +105,7 @@ def test_binary_mram_with_bit_slicing_circuit_spikes_equal_the_hardware_model(tm
     from ipnet_cosim.netlist_gen.contract import read_export
     from ipnet_cosim.netlist_gen.export import export_network
     from ipnet_cosim.netlist_gen.ports import UnitPorts
-    from ipnet_cosim.netlist_gen.simulate import simulate_export
+    from ipnet_cosim.simulation.simulate import simulate_export
     ck_path, net, frames = _small_net_and_frames(tmp_path)
     options = MappingOptions.for_synapse(synapse_card("stt_mram"), seed=1, conductance_overrides={"slices": 3},
                                          tile_rows=16, tile_cols=12, r_wire_ohm=1.0, r_driver_ohm=10.0)
@@ -117,7 +118,8 @@ def test_binary_mram_with_bit_slicing_circuit_spikes_equal_the_hardware_model(tm
     assert all(t.size[1] == 6 * u.n_cols for t in u.tiles)
     assert UnitPorts.load(tmp_path / "exp" / u.ports).row_col_s.shape[1] == 6 * u.n_cols
     netlist = (tmp_path / "exp" / u.netlist).read_text()
-    gains = {int(m.group(1)): float(m.group(2)) for m in re.finditer(r"^Fp0_(\d+) 0 \S+ Vsp0_\d+ (\S+)$", netlist, re.M)}
+    lines = re.finditer(r"^Fp0_(\d+) 0 \S+ Vsp0_\d+ (\S+)$", netlist, re.M)
+    gains = {int(m.group(1)): float(m.group(2)) for m in lines}
     base = layer0.mirror_gain
     assert [round(gains[k] / base, 9) for k in range(3)] == [1.0, 2.0, 4.0]
     res = simulate_export(tmp_path / "exp", progress=False, workers=2)
@@ -130,7 +132,8 @@ def test_binary_mram_with_bit_slicing_circuit_spikes_equal_the_hardware_model(tm
     mapping = json.loads((tmp_path / "exp" / "manifest.json").read_text())["mapping_options"]
     assert mapping["conductance"]["slices"] == 3 and mapping["synapse"]["name"] == "stt_mram"
     # the report names the card and the slicing, and prices every one of the 6 cells per weight
-    from ipnet_cosim.energy.report import build_report, write_report
+    from ipnet_cosim.energy.report import build_report
+    from ipnet_cosim.energy.report_text import write_report
     report, data = build_report(tmp_path / "exp")
     syn = report["synapse"]
     assert syn["name"] == "stt_mram" and syn["overrides"] == [] and syn["levels"]["value"] == 2

@@ -13,11 +13,11 @@ from ipnet_cosim.device.draws import Firing
 from ipnet_cosim.device.errors import ConfigError
 from ipnet_cosim.models.checkpoint import load_checkpoint, pretrained_dir
 from ipnet_cosim.models.datasets import DataConfig, load_dataset
-from ipnet_cosim.netlist_gen.calibrate import (TRIM_STEP, calibrate_gain_trims, calibration_samples, score_chip,
+from ipnet_cosim.chip.calibrate import (TRIM_STEP, calibrate_gain_trims, calibration_samples, score_chip,
                                                trim_gain)
 from ipnet_cosim.netlist_gen.contract import read_export
 from ipnet_cosim.netlist_gen.export import export_network
-from ipnet_cosim.netlist_gen.hardware_net import HardwareNet
+from ipnet_cosim.chip.hardware_net import HardwareNet
 from ipnet_cosim.netlist_gen.mapping import MappingOptions
 
 TRIMS = (1.03, 0.97)
@@ -66,7 +66,7 @@ def test_a_trim_scales_its_layers_mirrors_in_the_netlists_and_the_twin(tmp_path)
         export_network(ck, tmp_path / "bad", samples=[0], options=MappingOptions(gain_trims=(1.0,)))
     # the report's network line says the chip is trimmed, and that the trim DAC is not priced
     from ipnet_cosim.energy.report import build_report
-    from ipnet_cosim.netlist_gen.simulate import simulate_export
+    from ipnet_cosim.simulation.simulate import simulate_export
     for folder in ("plain", "trimmed"):
         simulate_export(tmp_path / folder, samples=[0], simulator="twin", progress=False, plots=0)
     line = build_report(tmp_path / "trimmed")[0]["headline"]["network"]

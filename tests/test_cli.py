@@ -55,8 +55,8 @@ def test_card_write_round_trips(tmp_path):
     assert load_device_card(path) == DeviceCard()
 
 
-def test_former_cli_location_still_runs(tmp_path):
-    """``python -m ipnet_cosim.models.cli`` is the same command line (an alias of ipnet_cosim.cli)."""
-    proc = subprocess.run([sys.executable, "-m", "ipnet_cosim.models.cli", "card", "--check", str(tmp_path / "x")],
+def test_cli_runs_as_a_module(tmp_path):
+    """``python -m ipnet_cosim.cli`` is the same command line as ``ipnet-cosim``: a bad argument is one line, exit 2."""
+    proc = subprocess.run([sys.executable, "-m", "ipnet_cosim.cli", "card", "--check", str(tmp_path / "x")],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2 and proc.stderr.strip().startswith("error:") and "Traceback" not in proc.stderr

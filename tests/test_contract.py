@@ -16,8 +16,8 @@ from ipnet_cosim.device.fileio import format_json
 from ipnet_cosim.netlist_gen.contract import (ExportError, ExportManifest, ForeignResultsError, SimFiles,
                                               bind_simulation_folder, read_export, read_results)
 from ipnet_cosim.netlist_gen.export import export_network
-from ipnet_cosim.netlist_gen.sim_compare import decide, layer_warnings
-from ipnet_cosim.netlist_gen.simulate import simulate_export
+from ipnet_cosim.simulation.compare import decide, layer_warnings
+from ipnet_cosim.simulation.simulate import simulate_export
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +135,8 @@ def test_reading_a_folder_that_is_not_an_export(tmp_path):
 def test_report_for_networks_without_frontier_memory(tmp_path, kind):
     """A memoryless network gets energy and area with the memory ratios marked not applicable; a network whose
     heat memory is in layer 1 says that layer 1 is the compared one."""
-    from ipnet_cosim.energy.report import build_report, write_report
+    from ipnet_cosim.energy.report import build_report
+    from ipnet_cosim.energy.report_text import write_report
     ck = (make_small_checkpoint(tmp_path / "ck", arch="memoryless") if kind == "memoryless"
           else make_small_checkpoint(tmp_path / "ck", memory_layers=(1,)))
     export_network(ck, tmp_path / "exp", samples=[0])
@@ -162,7 +163,8 @@ def test_report_for_networks_without_frontier_memory(tmp_path, kind):
 def test_a_silent_circuit_is_named_not_counted_as_class_0(tmp_path):
     """Two conductance levels silence the small network's layer 0: simulate and report say so, and a tied
     readout is 'no decision', never class 0."""
-    from ipnet_cosim.energy.report import build_report, write_report
+    from ipnet_cosim.energy.report import build_report
+    from ipnet_cosim.energy.report_text import write_report
     from ipnet_cosim.netlist_gen.conductance import ConductanceOptions
     from ipnet_cosim.netlist_gen.mapping import MappingOptions
     ck = make_small_checkpoint(tmp_path / "ck")

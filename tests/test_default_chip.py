@@ -16,7 +16,7 @@ import pytest
 from ipnet_cosim.device.errors import ConfigError
 from ipnet_cosim.device.interconnect import INTERCONNECT_28NM, SOURCES
 from ipnet_cosim.device.synapse import DEFAULT_SYNAPSE, ideal_synapse, synapse_card, synapse_presets
-from ipnet_cosim.energy.area import DEFAULT_AREA_DATA
+from ipnet_cosim.energy.area_data import DEFAULT_AREA_DATA
 from ipnet_cosim.models.datasets import class_spread
 from ipnet_cosim.netlist_gen.mapping import BINARY_CHIP_SLICES, MappingOptions, chip_slices
 
@@ -85,7 +85,7 @@ def _twin_report(root, g_max_s: float):
     from _small_net import make_small_checkpoint
     from ipnet_cosim.energy.report import build_report
     from ipnet_cosim.netlist_gen.export import export_network
-    from ipnet_cosim.netlist_gen.simulate import simulate_export
+    from ipnet_cosim.simulation.simulate import simulate_export
     ck = root / "ck"
     if not ck.exists():
         make_small_checkpoint(ck)
@@ -126,7 +126,7 @@ def test_the_bundled_network_was_fine_tuned_for_the_default_chip():
     """``export`` of the bundled checkpoint with default options maps the chip it was fine-tuned for: the hardware
     recorded in it equals the default chip's (no mismatch warning), under stochastic firing."""
     from ipnet_cosim.models.checkpoint import bundled_checkpoint_dir, load_checkpoint
-    from ipnet_cosim.netlist_gen.finetune import hardware_mismatch, hardware_of
+    from ipnet_cosim.netlist_gen.recorded_hardware import hardware_mismatch, hardware_of
     ck = load_checkpoint(bundled_checkpoint_dir())
     assert hardware_of(ck.raw) is not None
     assert hardware_mismatch(ck.raw, MappingOptions.for_chip()) is None

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ipnet_cosim.energy.integrate import cumulative_energy_j, energy_j, energy_per_step_j, source_power_w
+from ipnet_cosim.simulation.integrate import cumulative_energy_j, energy_j, energy_per_step_j, source_power_w
 
 R_OHM, C_F, V_V = 1e3, 1e-12, 0.8          # tau = 1 ns
 
@@ -89,7 +89,7 @@ def simulated(tmp_path_factory):
     from _small_net import make_small_checkpoint
     from ipnet_cosim.netlist_gen.export import export_network
     from ipnet_cosim.netlist_gen.mapping import MappingOptions
-    from ipnet_cosim.netlist_gen.simulate import simulate_export
+    from ipnet_cosim.simulation.simulate import simulate_export
     base = tmp_path_factory.mktemp("energy")
     ck = make_small_checkpoint(base / "ck")
     out = base / "exp"
@@ -217,7 +217,7 @@ def test_breakdown_refuses_missing_or_partial_simulations(simulated, tmp_path):
 
 
 def test_energy_modules_do_not_import_torch():
-    code = ("import sys, ipnet_cosim.energy.integrate, ipnet_cosim.energy.quantity, ipnet_cosim.energy.accounting; "
+    code = ("import sys, ipnet_cosim.simulation.integrate, ipnet_cosim.energy.quantity, ipnet_cosim.energy.accounting; "
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -67,8 +67,8 @@ def test_time_reversed_trained_for_stochastic_firing_fine_tunes_the_median_run(t
             (tmp_path / "runs" / "synthetic-22" / row["arch"] / "checkpoint.pt").resolve())
         before = row["median_trained"]
         assert row["trained"].startswith("stochastic fine-tune") and 0 <= before["stochastic_accuracy"] <= 1
-        assert before["test_accuracy"] == json.loads(
-            (tmp_path / "runs" / "synthetic-22" / row["arch"] / "checkpoint.json").read_text())["metrics"]["test_accuracy"]
+        summary = tmp_path / "runs" / "synthetic-22" / row["arch"] / "checkpoint.json"
+        assert before["test_accuracy"] == json.loads(summary.read_text())["metrics"]["test_accuracy"]
     messages: list[str] = []
     run_experiment("time-reversed", tmp_path, quick=True, archs=archs, datasets=("synthetic-22",),
                    firing="stochastic", progress=messages.append, holds_up_within=None)

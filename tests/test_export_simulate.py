@@ -22,7 +22,7 @@ from ipnet_cosim.netlist_gen import mapping
 from ipnet_cosim.netlist_gen.contract import EXPORT_TAG
 from ipnet_cosim.netlist_gen.export import export_network
 from ipnet_cosim.netlist_gen.mapping import MappingOptions
-from ipnet_cosim.netlist_gen.simulate import simulate_export
+from ipnet_cosim.simulation.simulate import simulate_export
 
 TILED = MappingOptions(tile_rows=16, tile_cols=4)    # forces row tiles and column blocks in every layer
 
@@ -168,7 +168,7 @@ def test_killed_run_resumes_without_resimulating_finished_tiles(small_ck, tmp_pa
     finished before the kill from the cache (files untouched) and simulates only the rest."""
     out = tmp_path / "exp"
     export_network(small_ck, out, samples=[0, 1, 2])
-    from ipnet_cosim.netlist_gen.sim_jobs import NEURONS_PER_DECK
+    from ipnet_cosim.simulation.jobs import NEURONS_PER_DECK
     manifest = json.loads((out / "manifest.json").read_text())
     layers = {layer["index"]: layer for layer in manifest["layers"]}
     runs = sum(1 if layers[u["layer"]]["unit"] == "integrate" else -(-len(u["neurons"]) // NEURONS_PER_DECK)
@@ -254,7 +254,7 @@ def test_reduced_tiles_simulate_like_the_full_wire_ladder(small_ck, tmp_path):
     # the hardware model's)
     from ipnet_cosim.models.checkpoint import load_checkpoint
     from ipnet_cosim.netlist_gen.contract import read_export
-    from ipnet_cosim.netlist_gen.sim_inputs import load_frames
+    from ipnet_cosim.simulation.inputs import load_frames
     _, frames, _ = load_frames(read_export(exports["ladder"]), None)
     with torch.no_grad():
         ideal = load_checkpoint(small_ck).model.set_precision("exact").eval()(torch.as_tensor(frames)).numpy()
@@ -341,7 +341,7 @@ def test_dask_cluster_runs_the_same_jobs(small_ck, tmp_path):
 
 
 def test_unreachable_dask_scheduler_is_named(small_ck, tmp_path, monkeypatch):
-    from ipnet_cosim.netlist_gen import sim_executors
+    from ipnet_cosim.simulation import executors as sim_executors
     monkeypatch.setattr(sim_executors, "DASK_CONNECT_TIMEOUT", "2s")
     out = tmp_path / "exp"
     export_network(small_ck, out, samples=[0])

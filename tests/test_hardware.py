@@ -13,7 +13,7 @@ import torch
 
 from ipnet_cosim.device.card import DeviceCard
 from ipnet_cosim.netlist_gen.conductance import ConductanceOptions, map_weights
-from ipnet_cosim.netlist_gen.hardware import (_wired_row_col, column_currents_a, conductances_torch, tile_row_col_s,
+from ipnet_cosim.chip.crossbar_torch import (wired_row_col, column_currents_a, conductances_torch, tile_row_col_s,
                                               variation_factors)
 from ipnet_cosim.netlist_gen.reduction import reduce_tile
 
@@ -80,7 +80,7 @@ def test_the_ir_drop_model_has_the_exact_gradient():
     g0 = torch.tensor(rng.uniform(0.05, 1.0, (2, 3, 4)), requires_grad=True)
 
     def f(x):
-        return _wired_row_col(x * 1e-4, 2.0, 7.0) * 1e4
+        return wired_row_col(x * 1e-4, 2.0, 7.0) * 1e4
 
     assert torch.autograd.gradcheck(f, (g0,), eps=1e-6, atol=1e-8, rtol=1e-6)
 
@@ -112,10 +112,10 @@ def test_column_currents_equal_ngspice_on_a_tiled_layer_with_wires():
     wire segments, 30 ohm drivers), written as the full ladder netlist and solved by ngspice at a DC point:
     every tile's differential sense current equals the PyTorch model's to 1e-9 relative."""
     from ipnet_cosim.circuits.runner import run_netlist
-    from ipnet_cosim.netlist_gen.ir import DCSweep, Save, VoltageSource
+    from ipnet_cosim.circuits.ir import DCSweep, Save, VoltageSource
     from ipnet_cosim.netlist_gen.mapping import (BIAS, LayerMatrix, MappingOptions, conductances, layer_units,
                                                  unit_circuit)
-    from ipnet_cosim.netlist_gen.ngspice import format_ngspice
+    from ipnet_cosim.circuits.ngspice import format_ngspice
     card = DeviceCard()
     rng = np.random.default_rng(7)
     n_in, n_out = 20, 6
@@ -136,7 +136,8 @@ def test_column_currents_equal_ngspice_on_a_tiled_layer_with_wires():
     v0 = dc_source.dc_v
     deck = format_ngspice(dataclasses.replace(
         circuit, elements=els, tran=None, dc=DCSweep(dc_source.name, v0, v0, 0.1),
-        saves=tuple(Save.i(f"Vs{pm}{r}_{j}") for r in range(len(unit.row_blocks)) for j in range(n_out) for pm in "pm")))
+        saves=tuple(Save.i(f"Vs{pm}{r}_{j}") for r in range(len(unit.row_blocks)) for j in range(n_out)
+                    for pm in "pm")))
     waves = run_netlist(deck)
     # PyTorch: the same devices (the exported chip's, drawn for this layer and position), tile by tile
     xs = torch.tensor(x)
@@ -176,7 +177,7 @@ def _small_net_and_frames(tmp_path):
 def test_evaluation_reuses_the_tiles_until_the_weights_or_the_chip_change(tmp_path):
     """Without autograd the solved tiles are kept between batches; an optimizer step (in-place) or another chip
     gives new ones, equal to a fresh computation."""
-    from ipnet_cosim.netlist_gen.hardware_net import HardwareNet
+    from ipnet_cosim.chip.hardware_net import HardwareNet
     from ipnet_cosim.netlist_gen.mapping import MappingOptions
     _, net, _ = _small_net_and_frames(tmp_path)
     layer = HardwareNet(net, MappingOptions(tile_rows=16, tile_cols=4, r_wire_ohm=1.0, conductance=NONIDEAL)).layers[0]
@@ -192,7 +193,7 @@ def test_evaluation_reuses_the_tiles_until_the_weights_or_the_chip_change(tmp_pa
 
 def test_positions_in_chunks_equal_one_batch(tmp_path, monkeypatch):
     """Large convolutions eliminate their positions in memory-bounded chunks: the same result, to the bit."""
-    from ipnet_cosim.netlist_gen import hardware_net
+    from ipnet_cosim.chip import hardware_net
     from ipnet_cosim.netlist_gen.mapping import MappingOptions
     _, net, _ = _small_net_and_frames(tmp_path)
     options = MappingOptions(tile_rows=16, tile_cols=4, r_wire_ohm=1.0, conductance=NONIDEAL)
@@ -205,7 +206,7 @@ def test_positions_in_chunks_equal_one_batch(tmp_path, monkeypatch):
 
 
 def test_ideal_hardware_net_is_the_network(tmp_path):
-    from ipnet_cosim.netlist_gen.hardware_net import HardwareNet
+    from ipnet_cosim.chip.hardware_net import HardwareNet
     _, net, frames = _small_net_and_frames(tmp_path)
     with torch.no_grad():
         ref, tr = net(frames, return_trace=True)
@@ -223,9 +224,9 @@ def test_hardware_net_predicts_the_nonideal_circuit(tmp_path):
     spikes as ngspice in every layer."""
     from ipnet_cosim.netlist_gen.contract import read_export
     from ipnet_cosim.netlist_gen.export import export_network
-    from ipnet_cosim.netlist_gen.hardware_net import HardwareNet
+    from ipnet_cosim.chip.hardware_net import HardwareNet
     from ipnet_cosim.netlist_gen.mapping import MappingOptions
-    from ipnet_cosim.netlist_gen.simulate import simulate_export
+    from ipnet_cosim.simulation.simulate import simulate_export
     ck_path, net, frames = _small_net_and_frames(tmp_path)
     options = MappingOptions(tile_rows=16, tile_cols=4, r_wire_ohm=1.0, r_driver_ohm=30.0, conductance=NONIDEAL)
     export_network(ck_path, tmp_path / "exp", samples=[0, 1], options=options)
@@ -242,7 +243,7 @@ def test_hardware_net_predicts_the_nonideal_circuit(tmp_path):
                 circuit = sim[f"circuit_{layer.name}"]
                 model = trace["outputs"][li][:, s].reshape(circuit.shape[0], -1).numpy() > 0.5
                 assert np.array_equal(model, circuit), (s, layer.name, int((model != circuit).sum()))
-    from ipnet_cosim.netlist_gen.sim_compare import decide
+    from ipnet_cosim.simulation.compare import decide
     for s, e in enumerate(res["per_sample"]):        # and the class scores: the readout's charge
         np.testing.assert_allclose(e["circuit_logits"], logits[s].numpy(), rtol=1e-6, atol=1e-9)
         assert decide(logits[s].numpy()) == e["circuit_class"]
@@ -257,8 +258,8 @@ def test_finetune_records_its_hardware_and_export_warns_on_other_options(tmp_pat
     from ipnet_cosim.cli.app import main
     from ipnet_cosim.device.errors import CheckpointError
     from ipnet_cosim.models.checkpoint import load_checkpoint
-    from ipnet_cosim.netlist_gen.finetune import (TRAINING_CHIP_SEED_MIN, finetune_hardware, hardware_mismatch,
-                                                  hardware_of)
+    from ipnet_cosim.chip.finetune import TRAINING_CHIP_SEED_MIN, finetune_hardware
+    from ipnet_cosim.netlist_gen.recorded_hardware import hardware_mismatch, hardware_of
     from ipnet_cosim.netlist_gen.mapping import MappingOptions
     ck_path, _, _ = _small_net_and_frames(tmp_path)
     options = MappingOptions(tile_rows=16, tile_cols=4, r_wire_ohm=1.0, conductance=NONIDEAL)
@@ -297,7 +298,8 @@ def test_finetune_t_max_penalty_cools_the_junctions(tmp_path):
     from ipnet_cosim.device.card import DeviceCard
     from ipnet_cosim.device.errors import ConfigError
     from ipnet_cosim.models.checkpoint import load_checkpoint
-    from ipnet_cosim.netlist_gen.finetune import finetune_hardware, hardware_of
+    from ipnet_cosim.chip.finetune import finetune_hardware
+    from ipnet_cosim.netlist_gen.recorded_hardware import hardware_of
     from ipnet_cosim.netlist_gen.mapping import MappingOptions
     base = DeviceCard()
     card = dataclasses.replace(base, limits=dataclasses.replace(base.limits, t_max_k=420.0))

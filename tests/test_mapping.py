@@ -38,12 +38,12 @@ from ipnet_cosim.device.errors import ConfigError, UnsupportedLayerError
 from ipnet_cosim.models.network import LayerSpec, NetworkConfig, build_network, memoryless_card
 from ipnet_cosim.netlist_gen import mapping
 from ipnet_cosim.netlist_gen.conductance import ConductanceOptions
-from ipnet_cosim.netlist_gen.ir import (Circuit, CurrentMirror, MTJNeuronInstance, ModelCard, PulseSource, Resistor, Save,
+from ipnet_cosim.circuits.ir import (Circuit, CurrentMirror, MTJNeuronInstance, ModelCard, PulseSource, Resistor, Save,
                                         SubcircuitInstance, VoltageSource, flatten_circuit, validate_circuit)
 from ipnet_cosim.netlist_gen.mapping import (BIAS, LAYER_MAPPINGS, PAD, LayerMatrix, LayerView, MappingOptions,
                                              conductances, layer_units, network_layers, read_delay_s,
                                              register_mapping, unit_circuit)
-from ipnet_cosim.netlist_gen.ngspice import format_ngspice
+from ipnet_cosim.circuits.ngspice import format_ngspice
 
 GOLDEN = Path(__file__).parent / "golden"
 CARD = DeviceCard()
@@ -260,9 +260,9 @@ def test_register_mapping_adds_a_type_and_is_used(clean_registry):
     assert views[0].type == "WindowConv3dOp" and LAYER_MAPPINGS[views[0].type] is fake
     assert [v.type for v in views[1:]] == ["Linear", "Linear"]
     # the new type is listed among the mapped ones in later errors
-    from ipnet_cosim.netlist_gen.mapping import _mapping_for
+    from ipnet_cosim.netlist_gen.mapping import mapping_for
     with pytest.raises(UnsupportedLayerError, match="MyLayer"):
-        _mapping_for("Unheard", "layer 9")
+        mapping_for("Unheard", "layer 9")
 
 
 def test_registry_is_clean_after_registration_tests():
@@ -538,7 +538,7 @@ def dc_sense_currents(circuit: Circuit, drive: dict[int, float], prefixes=("Vs",
     for e in flat:
         if isinstance(e, Resistor):
             g = 1.0 / e.r_ohm
-            for p, q, s in ((e.n1, e.n2, 1), (e.n2, e.n1, 1)):
+            for p, q in ((e.n1, e.n2), (e.n2, e.n1)):
                 if p != "0":
                     a[idx[p], idx[p]] += g
                     if q != "0":

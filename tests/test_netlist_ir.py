@@ -12,9 +12,9 @@ from ipnet_cosim.device.card import DeviceCard
 from ipnet_cosim.device.compiler import NEURON_MODULE
 from ipnet_cosim.device.errors import NetlistError
 from ipnet_cosim.models.neuron import ThermalMTJNeuron
-from ipnet_cosim.netlist_gen.ir import (Circuit, CurrentMirror, MTJNeuronInstance, ModelCard, PulseSource, Resistor,
+from ipnet_cosim.circuits.ir import (Circuit, CurrentMirror, MTJNeuronInstance, ModelCard, PulseSource, Resistor,
                                         Save, Transient, VoltageSource)
-from ipnet_cosim.netlist_gen.ngspice import format_ngspice
+from ipnet_cosim.circuits.ngspice import format_ngspice
 
 
 def crossbar_slice(rows=6, cols=3, steps=12, seed=0):
@@ -104,15 +104,16 @@ def test_bad_values_are_refused():
     with pytest.raises(NetlistError, match="positive"):
         format_ngspice(dataclasses.replace(circuit, elements=circuit.elements + (Resistor("Rz", "r0", "0", 0.0),)))
     with pytest.raises(NetlistError, match="must be positive"):
-        format_ngspice(dataclasses.replace(circuit, elements=circuit.elements + (Resistor("Rn", "r0", "0", float("nan")),)))
+        nan_resistor = Resistor("Rn", "r0", "0", float("nan"))
+        format_ngspice(dataclasses.replace(circuit, elements=circuit.elements + (nan_resistor,)))
     with pytest.raises(NetlistError, match="increase"):
         format_ngspice(dataclasses.replace(circuit, elements=circuit.elements + (
             VoltageSource("Vp", "r0", "0", pwl=((0.0, 0.0), (0.0, 1.0))),)))
 
 
 def test_drive_stage_element_validates_and_writes_in_both_dialects():
-    from ipnet_cosim.netlist_gen.ir import NeuronDriveInstance, validate_circuit
-    from ipnet_cosim.netlist_gen.vacask import format_vacask
+    from ipnet_cosim.circuits.ir import NeuronDriveInstance, validate_circuit
+    from ipnet_cosim.circuits.vacask import format_vacask
     card = DeviceCard()
     els = (VoltageSource("Vs", "s", "0"), CurrentMirror("F1", "0", "b0", "Vs", 1.0),
            NeuronDriveInstance("ND0", "b0", "a0", "drv"),
@@ -135,11 +136,12 @@ def test_drive_stage_element_validates_and_writes_in_both_dialects():
 def test_models_saves_and_options_are_data_that_each_writer_translates():
     """The IR holds no simulator text: a string where a ModelCard or Save belongs is refused; each writer
     spells the same save, option and model its own way."""
-    from ipnet_cosim.netlist_gen.ir import DCSweep, RandomSource, SolverOptions, validate_circuit
-    from ipnet_cosim.netlist_gen.ngspice import format_save
-    from ipnet_cosim.netlist_gen.vacask import format_vacask
+    from ipnet_cosim.circuits.ir import DCSweep, RandomSource, SolverOptions, validate_circuit
+    from ipnet_cosim.circuits.ngspice import format_save
+    from ipnet_cosim.circuits.vacask import format_vacask
     circuit, *_ = crossbar_slice(rows=2, cols=1, steps=2)
-    for bad in ({"models": (".model mtjn ipnet_mtj_neuron",)}, {"saves": ("v(st0)",)}, {"options": (("reltol", 1e-4),)}):
+    for bad in ({"models": (".model mtjn ipnet_mtj_neuron",)}, {"saves": ("v(st0)",)},
+                {"options": (("reltol", 1e-4),)}):
         with pytest.raises(NetlistError, match="ModelCard|Save|SolverOptions"):
             validate_circuit(dataclasses.replace(circuit, **bad))
     assert [format_save(x) for x in (Save.v("a0"), Save.i("Vs"), Save.i("X1.Vsq"), Save.state("N0", "h"))] == \

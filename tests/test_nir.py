@@ -99,7 +99,7 @@ def test_snntorch_conv_snn_runs_at_circuit_level_spike_exact(tmp_path):
     network; the layers whose NIR neuron has no memory reproduce the graph's reference exactly given its input; the
     end-to-end agreement with the reference is reported (not asserted)."""
     from ipnet_cosim.netlist_gen.export import export_network
-    from ipnet_cosim.netlist_gen.simulate import simulate_export
+    from ipnet_cosim.simulation.simulate import simulate_export
     rec = _import(snntorch_conv_snn(tmp_path / "snn.nir"), tmp_path / "ck")
     assert [l["unit"] for l in rec["layers"]] == ["heat-memory MTJ", "memoryless MTJ", "memoryless MTJ"]
     assert [l["exact"] for l in rec["layers"]] == [False, True, True] and rec["readout"]["kind"] == "spikes"
@@ -131,7 +131,7 @@ def test_sinabs_shaped_graph_imports_and_simulates(tmp_path, capsys):
     assert rec["layers"][1]["op"]["kernel"] == 8 and rec["layers"][1]["op"]["stride"] == 8   # (2-1)*4 + 4: pool folded
     assert rec["device_card_change"] is None                 # IF has no leak to match
     from ipnet_cosim.netlist_gen.export import export_network
-    from ipnet_cosim.netlist_gen.simulate import simulate_export
+    from ipnet_cosim.simulation.simulate import simulate_export
     export_network(tmp_path / "ck", tmp_path / "exp", samples=[0])
     assert simulate_export(tmp_path / "exp", out=tmp_path / "sim", progress=False)["summary"]["all_spikes_equal"]
 

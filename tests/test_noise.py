@@ -118,7 +118,8 @@ def test_training_noise_perturbs_train_and_validation_only_and_deterministically
     assert np.all(val_n.frames >= val_c.frames) and (val_n.frames != val_c.frames).any()
     again = training_perturber("mixed", 16, 16, 1_600_000, 2, "train")
     ev = _clean()
-    assert np.array_equal(again(ev, 3, 1, False), training_perturber("mixed", 16, 16, 1_600_000, 2, "train")(ev, 3, 1, False))
+    fresh = training_perturber("mixed", 16, 16, 1_600_000, 2, "train")
+    assert np.array_equal(again(ev, 3, 1, False), fresh(ev, 3, 1, False))
     assert training_perturber("none", 16, 16, 1_600_000, 2, "train") is None
 
 
@@ -152,10 +153,12 @@ def test_noise_experiment_quick_covers_every_regime_kind_level_and_seed(tmp_path
     the error ratios beside the paper's 18x with a verdict, the circuit check in ngspice (spikes equal PyTorch's on
     the noisy stimulus), a PNG; a rerun reuses the trained networks and the evaluations."""
     from ipnet_cosim.models.experiments import run_experiment
+    from ipnet_cosim.simulation.noise_check import noise_circuit_check
     archs = ("ipnet", "conv3d")
     levels = {"background": (0.0, 0.3), "burst": (0, 800)}
     res = run_experiment("noise", tmp_path, quick=True, seeds=1, seed=3, levels=levels, archs=archs,
-                         circuit=("burst", 800), circuit_samples=1)
+                         circuit=("burst", 800), circuit_samples=1,
+                         circuit_checker=noise_circuit_check)
     assert res["seeds"] == [3] and (tmp_path / "noise.png").stat().st_size > 10_000
     assert set(res["curves"]) == {"clean", "noise"}
     for regime in ("clean", "noise"):
@@ -178,7 +181,8 @@ def test_noise_experiment_quick_covers_every_regime_kind_level_and_seed(tmp_path
     assert manifest["samples"]["noise"]["level"] == 800 and manifest["samples"]["noise"]["seed"] == 3
     messages: list[str] = []
     again = run_experiment("noise", tmp_path, quick=True, seeds=1, seed=3, levels={"burst": (800,)}, archs=archs,
-                           progress=messages.append, circuit=("burst", 800), circuit_samples=1)
+                           progress=messages.append, circuit=("burst", 800), circuit_samples=1,
+                           circuit_checker=noise_circuit_check)
     assert sum("reusing finished run" in m for m in messages) == 4
     assert not any(" on burst = " in m for m in messages)                 # every evaluation came from the cache
     assert again["curves"]["noise"]["burst"]["ipnet"][0] == res["curves"]["noise"]["burst"]["ipnet"][1]

@@ -17,7 +17,7 @@ from ipnet_cosim.models.data.noise import NoiseSetting
 from ipnet_cosim.models.datasets import load_dataset, load_noisy_test
 from ipnet_cosim.netlist_gen.contract import ExportError, read_export
 from ipnet_cosim.netlist_gen.export import export_network, export_once
-from ipnet_cosim.netlist_gen.simulate import simulate_export
+from ipnet_cosim.simulation.simulate import simulate_export
 
 BURST = NoiseSetting("burst", 150)
 
@@ -125,7 +125,8 @@ def test_experiment_noise_names_bad_options_before_any_work(tmp_path, capsys, ar
 
 
 def test_a_report_of_a_noisy_export_states_its_stimulus(noisy_export, small_ck, tmp_path):
-    from ipnet_cosim.energy.report import build_report, write_report
+    from ipnet_cosim.energy.report import build_report
+    from ipnet_cosim.energy.report_text import write_report
     simulate_export(noisy_export, out=tmp_path / "twin", simulator="twin", progress=False)
     report, data = build_report(noisy_export, sim=tmp_path / "twin")
     assert "burst = 150 (events in the distractor burst), noise seed 4" in report["provenance"]["stimulus"]

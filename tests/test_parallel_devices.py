@@ -18,7 +18,7 @@ from ipnet_cosim.device.synapse import synapse_card, synapse_presets
 from ipnet_cosim.energy.area_layers import manifest_copies, manifest_currents
 from ipnet_cosim.netlist_gen.conductance import (ConductanceOptions, map_weights, variation_factors,
                                                  variation_offsets_s)
-from ipnet_cosim.netlist_gen.hardware import conductances_torch
+from ipnet_cosim.chip.crossbar_torch import conductances_torch
 from ipnet_cosim.netlist_gen.mapping import ANALOG_CHIP_COPIES, MappingOptions, chip_copies
 
 V_READ, SCALE = 0.2, 1e-4

@@ -14,6 +14,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "benchmarks" / "data"
+# one row of the stochastic-inference sweep table
+ROW_FORMAT = "{:.3f} +- {:.3f} | {:.3f} / {:.3f} / {:.3f} | {:.3f} (+- {:.2f} pJ) | {:.1f}"
 
 
 def _section(title: str) -> str:
@@ -50,10 +52,10 @@ def _sweep_figures() -> list[tuple[str, Callable[[dict], Any], str]]:
     for delta0 in (40.0, 50.0, 60.0):
         for v_dd in (0.9, 0.8):
             pt = _point(delta0, v_dd)
-            row = (lambda pt: lambda d: "{:.3f} +- {:.3f} | {:.3f} / {:.3f} / {:.3f} | {:.3f} (+- {:.2f} pJ) | {:.1f}".format(
-                pt(d)["accuracy_mean"], pt(d)["accuracy_std_over_draws"], *pt(d)["coin_flip_fraction"].values(),
-                pt(d)["energy_per_inference_j"] * 1e9, pt(d)["energy_per_inference_std_over_draws_j"] * 1e12,
-                pt(d)["soa_margin_k"]))(pt)
+            row = (lambda at: lambda d: ROW_FORMAT.format(
+                at(d)["accuracy_mean"], at(d)["accuracy_std_over_draws"], *at(d)["coin_flip_fraction"].values(),
+                at(d)["energy_per_inference_j"] * 1e9, at(d)["energy_per_inference_std_over_draws_j"] * 1e12,
+                at(d)["soa_margin_k"]))(pt)
             out.append((f"delta0 {delta0:g}, v_dd {v_dd:g}: table row", row, "{}"))
     return out
 
@@ -72,7 +74,7 @@ def _temporal_figures() -> list[tuple[str, Callable[[dict], Any], str]]:
     out: list[tuple[str, Callable[[dict], Any], str]] = []
     for part, n in (("frontier", 4), ("time_reversed_22", 7)):
         for k in range(n):
-            out.append((f"{part} row {k}", (lambda part, k: lambda d: cells(d[part]["rows"][k]))(part, k), "{}"))
+            out.append((f"{part} row {k}", (lambda name, row: lambda d: cells(d[name]["rows"][row]))(part, k), "{}"))
     return out
 
 
@@ -84,7 +86,8 @@ def _noise_figures() -> list[tuple[str, Callable[[dict], Any], str]]:
     def row(arch: str) -> Callable[[dict], str]:
         def get(d):
             acc = d["accuracy"]
-            vals = [next(p["accuracy"] for p in acc[kind][arch] if p["level"] == level) for kind, level in NOISE_COLUMNS]
+            vals = [next(p["accuracy"] for p in acc[kind][arch] if p["level"] == level)
+                    for kind, level in NOISE_COLUMNS]
             return f"| `{arch}` | " + " | ".join(f"{v:.3f}" for v in vals) + " |"
         return get
     out = [(f"{arch} row", row(arch), "{}") for arch in ("ipnet", "lstm", "conv2p1d", "conv3d")]
@@ -126,7 +129,8 @@ def _chip_row(key: str, label: str) -> Callable[[dict], str]:
                    if "trimmed_unseen_chips_mean" in c else None)
         start = "| {} | {:.3f} | {}".format(label, c["before_finetune_chip0"], tuned or "not run")
         return start + (" | {}".format(trimmed or "not run") if tuned else ""), \
-            "| {:.2f} nJ | {:,.0f} um^2 | {:.3g} fJ |".format(r["energy_per_inference_j"] * 1e9, r["area_total_m2"] * 1e12,
+            "| {:.2f} nJ | {:,.0f} um^2 | {:.3g} fJ |".format(r["energy_per_inference_j"] * 1e9,
+                                                             r["area_total_m2"] * 1e12,
                                                              r["read_energy_per_weight_j"] * 1e15)
     return get
 
@@ -149,7 +153,8 @@ FIGURES: list[tuple[str, str, list[tuple[str, Callable[[dict], Any], str]]]] = [
         ("unseen mean", lambda d: d["configs"]["pcm:1x4"]["unseen_chips_mean"], "reaches {:.3f} on average"),
         ("exported chip", lambda d: "it chose {:g}, where the test set gives {:.3f} against {:.3f} untrimmed".format(
             d["configs"]["pcm:1x4"]["trimmed_by_chip"]["0"]["gain_trims"][0],
-            d["configs"]["pcm:1x4"]["trimmed_by_chip"]["0"]["accuracy"], d["configs"]["pcm:1x4"]["finetuned_by_chip"]["0"]),
+            d["configs"]["pcm:1x4"]["trimmed_by_chip"]["0"]["accuracy"],
+            d["configs"]["pcm:1x4"]["finetuned_by_chip"]["0"]),
          "{}"),
         ("one device unseen", lambda d: d["configs"]["pcm:1"]["unseen_chips_mean"], "with one device per cell {:.3f}"),
         ("trimmed mean", lambda d: "{:.3f} on average (lowest {:.3f}".format(
@@ -173,8 +178,8 @@ FIGURES: list[tuple[str, str, list[tuple[str, Callable[[dict], Any], str]]]] = [
         ("energy at G_max", lambda d: "{:.3f} to {:.3f} nJ".format(
             _sweep_point(2.5e-5, 128)(d)["energy_per_inference_j"] * 1e9,
             _sweep_point(1.25e-5, 128)(d)["energy_per_inference_j"] * 1e9), "energy per inference from {}"),
-        ("64 tiles", lambda d: "{:,.0f} um^2 and {:.3f} nJ".format(_sweep_point(2.5e-5, 64)(d)["area_m2"] * 1e12,
-                                                                  _sweep_point(2.5e-5, 64)(d)["energy_per_inference_j"] * 1e9),
+        ("64 tiles", lambda d: "{:,.0f} um^2 and {:.3f} nJ".format(
+            _sweep_point(2.5e-5, 64)(d)["area_m2"] * 1e12, _sweep_point(2.5e-5, 64)(d)["energy_per_inference_j"] * 1e9),
          "64 x 64 tiles take {}"),
     ]),
     ("gain_sensitivity.json", "The default chip", [
@@ -223,9 +228,11 @@ FIGURES: list[tuple[str, str, list[tuple[str, Callable[[dict], Any], str]]]] = [
          "the {} draws, 95 % interval {:.3f}-{:.3f}) and {:.3f} in the median mode".format(
              d["runs"]["bundled"]["stochastic"]["accuracy"]["mean"],
              d["runs"]["bundled"]["stochastic"]["accuracy"]["std_over_draws"],
-             d["runs"]["bundled"]["stochastic"]["accuracy"]["min"], d["runs"]["bundled"]["stochastic"]["accuracy"]["max"],
+             d["runs"]["bundled"]["stochastic"]["accuracy"]["min"],
+             d["runs"]["bundled"]["stochastic"]["accuracy"]["max"],
              d["runs"]["bundled"]["stochastic"]["accuracy"]["draws"],
-             *d["runs"]["bundled"]["stochastic"]["accuracy"]["ci95"], d["runs"]["bundled"]["median"]["accuracy"]["mean"]),
+             *d["runs"]["bundled"]["stochastic"]["accuracy"]["ci95"],
+             d["runs"]["bundled"]["median"]["accuracy"]["mean"]),
          "{}"),
     ]),
     ("stochastic_circuit.json", "Measured: stochastic firing", [
@@ -294,9 +301,11 @@ FIGURES: list[tuple[str, str, list[tuple[str, Callable[[dict], Any], str]]]] = [
         ("hardware model", lambda d: "of that chip {:.3f} (computed; the network without crossbars {:.3f})".format(
             d["twin_accuracy"], d["network_accuracy_without_crossbars"]), "{}"),
         ("classes agree", lambda d: "{} of {}".format(d["classes_agree"], d["samples"]), "classes agree in {}"),
-        ("layer-0 differences", lambda d: "{} of {:,} layer-0 neuron-steps differ: {} numerical ties, margins up to {}, "
+        ("layer-0 differences", lambda d: "{} of {:,} layer-0 neuron-steps differ: {} numerical ties, margins up to "
+                                          "{}, "
          "and {} downstream".format(d["layers"][0]["mismatches"], d["layers"][0]["neuron_steps"],
-                                    d["layers"][0]["mismatches_tie"], _short_e(d["layers"][0]["largest_mismatch_margin"]),
+                                    d["layers"][0]["mismatches_tie"],
+                                    _short_e(d["layers"][0]["largest_mismatch_margin"]),
                                     d["layers"][0]["mismatches_downstream"]), "{}"),
         ("layers 1 and 2", lambda d: "{} and {} differences, {} and {} downstream".format(
             d["layers"][1]["mismatches"], d["layers"][2]["mismatches"], d["layers"][1]["mismatches_downstream"],
@@ -304,7 +313,7 @@ FIGURES: list[tuple[str, str, list[tuple[str, Callable[[dict], Any], str]]]] = [
         ("simulator time per sample", lambda d: d["simulator_time_per_sample_s"], "{:.2f} s of ngspice per sample"),
     ]),
     ("time_points.json", "Measured: fast exact crossbar simulation (port model, scale-out, VACASK)",
-     [(f"{v['variant']} row", (lambda v: lambda d: _time_points_row(d, v["variant"]))(v), "{}")
+     [(f"{v['variant']} row", (lambda var: lambda d: _time_points_row(d, var["variant"]))(v), "{}")
       for v in json.loads((DATA / "time_points.json").read_text(encoding="utf-8"))["variants"]] + [
         ("near-threshold steps", lambda d: d["variants"][0]["agreement_with_twin"]["near_threshold_neuron_steps"],
          "the {} unfired neuron-steps"),
@@ -351,7 +360,8 @@ FIGURES: list[tuple[str, str, list[tuple[str, Callable[[dict], Any], str]]]] = [
         ("energy mean, nJ", lambda d: d["stochastic"]["energy_per_inference_mean"] * 1e9, "{:.3f} nJ"),
         ("energy spread, pJ", lambda d: d["stochastic"]["energy_per_inference_std_over_draws"] * 1e12, "{:.2f} pJ"),
         ("energy range", lambda d: "{:.3f}-{:.3f} nJ".format(d["stochastic"]["energy_per_inference_min"] * 1e9,
-                                                               d["stochastic"]["energy_per_inference_max"] * 1e9), "{}"),
+                                                               d["stochastic"]["energy_per_inference_max"] * 1e9),
+         "{}"),
         ("spikes", lambda d: "{:,.0f} +- {:.1f}".format(d["stochastic"]["spikes_per_inference_mean"],
                                                          d["stochastic"]["spikes_per_inference_std_over_draws"]), "{}"),
         ("accuracy", lambda d: "{:.3f} +- {:.3f}".format(d["stochastic"]["accuracy_mean"],
@@ -423,7 +433,7 @@ def test_the_stochastic_headline_meets_its_target():
 def test_the_stochastic_circuits_agree_with_the_twin():
     """>= 10 samples x >= 3 draws in ngspice: every neuron-step equal to the twin's under the same draws, except
     numerical ties (|ln H - ln(-ln u)| < the agreement contract's margin), and no class changed."""
-    from ipnet_cosim.netlist_gen.sim_compare import AGREEMENT_MARGIN
+    from ipnet_cosim.simulation.compare import AGREEMENT_MARGIN
     d = _load("stochastic_circuit.json")
     assert len(d["samples"]) >= 10 and len(d["draws"]) >= 3 and d["simulator"] == "ngspice"
     for draw in d["draws"]:

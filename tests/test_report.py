@@ -14,7 +14,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from ipnet_cosim.device.errors import ConfigError  # noqa: E402
 from ipnet_cosim.energy import memory as mem  # noqa: E402
-from ipnet_cosim.energy.report import build_report, check_figures, validate_report, write_report  # noqa: E402
+from ipnet_cosim.energy.report import build_report, check_figures, validate_report
+from ipnet_cosim.energy.report_text import write_report
 
 UNIT = "L0_p005_c0"
 
@@ -23,7 +24,7 @@ UNIT = "L0_p005_c0"
 def simulated(tmp_path_factory):
     from _small_net import make_small_checkpoint
     from ipnet_cosim.netlist_gen.export import export_network
-    from ipnet_cosim.netlist_gen.simulate import simulate_export
+    from ipnet_cosim.simulation.simulate import simulate_export
     base = tmp_path_factory.mktemp("report")
     ck = make_small_checkpoint(base / "ck")
     export_network(ck, base / "exp", samples=[0, 1])
@@ -39,7 +40,7 @@ def test_report_figures_schema_and_files(simulated, tmp_path):
     # the memory ratios are the baselines' energies over IPNet's simulated heat per step
     ipnet = report["memory"]["ipnet_per_step"]
     assert ipnet["provenance"] == "simulated" and ipnet["unit"] == "J" and ipnet["value"] > 0
-    for arch, b in report["memory"]["baselines"].items():
+    for b in report["memory"]["baselines"].values():
         assert b["ratio_to_ipnet"]["value"] == pytest.approx(b["energy_per_step"]["value"] / ipnet["value"])
     lstm, rnn = report["memory"]["baselines"]["lstm"], report["memory"]["baselines"]["rnn"]
     assert lstm["energy_per_step"]["value"] == pytest.approx(2 * rnn["energy_per_step"]["value"])
@@ -48,14 +49,14 @@ def test_report_figures_schema_and_files(simulated, tmp_path):
     assert len(report["memory"]["sensitivity"]) == len(techs) * 3 * len(mem.BASELINE_ARCHS)
     # the circuit accuracy carries its Wilson 95 % interval (scipy), and --samples all means the whole test set
     from scipy.stats import binomtest
-    from ipnet_cosim.cli.circuit_cmds import _test_set_size
+    from ipnet_cosim.cli.circuit_cmds import size_of_test_set
     acc = report["accuracy"]
     n = len(data.samples)
     ci = binomtest(round(acc["circuit"]["value"] * n), n).proportion_ci(method="wilson")
     assert acc["circuit_ci95_low"]["value"] == pytest.approx(ci.low) and acc["circuit_ci95_high"]["value"] == \
         pytest.approx(ci.high)
     assert acc["circuit_ci95_low"]["value"] <= acc["circuit"]["value"] <= acc["circuit_ci95_high"]["value"]
-    assert _test_set_size(simulated) == 22                        # synthetic-11, 2 test samples per class
+    assert size_of_test_set(simulated) == 22                        # synthetic-11, 2 test samples per class
     claim = report["area"]["claim"]
     assert claim["holds"] == (claim["lif_over_ours"]["value"] > claim["claimed_ratio"]["value"])
     assert report["area"]["total"]["unit"] == "m^2"

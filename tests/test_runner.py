@@ -68,8 +68,8 @@ def rv_rest_state(osdi_path):
 
 
 def rv_fired_state(osdi_path):
-    """Fire with a 0.8 V pulse (the AP current stays supra-threshold, so the switch completes), then sweep V from -0.8 V to 0.8 V: the hazard only grows until a
-    reset, so the device stays antiparallel over the whole sweep."""
+    """Fire with a 0.8 V pulse (the AP current stays supra-threshold, so the switch completes), then sweep V from
+    -0.8 V to 0.8 V: the hazard only grows until a reset, so the device stays antiparallel over the whole sweep."""
     m = CARD.mtj
     net = textwrap.dedent(f"""\
         * R(V), fired state
@@ -200,7 +200,7 @@ def test_bad_library_path_is_a_clear_error(tmp_path):
 def test_importing_the_package_starts_nothing_heavy():
     code = ("import sys, ipnet_cosim.device, ipnet_cosim.circuits.runner, ipnet_cosim.circuits.neuron_bench, "
             "ipnet_cosim.models, ipnet_cosim.cli.app, ipnet_cosim.netlist_gen.contract, "
-            "ipnet_cosim.netlist_gen.simulate, ipnet_cosim.energy.report\n"
+            "ipnet_cosim.simulation.simulate, ipnet_cosim.energy.report\n"
             "heavy = [m for m in ('torch', 'matplotlib', 'PySpice') if m in sys.modules]\nprint(heavy)")
     out = _run_isolated(code, {})
     assert out.returncode == 0, out.stderr

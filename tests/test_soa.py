@@ -17,7 +17,7 @@ from ipnet_cosim.circuits.soa import SOALimits, SOAViolationError, check_layer, 
 from ipnet_cosim.device.card import DeviceCard  # noqa: E402
 from ipnet_cosim.device.errors import ConfigError  # noqa: E402
 from ipnet_cosim.netlist_gen.export import export_network  # noqa: E402
-from ipnet_cosim.netlist_gen.simulate import simulate_export  # noqa: E402
+from ipnet_cosim.simulation.simulate import simulate_export  # noqa: E402
 
 
 def test_step_peaks_take_the_maximum_of_every_step():
@@ -111,7 +111,8 @@ def test_lowered_limit_strict_fails_named_keeps_units_and_warn_flags_the_report(
     result = simulate_export(exp, progress=False, soa="warn", notify=notes.append)
     assert result["summary"]["runs_cached"] == 2 * 16
     assert not result["soa"]["within"] and any("safe operating area violated in layer0" in n for n in notes)
-    from ipnet_cosim.energy.report import build_report, write_report
+    from ipnet_cosim.energy.report import build_report
+    from ipnet_cosim.energy.report_text import write_report
     report, data = build_report(exp)
     assert not report["soa"]["within"] and report["soa"]["verdict"].startswith("VIOLATED")
     assert "OUTSIDE" in report["energy"]["total"]["note"]

@@ -235,7 +235,7 @@ def test_cli_evaluates_under_draws_and_names_bad_firing(small, capsys, tmp_path)
 
 
 def test_hardware_finetuning_under_stochastic_firing_reports_its_stochastic_accuracy(small, tmp_path):
-    from ipnet_cosim.netlist_gen.finetune import finetune_hardware
+    from ipnet_cosim.chip.finetune import finetune_hardware
     from ipnet_cosim.netlist_gen.mapping import MappingOptions
     ck, _ = small
     metrics = finetune_hardware(ck.path, tmp_path / "ft", MappingOptions(), epochs=1, batch_size=8,
@@ -252,8 +252,8 @@ def test_hardware_finetuning_coin_flip_penalty_lowers_the_coin_flips_and_cosine_
     """The penalty the hardware fine-tune adds is train's: with a large weight the fine-tuned network's neurons leave
     the coin-flip band (mean p(1-p) through the crossbars falls below the unpenalised run's from the same seed); penalty
     and schedule are recorded with the hardware; bad values are refused before anything is written."""
-    from ipnet_cosim.netlist_gen.finetune import finetune_hardware
-    from ipnet_cosim.netlist_gen.hardware_net import HardwareNet
+    from ipnet_cosim.chip.finetune import finetune_hardware
+    from ipnet_cosim.chip.hardware_net import HardwareNet
     from ipnet_cosim.netlist_gen.mapping import MappingOptions
     ck, test = small
     x = torch.from_numpy(np.ascontiguousarray(test.frames))
@@ -281,8 +281,8 @@ def test_hardware_finetuning_gain_jitter_draws_a_gain_per_sample_and_layer_while
     """``gain_sigma``: while training, every crossbar layer's outputs are multiplied by exp(sigma N), N per sample and
     layer (two copies of one sample differ; a vanishing sigma changes nothing); the hardware model evaluates as mapped
     afterwards, the jitter is recorded with the hardware, and bad values are refused before anything is written."""
-    from ipnet_cosim.netlist_gen.finetune import finetune_hardware
-    from ipnet_cosim.netlist_gen.hardware_net import HardwareNet
+    from ipnet_cosim.chip.finetune import finetune_hardware
+    from ipnet_cosim.chip.hardware_net import HardwareNet
     from ipnet_cosim.netlist_gen.mapping import MappingOptions
     ck, test = small
     model = ck.model.set_precision("exact").eval()

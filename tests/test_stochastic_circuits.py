@@ -15,7 +15,7 @@ from ipnet_cosim.device.draws import Firing, neuron_draws
 from ipnet_cosim.device.errors import ConfigError
 from ipnet_cosim.netlist_gen.contract import read_export
 from ipnet_cosim.netlist_gen.export import export_network
-from ipnet_cosim.netlist_gen.simulate import simulate_export
+from ipnet_cosim.simulation.simulate import simulate_export
 
 SAMPLES = [0, 3, 5, 8]
 
@@ -91,11 +91,11 @@ def test_twin_takes_the_recorded_draws(stochastic_export, tmp_path, monkeypatch)
     """The twin's spikes under draw k are the network's spikes under RecordedDraws(seed, samples, k), also when the
     twin runs the samples in several batches (each batch must take its own samples' draws)."""
     import torch
-    import ipnet_cosim.netlist_gen.twin_energy as te
+    import ipnet_cosim.simulation.twin_energy as te
     monkeypatch.setattr(te, "TWIN_BATCH", 3)
     from ipnet_cosim.models.checkpoint import load_checkpoint
     from ipnet_cosim.models.firing import RecordedDraws
-    from ipnet_cosim.netlist_gen.sim_inputs import load_frames
+    from ipnet_cosim.simulation.inputs import load_frames
     exp = read_export(stochastic_export / "exp")
     res = simulate_export(stochastic_export / "exp", out=tmp_path / "twin", progress=False, simulator="twin", draw=1)
     assert res["summary"]["firing"]["draw"] == 1
@@ -145,7 +145,7 @@ def test_report_names_the_firing_mode_and_the_coin_flips(stochastic_export, tmp_
     from ipnet_cosim.energy.report_text import format_markdown
     from ipnet_cosim.models.checkpoint import load_checkpoint
     from ipnet_cosim.models.firing import RecordedDraws
-    from ipnet_cosim.netlist_gen.sim_inputs import load_frames
+    from ipnet_cosim.simulation.inputs import load_frames
     sim = tmp_path / "twin"
     simulate_export(stochastic_export / "exp", out=sim, progress=False, simulator="twin", draw=1)
     report, _ = build_report(stochastic_export / "exp", sim=sim)

@@ -15,8 +15,8 @@ import pytest
 from _small_net import SMALL_DATA, make_small_checkpoint
 from ipnet_cosim.cli.app import main
 from ipnet_cosim.device.errors import ConfigError
-from ipnet_cosim.netlist_gen.sweep import pareto, run_sweep
-from ipnet_cosim.netlist_gen.sweep_config import load_sweep_config
+from ipnet_cosim.sweep.run import pareto, run_sweep
+from ipnet_cosim.sweep.config import load_sweep_config
 
 
 def _config(tmp_path: Path, text: str) -> Path:
@@ -71,7 +71,8 @@ def test_points_are_expanded_deterministically(tmp_path):
     assert len(pts) == 3 * 3 * 2
     assert sorted({p["g_max_s"] for p in pts}) == pytest.approx([1e-4, 10 ** -3.5, 1e-3])
     assert {p["levels"] for p in pts} == {4, 64} and all(isinstance(p["levels"], int) for p in pts)
-    rnd = "mode = 'random'\npoints = 7\nseed = 5\n[parameters]\nr_wire_ohm = {min = 0.5, max = 5.0}\nsynapse = ['ideal', 'pcm']\n"
+    rnd = ("mode = 'random'\npoints = 7\nseed = 5\n[parameters]\nr_wire_ohm = {min = 0.5, max = 5.0}\n"
+           "synapse = ['ideal', 'pcm']\n")
     a = load_sweep_config(_config(tmp_path, rnd)).points()
     b = load_sweep_config(_config(tmp_path, rnd)).points()
     assert a == b and len(a) == 7 and all(0.5 <= p["r_wire_ohm"] <= 5.0 for p in a)

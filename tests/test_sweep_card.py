@@ -12,8 +12,8 @@ import pytest
 
 from _small_net import make_small_checkpoint
 from test_sweep import _config, refused_before_work
-from ipnet_cosim.netlist_gen.sweep import run_sweep
-from ipnet_cosim.netlist_gen.sweep_config import load_sweep_config
+from ipnet_cosim.sweep.run import run_sweep
+from ipnet_cosim.sweep.config import load_sweep_config
 
 
 @pytest.mark.parametrize("text, message", [
@@ -53,16 +53,17 @@ def test_a_card_sweep_runs_the_trained_weights_on_each_card(tmp_path):
     card is in its exported netlist; a junction with twice the thermal resistance runs hotter."""
     from ipnet_cosim.energy.report import build_report
     from ipnet_cosim.netlist_gen.export import export_network
-    from ipnet_cosim.netlist_gen.simulate import simulate_export
+    from ipnet_cosim.simulation.simulate import simulate_export
     ck = make_small_checkpoint(tmp_path / "ck")
     r_th = json.loads((tmp_path / "ck" / "checkpoint.json").read_text())["device_card"]["mtj"]["r_th_k_per_w"]
     cfg = _config(tmp_path, f"checkpoint = '{ck}'\nsamples = 4\n[parameters]\nr_wire_ohm = [1.0]\n"
                             f"mtj.r_th_k_per_w = [{r_th}, {2 * r_th}]\n")
     result = run_sweep(load_sweep_config(cfg), tmp_path / "sweep", workers=1, progress=False)
     same, hot = result["points"]
-    assert same["device_card_changes"] == {"r_th_k_per_w": r_th} and hot["device_card_changes"]["r_th_k_per_w"] == 2 * r_th
+    assert same["device_card_changes"] == {"r_th_k_per_w": r_th}
+    assert hot["device_card_changes"]["r_th_k_per_w"] == 2 * r_th
     # the checkpoint exported and run directly, with the same mapping and samples
-    from ipnet_cosim.netlist_gen.sweep_config import point_options
+    from ipnet_cosim.sweep.config import point_options
     export_network(ck, tmp_path / "direct", samples=[0], options=point_options({"r_wire_ohm": 1.0}, seed=0))
     chosen = json.loads((Path(same["folder"]) / "chip0" / "twin" / "results.json").read_text())["per_sample"]
     direct = simulate_export(tmp_path / "direct", out=tmp_path / "direct_twin", samples=[e["sample"] for e in chosen],
@@ -86,7 +87,7 @@ def test_per_point_finetuning_and_dask_points_match_a_local_run(tmp_path):
     is named before anything is written."""
     from dask.distributed import LocalCluster
     from ipnet_cosim.device.errors import SimulationError
-    from ipnet_cosim.netlist_gen import sim_executors
+    from ipnet_cosim.simulation import executors as sim_executors
     ck = make_small_checkpoint(tmp_path / "ck")
     cfg = load_sweep_config(_config(tmp_path, f"checkpoint = '{ck}'\nsamples = 3\n[parameters]\n"
                                               f"r_wire_ohm = [0.0, 3.0]\n[finetune]\nepochs = 1\nbatch_size = 8\n"))

@@ -18,7 +18,7 @@ from ipnet_cosim.device.synapse import (SynapseCard, citations, ideal_synapse, f
                                         preset_entries, synapse_card, synapse_presets, value_fields)
 from ipnet_cosim.netlist_gen.conductance import (ConductanceOptions, map_weights, variation_factors,  # noqa: E402
                                                  variation_offsets_s)
-from ipnet_cosim.netlist_gen.hardware import conductances_torch  # noqa: E402
+from ipnet_cosim.chip.crossbar_torch import conductances_torch  # noqa: E402
 from ipnet_cosim.netlist_gen.mapping import MappingOptions  # noqa: E402
 
 PRESETS = sorted(synapse_presets())
@@ -148,7 +148,8 @@ def test_additive_variation_is_one_seeded_draw_and_the_hardware_model_draws_the_
 
 
 def test_area_prices_each_device_with_the_cards_cell():
-    from ipnet_cosim.energy.area import crossbar_cell_area, network_area
+    from ipnet_cosim.energy.area import crossbar_cell_area
+    from ipnet_cosim.energy.area_layers import network_area
     from test_area import tiny_manifest
     m = tiny_manifest()
     base = network_area(m)
@@ -178,7 +179,7 @@ def test_the_hardware_model_gives_the_exported_chip_of_a_card(name, tmp_path):
     from test_hardware import _small_net_and_frames, assert_layer0_currents_equal_ports
     from ipnet_cosim.netlist_gen.contract import read_export
     from ipnet_cosim.netlist_gen.export import export_network
-    from ipnet_cosim.netlist_gen.hardware_net import HardwareNet
+    from ipnet_cosim.chip.hardware_net import HardwareNet
     ck_path, net, frames = _small_net_and_frames(tmp_path)
     options = MappingOptions.for_synapse(synapse_card(name), seed=3, tile_rows=16, tile_cols=4, r_wire_ohm=1.0,
                                          r_driver_ohm=30.0)

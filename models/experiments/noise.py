@@ -28,6 +28,7 @@ from ipnet_cosim.device.card import DeviceCard
 from ipnet_cosim.device.draws import Firing
 from ipnet_cosim.device.errors import ConfigError
 from ipnet_cosim.device.fileio import sha256_file
+from ipnet_cosim.device.statistics import wilson_interval
 from ipnet_cosim.models.checkpoint import write_json
 from ipnet_cosim.models.datasets import DataConfig
 from ipnet_cosim.models.experiments.temporal import (ARCH_ORDER, HOLDS_UP_WITHIN, default_settings, report_progress,
@@ -44,15 +45,6 @@ TRAINING_LABELS = {"clean": "trained on clean data", "noise": "trained with nois
 SPATIOTEMPORAL = ("conv2p1d", "conv3d")        # the paper's comparison class
 CIRCUIT_CHECK = ("burst", 300)                 # the noise level of the circuit check
 EVAL_BATCH = 16                                # exact-precision evaluation is memory-bound: small batches run faster
-
-
-def wilson(k: int, n: int) -> tuple[float, float]:
-    """95 % Wilson interval of a proportion (scipy)."""
-    from scipy.stats import binomtest
-    if n == 0:
-        return (float("nan"), float("nan"))
-    ci = binomtest(int(k), int(n)).proportion_ci(confidence_level=0.95, method="wilson")
-    return float(ci.low), float(ci.high)
 
 
 def _accuracy(folder: Path, frames: np.ndarray, labels: np.ndarray, firing: Firing = Firing()) -> tuple[int, int]:
@@ -109,10 +101,12 @@ def run_noise(out_dir: Path, *, seed: int = 0, quick: bool = False, progress: Ca
               seeds: int = 2, archs: tuple[str, ...] = ARCH_ORDER,
               levels: dict[str, tuple[float, ...]] | None = None, training: tuple[str, ...] = tuple(TRAINING),
               circuit: tuple[str, float] | None = CIRCUIT_CHECK, circuit_samples: int = 2,
-              firing: str = "median", draws: int = 2, holds_up_within: float | None = HOLDS_UP_WITHIN
-              ) -> dict[str, Any]:
+              firing: str = "median", draws: int = 2, holds_up_within: float | None = HOLDS_UP_WITHIN,
+              circuit_checker: Callable[..., dict[str, Any]] | None = None) -> dict[str, Any]:
     """Accuracy vs noise level of every architecture and training regime (module docstring); writes noise.json and
-    noise.png. ``circuit``: (kind, level) of the circuit check, or None to skip it. ``firing`` "stochastic" trains
+    noise.png. ``circuit``: (kind, level) of the circuit check, or None to skip it; ``circuit_checker`` runs it
+    (:func:`ipnet_cosim.simulation.noise_check.noise_circuit_check`, passed in by the command line and
+    :func:`ipnet_cosim.run_experiment`: simulation comes after the models). ``firing`` "stochastic" trains
     every network for its devices' randomness (the median-mode run, then a stochastic fine-tune from it:
     :func:`~ipnet_cosim.models.experiments.temporal.train_for_firing`; not when it holds up within
     ``holds_up_within``) and evaluates it under ``draws`` recorded draws per test sample (the neurons' own
@@ -129,6 +123,9 @@ def run_noise(out_dir: Path, *, seed: int = 0, quick: bool = False, progress: Ca
     if bad or not training:
         raise ConfigError(f"training regime(s) {bad or '(none)'}: use {', '.join(TRAINING)}")
     circuit_setting = NoiseSetting(*circuit) if circuit is not None else None
+    if circuit_setting is not None and circuit_checker is None:
+        raise ConfigError("the noise experiment's circuit check needs a checker: pass circuit_checker="
+                          "ipnet_cosim.simulation.noise_check.noise_circuit_check, or circuit=None to skip it")
     if circuit_setting is not None and ("ipnet" not in archs or "clean" not in training):
         raise ConfigError("the circuit check simulates the clean-trained IPNet: keep 'ipnet' and the 'clean' regime "
                           "in the run, or skip the check (circuit=None)")
@@ -174,7 +171,7 @@ def run_noise(out_dir: Path, *, seed: int = 0, quick: bool = False, progress: Ca
     curves: dict[str, dict[str, dict[str, list[dict[str, Any]]]]] = {}
     for (regime, arch, kind, level), per_seed in counts.items():
         k, n = sum(c for c, _ in per_seed), sum(m for _, m in per_seed)
-        lo, hi = wilson(k, n)
+        lo, hi = wilson_interval(k, n)
         curves.setdefault(regime, {}).setdefault(kind, {}).setdefault(arch, []).append(
             {"level": level, "accuracy": k / n, "ci95": [lo, hi], "error": 1 - k / n, "correct": k, "samples": n,
              "accuracy_per_seed": [c / m for c, m in per_seed]})
@@ -186,7 +183,7 @@ def run_noise(out_dir: Path, *, seed: int = 0, quick: bool = False, progress: Ca
     check = None
     if circuit_setting is not None and first_ipnet is not None:
         where = out_dir / "circuit" / f"{circuit_setting.kind}_{circuit_setting.level:g}_{circuit_samples}samples"
-        check = circuit_check(where, first_ipnet[0], first_ipnet[1], circuit_setting,
+        check = circuit_checker(where, first_ipnet[0], first_ipnet[1], circuit_setting,
                               noise_seed=first_ipnet[2], n_samples=circuit_samples, progress=progress)
         lines.append(check["summary_line"])
     result = {"experiment": "noise", "seeds": list(range(seed, seed + seeds)), "quick": quick,
@@ -209,42 +206,6 @@ def run_noise(out_dir: Path, *, seed: int = 0, quick: bool = False, progress: Ca
     write_json(out_dir / "noise.json", result)
     _plot(result, out_dir / "noise.png")
     return result
-
-
-def circuit_check(folder: Path, checkpoint: Path, data: DataConfig, setting, *, noise_seed: int, n_samples: int,
-                  progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """The IPNet in ``checkpoint`` exported with the noisy stimulus ``setting`` (test samples spread over the
-    classes) and simulated in ngspice (port models of the crossbars); spikes compared with PyTorch's (exact
-    precision). Export and simulation resume from ``folder``."""
-    from ipnet_cosim.models.datasets import spread_indices
-    from ipnet_cosim.netlist_gen.export import export_once
-    from ipnet_cosim.netlist_gen.simulate import simulate_export
-    n_test = 22 * data.n_test_per_class
-    samples = spread_indices(n_test, max(1, int(n_samples)))
-    t0 = time.perf_counter()
-    report_progress(progress, f"circuit check: exporting the IPNet with {setting.kind} = {setting.level:g} on "
-                              f"samples {samples}")
-    export_once(checkpoint, folder / "export", samples=samples, noise=setting, noise_seed=noise_seed)
-    report_progress(progress, f"circuit check: ngspice on {len(samples)} samples")
-    res = simulate_export(folder / "export", out=folder / "ngspice", samples=samples, workers=2, progress=False,
-                          simulator="ngspice", plots=0, energy=False)
-    summ = res["summary"]
-    equal = bool(summ["all_spikes_equal"])
-    out = {"noise": {**setting.to_dict(), "seed": noise_seed}, "checkpoint": str(checkpoint),
-           "samples": samples, "simulator": "ngspice", "crossbar": "ports",
-           "all_spikes_equal_pytorch": equal, "classes_agree": int(summ["classes_agree"]),
-           "circuit_accuracy": summ["circuit_accuracy"], "torch_accuracy": summ["torch_accuracy"],
-           "mismatches_per_layer": {t["layer"]: t["mismatches"] for t in summ["layers"]},
-           "soa_within": bool(res["soa"]["within"]), "export": str(folder / "export"),
-           "results": str(folder / "ngspice" / "results.json"), "wall_s": round(time.perf_counter() - t0, 1),
-           "provenance": "simulated: ngspice on the export (port models); PyTorch exact precision on the same frames"}
-    out["summary_line"] = (f"circuit check ({setting.kind} = {setting.level:g}, {len(samples)} "
-                           f"sample{'s' if len(samples) != 1 else ''}, ngspice): "
-                           f"spikes {'equal to' if equal else 'DIFFER from'} PyTorch's in every layer"
-                           f"{'' if equal else ' (see ' + out['results'] + ')'}; classes agree on "
-                           f"{out['classes_agree']}/{len(samples)}; operating point "
-                           f"{'within' if out['soa_within'] else 'OUTSIDE'} the card's limits")
-    return out
 
 
 def _ratios(curves: dict, archs: tuple[str, ...]) -> tuple[list[dict[str, Any]], list[str]]:

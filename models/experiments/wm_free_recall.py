@@ -13,10 +13,10 @@ from ipnet_cosim.device.card import DeviceCard
 from ipnet_cosim.device.errors import ConfigError
 from ipnet_cosim.models.experiments import human_reference
 from ipnet_cosim.models.experiments.working_memory import (FreeRecallConfig, MemoryPopulation, Progress,
-                                                            QUICK_FREE_RECALL, SIM_PROVENANCE, _KEY_TRIALS, _KEY_VOCAB,
-                                                            _common_config, _config_dict, _finish, _r, _rate, _rng,
-                                                            _say, _wrap, _write, _yerr, fit_readout, random_patterns,
-                                                            task_card)
+                                                           QUICK_FREE_RECALL, SIM_PROVENANCE, KEY_TRIALS, KEY_VOCAB,
+                                                           common_config, config_dict, finish_figure, round_figure,
+                                                           rate_with_interval, task_rng, say, wrap_lines, write_result,
+                                                           error_bars, fit_readout, random_patterns, task_card)
 
 def run_free_recall(out_dir: Path, *, seed: int = 0, quick: bool = False, card: DeviceCard | None = None,
                     progress: Progress = None, config: FreeRecallConfig | None = None) -> dict[str, Any]:
@@ -29,9 +29,9 @@ def run_free_recall(out_dir: Path, *, seed: int = 0, quick: bool = False, card: 
     used_card, card_record = task_card(card, cfg.steps_per_tau)
     pop = MemoryPopulation(cfg.population, used_card, seed)
     p = cfg.population
-    vocab = random_patterns(_rng(seed, _KEY_VOCAB), cfg.vocab_size, p.n_bits, p.k_active)
+    vocab = random_patterns(task_rng(seed, KEY_VOCAB), cfg.vocab_size, p.n_bits, p.k_active)
     item_currents = pop.currents(vocab)                              # [V, N]
-    rng = _rng(seed, _KEY_TRIALS, 0)
+    rng = task_rng(seed, KEY_TRIALS, 0)
     lists = np.stack([rng.permutation(cfg.vocab_size)[:cfg.list_length] for _ in range(cfg.n_lists)])
     in_list = np.zeros((cfg.n_lists, cfg.vocab_size), dtype=bool)
     position = np.full((cfg.n_lists, cfg.vocab_size), -1)
@@ -44,7 +44,7 @@ def run_free_recall(out_dir: Path, *, seed: int = 0, quick: bool = False, card: 
 
     curves: dict[str, Any] = {}
     for label, keep in (("ip", True), ("control", False)):
-        _say(progress, f"free recall: {label} population, {cfg.n_lists} lists of {cfg.list_length}, "
+        say(progress, f"free recall: {label} population, {cfg.n_lists} lists of {cfg.list_length}, "
                        f"{cfg.vocab_size} probes each")
         _, heat = pop.run(list_currents, keep_heat=keep)              # end-of-list state [B, N]
         spikes, _ = pop.run(probe_currents, keep_heat=keep, state_k=heat[:, None, :])
@@ -55,11 +55,11 @@ def run_free_recall(out_dir: Path, *, seed: int = 0, quick: bool = False, card: 
                                         balanced=True)
         said_yes = readout.predict(x[n_train:].reshape(-1, p.n_neurons)).reshape(-1, cfg.vocab_size)
         pos_te, in_te = position[n_train:], in_list[n_train:]
-        spc = [_rate(said_yes[pos_te == k]) for k in range(cfg.list_length)]
-        fa = _rate(said_yes[~in_te])
+        spc = [rate_with_interval(said_yes[pos_te == k]) for k in range(cfg.list_length)]
+        fa = rate_with_interval(said_yes[~in_te])
         curves[label] = {"recall_probability": spc, "false_alarm_rate": fa,
-                         "spike_rate_probe": _r(float(spikes.mean())), "readout": fit_info}
-        _say(progress, "  recall by position " + " ".join(f"{r['value']:.2f}" for r in spc) + f"; FA {fa['value']:.2f}")
+                         "spike_rate_probe": round_figure(float(spikes.mean())), "readout": fit_info}
+        say(progress, "  recall by position " + " ".join(f"{r['value']:.2f}" for r in spc) + f"; FA {fa['value']:.2f}")
 
     ip = curves["ip"]
     hits = [r["value"] for r in ip["recall_probability"]]
@@ -94,8 +94,8 @@ def run_free_recall(out_dir: Path, *, seed: int = 0, quick: bool = False, card: 
             "human_reference_citations": ["reference: " + human_reference.MURDOCK_1962],
         },
         "config": {
-            **_common_config(p, seed, quick, card_record, used_card),
-            "task": {**{k: v for k, v in _config_dict(cfg).items() if k != "population"},
+            **common_config(p, seed, quick, card_record, used_card),
+            "task": {**{k: v for k, v in config_dict(cfg).items() if k != "population"},
                      "probe": "each vocabulary item once, immediately after the list (no delay)",
                      "readout_training": "class-balanced weights ('in list' vs 'not in list')",
                      "split": f"lists 0..{n_train - 1} train the readout, the rest are held out"},
@@ -117,7 +117,7 @@ def run_free_recall(out_dir: Path, *, seed: int = 0, quick: bool = False, card: 
             "recency_span_positions": span,
             "recency_span_definition": ("number of final positions whose recall 95 % interval lies above the "
                                         "false-alarm 95 % interval (IP population)"),
-            "primacy_index": _r(primacy),
+            "primacy_index": round_figure(primacy),
             "primacy_index_definition": "recall(position 1) - mean recall(middle two positions), IP population",
             "primacy": primacy_text,
         },
@@ -125,7 +125,7 @@ def run_free_recall(out_dir: Path, *, seed: int = 0, quick: bool = False, card: 
         "figure": "free_recall.png",
     }
     _plot_free_recall(out_dir / "free_recall.png", data)
-    _write(out_dir, "free_recall", data)
+    write_result(out_dir, "free_recall", data)
     return data
 
 
@@ -140,9 +140,9 @@ def _plot_free_recall(path: Path, data: dict[str, Any]) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [1.3, 1]})
     ax = axes[0]
     ip, ctl = res["ip"]["recall_probability"], res["control"]["recall_probability"]
-    ax.errorbar(pos, [r["value"] for r in ip], yerr=_yerr(ip), fmt="o-", color="C0", capsize=3,
+    ax.errorbar(pos, [r["value"] for r in ip], yerr=error_bars(ip), fmt="o-", color="C0", capsize=3,
                 label="IP population (heat kept)")
-    ax.errorbar(pos, [r["value"] for r in ctl], yerr=_yerr(ctl), fmt="s--", color="C3", capsize=3,
+    ax.errorbar(pos, [r["value"] for r in ctl], yerr=error_bars(ctl), fmt="s--", color="C3", capsize=3,
                 label="memoryless control")
     ax.axhline(res["ip_false_alarm_rate"], color="C0", lw=0.8, ls=":", label="false-alarm rate, IP")
     ax.axhline(res["control_false_alarm_rate"], color="C3", lw=0.8, ls=":", label="false-alarm rate, control")
@@ -178,5 +178,6 @@ def _plot_free_recall(path: Path, data: dict[str, Any]) -> None:
                "Model: recall probability = fraction of held-out lists whose item at that position was judged "
                "'in the list'; dotted: false-alarm rate for items not in the list. Error bars: Wilson 95 %.",
                data["results"]["primacy"]]
-    _finish(fig, path, "Free recall on a thermal-MTJ IP memory population (" + SIM_PROVENANCE + ")", _wrap(caption))
+    finish_figure(fig, path, "Free recall on a thermal-MTJ IP memory population (" + SIM_PROVENANCE + ")",
+                  wrap_lines(caption))
     plt.close(fig)

@@ -12,10 +12,10 @@ from ipnet_cosim.device.card import DeviceCard
 from ipnet_cosim.device.errors import ConfigError
 from ipnet_cosim.models.experiments import human_reference
 from ipnet_cosim.models.experiments.working_memory import (InterferenceConfig, MemoryPopulation, Progress,
-                                                            QUICK_INTERFERENCE, SIM_PROVENANCE, _KEY_TRIALS, _KEY_VOCAB,
-                                                            _common_config, _config_dict, _finish, _r, _rate, _rng,
-                                                            _say, _wrap, _write, _yerr, fit_readout, overlap_fraction,
-                                                            task_card)
+                                                           QUICK_INTERFERENCE, SIM_PROVENANCE, KEY_TRIALS, KEY_VOCAB,
+                                                           common_config, config_dict, finish_figure, round_figure,
+                                                           rate_with_interval, task_rng, say, wrap_lines, write_result,
+                                                           error_bars, fit_readout, overlap_fraction, task_card)
 
 CONDITIONS = ("blank", "dissimilar", "similar")
 
@@ -101,26 +101,26 @@ def run_interference(out_dir: Path, *, seed: int = 0, quick: bool = False, card:
                           "(target, similar fillers and a related lure)")
     used_card, card_record = task_card(card, cfg.steps_per_tau)
     pop = MemoryPopulation(cfg.population, used_card, seed)
-    fam = _families(_rng(seed, _KEY_VOCAB), cfg)
+    fam = _families(task_rng(seed, KEY_VOCAB), cfg)
     n_train = int(round(cfg.train_fraction * cfg.n_trials))
-    plan = _interference_plan(_rng(seed, _KEY_TRIALS, 0), cfg)
-    trials = {c: _interference_trials(_rng(seed, _KEY_TRIALS, 1 + i), fam, plan, c, cfg)
+    plan = _interference_plan(task_rng(seed, KEY_TRIALS, 0), cfg)
+    trials = {c: _interference_trials(task_rng(seed, KEY_TRIALS, 1 + i), fam, plan, c, cfg)
               for i, c in enumerate(CONDITIONS)}
 
     feats: dict[str, dict[str, np.ndarray]] = {"ip": {}, "control": {}}
     for label, keep in (("ip", True), ("control", False)):
         for c in CONDITIONS:
-            _say(progress, f"interference: {c}, {label} population ({cfg.n_trials} trials)")
+            say(progress, f"interference: {c}, {label} population ({cfg.n_trials} trials)")
             spikes, _ = pop.run(pop.currents(trials[c]["patterns"]), keep_heat=keep)
             feats[label][c] = spikes[-1].astype(float)                  # probe step [B, N]
 
     def score(yhat: np.ndarray, kind: np.ndarray) -> dict[str, Any]:
         is_t = kind == "target"
-        return {"accuracy": _rate(yhat == is_t),
-                "hit_rate": _rate(yhat[is_t]),
-                "false_alarm_rate": _rate(yhat[~is_t]),
-                "false_alarm_rate_related_lure": _rate(yhat[kind == "related_lure"]),
-                "false_alarm_rate_unrelated": _rate(yhat[kind == "unrelated"])}
+        return {"accuracy": rate_with_interval(yhat == is_t),
+                "hit_rate": rate_with_interval(yhat[is_t]),
+                "false_alarm_rate": rate_with_interval(yhat[~is_t]),
+                "false_alarm_rate_related_lure": rate_with_interval(yhat[kind == "related_lure"]),
+                "false_alarm_rate_unrelated": rate_with_interval(yhat[kind == "unrelated"])}
 
     results: dict[str, Any] = {}
     for label in ("ip", "control"):
@@ -138,7 +138,7 @@ def run_interference(out_dir: Path, *, seed: int = 0, quick: bool = False, card:
                       "per_condition_readout_fit": own_info}
         per["pooled_readout_fit"] = pooled_info
         results[label] = per
-        _say(progress, f"  {label}: " + ", ".join(
+        say(progress, f"  {label}: " + ", ".join(
             f"{c} {per[c]['pooled_readout']['accuracy']['value']:.3f}" for c in CONDITIONS))
 
     def table(label: str, which: str) -> list[dict[str, Any]]:
@@ -153,9 +153,10 @@ def run_interference(out_dir: Path, *, seed: int = 0, quick: bool = False, card:
     primary = "per_condition_readout"
     acc = {c: results["ip"][c][primary]["accuracy"]["value"] for c in CONDITIONS}
     order = sorted(CONDITIONS, key=lambda c: acc[c], reverse=True)
-    filler_overlaps = {c: (_r(float(trials[c]["filler_overlap"].mean())) if trials[c]["filler_overlap"].size else None)
+    filler_overlaps = {c: (round_figure(float(trials[c]["filler_overlap"].mean()))
+                           if trials[c]["filler_overlap"].size else None)
                        for c in CONDITIONS}
-    confusion = {c: _r(results["ip"][c][primary]["false_alarm_rate_related_lure"]["value"]
+    confusion = {c: round_figure(results["ip"][c][primary]["false_alarm_rate_related_lure"]["value"]
                        - results["ip"][c][primary]["false_alarm_rate_unrelated"]["value"]) for c in CONDITIONS}
     most_conf = max(CONDITIONS, key=lambda c: confusion[c])
     verdict = (("similar fillers interfere most (lowest accuracy)" if order[-1] == "similar" else
@@ -172,8 +173,8 @@ def run_interference(out_dir: Path, *, seed: int = 0, quick: bool = False, card:
                         "'target' or not."),
         "provenance": {"model": SIM_PROVENANCE, "human_reference": ref["note"]},
         "config": {
-            **_common_config(cfg.population, seed, quick, card_record, used_card),
-            "task": {**{k: v for k, v in _config_dict(cfg).items() if k != "population"},
+            **common_config(cfg.population, seed, quick, card_record, used_card),
+            "task": {**{k: v for k, v in config_dict(cfg).items() if k != "population"},
                      "mean_filler_overlap_with_target": filler_overlaps,
                      "readouts": ("per_condition_readout (primary): one readout per condition, as in a blocked "
                                   "design where the criterion can adapt to the condition; pooled_readout: one "
@@ -212,7 +213,7 @@ def run_interference(out_dir: Path, *, seed: int = 0, quick: bool = False, card:
         "figure": "interference.png",
     }
     _plot_interference(out_dir / "interference.png", data)
-    _write(out_dir, "interference", data)
+    write_result(out_dir, "interference", data)
     return data
 
 
@@ -228,7 +229,7 @@ def _plot_interference(path: Path, data: dict[str, Any]) -> None:
     ax = axes[0]
     for off, label, color, hatch, ls in ((-0.2, "ip", "C0", None, "-"), (0.2, "control", "C3", "//", "--")):
         rates = [res[label][c][res["primary_readout"]]["accuracy"] for c in conds]
-        ax.bar(x + off, [r["value"] for r in rates], width=0.38, yerr=_yerr(rates), capsize=3,
+        ax.bar(x + off, [r["value"] for r in rates], width=0.38, yerr=error_bars(rates), capsize=3,
                color=color if label == "ip" else "none", edgecolor=color, hatch=hatch, linestyle=ls,
                label="IP population" if label == "ip" else "memoryless control")
     pooled = [res["ip"][c]["pooled_readout"]["accuracy"]["value"] for c in conds]
@@ -249,7 +250,7 @@ def _plot_interference(path: Path, data: dict[str, Any]) -> None:
                                   (0.0, "false_alarm_rate_related_lure", "C1", "false alarms, related lures"),
                                   (w, "false_alarm_rate_unrelated", "C4", "false alarms, unrelated items")):
         rates = [res["ip"][c][res["primary_readout"]][key] for c in conds]
-        ax.bar(x + off, [r["value"] for r in rates], width=w * 0.95, yerr=_yerr(rates), capsize=3,
+        ax.bar(x + off, [r["value"] for r in rates], width=w * 0.95, yerr=error_bars(rates), capsize=3,
                color=color, label=name)
     ax.set_xticks(x)
     ax.set_xticklabels(conds)
@@ -262,5 +263,6 @@ def _plot_interference(path: Path, data: dict[str, Any]) -> None:
     caption = ["Bars: per-condition readouts (primary); crosses: one readout pooled over conditions. "
                "Error bars: Wilson 95 %. No human reference is drawn.",
                "Result: " + res["verdict"] + "."]
-    _finish(fig, path, "Interference on a thermal-MTJ IP memory population (" + SIM_PROVENANCE + ")", _wrap(caption))
+    finish_figure(fig, path, "Interference on a thermal-MTJ IP memory population (" + SIM_PROVENANCE + ")",
+                  wrap_lines(caption))
     plt.close(fig)

@@ -13,9 +13,10 @@ from ipnet_cosim.device.card import DeviceCard
 from ipnet_cosim.device.errors import ConfigError
 from ipnet_cosim.models.experiments import human_reference
 from ipnet_cosim.models.experiments.working_memory import (MemoryPopulation, NBackConfig, Progress, QUICK_NBACK,
-                                                            SIM_PROVENANCE, _KEY_TRIALS, _KEY_VOCAB, _common_config,
-                                                            _config_dict, _finish, _r, _rate, _rng, _say, _wrap, _write,
-                                                            _yerr, fit_readout, random_patterns, task_card)
+                                                           SIM_PROVENANCE, KEY_TRIALS, KEY_VOCAB, common_config,
+                                                           config_dict, finish_figure, round_figure, rate_with_interval,
+                                                           task_rng, say, wrap_lines, write_result, error_bars,
+                                                           fit_readout, random_patterns, task_card)
 
 def _nback_streams(rng: np.random.Generator, n: int, cfg: NBackConfig) -> tuple[np.ndarray, np.ndarray]:
     """Item indices [B, T] and match labels [B, T] (False before step n)."""
@@ -41,18 +42,18 @@ def run_nback(out_dir: Path, *, seed: int = 0, quick: bool = False, card: Device
         raise ConfigError("n-back: stream_length must exceed the largest n")
     used_card, card_record = task_card(card, cfg.steps_per_tau)
     pop = MemoryPopulation(cfg.population, used_card, seed)
-    vocab = random_patterns(_rng(seed, _KEY_VOCAB), cfg.vocab_size, cfg.population.n_bits, cfg.population.k_active)
+    vocab = random_patterns(task_rng(seed, KEY_VOCAB), cfg.vocab_size, cfg.population.n_bits, cfg.population.k_active)
     item_currents = pop.currents(vocab)                              # [V, N]
     first_decision = max(cfg.n_values)
     n_train = int(round(cfg.train_fraction * cfg.n_streams))
 
     results: dict[str, list] = {"ip": [], "control": []}
     for n in cfg.n_values:
-        seq, match = _nback_streams(_rng(seed, _KEY_TRIALS, n), n, cfg)
+        seq, match = _nback_streams(task_rng(seed, KEY_TRIALS, n), n, cfg)
         currents = item_currents[seq].transpose(1, 0, 2)              # [T, B, N]
         y = match[:, first_decision:]
         for label, keep in (("ip", True), ("control", False)):
-            _say(progress, f"n-back: n={n}, {label} population ({cfg.n_streams} streams x {cfg.stream_length} steps)")
+            say(progress, f"n-back: n={n}, {label} population ({cfg.n_streams} streams x {cfg.stream_length} steps)")
             spikes, _ = pop.run(currents, keep_heat=keep)
             x = spikes.transpose(1, 0, 2)[:, first_decision:].astype(float)   # [B, T', N]
             readout, fit_info = fit_readout(x[:n_train].reshape(-1, x.shape[-1]), y[:n_train].reshape(-1),
@@ -62,14 +63,14 @@ def run_nback(out_dir: Path, *, seed: int = 0, quick: bool = False, card: Device
             train_acc = float(np.mean(readout.predict(x[:n_train].reshape(-1, x.shape[-1])) == y[:n_train].reshape(-1)))
             results[label].append({
                 "n": n,
-                "accuracy": _rate(yhat == yt),
-                "hit_rate": _rate(yhat[yt]),
-                "false_alarm_rate": _rate(yhat[~yt]),
-                "train_accuracy": _r(train_acc),
+                "accuracy": rate_with_interval(yhat == yt),
+                "hit_rate": rate_with_interval(yhat[yt]),
+                "false_alarm_rate": rate_with_interval(yhat[~yt]),
+                "train_accuracy": round_figure(train_acc),
                 "readout": fit_info,
-                "spike_rate": _r(float(spikes.mean())),
+                "spike_rate": round_figure(float(spikes.mean())),
             })
-            _say(progress, f"  accuracy {results[label][-1]['accuracy']['value']:.3f}")
+            say(progress, f"  accuracy {results[label][-1]['accuracy']['value']:.3f}")
 
     ref = human_reference.get("nback")
     data: dict[str, Any] = {
@@ -82,8 +83,8 @@ def run_nback(out_dir: Path, *, seed: int = 0, quick: bool = False, card: Device
             "human_reference_citations": ["reference: " + s["citation"] for s in ref["sources"]],
         },
         "config": {
-            **_common_config(cfg.population, seed, quick, card_record, used_card),
-            "task": {**{k: v for k, v in _config_dict(cfg).items() if k != "population"},
+            **common_config(cfg.population, seed, quick, card_record, used_card),
+            "task": {**{k: v for k, v in config_dict(cfg).items() if k != "population"},
                      "decision_steps": f"steps {first_decision}..{cfg.stream_length - 1} of each stream "
                                        f"(same for every n)",
                      "non_match_items": "uniform over the other vocabulary items (lures not controlled)",
@@ -108,7 +109,7 @@ def run_nback(out_dir: Path, *, seed: int = 0, quick: bool = False, card: Device
         "figure": "nback.png",
     }
     _plot_nback(out_dir / "nback.png", data)
-    _write(out_dir, "nback", data)
+    write_result(out_dir, "nback", data)
     return data
 
 
@@ -124,9 +125,9 @@ def _plot_nback(path: Path, data: dict[str, Any]) -> None:
     ax = axes[0]
     ip = [r["accuracy"] for r in res["ip"]]
     ctl = [r["accuracy"] for r in res["control"]]
-    ax.errorbar(n, [r["value"] for r in ip], yerr=_yerr(ip), fmt="o-", color="C0", capsize=3,
+    ax.errorbar(n, [r["value"] for r in ip], yerr=error_bars(ip), fmt="o-", color="C0", capsize=3,
                 label="IP population (heat kept)")
-    ax.errorbar(n, [r["value"] for r in ctl], yerr=_yerr(ctl), fmt="s--", color="C3", capsize=3,
+    ax.errorbar(n, [r["value"] for r in ctl], yerr=error_bars(ctl), fmt="s--", color="C3", capsize=3,
                 label="memoryless control (keep_heat=False)")
     ax.axhline(0.5, color="0.5", lw=0.8, ls=":", label="chance")
     ax.set_xticks(n)
@@ -138,8 +139,9 @@ def _plot_nback(path: Path, data: dict[str, Any]) -> None:
     ax = axes[1]
     hit = [r["hit_rate"] for r in res["ip"]]
     fa = [r["false_alarm_rate"] for r in res["ip"]]
-    ax.errorbar(n, [r["value"] for r in hit], yerr=_yerr(hit), fmt="o-", color="C2", capsize=3, label="hit rate (IP)")
-    ax.errorbar(n, [r["value"] for r in fa], yerr=_yerr(fa), fmt="v-", color="C1", capsize=3,
+    ax.errorbar(n, [r["value"] for r in hit], yerr=error_bars(hit), fmt="o-", color="C2", capsize=3, label="hit rate "
+                                                                                                           "(IP)")
+    ax.errorbar(n, [r["value"] for r in fa], yerr=error_bars(fa), fmt="v-", color="C1", capsize=3,
                 label="false-alarm rate (IP)")
     ax.set_xticks(n)
     ax.set_xlabel(f"n (items back; 1 step = {t_step_ns:g} ns)")
@@ -152,5 +154,6 @@ def _plot_nback(path: Path, data: dict[str, Any]) -> None:
                "Sources: " + "; ".join(src["citation"] for src in ref["sources"]) + ".",
                "Error bars: Wilson 95 % intervals over held-out decisions. Control: the same population with "
                "keep_heat=False (each step starts at ambient temperature)."]
-    _finish(fig, path, "n-back on a thermal-MTJ IP memory population (" + SIM_PROVENANCE + ")", _wrap(caption))
+    finish_figure(fig, path, "n-back on a thermal-MTJ IP memory population (" + SIM_PROVENANCE + ")",
+                  wrap_lines(caption))
     plt.close(fig)

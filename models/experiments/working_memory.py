@@ -53,13 +53,14 @@ import numpy as np
 
 from ipnet_cosim.device.card import DeviceCard
 from ipnet_cosim.device.errors import ConfigError
+from ipnet_cosim.device.statistics import wilson_interval
 
 SIM_PROVENANCE = "simulated: PyTorch twin of the thermal MTJ neuron, deterministic mode"
 
 Progress = Callable[[str], None] | None
 
 # sub-stream keys of the seed (numpy SeedSequence entropy = [seed, key, ...])
-_KEY_PROJECTION, _KEY_VOCAB, _KEY_TRIALS = 1, 2, 3
+KEY_PROJECTION, KEY_VOCAB, KEY_TRIALS = 1, 2, 3
 
 
 L2_GRID = (0.01, 0.1, 1.0, 10.0)   # readout L2 strengths tried by cross-validation
@@ -137,37 +138,26 @@ QUICK_INTERFERENCE = InterferenceConfig(population=QUICK_POPULATION, n_trials=80
 
 # -- helpers -------------------------------------------------------------------------------------
 
-def _rng(seed: int, *keys: int) -> np.random.Generator:
+def task_rng(seed: int, *keys: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([int(seed), *[int(k) for k in keys]]))
 
 
-def _say(progress: Progress, msg: str) -> None:
+def say(progress: Progress, msg: str) -> None:
     if progress is not None:
         progress(msg)
 
 
-def _r(x: float, digits: int = 6) -> float:
+def round_figure(x: float, digits: int = 6) -> float:
     """Round for the JSON (deterministic, readable)."""
     return float(round(float(x), digits))
 
 
-def wilson_ci(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
-    """Wilson score interval of a binomial proportion (95 % by default)."""
-    if n <= 0:
-        return (0.0, 1.0)
-    p = successes / n
-    den = 1.0 + z * z / n
-    centre = (p + z * z / (2 * n)) / den
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return (max(0.0, centre - half), min(1.0, centre + half))
-
-
-def _rate(mask: np.ndarray) -> dict[str, Any]:
+def rate_with_interval(mask: np.ndarray) -> dict[str, Any]:
     """Proportion of True in ``mask`` with its Wilson 95 % interval."""
     n = int(mask.size)
     k = int(np.count_nonzero(mask))
-    lo, hi = wilson_ci(k, n)
-    return {"value": _r(k / n if n else float("nan")), "ci95": [_r(lo), _r(hi)], "n": n}
+    lo, hi = wilson_interval(k, n)
+    return {"value": round_figure(k / n if n else float("nan")), "ci95": [round_figure(lo), round_figure(hi)], "n": n}
 
 
 def task_card(card: DeviceCard | None, steps_per_tau: float | None) -> tuple[DeviceCard, dict[str, Any]]:
@@ -196,7 +186,7 @@ def task_card(card: DeviceCard | None, steps_per_tau: float | None) -> tuple[Dev
     record["tau_th_s"] = used.mtj.tau_th_s
     record["t_step_s"] = used.timing.t_step_s
     record["t_pulse_s"] = used.timing.t_pulse_s
-    record["heat_decay_per_step"] = _r(math.exp(-used.timing.t_step_s / used.mtj.tau_th_s))
+    record["heat_decay_per_step"] = round_figure(math.exp(-used.timing.t_step_s / used.mtj.tau_th_s))
     record["card"] = used.to_dict()
     return used, record
 
@@ -230,7 +220,7 @@ class MemoryPopulation:
         self.config = config
         self.card = card
         self.max_elements = max_elements
-        self.weights = _rng(seed, _KEY_PROJECTION).standard_normal((config.n_neurons, config.n_bits))
+        self.weights = task_rng(seed, KEY_PROJECTION).standard_normal((config.n_neurons, config.n_bits))
 
     def currents(self, patterns: np.ndarray) -> np.ndarray:
         """Pulse currents (A) for patterns [..., n_bits] -> [..., n_neurons]; all-zero pattern = no pulse."""
@@ -360,7 +350,8 @@ def fit_readout(x: np.ndarray, y: np.ndarray, groups: np.ndarray, *, l2_grid: tu
     best = max(range(len(l2_grid)), key=lambda i: (round(scores[i], 9), l2_grid[i]))
     l2 = l2_grid[best]
     readout = LogisticReadout(l2).fit(x, y, sample_weight=_balanced_weights(y) if balanced else None)
-    return readout, {"l2": l2, "l2_grid": list(l2_grid), "cv_score": [_r(v) for v in scores], "cv_folds": folds}
+    return readout, {"l2": l2, "l2_grid": list(l2_grid), "cv_score": [round_figure(v) for v in scores],
+                     "cv_folds": folds}
 
 
 def _balanced_weights(y: np.ndarray) -> np.ndarray:
@@ -370,24 +361,24 @@ def _balanced_weights(y: np.ndarray) -> np.ndarray:
     return np.where(y, 0.5 * len(y) / pos, 0.5 * len(y) / neg)
 
 
-def _write(out_dir: Path, name: str, data: dict[str, Any]) -> None:
+def write_result(out_dir: Path, name: str, data: dict[str, Any]) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"{name}.json").write_text(json.dumps(data, indent=2) + "\n")
 
 
-def _config_dict(cfg: Any) -> dict[str, Any]:
+def config_dict(cfg: Any) -> dict[str, Any]:
     d = dataclasses.asdict(cfg)
     return json.loads(json.dumps(d))   # tuples -> lists
 
 
-def _common_config(pop: PopulationConfig, seed: int, quick: bool, card_record: dict[str, Any],
+def common_config(pop: PopulationConfig, seed: int, quick: bool, card_record: dict[str, Any],
                    card: DeviceCard) -> dict[str, Any]:
     threshold = cold_threshold_a(card, pop)
     return {
         "seed": seed,
         "quick": quick,
-        "seeds": {"projection": [seed, _KEY_PROJECTION], "vocabulary": [seed, _KEY_VOCAB],
-                  "trials": [seed, _KEY_TRIALS, "<n (n-back) or condition index>"],
+        "seeds": {"projection": [seed, KEY_PROJECTION], "vocabulary": [seed, KEY_VOCAB],
+                  "trials": [seed, KEY_TRIALS, "<n (n-back) or condition index>"],
                   "note": "numpy SeedSequence entropy lists"},
         "neuron": {"model": "ThermalMTJNeuron", "mode": "deterministic", "keep_heat": True,
                    "control_keep_heat": False, "n_sub": pop.n_sub, "n_sub_idle": pop.n_sub_idle,
@@ -398,10 +389,10 @@ def _common_config(pop: PopulationConfig, seed: int, quick: bool, card_record: d
                        "blank step = 0 A; W_ij ~ N(0,1)",
             "n_neurons": pop.n_neurons, "n_bits": pop.n_bits, "k_active": pop.k_active,
             "i_center_a": pop.i_center_a, "i_spread_a": pop.i_spread_a, "i_max_a": pop.i_max_a,
-            "cold_threshold_a": _r(threshold, 9),
+            "cold_threshold_a": round_figure(threshold, 9),
             "cold_threshold_note": "smallest pulse that fires a neuron at ambient temperature (deterministic, "
                                    "same quadrature), found by a grid search to 0.01 uA",
-            "fraction_of_drives_above_cold_threshold": _r(0.5 * math.erfc(
+            "fraction_of_drives_above_cold_threshold": round_figure(0.5 * math.erfc(
                 (threshold - pop.i_center_a) / pop.i_spread_a / math.sqrt(2))),
             "units": "A"},
         "readout": {"kind": "logistic regression with intercept, L2 penalty, Newton/IRLS (torch float64)",
@@ -412,7 +403,7 @@ def _common_config(pop: PopulationConfig, seed: int, quick: bool, card_record: d
     }
 
 
-def _finish(fig, path: Path, title: str, caption: list[str]) -> None:
+def finish_figure(fig, path: Path, title: str, caption: list[str]) -> None:
     """Title, a caption under the panels (references, notes), layout, save as PNG."""
     fig.suptitle(title, fontsize=9)
     height = 0.035 * (len(caption) + 1)
@@ -421,7 +412,7 @@ def _finish(fig, path: Path, title: str, caption: list[str]) -> None:
     fig.savefig(path, dpi=120)
 
 
-def _wrap(lines: list[str], width: int = 170) -> list[str]:
+def wrap_lines(lines: list[str], width: int = 170) -> list[str]:
     import textwrap
     out: list[str] = []
     for line in lines:
@@ -429,23 +420,8 @@ def _wrap(lines: list[str], width: int = 170) -> list[str]:
     return out
 
 
-def _yerr(rates: list[dict[str, Any]]) -> np.ndarray:
+def error_bars(rates: list[dict[str, Any]]) -> np.ndarray:
     vals = np.array([r["value"] for r in rates])
     lo = np.array([r["ci95"][0] for r in rates])
     hi = np.array([r["ci95"][1] for r in rates])
     return np.vstack([vals - lo, hi - vals])
-
-
-_TASKS = {"run_nback": "wm_nback", "run_free_recall": "wm_free_recall", "run_interference": "wm_interference"}
-
-
-def __getattr__(name: str) -> Any:
-    """The tasks live in their own modules (``wm_nback``, ``wm_free_recall``, ``wm_interference``; they build on
-    this one); their run functions and :data:`EXPERIMENTS` are served from here too (a lazy lookup)."""
-    import importlib
-    if name in _TASKS:
-        return getattr(importlib.import_module(f"ipnet_cosim.models.experiments.{_TASKS[name]}"), name)
-    if name == "EXPERIMENTS":
-        return {"nback": __getattr__("run_nback"), "free_recall": __getattr__("run_free_recall"),
-                "interference": __getattr__("run_interference")}
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,7 +12,7 @@ from typing import Any, Mapping
 
 from ipnet_cosim.device.fileio import format_json, sha256_file, sha256_json, write_json
 from ipnet_cosim.netlist_gen.contract.files import (RESULTS_FORMAT, RESULTS_VERSION, ExportError, ExportFiles,
-                                                    ForeignResultsError, SimFiles, _field)
+                                                    ForeignResultsError, SimFiles, read_field)
 from ipnet_cosim.netlist_gen.contract.records import ExportManifest
 
 
@@ -30,7 +30,8 @@ class ExportIdentity:
 
     @classmethod
     def from_dict(cls, data: Any, where: str) -> "ExportIdentity":
-        return cls(*(_field(data, k, (str,), where) for k in ("manifest_sha256", "checkpoint_sha256", "card_sha256")))
+        keys = ("manifest_sha256", "checkpoint_sha256", "card_sha256")
+        return cls(*(read_field(data, k, (str,), where) for k in keys))
 
     def short(self) -> str:
         return f"manifest {self.manifest_sha256[:12]}, checkpoint {self.checkpoint_sha256[:12]}"
@@ -101,7 +102,7 @@ def read_export(folder: str | Path, *, need_checkpoint: bool = True) -> Export:
 class SimulationResults:
     """``results.json`` of a simulation folder: the export it belongs to, provenance, the summary, one entry
     per sample (classes, scores, per-layer spike agreement), degenerate-circuit warnings and the safe
-    operating area. The inner tables are written by :mod:`~ipnet_cosim.netlist_gen.simulate`; this record
+    operating area. The inner tables are written by :mod:`~ipnet_cosim.simulation.simulate`; this record
     checks the parts every reader relies on."""
 
     export: ExportIdentity
@@ -127,19 +128,19 @@ class SimulationResults:
     def from_dict(cls, data: Any, where: str = SimFiles.RESULTS) -> "SimulationResults":
         if not isinstance(data, Mapping):
             raise ExportError(f"{where} must hold a table")
-        per_sample = _field(data, "per_sample", (list,), where)
+        per_sample = read_field(data, "per_sample", (list,), where)
         if not per_sample:
             raise ExportError(f"{where} lists no samples")
         for i, entry in enumerate(per_sample):
             if not isinstance(entry, Mapping) or not isinstance(entry.get("sample"), int) \
                     or not isinstance(entry.get("circuit_logits"), list):
                 raise ExportError(f"{where} per_sample[{i}] lacks an integer 'sample' or its 'circuit_logits'")
-        warnings = _field(data, "warnings", (list,), where, [])
-        return cls(ExportIdentity.from_dict(_field(data, "export", (dict,), where), f"{where} export"),
-                   _field(data, "what", (str,), where, ""), _field(data, "provenance", (dict,), where),
-                   _field(data, "summary", (dict,), where), tuple(per_sample),
-                   _field(data, "soa", (dict,), where), tuple(w for w in warnings if isinstance(w, Mapping)),
-                   _field(data, "format", (str,), where), _field(data, "format_version", (int,), where))
+        warnings = read_field(data, "warnings", (list,), where, [])
+        return cls(ExportIdentity.from_dict(read_field(data, "export", (dict,), where), f"{where} export"),
+                   read_field(data, "what", (str,), where, ""), read_field(data, "provenance", (dict,), where),
+                   read_field(data, "summary", (dict,), where), tuple(per_sample),
+                   read_field(data, "soa", (dict,), where), tuple(w for w in warnings if isinstance(w, Mapping)),
+                   read_field(data, "format", (str,), where), read_field(data, "format_version", (int,), where))
 
 
 # -- binding results to their export ---------------------------------------------------------------

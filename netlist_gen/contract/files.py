@@ -12,7 +12,7 @@ EXPORT_VERSION = 2
 RESULTS_FORMAT = "ipnet-cosim-simulation"
 RESULTS_VERSION = 2
 UNIT_KINDS = ("heat", "memoryless", "integrate")
-EXPORT_TAG = "export_manifest_sha256"      # the array in every per-sample npz of a simulation naming its export     # the one vocabulary of a layer's unit kind
+EXPORT_TAG = "export_manifest_sha256"      # the array in every per-sample npz of a simulation naming its export
 
 
 class ExportError(ConfigError):
@@ -86,7 +86,7 @@ _KINDS = {int: "an integer", float: "a number", str: "a string", bool: "true/fal
           dict: "a table", type(None): "null"}
 
 
-def _field(data: Mapping[str, Any], key: str, kinds: tuple[type, ...], where: str, default: Any = ...) -> Any:
+def read_field(data: Mapping[str, Any], key: str, kinds: tuple[type, ...], where: str, default: Any = ...) -> Any:
     """``data[key]`` checked against ``kinds`` (int also passes as float; bool never as a number)."""
     if not isinstance(data, Mapping):
         raise ExportError(f"{where} must be a table, got {type(data).__name__}")
@@ -109,8 +109,8 @@ def _field(data: Mapping[str, Any], key: str, kinds: tuple[type, ...], where: st
     return value
 
 
-def _ints(data: Mapping[str, Any], key: str, where: str, n: int | None = None) -> tuple[int, ...]:
-    values = _field(data, key, (list,), where)
+def read_ints(data: Mapping[str, Any], key: str, where: str, n: int | None = None) -> tuple[int, ...]:
+    values = read_field(data, key, (list,), where)
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in values) or (n is not None and len(values) != n):
         raise ExportError(f"{where}.{key} must be a list of {n or ''}{' ' if n else ''}integers, got {values!r}"
                           .replace("  ", " "))

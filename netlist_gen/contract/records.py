@@ -8,7 +8,7 @@ from typing import Any, Mapping
 
 from ipnet_cosim.device.errors import ConfigError
 from ipnet_cosim.netlist_gen.contract.files import (EXPORT_FORMAT, EXPORT_VERSION, UNIT_KINDS, ExportError,
-                                                    ExportFiles, _field, _ints)
+                                                    ExportFiles, read_field, read_ints)
 
 # -- records ---------------------------------------------------------------------------------------
 
@@ -25,7 +25,8 @@ class TileRecord:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], where: str) -> "TileRecord":
-        return cls(_field(data, "subckt", (str,), where), _ints(data, "rows", where, 2), _ints(data, "size", where, 2))
+        return cls(read_field(data, "subckt", (str,), where), read_ints(data, "rows", where, 2),
+                   read_ints(data, "size", where, 2))
 
 
 @dataclass(frozen=True)
@@ -59,15 +60,16 @@ class UnitRecord:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], where: str) -> "UnitRecord":
-        tiles = _field(data, "tiles", (list,), where)
+        tiles = read_field(data, "tiles", (list,), where)
         if not tiles:
             raise ExportError(f"{where}.tiles is empty")
-        return cls(_field(data, "name", (str,), where), _field(data, "layer", (int,), where),
-                   _field(data, "position", (int,), where), _field(data, "col_block", (int,), where),
-                   _ints(data, "weight_columns", where, 2), _field(data, "netlist", (str,), where),
-                   _field(data, "ports", (str, type(None)), where, None),
+        return cls(read_field(data, "name", (str,), where), read_field(data, "layer", (int,), where),
+                   read_field(data, "position", (int,), where), read_field(data, "col_block", (int,), where),
+                   read_ints(data, "weight_columns", where, 2), read_field(data, "netlist", (str,), where),
+                   read_field(data, "ports", (str, type(None)), where, None),
                    tuple(TileRecord.from_dict(t, f"{where}.tiles[{i}]") for i, t in enumerate(tiles)),
-                   _ints(data, "rows", where), _ints(data, "neurons", where), _field(data, "sha256", (str,), where))
+                   read_ints(data, "rows", where), read_ints(data, "neurons", where),
+                   read_field(data, "sha256", (str,), where))
 
 
 @dataclass(frozen=True)
@@ -119,21 +121,21 @@ class LayerRecord:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], where: str) -> "LayerRecord":
-        unit = _field(data, "unit", (str,), where)
+        unit = read_field(data, "unit", (str,), where)
         if unit not in UNIT_KINDS:
             raise ExportError(f"{where}.unit is {unit!r}; one of {', '.join(UNIT_KINDS)}")
-        rng = _field(data, "conductance_range_s", (list,), where)
+        rng = read_field(data, "conductance_range_s", (list,), where)
         if len(rng) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in rng):
             raise ExportError(f"{where}.conductance_range_s must be two numbers, got {rng!r}")
-        return cls(_field(data, "index", (int,), where), _field(data, "name", (str,), where),
-                   _field(data, "type", (str,), where), _field(data, "mapping", (str,), where), unit,
-                   _field(data, "model", (str, type(None)), where, None), _ints(data, "in_shape", where),
-                   _ints(data, "out_shape", where), _ints(data, "matrix_shape", where),
-                   _field(data, "positions", (int,), where), _field(data, "layout", (str,), where),
-                   _field(data, "units", (int,), where), _field(data, "tiles", (int,), where),
-                   _field(data, "max_abs_weight", (float,), where), _field(data, "k_s", (float,), where),
-                   _field(data, "mirror_gain", (float,), where), (float(rng[0]), float(rng[1])),
-                   _field(data, "devices", (int,), where), _slice_gains(data, where))
+        return cls(read_field(data, "index", (int,), where), read_field(data, "name", (str,), where),
+                   read_field(data, "type", (str,), where), read_field(data, "mapping", (str,), where), unit,
+                   read_field(data, "model", (str, type(None)), where, None), read_ints(data, "in_shape", where),
+                   read_ints(data, "out_shape", where), read_ints(data, "matrix_shape", where),
+                   read_field(data, "positions", (int,), where), read_field(data, "layout", (str,), where),
+                   read_field(data, "units", (int,), where), read_field(data, "tiles", (int,), where),
+                   read_field(data, "max_abs_weight", (float,), where), read_field(data, "k_s", (float,), where),
+                   read_field(data, "mirror_gain", (float,), where), (float(rng[0]), float(rng[1])),
+                   read_field(data, "devices", (int,), where), _slice_gains(data, where))
 
 
 def _slice_gains(data: Mapping[str, Any], where: str) -> tuple[float, ...]:
@@ -163,7 +165,7 @@ class TimingRecord:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], where: str) -> "TimingRecord":
-        values = {f.name: _field(data, f.name, (int,) if f.name == "n_steps" else (float,), where)
+        values = {f.name: read_field(data, f.name, (int,) if f.name == "n_steps" else (float,), where)
                   for f in fields(cls)}
         if values["n_steps"] < 1 or not all(v > 0 for k, v in values.items() if k not in ("readout_gain",)):
             raise ExportError(f"{where}: n_steps and every time/voltage/current must be positive, got {values}")
@@ -182,8 +184,8 @@ class CheckpointRecord:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], where: str) -> "CheckpointRecord":
-        return cls(_field(data, "file", (str,), where), _field(data, "sha256", (str,), where),
-                   _field(data, "epoch", (int,), where), _field(data, "metrics", (dict,), where, {}))
+        return cls(read_field(data, "file", (str,), where), read_field(data, "sha256", (str,), where),
+                   read_field(data, "epoch", (int,), where), read_field(data, "metrics", (dict,), where, {}))
 
 
 @dataclass(frozen=True)
@@ -206,9 +208,10 @@ class DeviceRecord:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], where: str) -> "DeviceRecord":
-        return cls(_field(data, "va", (str,), where), _field(data, "osdi", (str,), where),
-                   _field(data, "osdi_sha256", (str,), where), _field(data, "openvaf", (str,), where),
-                   _field(data, "models", (dict,), where), _field(data, "va_sha256", (str, type(None)), where, None))
+        return cls(read_field(data, "va", (str,), where), read_field(data, "osdi", (str,), where),
+                   read_field(data, "osdi_sha256", (str,), where), read_field(data, "openvaf", (str,), where),
+                   read_field(data, "models", (dict,), where),
+                   read_field(data, "va_sha256", (str, type(None)), where, None))
 
 
 @dataclass(frozen=True)
@@ -234,8 +237,9 @@ class SamplesRecord:
         noise = data.get("noise")
         if noise is not None:
             noise = _noise_table(noise, f"{where} noise")
-        rec = cls(_field(data, "split", (str,), where), _ints(data, "indices", where), _ints(data, "labels", where),
-                  _field(data, "file", (str,), where), noise)
+        rec = cls(read_field(data, "split", (str,), where), read_ints(data, "indices", where),
+                  read_ints(data, "labels", where),
+                  read_field(data, "file", (str,), where), noise)
         if len(rec.indices) != len(rec.labels) or not rec.indices:
             raise ExportError(f"{where}: needs as many labels as indices (and at least one)")
         return rec
@@ -355,25 +359,26 @@ class ExportManifest:
             raise ExportError(f"{where} has export format version {data.get('format_version')!r}; this ipnet-cosim "
                               f"reads version {EXPORT_VERSION}")
         layers = tuple(LayerRecord.from_dict(d, f"{where} layers[{i}]")
-                       for i, d in enumerate(_field(data, "layers", (list,), where)))
+                       for i, d in enumerate(read_field(data, "layers", (list,), where)))
         units = tuple(UnitRecord.from_dict(d, f"{where} units[{i}]")
-                      for i, d in enumerate(_field(data, "units", (list,), where)))
-        names = _field(data, "class_names", (list,), where)
-        man = cls(package_version=_field(data, "package_version", (str,), where),
-                  checkpoint=CheckpointRecord.from_dict(_field(data, "checkpoint", (dict,), where), f"{where} checkpoint"),
-                  network_config=_field(data, "network_config", (dict,), where),
-                  data_config=_field(data, "data_config", (dict,), where),
+                      for i, d in enumerate(read_field(data, "units", (list,), where)))
+        names = read_field(data, "class_names", (list,), where)
+        man = cls(package_version=read_field(data, "package_version", (str,), where),
+                  checkpoint=CheckpointRecord.from_dict(read_field(data, "checkpoint", (dict,), where), f"{where} "
+                                                                                                        f"checkpoint"),
+                  network_config=read_field(data, "network_config", (dict,), where),
+                  data_config=read_field(data, "data_config", (dict,), where),
                   class_names=tuple(str(v) for v in names),
-                  device_card=_field(data, "device_card", (dict,), where),
-                  fast_card=_field(data, "fast_card", (dict,), where),
-                  mapping_options=_field(data, "mapping_options", (dict,), where),
-                  interface=_field(data, "interface", (dict,), where, {}),
-                  timing=TimingRecord.from_dict(_field(data, "timing", (dict,), where), f"{where} timing"),
-                  drive=_field(data, "drive", (dict,), where, {"kind": "ideal"}),
-                  device=DeviceRecord.from_dict(_field(data, "device", (dict,), where), f"{where} device"),
-                  samples=SamplesRecord.from_dict(_field(data, "samples", (dict,), where), f"{where} samples"),
-                  gather_codes=_field(data, "gather_codes", (dict,), where),
-                  layers=layers, units=units, torch_version=_field(data, "torch_version", (str,), where, ""),
+                  device_card=read_field(data, "device_card", (dict,), where),
+                  fast_card=read_field(data, "fast_card", (dict,), where),
+                  mapping_options=read_field(data, "mapping_options", (dict,), where),
+                  interface=read_field(data, "interface", (dict,), where, {}),
+                  timing=TimingRecord.from_dict(read_field(data, "timing", (dict,), where), f"{where} timing"),
+                  drive=read_field(data, "drive", (dict,), where, {"kind": "ideal"}),
+                  device=DeviceRecord.from_dict(read_field(data, "device", (dict,), where), f"{where} device"),
+                  samples=SamplesRecord.from_dict(read_field(data, "samples", (dict,), where), f"{where} samples"),
+                  gather_codes=read_field(data, "gather_codes", (dict,), where),
+                  layers=layers, units=units, torch_version=read_field(data, "torch_version", (str,), where, ""),
                   firing=_firing_table(data.get("firing"), f"{where} firing"))
         man._check(where)
         return man

@@ -15,7 +15,7 @@ from ipnet_cosim.device.errors import ConfigError
 from ipnet_cosim.device.fileio import sha256_file
 from ipnet_cosim.netlist_gen.contract import Export, ExportError
 from ipnet_cosim.netlist_gen.export import load_samples
-from ipnet_cosim.netlist_gen.sim_jobs import CROSSBAR_MODELS, SIMULATORS
+from ipnet_cosim.simulation.jobs import CROSSBAR_MODELS, SIMULATORS
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,8 @@ def load_frames(export: Export, samples: Sequence[int] | None) -> tuple[list[int
     except Exception as exc:
         raise ExportError(f"{path} is damaged ({type(exc).__name__}); export again") from None
     if len(idx) != len(frames) or len(idx) != len(labels):
-        raise ExportError(f"{path} holds {len(frames)} frames, {len(labels)} labels and {len(idx)} indices; export again")
+        raise ExportError(f"{path} holds {len(frames)} frames, {len(labels)} labels and {len(idx)} indices; export "
+                          f"again")
     samples = list(idx if samples is None else samples)
     missing = [s for s in samples if s not in idx]
     extra_f, extra_l = (load_samples(export.manifest.data_config, missing, export.manifest.samples.noise)

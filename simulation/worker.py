@@ -1,4 +1,4 @@
-"""What runs in a worker: one :class:`~ipnet_cosim.netlist_gen.sim_jobs.UnitJob` through its simulator, reduced to
+"""What runs in a worker: one :class:`~ipnet_cosim.simulation.jobs.UnitJob` through its simulator, reduced to
 spikes (or column charges), safe-operating-area peaks and per-step energies, and written to the job's cache
 file; and the cache lookup that lets an interrupted run resume.
 """
@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ipnet_cosim.circuits.soa import step_peaks
-from ipnet_cosim.netlist_gen.sim_jobs import UnitJob
+from ipnet_cosim.simulation.jobs import UnitJob
 
 
 def atomic_savez(path: Path, **arrays: Any) -> None:
@@ -105,7 +105,7 @@ def unit_energy(job: UnitJob, waves) -> dict[str, np.ndarray]:
     """Per-step energies of one unit run (J): ``e_source_j`` and ``e_rdriver_j`` ``[T, rows]``, and for
     neuron units ``e_neuron_j`` ``[T, columns]`` and the charge each neuron receives, ``q_neuron_c``
     (``integral |i| dt``, C; what a mirror draws from its supply)."""
-    from ipnet_cosim.energy.integrate import energy_per_step_j, product_energy_per_step_j
+    from ipnet_cosim.simulation.integrate import energy_per_step_j, product_energy_per_step_j
     spec = job.energy
     t = waves.time_s
     if job.crossbar_energy is not None:          # port model: computed exactly from the port conductances

@@ -29,7 +29,7 @@ from ipnet_cosim.device.card import DeviceCard
 from ipnet_cosim.device.draws import neuron_draws
 from ipnet_cosim.device.errors import ConfigError
 from ipnet_cosim.netlist_gen.contract import Export, LayerRecord, SimFiles, UnitRecord
-from ipnet_cosim.netlist_gen.ir import Save
+from ipnet_cosim.circuits.ir import Save
 from ipnet_cosim.netlist_gen.export import replace_drivers, stimulus_lines
 from ipnet_cosim.netlist_gen.mapping import LayerMatrix, MappingOptions, Unit
 
@@ -43,7 +43,7 @@ SIMULATORS = ("ngspice", "vacask", "twin")     # twin: no circuit simulator (net
 
 @dataclass(frozen=True)
 class EnergySpec:
-    """What a worker needs to integrate a unit's energies (see :mod:`ipnet_cosim.energy.integrate`).
+    """What a worker needs to integrate a unit's energies (see :mod:`ipnet_cosim.simulation.integrate`).
 
     Saved vectors: every row source's branch current ``i(Vx<r>)`` and its node voltage (``x<r>``, or
     ``d<r>`` behind a separate driver resistor), every sense current and, for neuron units, every
@@ -175,7 +175,7 @@ def netlist_job(ctx: JobContext, u: UnitRecord, sample: int, spikes_in: np.ndarr
         raise ConfigError(f"netlist {path} of unit {u.name} is missing or unreadable ({type(exc).__name__}); export "
                           f"again, or simulate the port models (--crossbar ports)") from None
     from ipnet_cosim.netlist_gen.mapping import draw_source
-    from ipnet_cosim.netlist_gen.ngspice import format_element, format_save
+    from ipnet_cosim.circuits.ngspice import format_element, format_save
     draws = unit_draws(ctx, u, sample)
     draw_lines = None if draws is None else [
         line for j in range(u.n_cols)
@@ -184,7 +184,8 @@ def netlist_job(ctx: JobContext, u: UnitRecord, sample: int, spikes_in: np.ndarr
     gains = layer.slice_gains
     extra = neuron_saves(kind, u.n_cols, len(u.tiles), espec is not None, len(gains))
     if espec is not None:
-        extra += tuple(x for r in range(espec.n_rows) for x in (Save.i(f"Vx{r}"), Save.v(f"{espec.source_node_prefix}{r}")))
+        extra += tuple(x for r in range(espec.n_rows)
+                       for x in (Save.i(f"Vx{r}"), Save.v(f"{espec.source_node_prefix}{r}")))
     deck = replace_drivers(netlist, stimulus_lines(unit, lm, ctx.options, ctx.card, spikes_in),
                            [format_save(x) for x in extra], draw_lines)
     return UnitJob(sample, u.name, deck, kind, u.n_cols, len(u.tiles), ctx.read_times_s, str(ctx.osdi),
@@ -246,10 +247,10 @@ def port_job(ctx: JobContext, u: UnitRecord, ports, sample: int, spikes_in: np.n
     elif espec is not None:                           # the unit's row energy is carried by its first part
         crossbar_energy = (np.zeros(levels.shape), np.zeros(levels.shape))
     if ctx.simulator == "vacask":
-        from ipnet_cosim.netlist_gen.vacask import format_vacask
+        from ipnet_cosim.circuits.vacask import format_vacask
         deck = format_vacask(circuit, ctx.osdi.name if kind == "neurons" else None)
     else:
-        from ipnet_cosim.netlist_gen.ngspice import format_ngspice
+        from ipnet_cosim.circuits.ngspice import format_ngspice
         deck = format_ngspice(circuit)
     return UnitJob(sample, u.name, deck, kind, n_cols, n_tiles, ctx.read_times_s, str(ctx.osdi),
                    str(ctx.out / SimFiles.cache(sample, part_name(u.name, part))), _key(ctx, deck),

@@ -68,7 +68,8 @@ def _slice_digits_ste(q: torch.Tensor, levels: int, slices: int) -> torch.Tensor
 
 def conductances_torch(weights: torch.Tensor, options: ConductanceOptions,
                        factors: np.ndarray | torch.Tensor | None = None,
-                       offsets_s: np.ndarray | torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                       offsets_s: np.ndarray | torch.Tensor | None = None
+                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``(g_plus_s, g_minus_s, k_s)`` of ``weights`` [rows, cols] as export maps them (module docstring; cells of
     ``options.copies`` parallel devices as :func:`~ipnet_cosim.netlist_gen.conductance.map_weights` sums them);
     ``factors`` ``[..., 2, rows, cols S]`` (``[..., 2, rows, cols S, copies]`` with parallel devices) from
@@ -118,16 +119,16 @@ def conductances_torch(weights: torch.Tensor, options: ConductanceOptions,
 
 # -- exact tile port conductances ---------------------------------------------------------------------
 
-def _interleave(g_plus: torch.Tensor, g_minus: torch.Tensor) -> torch.Tensor:
+def interleave(g_plus: torch.Tensor, g_minus: torch.Tensor) -> torch.Tensor:
     """Physical columns in netlist order: G+ of weight column j at 2j, G- at 2j + 1."""
     return torch.stack([g_plus, g_minus], dim=-1).reshape(*g_plus.shape[:-1], -1)
 
 
-def _wired_row_col(g_cells: torch.Tensor, r_wire_ohm: float, r_driver_ohm: float) -> torch.Tensor:
+def wired_row_col(g_cells: torch.Tensor, r_wire_ohm: float, r_driver_ohm: float) -> torch.Tensor:
     """Row-to-column port conductances ``[..., R, P]`` of tiles with wire segments (module docstring): the
     column sweep for tiles at most as tall as wide, the row sweep for taller ones (fewer flops each way)."""
     if g_cells.shape[-2] > g_cells.shape[-1]:
-        return _row_sweep(g_cells, r_wire_ohm, r_driver_ohm)
+        return row_sweep(g_cells, r_wire_ohm, r_driver_ohm)
     return _column_sweep(g_cells, r_wire_ohm, r_driver_ohm)
 
 
@@ -172,7 +173,7 @@ def _column_sweep(g_cells: torch.Tensor, r_wire_ohm: float, r_driver_ohm: float)
     return g_row * z
 
 
-def _row_sweep(g_cells: torch.Tensor, r_wire_ohm: float, r_driver_ohm: float) -> torch.Tensor:
+def row_sweep(g_cells: torch.Tensor, r_wire_ohm: float, r_driver_ohm: float) -> torch.Tensor:
     """The same port conductances as :func:`_column_sweep`, eliminating one row wire at a time (``R`` inversions
     of ``P x P``): the cheaper order for tiles taller than they are wide (module docstring)."""
     g_w = 1.0 / r_wire_ohm
@@ -206,9 +207,9 @@ def tile_row_col_s(g_plus_s: torch.Tensor, g_minus_s: torch.Tensor, r_wire_ohm: 
     """The exact row-to-column port conductances ``A`` ``[..., rows, 2 cols]`` (S, physical columns in netlist
     order) of tiles ``[..., rows, cols]`` with their wires and driver resistance, differentiable in both
     conductance matrices."""
-    g_cells = _interleave(g_plus_s, g_minus_s)
+    g_cells = interleave(g_plus_s, g_minus_s)
     if r_wire_ohm > 0:
-        return _wired_row_col(g_cells, float(r_wire_ohm), float(r_driver_ohm))
+        return wired_row_col(g_cells, float(r_wire_ohm), float(r_driver_ohm))
     if r_driver_ohm > 0:                 # each row: its driver in series with the parallel cells
         return g_cells / (1.0 + r_driver_ohm * g_cells.sum(dim=-1, keepdim=True))
     return g_cells

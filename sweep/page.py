@@ -101,7 +101,8 @@ def write_sweep_page(out: Path, sweep: Mapping[str, Any]) -> Path:
 <html><head><meta charset="utf-8"><title>ipnet-cosim sweep</title>
 <style>body{{font-family:sans-serif;margin:2em;max-width:1200px}}table{{border-collapse:collapse;font-size:13px}}
 td,th{{border:1px solid #ccc;padding:3px 6px;text-align:right}}th{{background:#eee}}
-.warn{{background:#fde8e8;border-left:4px solid #c00;padding:6px 10px}}td.bad{{color:#c00;font-weight:bold}}</style></head><body>
+.warn{{background:#fde8e8;border-left:4px solid #c00;padding:6px 10px}}
+td.bad{{color:#c00;font-weight:bold}}</style></head><body>
 <h1>ipnet-cosim sweep: {len(sweep['points'])} design points</h1>
 <p>Checkpoint {html.escape(str(sweep['checkpoint']))}; mode {html.escape(str(sweep['mode']))}. Every figure is
 computed from the PyTorch twin of the point's export (no circuit simulation) except the circuit check of the

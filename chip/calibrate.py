@@ -10,7 +10,7 @@ are: one programmable mirror ratio per hidden layer (:attr:`MappingOptions.gain_
 labelled training samples (never the test set).
 
 The search (:func:`calibrate_gain_trims`), per calibrated layer in order, on the chip's PyTorch hardware model
-(:class:`~ipnet_cosim.netlist_gen.hardware_net.HardwareNet`) with the firing mode the chip runs (stochastic: one
+(:class:`~ipnet_cosim.chip.hardware_net.HardwareNet`) with the firing mode the chip runs (stochastic: one
 recorded draws per sample from ``draw_seed``): the codes ``-span .. span`` in strides of ``stride``, then the
 neighbours of the best code at half the stride until the stride is 1. A code's score is its accuracy on the
 calibration samples, ties broken by the mean cross-entropy of the class scores (what the readout's charges give
@@ -125,7 +125,7 @@ def calibrate_gain_trims(model, options: MappingOptions, frames: np.ndarray, lab
             with one draw per sample the draw alone moves a code's accuracy on 352 samples by points).
     """
     import dataclasses
-    from ipnet_cosim.netlist_gen.hardware_net import HardwareNet
+    from ipnet_cosim.chip.hardware_net import HardwareNet
     say = progress or (lambda msg: None)
     hw = HardwareNet(model, options)
     hidden = len(hw.layers)

@@ -373,9 +373,10 @@ def flatten_circuit(circuit: Circuit) -> list[Element]:
         if not isinstance(e, SubcircuitInstance):
             flat.append(e)
             continue
-        sub = defs.get(e.subckt.lower())
-        if sub is None:
+        found = defs.get(e.subckt.lower())
+        if found is None:
             raise NetlistError(f"{e.name} instantiates subcircuit '{e.subckt}', which is not defined")
+        sub = found
         if len(e.nodes_) != len(sub.ports):
             raise NetlistError(f"{e.name} connects {len(e.nodes_)} nodes but subcircuit {sub.name} has "
                                f"{len(sub.ports)} ports ({' '.join(sub.ports)})")
@@ -396,7 +397,7 @@ def validate_circuit(circuit: Circuit) -> None:
         bad = [x for x in items if not isinstance(x, kind)]
         if bad:
             raise NetlistError(f"{what} {bad[0]!r} is not a {kind.__name__}: the IR holds {what}s as data "
-                               f"(ipnet_cosim.netlist_gen.ir.{kind.__name__}), the writers turn them into text")
+                               f"(ipnet_cosim.circuits.ir.{kind.__name__}), the writers turn them into text")
     if not isinstance(circuit.options, SolverOptions):
         raise NetlistError(f"options {circuit.options!r} must be SolverOptions(reltol=..., klu=...)")
     if circuit.tran is not None and circuit.dc is not None:

@@ -8,7 +8,8 @@ By default (``crossbar="ports"``) each unit's crossbar reaches the simulator as 
 energy computed exactly from the port conductances) and only the neurons, mirrors and reset are
 simulated; ``crossbar="netlist"`` simulates the exported netlist with every resistor (and the row
 sources' energy integrated from the simulated currents), for validation. ``simulator="vacask"``
-runs the port-model units in VACASK instead of ngspice (the same circuit IR). Units of one layer run in parallel worker processes (one ngspice per process).
+runs the port-model units in VACASK instead of ngspice (the same circuit IR). Units of one layer run in parallel
+worker processes (one ngspice per process).
 Every finished unit is cached under ``<out>/cache/sample_<i>/<unit>.npz`` together with the
 hash of the exact deck it ran, so an interrupted or failed run resumes where it stopped and a
 changed netlist is simulated again. A unit that fails is named with its layer, position and
@@ -24,7 +25,7 @@ the measurement. ``results.json`` carries the verdict (``soa``) and ``soa_sample
 The comparison runs the checkpoint in PyTorch at exact precision (float64, 64/16 substeps) on the
 same samples: spike agreement per layer, and for every disagreement PyTorch's own distance from
 the firing threshold (``ln H - ln ln 2``), so numerical ties (inside the agreement contract's
-:data:`~ipnet_cosim.netlist_gen.sim_compare.AGREEMENT_MARGIN`) can be told from mapping errors.
+:data:`~ipnet_cosim.simulation.compare.AGREEMENT_MARGIN`) can be told from mapping errors.
 """
 
 from __future__ import annotations
@@ -42,12 +43,12 @@ from ipnet_cosim.device.errors import OsdiLoadError, SimulationError, SimulatorN
 from ipnet_cosim.device.fileio import write_json
 from ipnet_cosim.netlist_gen.contract import (EXPORT_TAG, Export, LayerRecord, SimFiles, SimulationResults, UnitRecord,
                                               bind_simulation_folder, read_export)
-from ipnet_cosim.netlist_gen.sim_compare import ideal_mapping, layer_warnings, summarise, torch_reference
-from ipnet_cosim.netlist_gen.sim_executors import ProgressBar, make_executor
-from ipnet_cosim.netlist_gen.sim_inputs import (SimulateRequest, load_crossbars, load_frames, neuron_model,
+from ipnet_cosim.simulation.compare import ideal_mapping, layer_warnings, summarise, torch_reference
+from ipnet_cosim.simulation.executors import ProgressBar, make_executor
+from ipnet_cosim.simulation.inputs import (SimulateRequest, load_crossbars, load_frames, neuron_model,
                                                 probe_simulator)
-from ipnet_cosim.netlist_gen.sim_jobs import JobContext, UnitJob, layer_jobs, merge_parts, unit_kind, unit_parts
-from ipnet_cosim.netlist_gen.sim_worker import atomic_savez, load_cached, run_unit_job, save_waveforms  # noqa: F401
+from ipnet_cosim.simulation.jobs import JobContext, UnitJob, layer_jobs, merge_parts, unit_kind, unit_parts
+from ipnet_cosim.simulation.worker import atomic_savez, load_cached, run_unit_job, save_waveforms  # noqa: F401
 
 RESULTS = SimFiles.RESULTS
 ENVIRONMENT_ERRORS = (SimulatorNotFoundError.__name__, OsdiLoadError.__name__)
@@ -75,7 +76,7 @@ def _describe_failure(res: dict[str, Any], u: UnitRecord, crossbar: str) -> str:
             f"{res['error'].splitlines()[0]}")
 
 
-class _LayerOutputs:
+class LayerOutputs:
     """Per-sample outputs assembled from the units' results (spikes, peaks, charges, energies)."""
 
     def __init__(self, samples: Sequence[int], energy: bool) -> None:
@@ -147,7 +148,7 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
             sources' energy computed from the port conductances); "netlist": the exported netlist with every
             resistor (slow on large tiles; for validation).
         simulator: "ngspice" (default), "vacask" (port model only), or "twin": no circuit simulator, everything
-            computed from the PyTorch twin (:mod:`~ipnet_cosim.netlist_gen.sim_twin`; the same files, labelled
+            computed from the PyTorch twin (:mod:`~ipnet_cosim.simulation.twin`; the same files, labelled
             computed).
         soa: what a neuron-step outside the card's safe operating area does: "strict" raises
             :class:`~ipnet_cosim.circuits.soa.SOAViolationError` after the first layer with one (finished
@@ -178,7 +179,7 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
     say = progress if callable(progress) else (lambda msg: None)
     warn = notify or say
     if simulator == "twin":
-        from ipnet_cosim.netlist_gen.sim_twin import simulate_twin
+        from ipnet_cosim.simulation.twin import simulate_twin
         return simulate_twin(export, req, say, warn)
     if simulator == "vacask":
         probe_simulator("vacask", Path())          # the executable, before anything is read or written
@@ -194,7 +195,7 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
     man = export.manifest
     n_steps = man.timing.n_steps
     limits = SOALimits.from_card(ctx.card)
-    outputs = _LayerOutputs(sample_list, energy)
+    outputs = LayerOutputs(sample_list, energy)
     inputs = {s: frames[k].reshape(n_steps, -1).astype(np.float64) for k, s in enumerate(sample_list)}
     soa_checks: list[dict[str, Any]] = []
     layer_times: list[dict[str, Any]] = []
@@ -238,7 +239,7 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
                     if u.name in ctx.waveform_units:
                         save_waveforms(out_dir / SimFiles.waveforms(s, u.name), by_key[(s, u.name)])
             if unit_kind(layer) == "neurons":
-                soa_checks.append(_check_soa(layer, outputs, sample_list, limits, soa, out_dir, warn))
+                soa_checks.append(check_soa(layer, outputs, sample_list, limits, soa, out_dir, warn))
             counts["runs_cached"] += tally["cached"]
             say(f"{layer.name}: {tally['cached']} cached, {tally['todo']} simulated")
             layer_times.append({"layer": layer.name, "units": len(units), "runs": tally["cached"] + tally["todo"],
@@ -268,10 +269,10 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
              "source": f"simulated: peak |v(a)| across each MTJ and peak junction temperature T_amb + v(th) per "
                        f"neuron and step from the {simulator} waveforms; limits from the device card"})
     results = record.to_dict()
-    _write_outputs(out_dir, export, sample_list, outputs, ref, energy)
+    write_outputs(out_dir, export, sample_list, outputs, ref, energy)
     write_json(out_dir / RESULTS, results)          # last: a results.json always has its sample files
     if plots:
-        from ipnet_cosim.netlist_gen.sim_plots import plot_rasters, plot_waveforms
+        from ipnet_cosim.simulation.plots import plot_rasters, plot_waveforms
         plot_rasters(out_dir, sample_list[:plots], results, outputs.spikes, ref, man.hidden_layers)
         for path in sorted((out_dir / SimFiles.WAVEFORMS).glob("*.npz")) if waveform_units else []:
             plot_waveforms(path)
@@ -290,7 +291,7 @@ def firing_summary(export: Export, draw: int | None) -> dict[str, Any]:
     return {"firing": record, "firing_note": note}
 
 
-def _check_soa(layer, outputs, samples, limits, mode, out_dir, warn) -> dict[str, Any]:
+def check_soa(layer, outputs, samples, limits, mode, out_dir, warn) -> dict[str, Any]:
     check = check_layer(layer.name, [outputs.soa[s][f"{layer.name}_v_peak_v"] for s in samples],
                         [outputs.soa[s][f"{layer.name}_t_peak_k"] for s in samples], samples, limits)
     if not check["within"] and mode != "off":
@@ -321,8 +322,9 @@ def _provenance(export: Export, simulator: str, version: str, crossbar: str, com
                                 "squared; netlist_gen.ports)" if crossbar == "ports" else
                                 f"simulated (integral of the {simulator} row-source currents and voltages)"),
             "mapping_options": man.mapping_options, "circuit_values": circuit,
-            "torch_values": (f"computed (PyTorch, exact precision: float64, 64/16 substeps; "
-                             f"{'the network' if ideal_mapping(man.options()) else 'the hardware model of the exported chip, HardwareNet'})"
+            "torch_values": ("computed (PyTorch, exact precision: float64, 64/16 substeps; "
+                             + ("the network" if ideal_mapping(man.options())
+                                else "the hardware model of the exported chip, HardwareNet") + ")"
                              if compared else None),
             "sim_time": f"measured wall time of each {simulator} run, summed per sample"}
 
@@ -340,7 +342,7 @@ def _run_date(out_dir: Path, simulated: int) -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _write_outputs(out_dir: Path, export: Export, samples, outputs: _LayerOutputs, ref, energy: bool) -> None:
+def write_outputs(out_dir: Path, export: Export, samples, outputs: LayerOutputs, ref, energy: bool) -> None:
     hidden = export.manifest.hidden_layers
     tag = {EXPORT_TAG: np.asarray(export.identity.manifest_sha256)}      # every file names its export
     for k, s in enumerate(samples):

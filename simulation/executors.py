@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from ipnet_cosim.device.errors import ConfigError, SimulationError
-from ipnet_cosim.netlist_gen.sim_jobs import UnitJob
-from ipnet_cosim.netlist_gen.sim_worker import run_unit_job
+from ipnet_cosim.simulation.jobs import UnitJob
+from ipnet_cosim.simulation.worker import run_unit_job
 
 DASK_CONNECT_TIMEOUT = "20s"
 

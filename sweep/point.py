@@ -21,7 +21,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from ipnet_cosim.netlist_gen.sweep_config import card_changes, point_options
+from ipnet_cosim.sweep.config import card_changes, point_options
 
 CARD_CHECKPOINT = "checkpoint_card"
 FINETUNED_CHECKPOINT = "checkpoint_finetuned"
@@ -40,7 +40,7 @@ def resolve_samples(samples: Sequence[int] | str, export_dir: Path) -> list[int]
         return list(samples)
     from ipnet_cosim.models.datasets import spread_indices
     from ipnet_cosim.netlist_gen.contract import read_export
-    from ipnet_cosim.netlist_gen.sim_inputs import count_test_samples
+    from ipnet_cosim.simulation.inputs import count_test_samples
     size = count_test_samples(read_export(export_dir, need_checkpoint=False))
     if samples == "all":
         return list(range(size))
@@ -52,7 +52,7 @@ def write_card_checkpoint(checkpoint: str | Path, changes: Mapping[str, float], 
     network does on a device that differs from the one it was trained for."""
     from ipnet_cosim.models.checkpoint import load_checkpoint, save_checkpoint
     from ipnet_cosim.models.network import SpikingNet
-    from ipnet_cosim.netlist_gen.finetune import HARDWARE_KEY, hardware_of
+    from ipnet_cosim.netlist_gen.recorded_hardware import HARDWARE_KEY, hardware_of
     ck = load_checkpoint(checkpoint)
     model = SpikingNet(ck.network_config, ck.card.replace(**changes))
     model.load_state_dict(ck.model.state_dict())
@@ -82,7 +82,7 @@ def point_checkpoint(checkpoint: str, point: Mapping[str, Any], finetune: Mappin
         path = str(card_dir)
         info["device_card_changes"] = changes
     if finetune:
-        from ipnet_cosim.netlist_gen.finetune import finetune_hardware
+        from ipnet_cosim.chip.finetune import finetune_hardware
         ft_dir = folder / FINETUNED_CHECKPOINT
         if not (ft_dir / SUMMARY_FILE).is_file():
             shutil.rmtree(ft_dir, ignore_errors=True)
@@ -121,7 +121,7 @@ def _evaluate(checkpoint: str, point: dict[str, Any], samples: Sequence[int] | s
     from ipnet_cosim.energy.report import build_report
     from ipnet_cosim.netlist_gen.contract import read_export
     from ipnet_cosim.netlist_gen.export import export_network
-    from ipnet_cosim.netlist_gen.simulate import simulate_export
+    from ipnet_cosim.simulation.simulate import simulate_export
     out.mkdir(parents=True, exist_ok=True)
     ck_path, ck_info = point_checkpoint(checkpoint, point, finetune, out, firing.mode)
     base = point_options(point, seed=0)
@@ -191,7 +191,7 @@ def synaptic_ops(export, sim: Path, samples: Sequence[int]) -> float:
     differential pair, x slices), over the unit's steps."""
     from ipnet_cosim.netlist_gen.contract import SimFiles
     from ipnet_cosim.netlist_gen.mapping import row_levels_v
-    from ipnet_cosim.netlist_gen.sim_inputs import load_frames
+    from ipnet_cosim.simulation.inputs import load_frames
     man = export.manifest
     total = 0.0
     all_frames = load_frames(export, tuple(samples))[1]          # the data set is read once

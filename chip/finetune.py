@@ -1,12 +1,13 @@
 """Hardware-aware fine-tuning: continue training a checkpoint through its mapped crossbars
-(:class:`~ipnet_cosim.netlist_gen.hardware_net.HardwareNet`: the exported conductances with quantization,
+(:class:`~ipnet_cosim.chip.hardware_net.HardwareNet`: the exported conductances with quantization,
 device variation and the exact IR drop of every tile), and record the hardware it was trained for.
 
 Variation during training is either the exported chip's (``variation="fixed"``: the devices export will
 write) or a fresh chip per mini-batch (``"per_batch"``, the default: the network learns to work on any chip
 of the same statistics; their variation seeds are all >= :data:`TRAINING_CHIP_SEED_MIN`, so chips with smaller
 seeds are unseen in training). The result is a normal checkpoint whose ``hardware`` entry holds the mapping options;
-``export`` compares them with its own and warns when they differ (:func:`hardware_mismatch`).
+``export`` compares them with its own and warns when they differ
+(:func:`~ipnet_cosim.netlist_gen.recorded_hardware.hardware_mismatch`).
 """
 
 from __future__ import annotations
@@ -19,39 +20,14 @@ from typing import Any, Callable
 import numpy as np
 
 from ipnet_cosim.device.errors import CheckpointError, ConfigError
-from ipnet_cosim.device.synapse import ideal_synapse
 from ipnet_cosim.netlist_gen.mapping import MappingOptions
+from ipnet_cosim.netlist_gen.recorded_hardware import HARDWARE_KEY
 
-HARDWARE_KEY = "hardware"
 VARIATION_MODES = ("per_batch", "fixed")
 SCHEDULES = ("constant", "cosine")
-# the mapping options that define the hardware (the others choose how it is simulated, not what it is)
-HARDWARE_FIELDS = ("tile_rows", "tile_cols", "conductance", "r_wire_ohm", "r_driver_ohm", "synapse")
 # the per-mini-batch training chips have variation seeds >= this; chips drawn with smaller seeds (the exported
 # chip's default 0, evaluation chips) are never seen in training
 TRAINING_CHIP_SEED_MIN = 2 ** 20
-
-
-def hardware_of(raw: dict[str, Any]) -> dict[str, Any] | None:
-    """The hardware a checkpoint was fine-tuned for (its ``hardware`` entry), or None."""
-    hw = raw.get(HARDWARE_KEY)
-    return dict(hw) if isinstance(hw, dict) else None
-
-
-def hardware_mismatch(raw: dict[str, Any], options: MappingOptions) -> str | None:
-    """A one-line warning when ``options`` differ from the mapping the checkpoint was fine-tuned for."""
-    hw = hardware_of(raw)
-    if hw is None:
-        return None
-    trained = dict(hw.get("mapping_options", {}))
-    if "synapse" not in trained:                 # fine-tuned before synapse cards: the ideal card's values
-        trained["synapse"] = ideal_synapse().to_dict()
-    now = options.to_dict()
-    keys = [k for k in HARDWARE_FIELDS if trained.get(k) != now.get(k)]
-    if not keys:
-        return None
-    return (f"warning: this checkpoint was fine-tuned for other hardware (differs in {', '.join(keys)}); the circuit "
-            f"may not reach the accuracy it was trained for. Export with the same options, or fine-tune again")
 
 
 def finetune_hardware(checkpoint: str | Path, out_dir: str | Path, options: MappingOptions, *, epochs: int = 3,
@@ -100,7 +76,7 @@ def finetune_hardware(checkpoint: str | Path, out_dir: str | Path, options: Mapp
     from ipnet_cosim.models.firing import SampledDraws
     from ipnet_cosim.models.stochastic import evaluate_firing
     from ipnet_cosim.models.train import ProgressBar, evaluate
-    from ipnet_cosim.netlist_gen.hardware_net import HardwareNet
+    from ipnet_cosim.chip.hardware_net import HardwareNet
 
     say = log or (lambda msg: None)
     if variation not in VARIATION_MODES:
@@ -186,7 +162,8 @@ def finetune_hardware(checkpoint: str | Path, out_dir: str | Path, options: Mapp
         stochastic = None
     metrics = {**ck.metrics, "test_accuracy": plain_eval["accuracy"],
                **({"hardware_test_stochastic": stochastic} if stochastic is not None else {}),
-               "hardware_test_accuracy": float((hw_pred == test_set.labels).mean()), "finetune_seconds": time.perf_counter() - t0,
+               "hardware_test_accuracy": float((hw_pred == test_set.labels).mean()),
+               "finetune_seconds": time.perf_counter() - t0,
                "junction_excess_before": excess_before, "junction_excess_after": excess_after,
                "hardware_test_accuracy_source": "computed: PyTorch hardware model (HardwareNet) on the exported chip"}
     hardware = {"mapping_options": options.to_dict(), "variation": variation, "epochs": epochs, "lr": lr,

@@ -2,7 +2,7 @@
 from its PyTorch twin instead of a circuit simulator, written as the same files as a simulation
 (``results.json``, ``energy_sample_<i>.npz``, ``spikes_sample_<i>.npz``, ``soa_sample_<i>.npz``) so that
 ``report`` builds from either. Every figure is labelled computed (``provenance.simulator`` is "twin"); the
-numbers come from :func:`~ipnet_cosim.netlist_gen.twin_energy.twin_outputs`. A design point then costs a
+numbers come from :func:`~ipnet_cosim.simulation.twin_energy.twin_outputs`. A design point then costs a
 PyTorch evaluation; a circuit simulation of the same export is the referee
 (``benchmarks/twin_energy.py`` compares the two).
 """
@@ -14,16 +14,16 @@ from typing import Any, Callable
 
 from ipnet_cosim.device.fileio import write_json
 from ipnet_cosim.netlist_gen.contract import Export, SimFiles, SimulationResults, bind_simulation_folder
-from ipnet_cosim.netlist_gen.sim_compare import layer_warnings, summarise
-from ipnet_cosim.netlist_gen.sim_inputs import SimulateRequest, load_frames
+from ipnet_cosim.simulation.compare import layer_warnings, summarise
+from ipnet_cosim.simulation.inputs import SimulateRequest, load_frames
 
 
 def simulate_twin(export: Export, req: SimulateRequest, say: Callable[[str], None],
                   warn: Callable[[str], None]) -> dict[str, Any]:
     """The twin's run of ``req`` (already checked); returns the results written to ``<out>/results.json``."""
     from ipnet_cosim.circuits.soa import SOALimits
-    from ipnet_cosim.netlist_gen.simulate import _check_soa, _LayerOutputs, _write_outputs, firing_summary
-    from ipnet_cosim.netlist_gen.twin_energy import twin_outputs
+    from ipnet_cosim.simulation.simulate import check_soa, LayerOutputs, write_outputs, firing_summary
+    from ipnet_cosim.simulation.twin_energy import twin_outputs
     sample_list, frames, labels = load_frames(export, req.samples)
     out_dir = req.out or req.default_out(export)
     draw = req.draw_index(export)
@@ -33,7 +33,7 @@ def simulate_twin(export: Export, req: SimulateRequest, say: Callable[[str], Non
     t0 = time.perf_counter()
     tw = twin_outputs(export, frames, sample_list, draw)
     wall = time.perf_counter() - t0
-    outputs = _LayerOutputs(sample_list, req.energy)
+    outputs = LayerOutputs(sample_list, req.energy)
     for s in sample_list:
         outputs.spikes[s] = tw["spikes"][s]
         outputs.charges[s] = tw["charges"][s]
@@ -41,7 +41,7 @@ def simulate_twin(export: Export, req: SimulateRequest, say: Callable[[str], Non
         outputs.energies[s] = tw["energies"][s] if req.energy else {}
         outputs.elapsed[s] = wall / len(sample_list)
     limits = SOALimits.from_card(man.card())
-    soa_checks = [_check_soa(layer, outputs, sample_list, limits, req.soa, out_dir, warn) for layer in man.hidden_layers]
+    soa_checks = [check_soa(layer, outputs, sample_list, limits, req.soa, out_dir, warn) for layer in man.hidden_layers]
     summary, per_sample = summarise(export, sample_list, labels, outputs.spikes, outputs.charges, outputs.elapsed, None,
                                     tw["coin_flip"])
     summary.update({"wall_time_s": wall, "workers": 1, "runs_simulated": 0, "runs_cached": 0, "layer_times": [],
@@ -59,7 +59,8 @@ def simulate_twin(export: Export, req: SimulateRequest, say: Callable[[str], Non
                     "crossbar_energy": "computed (exact: row levels x port conductances x integral of the pulse shape "
                                        "squared; netlist_gen.ports)",
                     "mapping_options": man.mapping_options,
-                    "circuit_values": f"computed (PyTorch twin at exact precision, float64, 64/16 substeps: {tw['model']}; "
+                    "circuit_values": f"computed (PyTorch twin at exact precision, float64, 64/16 substeps: "
+                                      f"{tw['model']}; "
                                       f"every neuron's Joule energy, charge and peaks from its own step integration, "
                                       f"netlist_gen.twin_energy)",
                     "torch_values": None,
@@ -70,10 +71,10 @@ def simulate_twin(export: Export, req: SimulateRequest, say: Callable[[str], Non
              "source": "computed: peak |V| across each MTJ and peak junction temperature per neuron and step from the "
                        "PyTorch twin (netlist_gen.twin_energy); limits from the device card"})
     results = record.to_dict()
-    _write_outputs(out_dir, export, sample_list, outputs, None, req.energy)
+    write_outputs(out_dir, export, sample_list, outputs, None, req.energy)
     write_json(out_dir / SimFiles.RESULTS, results)
     if req.plots:
-        from ipnet_cosim.netlist_gen.sim_plots import plot_rasters
+        from ipnet_cosim.simulation.plots import plot_rasters
         plot_rasters(out_dir, sample_list[:req.plots], results, outputs.spikes, None, man.hidden_layers)
     say(f"wrote {out_dir / SimFiles.RESULTS}")
     return results

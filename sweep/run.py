@@ -28,8 +28,8 @@ The configuration is a TOML file::
     samples = 5
     simulator = "ngspice"
 
-What each parameter means and how it is checked: :mod:`~ipnet_cosim.netlist_gen.sweep_config`; what a point
-computes: :mod:`~ipnet_cosim.netlist_gen.sweep_point`. A finished point's ``point.json`` is kept, so a rerun of the
+What each parameter means and how it is checked: :mod:`~ipnet_cosim.sweep.config`; what a point
+computes: :mod:`~ipnet_cosim.sweep.point`. A finished point's ``point.json`` is kept, so a rerun of the
 same configuration resumes. Points run in local worker processes or on the workers of a Dask scheduler (the sweep
 folder on a file system every worker sees).
 """
@@ -44,8 +44,8 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 import numpy as np
 
 from ipnet_cosim.device.errors import ConfigError, SimulationError
-from ipnet_cosim.netlist_gen.sweep_config import SweepConfig
-from ipnet_cosim.netlist_gen.sweep_point import evaluate_point, point_id
+from ipnet_cosim.sweep.config import SweepConfig
+from ipnet_cosim.sweep.point import evaluate_point, point_id
 
 CSV_COLUMNS = ("id", "accuracy_mean", "energy_per_inference_j", "energy_per_spike_j", "area_m2", "latency_s",
                "throughput_inferences_per_s", "sops_per_j", "soa_within", "soa_margin_v", "soa_margin_k")
@@ -63,7 +63,7 @@ def run_sweep(config: SweepConfig, out: str | Path, *, workers: int = 1, schedul
     """
     from ipnet_cosim.device.fileio import sha256_file
     from ipnet_cosim.models.checkpoint import bundled_checkpoint_dir, resolve_checkpoint_path
-    from ipnet_cosim.netlist_gen.sweep_config import check_point_cards
+    from ipnet_cosim.sweep.config import check_point_cards
     out = Path(out)
     if config.has_card_parameters:
         check_point_cards(config)                       # (again: a SweepConfig may be built in code)
@@ -87,7 +87,7 @@ def run_sweep(config: SweepConfig, out: str | Path, *, workers: int = 1, schedul
                                  "parameters": {n: s for n, s in config.parameters}}, indent=2) + "\n")
     points = config.points()
     say = progress if callable(progress) else (lambda msg: None)
-    from ipnet_cosim.netlist_gen.sim_executors import ProgressBar
+    from ipnet_cosim.simulation.executors import ProgressBar
     bar = ProgressBar(progress, total=len(points))
     bar.describe("sweep points")
     results: dict[str, dict[str, Any]] = {}
@@ -134,7 +134,7 @@ def run_sweep(config: SweepConfig, out: str | Path, *, workers: int = 1, schedul
                              "'verified' entries simulated"}
     (out / "sweep.json").write_text(json.dumps(summary, indent=2, default=float) + "\n", encoding="utf-8")
     _write_csv(out / "sweep.csv", ordered)
-    from ipnet_cosim.netlist_gen.sweep_page import write_sweep_page
+    from ipnet_cosim.sweep.page import write_sweep_page
     write_sweep_page(out, summary)
     say(f"wrote {out / 'sweep.json'}, sweep.csv and sweep.html")
     return summary
@@ -147,7 +147,7 @@ class _PointExecutor:
     def __init__(self, workers: int, scheduler: str | None) -> None:
         self.workers, self.client = workers, None
         if scheduler:
-            from ipnet_cosim.netlist_gen.sim_executors import DaskExecutor
+            from ipnet_cosim.simulation.executors import DaskExecutor
             self.client = DaskExecutor(scheduler).client
 
     def run(self, checkpoint: str, todo: Sequence[tuple[str, dict[str, Any]]], config: SweepConfig,
@@ -202,7 +202,7 @@ def verify_point(point: Mapping[str, Any], n_samples: int, simulator: str, worke
         data = json.loads(cached.read_text())
         if data.get("samples_requested") == n_samples and data.get("simulator") == simulator:
             return data
-    from ipnet_cosim.netlist_gen.simulate import simulate_export
+    from ipnet_cosim.simulation.simulate import simulate_export
     exp = folder / "chip0" / "export"
     twin_results = json.loads((folder / "chip0" / "twin" / "results.json").read_text())
     chosen = [e["sample"] for e in twin_results["per_sample"]][:n_samples]
@@ -225,7 +225,8 @@ def _write_point_report(folder: Path) -> None:
     """Chip 0's energy and area report in ``folder/report`` (once)."""
     if (folder / "report" / "report.html").is_file():
         return
-    from ipnet_cosim.energy.report import build_report, write_report
+    from ipnet_cosim.energy.report import build_report
+    from ipnet_cosim.energy.report_text import write_report
     report, data = build_report(folder / "chip0" / "export", sim=folder / "chip0" / "twin")
     write_report(report, data, folder / "report")
 

@@ -2,7 +2,7 @@
 ``simulate`` writes them (``energy_sample_<i>.npz``): a design point's energy without a circuit simulation.
 
 The twin is the model ``simulate`` compares with (the network at exact precision, or its hardware model
-:class:`~ipnet_cosim.netlist_gen.hardware_net.HardwareNet` for a non-ideal mapping). Per sample and layer:
+:class:`~ipnet_cosim.chip.hardware_net.HardwareNet` for a non-ideal mapping). Per sample and layer:
 
 * ``<layer>_source_j`` / ``<layer>_rdriver_j`` ``[units, T]``: what each unit's row sources deliver and the part
   lost in the driver resistance, from the export's port model and the twin's input spikes
@@ -44,8 +44,8 @@ def twin_outputs(export: Export, frames: np.ndarray, samples: Sequence[int], dra
     ``spikes[s]`` (a ``[T, n]`` array per hidden layer), ``energies[s]``, ``charges[s]``, ``soa[s]``; plus ``model``
     (which twin ran) and ``coin_flip`` (per hidden layer, the fraction of neuron-steps in the coin-flip band).
     The samples run :data:`TWIN_BATCH` at a time (each sample's figures do not depend on the others')."""
-    from ipnet_cosim.netlist_gen.sim_compare import twin_model
-    from ipnet_cosim.netlist_gen.sim_inputs import load_crossbars
+    from ipnet_cosim.simulation.compare import twin_model
+    from ipnet_cosim.simulation.inputs import load_crossbars
     _, twin, hardware = twin_model(export)
     ports = load_crossbars(export, "ports")
     out: dict[str, Any] = {"spikes": {}, "energies": {}, "charges": {}, "soa": {},
@@ -69,7 +69,7 @@ def _twin_chunk(export: Export, twin: Any, ports: Any, frames: np.ndarray, sampl
     """:func:`twin_outputs` of one batch of samples."""
     import torch
     from ipnet_cosim.models.neuron import NeuronParams, ap_voltage_v
-    from ipnet_cosim.netlist_gen.sim_compare import coin_flip_fractions, run_draws
+    from ipnet_cosim.simulation.compare import coin_flip_fractions, run_draws
     man = export.manifest
     options = man.options()
     with torch.no_grad():

@@ -8,7 +8,7 @@
   with the units' hazards), logits; a difference whose margin lies inside :data:`AGREEMENT_MARGIN` is a
   numerical tie (the agreement contract). When the export's crossbars are not
   ideal (quantized, varied, wires or driver resistance) the reference is the PyTorch model of the exported
-  chip (:class:`~ipnet_cosim.netlist_gen.hardware_net.HardwareNet`: the same devices and exact IR drop),
+  chip (:class:`~ipnet_cosim.chip.hardware_net.HardwareNet`: the same devices and exact IR drop),
   so that a disagreement means the circuit and its twin differ, not that the mapping is lossy; the
   network's own accuracy on the samples is given beside it.
 * :func:`summarise`: per sample and layer, spike agreement and, for every disagreement, PyTorch's margin,
@@ -35,12 +35,6 @@ TIE_RTOL = 1e-12        # scores within this fraction of the largest |score| cou
 # (benchmarks/test_set_circuit.py: 32 of 4.5 million layer-0 neuron-steps differ, the largest margin 2.7e-3); 5e-3
 # leaves room for another CPU's rounding.
 AGREEMENT_MARGIN = 5e-3
-
-
-def accuracy_interval(correct: int, n: int, confidence: float = 0.95) -> list[float]:
-    """Wilson score interval ``[low, high]`` of an accuracy of ``correct`` out of ``n`` samples (scipy's
-    ``binomtest(...).proportion_ci(method="wilson")``; the samples are a sample of the test set)."""
-    return wilson_interval(correct, n, confidence)
 
 
 def decide(scores: Sequence[float]) -> int | None:
@@ -72,7 +66,7 @@ def twin_model(export: Export) -> tuple[Any, Any, bool]:
     hardware = not ideal_mapping(options)
     twin = model
     if hardware:
-        from ipnet_cosim.netlist_gen.hardware_net import HardwareNet
+        from ipnet_cosim.chip.hardware_net import HardwareNet
         twin = HardwareNet(model, options)
     return model, twin, hardware
 
@@ -240,7 +234,7 @@ def summarise(export: Export, samples: Sequence[int], labels: Sequence[int], out
     correct = sum(e["circuit_class"] == e["label"] for e in per_sample)
     summary: dict[str, Any] = {
         "samples": n, "circuit_accuracy": correct / n,
-        "circuit_accuracy_ci95": accuracy_interval(correct, n),
+        "circuit_accuracy_ci95": wilson_interval(correct, n),
         "circuit_no_decision": no_decision,
         "sim_time_per_sample_s": sum(elapsed[s] for s in samples) / n, "layers": totals,
     }

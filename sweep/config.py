@@ -10,7 +10,7 @@ Parameters are of two kinds:
   change the neuron the network runs on: a point's network is the checkpoint's weights on the changed card
   (``points/<id>/checkpoint_card``), which is what a trained network does on a device that differs from the one it
   was trained for. With a ``[finetune]`` table every point is fine-tuned for its card and crossbars first
-  (hardware-aware: through the point's mapped crossbars, :func:`~ipnet_cosim.netlist_gen.finetune.finetune_hardware`).
+  (hardware-aware: through the point's mapped crossbars, :func:`~ipnet_cosim.chip.finetune.finetune_hardware`).
 
 Every point's card is built from the checkpoint's and validated (each field's range, the card's cross-checks, a
 drive that can fire a cold neuron, a read voltage the synapse card allows) before any work starts, so a value
@@ -64,7 +64,7 @@ def card_changes(point: Mapping[str, Any]) -> dict[str, float]:
 
 @dataclass(frozen=True)
 class SweepConfig:
-    """A checked sweep configuration (module docstring of :mod:`~ipnet_cosim.netlist_gen.sweep`)."""
+    """A checked sweep configuration (module docstring of :mod:`~ipnet_cosim.sweep.run`)."""
 
     checkpoint: str | None
     samples: tuple[int, ...] | str
@@ -228,7 +228,7 @@ def _firing(table: Any) -> tuple[tuple[str, Any], ...]:
 
 def _finetune(table: Any) -> tuple[tuple[str, Any], ...]:
     """The ``[finetune]`` table with defaults filled in, checked."""
-    from ipnet_cosim.netlist_gen.finetune import VARIATION_MODES
+    from ipnet_cosim.chip.finetune import VARIATION_MODES
     if not isinstance(table, Mapping):
         raise ConfigError("sweep configuration: finetune must be a table ([finetune] with epochs, lr, batch_size, "
                           "variation, seed, t_max_penalty)")

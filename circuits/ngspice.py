@@ -1,4 +1,4 @@
-"""ngspice writer for the circuit IR: a pure function from :class:`~ipnet_cosim.netlist_gen.ir.Circuit` to text.
+"""ngspice writer for the circuit IR: a pure function from :class:`~ipnet_cosim.circuits.ir.Circuit` to text.
 
 Deterministic: elements in declared order, numbers by the one formatter
 (:func:`ipnet_cosim.device.units.spice_number`), ``\\n`` line ends, no timestamps. The compiled
@@ -12,7 +12,7 @@ from __future__ import annotations
 from ipnet_cosim.device.errors import NetlistError
 from ipnet_cosim.device.units import continuation_lines
 from ipnet_cosim.device.units import spice_number as num
-from ipnet_cosim.netlist_gen.ir import (Circuit, CurrentMirror, CurrentSource, MTJNeuronInstance, ModelCard,
+from ipnet_cosim.circuits.ir import (Circuit, CurrentMirror, CurrentSource, MTJNeuronInstance, ModelCard,
                                         NeuronDriveInstance, PulseSource, RandomSource, Resistor, Save, SolverOptions,
                                         SubcircuitInstance, VoltageSource, validate_circuit)
 
