@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from ipnet_cosim.netlist_gen.mapping import MappingOptions
 
 __all__ = ["bundled_checkpoint", "calibrate", "chip_options", "export", "finetune", "import_nir", "report",
-           "run_experiment", "simulate", "sweep", "to_nir"]
+           "run_experiment", "run_sweep", "simulate", "to_nir"]
 
 
 def bundled_checkpoint(name: str | None = None) -> Path:
@@ -105,12 +105,12 @@ def calibrate(checkpoint: str | Path, options: "MappingOptions | None" = None, *
     return calibrate_checkpoint(checkpoint, options if options is not None else chip_options(), **kwargs)
 
 
-def sweep(config: str | Path, out: str | Path, *, workers: int = 1, scheduler: str | None = None,
+def run_sweep(config: str | Path, out: str | Path, *, workers: int = 1, scheduler: str | None = None,
           progress: bool | Callable[[str], None] = False) -> dict[str, Any]:
     """A design-space sweep from its TOML/YAML file into ``out`` (resumable); returns sweep.json's content."""
     from ipnet_cosim.sweep.config import load_sweep_config
-    from ipnet_cosim.sweep.run import run_sweep
-    return run_sweep(load_sweep_config(config), out, workers=workers, scheduler=scheduler, progress=progress)
+    from ipnet_cosim.sweep.run import run_sweep as run
+    return run(load_sweep_config(config), out, workers=workers, scheduler=scheduler, progress=progress)
 
 
 def import_nir(source: str | Path, out: str | Path, **kwargs: Any) -> dict[str, Any]:

@@ -163,9 +163,12 @@ def port_conductances(g_cells: np.ndarray, r_wire_ohm: float, r_driver_ohm: floa
 
 def _one_blas_thread():
     """BLAS on one thread for the sweep: its R x R products and factorisations are too small for threads, and
-    OpenBLAS' threads waking for each one made the 128 x 128 sweep 20x slower on a 2-core machine (measured)."""
+    OpenBLAS' threads waking for each one made the 128 x 128 sweep 20x slower on a 2-core machine (measured). One
+    thread also makes the result independent of the machine's core count: a threaded factorisation sums in another
+    order, and the exported port models and netlists would differ in their last digits from machine to machine."""
     global _CONTROLLER
     if _CONTROLLER is None:
+        from scipy.linalg import lapack  # noqa: F401  (loads scipy's own BLAS, so that the controller limits it too)
         from threadpoolctl import ThreadpoolController
         _CONTROLLER = ThreadpoolController()         # finding the loaded BLAS libraries takes ~5 ms: once
     return _CONTROLLER.limit(limits=1, user_api="blas")

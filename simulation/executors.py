@@ -47,6 +47,18 @@ class PoolExecutor:
         self.pool.shutdown(cancel_futures=True)
 
 
+def _probe_tcp(address: str, timeout_s: float = 3.0) -> None:
+    """Open and close a TCP connection to a ``tcp://host:port`` scheduler address (OSError if nothing listens);
+    other schemes are left to Dask."""
+    import socket
+    from urllib.parse import urlsplit
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    if parts.scheme != "tcp" or parts.hostname is None or parts.port is None:
+        return
+    with socket.create_connection((parts.hostname, parts.port), timeout=timeout_s):
+        pass
+
+
 class DaskExecutor:
     """The workers of a Dask distributed scheduler (same jobs, same cache on a shared file system)."""
 
@@ -56,6 +68,7 @@ class DaskExecutor:
         except ImportError as exc:
             raise ConfigError("--scheduler needs dask.distributed: pip install 'distributed'") from exc
         try:
+            _probe_tcp(address)                 # a closed port or unknown host fails at once, not after the timeout
             self.client = Client(address, timeout=DASK_CONNECT_TIMEOUT)
         except (OSError, TimeoutError) as exc:
             raise SimulationError(f"cannot reach the Dask scheduler at {address} ({exc}); start one with "

@@ -188,7 +188,12 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
     osdi = neuron_model(export, warn)
     simulator_version = probe_simulator(simulator, osdi)
     out_dir = req.out or req.default_out(export)
-    bind_simulation_folder(out_dir, export)         # refuses another export's results before any job runs
+    executor = make_executor(workers, scheduler)    # a scheduler that cannot be reached: nothing written
+    try:
+        bind_simulation_folder(out_dir, export)     # refuses another export's results before any job runs
+    except BaseException:
+        executor.close()
+        raise
     draw_k = req.draw_index(export)
     ctx = JobContext(export, out_dir, export.manifest.card(), export.manifest.fast(), export.manifest.options(),
                      Path(osdi), crossbar, simulator, frozenset(waveform_units), energy, crossbars, draw_k)
@@ -203,7 +208,6 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
     wall0 = time.perf_counter()
     runs = sum(len(unit_parts(ctx, u)) for u in man.units) if crossbar == "ports" else len(man.units)
     bar = ProgressBar(progress, total=len(sample_list) * runs)
-    executor = make_executor(workers, scheduler)
     try:
         for layer in man.layers:
             units = man.units_of(layer.index)
