@@ -112,7 +112,8 @@ class MappingOptions:
     """How a network becomes crossbars (SI units; every field is recorded in the manifest).
 
     Args:
-        tile_rows, tile_cols: largest crossbar, rows x physical columns (a weight column uses two).
+        tile_rows: largest crossbar's rows.
+        tile_cols: largest crossbar's physical columns (a weight column uses two).
         conductance: weight-to-conductance options (range, quantization, variation).
         r_wire_ohm: resistance of one wire segment between adjacent cells (rows and columns), ohm.
         r_driver_ohm: output resistance of every row driver, ohm.

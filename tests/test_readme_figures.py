@@ -1,5 +1,6 @@
-"""The figures the README quotes from the committed benchmark JSON (``benchmarks/data``) are the JSON's: a
-re-measured benchmark whose README was not updated (or the reverse) fails here."""
+"""The figures the README and the documentation (``docs/*.md``) quote from the committed benchmark JSON
+(``benchmarks/data``) are the JSON's: a re-measured benchmark whose text was not updated (or the reverse) fails here.
+A section is found by its heading in the README or in any page of ``docs/``."""
 
 from __future__ import annotations
 
@@ -19,13 +20,18 @@ ROW_FORMAT = "{:.3f} +- {:.3f} | {:.3f} / {:.3f} / {:.3f} | {:.3f} (+- {:.2f} pJ
 
 
 def _section(title: str) -> str:
-    """The README's text from the heading ``title`` to the next heading of the same or a higher level."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    m = re.search(rf"^(#+) {re.escape(title)}\s*$", text, flags=re.M)
-    assert m, f"README has no section '{title}'"
-    level = len(m.group(1))
-    nxt = re.search(rf"^#{{1,{level}}} ", text[m.end():], flags=re.M)
-    return text[m.end():m.end() + nxt.start()] if nxt else text[m.end():]
+    """The text from the heading ``title`` (in the README or a page of docs/; it must be in exactly one) to the next
+    heading of the same or a higher level."""
+    found = []
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        text = path.read_text(encoding="utf-8")
+        m = re.search(rf"^(#+) {re.escape(title)}\s*$", text, flags=re.M)
+        if m:
+            level = len(m.group(1))
+            nxt = re.search(rf"^#{{1,{level}}} ", text[m.end():], flags=re.M)
+            found.append(text[m.end():m.end() + nxt.start()] if nxt else text[m.end():])
+    assert len(found) == 1, f"section '{title}' found {len(found)} times in the README and docs/ (want once)"
+    return found[0]
 
 
 def _load(name: str) -> dict[str, Any]:
@@ -206,6 +212,28 @@ FIGURES: list[tuple[str, str, list[tuple[str, Callable[[dict], Any], str]]]] = [
         ("area", lambda d: d["area_m2"] * 1e12, "| {:,.0f} um^2 |"),
         ("lstm", lambda d: d["paper"][0]["ours"], "{:,.0f}x (paper 2,874x"),
         ("conv3d", lambda d: d["paper"][1]["ours"], "{:,.0f}x (paper 90,920x)"),
+    ]),
+    ("demo_run.json", "Headline results", [
+        ("wall", lambda d: d["wall_s"], "**{:.1f} s**"),
+        ("twin", lambda d: "{:.3f} (95 % interval {:.3f}-{:.3f})".format(d["twin"]["accuracy"], d["twin"]["ci95_low"],
+                                                                         d["twin"]["ci95_high"]), "| {} |"),
+        ("twin samples", lambda d: int(d["twin"]["samples"]), "accuracy, twin, {} test samples"),
+        ("circuit", lambda d: "{:.3f} (95 % interval {:.3f}-{:.3f}); the twin's class on {} of {} samples; {} "
+         "neuron-steps differ".format(d["circuit"]["accuracy"], d["circuit"]["ci95_low"], d["circuit"]["ci95_high"],
+                                      int(d["agreement"]["samples_agreeing"]), int(d["circuit"]["samples"]),
+                                      int(d["agreement"]["differing_neuron_steps"])), "{}"),
+        ("circuit samples", lambda d: "{} samples over {} classes".format(int(d["circuit"]["samples"]),
+                                                                         int(d["circuit"]["classes"])), "{}"),
+        ("per inference", lambda d: "{:.2f} nJ, latency {:.0f} ns, power {:.1f} mW".format(
+            d["energy_per_inference_j"] * 1e9, d["latency_s"] * 1e9, d["power_w"] * 1e3), "{}"),
+        ("area", lambda d: d["area_m2"] * 1e12, "| {:,.0f} um^2 |"),
+        ("lstm", lambda d: d["paper"][0]["ours"], "{:,.0f}x (paper 2,874x"),
+        ("conv3d", lambda d: d["paper"][1]["ours"], "{:,.0f}x (paper 90,920x)"),
+    ]),
+    ("default_chip.json", "Headline results", [
+        ("unseen mean", lambda d: d["configs"]["pcm:1x4"]["unseen_chips_mean"], "reaches **{:.3f}** on average"),
+        ("unseen lowest", lambda d: d["configs"]["pcm:1x4"]["unseen_chips_min"], "(lowest {:.3f})"),
+        ("trimmed mean", lambda d: d["configs"]["pcm:1x4"]["trimmed_unseen_chips_mean"], "**{:.3f}** with each chip"),
     ]),
     ("stochastic_ipnet.json", "Measured: stochastic firing", [
         ("bundled, stochastic mean", lambda d: _bundled(d)["stochastic"]["accuracy"]["mean"], "{:.3f}"),
