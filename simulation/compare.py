@@ -29,9 +29,9 @@ from ipnet_cosim.netlist_gen.contract import Export
 # a layer's circuit fire rate departs from PyTorch's when |circuit - torch| > max(ABS, REL x torch)
 FIRE_RATE_MARGIN = {"absolute": 0.01, "relative": 0.25}
 TIE_RTOL = 1e-12        # scores within this fraction of the largest |score| count as equal
-# The agreement contract (README "Agreement contract"): a neuron-step may differ between a circuit simulator and
-# the twin only if the twin's margin |ln H - ln(-ln u)| lies inside this numerical tolerance of the threshold.
-# The simulators' hazard at reltol 1e-4 is within 2.7e-3 of the twin's in ln H over the whole test set
+# The agreement contract (docs/simulation.md, "Agreement contract"): a neuron-step may differ between a circuit
+# simulator and the twin only if the twin's margin |ln H - ln(-ln u)| lies inside this numerical tolerance of the
+# threshold. The simulators' hazard at reltol 1e-4 is within 2.7e-3 of the twin's in ln H over the whole test set
 # (benchmarks/test_set_circuit.py: 32 of 4.5 million layer-0 neuron-steps differ, the largest margin 2.7e-3); 5e-3
 # leaves room for another CPU's rounding.
 AGREEMENT_MARGIN = 5e-3

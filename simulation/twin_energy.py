@@ -21,7 +21,7 @@ The twin is the model ``simulate`` compares with (the network at exact precision
 
 The categories ``energy.accounting`` derives from these (mirror supply, spike read, reset) follow from them
 and the spikes exactly as for a simulation. What the twin does not resolve: the simulator's time discretisation
-(reltol 1e-4; the agreement contract, README).
+(reltol 1e-4; the agreement contract, docs/simulation.md).
 """
 
 from __future__ import annotations

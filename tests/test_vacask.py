@@ -425,11 +425,11 @@ def test_package_import_does_not_start_vacask():
 @pytest.mark.ngspice
 @needs_vacask
 def test_simulate_runs_in_vacask_like_ngspice(tmp_path):
-    """``simulate_export(..., simulator="vacask")``: a whole small network (port-model units, heat and
-    memoryless neurons, readout) in VACASK agrees with the ngspice run by the agreement contract (README): the
-    same spikes and class scores, energies per category and layer within 1e-3, peak junction temperatures within
-    0.1 K and peak MTJ voltages within 5e-3 (measured 2e-3), the switching instants within 5 ps. What is compared
-    is physical per step; the two simulators place their time points differently (waveforms between them are
+    """``simulate_export(..., simulator="vacask")``: a whole small network (port-model units, heat and memoryless
+    neurons, readout) in VACASK agrees with the ngspice run by the agreement contract (docs/simulation.md): the same
+    spikes and class scores, energies per category and layer within 1e-3, peak junction temperatures within 0.1 K
+    and peak MTJ voltages within 5e-3 (measured 2e-3), the switching instants within 5 ps. What is compared is
+    physical per step; the two simulators place their time points differently (waveforms between them are
     interpolated)."""
     from ipnet_cosim.circuits.compare import crossing_times_s
     from _small_net import make_small_checkpoint
