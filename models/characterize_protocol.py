@@ -4,12 +4,14 @@ PyTorch cold-start firing probability with the pulse current that reaches a give
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
 from ipnet_cosim.device.card import DeviceCard
-from ipnet_cosim.device.errors import ConfigError
 from ipnet_cosim.models.neuron import NeuronParams, NeuronState, mtj_neuron_step
+from ipnet_cosim.models.units import current_for_hazard
 
 # Protocol constants (SI units). They are recorded in the JSON next to the data they shape.
 THERMAL_STEP_CURRENT_A = 100e-6          # requested step current; lowered if it would fire
@@ -49,19 +51,6 @@ def expected_cold(card: DeviceCard, i_a: np.ndarray | float) -> np.ndarray:
 
 
 def current_for_probability(card: DeviceCard, target: float) -> float:
-    """Pulse current (A) whose cold-start firing probability is ``target`` (bisection on PyTorch)."""
-    lo, hi = 0.0, card.mtj.ic0_a
-    for _ in range(60):
-        if expected_cold(card, hi)[0] >= target:
-            break
-        lo, hi = hi, 2.0 * hi
-    else:
-        raise ConfigError(f"no pulse current below {hi:g} A reaches a firing probability of {target:g} "
-                          f"with this device card")
-    for _ in range(60):
-        mid = 0.5 * (lo + hi)
-        if expected_cold(card, mid)[0] >= target:
-            hi = mid
-        else:
-            lo = mid
-    return 0.5 * (lo + hi)
+    """Pulse current (A) whose cold-start firing probability ``1 - exp(-H)`` is ``target``
+    (:func:`~ipnet_cosim.models.units.current_for_hazard` at ``H = -ln(1 - target)``)."""
+    return current_for_hazard(card, -math.log1p(-target), rel_tol=1e-15)

@@ -51,6 +51,40 @@ def memoryless_card(card: DeviceCard, tau_th_s: float) -> DeviceCard:
     return card.replace(c_th_j_per_k=tau_th_s / card.mtj.r_th_k_per_w)
 
 
+def current_for_hazard(card: DeviceCard, hazard: float, *, bounded_drive: bool = False, n_sub: int = EXACT_N_SUB,
+                       n_sub_idle: int = EXACT_N_SUB_IDLE, dtype: torch.dtype = torch.float64,
+                       rel_tol: float = 1e-12) -> float:
+    """The smallest pulse current (A) whose one-step hazard from ambient reaches ``hazard``: the one threshold search
+    of the project (median threshold: ``hazard = ln 2``; a firing probability ``p`` from ambient:
+    ``hazard = -ln(1 - p)``). Bisection on :func:`~ipnet_cosim.models.neuron.mtj_neuron_step` with the given
+    substeps and dtype, from the bracket [0, 4 ic0] (doubled until it fires), to ``rel_tol`` relative.
+
+    Raises:
+        ConfigError: a neuron at ambient does not reach ``hazard`` below 2^40 ic0 (the card cannot fire)."""
+    p = NeuronParams.from_card(card, bounded_drive)
+    zero = NeuronState(torch.zeros(1, dtype=dtype))
+
+    def reached(i_a: float) -> bool:
+        res = mtj_neuron_step(torch.tensor([i_a], dtype=dtype), zero, p, n_sub=n_sub, n_sub_idle=n_sub_idle)
+        return float(res.hazard[0]) >= hazard
+
+    lo, hi = 0.0, 4.0 * card.mtj.ic0_a
+    for _ in range(40):
+        if reached(hi):
+            break
+        lo, hi = hi, 2.0 * hi
+    else:
+        raise ConfigError(f"device card: a neuron at ambient does not reach a hazard of {hazard:g} even at {hi:g} A; "
+                          f"check ic0_a/delta0")
+    while (hi - lo) > rel_tol * hi:
+        mid = 0.5 * (lo + hi)
+        if reached(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
 @functools.lru_cache(maxsize=32)
 def cold_threshold(card: DeviceCard, bounded_drive: bool = False) -> tuple[float, float]:
     """Median-mode firing threshold of a neuron starting at ambient, and d(ln H)/dI there.
@@ -60,8 +94,8 @@ def cold_threshold(card: DeviceCard, bounded_drive: bool = False) -> tuple[float
         bounded_drive: the current reaches the MTJ through the card's drive stage (its edges follow the drive).
 
     Returns:
-        (I_th in A: the smallest current whose hazard reaches ln 2, found to 1e-12 relative by bisection on
-        the exact step; slope in 1/A).
+        (I_th in A: the smallest current whose hazard reaches ln 2, :func:`current_for_hazard` to 1e-12 relative;
+        slope in 1/A).
     """
     p = NeuronParams.from_card(card, bounded_drive)
     zero = NeuronState(torch.zeros(1, dtype=torch.float64))
@@ -71,16 +105,7 @@ def cold_threshold(card: DeviceCard, bounded_drive: bool = False) -> tuple[float
                               n_sub=EXACT_N_SUB, n_sub_idle=EXACT_N_SUB_IDLE)
         return float(res.hazard[0])
 
-    ln2 = math.log(2.0)
-    lo, hi = 0.0, 4.0 * card.mtj.ic0_a
-    if hazard(hi) < ln2:
-        raise ConfigError(f"device card: a neuron at ambient does not fire even at {hi:g} A; check ic0_a/delta0")
-    while (hi - lo) > 1e-12 * hi:
-        mid = 0.5 * (lo + hi)
-        if hazard(mid) >= ln2:
-            hi = mid
-        else:
-            lo = mid
+    hi = current_for_hazard(card, math.log(2.0), bounded_drive=bounded_drive)
     d = 1e-4 * hi
     slope = (math.log(hazard(hi + d)) - math.log(hazard(hi - d))) / (2 * d)
     return hi, slope

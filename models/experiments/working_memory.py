@@ -263,24 +263,13 @@ class MemoryPopulation:
 
 
 def cold_threshold_a(card: DeviceCard, config: PopulationConfig) -> float:
-    """Smallest pulse current (A) that fires a neuron starting at ambient (deterministic mode, the
-    population's quadrature settings), to 0.01 uA."""
+    """Smallest pulse current (A) that fires a neuron starting at ambient (deterministic mode: hazard ln 2, with the
+    population's quadrature settings and dtype; :func:`~ipnet_cosim.models.units.current_for_hazard`)."""
     import torch
-    from ipnet_cosim.models.neuron import ThermalMTJNeuron
-
+    from ipnet_cosim.models.units import current_for_hazard
     dtype = torch.float32 if config.dtype == "float32" else torch.float64
-    neuron = ThermalMTJNeuron(card, mode="deterministic", n_sub=config.n_sub, n_sub_idle=config.n_sub_idle,
-                              dtype=dtype)
-    lo, hi = 0.0, 2e-3
-    for step in (10e-6, 0.1e-6, 0.01e-6):
-        grid = np.arange(lo, hi + step / 2, step)
-        with torch.no_grad():
-            fired = neuron(torch.as_tensor(grid[None, :], dtype=dtype))[0][0].numpy() > 0.5
-        if not fired.any():
-            raise ConfigError("cold_threshold_a: the neuron does not fire below 2 mA")
-        k = int(np.argmax(fired))
-        lo, hi = grid[max(0, k - 1)], grid[k]
-    return float(hi)
+    return current_for_hazard(card, math.log(2.0), n_sub=config.n_sub, n_sub_idle=config.n_sub_idle, dtype=dtype,
+                              rel_tol=1e-9)
 
 
 class LogisticReadout:
