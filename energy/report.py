@@ -82,7 +82,7 @@ def build_report(folder: str | Path, *, sim: str | Path | None = None,
                                           f"{data.folder.name}")
     firing = summary.get("firing_note", MEDIAN_NOTE)       # results written before stochastic firing: median
     sim_src += f"; neurons: {firing}"
-    accuracy = {"circuit": figure(summary.get("circuit_accuracy", 0.0), "1", kind,
+    accuracy = {"circuit": figure(summary["circuit_accuracy"], "1", kind,
                                 sim_src + "; predicted class = argmax of the readout column charge; a sample whose "
                                 "top scores tie is 'no decision' and counts as wrong")}
     if summary.get("circuit_accuracy_ci95"):

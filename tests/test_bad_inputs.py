@@ -290,6 +290,13 @@ def test_report_of_a_foreign_simulation_is_refused(capsys, world, copy_of, tmp_p
     assert not (tmp_path / "rep").exists()
 
 
+def _edit_summary(sim, change) -> None:
+    """Rewrite a results.json with its summary changed (a missing accuracy must be named, never read as 0)."""
+    data = json.loads((sim / "results.json").read_text())
+    change(data["summary"])
+    (sim / "results.json").write_text(json.dumps(data))
+
+
 @pytest.mark.parametrize("damage, fragments", [
     (lambda s: (s / "results.json").unlink(), ("has not been simulated", "ipnet-cosim simulate")),
     (lambda s: (s / "results.json").write_text("[1, 2"), ("results.json", "not valid JSON")),
@@ -297,7 +304,10 @@ def test_report_of_a_foreign_simulation_is_refused(capsys, world, copy_of, tmp_p
     (lambda s: (s / "energy_sample_0000.npz").unlink(), ("energy",)),
     (lambda s: (s / "energy_sample_0000.npz").write_bytes(b"junk"), ("energy file", "damaged")),
     (lambda s: (s / "spikes_sample_0000.npz").unlink(), ("partial",)),
-], ids=["no-results", "results-not-json", "results-old", "energy-missing", "energy-damaged", "spikes-missing"])
+    (lambda s: _edit_summary(s, lambda summ: summ.pop("circuit_accuracy")), ("circuit_accuracy", "simulate again")),
+    (lambda s: _edit_summary(s, lambda summ: summ.update(circuit_accuracy="high")), ("circuit_accuracy",)),
+], ids=["no-results", "results-not-json", "results-old", "energy-missing", "energy-damaged", "spikes-missing",
+        "accuracy-missing", "accuracy-not-a-number"])
 def test_damaged_simulation_folder(capsys, copy_of, tmp_path, damage, fragments):
     folder = copy_of("A")
     damage(folder / "sim")

@@ -98,6 +98,11 @@ def read_export(folder: str | Path, *, need_checkpoint: bool = True) -> Export:
     return Export(folder, manifest, identity_of(data_bytes, raw))
 
 
+#: what every reader of a results summary relies on, with its types (the accuracy is never defaulted)
+SUMMARY_FIELDS: dict[str, tuple[type, ...]] = {"samples": (int,), "circuit_accuracy": (float, int),
+                                               "circuit_accuracy_ci95": (list,), "layers": (list,)}
+
+
 @dataclass(frozen=True)
 class SimulationResults:
     """``results.json`` of a simulation folder: the export it belongs to, provenance, the summary, one entry
@@ -136,9 +141,15 @@ class SimulationResults:
                     or not isinstance(entry.get("circuit_logits"), list):
                 raise ExportError(f"{where} per_sample[{i}] lacks an integer 'sample' or its 'circuit_logits'")
         warnings = read_field(data, "warnings", (list,), where, [])
+        summary = read_field(data, "summary", (dict,), where)
+        for key, types in SUMMARY_FIELDS.items():
+            value = summary.get(key)
+            if isinstance(value, bool) or not isinstance(value, types):
+                raise ExportError(f"{where} summary lacks '{key}' (or it is not a {types[0].__name__}): the results "
+                                  f"are damaged; simulate again")
         return cls(ExportIdentity.from_dict(read_field(data, "export", (dict,), where), f"{where} export"),
                    read_field(data, "what", (str,), where, ""), read_field(data, "provenance", (dict,), where),
-                   read_field(data, "summary", (dict,), where), tuple(per_sample),
+                   summary, tuple(per_sample),
                    read_field(data, "soa", (dict,), where), tuple(w for w in warnings if isinstance(w, Mapping)),
                    read_field(data, "format", (str,), where), read_field(data, "format_version", (int,), where))
 
