@@ -82,8 +82,8 @@ def calibration_samples(n_train: int, count: int) -> np.ndarray:
     return np.unique(np.linspace(0, n_train - 1, min(count, n_train)).round().astype(np.int64))
 
 
-def score_chip(hardware, frames: np.ndarray, labels: np.ndarray, sample_ids: Sequence[int], firing: Firing,
-               batch_size: int = 16) -> tuple[float, float]:
+def score_chip(hardware, frames: np.ndarray, labels: np.ndarray, sample_ids: Sequence[int] | np.ndarray,
+               firing: Firing, batch_size: int = 16) -> tuple[float, float]:
     """(accuracy, mean cross-entropy of the class scores) of a hardware model on labelled samples, over
     ``firing.draws`` recorded draws of each (stochastic) or its one outcome (median)."""
     import torch
@@ -105,9 +105,9 @@ def score_chip(hardware, frames: np.ndarray, labels: np.ndarray, sample_ids: Seq
 
 
 def calibrate_gain_trims(model, options: MappingOptions, frames: np.ndarray, labels: np.ndarray, *,
-                         sample_ids: Sequence[int], chip_seed: int | None = None, firing: Firing = Firing(),
-                         layers: Sequence[int] | None = (0,), span: int = 16, stride: int = 4,
-                         objective: str = "accuracy",
+                         sample_ids: Sequence[int] | np.ndarray, chip_seed: int | None = None,
+                         firing: Firing = Firing(), layers: Sequence[int] | None = (0,), span: int = 16,
+                         stride: int = 4, objective: str = "accuracy",
                          progress: Callable[[str], None] | None = None) -> Calibration:
     """Trim codes of one chip (module docstring).
 

@@ -107,7 +107,8 @@ def check_layer(layer: str, v_peak_v: Sequence[np.ndarray], t_peak_k: Sequence[n
         above[name] = int(over.sum())
         if above[name]:
             s, k, j = np.unravel_index(int(np.argmax(np.where(over, data, -np.inf))), data.shape)
-            worst[name] = {"sample": int(samples[s]), "step": int(k), "neuron": int(j), "value": float(data[s, k, j])}
+            worst[name] = {"sample": int(samples[int(s)]), "step": int(k), "neuron": int(j),
+                           "value": float(data[s, k, j])}
         else:
             worst[name] = None
     return {"layer": layer, "neuron_steps": int(v.size), "v_peak_v": float(v.max()), "t_peak_k": float(t.max()),

@@ -187,7 +187,8 @@ class CrossbarAreaModel:
         return {f.name: f.metadata.get("reason", "") for f in fields(CrossbarAreaModel)}[name]
 
 
-def _assumed(value: float, unit: str, cls: type, name: str) -> Quantity:
+def _assumed(value: float, unit: str, cls: Any, name: str) -> Quantity:
+    """An assumed figure of a model class whose ``reason(name)`` says why it is assumed."""
     return Quantity(float(value), unit, "assumed", f"{cls.__name__}.{name}: {cls.reason(name)}")
 
 

@@ -248,7 +248,7 @@ def temporal_state(arch: str, *, in_shape: Sequence[int], out_shape: Sequence[in
     if model is None:
         raise ConfigError(f"architecture '{arch}' has no temporal-state model; known: "
                           f"{', '.join(TEMPORAL_STATE_MODELS)} (add an entry to TEMPORAL_STATE_MODELS)")
-    shapes = StateShapes(in_shape=in_shape, out_shape=out_shape, bits_per_value=bits_per_value,
+    shapes = StateShapes(in_shape=tuple(in_shape), out_shape=tuple(out_shape), bits_per_value=bits_per_value,
                          temporal_kernel=temporal_kernel, window=window, input_bits=input_bits)
     return model(shapes)
 

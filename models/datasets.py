@@ -126,6 +126,8 @@ def load_dataset(config: DataConfig):
                                     time_reversed=config.time_reversed)
         return train, test
     from ipnet_cosim.models.data.dvs128 import load_dvs128_gesture
+    if config.root is None:
+        raise ConfigError(f"data set '{config.dataset}' needs its folder: set root (--data-root)")
     out = []
     for split in ("train", "test"):
         data = load_dvs128_gesture(config.root, split=split, n_bins=config.n_bins, height=config.height,

@@ -311,8 +311,7 @@ def train(out_dir: Path | str, network: NetworkConfig, data: DataConfig, options
         for epoch in range(start_epoch, last_epoch):
             model.train()
             te = time.perf_counter()
-            gen = torch.Generator().manual_seed(options.seed * 100_003 + epoch)
-            order = torch.randperm(n, generator=gen).numpy()
+            order = torch.randperm(n, generator=torch.Generator().manual_seed(options.seed * 100_003 + epoch)).numpy()
             draws = (SampledDraws(torch.Generator().manual_seed(options.seed * 100_003 + epoch + 50_000_017))
                      if options.firing == "stochastic" else None)
             task = bar.task(f"epoch {epoch + 1}/{options.epochs}", steps)

@@ -167,7 +167,8 @@ def netlist_job(ctx: JobContext, u: UnitRecord, sample: int, spikes_in: np.ndarr
     rows = np.asarray(u.rows)[None, :]
     lm = LayerMatrix(matrix=np.zeros((rows.shape[1], 1)), gather=rows, out_index=np.zeros((1, 1), dtype=np.int64),
                      layout="")
-    unit = Unit(u.layer, 0, u.col_block, tuple(u.weight_columns), tuple(tuple(t.rows) for t in u.tiles))
+    unit = Unit(u.layer, 0, u.col_block, (u.weight_columns[0], u.weight_columns[1]),
+                tuple((t.rows[0], t.rows[1]) for t in u.tiles))
     path = ctx.export.path(u.netlist)
     try:
         netlist = path.read_text(encoding="utf-8")

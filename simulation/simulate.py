@@ -272,16 +272,16 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
              "limits": limits.to_dict(), "within": all(c["within"] for c in soa_checks), "layers": soa_checks,
              "source": f"simulated: peak |v(a)| across each MTJ and peak junction temperature T_amb + v(th) per "
                        f"neuron and step from the {simulator} waveforms; limits from the device card"})
-    results = record.to_dict()
+    written = record.to_dict()
     write_outputs(out_dir, export, sample_list, outputs, ref, energy)
-    write_json(out_dir / RESULTS, results)          # last: a results.json always has its sample files
+    write_json(out_dir / RESULTS, written)          # last: a results.json always has its sample files
     if plots:
         from ipnet_cosim.simulation.plots import plot_rasters, plot_waveforms
-        plot_rasters(out_dir, sample_list[:plots], results, outputs.spikes, ref, man.hidden_layers)
+        plot_rasters(out_dir, sample_list[:plots], written, outputs.spikes, ref, man.hidden_layers)
         for path in sorted((out_dir / SimFiles.WAVEFORMS).glob("*.npz")) if waveform_units else []:
             plot_waveforms(path)
     say(f"wrote {out_dir / RESULTS}")
-    return results
+    return written
 
 
 def firing_summary(export: Export, draw: int | None) -> dict[str, Any]:

@@ -59,9 +59,20 @@ def twin_outputs(export: Export, frames: np.ndarray, samples: Sequence[int], dra
             out[key].update(part[key])
         flips.append((len(chunk), part["coin_flip"]))
     # every sample has the same neuron-steps: the fraction over all samples is the chunks' sample-weighted mean
-    out["coin_flip"] = [None if flips[0][1][li] is None else
-                        sum(n * f[li] for n, f in flips) / sum(n for n, _ in flips) for li in range(len(flips[0][1]))]
+    out["coin_flip"] = [_weighted_mean(flips, li) for li in range(len(flips[0][1]))]
     return out
+
+
+def _weighted_mean(flips: list[tuple[int, list[float | None]]], layer: int) -> float | None:
+    """The sample-weighted mean over chunks of one layer's coin-flip fraction (None where the layer has none)."""
+    total, count = 0.0, 0
+    for n, fractions in flips:
+        value = fractions[layer]
+        if value is None:
+            return None
+        total += n * value
+        count += n
+    return total / count
 
 
 def _twin_chunk(export: Export, twin: Any, ports: Any, frames: np.ndarray, samples: list[int], draw: int | None

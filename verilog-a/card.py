@@ -20,9 +20,12 @@ import json
 import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from ipnet_cosim.device.errors import ConfigError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 ASSUMED = "assumed"
 
@@ -225,7 +228,7 @@ class PulseTiming:
         """``integral s(t)^2 dt`` of one read pulse of unit level (the trapezoid), s."""
         return self.t_pulse_s - self.t_rise_s + (self.t_rise_s + self.t_fall_s) / 3.0
 
-    def pulse_pwl(self, levels: Sequence[float]) -> list[tuple[float, float]]:
+    def pulse_pwl(self, levels: Sequence[float] | np.ndarray) -> list[tuple[float, float]]:
         """PWL points of one pulse per step at ``levels[k]`` (0: no pulse in step k): trapezoids
         rising over t_rise_s from ``k t_step_s``, holding until ``k t_step_s + t_pulse_s`` and falling over
         t_fall_s."""

@@ -318,7 +318,7 @@ def load_dvs128_gesture(root: str | Path, *, split: str = "train", n_bins: int =
     frames: list[np.ndarray] = []
     labels: list[int] = []
     sources: list[str] = []
-    kw = dict(n_bins=int(n_bins), height=int(height), width=int(width), binary=bool(binary))
+    kw: dict[str, Any] = dict(n_bins=int(n_bins), height=int(height), width=int(width), binary=bool(binary))
 
     if layout_used == "tonic":
         if not tonic_dir.is_dir():

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 
@@ -127,12 +128,14 @@ class NoiseSetting:
     def apply(self, events: np.ndarray, *, height: int, width: int, window_us: int, rng: np.random.Generator,
               pixels: np.ndarray | None = None) -> np.ndarray:
         """``events`` with this noise added, drawn from ``rng`` (hot pixels: ``pixels``, :func:`hot_pixel_set`)."""
-        window = dict(t_start_us=0, t_stop_us=window_us, rng=rng)
+        window: dict[str, Any] = dict(t_start_us=0, t_stop_us=window_us, rng=rng)
         if self.level == 0:
             return events
         if self.kind == "background":
             return add_background_activity(events, rate_hz=self.level, height=height, width=width, **window)
         if self.kind == "hot_pixels":
+            if pixels is None:
+                raise ValueError("hot-pixel noise needs its pixel set (hot_pixel_set)")
             return add_hot_pixels(events, pixels=pixels, rate_hz=self.hot_pixel_rate_hz, **window)
         return add_distractor_burst(events, n_events=int(self.level), size_px=self.burst_size_px,
                                     fraction=self.burst_fraction, height=height, width=width, **window)

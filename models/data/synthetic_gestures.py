@@ -272,8 +272,8 @@ def make_gesture_dataset(n_per_class: int, *, config: SyntheticGestureConfig = S
     frames = np.zeros((n_total, cfg.n_bins, 2, cfg.height, cfg.width), dtype=np.uint8)
     labels = np.zeros(n_total, dtype=np.int64)
     n_events = np.zeros(n_fwd, dtype=np.int64)
-    kw = dict(n_bins=cfg.n_bins, height=cfg.height, width=cfg.width, t_start_us=0, t_stop_us=cfg.window_us,
-              binary=cfg.binary)
+    kw: dict[str, Any] = dict(n_bins=cfg.n_bins, height=cfg.height, width=cfg.width, t_start_us=0,
+                              t_stop_us=cfg.window_us, binary=cfg.binary)
     for c in range(N_GESTURES):
         for i in range(int(n_per_class)):
             j = c * int(n_per_class) + i

@@ -181,7 +181,7 @@ def run_noise(out_dir: Path, *, seed: int = 0, quick: bool = False, progress: Ca
         ratios += [dict(r, training=regime) for r in rows]
         lines += [f"{TRAINING_LABELS[regime]}: {line}" for line in said]
     check = None
-    if circuit_setting is not None and first_ipnet is not None:
+    if circuit_setting is not None and first_ipnet is not None and circuit_checker is not None:
         where = out_dir / "circuit" / f"{circuit_setting.kind}_{circuit_setting.level:g}_{circuit_samples}samples"
         check = circuit_checker(where, first_ipnet[0], first_ipnet[1], circuit_setting,
                               noise_seed=first_ipnet[2], n_samples=circuit_samples, progress=progress)
@@ -210,7 +210,7 @@ def run_noise(out_dir: Path, *, seed: int = 0, quick: bool = False, progress: Ca
 
 def _ratios(curves: dict, archs: tuple[str, ...]) -> tuple[list[dict[str, Any]], list[str]]:
     """Error ratio baseline / IPNet per kind and level, and the verdict on the paper's 18x."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     if "ipnet" not in archs:
         return rows, ["IPNet not in the run: no error ratio"]
     for kind, by_arch in curves.items():

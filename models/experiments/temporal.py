@@ -41,7 +41,8 @@ ARCH_ORDER = ("ipnet", "memoryless", "rnn", "lstm", "conv2p1d", "conv3d", "cnn2d
 QUICK_LAYERS = (LayerSpec("conv", 4, kernel=5, stride=3), LayerSpec("conv", 4, kernel=3, stride=2),
                 LayerSpec("linear", 16))
 STOCHASTIC_DRAWS = 10                                  # draws per test sample of the stochastic evaluation
-STOCHASTIC_FINETUNE = {"epochs": 8, "lr": 2e-3}        # the stochastic stage (benchmarks/data/stochastic_training.json)
+# the stochastic stage (benchmarks/data/stochastic_training.json)
+STOCHASTIC_FINETUNE: dict[str, Any] = {"epochs": 8, "lr": 2e-3}
 HOLDS_UP_WITHIN = 0.01        # no stochastic stage for a network whose stochastic accuracy is this close to its median
 PROVENANCE = ("computed: PyTorch twin of the thermal MTJ neuron; test accuracy in the median mode (u = 1/2, an "
               "idealisation) in exact precision (float64, 64/16 substeps) for spiking networks, and under stochastic "

@@ -150,7 +150,7 @@ class SimulationResults:
         return cls(ExportIdentity.from_dict(read_field(data, "export", (dict,), where), f"{where} export"),
                    read_field(data, "what", (str,), where, ""), read_field(data, "provenance", (dict,), where),
                    summary, tuple(per_sample),
-                   read_field(data, "soa", (dict,), where), tuple(w for w in warnings if isinstance(w, Mapping)),
+                   read_field(data, "soa", (dict,), where), tuple(dict(w) for w in warnings if isinstance(w, Mapping)),
                    read_field(data, "format", (str,), where), read_field(data, "format_version", (int,), where))
 
 
