@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,26 +22,19 @@ def test_ruff_finds_nothing():
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def _package_tree(tmp: Path) -> Path:
-    """The installed layout (``ipnet_cosim/<stage>``) as symbolic links to the repository's folders: the folders
-    are mapped into one namespace by pyproject, which a type checker cannot follow on its own."""
-    mapping = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["package-dir"]
-    base = tmp / "ipnet_cosim"
-    base.mkdir()
-    root_folder = mapping.get("ipnet_cosim")
-    if root_folder is not None:
-        for f in (ROOT / root_folder).glob("*.py"):
-            (base / f.name).symlink_to(f)
-    else:
-        (base / "__init__.py").write_text("")
-    for name, folder in mapping.items():
-        if name.count(".") == 1:
-            (base / name.split(".")[1]).symlink_to(ROOT / folder, target_is_directory=True)
-    return tmp
+def _package_tree(dest: Path) -> Path:
+    """The installed layout as links (``docs/build.py``'s, the one builder of it): pyproject maps the folders into
+    one namespace, which a type checker cannot follow on its own."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("docs_build", ROOT / "docs" / "build.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.package_tree(dest)
 
 
 def test_mypy_passes_on_the_package(tmp_path):
-    tree = _package_tree(tmp_path)
+    tree = _package_tree(tmp_path / "package")
     proc = subprocess.run([*_tool("mypy"), "--config-file", str(ROOT / "pyproject.toml"), "--cache-dir",
                            str(tmp_path / "cache"), "-p", "ipnet_cosim"],
                           capture_output=True, text=True, cwd=tree, timeout=900)

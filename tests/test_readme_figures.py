@@ -147,6 +147,25 @@ def _sweep_point(g_max_s: float, tile: int) -> Callable[[dict], dict]:
 
 
 # (benchmark JSON, README section, [(what, value getter, format)])
+# the demo's headline, quoted in the README and in docs/energy.md
+DEMO_FIGURES: list[tuple[str, Callable[[dict], Any], str]] = [
+    ("wall", lambda d: d["wall_s"], "**{:.1f} s**"),
+    ("twin", lambda d: "{:.3f} (95 % interval {:.3f}-{:.3f})".format(d["twin"]["accuracy"], d["twin"]["ci95_low"],
+                                                                     d["twin"]["ci95_high"]), "| {} |"),
+    ("twin samples", lambda d: int(d["twin"]["samples"]), "accuracy, twin, {} test samples"),
+    ("circuit", lambda d: "{:.3f} (95 % interval {:.3f}-{:.3f}); the twin's class on {} of {} samples; {} "
+     "neuron-steps differ".format(d["circuit"]["accuracy"], d["circuit"]["ci95_low"], d["circuit"]["ci95_high"],
+                                  int(d["agreement"]["samples_agreeing"]), int(d["circuit"]["samples"]),
+                                  int(d["agreement"]["differing_neuron_steps"])), "{}"),
+    ("circuit samples", lambda d: "{} samples over {} classes".format(int(d["circuit"]["samples"]),
+                                                                     int(d["circuit"]["classes"])), "{}"),
+    ("per inference", lambda d: "{:.2f} nJ, latency {:.0f} ns, power {:.1f} mW".format(
+        d["energy_per_inference_j"] * 1e9, d["latency_s"] * 1e9, d["power_w"] * 1e3), "{}"),
+    ("area", lambda d: d["area_m2"] * 1e12, "| {:,.0f} um^2 |"),
+    ("lstm", lambda d: d["paper"][0]["ours"], "{:,.0f}x (paper 2,874x"),
+    ("conv3d", lambda d: d["paper"][1]["ours"], "{:,.0f}x (paper 90,920x)"),
+]
+
 FIGURES: list[tuple[str, str, list[tuple[str, Callable[[dict], Any], str]]]] = [
     ("default_chip.json", "The default chip", [
         *[(f"{key} row start", (lambda g: lambda d: g(d)[0])(_chip_row(key, label)), "{}")
@@ -196,40 +215,8 @@ FIGURES: list[tuple[str, str, list[tuple[str, Callable[[dict], Any], str]]]] = [
             d["accuracy"]["chip 0, gain 1"], d["accuracy"]["chip 0, gain 0.99"], d["accuracy"]["chip 0, gain 1.01"]),
          "and the exported chip at 1 % from {}"),
     ]),
-    ("demo_run.json", "Measured: `ipnet-cosim demo` (the README's main command)", [
-        ("wall", lambda d: d["wall_s"], "**{:.1f} s**"),
-        ("twin", lambda d: "{:.3f} (95 % interval {:.3f}-{:.3f})".format(d["twin"]["accuracy"], d["twin"]["ci95_low"],
-                                                                         d["twin"]["ci95_high"]), "| {} |"),
-        ("twin samples", lambda d: int(d["twin"]["samples"]), "accuracy, twin, {} test samples"),
-        ("circuit", lambda d: "{:.3f} (95 % interval {:.3f}-{:.3f}); the twin's class on {} of {} samples; {} "
-         "neuron-steps differ".format(d["circuit"]["accuracy"], d["circuit"]["ci95_low"], d["circuit"]["ci95_high"],
-                                      int(d["agreement"]["samples_agreeing"]), int(d["circuit"]["samples"]),
-                                      int(d["agreement"]["differing_neuron_steps"])), "{}"),
-        ("circuit samples", lambda d: "{} samples over {} classes".format(int(d["circuit"]["samples"]),
-                                                                         int(d["circuit"]["classes"])), "{}"),
-        ("per inference", lambda d: "{:.2f} nJ, latency {:.0f} ns, power {:.1f} mW".format(
-            d["energy_per_inference_j"] * 1e9, d["latency_s"] * 1e9, d["power_w"] * 1e3), "{}"),
-        ("area", lambda d: d["area_m2"] * 1e12, "| {:,.0f} um^2 |"),
-        ("lstm", lambda d: d["paper"][0]["ours"], "{:,.0f}x (paper 2,874x"),
-        ("conv3d", lambda d: d["paper"][1]["ours"], "{:,.0f}x (paper 90,920x)"),
-    ]),
-    ("demo_run.json", "Headline results", [
-        ("wall", lambda d: d["wall_s"], "**{:.1f} s**"),
-        ("twin", lambda d: "{:.3f} (95 % interval {:.3f}-{:.3f})".format(d["twin"]["accuracy"], d["twin"]["ci95_low"],
-                                                                         d["twin"]["ci95_high"]), "| {} |"),
-        ("twin samples", lambda d: int(d["twin"]["samples"]), "accuracy, twin, {} test samples"),
-        ("circuit", lambda d: "{:.3f} (95 % interval {:.3f}-{:.3f}); the twin's class on {} of {} samples; {} "
-         "neuron-steps differ".format(d["circuit"]["accuracy"], d["circuit"]["ci95_low"], d["circuit"]["ci95_high"],
-                                      int(d["agreement"]["samples_agreeing"]), int(d["circuit"]["samples"]),
-                                      int(d["agreement"]["differing_neuron_steps"])), "{}"),
-        ("circuit samples", lambda d: "{} samples over {} classes".format(int(d["circuit"]["samples"]),
-                                                                         int(d["circuit"]["classes"])), "{}"),
-        ("per inference", lambda d: "{:.2f} nJ, latency {:.0f} ns, power {:.1f} mW".format(
-            d["energy_per_inference_j"] * 1e9, d["latency_s"] * 1e9, d["power_w"] * 1e3), "{}"),
-        ("area", lambda d: d["area_m2"] * 1e12, "| {:,.0f} um^2 |"),
-        ("lstm", lambda d: d["paper"][0]["ours"], "{:,.0f}x (paper 2,874x"),
-        ("conv3d", lambda d: d["paper"][1]["ours"], "{:,.0f}x (paper 90,920x)"),
-    ]),
+    ("demo_run.json", "Measured: `ipnet-cosim demo` (the README's main command)", DEMO_FIGURES),
+    ("demo_run.json", "Headline results", DEMO_FIGURES),
     ("default_chip.json", "Headline results", [
         ("unseen mean", lambda d: d["configs"]["pcm:1x4"]["unseen_chips_mean"], "reaches **{:.3f}** on average"),
         ("unseen lowest", lambda d: d["configs"]["pcm:1x4"]["unseen_chips_min"], "(lowest {:.3f})"),
