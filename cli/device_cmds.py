@@ -25,8 +25,10 @@ def characterize(out: Path = typer.Option(Path("results/characterize"), "--out",
     console = Console(stderr=True)
     device = card_option(card)
     with console.status("characterizing") as status:
-        result = run_characterization(out, device, seed=seed, trials=trials, workers=workers,
-                                      progress=lambda msg: (status.update(msg), console.log(msg)))
+        def progress(msg: str) -> None:
+            status.update(msg)
+            console.log(msg)
+        result = run_characterization(out, device, seed=seed, trials=trials, workers=workers, progress=progress)
     console.print(f"[bold]wrote[/bold] {out.resolve()}")
     summary = result.get("summary")
     if summary:

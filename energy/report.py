@@ -428,7 +428,7 @@ def _memory_section(man, energy: Mapping[str, Any], techs, tech_name: str, bits:
     cfg = man.network_config
     heat = [layer for layer in man.layers if layer.unit == "heat"]
     compared = heat[0] if heat else man.layers[0]
-    shapes = {"in_shape": tuple(compared.in_shape), "out_shape": tuple(compared.out_shape)}
+    shapes: dict[str, Any] = {"in_shape": tuple(compared.in_shape), "out_shape": tuple(compared.out_shape)}
     k, window = int(cfg.get("temporal_kernel", mem.DEFAULT_TEMPORAL_KERNEL)), int(cfg.get("window", mem.DEFAULT_WINDOW))
     inputs = {"technology": tech_name, "bits_per_value": bits, "temporal_kernel": k, "window": window,
               "compared_layer": compared.name, "in_shape": list(shapes["in_shape"]),

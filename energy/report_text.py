@@ -421,12 +421,12 @@ def _plots(report: Mapping[str, Any], data: SimulationData) -> dict[str, bytes]:
     if waves:
         with np.load(waves[0]) as w:
             t = w["time_s"] * 1e9
-            keys = sorted(k for k in w.files if k.startswith("th"))[:4]
-            if keys:
+            th_keys = sorted(k for k in w.files if k.startswith("th"))[:4]
+            if th_keys:
                 fig, ax = plt.subplots(figsize=(7, 3.4))
                 t_step = data.manifest.timing.t_step_s * 1e9
                 read = data.manifest.timing.read_delay_s * 1e9
-                for key in keys:
+                for key in th_keys:
                     line, = ax.plot(t, w[key], lw=0.8, label=f"neuron {key[2:]}")
                     st = w["st" + key[2:]] if "st" + key[2:] in w.files else None
                     if st is not None:
@@ -457,7 +457,7 @@ def format_markdown(report: Mapping[str, Any], plots: Iterable[str] = ()) -> str
         lines += [f"> **Warning ({w['kind'].replace('_', ' ')}):** {w['message']}", ""]
     first = headline_rows(report)
 
-    def soa() -> list[str]:
+    def soa_lines() -> list[str]:
         title, head, rows, note = _soa_table(report)
         out = [f"## {title}", "", "| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
         out += ["| " + " | ".join(r) + " |" for r in rows]
@@ -466,14 +466,14 @@ def format_markdown(report: Mapping[str, Any], plots: Iterable[str] = ()) -> str
         lines += ["## At a glance", "", "| what | value | provenance |", "|---|---|---|"]
         lines += ["| " + " | ".join(r) + " |" for r in first]
         lines.append("")
-        lines += soa()
+        lines += soa_lines()
     for line in _synapse_lines(report)[0 if not first else 1:]:
         lines += [f"> {line}", ""]
     lines += ["## Summary", "", "| figure | value | provenance |", "|---|---|---|"]
     lines += ["| " + " | ".join(r) + " |" for r in _summary_rows(report)]
     lines.append("")
     if not first:
-        lines += soa()
+        lines += soa_lines()
     lines += ["## Assumptions", ""]
     for k, v in report["inputs"]["assumptions"].items():
         lines.append(f"- `{k}` = {_assumption(k, v['value'])}: {v['source']}")

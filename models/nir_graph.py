@@ -318,10 +318,10 @@ def segments(graph) -> tuple[tuple[int, ...], list[Segment]]:
             segs.append(cur)
             break
         cur.nodes.append(name)
-    for s in segs[:-1]:
-        if type(graph.nodes[s.neuron]).__name__ in READOUT_TYPES:
-            raise ConfigError(f"NIR node '{s.neuron}' ({type(graph.nodes[s.neuron]).__name__}) does not spike and is "
-                              f"not the last node before Output; LI and I are taken only as the readout")
+    for seg in segs[:-1]:
+        if type(graph.nodes[seg.neuron]).__name__ in READOUT_TYPES:
+            raise ConfigError(f"NIR node '{seg.neuron}' ({type(graph.nodes[seg.neuron]).__name__}) does not spike and "
+                              f"is not the last node before Output; LI and I are taken only as the readout")
     if segs[-1].nodes and segs[-1].op is None and "after readout" in segs[-1].notes:
         raise ConfigError("NIR graph: nodes between the LI/I readout and the Output are not supported")
     return shape, segs

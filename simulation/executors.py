@@ -104,8 +104,9 @@ class ProgressBar:
     """A rich progress bar (``progress is True``) or nothing."""
 
     def __init__(self, progress: bool | Callable[[str], None], total: int) -> None:
-        self.task = None
-        self.progress = None
+        from rich.progress import Progress, TaskID
+        self.task: TaskID | None = None
+        self.progress: Progress | None = None
         if progress is True:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
             self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -114,11 +115,11 @@ class ProgressBar:
             self.task = self.progress.add_task("simulating", total=total)
 
     def advance(self, n: int) -> None:
-        if self.progress is not None:
+        if self.progress is not None and self.task is not None:
             self.progress.advance(self.task, n)
 
     def describe(self, text: str) -> None:
-        if self.progress is not None:
+        if self.progress is not None and self.task is not None:
             self.progress.update(self.task, description=text)
 
     def close(self) -> None:

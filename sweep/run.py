@@ -171,6 +171,8 @@ class _PointExecutor:
 
     def _dask(self, args: Mapping[str, tuple]) -> Iterator[tuple[str, dict[str, Any]]]:
         from dask.distributed import as_completed
+        if self.client is None:
+            raise RuntimeError("the sweep's Dask path runs only with a scheduler")
         futs = {self.client.submit(evaluate_point, *a, torch_threads=1, pure=False, key=f"sweep-point-{pid}"): pid
                 for pid, a in args.items()}
         try:
