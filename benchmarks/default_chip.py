@@ -15,7 +15,7 @@ names them, ``card:slices[:tile]xC``; wire resistance per cell segment derived f
    chips never seen in training (variation seeds 1..5), whole test set, one recorded draw per sample and chip
    (draw seed = the chip's seed), computed.
 
-``--calibrate N`` adds, per chip, its first-layer mirror-gain trim (``netlist_gen.calibrate``: a 6-bit trim DAC in
+``--calibrate N`` adds, per chip, its first-layer mirror-gain trim (``chip.calibrate``: a 6-bit trim DAC in
 0.25 % steps, codes chosen by ``--calibrate-objective`` (accuracy, ties by cross-entropy) on N training samples, never
 the test set, ``--calibrate-draws`` (1) recorded draws per sample, draw seed 1000 + the chip's seed) and the
 trimmed chip's accuracy on the whole test set as above (``trimmed_by_chip``).
@@ -208,7 +208,7 @@ def main() -> None:
                 entry["trimmed_unseen_chips_mean"] = float(np.mean(unseen))
                 entry["trimmed_unseen_chips_min"] = float(np.min(unseen))
             entry["trim_source"] = (f"computed: each chip's first-layer mirror gain trimmed (6-bit DAC, 0.25 % "
-                                    f"steps, netlist_gen.calibrate) by {args.calibrate_objective.replace('_', '-')} "
+                                    f"steps, chip.calibrate) by {args.calibrate_objective.replace('_', '-')} "
                                     f"on training samples, then the test set as above")
             _save(args.out, result)
         if args.report and "report" not in entry:

@@ -6,7 +6,7 @@ Stages (``--stages``; every stage reuses what an earlier run left in ``--work``,
 
 * ``finetune``: two fine-tunings of the bundled checkpoint with the same schedule and a new chip every
   mini-batch: ``aware`` through the exact model of the mapped circuit (quantization, variation and the IR drop
-  of every tile's wires, ``netlist_gen.hardware_net``) and ``noise_only`` through quantization and variation
+  of every tile's wires, ``chip.hardware_net``) and ``noise_only`` through quantization and variation
   without the wires (the common practice). Their wall time, and the time of training steps of the plain network
   and of the hardware model measured side by side on the same batches, give the cost against plain training.
 * ``chips``: accuracy of the PyTorch hardware model (exact precision) on the whole test set, on the exported

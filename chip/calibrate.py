@@ -69,7 +69,7 @@ class Calibration:
                 "layers": list(self.layers), "samples": self.samples, "firing": dict(self.firing),
                 "objective": self.objective,
                 "accuracy_untrimmed": self.accuracy_untrimmed, "accuracy_trimmed": self.accuracy_trimmed,
-                "trim_dac": {"bits": TRIM_BITS, "step": TRIM_STEP, "source": "assumed (netlist_gen.calibrate)"},
+                "trim_dac": {"bits": TRIM_BITS, "step": TRIM_STEP, "source": "assumed (chip.calibrate)"},
                 "evaluations": [dict(e) for e in self.evaluations],
                 "what": "computed: codes chosen by accuracy on labelled training samples (ties: cross-entropy) on the "
                         "chip's PyTorch hardware model"}

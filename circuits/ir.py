@@ -3,7 +3,7 @@
 A :class:`Circuit` is a flat list of elements plus, as simulator-neutral data, its compact-model
 parameter sets (:class:`ModelCard`), the vectors to keep (:class:`Save`), the solver settings
 (:class:`SolverOptions`) and its analysis (:class:`Transient` or :class:`DCSweep`). Builders return new
-values; one writer per dialect (``netlist_gen.ngspice``, ``netlist_gen.vacask``) translates a circuit to
+values; one writer per dialect (``circuits.ngspice``, ``circuits.vacask``) translates a circuit to
 text and nothing else (no writer parses another's text).
 :func:`validate_circuit` checks a circuit with networkx before anything is written:
 duplicate or illegal names, floating nets (a node touched by one terminal only), nodes without

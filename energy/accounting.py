@@ -197,7 +197,7 @@ def energy_breakdown(data: SimulationData, assumptions: PeripheryAssumptions = P
     prov = data.results.provenance
     simulator = prov.get("simulator", "ngspice")
     twin = simulator == "twin"                 # simulate --simulator twin: no circuit, computed from PyTorch
-    sim_src = (f"computed: the PyTorch twin's own integration of every neuron (netlist_gen.twin_energy), "
+    sim_src = (f"computed: the PyTorch twin's own integration of every neuron (simulation.twin_energy), "
                f"{data.folder} ({n_samples} samples, mean per sample)" if twin else
                f"simulated: {simulator} transients of {data.folder} ({n_samples} samples, mean per sample)")
     ports = prov.get("crossbar") == "ports"

@@ -38,7 +38,7 @@ CROSSBAR_MODELS = ("ports", "netlist")
 # deck's time points are the union of its neurons' (each switching neuron adds its own), while a smaller deck
 # pays the per-run set-up more often.
 NEURONS_PER_DECK = 8
-SIMULATORS = ("ngspice", "vacask", "twin")     # twin: no circuit simulator (netlist_gen.sim_twin)
+SIMULATORS = ("ngspice", "vacask", "twin")     # twin: no circuit simulator (simulation.twin)
 
 
 @dataclass(frozen=True)

@@ -62,14 +62,14 @@ def simulate_twin(export: Export, req: SimulateRequest, say: Callable[[str], Non
                     "circuit_values": f"computed (PyTorch twin at exact precision, float64, 64/16 substeps: "
                                       f"{tw['model']}; "
                                       f"every neuron's Joule energy, charge and peaks from its own step integration, "
-                                      f"netlist_gen.twin_energy)",
+                                      f"simulation.twin_energy)",
                     "torch_values": None,
                     "sim_time": "measured wall time of the twin's evaluation, divided evenly over the samples"},
         summary=summary, per_sample=tuple(per_sample), warnings=tuple(warnings),
         soa={"mode": req.soa, "checked": req.soa != "off", "drive": "bounded" if man.bounded else "ideal",
              "limits": limits.to_dict(), "within": all(c["within"] for c in soa_checks), "layers": soa_checks,
              "source": "computed: peak |V| across each MTJ and peak junction temperature per neuron and step from the "
-                       "PyTorch twin (netlist_gen.twin_energy); limits from the device card"})
+                       "PyTorch twin (simulation.twin_energy); limits from the device card"})
     results = record.to_dict()
     write_outputs(out_dir, export, sample_list, outputs, None, req.energy)
     write_json(out_dir / SimFiles.RESULTS, results)

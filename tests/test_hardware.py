@@ -1,4 +1,4 @@
-"""The mapped crossbar in PyTorch (netlist_gen/hardware.py): the conductances export writes, the exact column
+"""The mapped crossbar in PyTorch (chip/crossbar_torch.py): the conductances export writes, the exact column
 currents of tiles with wires (against the reduction, the full ladder in ngspice), and gradients through
 quantization and the IR-drop model."""
 

@@ -1,4 +1,4 @@
-"""Energy from the twin (netlist_gen/twin_energy.py, ``simulate --simulator twin``) against ngspice: the same
+"""Energy from the twin (simulation/twin_energy.py, ``simulate --simulator twin``) against ngspice: the same
 categories, keys and units, per layer and per sample, on an ideal and on a non-ideal mapping; the report built
 from the twin labels its figures computed."""
 

@@ -1,4 +1,4 @@
-"""The VACASK backend (netlist_gen.vacask + circuits.vacask_runner) against analytic solutions and ngspice.
+"""The VACASK backend (circuits.vacask + circuits.vacask_runner) against analytic solutions and ngspice.
 
 * writer: deterministic text, the model card converted exactly, unsupported IR types / saves /
   options / model cards raise :class:`NetlistError` naming them, long statements wrap;
