@@ -60,7 +60,7 @@ def current_for_hazard(card: DeviceCard, hazard: float, *, bounded_drive: bool =
     substeps and dtype, from the bracket [0, 4 ic0] (doubled until it fires), to ``rel_tol`` relative.
 
     Raises:
-        ConfigError: a neuron at ambient does not reach ``hazard`` below 2^40 ic0 (the card cannot fire)."""
+        ConfigError: a neuron at ambient does not reach ``hazard`` up to 2^41 ic0 (the card cannot fire)."""
     p = NeuronParams.from_card(card, bounded_drive)
     zero = NeuronState(torch.zeros(1, dtype=dtype))
 

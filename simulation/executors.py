@@ -8,11 +8,14 @@ from __future__ import annotations
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from ipnet_cosim.device.errors import ConfigError, SimulationError
 from ipnet_cosim.simulation.jobs import UnitJob
 from ipnet_cosim.simulation.worker import run_unit_job
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 DASK_CONNECT_TIMEOUT = "20s"
 
@@ -104,7 +107,6 @@ class ProgressBar:
     """A rich progress bar (``progress is True``) or nothing."""
 
     def __init__(self, progress: bool | Callable[[str], None], total: int) -> None:
-        from rich.progress import Progress, TaskID
         self.task: TaskID | None = None
         self.progress: Progress | None = None
         if progress is True:

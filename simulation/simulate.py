@@ -189,26 +189,23 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
     simulator_version = probe_simulator(simulator, osdi)
     out_dir = req.out or req.default_out(export)
     executor = make_executor(workers, scheduler)    # a scheduler that cannot be reached: nothing written
+    bar: ProgressBar | None = None
     try:
-        bind_simulation_folder(out_dir, export)     # refuses another export's results before any job runs
-    except BaseException:
-        executor.close()
-        raise
-    draw_k = req.draw_index(export)
-    ctx = JobContext(export, out_dir, export.manifest.card(), export.manifest.fast(), export.manifest.options(),
-                     Path(osdi), crossbar, simulator, frozenset(waveform_units), energy, crossbars, draw_k)
-    man = export.manifest
-    n_steps = man.timing.n_steps
-    limits = SOALimits.from_card(ctx.card)
-    outputs = LayerOutputs(sample_list, energy)
-    inputs = {s: frames[k].reshape(n_steps, -1).astype(np.float64) for k, s in enumerate(sample_list)}
-    soa_checks: list[dict[str, Any]] = []
-    layer_times: list[dict[str, Any]] = []
-    counts = {"runs_simulated": 0, "runs_cached": 0}
-    wall0 = time.perf_counter()
-    runs = sum(len(unit_parts(ctx, u)) for u in man.units) if crossbar == "ports" else len(man.units)
-    bar = ProgressBar(progress, total=len(sample_list) * runs)
-    try:
+        bind_simulation_folder(out_dir, export)         # refuses another export's results before any job runs
+        draw_k = req.draw_index(export)
+        ctx = JobContext(export, out_dir, export.manifest.card(), export.manifest.fast(), export.manifest.options(),
+                         Path(osdi), crossbar, simulator, frozenset(waveform_units), energy, crossbars, draw_k)
+        man = export.manifest
+        n_steps = man.timing.n_steps
+        limits = SOALimits.from_card(ctx.card)
+        outputs = LayerOutputs(sample_list, energy)
+        inputs = {s: frames[k].reshape(n_steps, -1).astype(np.float64) for k, s in enumerate(sample_list)}
+        soa_checks: list[dict[str, Any]] = []
+        layer_times: list[dict[str, Any]] = []
+        counts = {"runs_simulated": 0, "runs_cached": 0}
+        wall0 = time.perf_counter()
+        runs = sum(len(unit_parts(ctx, u)) for u in man.units) if crossbar == "ports" else len(man.units)
+        bar = ProgressBar(progress, total=len(sample_list) * runs)
         for layer in man.layers:
             units = man.units_of(layer.index)
             t_layer = time.perf_counter()
@@ -252,7 +249,8 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
                                 "sim_time_s": outputs.layer_sim_s.get(layer.name, 0.0),
                                 "worker_rss_max_mb": outputs.layer_rss_mb.get(layer.name)})
     finally:
-        bar.close()
+        if bar is not None:
+            bar.close()
         executor.close()
     wall = time.perf_counter() - wall0
     ref = torch_reference(export, frames, sample_list, draw_k) if compare else None
