@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 if TYPE_CHECKING:
     from ipnet_cosim.chip.calibrate import Calibration
     from ipnet_cosim.device.draws import Firing
-    from ipnet_cosim.netlist_gen.contract import ExportManifest
+    from ipnet_cosim.netlist_gen.contract import ExportManifest, SimulationResults
     from ipnet_cosim.netlist_gen.mapping import MappingOptions
+    from ipnet_cosim.sweep.records import Sweep
 
 __all__ = ["bundled_checkpoint", "calibrate", "chip_options", "export", "finetune", "import_nir", "report",
            "run_experiment", "run_sweep", "simulate", "to_nir"]
@@ -66,10 +67,11 @@ def export(checkpoint: str | Path, out: str | Path, *, samples: Sequence[int] = 
 
 def simulate(export_folder: str | Path, *, samples: Sequence[int] | None = None, out: str | Path | None = None,
              simulator: str = "ngspice", workers: int = 1, progress: bool | Callable[[str], None] = False,
-             **options: Any) -> dict[str, Any]:
+             **options: Any) -> "SimulationResults":
     """Simulate an export layer by layer (resumable) with ``simulator`` "ngspice", "vacask" or "twin" (the PyTorch
-    hardware model, computed) and compare with PyTorch; returns the results (also in ``<out>/results.json``;
-    ``out`` defaults to ``<export>/sim``). ``options`` go to
+    hardware model, computed) and compare with PyTorch; returns the typed results
+    (:class:`~ipnet_cosim.netlist_gen.contract.SimulationResults`: ``.summary.accuracy``, ``.per_sample``, ...; also
+    written to ``<out>/results.json``; ``out`` defaults to ``<export>/sim``). ``options`` go to
     :func:`~ipnet_cosim.simulation.simulate.simulate_export`."""
     from ipnet_cosim.simulation.simulate import simulate_export
     return simulate_export(export_folder, samples=samples, out=out, simulator=simulator, workers=workers,
@@ -106,8 +108,9 @@ def calibrate(checkpoint: str | Path, options: "MappingOptions | None" = None, *
 
 
 def run_sweep(config: str | Path, out: str | Path, *, workers: int = 1, scheduler: str | None = None,
-          progress: bool | Callable[[str], None] = False) -> dict[str, Any]:
-    """A design-space sweep from its TOML/YAML file into ``out`` (resumable); returns sweep.json's content."""
+          progress: bool | Callable[[str], None] = False) -> "Sweep":
+    """A design-space sweep from its TOML/YAML file into ``out`` (resumable); returns the typed sweep
+    (:class:`~ipnet_cosim.sweep.records.Sweep`: ``.points``, ``.pareto``, ...; also written to ``sweep.json``)."""
     from ipnet_cosim.sweep.config import load_sweep_config
     from ipnet_cosim.sweep.run import run_sweep as run
     return run(load_sweep_config(config), out, workers=workers, scheduler=scheduler, progress=progress)

@@ -36,7 +36,7 @@ def main() -> None:
     report = json.loads((args.work / "report" / "report.json").read_text(encoding="utf-8"))
     h, s = report["headline"], report["summary"]
     value = {k: h["twin"][k]["value"] for k in ("accuracy", "ci95_low", "ci95_high", "samples")}
-    circuit = {k: h["circuit"][k]["value"] for k in ("accuracy", "ci95_low", "ci95_high", "samples", "classes")}
+    circuit = {k: h["run"][k]["value"] for k in ("accuracy", "ci95_low", "ci95_high", "samples", "classes")}
     agreement = {k: (v["value"] if isinstance(v, dict) else v) for k, v in h["agreement"].items()}
     result = {
         "benchmark": "demo_run", "command": "ipnet-cosim demo --out WORK (bash .ci/main.sh without the set-up)",
@@ -53,7 +53,7 @@ def main() -> None:
         "area_breakdown_m2": {k: v["value"] for k, v in report["area"]["breakdown"].items()},
         "paper": [{"what": f["what"], "ours": f["ours"]["value"], "paper": f["paper"]["value"], "flag": f["flag"]}
                   for f in h["paper"]],
-        "sources": {"twin": h["twin"]["accuracy"]["source"], "circuit": h["circuit"]["accuracy"]["source"],
+        "sources": {"twin": h["twin"]["accuracy"]["source"], "circuit": h["run"]["accuracy"]["source"],
                     "energy": report["energy"]["total"]["source"], "area": report["area"]["total"]["source"]},
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -162,17 +162,18 @@ def circuit_run(name: str, checkpoint: Path, folder: Path, samples: list[int], s
     t0 = time.perf_counter()
     sim = simulate_export(export, samples=samples, workers=workers, progress=True, plots=0, soa="warn",
                           notify=notes.append)
-    s, soa = sim["summary"], sim["soa"]
+    s, soa, torch = sim.summary, sim.soa, sim.summary.torch
+    assert torch is not None
     return {"checkpoint": str(ck_path), "chip_seed": seed, "samples": samples, "export": str(export),
-            "circuit_accuracy": s["circuit_accuracy"], "hardware_model_accuracy": s["torch_accuracy"],
-            "network_accuracy": s.get("network_accuracy"), "classes_agree": s["classes_agree"],
-            "circuit_no_decision": s.get("circuit_no_decision", 0),
-            "neuron_steps_differing": {t["layer"]: {"differ": t["mismatches"], "of": t["neuron_steps"]}
-                                       for t in s["layers"]},
+            "circuit_accuracy": s.accuracy, "hardware_model_accuracy": torch.accuracy,
+            "network_accuracy": torch.network_accuracy, "classes_agree": torch.classes_agree,
+            "circuit_no_decision": s.no_decision,
+            "neuron_steps_differing": {t.layer: {"differ": t.compared.mismatches if t.compared else None,
+                                                 "of": t.neuron_steps} for t in s.layers},
             "soa_within": soa["within"],
             "soa_layers": {c["layer"]: {"v_peak_v": c["v_peak_v"], "t_peak_k": c["t_peak_k"], "above": c["above"]}
                            for c in soa["layers"]},
-            "sim_seconds_per_sample": round(s["sim_time_per_sample_s"], 1),
+            "sim_seconds_per_sample": round(s.sim_time_per_sample_s, 1),
             "wall_seconds": round(time.perf_counter() - t0, 1), "warnings": notes,
             "sources": {"circuit": "simulated (ngspice, port models of the tiles)",
                         "hardware_model": s.get("torch_model"), "soa": soa["source"]}}

@@ -72,16 +72,18 @@ def main() -> None:
         t_export = time.perf_counter() - t0
         sim = simulate_export(folder, samples=list(range(n)), workers=args.workers, progress=True, plots=2)
         manifest = read_export(folder).manifest.to_dict()
-        s = sim["summary"]
+        s, torch = sim.summary, sim.summary.torch
+        assert torch is not None
         result["modes"][mode] = {
             "mapping_options": options.to_dict(), "samples": n, "export_seconds": round(t_export, 1),
             "sizes": [{k: l[k] for k in ("name", "type", "unit", "matrix_shape", "positions", "units", "tiles",
                                          "devices")} for l in manifest["layers"]],
-            "classes_agree": s["classes_agree"], "all_spikes_equal": s["all_spikes_equal"],
-            "circuit_accuracy": s["circuit_accuracy"], "torch_accuracy": s["torch_accuracy"],
-            "layers": s["layers"], "sim_seconds_per_sample": round(s["sim_time_per_sample_s"], 2),
-            "wall_seconds": round(s["wall_time_s"], 1), "runs_simulated": s["runs_simulated"],
-            "runs_cached": s["runs_cached"],
+            "classes_agree": torch.classes_agree, "all_spikes_equal": torch.all_spikes_equal,
+            "circuit_accuracy": s.accuracy, "torch_accuracy": torch.accuracy,
+            "layers": [layer.to_dict() for layer in s.layers],
+            "sim_seconds_per_sample": round(s.sim_time_per_sample_s, 2),
+            "wall_seconds": round(s.wall_time_s, 1), "runs_simulated": s.runs_simulated,
+            "runs_cached": s.runs_cached,
             "sources": {"circuit": "simulated (ngspice)", "torch": "computed (PyTorch, exact precision)",
                         "times": "measured wall time of the ngspice runs"},
         }

@@ -141,9 +141,10 @@ def main() -> None:
               "epochs": args.epochs, "import": {k: record[k] for k in ("layers", "readout", "memory_layers",
                                                                       "device_card_change", "exact")},
               "agreement": record["agreement"], "import_s": t_import,
-              "circuit": {"samples": sim["summary"]["samples"], "all_spikes_equal": sim["summary"]["all_spikes_equal"],
-                          "classes_agree": sim["summary"]["classes_agree"], "wall_s": t_sim,
-                          "layers": sim["summary"]["layers"]},
+              "circuit": {"samples": sim.summary.samples,
+                          "all_spikes_equal": sim.summary.torch is not None and sim.summary.torch.all_spikes_equal,
+                          "classes_agree": sim.summary.torch.classes_agree if sim.summary.torch else None,
+                          "wall_s": t_sim, "layers": [layer.to_dict() for layer in sim.summary.layers]},
               "energy_per_inference_j": report["energy"]["total"]["value"],
               "soa_within": report["soa"]["within"]}
     args.out.parent.mkdir(parents=True, exist_ok=True)

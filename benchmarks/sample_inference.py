@@ -35,13 +35,14 @@ def run(export: Path, out: Path, samples: list[int], workers: int, simulator: st
     t0 = time.perf_counter()
     res = simulate_export(export, out=out, samples=samples, workers=workers, progress=False, compare=True,
                           simulator=simulator)
-    s = res["summary"]
-    entry = {"samples": len(samples), "workers": workers, "simulation_wall_s": s["wall_time_s"],
-             "wall_per_sample_s": s["wall_time_s"] / len(samples),
-             "simulator_time_per_sample_s": s["sim_time_per_sample_s"],
+    s, torch = res.summary, res.summary.torch
+    assert torch is not None
+    entry = {"samples": len(samples), "workers": workers, "simulation_wall_s": s.wall_time_s,
+             "wall_per_sample_s": s.wall_time_s / len(samples),
+             "simulator_time_per_sample_s": s.sim_time_per_sample_s,
              "total_wall_with_pytorch_s": time.perf_counter() - t0,
-             "units_simulated": s["runs_simulated"], "all_spikes_equal_pytorch": s["all_spikes_equal"],
-             "classes_agree": s["classes_agree"]}
+             "units_simulated": s.runs_simulated, "all_spikes_equal_pytorch": torch.all_spikes_equal,
+             "classes_agree": torch.classes_agree}
     print(json.dumps(entry), flush=True)
     return entry
 

@@ -106,17 +106,20 @@ def main() -> None:
     t0 = time.perf_counter()
     res = simulate_export(export_dir, out=out, samples=[0], workers=args.workers, progress=False, compare=True,
                           simulator=args.simulator)
-    s = res["summary"]
+    s, torch = res.summary, res.summary.torch
+    assert torch is not None
     result["simulation"] = {"simulator": args.simulator, "workers": args.workers, "sample": 0,
-                            "wall_s": s["wall_time_s"], "total_wall_with_pytorch_s": time.perf_counter() - t0,
-                            "sim_time_s": s["sim_time_per_sample_s"], "all_spikes_equal_pytorch": s["all_spikes_equal"],
-                            "classes_agree": s["classes_agree"], "layer_times": s["layer_times"],
-                            "spike_agreement": [{k: l[k] for k in ("layer", "mismatches", "neuron_steps",
-                                                                   "circuit_fire_rate", "torch_fire_rate")}
-                                                for l in s["layers"]],
-                            "soa": {"within": res["soa"]["within"],
+                            "wall_s": s.wall_time_s, "total_wall_with_pytorch_s": time.perf_counter() - t0,
+                            "sim_time_s": s.sim_time_per_sample_s, "all_spikes_equal_pytorch": torch.all_spikes_equal,
+                            "classes_agree": torch.classes_agree, "layer_times": [t.to_dict() for t in s.layer_times],
+                            "spike_agreement": [{"layer": l.layer, "neuron_steps": l.neuron_steps,
+                                                 "fire_rate": l.fire_rate,
+                                                 "mismatches": l.compared.mismatches if l.compared else None,
+                                                 "torch_fire_rate": l.compared.torch_fire_rate if l.compared else None}
+                                                for l in s.layers],
+                            "soa": {"within": res.soa_within,
                                     "layers": [{k: l[k] for k in ("layer", "v_peak_v", "t_peak_k")}
-                                               for l in res["soa"]["layers"]]},
+                                               for l in res.soa["layers"]]},
                             "main_process_peak_rss_mb": peak_rss_mb()}
     print(json.dumps(result["simulation"]), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -54,7 +54,7 @@ def main() -> None:
     sim = simulate_export(export, samples=samples, workers=args.workers, progress=True, plots=0, soa="warn",
                           notify=notes.append)
     wall = time.perf_counter() - t0
-    s, soa = sim["summary"], sim["soa"]
+    s, soa, torch = sim.summary, sim.soa, sim.summary.torch
     result = {
         "benchmark": "soa_ipnet",
         "what": "safe operating area of the default IPNet (bounded drive) at circuit level, ngspice waveforms",
@@ -64,11 +64,12 @@ def main() -> None:
         "limits": soa["limits"], "within": soa["within"], "warnings": notes,
         "layers": [{"layer": c["layer"], "neuron_steps": c["neuron_steps"], "v_peak_v": c["v_peak_v"],
                     "t_peak_k": c["t_peak_k"], "above": c["above"], "worst": c["worst"]} for c in soa["layers"]],
-        "all_spikes_equal": s.get("all_spikes_equal"), "spike_layers": s.get("layers"),
-        "classes_agree": s.get("classes_agree"), "circuit_accuracy": s["circuit_accuracy"],
-        "torch_accuracy": s.get("torch_accuracy"),
-        "sim_seconds_per_sample": round(s["sim_time_per_sample_s"], 2), "wall_seconds": round(wall, 1),
-        "runs_simulated": s["runs_simulated"], "runs_cached": s["runs_cached"],
+        "all_spikes_equal": torch.all_spikes_equal if torch else None,
+        "spike_layers": [layer.to_dict() for layer in s.layers],
+        "classes_agree": torch.classes_agree if torch else None, "circuit_accuracy": s.accuracy,
+        "torch_accuracy": torch.accuracy if torch else None,
+        "sim_seconds_per_sample": round(s.sim_time_per_sample_s, 2), "wall_seconds": round(wall, 1),
+        "runs_simulated": s.runs_simulated, "runs_cached": s.runs_cached,
         "sources": {"peaks": soa["source"], "spikes": "simulated (ngspice) vs computed (PyTorch, exact precision)",
                     "limits": "device card (drive, limits, mtj.tc_k)"},
         "machine": {"cpus": os.cpu_count(), "workers": args.workers, "platform": platform.platform(),

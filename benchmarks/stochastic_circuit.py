@@ -64,22 +64,19 @@ def main() -> None:
         res = simulate_export(export, out=args.work / f"sim_draw_{draw}", workers=args.workers, progress=False,
                               simulator=args.simulator, draw=draw, plots=0)
         wall = time.perf_counter() - t0
-        s = res["summary"]
-        circuit_ok.append([e["circuit_class"] == e["label"] for e in res["per_sample"]])
-        torch_ok.append([e["torch_class"] == e["label"] for e in res["per_sample"]])
+        s, torch = res.summary, res.summary.torch
+        assert torch is not None
+        circuit_ok.append([e.correct for e in res.per_sample])
+        torch_ok.append([e.torch_class == e.label for e in res.per_sample])
         per_draw.append({
-            "draw": draw, "wall_s": round(wall, 1), "sim_time_per_sample_s": round(s["sim_time_per_sample_s"], 2),
-            "circuit_accuracy": s["circuit_accuracy"], "torch_accuracy": s["torch_accuracy"],
-            "classes_agree": s["classes_agree"], "all_spikes_equal": s["all_spikes_equal"],
-            "agreement_contract_holds": s["agreement_contract_holds"],
-            "layers": [{k: layer.get(k) for k in ("layer", "neuron_steps", "mismatches", "mismatches_tie",
-                                                  "mismatches_downstream", "mismatches_outside_tolerance",
-                                                  "closest_margin", "largest_mismatch_margin", "circuit_fire_rate",
-                                                  "margin")}
-                       for layer in s["layers"]],
-            "runs_simulated": s["runs_simulated"], "runs_cached": s["runs_cached"]})
-        print(f"draw {draw}: circuit {s['circuit_accuracy']:.3f}, twin {s['torch_accuracy']:.3f}, classes agree "
-              f"{s['classes_agree']}/{s['samples']}, spikes equal {s['all_spikes_equal']} ({wall:.0f} s)", flush=True)
+            "draw": draw, "wall_s": round(wall, 1), "sim_time_per_sample_s": round(s.sim_time_per_sample_s, 2),
+            "circuit_accuracy": s.accuracy, "torch_accuracy": torch.accuracy,
+            "classes_agree": torch.classes_agree, "all_spikes_equal": torch.all_spikes_equal,
+            "agreement_contract_holds": torch.contract_holds,
+            "layers": [layer.to_dict() for layer in s.layers],
+            "runs_simulated": s.runs_simulated, "runs_cached": s.runs_cached})
+        print(f"draw {draw}: circuit {s.accuracy:.3f}, twin {torch.accuracy:.3f}, classes agree "
+              f"{torch.classes_agree}/{s.samples}, spikes equal {torch.all_spikes_equal} ({wall:.0f} s)", flush=True)
     result = {
         "benchmark": "stochastic_circuit",
         "what": f"bundled IPNet exported with stochastic firing; {len(samples)} test samples spread over the classes, "

@@ -65,7 +65,7 @@ def main() -> None:
                        "energy_per_inference_per_draw_j": [p["energy_per_inference"]["value"] for p in od["per_draw"]],
                        "coin_flip_fraction": {k[len("coin_flip_"):]: v["value"] for k, v in report["accuracy"].items()
                                               if k.startswith("coin_flip_")}},
-        "median": {"accuracy": med["accuracy"]["circuit"]["value"],
+        "median": {"accuracy": med["accuracy"]["run"]["value"],
                    "energy_per_inference_j": med["energy"]["total"]["value"],
                    "spikes_per_inference": sum(layer["spikes"]["value"] for layer in med["energy"]["layers"])},
         "units": {"energy_per_inference": "J (mean over the samples of one draw)", "accuracy": "fraction of samples"},

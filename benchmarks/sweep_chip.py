@@ -52,11 +52,11 @@ def main() -> None:
     result = run_sweep(load_sweep_config(toml), args.work / "sweep", workers=args.workers, progress=print)
     wall = time.perf_counter() - t0
     points = []
-    for p in result["points"]:
-        chip = args.work / "sweep" / "points" / p["id"] / "chip0"
+    for p in result.points:
+        chip = args.work / "sweep" / "points" / p.id / "chip0"
         report, _ = build_report(chip / "export", sim=chip / "twin")
-        points.append({"id": p["id"], "parameters": p["parameters"], "accuracy_mean": p["accuracy_mean"],
-                       "energy_per_inference_j": p["energy_per_inference_j"], "area_m2": p["area_m2"],
+        points.append({"id": p.id, "parameters": p.parameters, "accuracy_mean": p.accuracy_mean,
+                       "energy_per_inference_j": p.energy_per_inference_j, "area_m2": p.area_m2,
                        "energy_totals_j": {k: v["value"] for k, v in report["energy"]["totals"].items()},
                        "area_breakdown_m2": {k: v["value"] for k, v in report["area"]["breakdown"].items()}})
     out = {"benchmark": "sweep_chip", "synapse": card.name, "wall_s": round(wall, 1), "samples": args.samples,

@@ -69,7 +69,7 @@ def run_config(name: str, slices: int, args, bundled: Path, samples: list[int]) 
     sim = simulate_export(export, samples=samples, workers=args.workers, progress=True, plots=0, soa="warn")
     wall = time.perf_counter() - t1
     report, _ = build_report(export)
-    s = sim["summary"]
+    s, torch = sim.summary, sim.summary.torch
     energy, area = report["energy"], report["area"]
     weights = sum(int(np.prod(layer["matrix_shape"])) * int(layer["positions"])
                   for layer in json.loads((export / "manifest.json").read_text())["layers"])
@@ -80,9 +80,10 @@ def run_config(name: str, slices: int, args, bundled: Path, samples: list[int]) 
         "g_range_s": [card.g_off_s, card.g_on_s], "levels_per_cell": card.levels,
         "d2d_sigma_rel": card.d2d_sigma_rel, "d2d_sigma_s": card.d2d_sigma_s,
         "hardware_model_accuracy_test_set": acc, "n_test": int(len(test.labels)),
-        "samples": samples, "circuit_accuracy": s["circuit_accuracy"], "hardware_model_accuracy_samples":
-            s.get("torch_accuracy"), "classes_agree": s.get("classes_agree"),
-        "neuron_steps_differing": {layer["layer"]: layer.get("mismatches") for layer in s["layers"]},
+        "samples": samples, "circuit_accuracy": s.accuracy, "hardware_model_accuracy_samples":
+            torch.accuracy if torch else None, "classes_agree": torch.classes_agree if torch else None,
+        "neuron_steps_differing": {layer.layer: layer.compared.mismatches if layer.compared else None
+                                   for layer in s.layers},
         "energy_per_inference_j": per_inference,
         "crossbar_read_j": energy["totals"]["crossbar_read"]["value"],
         "input_drivers_j": energy["totals"]["input_drivers"]["value"],

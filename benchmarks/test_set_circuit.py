@@ -64,7 +64,8 @@ def main() -> None:
     res = simulate_export(export, samples=list(range(n_test)), workers=args.workers, progress=True,
                           simulator=args.simulator)
     wall = time.perf_counter() - t0
-    s = res["summary"]
+    s, torch = res.summary, res.summary.torch
+    assert torch is not None
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     result = {
         "benchmark": "test_set_circuit",
@@ -75,23 +76,25 @@ def main() -> None:
         "mapping": "hardware-aware: fine-tuned for and exported on a non-ideal chip" if args.hardware_aware else
                    "default (ideal synapses)",
         "hardware": options.to_dict() if args.hardware_aware else None,
-        "network_accuracy_without_crossbars": s.get("network_accuracy"),
+        "network_accuracy_without_crossbars": torch.network_accuracy,
         "finetune_seconds": round(finetune["finetune_seconds"], 1) if finetune else None,
-        "simulator": args.simulator, "workers": args.workers, "samples": s["samples"],
-        "firing": s.get("firing_note"),
-        "circuit_accuracy": s["circuit_accuracy"], "circuit_accuracy_ci95": s["circuit_accuracy_ci95"],
-        "twin_accuracy": s["torch_accuracy"], "classes_agree": s["classes_agree"],
-        "agreement_margin": s["agreement_margin"], "agreement_contract_holds": s["agreement_contract_holds"],
-        "all_spikes_equal": s["all_spikes_equal"],
-        "layers": [{k: layer[k] for k in ("layer", "neuron_steps", "mismatches", "mismatches_tie",
-                                          "mismatches_downstream", "mismatches_outside_tolerance", "closest_margin",
-                                          "largest_mismatch_margin") if k in layer} for layer in s["layers"]],
-        "simulator_time_per_sample_s": s["sim_time_per_sample_s"],
-        "runs_cached": s["runs_cached"], "runs_simulated": s["runs_simulated"],
+        "simulator": args.simulator, "workers": args.workers, "samples": s.samples,
+        "firing": s.firing.note,
+        "circuit_accuracy": s.accuracy, "circuit_accuracy_ci95": list(s.accuracy_ci95),
+        "twin_accuracy": torch.accuracy, "classes_agree": torch.classes_agree,
+        "agreement_margin": torch.agreement_margin, "agreement_contract_holds": torch.contract_holds,
+        "all_spikes_equal": torch.all_spikes_equal,
+        "layers": [{"layer": layer.layer, "neuron_steps": layer.neuron_steps,
+                    **{k: v for k, v in layer.compared.to_dict().items()
+                       if k in ("mismatches", "mismatches_tie", "mismatches_downstream",
+                                "mismatches_outside_tolerance", "closest_margin", "largest_mismatch_margin")}}
+                   for layer in s.layers if layer.compared is not None],
+        "simulator_time_per_sample_s": s.sim_time_per_sample_s,
+        "runs_cached": s.runs_cached, "runs_simulated": s.runs_simulated,
     }
-    if s["runs_cached"] == 0:
-        result.update({"wall_s": wall, "simulation_wall_s": s["wall_time_s"],
-                       "wall_per_sample_s": s["wall_time_s"] / s["samples"],
+    if s.runs_cached == 0:
+        result.update({"wall_s": wall, "simulation_wall_s": s.wall_time_s,
+                       "wall_per_sample_s": s.wall_time_s / s.samples,
                        "worker_cpu_s": children.ru_utime + children.ru_stime})
     else:
         result["wall_note"] = ("the circuit runs came from the cache of an earlier run of this script (--resume); "

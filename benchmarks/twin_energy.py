@@ -104,13 +104,13 @@ def main() -> None:
     tot_c = reports[args.simulator]["energy"]["total"]["value"]
     soa = [{"layer": a["layer"], "v_peak_twin_v": a["v_peak_v"], "v_peak_circuit_v": b["v_peak_v"],
             "t_peak_twin_k": a["t_peak_k"], "t_peak_circuit_k": b["t_peak_k"]}
-           for a, b in zip(runs["twin"]["results"]["soa"]["layers"], runs[args.simulator]["results"]["soa"]["layers"])]
+           for a, b in zip(runs["twin"]["results"].soa["layers"], runs[args.simulator]["results"].soa["layers"])]
     result = {"benchmark": "twin_energy" + tag, "network": network,
               "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
               "provenance": "measured: both runs on this machine; twin figures computed, circuit figures simulated",
               "samples": samples, "circuit_simulator": args.simulator, "workers": args.workers,
               "wall_s": {"circuit": runs[args.simulator]["wall_s"], "twin": runs["twin"]["wall_s"]},
-              "spikes_equal": runs[args.simulator]["results"]["summary"]["all_spikes_equal"],
+              "spikes_equal": runs[args.simulator]["results"].summary.torch.all_spikes_equal,
               "energy_keys": per_key, "report_categories": cats,
               "report_total": {"twin_j": tot_t, "circuit_j": tot_c, "rel": abs(tot_t / tot_c - 1.0)},
               "soa_peaks": soa}

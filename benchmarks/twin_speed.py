@@ -31,7 +31,7 @@ from ipnet_cosim.simulation.inputs import count_test_samples
 from ipnet_cosim.netlist_gen.contract import read_export
 n = count_test_samples(read_export(sys.argv[1], need_checkpoint=False))
 res = simulate_export(sys.argv[1], out=sys.argv[3], samples=list(range(n)), progress=False, simulator="twin", plots=0)
-print(res["summary"]["circuit_accuracy"], n)
+print(res.summary.accuracy, n)
 """
 
 

@@ -128,34 +128,37 @@ def _simulate_one(console, folder: Path, chosen, out: Optional[Path], n_workers:
                              plots=plots, energy=energy, scheduler=scheduler, crossbar=crossbar,
                              simulator=simulator, soa=soa,
                              notify=lambda msg: console.print(f"[yellow]{msg}[/yellow]"), draw=draw)
-    s = result["summary"]
+    s = result.summary
     if out is None:
         from ipnet_cosim.netlist_gen.contract import read_export
         from ipnet_cosim.simulation.inputs import SimulateRequest
         out = SimulateRequest(draw=draw).default_out(read_export(folder, need_checkpoint=False))
     console.print(f"[bold]wrote[/bold] {out.resolve()}")
-    console.print(f"  neurons: {s['firing_note']}")
-    undecided = (f" ({s['circuit_no_decision']} without a decision: tied top scores)"
-                 if s.get("circuit_no_decision") else "")
-    ci = s.get("circuit_accuracy_ci95")
-    interval = f" (95 % interval {ci[0]:.3f}-{ci[1]:.3f})" if ci else ""
+    console.print(f"  neurons: {s.firing.note}")
+    undecided = f" ({s.no_decision} without a decision: tied top scores)" if s.no_decision else ""
+    interval = f" (95 % interval {s.accuracy_ci95[0]:.3f}-{s.accuracy_ci95[1]:.3f})"
     what = "twin (PyTorch, no circuit)" if simulator == "twin" else "circuit"
-    console.print(f"  samples: {s['samples']}, {what} accuracy {s['circuit_accuracy']:.3f}{interval}{undecided}, "
-                  f"{s['sim_time_per_sample_s']:.1f} s of {simulator} per sample "
-                  f"({s['wall_time_s']:.1f} s wall for all, {s['workers']} workers)")
-    if compare and simulator != "twin":
-        twin = "PyTorch hardware model (exported chip)" if "network_accuracy" in s else "PyTorch"
-        plain = f" (network without the crossbars: {s['network_accuracy']:.3f})" if "network_accuracy" in s else ""
-        console.print(f"  {twin} accuracy {s['torch_accuracy']:.3f}{plain}; predicted classes agree on "
-                      f"{s['classes_agree']}/{s['samples']}")
-        for layer in s["layers"]:
-            ties, down = layer["mismatches_tie"], layer["mismatches_downstream"]
-            inside = f" ({ties} numerical ties, {down} downstream of an earlier difference)" if ties or down else ""
-            console.print(f"  {layer['layer']}: {layer['mismatches']} of {layer['neuron_steps']} neuron-steps differ"
-                          f"{inside} (closest PyTorch margin {layer['closest_margin']:.2e}, {layer['margin']})")
-        verdict = "holds" if s.get("agreement_contract_holds") else "VIOLATED"
-        console.print(f"  agreement contract ({s['agreement_margin']:g} in ln H, classes agree): {verdict}")
-    area = result["soa"]
+    console.print(f"  samples: {s.samples}, {what} accuracy {s.accuracy:.3f}{interval}{undecided}, "
+                  f"{s.sim_time_per_sample_s:.1f} s of {simulator} per sample "
+                  f"({s.wall_time_s:.1f} s wall for all, {s.workers} workers)")
+    if s.torch is not None and simulator != "twin":
+        t = s.torch
+        twin = "PyTorch hardware model (exported chip)" if t.network_accuracy is not None else "PyTorch"
+        plain = (f" (network without the crossbars: {t.network_accuracy:.3f})" if t.network_accuracy is not None
+                 else "")
+        console.print(f"  {twin} accuracy {t.accuracy:.3f}{plain}; predicted classes agree on "
+                      f"{t.classes_agree}/{s.samples}")
+        for layer in s.layers:
+            c = layer.compared
+            if c is None:
+                continue
+            inside = (f" ({c.mismatches_tie} numerical ties, {c.mismatches_downstream} downstream of an earlier "
+                      f"difference)" if c.mismatches_tie or c.mismatches_downstream else "")
+            console.print(f"  {layer.layer}: {c.mismatches} of {layer.neuron_steps} neuron-steps differ"
+                          f"{inside} (closest PyTorch margin {c.closest_margin:.2e}, {c.margin})")
+        verdict = "holds" if t.contract_holds else "VIOLATED"
+        console.print(f"  agreement contract ({t.agreement_margin:g} in ln H, classes agree): {verdict}")
+    area = result.soa
     verdict = "within the limits" if area["within"] else "[bold red]VIOLATED[/bold red]"
     console.print(f"  safe operating area ({area['drive']} drive): {verdict}")
     lim = area["limits"]
@@ -300,10 +303,9 @@ def demo_cmd(ctx: typer.Context,
         twin = simulate_export(export, samples=list(range(n_twin)), out=export / TWIN_FOLDER, simulator="twin",
                                compare=False, energy=False, progress=True,
                                notify=lambda msg: console.print(f"[yellow]{msg}[/yellow]"))
-        ts = twin["summary"]
-        console.log(f"   twin accuracy {ts['circuit_accuracy']:.3f} (95 % interval "
-                    f"{ts['circuit_accuracy_ci95'][0]:.2f}-"
-                    f"{ts['circuit_accuracy_ci95'][1]:.2f}) over {ts['samples']} samples")
+        ts = twin.summary
+        console.log(f"   twin accuracy {ts.accuracy:.3f} (95 % interval {ts.accuracy_ci95[0]:.2f}-"
+                    f"{ts.accuracy_ci95[1]:.2f}) over {ts.samples} samples")
     console.log(f"4/5 ngspice, layer by layer, {len(circuit_samples)} samples over "
                 f"{len({int(test.labels[i]) for i in circuit_samples})} classes (cached units are reused)")
     n_workers = workers or max(1, len(os.sched_getaffinity(0)))
@@ -311,9 +313,10 @@ def demo_cmd(ctx: typer.Context,
     result = simulate_export(export, samples=circuit_samples, workers=n_workers, progress=True, plots=1,
                              waveform_units=[u for u in (DEMO_WAVEFORM_UNIT,) if u in manifest_units],
                              notify=lambda msg: console.print(f"[yellow]{msg}[/yellow]"))
-    s = result["summary"]
-    console.log(f"   spikes equal to the twin in every layer: {s.get('all_spikes_equal')}; classes agree "
-                f"{s.get('classes_agree')}/{s['samples']} (neurons: {s['firing_note']})")
+    s = result.summary
+    if s.torch is not None:
+        console.log(f"   spikes equal to the twin in every layer: {s.torch.all_spikes_equal}; classes agree "
+                    f"{s.torch.classes_agree}/{s.samples} (neurons: {s.firing.note})")
     console.log("5/5 energy and area report")
     report, data = build_report(export, command=_command_line(ctx))
     paths = write_report(report, data, out / "report")

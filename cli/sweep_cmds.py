@@ -34,14 +34,12 @@ def sweep_cmd(config: Path = typer.Argument(..., help="sweep configuration, TOML
     n = workers or max(1, len(os.sched_getaffinity(0)))
     result = run_sweep(cfg, out, workers=n, scheduler=scheduler, progress=True)
     console.print(f"[bold]wrote[/bold] {(Path(out) / 'sweep.json').resolve()} (and sweep.csv): "
-                  f"{len(result['points'])} points")
-    if result["outside_soa_ids"]:
-        console.print(f"[bold red]{len(result['outside_soa_ids'])} of {len(result['points'])} points operate outside "
+                  f"{len(result.points)} points")
+    if result.outside_soa_ids:
+        console.print(f"[bold red]{len(result.outside_soa_ids)} of {len(result.points)} points operate outside "
                       f"the device card's limits[/bold red] (peak MTJ voltage or junction temperature); the Pareto "
-                      f"front is of {result['pareto_among']}")
-    console.print(f"  neurons: {result['firing_note']}")
-    by_id = {p["id"]: p for p in result["points"]}
-    for pid in result["pareto_ids"]:
-        p = by_id[pid]
-        console.print(f"  Pareto {pid}: accuracy {p['accuracy_mean']:.3f}, {p['energy_per_inference_j'] * 1e9:.3f} nJ "
-                      f"per inference, {p['area_m2'] * 1e12:,.0f} um^2; {p['parameters']}")
+                      f"front is of {result.pareto_among}")
+    console.print(f"  neurons: {result.firing_note}")
+    for p in result.pareto:
+        console.print(f"  Pareto {p.id}: accuracy {p.accuracy_mean:.3f}, {p.energy_per_inference_j * 1e9:.3f} nJ "
+                      f"per inference, {p.area_m2 * 1e12:,.0f} um^2; {p.parameters}")

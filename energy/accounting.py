@@ -167,7 +167,7 @@ def load_simulation(folder: str | Path, sim: str | Path | None = None) -> Simula
             if missing:
                 raise ConfigError(f"{e_path} lacks {', '.join(missing)} (waveforms without the current vectors "
                                   f"this report needs); {rerun}")
-            if not layer.is_readout and f"circuit_{layer.name}" not in spikes[s]:
+            if not layer.is_readout and SimFiles.spike_key(layer.name) not in spikes[s]:
                 raise ConfigError(f"{s_path} lacks the spikes of layer {layer.name}; {rerun}")
     return SimulationData(export, sim, results, samples, energy, spikes)
 
@@ -240,7 +240,7 @@ def energy_breakdown(data: SimulationData, assumptions: PeripheryAssumptions = P
                 readout_j += src.sum() + unit_periphery.sum()
                 continue
             heat, charge = e[f"{name}_neuron_j"], e[f"{name}_neuron_charge_c"]     # [T, neurons]
-            fired = data.spikes[s][f"circuit_{name}"].astype(bool)
+            fired = data.spikes[s][SimFiles.spike_key(name)].astype(bool)
             mirror = v_dd * charge - heat
             short = mirror < 0                  # the MTJ took more than v_dd Q: no real supply could drive it
             mirror_short += int(short.sum())
@@ -349,7 +349,7 @@ class _Periphery:
         """Switching and leakage energy of each of ``units`` in ``sample``, J."""
         prev = self.previous[layer.index]
         spikes_in = (self.frames[sample] if prev is None
-                     else self.data.spikes[sample][f"circuit_{prev.name}"])
+                     else self.data.spikes[sample][SimFiles.spike_key(prev.name)])
         switching = np.zeros(len(units))
         leakage = np.zeros(len(units))
         for k, u in enumerate(units):

@@ -15,7 +15,6 @@ draws, range), with the spikes per inference beside it.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any, Sequence
@@ -24,37 +23,34 @@ import numpy as np
 
 from ipnet_cosim.device.statistics import accuracy_distribution
 from ipnet_cosim.energy.accounting import PeripheryAssumptions, SimulationData, energy_breakdown, load_simulation
+from ipnet_cosim.netlist_gen.contract import ExportError, SimFiles, SimulationResults, read_results
 
 
-def _draw_of(results: dict[str, Any]) -> int | None:
-    firing = results.get("summary", {}).get("firing") or {}
-    return firing.get("draw") if firing.get("mode") == "stochastic" else None
+def _draw_of(results: SimulationResults) -> int | None:
+    firing = results.summary.firing
+    return firing.draw if firing.stochastic else None
 
 
 def draw_runs(data: SimulationData) -> list[tuple[int, Path]]:
     """(draw, folder) of every run of ``data``'s export that pairs with it: ``data``'s own folder and its siblings
     named ``<base>_draw_<k>`` (``<base>`` is the folder's name without a ``_draw_<k>`` ending), each a stochastic
     run of the same export, simulator and samples, one per draw, in draw order. Empty in the median mode."""
-    mine = data.results.to_dict()
-    me = _draw_of(mine)
+    me = _draw_of(data.results)
     if me is None:
         return []
     base = re.sub(r"_draw_\d+$", "", data.sim.name)
     candidates = [data.sim.parent / base] + sorted(data.sim.parent.glob(f"{base}_draw_*"))
     runs: dict[int, Path] = {me: data.sim}
     for folder in candidates:
-        path = folder / "results.json"
-        if folder.resolve() == data.sim.resolve() or not path.is_file():
+        if folder.resolve() == data.sim.resolve() or not (folder / SimFiles.RESULTS).is_file():
             continue
         try:
-            other = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue                        # a damaged or foreign file is not one of the draws
+            other = read_results(folder, data.export)
+        except ExportError:
+            continue                        # a damaged or foreign run is not one of the draws
         d = _draw_of(other)
-        same = (other.get("export") == mine.get("export")
-                and other.get("provenance", {}).get("simulator") == mine.get("provenance", {}).get("simulator")
-                and [e.get("sample") for e in other.get("per_sample", [])] == list(data.samples))
-        if d is not None and same and d not in runs:
+        if d is not None and other.simulator == data.results.simulator and other.samples == tuple(data.samples) \
+                and d not in runs:
             runs[d] = folder
     return sorted(runs.items())
 
@@ -77,7 +73,7 @@ def over_draws(data: SimulationData, assumptions: PeripheryAssumptions = Periphe
     for _, folder in runs:
         own = folder == data.sim
         run = data if own else load_simulation(data.folder, folder)
-        correct.append([e.get("circuit_class") == e.get("label") for e in run.results.per_sample])
+        correct.append([e.correct for e in run.results.per_sample])
         breakdown_run = breakdown if (own and breakdown is not None) else energy_breakdown(run, assumptions)
         energy.append(breakdown_run["total"]["value"])
         spikes.append(sum(layer["spikes"]["value"] for layer in breakdown_run["layers"]))

@@ -25,7 +25,6 @@ import math
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from ipnet_cosim.device.draws import MEDIAN_NOTE
 from ipnet_cosim.device.errors import ConfigError
 from ipnet_cosim.energy import memory as mem
 from ipnet_cosim.energy.accounting import PeripheryAssumptions, SimulationData, energy_breakdown, load_simulation
@@ -35,7 +34,7 @@ from ipnet_cosim.netlist_gen.contract import read_results
 
 SCHEMA_PATH = Path(__file__).parent / "data" / "report.schema.json"
 REPORT_FORMAT = "ipnet-cosim-report"
-REPORT_VERSION = 1
+REPORT_VERSION = 2
 EXEMPT_SECTIONS = ("inputs", "plot_data")
 REFERENCES_PATH = Path(__file__).parent / "data" / "neuron_references.json"
 OUTSIDE_SOA_NOTE = ("from an operating point OUTSIDE the device card's safe operating area (see soa): no chip "
@@ -80,37 +79,38 @@ def build_report(folder: str | Path, *, sim: str | Path | None = None,
     sim_src = (f"computed: the PyTorch twin (simulate --simulator twin; no circuit), {n} samples of {data.folder.name}"
                if kind == "computed" else f"simulated: {sim_prov.get('simulator', 'ngspice')}, {n} samples of "
                                           f"{data.folder.name}")
-    firing = summary.get("firing_note", MEDIAN_NOTE)       # results written before stochastic firing: median
+    firing = summary.firing.note
     sim_src += f"; neurons: {firing}"
-    accuracy = {"circuit": figure(summary["circuit_accuracy"], "1", kind,
-                                sim_src + "; predicted class = argmax of the readout column charge; a sample whose "
-                                "top scores tie is 'no decision' and counts as wrong")}
-    if summary.get("circuit_accuracy_ci95"):
-        lo, hi = summary["circuit_accuracy_ci95"]
-        accuracy["circuit_ci95_low"] = figure(lo, "1", "computed", f"Wilson 95 % interval of the circuit accuracy on "
-                                              f"{n} samples (scipy.stats.binomtest)")
-        accuracy["circuit_ci95_high"] = figure(hi, "1", "computed", f"Wilson 95 % interval of the circuit accuracy on "
-                                               f"{n} samples (scipy.stats.binomtest)")
-    for layer in summary.get("layers", []):
-        if "coin_flip_fraction" in layer:
-            accuracy[f"coin_flip_{layer['layer']}"] = figure(
-                layer["coin_flip_fraction"], "1", "computed",
-                f"PyTorch twin, same samples{' and draws' if 'stochastic' in firing else ''}: fraction of layer "
-                f"{layer['layer']}'s neuron-steps whose firing probability 1 - exp(-H) lies in (0.05, 0.95), where a "
+    who = "twin" if kind == "computed" else "circuit"
+    accuracy = {"run": figure(summary.accuracy, "1", kind,
+                              sim_src + "; predicted class = argmax of the readout column charge; a sample whose "
+                              "top scores tie is 'no decision' and counts as wrong")}
+    lo, hi = summary.accuracy_ci95
+    accuracy["run_ci95_low"] = figure(lo, "1", "computed", f"Wilson 95 % interval of the {who} accuracy on "
+                                      f"{n} samples (scipy.stats.binomtest)")
+    accuracy["run_ci95_high"] = figure(hi, "1", "computed", f"Wilson 95 % interval of the {who} accuracy on "
+                                       f"{n} samples (scipy.stats.binomtest)")
+    for layer in summary.layers:
+        if layer.coin_flip_fraction is not None:
+            accuracy[f"coin_flip_{layer.layer}"] = figure(
+                layer.coin_flip_fraction, "1", "computed",
+                f"PyTorch twin, same samples{' and draws' if summary.firing.stochastic else ''}: fraction of layer "
+                f"{layer.layer}'s neuron-steps whose firing probability 1 - exp(-H) lies in (0.05, 0.95), where a "
                 f"device's spike is a coin flip")
-    if summary.get("circuit_no_decision"):
-        accuracy["circuit_no_decision"] = figure(summary["circuit_no_decision"], "1", kind,
-                                                 sim_src + "; samples whose top class scores are equal (no decision)")
-    if "torch_accuracy" in summary:
-        accuracy["pytorch"] = figure(summary["torch_accuracy"], "1", "computed",
-                                   "PyTorch, exact precision, same samples and draws; model: "
-                                   + summary.get("torch_model", "the checkpoint's network") + f"; neurons: {firing}")
-    if "network_accuracy" in summary:
-        accuracy["pytorch_network"] = figure(summary["network_accuracy"], "1", "computed",
-                                           "PyTorch, exact precision, same samples; the checkpoint's network "
-                                           "without the crossbars' non-idealities")
-        accuracy["classes_agree"] = figure(summary["classes_agree"], "1", "computed",
-                                         "samples whose circuit and PyTorch classes agree")
+    if summary.no_decision:
+        accuracy["run_no_decision"] = figure(summary.no_decision, "1", kind,
+                                             sim_src + "; samples whose top class scores are equal (no decision)")
+    torch = summary.torch
+    if torch is not None:
+        accuracy["pytorch"] = figure(torch.accuracy, "1", "computed",
+                                     f"PyTorch, exact precision, same samples and draws; model: {torch.model}; "
+                                     f"neurons: {firing}")
+        if torch.network_accuracy is not None:
+            accuracy["pytorch_network"] = figure(torch.network_accuracy, "1", "computed",
+                                                 "PyTorch, exact precision, same samples; the checkpoint's network "
+                                                 "without the crossbars' non-idealities")
+            accuracy["classes_agree"] = figure(torch.classes_agree, "1", "computed",
+                                               f"samples whose {who} and PyTorch classes agree")
     memory, memory_inputs = _memory_section(man, energy, techs, tech_name, bits_per_value)
     spread = over_draws(data, assumptions, energy)
     report: dict[str, Any] = {
@@ -147,8 +147,7 @@ def build_report(folder: str | Path, *, sim: str | Path | None = None,
         report["over_draws"] = _over_draws_section(spread, kind, sim_src)
     report["soa"] = _soa_section(data.results.soa, energy, sim_src)
     # degenerate circuits named by simulate (silent layers, fire rates far from PyTorch's, no decision)
-    report["warnings"] = [{"kind": str(w["kind"]), "layer": str(w["layer"]), "message": str(w["message"])}
-                          for w in data.results.warnings]
+    report["warnings"] = [w.to_dict() for w in data.results.warnings]
     if report["soa"]["checked"] and not report["soa"]["within"]:
         for key in ("energy", "per_spike", "attribution"):
             _mark(report[key], OUTSIDE_SOA_NOTE)
@@ -293,45 +292,47 @@ def headline_section(data: SimulationData, twin: str | Path | None, report: Mapp
     samples (count, interval, classes covered, agreement), latency and power per inference, and the paper
     comparison with every figure more than :data:`PAPER_FLAG_FACTOR` from the paper's flagged with its reason."""
     man = data.manifest
-    per = data.results.per_sample
+    res = data.results
+    per = res.per_sample
     n = len(per)
-    classes = sorted({int(e["label"]) for e in per})
-    disagree = sorted({int(e["label"]) for e in per if e.get("classes_agree") is False})
-    kind = sim_kind(data.results.provenance)
-    acc = data.results.summary["circuit_accuracy"]
-    lo, hi = data.results.summary["circuit_accuracy_ci95"]
-    circuit_src = (f"{kind}: {data.results.provenance.get('simulator', 'ngspice')}, {n} samples of {data.folder.name} "
-                   f"covering {len(classes)} of {len(man.class_names)} classes")
+    classes = sorted({e.label for e in per})
+    disagree = sorted({e.label for e in per if e.classes_agree is False})
+    kind = sim_kind(res.provenance)
+    who = "twin" if kind == "computed" else "circuit"
+    lo, hi = res.summary.accuracy_ci95
+    run_src = (f"{kind}: {res.simulator}, {n} samples of {data.folder.name} covering {len(classes)} of "
+               f"{len(man.class_names)} classes")
     out: dict[str, Any] = {
         "network": _network_line(man),
-        "circuit": {"accuracy": figure(acc, "1", kind, circuit_src),
-                    "ci95_low": figure(lo, "1", "computed", f"Wilson 95 % interval over {n} samples"),
-                    "ci95_high": figure(hi, "1", "computed", f"Wilson 95 % interval over {n} samples"),
-                    "samples": figure(n, "1", "computed", circuit_src),
-                    "classes": figure(len(classes), "1", "computed", "distinct labels among the circuit's samples")},
+        "run": {"accuracy": figure(res.summary.accuracy, "1", kind, run_src),
+                "ci95_low": figure(lo, "1", "computed", f"Wilson 95 % interval over {n} samples"),
+                "ci95_high": figure(hi, "1", "computed", f"Wilson 95 % interval over {n} samples"),
+                "samples": figure(n, "1", "computed", run_src),
+                "classes": figure(len(classes), "1", "computed", f"distinct labels among the {who}'s samples")},
     }
-    if "classes_agree" in data.results.summary:
+    torch = res.summary.torch
+    if torch is not None:
         out["agreement"] = {
-            "samples_agreeing": figure(int(data.results.summary["classes_agree"]), "1", "computed",
-                                       "samples whose circuit class equals the PyTorch twin's (same draws)"),
+            "samples_agreeing": figure(torch.classes_agree, "1", "computed",
+                                       f"samples whose {who} class equals the PyTorch twin's (same draws)"),
             "classes_all_agreeing": figure(len(classes) - len(disagree), "1", "computed",
-                                           "classes whose every circuit sample agrees with the twin"),
-            "all_spikes_equal": bool(data.results.summary.get("all_spikes_equal", False))}
-        layers = data.results.summary.get("layers", [])
-        if layers and all("mismatches_outside_tolerance" in layer for layer in layers):
+                                           f"classes whose every {who} sample agrees with the twin"),
+            "all_spikes_equal": torch.all_spikes_equal}
+        compared = [layer.compared for layer in res.summary.layers if layer.compared is not None]
+        if compared:
             out["agreement"]["differing_neuron_steps"] = figure(
-                sum(int(layer["mismatches"]) for layer in layers), "1", "computed",
-                "neuron-steps whose circuit spike differs from the twin's, all layers and samples")
+                sum(c.mismatches for c in compared), "1", "computed",
+                f"neuron-steps whose {who} spike differs from the twin's, all layers and samples")
             out["agreement"]["outside_contract"] = figure(
-                sum(int(layer["mismatches_outside_tolerance"]) for layer in layers), "1", "computed",
+                sum(c.mismatches_outside_tolerance for c in compared), "1", "computed",
                 "of them, neuron-steps whose hazard lies beyond the agreement contract's margin from the threshold")
     if twin is not None:
         t = read_results(Path(twin), data.export)
         tn = len(t.per_sample)
-        tlo, thi = t.summary["circuit_accuracy_ci95"]
+        tlo, thi = t.summary.accuracy_ci95
         src = (f"computed: the PyTorch twin (simulate --simulator twin) of the same export, {tn} test samples "
-               f"({Path(twin).name}); neurons: {t.summary.get('firing_note', MEDIAN_NOTE)}")
-        out["twin"] = {"accuracy": figure(t.summary["circuit_accuracy"], "1", "computed", src),
+               f"({Path(twin).name}); neurons: {t.summary.firing.note}")
+        out["twin"] = {"accuracy": figure(t.summary.accuracy, "1", "computed", src),
                        "ci95_low": figure(tlo, "1", "computed", f"Wilson 95 % interval over {tn} samples"),
                        "ci95_high": figure(thi, "1", "computed", f"Wilson 95 % interval over {tn} samples"),
                        "samples": figure(tn, "1", "computed", src)}
@@ -381,7 +382,7 @@ def _paper_flags(report: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def _summary(report: Mapping[str, Any]) -> dict[str, Any]:
     """The figures a reviewer reads first (copies of figures found elsewhere in the report)."""
-    out: dict[str, Any] = {"accuracy_circuit": report["accuracy"]["circuit"],
+    out: dict[str, Any] = {"accuracy_run": report["accuracy"]["run"],
                            "energy_per_inference": report["energy"]["total"],
                            "soa_verdict": report["soa"]["verdict"], "soa_within": bool(report["soa"]["within"])}
     if "pytorch" in report["accuracy"]:

@@ -146,7 +146,7 @@ def headline_rows(report: Mapping[str, Any]) -> list[list[str]]:
         t = h["twin"]
         rows.append(["accuracy, PyTorch twin", f"{t['accuracy']['value']:.3f} (95 % interval {_interval(t)}) over "
                      f"{_count(t['samples']['value'])} test samples", "computed"])
-    c = h["circuit"]
+    c = h["run"]
     line = (f"{c['accuracy']['value']:.3f} (95 % interval {_interval(c)}) on {_count(c['samples']['value'])} samples "
             f"over {_count(c['classes']['value'])} classes")
     ag = h.get("agreement")
@@ -187,10 +187,9 @@ def _summary_rows(report: Mapping[str, Any]) -> list[list[str]]:
     """(figure, value, provenance) rows of the summary below the first screen."""
     sm = report["summary"]
     rows = []
-    acc = f"circuit {sm['accuracy_circuit']['value']:.3f}"
-    if "circuit_ci95_low" in report["accuracy"]:
-        acc += (f" (95 % interval {report['accuracy']['circuit_ci95_low']['value']:.2f}-"
-                f"{report['accuracy']['circuit_ci95_high']['value']:.2f})")
+    twin = report["provenance"].get("simulator") == "twin"
+    acc = (f"{'twin' if twin else 'circuit'} {sm['accuracy_run']['value']:.3f} (95 % interval "
+           f"{report['accuracy']['run_ci95_low']['value']:.2f}-{report['accuracy']['run_ci95_high']['value']:.2f})")
     if "accuracy_pytorch" in sm:
         network = report["accuracy"].get("pytorch_network")
         if network is not None:       # a non-ideal mapping: the reference is the hardware model of this chip
@@ -200,7 +199,6 @@ def _summary_rows(report: Mapping[str, Any]) -> list[list[str]]:
             acc += f" vs PyTorch {sm['accuracy_pytorch']['value']:.3f}"
     if "classes_agree" in report["accuracy"]:
         acc += f" (classes agree on {_count(report['accuracy']['classes_agree']['value'])} samples)"
-    twin = report["provenance"].get("simulator") == "twin"
     rows.append(["accuracy on the samples (PyTorch twin, no circuit)" if twin
                  else "accuracy on the simulated samples", acc,
                  "computed" if twin else "simulated / computed"])

@@ -19,12 +19,14 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any, Sequence
 
 import numpy as np
 
 from ipnet_cosim.device.statistics import wilson_interval
-from ipnet_cosim.netlist_gen.contract import Export
+from ipnet_cosim.netlist_gen.contract import (Export, LayerComparison, LayerResult, Mismatch, ResultWarning, RunFiring,
+                                              SampleResult, SimulationSummary, TorchComparison)
 
 # a layer's circuit fire rate departs from PyTorch's when |circuit - torch| > max(ABS, REL x torch)
 FIRE_RATE_MARGIN = {"absolute": 0.01, "relative": 0.25}
@@ -145,138 +147,134 @@ def torch_reference(export: Export, frames: np.ndarray, samples: Sequence[int] |
             "network_predicted": network_predicted}
 
 
-def _layer_entry(name: str, spikes: np.ndarray, ref: dict[str, Any] | None, li: int, k: int,
-                 upstream_step: float = math.inf) -> dict[str, Any]:
+def _layer_result(name: str, spikes: np.ndarray, ref: dict[str, Any] | None, li: int, k: int,
+                  upstream_step: float = math.inf) -> LayerResult:
     """One layer of one sample against the reference. A difference is *downstream* (a consequence, not a
     disagreement of its own) when an earlier layer already differed at or before its step (``upstream_step``),
     or when the same neuron differed at an earlier step (its heat differs from then on); of the others, those
     inside :data:`AGREEMENT_MARGIN` of the threshold are numerical ties and the rest break the contract."""
-    entry: dict[str, Any] = {"layer": name, "neuron_steps": int(spikes.size), "circuit_fire_rate": float(spikes.mean())}
+    own = LayerResult(name, int(spikes.size), float(spikes.mean()))
     if ref is None:
-        return entry
+        return own
     ts = ref["spikes"][li][k]
     margin = ref["margins"][li][k]
     diff = np.argwhere(spikes != ts)
-    first = {}
+    first: dict[int, int] = {}
     for a, b in diff:                               # argwhere is in step order
         first.setdefault(int(b), int(a))
     downstream = np.array([a >= upstream_step or first[int(b)] < a for a, b in diff], dtype=bool)
     tie = np.abs(margin[tuple(diff.T)]) < AGREEMENT_MARGIN if len(diff) else np.zeros(0, dtype=bool)
-    outside = int((~downstream & ~tie).sum())
-    entry.update({"torch_fire_rate": float(ts.mean()), "mismatches": int(len(diff)),
-                  "mismatches_downstream": int(downstream.sum()), "mismatches_tie": int((~downstream & tie).sum()),
-                  "mismatches_outside_tolerance": outside,
-                  "first_mismatch_step": int(diff[:, 0].min()) if len(diff) else None,
-                  "agreement": float((spikes == ts).mean()), "margin": ref["margin_kinds"][li],
-                  "closest_margin": float(np.abs(margin).min()),
-                  "mismatch_details": [{"step": int(a), "neuron": int(b), "circuit": bool(spikes[a, b]),
-                                        "torch": bool(ts[a, b]), "torch_margin": float(margin[a, b]),
-                                        "downstream": bool(d)}
-                                       for (a, b), d in list(zip(diff, downstream))[:20]]})
-    if len(diff):
-        entry["largest_mismatch_margin"] = float(np.abs(margin[tuple(diff.T)]).max())
-        if (~downstream).any():
-            entry["largest_own_mismatch_margin"] = float(np.abs(margin[tuple(diff[~downstream].T)]).max())
-    return entry
+    largest = float(np.abs(margin[tuple(diff.T)]).max()) if len(diff) else None
+    largest_own = float(np.abs(margin[tuple(diff[~downstream].T)]).max()) if (~downstream).any() else None
+    compared = LayerComparison(
+        torch_fire_rate=float(ts.mean()), mismatches=int(len(diff)), mismatches_downstream=int(downstream.sum()),
+        mismatches_tie=int((~downstream & tie).sum()), mismatches_outside_tolerance=int((~downstream & ~tie).sum()),
+        margin=ref["margin_kinds"][li], closest_margin=float(np.abs(margin).min()),
+        largest_mismatch_margin=largest, largest_own_mismatch_margin=largest_own,
+        first_mismatch_step=int(diff[:, 0].min()) if len(diff) else None,
+        agreement=float((spikes == ts).mean()),
+        details=tuple(Mismatch(int(a), int(b), bool(spikes[a, b]), bool(ts[a, b]), float(margin[a, b]), bool(d))
+                      for (a, b), d in list(zip(diff, downstream))[:20]))
+    return replace(own, compared=compared)
 
 
-def _sample_layers(hidden, outputs: list[np.ndarray], ref: dict[str, Any] | None, k: int) -> list[dict[str, Any]]:
+def _sample_layers(hidden, outputs: list[np.ndarray], ref: dict[str, Any] | None, k: int) -> tuple[LayerResult, ...]:
     """Every hidden layer of sample ``k``; a layer's differences after an earlier layer's first are downstream."""
     rows, upstream = [], math.inf
     for li, sp in enumerate(outputs):
-        row = _layer_entry(hidden[li].name, sp, ref, li, k, upstream)
-        if row.get("first_mismatch_step") is not None:
-            upstream = min(upstream, row["first_mismatch_step"])
+        row = _layer_result(hidden[li].name, sp, ref, li, k, upstream)
+        if row.compared is not None and row.compared.first_mismatch_step is not None:
+            upstream = min(upstream, row.compared.first_mismatch_step)
         rows.append(row)
-    return rows
+    return tuple(rows)
+
+
+def _layer_total(name: str, rows: Sequence[LayerResult], coin_flip: float | None) -> LayerResult:
+    """One hidden layer over all samples (the summary's row)."""
+    fire_rate = float(np.mean([r.fire_rate for r in rows]))
+    compared = None
+    runs = [r.compared for r in rows if r.compared is not None]
+    if runs:
+        worst = [c.largest_mismatch_margin for c in runs if c.largest_mismatch_margin is not None]
+        compared = LayerComparison(
+            torch_fire_rate=float(np.mean([c.torch_fire_rate for c in runs])),
+            mismatches=sum(c.mismatches for c in runs),
+            mismatches_downstream=sum(c.mismatches_downstream for c in runs),
+            mismatches_tie=sum(c.mismatches_tie for c in runs),
+            mismatches_outside_tolerance=sum(c.mismatches_outside_tolerance for c in runs),
+            margin=runs[0].margin, closest_margin=min(c.closest_margin for c in runs),
+            largest_mismatch_margin=max(worst) if worst else None)
+    return LayerResult(name, sum(r.neuron_steps for r in rows), fire_rate, compared, coin_flip)
 
 
 def summarise(export: Export, samples: Sequence[int], labels: Sequence[int], outputs: dict[int, list[np.ndarray]],
               charges: dict[int, np.ndarray], elapsed: dict[int, float], ref: dict[str, Any] | None,
-              coin_flip: Sequence[float | None] | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """``summary`` and ``per_sample`` of results.json (class scores = readout gain x charge / (k v_read t_pulse T));
-    each layer's coin-flip fraction from the PyTorch twin's hazards (``coin_flip``, or the reference's)."""
+              firing: RunFiring, coin_flip: Sequence[float | None] | None = None
+              ) -> tuple[SimulationSummary, tuple[SampleResult, ...]]:
+    """The summary and the per-sample results of a run (class scores = readout gain x charge / (k v_read t_pulse T));
+    each layer's coin-flip fraction from the PyTorch twin's hazards (``coin_flip``, or the reference's). The run's
+    timing fields are left at their defaults for the caller to set."""
     man = export.manifest
     t = man.timing
     scale = t.readout_gain / (man.readout.k_s * t.v_read_v * t.t_pulse_s * t.n_steps)
     hidden = man.hidden_layers
-    per_sample, totals = [], []
+    per_sample = []
     for k, s in enumerate(samples):
         scores = charges[s] * scale
-        entry: dict[str, Any] = {"sample": s, "label": int(labels[k]), "circuit_class": decide(scores),
-                                 "circuit_logits": [float(v) for v in scores], "sim_time_s": elapsed[s],
-                                 "layers": _sample_layers(hidden, outputs[s], ref, k)}
-        if ref is not None:
-            entry["torch_class"] = ref["predicted"][k]
-            entry["torch_logits"] = [float(v) for v in ref["logits"][k]]
-            entry["classes_agree"] = entry["torch_class"] == entry["circuit_class"]
-        per_sample.append(entry)
-    for li, layer in enumerate(hidden):
-        rows = [e["layers"][li] for e in per_sample]
-        tot: dict[str, Any] = {"layer": layer.name, "neuron_steps": sum(r["neuron_steps"] for r in rows),
-                               "circuit_fire_rate": float(np.mean([r["circuit_fire_rate"] for r in rows]))}
-        if ref is not None:
-            tot.update({"mismatches": sum(r["mismatches"] for r in rows), "margin": rows[0]["margin"],
-                        "mismatches_outside_tolerance": sum(r["mismatches_outside_tolerance"] for r in rows),
-                        "mismatches_tie": sum(r["mismatches_tie"] for r in rows),
-                        "mismatches_downstream": sum(r["mismatches_downstream"] for r in rows),
-                        "closest_margin": min(r["closest_margin"] for r in rows),
-                        "torch_fire_rate": float(np.mean([r["torch_fire_rate"] for r in rows]))})
-            worst = [r["largest_mismatch_margin"] for r in rows if "largest_mismatch_margin" in r]
-            if worst:
-                tot["largest_mismatch_margin"] = max(worst)
-        flips = coin_flip if coin_flip is not None else (ref["coin_flip"] if ref is not None else None)
-        if flips is not None and flips[li] is not None:
-            tot["coin_flip_fraction"] = flips[li]
-        totals.append(tot)
+        per_sample.append(SampleResult(
+            sample=s, label=int(labels[k]), predicted_class=decide(scores), scores=tuple(float(v) for v in scores),
+            sim_time_s=elapsed[s], layers=_sample_layers(hidden, outputs[s], ref, k),
+            torch_scores=None if ref is None else tuple(float(v) for v in ref["logits"][k]),
+            torch_class=None if ref is None else ref["predicted"][k]))
+    flips = coin_flip if coin_flip is not None else (ref["coin_flip"] if ref is not None else None)
+    totals = tuple(_layer_total(layer.name, [e.layers[li] for e in per_sample], None if flips is None else flips[li])
+                   for li, layer in enumerate(hidden))
     n = len(samples)
-    no_decision = sum(e["circuit_class"] is None for e in per_sample)
-    correct = sum(e["circuit_class"] == e["label"] for e in per_sample)
-    summary: dict[str, Any] = {
-        "samples": n, "circuit_accuracy": correct / n,
-        "circuit_accuracy_ci95": wilson_interval(correct, n),
-        "circuit_no_decision": no_decision,
-        "sim_time_per_sample_s": sum(elapsed[s] for s in samples) / n, "layers": totals,
-    }
+    correct = sum(e.correct for e in per_sample)
+    torch = None
     if ref is not None:
-        summary.update({
-            "torch_accuracy": sum(e["torch_class"] == e["label"] for e in per_sample) / n,
-            "torch_no_decision": sum(e["torch_class"] is None for e in per_sample),
-            "classes_agree": sum(e["classes_agree"] for e in per_sample),
-            "all_spikes_equal": all(t["mismatches"] == 0 for t in totals),
-            "agreement_margin": AGREEMENT_MARGIN,
-            "agreement_contract_holds": (all(t["mismatches_outside_tolerance"] == 0 for t in totals)
-                                         and all(e["classes_agree"] for e in per_sample)),
-            "torch_model": ("hardware: PyTorch model of the exported chip (HardwareNet: its quantized, varied "
-                            "devices and the exact IR drop of every tile)" if ref["hardware_model"] else
-                            "network: the checkpoint's network (the mapping is ideal)"),
-        })
-        if ref["network_predicted"] is not None:
-            summary["network_accuracy"] = sum(p == e["label"] for p, e in zip(ref["network_predicted"], per_sample)) / n
-    return summary, per_sample
+        agree = sum(bool(e.classes_agree) for e in per_sample)
+        torch = TorchComparison(
+            accuracy=sum(e.torch_class == e.label for e in per_sample) / n,
+            no_decision=sum(e.torch_class is None for e in per_sample), classes_agree=agree,
+            all_spikes_equal=all(r.compared is not None and r.compared.mismatches == 0 for r in totals),
+            agreement_margin=AGREEMENT_MARGIN,
+            contract_holds=(all(r.compared is not None and r.compared.mismatches_outside_tolerance == 0
+                                for r in totals) and agree == n),
+            model=("hardware: PyTorch model of the exported chip (HardwareNet: its quantized, varied devices and the "
+                   "exact IR drop of every tile)" if ref["hardware_model"] else
+                   "network: the checkpoint's network (the mapping is ideal)"),
+            network_accuracy=(None if ref["network_predicted"] is None else
+                              sum(p == e.label for p, e in zip(ref["network_predicted"], per_sample)) / n))
+    low, high = wilson_interval(correct, n)
+    summary = SimulationSummary(
+        samples=n, accuracy=correct / n, accuracy_ci95=(low, high),
+        no_decision=sum(e.predicted_class is None for e in per_sample),
+        sim_time_per_sample_s=sum(elapsed[s] for s in samples) / n, layers=totals, firing=firing, torch=torch)
+    return summary, tuple(per_sample)
 
 
-def layer_warnings(summary: dict[str, Any]) -> list[dict[str, str]]:
+def layer_warnings(summary: SimulationSummary) -> tuple[ResultWarning, ...]:
     """Warnings about degenerate circuits: no decision, a silent layer, a fire rate far from PyTorch's."""
     out = []
-    for tot in summary["layers"]:
-        rate, name = tot["circuit_fire_rate"], tot["layer"]
+    for tot in summary.layers:
+        rate, name = tot.fire_rate, tot.layer
         if rate == 0.0:
-            out.append({"kind": "silent_layer", "layer": name,
-                        "message": f"layer {name} is silent in the circuit (no spike in {tot['neuron_steps']} "
-                                   f"neuron-steps): later layers and the class scores carry no input; check the "
-                                   f"conductance levels (--levels), the wire resistance or the current scale"})
-        elif "torch_fire_rate" in tot:
-            ref = tot["torch_fire_rate"]
+            out.append(ResultWarning("silent_layer", name,
+                                     f"layer {name} is silent in the run (no spike in {tot.neuron_steps} "
+                                     f"neuron-steps): later layers and the class scores carry no input; check the "
+                                     f"conductance levels (--levels), the wire resistance or the current scale"))
+        elif tot.compared is not None:
+            ref = tot.compared.torch_fire_rate
             limit = max(FIRE_RATE_MARGIN["absolute"], FIRE_RATE_MARGIN["relative"] * ref)
             if abs(rate - ref) > limit:
-                out.append({"kind": "fire_rate", "layer": name,
-                            "message": f"layer {name} fires at {rate:.4f} of its neuron-steps in the circuit but "
-                                       f"{ref:.4f} in PyTorch (more than max({FIRE_RATE_MARGIN['absolute']}, "
-                                       f"{FIRE_RATE_MARGIN['relative']:g} x PyTorch's rate) apart): the circuit "
-                                       f"does not compute the trained network"})
-    if summary.get("circuit_no_decision"):
-        out.append({"kind": "no_decision", "layer": "readout",
-                    "message": f"{summary['circuit_no_decision']} of {summary['samples']} sample(s) have equal top "
-                               f"class scores in the circuit: no decision (counted as wrong, not as class 0)"})
-    return out
+                out.append(ResultWarning(
+                    "fire_rate", name,
+                    f"layer {name} fires at {rate:.4f} of its neuron-steps in the circuit but {ref:.4f} in PyTorch "
+                    f"(more than max({FIRE_RATE_MARGIN['absolute']}, {FIRE_RATE_MARGIN['relative']:g} x PyTorch's "
+                    f"rate) apart): the circuit does not compute the trained network"))
+    if summary.no_decision:
+        out.append(ResultWarning("no_decision", "readout",
+                                 f"{summary.no_decision} of {summary.samples} sample(s) have equal top class scores "
+                                 f"in the run: no decision (counted as wrong, not as class 0)"))
+    return tuple(out)

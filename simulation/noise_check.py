@@ -29,14 +29,16 @@ def noise_circuit_check(folder: Path, checkpoint: Path, data: DataConfig, settin
     report_progress(progress, f"circuit check: ngspice on {len(samples)} samples")
     res = simulate_export(folder / "export", out=folder / "ngspice", samples=samples, workers=2, progress=False,
                           simulator="ngspice", plots=0, energy=False)
-    summ = res["summary"]
-    equal = bool(summ["all_spikes_equal"])
-    out = {"noise": {**setting.to_dict(), "seed": noise_seed}, "checkpoint": str(checkpoint),
+    summ = res.summary
+    torch = summ.torch
+    assert torch is not None                        # simulated with the comparison (the default)
+    equal = torch.all_spikes_equal
+    out: dict[str, Any] = {"noise": {**setting.to_dict(), "seed": noise_seed}, "checkpoint": str(checkpoint),
            "samples": samples, "simulator": "ngspice", "crossbar": "ports",
-           "all_spikes_equal_pytorch": equal, "classes_agree": int(summ["classes_agree"]),
-           "circuit_accuracy": summ["circuit_accuracy"], "torch_accuracy": summ["torch_accuracy"],
-           "mismatches_per_layer": {t["layer"]: t["mismatches"] for t in summ["layers"]},
-           "soa_within": bool(res["soa"]["within"]), "export": str(folder / "export"),
+           "all_spikes_equal_pytorch": equal, "classes_agree": torch.classes_agree,
+           "circuit_accuracy": summ.accuracy, "torch_accuracy": torch.accuracy,
+           "mismatches_per_layer": {t.layer: t.compared.mismatches for t in summ.layers if t.compared is not None},
+           "soa_within": res.soa_within, "export": str(folder / "export"),
            "results": str(folder / "ngspice" / "results.json"), "wall_s": round(time.perf_counter() - t0, 1),
            "provenance": "simulated: ngspice on the export (port models); PyTorch exact precision on the same frames"}
     out["summary_line"] = (f"circuit check ({setting.kind} = {setting.level:g}, {len(samples)} "

@@ -7,23 +7,24 @@ from pathlib import Path
 
 import numpy as np
 
-from ipnet_cosim.netlist_gen.contract import SimFiles
+from ipnet_cosim.netlist_gen.contract import SimFiles, SimulationResults
 
 
-def plot_rasters(out: Path, samples, results, outputs, ref, hidden) -> None:
-    """One PNG per sample: every hidden layer's spike raster (disagreements with PyTorch circled) and the scores."""
+def plot_rasters(out: Path, results: SimulationResults, outputs, ref, hidden, count: int) -> None:
+    """One PNG for each of the first ``count`` samples: every hidden layer's spike raster (disagreements with PyTorch
+    circled) and the class scores."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    by_sample = {e["sample"]: e for e in results["per_sample"]}
-    for k, s in enumerate(samples):
-        e = by_sample[s]
+    who = "twin" if results.simulator == "twin" else results.simulator
+    for k, e in enumerate(results.per_sample[:count]):
+        s = e.sample
         fig, axes = plt.subplots(1, len(hidden) + 1, figsize=(4 * (len(hidden) + 1), 3.6), squeeze=False)
         axes = axes[0]
         for li, ax in enumerate(axes[:-1]):
             spikes = outputs[s][li]
             t, n = np.nonzero(spikes)
-            ax.scatter(t, n, s=2, c="k", marker="|", label="ngspice spike")
+            ax.scatter(t, n, s=2, c="k", marker="|", label=f"{who} spike")
             if ref is not None:
                 diff = np.argwhere(spikes != ref["spikes"][li][k])
                 if len(diff):
@@ -34,18 +35,18 @@ def plot_rasters(out: Path, samples, results, outputs, ref, hidden) -> None:
             ax.set_ylabel("neuron (flattened output index)")
             ax.legend(fontsize=7, loc="upper right")
         ax = axes[-1]
-        x = np.arange(len(e["circuit_logits"]))
-        ax.bar(x - 0.2, e["circuit_logits"], width=0.4, label="circuit (simulated charge)")
-        if "torch_logits" in e:
-            ax.bar(x + 0.2, e["torch_logits"], width=0.4, label="PyTorch")
-        ax.axvline(e["label"], color="g", ls=":", label=f"label {e['label']}")
+        x = np.arange(len(e.scores))
+        ax.bar(x - 0.2, e.scores, width=0.4, label=f"{who} (readout charge)")
+        if e.torch_scores is not None:
+            ax.bar(x + 0.2, e.torch_scores, width=0.4, label="PyTorch")
+        ax.axvline(e.label, color="g", ls=":", label=f"label {e.label}")
         ax.set_title("readout class scores", fontsize=9)
         ax.set_xlabel("class")
         ax.legend(fontsize=7)
         def name(c):
             return "no decision" if c is None else f"class {c}"
-        fig.suptitle(f"sample {s}: circuit {name(e['circuit_class'])}"
-                     + (f", PyTorch {name(e['torch_class'])}" if "torch_class" in e else ""), fontsize=10)
+        fig.suptitle(f"sample {s}: {who} {name(e.predicted_class)}"
+                     + (f", PyTorch {name(e.torch_class)}" if e.compared else ""), fontsize=10)
         fig.tight_layout()
         fig.savefig(out / SimFiles.raster(s), dpi=110)
         plt.close(fig)

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -41,8 +42,8 @@ import numpy as np
 from ipnet_cosim.circuits.soa import SOALimits, SOAViolationError, check_layer, describe_violation
 from ipnet_cosim.device.errors import OsdiLoadError, SimulationError, SimulatorNotFoundError
 from ipnet_cosim.device.fileio import write_json
-from ipnet_cosim.netlist_gen.contract import (EXPORT_TAG, Export, LayerRecord, SimFiles, SimulationResults, UnitRecord,
-                                              bind_simulation_folder, read_export)
+from ipnet_cosim.netlist_gen.contract import (EXPORT_TAG, Export, LayerRecord, LayerTime, RunFiring, SimFiles,
+                                              SimulationResults, UnitRecord, bind_simulation_folder, read_export)
 from ipnet_cosim.simulation.compare import ideal_mapping, layer_warnings, summarise, torch_reference
 from ipnet_cosim.simulation.executors import ProgressBar, make_executor
 from ipnet_cosim.simulation.inputs import (SimulateRequest, load_crossbars, load_frames, neuron_model,
@@ -132,8 +133,8 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
                     progress: bool | Callable[[str], None] = True, plots: int = 0,
                     energy: bool = True, scheduler: str | None = None, crossbar: str = "ports",
                     simulator: str = "ngspice", soa: str = "warn",
-                    notify: Callable[[str], None] | None = None, draw: int | None = None) -> dict[str, Any]:
-    """Simulate an export (see the module docstring); returns the results written to ``<out>/results.json``.
+                    notify: Callable[[str], None] | None = None, draw: int | None = None) -> SimulationResults:
+    """Simulate an export (see the module docstring); returns the results it writes to ``<out>/results.json``.
 
     Args:
         folder: an export folder (``ipnet-cosim export``).
@@ -201,7 +202,7 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
         outputs = LayerOutputs(sample_list, energy)
         inputs = {s: frames[k].reshape(n_steps, -1).astype(np.float64) for k, s in enumerate(sample_list)}
         soa_checks: list[dict[str, Any]] = []
-        layer_times: list[dict[str, Any]] = []
+        layer_times: list[LayerTime] = []
         counts = {"runs_simulated": 0, "runs_cached": 0}
         wall0 = time.perf_counter()
         runs = sum(len(unit_parts(ctx, u)) for u in man.units) if crossbar == "ports" else len(man.units)
@@ -243,54 +244,52 @@ def simulate_export(folder: str | Path, *, samples: Sequence[int] | None = None,
                 soa_checks.append(check_soa(layer, outputs, sample_list, limits, soa, out_dir, warn))
             counts["runs_cached"] += tally["cached"]
             say(f"{layer.name}: {tally['cached']} cached, {tally['todo']} simulated")
-            layer_times.append({"layer": layer.name, "units": len(units), "runs": tally["cached"] + tally["todo"],
-                                "simulated": tally["todo"],
-                                "wall_s": time.perf_counter() - t_layer,
-                                "sim_time_s": outputs.layer_sim_s.get(layer.name, 0.0),
-                                "worker_rss_max_mb": outputs.layer_rss_mb.get(layer.name)})
+            layer_times.append(LayerTime(layer.name, len(units), tally["cached"] + tally["todo"], tally["todo"],
+                                         time.perf_counter() - t_layer, outputs.layer_sim_s.get(layer.name, 0.0),
+                                         outputs.layer_rss_mb.get(layer.name)))
     finally:
         if bar is not None:
             bar.close()
         executor.close()
     wall = time.perf_counter() - wall0
     ref = torch_reference(export, frames, sample_list, draw_k) if compare else None
-    summary, per_sample = summarise(export, sample_list, labels, outputs.spikes, outputs.charges, outputs.elapsed, ref)
-    summary.update({"wall_time_s": wall, "workers": workers, **counts, "layer_times": layer_times,
-                    **firing_summary(export, draw_k)})
+    summary, per_sample = summarise(export, sample_list, labels, outputs.spikes, outputs.charges, outputs.elapsed, ref,
+                                    run_firing(export, draw_k))
+    summary = replace(summary, wall_time_s=wall, workers=workers, runs_simulated=counts["runs_simulated"],
+                      runs_cached=counts["runs_cached"], layer_times=tuple(layer_times))
     warnings = layer_warnings(summary)
     for w in warnings:
-        warn(f"warning: {w['message']}")
+        warn(f"warning: {w.message}")
     record = SimulationResults(
         export=export.identity,
         what=f"circuit-level simulation of an exported network ({simulator}) and its comparison with PyTorch",
         provenance={**_provenance(export, simulator, simulator_version, crossbar, ref is not None),
                     "date_utc": _run_date(out_dir, counts["runs_simulated"])},
-        summary=summary, per_sample=tuple(per_sample), warnings=tuple(warnings),
+        summary=summary, per_sample=per_sample, warnings=warnings,
         soa={"mode": soa, "checked": soa != "off", "drive": "bounded" if man.bounded else "ideal",
              "limits": limits.to_dict(), "within": all(c["within"] for c in soa_checks), "layers": soa_checks,
              "source": f"simulated: peak |v(a)| across each MTJ and peak junction temperature T_amb + v(th) per "
                        f"neuron and step from the {simulator} waveforms; limits from the device card"})
-    written = record.to_dict()
     write_outputs(out_dir, export, sample_list, outputs, ref, energy)
-    write_json(out_dir / RESULTS, written)          # last: a results.json always has its sample files
+    write_json(out_dir / RESULTS, record.to_dict())          # last: a results.json always has its sample files
     if plots:
         from ipnet_cosim.simulation.plots import plot_rasters, plot_waveforms
-        plot_rasters(out_dir, sample_list[:plots], written, outputs.spikes, ref, man.hidden_layers)
+        plot_rasters(out_dir, record, outputs.spikes, ref, man.hidden_layers, plots)
         for path in sorted((out_dir / SimFiles.WAVEFORMS).glob("*.npz")) if waveform_units else []:
             plot_waveforms(path)
     say(f"wrote {out_dir / RESULTS}")
-    return written
+    return record
 
 
-def firing_summary(export: Export, draw: int | None) -> dict[str, Any]:
-    """What ``results.json``'s summary says of the neurons' firing: the mode, seed and draw of this run, and one line
-    naming it (the median mode is named an idealisation)."""
+def run_firing(export: Export, draw: int | None) -> RunFiring:
+    """How the run's neurons fire: the mode, seed and draw of this run, and one line naming it (the median mode is
+    named an idealisation)."""
     firing = export.manifest.firing_mode()
-    record = {"mode": firing.mode, **({"seed": firing.seed, "draw": draw} if firing.stochastic else {})}
-    note = (firing.describe() if not firing.stochastic else
-            f"stochastic (each neuron fires when H >= -ln u; u recorded per neuron and step: seed {firing.seed}, "
-            f"draw {draw}, the same in the circuit and in PyTorch)")
-    return {"firing": record, "firing_note": note}
+    if not firing.stochastic:
+        return RunFiring(firing.mode, firing.describe())
+    return RunFiring(firing.mode, f"stochastic (each neuron fires when H >= -ln u; u recorded per neuron and step: "
+                                  f"seed {firing.seed}, draw {draw}, the same in the circuit and in PyTorch)",
+                     firing.seed, draw)
 
 
 def check_soa(layer, outputs, samples, limits, mode, out_dir, warn) -> dict[str, Any]:
@@ -323,7 +322,7 @@ def _provenance(export: Export, simulator: str, version: str, crossbar: str, com
             "crossbar_energy": ("computed (exact: row levels x port conductances x integral of the pulse shape "
                                 "squared; netlist_gen.ports)" if crossbar == "ports" else
                                 f"simulated (integral of the {simulator} row-source currents and voltages)"),
-            "mapping_options": man.mapping_options, "circuit_values": circuit,
+            "mapping_options": man.mapping_options, "run_values": circuit,
             "torch_values": ("computed (PyTorch, exact precision: float64, 64/16 substeps; "
                              + ("the network" if ideal_mapping(man.options())
                                 else "the hardware model of the exported chip, HardwareNet") + ")"
@@ -348,10 +347,12 @@ def write_outputs(out_dir: Path, export: Export, samples, outputs: LayerOutputs,
     hidden = export.manifest.hidden_layers
     tag = {EXPORT_TAG: np.asarray(export.identity.manifest_sha256)}      # every file names its export
     for k, s in enumerate(samples):
-        arrays = {f"circuit_{layer.name}": outputs.spikes[s][li] for li, layer in enumerate(hidden)}
+        arrays = {SimFiles.spike_key(layer.name): outputs.spikes[s][li] for li, layer in enumerate(hidden)}
         if ref is not None:
-            arrays.update({f"torch_{layer.name}": ref["spikes"][li][k] for li, layer in enumerate(hidden)})
-        atomic_savez(out_dir / SimFiles.spikes(s), circuit_charge_c=outputs.charges[s], **arrays, **tag)
+            arrays.update({SimFiles.torch_spike_key(layer.name): ref["spikes"][li][k]
+                           for li, layer in enumerate(hidden)})
+        arrays[SimFiles.CHARGE] = outputs.charges[s]
+        atomic_savez(out_dir / SimFiles.spikes(s), **arrays, **tag)
         if energy:
             atomic_savez(out_dir / SimFiles.energy(s), **outputs.energies[s], **tag)
         atomic_savez(out_dir / SimFiles.soa(s), **outputs.soa[s], **tag)

@@ -10,7 +10,8 @@ PyTorch evaluation; a circuit simulation of the same export is the referee
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from dataclasses import replace
+from typing import Callable
 
 from ipnet_cosim.device.fileio import write_json
 from ipnet_cosim.netlist_gen.contract import Export, SimFiles, SimulationResults, bind_simulation_folder
@@ -19,10 +20,10 @@ from ipnet_cosim.simulation.inputs import SimulateRequest, load_frames
 
 
 def simulate_twin(export: Export, req: SimulateRequest, say: Callable[[str], None],
-                  warn: Callable[[str], None]) -> dict[str, Any]:
-    """The twin's run of ``req`` (already checked); returns the results written to ``<out>/results.json``."""
+                  warn: Callable[[str], None]) -> SimulationResults:
+    """The twin's run of ``req`` (already checked); returns the results it writes to ``<out>/results.json``."""
     from ipnet_cosim.circuits.soa import SOALimits
-    from ipnet_cosim.simulation.simulate import check_soa, LayerOutputs, write_outputs, firing_summary
+    from ipnet_cosim.simulation.simulate import check_soa, LayerOutputs, write_outputs, run_firing
     from ipnet_cosim.simulation.twin_energy import twin_outputs
     sample_list, frames, labels = load_frames(export, req.samples)
     out_dir = req.out or req.default_out(export)
@@ -43,12 +44,11 @@ def simulate_twin(export: Export, req: SimulateRequest, say: Callable[[str], Non
     limits = SOALimits.from_card(man.card())
     soa_checks = [check_soa(layer, outputs, sample_list, limits, req.soa, out_dir, warn) for layer in man.hidden_layers]
     summary, per_sample = summarise(export, sample_list, labels, outputs.spikes, outputs.charges, outputs.elapsed, None,
-                                    tw["coin_flip"])
-    summary.update({"wall_time_s": wall, "workers": 1, "runs_simulated": 0, "runs_cached": 0, "layer_times": [],
-                    **firing_summary(export, draw)})
+                                    run_firing(export, draw), tw["coin_flip"])
+    summary = replace(summary, wall_time_s=wall)
     warnings = layer_warnings(summary)
     for w in warnings:
-        warn(f"warning: {w['message']}")
+        warn(f"warning: {w.message}")
     record = SimulationResults(
         export=export.identity,
         what="spikes, class scores, energies and safe-operating-area peaks of an exported network computed from its "
@@ -59,22 +59,21 @@ def simulate_twin(export: Export, req: SimulateRequest, say: Callable[[str], Non
                     "crossbar_energy": "computed (exact: row levels x port conductances x integral of the pulse shape "
                                        "squared; netlist_gen.ports)",
                     "mapping_options": man.mapping_options,
-                    "circuit_values": f"computed (PyTorch twin at exact precision, float64, 64/16 substeps: "
+                    "run_values": f"computed (PyTorch twin at exact precision, float64, 64/16 substeps: "
                                       f"{tw['model']}; "
                                       f"every neuron's Joule energy, charge and peaks from its own step integration, "
                                       f"simulation.twin_energy)",
                     "torch_values": None,
                     "sim_time": "measured wall time of the twin's evaluation, divided evenly over the samples"},
-        summary=summary, per_sample=tuple(per_sample), warnings=tuple(warnings),
+        summary=summary, per_sample=per_sample, warnings=warnings,
         soa={"mode": req.soa, "checked": req.soa != "off", "drive": "bounded" if man.bounded else "ideal",
              "limits": limits.to_dict(), "within": all(c["within"] for c in soa_checks), "layers": soa_checks,
              "source": "computed: peak |V| across each MTJ and peak junction temperature per neuron and step from the "
                        "PyTorch twin (simulation.twin_energy); limits from the device card"})
-    results = record.to_dict()
     write_outputs(out_dir, export, sample_list, outputs, None, req.energy)
-    write_json(out_dir / SimFiles.RESULTS, results)
+    write_json(out_dir / SimFiles.RESULTS, record.to_dict())
     if req.plots:
         from ipnet_cosim.simulation.plots import plot_rasters
-        plot_rasters(out_dir, sample_list[:req.plots], results, outputs.spikes, None, man.hidden_layers)
+        plot_rasters(out_dir, record, outputs.spikes, None, man.hidden_layers, req.plots)
     say(f"wrote {out_dir / SimFiles.RESULTS}")
-    return results
+    return record

@@ -22,6 +22,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ipnet_cosim.sweep.config import card_changes, point_options
+from ipnet_cosim.sweep.records import SweepPoint
 
 CARD_CHECKPOINT = "checkpoint_card"
 FINETUNED_CHECKPOINT = "checkpoint_finetuned"
@@ -102,7 +103,7 @@ def point_checkpoint(checkpoint: str, point: Mapping[str, Any], finetune: Mappin
 
 def evaluate_point(checkpoint: str, point: dict[str, Any], samples: Sequence[int] | str, chips: int,
                    folder: str, finetune: Mapping[str, Any] | None = None, firing: Mapping[str, Any] | None = None,
-                   torch_threads: int | None = None) -> dict[str, Any]:
+                   torch_threads: int | None = None) -> SweepPoint:
     """One design point: its checkpoint, export per chip, the twin on ``samples`` (under every draw of a stochastic
     ``firing`` table), the report of chip 0 (torch on ``torch_threads`` threads while it runs, when given)."""
     import torch
@@ -117,7 +118,7 @@ def evaluate_point(checkpoint: str, point: dict[str, Any], samples: Sequence[int
 
 
 def _evaluate(checkpoint: str, point: dict[str, Any], samples: Sequence[int] | str, chips: int, out: Path,
-              finetune: Mapping[str, Any], firing) -> dict[str, Any]:
+              finetune: Mapping[str, Any], firing) -> SweepPoint:
     from ipnet_cosim.energy.report import build_report
     from ipnet_cosim.netlist_gen.contract import read_export
     from ipnet_cosim.netlist_gen.export import export_network
@@ -141,10 +142,10 @@ def _evaluate(checkpoint: str, point: dict[str, Any], samples: Sequence[int] | s
         for d in draws:
             twin = chip / ("twin" if not d else f"twin_draw_{d}")
             res = simulate_export(exp, out=twin, samples=chosen, progress=False, simulator="twin", plots=0, draw=d)
-            per_draw.append(res["summary"]["circuit_accuracy"])
-            for layer in res["summary"]["layers"]:
-                if "coin_flip_fraction" in layer:
-                    flips.setdefault(layer["layer"], []).append(layer["coin_flip_fraction"])
+            per_draw.append(res.summary.accuracy)
+            for layer in res.summary.layers:
+                if layer.coin_flip_fraction is not None:
+                    flips.setdefault(layer.layer, []).append(layer.coin_flip_fraction)
         accuracies.append(per_draw)
         if k == 0:
             report, _ = build_report(exp, sim=chip / "twin", area=True)
@@ -155,35 +156,27 @@ def _evaluate(checkpoint: str, point: dict[str, Any], samples: Sequence[int] | s
     limits = report["soa"]["limits"]
     layers = report["soa"]["layers"]
     acc = np.asarray(accuracies)                      # [chips, draws]
-    return {"id": point_id(point), "parameters": point, "chips": n_chips, "samples": len(chosen),
-            "accuracy_chips": [float(v) for v in acc.mean(axis=1)], "accuracy_mean": float(acc.mean()),
-            "accuracy_chip_draws": acc.tolist(),
-            "accuracy_std_over_draws": float(acc.std(axis=1, ddof=1).mean()) if acc.shape[1] > 1 else 0.0,
-            "firing": firing.to_dict(), "firing_note": firing.describe(),
-            "energy_per_inference_j": energy,
-            **_energy_over_draws(report),
-            "coin_flip_fraction": {name: float(np.mean(v)) for name, v in flips.items()},
-            "energy_per_spike_j": report["per_spike"]["mean"]["value"] if "mean" in report["per_spike"] else None,
-            "area_m2": report["area"]["total"]["value"], "latency_s": latency,
-            "throughput_inferences_per_s": 1.0 / latency, "sops_per_inference": sops,
-            "sops_per_j": sops / energy if energy > 0 else None,
-            "soa_within": bool(report["soa"]["within"]),
-            "soa_margin_v": float(min(limits["v_compliance_v"]["value"] - l["v_peak"]["value"] for l in layers)),
-            "soa_margin_k": float(min(limits["t_max_k"]["value"] - l["t_peak"]["value"] for l in layers)),
-            "checkpoint": ck_path, **ck_info,
-            "provenance": "computed: PyTorch twin (simulate --simulator twin) of each chip's export; energy, area and "
-                          "SOA from the report of chip 0; latency from the export's timing",
-            "folder": str(out)}
-
-
-def _energy_over_draws(report: dict[str, Any]) -> dict[str, Any]:
-    """Chip 0's energy per inference under each draw of a stochastic sweep (the report's ``over_draws``) and its
-    spread; nothing in the median mode."""
-    od = report.get("over_draws")
-    if od is None:
-        return {}
-    return {"energy_per_inference_draws_j": [d["energy_per_inference"]["value"] for d in od["per_draw"]],
-            "energy_per_inference_std_over_draws_j": od["energy_per_inference_std_over_draws"]["value"]}
+    od = report.get("over_draws")                     # chip 0 under each draw of a stochastic sweep
+    return SweepPoint(
+        id=point_id(point), parameters=dict(point), chips=n_chips, samples=len(chosen),
+        accuracy_chip_draws=tuple(tuple(float(v) for v in row) for row in acc), accuracy_mean=float(acc.mean()),
+        accuracy_std_over_draws=float(acc.std(axis=1, ddof=1).mean()) if acc.shape[1] > 1 else 0.0,
+        firing=firing.to_dict(), firing_note=firing.describe(), energy_per_inference_j=energy,
+        energy_per_spike_j=report["per_spike"]["mean"]["value"] if "mean" in report["per_spike"] else None,
+        area_m2=report["area"]["total"]["value"], latency_s=latency, throughput_inferences_per_s=1.0 / latency,
+        sops_per_inference=sops, sops_per_j=sops / energy if energy > 0 else None,
+        soa_within=bool(report["soa"]["within"]),
+        soa_margin_v=float(min(limits["v_compliance_v"]["value"] - l["v_peak"]["value"] for l in layers)),
+        soa_margin_k=float(min(limits["t_max_k"]["value"] - l["t_peak"]["value"] for l in layers)),
+        coin_flip_fraction={name: float(np.mean(v)) for name, v in flips.items()}, checkpoint=ck_path,
+        provenance="computed: PyTorch twin (simulate --simulator twin) of each chip's export; energy, area and SOA "
+                   "from the report of chip 0; latency from the export's timing",
+        folder=str(out),
+        energy_per_inference_draws_j=(None if od is None else
+                                      tuple(d["energy_per_inference"]["value"] for d in od["per_draw"])),
+        energy_per_inference_std_over_draws_j=(None if od is None else
+                                               od["energy_per_inference_std_over_draws"]["value"]),
+        device_card_changes=ck_info.get("device_card_changes"), finetune=ck_info.get("finetune"))
 
 
 def synaptic_ops(export, sim: Path, samples: Sequence[int]) -> float:
@@ -202,7 +195,7 @@ def synaptic_ops(export, sim: Path, samples: Sequence[int]) -> float:
             if layer.index == 0:
                 inp = all_frames[k].reshape(man.timing.n_steps, -1)
             else:
-                inp = spikes[f"circuit_{man.layers[layer.index - 1].name}"]
+                inp = spikes[SimFiles.spike_key(man.layers[layer.index - 1].name)]
             cells = 2 * len(layer.slice_gains)
             for u in man.units_of(layer.index):
                 active = int((row_levels_v(np.asarray(u.rows), inp, 1.0) != 0).sum())    # the bias row reads always

@@ -46,14 +46,16 @@ import numpy as np
 from ipnet_cosim.device.errors import ConfigError, SimulationError
 from ipnet_cosim.sweep.config import SweepConfig
 from ipnet_cosim.sweep.point import evaluate_point, point_id
+from ipnet_cosim.sweep.records import PointCheck, Sweep, SweepPoint, read_point
 
 CSV_COLUMNS = ("id", "accuracy_mean", "energy_per_inference_j", "energy_per_spike_j", "area_m2", "latency_s",
                "throughput_inferences_per_s", "sops_per_j", "soa_within", "soa_margin_v", "soa_margin_k")
 
 
 def run_sweep(config: SweepConfig, out: str | Path, *, workers: int = 1, scheduler: str | None = None,
-              progress: bool | Callable[[str], None] = True) -> dict[str, Any]:
-    """Every point of ``config`` into ``out`` (resumable: finished points are read back), then sweep.json/.csv/.html.
+              progress: bool | Callable[[str], None] = True) -> Sweep:
+    """Every point of ``config`` into ``out`` (resumable: finished points are read back), then sweep.json/.csv/.html;
+    returns the :class:`~ipnet_cosim.sweep.records.Sweep` written to ``sweep.json``.
 
     Args:
         workers: points computed side by side in local processes (each torch on one thread), and the circuit
@@ -90,13 +92,13 @@ def run_sweep(config: SweepConfig, out: str | Path, *, workers: int = 1, schedul
     from ipnet_cosim.simulation.executors import ProgressBar
     bar = ProgressBar(progress, total=len(points))
     bar.describe("sweep points")
-    results: dict[str, dict[str, Any]] = {}
+    results: dict[str, SweepPoint] = {}
     todo = []
     for p in points:
         pid = point_id(p)
         done = out / "points" / pid / "point.json"
         if done.is_file():
-            results[pid] = json.loads(done.read_text())
+            results[pid] = read_point(done)
             bar.advance(1)
         else:
             todo.append((pid, p))
@@ -109,7 +111,7 @@ def run_sweep(config: SweepConfig, out: str | Path, *, workers: int = 1, schedul
         bar.close()
         executor.close()
     ordered = [results[point_id(p)] for p in points]
-    physical = [p for p in ordered if p["soa_within"]]
+    physical = [p for p in ordered if p.soa_within]
     front = pareto(physical or ordered)               # designs outside the card's limits are not candidates
     if len(physical) < len(ordered):
         say(f"{len(ordered) - len(physical)} of {len(ordered)} points operate outside the device card's limits "
@@ -119,20 +121,17 @@ def run_sweep(config: SweepConfig, out: str | Path, *, workers: int = 1, schedul
         for pid in front:
             say(f"verifying Pareto point {pid} at circuit level ({config.verify_simulator}, "
                 f"{config.verify_samples} samples)")
-            results[pid]["verified"] = verify_point(results[pid], config.verify_samples, config.verify_simulator,
-                                                    workers, scheduler)
+            results[pid] = results[pid].with_check(verify_point(results[pid], config.verify_samples,
+                                                                config.verify_simulator, workers, scheduler))
     for pid in front:                                # the Pareto points' reports, linked from sweep.html
-        _write_point_report(Path(results[pid]["folder"]))
-    summary = {"format": "ipnet-cosim sweep", "format_version": 1, "checkpoint": checkpoint,
-               "mode": config.mode, "finetune": dict(config.finetune) or None,
-               "firing": config.firing_mode.to_dict(), "firing_note": config.firing_mode.describe(), "points": ordered,
-               "pareto_ids": front,
-               "pareto_among": ("points within the safe operating area" if physical else
-                                "all points (none within the safe operating area)"),
-               "outside_soa_ids": [p["id"] for p in ordered if not p["soa_within"]],
-               "provenance": "computed from the PyTorch twin of each point's export (no circuit simulation); "
-                             "'verified' entries simulated"}
-    (out / "sweep.json").write_text(json.dumps(summary, indent=2, default=float) + "\n", encoding="utf-8")
+        _write_point_report(Path(results[pid].folder))
+    ordered = [results[point_id(p)] for p in points]
+    summary = Sweep(checkpoint=checkpoint, mode=config.mode, finetune=dict(config.finetune) or None,
+                    firing=config.firing_mode.to_dict(), firing_note=config.firing_mode.describe(),
+                    points=tuple(ordered), pareto_ids=tuple(front),
+                    pareto_among=("points within the safe operating area" if physical else
+                                  "all points (none within the safe operating area)"))
+    (out / "sweep.json").write_text(json.dumps(summary.to_dict(), indent=2) + "\n", encoding="utf-8")
     _write_csv(out / "sweep.csv", ordered)
     from ipnet_cosim.sweep.page import write_sweep_page
     write_sweep_page(out, summary)
@@ -151,7 +150,7 @@ class _PointExecutor:
             self.client = DaskExecutor(scheduler).client
 
     def run(self, checkpoint: str, todo: Sequence[tuple[str, dict[str, Any]]], config: SweepConfig,
-            out: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+            out: Path) -> Iterator[tuple[str, SweepPoint]]:
         ft = dict(config.finetune)
         firing = dict(config.firing) or None
         args = {pid: (checkpoint, p, config.samples, config.chips, str(out / "points" / pid), ft, firing)
@@ -169,7 +168,7 @@ class _PointExecutor:
             for pid, a in args.items():
                 yield pid, evaluate_point(*a)
 
-    def _dask(self, args: Mapping[str, tuple]) -> Iterator[tuple[str, dict[str, Any]]]:
+    def _dask(self, args: Mapping[str, tuple]) -> Iterator[tuple[str, SweepPoint]]:
         from dask.distributed import as_completed
         if self.client is None:
             raise RuntimeError("the sweep's Dask path runs only with a scheduler")
@@ -194,33 +193,36 @@ class _PointExecutor:
             self.client.close()
 
 
-def verify_point(point: Mapping[str, Any], n_samples: int, simulator: str, workers: int,
-                 scheduler: str | None = None) -> dict[str, Any]:
+def verify_point(point: SweepPoint, n_samples: int, simulator: str, workers: int,
+                 scheduler: str | None = None) -> PointCheck:
     """Chip 0 of a point simulated at circuit level on the first ``n_samples`` of its samples, against the twin's
     run of the same samples (kept in ``verify.json``: a resumed sweep does not simulate it again)."""
-    folder = Path(point["folder"])
+    folder = Path(point.folder)
     cached = folder / "verify.json"
     if cached.is_file():
-        data = json.loads(cached.read_text())
-        if data.get("samples_requested") == n_samples and data.get("simulator") == simulator:
-            return data
+        try:
+            check = PointCheck.from_dict(json.loads(cached.read_text(encoding="utf-8")), str(cached))
+        except (ValueError, ConfigError):
+            check = None                                # damaged: simulated again (the unit cache is kept)
+        if check is not None and check.samples_requested == n_samples and check.simulator == simulator:
+            return check
+    from ipnet_cosim.netlist_gen.contract import read_export, read_results
     from ipnet_cosim.simulation.simulate import simulate_export
     exp = folder / "chip0" / "export"
-    twin_results = json.loads((folder / "chip0" / "twin" / "results.json").read_text())
-    chosen = [e["sample"] for e in twin_results["per_sample"]][:n_samples]
+    twin_results = read_results(folder / "chip0" / "twin", read_export(exp, need_checkpoint=False))
+    chosen = list(twin_results.samples[:n_samples])
     res = simulate_export(exp, out=folder / "chip0" / f"verify_{simulator}", samples=chosen, workers=workers,
                           progress=False, simulator=simulator, plots=0, scheduler=scheduler)
-    twin_by = {e["sample"]: e for e in twin_results["per_sample"]}
-    agree = sum(e["circuit_class"] == twin_by[e["sample"]]["circuit_class"] for e in res["per_sample"])
-    data = {"samples_requested": n_samples, "simulator": simulator, "samples": chosen,
-            "circuit_accuracy": res["summary"]["circuit_accuracy"],
-            "twin_accuracy_same_samples": float(np.mean([twin_by[s]["circuit_class"] == twin_by[s]["label"]
-                                                         for s in chosen])),
-            "classes_agree_with_twin": int(agree), "all_spikes_equal_pytorch": bool(res["summary"]["all_spikes_equal"]),
-            "soa_within": bool(res["soa"]["within"]),
-            "provenance": f"simulated: {simulator} on chip 0's export, port models; compared with the twin's classes"}
-    cached.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    return data
+    agree = sum(e.predicted_class == twin_results.sample(e.sample).predicted_class for e in res.per_sample)
+    check = PointCheck(
+        samples_requested=n_samples, simulator=simulator, samples=tuple(chosen), circuit_accuracy=res.summary.accuracy,
+        twin_accuracy_same_samples=float(np.mean([twin_results.sample(s).correct for s in chosen])),
+        classes_agree_with_twin=int(agree),
+        all_spikes_equal_pytorch=res.summary.torch is not None and res.summary.torch.all_spikes_equal,
+        soa_within=res.soa_within,
+        provenance=f"simulated: {simulator} on chip 0's export, port models; compared with the twin's classes")
+    cached.write_text(json.dumps(check.to_dict(), indent=2) + "\n", encoding="utf-8")
+    return check
 
 
 def _write_point_report(folder: Path) -> None:
@@ -233,31 +235,31 @@ def _write_point_report(folder: Path) -> None:
     write_report(report, data, folder / "report")
 
 
-def _finish(out: Path, pid: str, result: dict[str, Any], results: dict[str, dict[str, Any]]) -> None:
+def _finish(out: Path, pid: str, result: SweepPoint, results: dict[str, SweepPoint]) -> None:
     path = out / "points" / pid / "point.json"
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result, indent=2, default=float) + "\n", encoding="utf-8")
+    tmp.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
     tmp.replace(path)                                   # a point is finished only when its file is complete
     results[pid] = result
 
 
-def pareto(points: Sequence[Mapping[str, Any]]) -> list[str]:
+def pareto(points: Sequence[SweepPoint]) -> list[str]:
     """Ids of the points no other point beats in both accuracy (higher) and energy per inference (lower)."""
     front = []
     for p in points:
-        dominated = any(q is not p and q["accuracy_mean"] >= p["accuracy_mean"]
-                        and q["energy_per_inference_j"] <= p["energy_per_inference_j"]
-                        and (q["accuracy_mean"] > p["accuracy_mean"]
-                             or q["energy_per_inference_j"] < p["energy_per_inference_j"]) for q in points)
+        dominated = any(q is not p and q.accuracy_mean >= p.accuracy_mean
+                        and q.energy_per_inference_j <= p.energy_per_inference_j
+                        and (q.accuracy_mean > p.accuracy_mean
+                             or q.energy_per_inference_j < p.energy_per_inference_j) for q in points)
         if not dominated:
-            front.append(p["id"])
+            front.append(p.id)
     return front
 
 
-def _write_csv(path: Path, points: Sequence[Mapping[str, Any]]) -> None:
-    names = sorted({n for p in points for n in p["parameters"]})
+def _write_csv(path: Path, points: Sequence[SweepPoint]) -> None:
+    names = sorted({n for p in points for n in p.parameters})
     with path.open("w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow([*CSV_COLUMNS[:1], *names, *CSV_COLUMNS[1:]])
         for p in points:
-            w.writerow([p["id"], *(p["parameters"].get(n, "") for n in names), *(p[c] for c in CSV_COLUMNS[1:])])
+            w.writerow([p.id, *(p.parameters.get(n, "") for n in names), *(getattr(p, c) for c in CSV_COLUMNS[1:])])

@@ -44,8 +44,9 @@ def test_the_docs_example_runs(tmp_path):
     results = json.loads((tmp_path / "export" / "sim" / "results.json").read_text())
     report = json.loads((tmp_path / "report" / "report.json").read_text())
     assert results["summary"]["samples"] == 2 and results["provenance"]["simulator"] == "twin"
+    assert results["summary"]["accuracy"] == sum(e["predicted_class"] == e["label"] for e in results["per_sample"]) / 2
     assert report["provenance"]["simulator"] == "twin" and (tmp_path / "report" / "report.html").stat().st_size > 1000
-    assert f"twin accuracy {results['summary']['circuit_accuracy']:.3f} on 2 samples" in proc.stdout
+    assert f"twin accuracy {results['summary']['accuracy']:.3f} on 2 samples" in proc.stdout
 
 
 @pytest.mark.slow

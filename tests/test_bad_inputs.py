@@ -290,10 +290,11 @@ def test_report_of_a_foreign_simulation_is_refused(capsys, world, copy_of, tmp_p
     assert not (tmp_path / "rep").exists()
 
 
-def _edit_summary(sim, change) -> None:
-    """Rewrite a results.json with its summary changed (a missing accuracy must be named, never read as 0)."""
+def _edit_summary(sim, change, part="summary") -> None:
+    """Rewrite a results.json with its summary (or another ``part``) changed (a missing accuracy must be named,
+    never read as 0)."""
     data = json.loads((sim / "results.json").read_text())
-    change(data["summary"])
+    change(data[part] if part else data)
     (sim / "results.json").write_text(json.dumps(data))
 
 
@@ -304,10 +305,13 @@ def _edit_summary(sim, change) -> None:
     (lambda s: (s / "energy_sample_0000.npz").unlink(), ("energy",)),
     (lambda s: (s / "energy_sample_0000.npz").write_bytes(b"junk"), ("energy file", "damaged")),
     (lambda s: (s / "spikes_sample_0000.npz").unlink(), ("partial",)),
-    (lambda s: _edit_summary(s, lambda summ: summ.pop("circuit_accuracy")), ("circuit_accuracy", "simulate again")),
-    (lambda s: _edit_summary(s, lambda summ: summ.update(circuit_accuracy="high")), ("circuit_accuracy",)),
+    (lambda s: _edit_summary(s, lambda summ: summ.pop("accuracy")), ("accuracy", "simulate again")),
+    (lambda s: _edit_summary(s, lambda summ: summ.update(accuracy="high")), ("accuracy",)),
+    (lambda s: _edit_summary(s, lambda d: d.update(format_version=2), None), ("version 2", "simulate again")),
+    (lambda s: _edit_summary(s, lambda d: d[0].update(predicted_class=1.5), "per_sample"),
+     ("per_sample[0]", "predicted_class")),
 ], ids=["no-results", "results-not-json", "results-old", "energy-missing", "energy-damaged", "spikes-missing",
-        "accuracy-missing", "accuracy-not-a-number"])
+        "accuracy-missing", "accuracy-not-a-number", "results-version-2", "class-not-an-integer"])
 def test_damaged_simulation_folder(capsys, copy_of, tmp_path, damage, fragments):
     folder = copy_of("A")
     damage(folder / "sim")

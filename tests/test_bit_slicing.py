@@ -123,12 +123,12 @@ def test_binary_mram_with_bit_slicing_circuit_spikes_equal_the_hardware_model(tm
     base = layer0.mirror_gain
     assert [round(gains[k] / base, 9) for k in range(3)] == [1.0, 2.0, 4.0]
     res = simulate_export(tmp_path / "exp", progress=False, workers=2)
-    summary = res["summary"]
-    assert summary["torch_model"].startswith("hardware")
-    for layer in summary["layers"]:
-        assert layer["mismatches"] == 0, layer
-    assert summary["layers"][0]["circuit_fire_rate"] > 0.01          # the agreement is not that of silent layers
-    assert summary["classes_agree"] == 2
+    summary = res.summary
+    assert summary.torch is not None and summary.torch.model.startswith("hardware")
+    for layer in summary.layers:
+        assert layer.compared is not None and layer.compared.mismatches == 0, layer
+    assert summary.layers[0].fire_rate > 0.01          # the agreement is not that of silent layers
+    assert summary.torch.classes_agree == 2
     mapping = json.loads((tmp_path / "exp" / "manifest.json").read_text())["mapping_options"]
     assert mapping["conductance"]["slices"] == 3 and mapping["synapse"]["name"] == "stt_mram"
     # the report names the card and the slicing, and prices every one of the 6 cells per weight

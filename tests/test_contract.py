@@ -13,7 +13,8 @@ import pytest
 from _small_net import make_small_checkpoint
 from ipnet_cosim.device.errors import ConfigError
 from ipnet_cosim.device.fileio import format_json
-from ipnet_cosim.netlist_gen.contract import (ExportError, ExportManifest, ForeignResultsError, SimFiles,
+from ipnet_cosim.netlist_gen.contract import (ExportError, ExportManifest, ForeignResultsError, LayerComparison,
+                                              LayerResult, RunFiring, SimFiles, SimulationResults, SimulationSummary,
                                               bind_simulation_folder, read_export, read_results)
 from ipnet_cosim.netlist_gen.export import export_network
 from ipnet_cosim.simulation.compare import decide, layer_warnings
@@ -67,11 +68,13 @@ def test_decide_names_ties_as_no_decision():
 
 
 def test_layer_warnings_name_silent_layers_and_departing_rates():
-    summary = {"samples": 2, "circuit_no_decision": 2, "layers": [
-        {"layer": "layer0", "neuron_steps": 100, "circuit_fire_rate": 0.0, "torch_fire_rate": 0.2},
-        {"layer": "layer1", "neuron_steps": 100, "circuit_fire_rate": 0.30, "torch_fire_rate": 0.20},
-        {"layer": "layer2", "neuron_steps": 100, "circuit_fire_rate": 0.205, "torch_fire_rate": 0.20}]}
-    kinds = [(w["kind"], w["layer"]) for w in layer_warnings(summary)]
+    def layer(name, rate, torch_rate):
+        return LayerResult(name, 100, rate, LayerComparison(torch_rate, 0, 0, 0, 0, "ln H - ln ln 2", 1.0))
+    summary = SimulationSummary(
+        samples=2, accuracy=0.0, accuracy_ci95=(0.0, 0.8), no_decision=2, sim_time_per_sample_s=1.0,
+        layers=(layer("layer0", 0.0, 0.2), layer("layer1", 0.30, 0.20), layer("layer2", 0.205, 0.20)),
+        firing=RunFiring("median", "median mode"))
+    kinds = [(w.kind, w.layer) for w in layer_warnings(summary)]
     assert kinds == [("silent_layer", "layer0"), ("fire_rate", "layer1"), ("no_decision", "readout")]
 
 
@@ -90,7 +93,7 @@ def test_damaged_osdi_is_rebuilt_from_its_source(small_export, tmp_path, damage)
     assert any("ipnet_mtj_neuron.osdi" in n and "fresh build" in n for n in notes), notes
     assert osdi.read_bytes() == damaged                   # the export is left as it was
     clean = simulate_export(small_export, samples=[0], out=tmp_path / "clean", progress=False, compare=False)
-    assert res["per_sample"][0]["circuit_logits"] == clean["per_sample"][0]["circuit_logits"]
+    assert res.per_sample[0].scores == clean.per_sample[0].scores
 
 
 @pytest.mark.openvaf
@@ -110,8 +113,8 @@ def test_damaged_compiler_cache_is_rebuilt(tmp_path):
 def test_results_are_bound_to_their_export(small_export, tmp_path):
     res = simulate_export(small_export, samples=[0], out=tmp_path / "sim", progress=False, compare=False)
     export = read_export(small_export)
-    assert res["export"] == export.identity.to_dict()
-    assert read_results(tmp_path / "sim", export).export == export.identity
+    assert res.export == export.identity
+    assert read_results(tmp_path / "sim", export) == res          # the one reader gives back the record written
     for name in ("spikes_sample_0000.npz", "energy_sample_0000.npz", "soa_sample_0000.npz"):
         with np.load(tmp_path / "sim" / name) as f:          # every per-sample file names its export
             assert str(f["export_manifest_sha256"]) == export.identity.manifest_sha256
@@ -172,22 +175,22 @@ def test_a_silent_circuit_is_named_not_counted_as_class_0(tmp_path):
                    options=MappingOptions(conductance=ConductanceOptions(levels=2)))
     notes: list[str] = []
     res = simulate_export(tmp_path / "exp", progress=False, notify=notes.append)
-    layers = res["summary"]["layers"]
-    kinds = {(w["kind"], w["layer"]) for w in res["warnings"]}
+    layers = res.summary.layers
+    kinds = {(w.kind, w.layer) for w in res.warnings}
     for tot in layers:
-        assert (("silent_layer", tot["layer"]) in kinds) == (tot["circuit_fire_rate"] == 0.0)
-    assert any(tot["circuit_fire_rate"] == 0.0 for tot in layers), layers      # the premise of this test
-    assert len(notes) >= len(res["warnings"]) > 0
-    for e in res["per_sample"]:
-        assert e["circuit_class"] == decide(e["circuit_logits"])
-        if e["circuit_class"] is None:
-            assert e["classes_agree"] is (e["torch_class"] is None)
+        assert (("silent_layer", tot.layer) in kinds) == (tot.fire_rate == 0.0)
+    assert any(tot.fire_rate == 0.0 for tot in layers), layers      # the premise of this test
+    assert len(notes) >= len(res.warnings) > 0
+    for e in res.per_sample:
+        assert e.predicted_class == decide(e.scores)
+        if e.predicted_class is None:
+            assert e.classes_agree is (e.torch_class is None)
     report, data = build_report(tmp_path / "exp")
-    assert [w["kind"] for w in report["warnings"]] == [w["kind"] for w in res["warnings"]]
+    assert [w["kind"] for w in report["warnings"]] == [w.kind for w in res.warnings]
     md = write_report(report, data, tmp_path / "rep")["md"].read_text()
-    assert md.count("> **Warning (") == len(res["warnings"])
+    assert md.count("> **Warning (") == len(res.warnings)
     # a quantized mapping: the reference is the hardware model of this chip, the network's accuracy beside it
-    assert res["summary"]["torch_model"].startswith("hardware") and "pytorch_network" in report["accuracy"]
+    assert res.summary.torch.model.startswith("hardware") and "pytorch_network" in report["accuracy"]
     assert "PyTorch hardware model" in md
 
 
@@ -209,3 +212,26 @@ def test_export_once_keeps_its_own_export_and_refuses_another(tmp_path):
     with pytest.raises(ConfigError, match="differs in its mapping options"):
         export_once(ck, out, samples=[0, 1], options=MappingOptions(conductance=ConductanceOptions(levels=16)))
     assert (out / "manifest.json").read_bytes() == before
+
+
+@pytest.mark.openvaf
+def test_results_records_round_trip_and_name_what_is_damaged(tmp_path):
+    """A twin run compared with nothing and a run of its results through JSON: the records written are the records
+    read (floats included), and a field of the wrong kind is named with its place."""
+    from ipnet_cosim.netlist_gen.contract import read_results
+    ck = make_small_checkpoint(tmp_path / "ck")
+    export_network(ck, tmp_path / "exp", samples=[0, 1])
+    res = simulate_export(tmp_path / "exp", out=tmp_path / "sim", progress=False, simulator="twin")
+    export = read_export(tmp_path / "exp")
+    assert read_results(tmp_path / "sim", export) == res
+    data = json.loads(json.dumps(res.to_dict()))
+    assert SimulationResults.from_dict(data, export.identity) == res
+    assert res.summary.accuracy == sum(e.correct for e in res.per_sample) / 2
+    assert not any("circuit" in key for key in data["summary"]) and res.simulator == "twin"
+    data["per_sample"][1]["layers"][0]["fire_rate"] = "high"
+    with pytest.raises(ExportError, match=r"per_sample\[1\]\.layers\[0\]\.fire_rate must be a number"):
+        SimulationResults.from_dict(data, export.identity)
+    data = res.to_dict()
+    data["summary"]["samples"] = 3
+    with pytest.raises(ExportError, match="counts 3 samples but per_sample lists 2"):
+        SimulationResults.from_dict(data, export.identity)

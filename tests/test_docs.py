@@ -45,3 +45,44 @@ def test_the_docs_build_strictly(tmp_path):
     import ipnet_cosim
     for name in ipnet_cosim.__all__:                 # the reference is generated from the docstrings
         assert f"id=\"ipnet_cosim.{name}\"" in api, name
+
+
+# a quoted figure: a decimal number, or a count with a unit of time, energy, power, size or a ratio
+FIGURE = re.compile(r"(?<![\w.])\d[\d,]*\.\d+|(?<![\w.])\d[\d,]*(?: ?(?:s|ms|us|min|h|nJ|pJ|fJ|mW|uW|MB|GB|um\^2|x|%))"
+                    r"(?![\w^])")
+
+
+def _benchmark_table() -> dict[str, str | None]:
+    """docs/benchmarks.md's table: script -> its committed JSON files as written there (None: it commits none)."""
+    out: dict[str, str | None] = {}
+    for line in (ROOT / "docs" / "benchmarks.md").read_text().splitlines():
+        m = re.match(r"\| `(\w+\.py)` \|.*\| ((?:`[\w.]+\.json`(?:, )?)+|\(none[^|]*\)) \|$", line)
+        if m:
+            out[m.group(1)] = None if m.group(2).startswith("(none") else m.group(2)
+    return out
+
+
+def test_the_benchmark_table_lists_every_script_and_its_committed_json():
+    table = _benchmark_table()
+    scripts = {p.name for p in (ROOT / "benchmarks").glob("*.py") if not p.name.startswith("_")}
+    assert set(table) == scripts
+    for script, names in table.items():
+        for name in re.findall(r"`([\w.]+\.json)`", names or ""):
+            assert (ROOT / "benchmarks" / "data" / name).is_file(), (script, name)
+
+
+def test_no_figure_comes_from_a_benchmark_without_committed_json():
+    """A paragraph of the README or the docs that names a benchmark whose JSON is not committed (or the ignored
+    benchmarks/results/ folder) quotes no figure: nobody could check it."""
+    uncommitted = [s for s, name in _benchmark_table().items() if name is None]
+    bad = []
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        if page.name == "benchmarks.md":
+            continue
+        for para in re.split(r"\n\s*\n", page.read_text()):
+            named = [s for s in uncommitted if f"benchmarks/{s}" in para] + (["benchmarks/results/"]
+                                                                                 if "benchmarks/results/" in para else [])
+            figures = FIGURE.findall(para)
+            if named and figures:
+                bad.append(f"{page.name}: {named} with {figures[:4]}: {para[:80]!r}")
+    assert not bad, "\n".join(bad)

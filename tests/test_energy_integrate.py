@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from ipnet_cosim.simulation.integrate import cumulative_energy_j, energy_j, energy_per_step_j, source_power_w
+from ipnet_cosim.netlist_gen.contract import SimFiles
 
 R_OHM, C_F, V_V = 1e3, 1e-12, 0.8          # tau = 1 ns
 
@@ -130,11 +131,11 @@ def test_simulated_export_energies_add_up(simulated):
             if layer["unit"] != "integrate":
                 e_n = e[f"{layer['name']}_neuron_j"]
                 assert e_n.shape == (n_steps, math.prod(layer["out_shape"])) and np.all(e_n >= 0)
-                fired = spikes[f"circuit_{layer['name']}"]
+                fired = spikes[SimFiles.spike_key(layer['name'])]
                 fired_e += list(e_n[fired])
                 quiet_e += list(e_n[~fired])
     assert len(fired_e) > 10 and np.mean(fired_e) > np.mean(quiet_e)
-    assert res["summary"]["samples"] == 2
+    assert res.summary.samples == 2
 
 
 @pytest.mark.ngspice
@@ -152,7 +153,7 @@ def test_breakdown_attributes_every_joule(simulated):
     heat = sum(data.energy[s][f"{l.name}_neuron_j"].sum() for s in data.samples for l in man.hidden_layers)
     src = sum(data.energy[s][f"{l.name}_source_j"].sum() for s in data.samples for l in man.layers)
     rd = sum(data.energy[s][f"{l.name}_rdriver_j"].sum() for s in data.samples for l in man.layers)
-    spikes = sum(data.spikes[s][f"circuit_{l.name}"].sum() for s in data.samples for l in man.hidden_layers)
+    spikes = sum(data.spikes[s][SimFiles.spike_key(l.name)].sum() for s in data.samples for l in man.hidden_layers)
     tot = {k: v["value"] for k, v in b["totals"].items()}
     assert tot["neuron_heating"] == pytest.approx(heat / n, rel=1e-12)
     assert tot["crossbar_read"] + tot["input_drivers"] == pytest.approx(src / n, rel=1e-12)
@@ -162,7 +163,8 @@ def test_breakdown_attributes_every_joule(simulated):
     mand = man.to_dict()
     t_reset = mand["device_card"]["timing"]["t_reset_s"]
     assert tot["reset"] == pytest.approx(spikes / n * mtj.ic0_a ** 2 * r_ap * t_reset, rel=1e-12)
-    n_steps_neurons = sum(data.spikes[s][f"circuit_{l['name']}"].size for s in data.samples for l in mand["layers"]
+    n_steps_neurons = sum(data.spikes[s][SimFiles.spike_key(l["name"])].size
+                          for s in data.samples for l in mand["layers"]
                           if l["unit"] != "integrate")
     e_p, e_ap = 0.1 ** 2 / mtj.r_p_ohm * 0.5e-9, 0.1 ** 2 / r_ap * 0.5e-9      # default read: 0.1 V, 0.5 ns
     assert tot["spike_read"] == pytest.approx((spikes * e_ap + (n_steps_neurons - spikes) * e_p) / n, rel=1e-12)

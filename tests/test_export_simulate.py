@@ -19,7 +19,7 @@ from ipnet_cosim.device.errors import CheckpointError, ConfigError, SimulationEr
 from ipnet_cosim.circuits.compare import waveform_error
 from ipnet_cosim.cli.app import main
 from ipnet_cosim.netlist_gen import mapping
-from ipnet_cosim.netlist_gen.contract import EXPORT_TAG
+from ipnet_cosim.netlist_gen.contract import EXPORT_TAG, SimFiles
 from ipnet_cosim.netlist_gen.export import export_network
 from ipnet_cosim.netlist_gen.mapping import MappingOptions
 from ipnet_cosim.simulation.simulate import simulate_export
@@ -46,17 +46,17 @@ def test_ideal_mapping_spikes_equal_pytorch_on_10_samples(tiled_export):
     # 33 rows -> 3 row tiles x 2 column blocks per position; 49 rows -> 4 x 5; readout 11 rows, 6 blocks
     assert tiles == {"layer0": (32, 96), "layer1": (5, 20), "readout": (6, 6)}
     result = simulate_export(tiled_export, workers=2, progress=False, plots=1)
-    s = result["summary"]
-    assert s["samples"] == 10 and s["classes_agree"] == 10
-    for layer, sample_layers in zip(s["layers"], zip(*(e["layers"] for e in result["per_sample"]))):
-        assert layer["mismatches"] == 0, layer
-        rates = [e["circuit_fire_rate"] for e in sample_layers]
-        assert 0.02 < np.mean(rates) < 0.8, f"{layer['layer']} must mix spikes and silence: {rates}"
+    s = result.summary
+    assert s.samples == 10 and s.torch is not None and s.torch.classes_agree == 10
+    for layer, sample_layers in zip(s.layers, zip(*(e.layers for e in result.per_sample))):
+        assert layer.compared is not None and layer.compared.mismatches == 0, layer
+        rates = [e.fire_rate for e in sample_layers]
+        assert 0.02 < np.mean(rates) < 0.8, f"{layer.layer} must mix spikes and silence: {rates}"
     # the circuit's class scores are PyTorch's logits (charge of a linear crossbar), not just the argmax
-    for e in result["per_sample"]:
-        np.testing.assert_allclose(e["circuit_logits"], e["torch_logits"], rtol=2e-3, atol=2e-3)
+    for e in result.per_sample:
+        np.testing.assert_allclose(e.scores, e.torch_scores, rtol=2e-3, atol=2e-3)
     assert (tiled_export / "sim" / "raster_sample_0000.png").stat().st_size > 10_000
-    assert s["runs_simulated"] == 10 * (32 + 5 + 6)
+    assert s.runs_simulated == 10 * (32 + 5 + 6)
 
 
 def test_export_is_deterministic_and_complete(small_ck, tmp_path):
@@ -148,18 +148,18 @@ def test_failing_tile_is_named_and_finished_tiles_resume(small_ck, tmp_path):
     assert len(cached) == 2 * 15            # every other layer-0 tile of both samples is kept
     bad.write_text(good)
     result = simulate_export(out, progress=False, compare=False, crossbar="netlist")
-    s = result["summary"]
-    assert s["runs_cached"] == 30 and s["runs_simulated"] == 2 * (1 + 1 + 1)
+    s = result.summary
+    assert s.runs_cached == 30 and s.runs_simulated == 2 * (1 + 1 + 1)
     # time and memory per layer: every layer once, its runs split into simulated and cached
-    times = s["layer_times"]
-    assert [t["layer"] for t in times] == [l["name"] for l in json.loads((out / "manifest.json").read_text())["layers"]]
-    assert [t["simulated"] for t in times] == [2] + [2] * (len(times) - 1)
-    assert times[0]["runs"] == 32 and times[0]["units"] == 16
-    assert all(t["sim_time_s"] > 0 and t["wall_s"] > 0 and t["worker_rss_max_mb"] > 10 for t in times)
-    assert sum(t["sim_time_s"] for t in times) == pytest.approx(sum(p["sim_time_s"] for p in result["per_sample"]))
+    times = s.layer_times
+    assert [t.layer for t in times] == [l["name"] for l in json.loads((out / "manifest.json").read_text())["layers"]]
+    assert [t.simulated for t in times] == [2] + [2] * (len(times) - 1)
+    assert times[0].runs == 32 and times[0].units == 16
+    assert all(t.sim_time_s > 0 and t.wall_s > 0 and t.worker_rss_max_mb > 10 for t in times)
+    assert sum(t.sim_time_s for t in times) == pytest.approx(sum(p.sim_time_s for p in result.per_sample))
     again = simulate_export(out, progress=False, compare=False, crossbar="netlist")
-    assert again["summary"]["runs_simulated"] == 0
-    assert again["per_sample"] == result["per_sample"]
+    assert again.summary.runs_simulated == 0
+    assert again.per_sample == result.per_sample
 
 
 @pytest.mark.ngspice
@@ -193,10 +193,10 @@ def test_killed_run_resumes_without_resimulating_finished_tiles(small_ck, tmp_pa
     assert 6 <= len(done) < total, f"the run must be killed midway ({len(done)} of {total} units finished)"
     assert not (out / "sim" / "results.json").exists()
     result = simulate_export(out, progress=False)
-    s = result["summary"]
-    assert s["runs_cached"] == len(done) and s["runs_simulated"] == total - len(done)
+    s = result.summary
+    assert s.runs_cached == len(done) and s.runs_simulated == total - len(done)
     assert all(p.stat().st_mtime_ns == m for p, m in done.items())     # finished units were not simulated again
-    assert s["all_spikes_equal"] and s["classes_agree"] == 3
+    assert s.torch is not None and s.torch.all_spikes_equal and s.torch.classes_agree == 3
 
 
 def test_simulate_refuses_a_folder_without_manifest(tmp_path):
@@ -225,21 +225,21 @@ def test_reduced_tiles_simulate_like_the_full_wire_ladder(small_ck, tmp_path):
     sims["ports"] = tmp_path / "ports_sim"
     res["ports"] = simulate_export(exports["reduced"], out=sims["ports"], workers=2, progress=False,
                                    waveform_units=[unit])
-    assert res["ports"]["provenance"]["crossbar"] == "ports"
+    assert res["ports"].provenance["crossbar"] == "ports"
     for m, r in res.items():           # the reference is the PyTorch model of this chip: same spikes, same classes
-        s = r["summary"]
-        assert s["torch_model"].startswith("hardware") and "network_accuracy" in s, m
-        assert s["all_spikes_equal"] and s["classes_agree"] == 3, (m, s["layers"])
+        t = r.summary.torch
+        assert t is not None and t.model.startswith("hardware") and t.network_accuracy is not None, m
+        assert t.all_spikes_equal and t.classes_agree == 3, (m, r.summary.layers)
     for s in range(3):
         spikes = {m: np.load(p / f"spikes_sample_{s:04d}.npz") for m, p in sims.items()}
         energy = {m: np.load(p / f"energy_sample_{s:04d}.npz") for m, p in sims.items()}
         waves = {m: np.load(p / "waveforms" / f"sample_{s:04d}_{unit}.npz") for m, p in sims.items()}
         for m in ("reduced", "ports"):
             for key in spikes["ladder"].files:
-                if key.startswith("circuit_") and key != "circuit_charge_c":
+                if key.startswith("spikes_"):
                     assert np.array_equal(spikes["ladder"][key], spikes[m][key]), (m, s, key)
-            np.testing.assert_allclose(spikes[m]["circuit_charge_c"], spikes["ladder"]["circuit_charge_c"],
-                                       rtol=1e-8, atol=1e-8 * np.abs(spikes["ladder"]["circuit_charge_c"]).max())
+            np.testing.assert_allclose(spikes[m][SimFiles.CHARGE], spikes["ladder"][SimFiles.CHARGE],
+                                       rtol=1e-8, atol=1e-8 * np.abs(spikes["ladder"][SimFiles.CHARGE]).max())
             t_l, t_m = waves["ladder"]["time_s"], waves[m]["time_s"]
             for key in [k for k in waves["ladder"].files if k[:1] in "at"]:     # neuron input and temperature
                 lad = waves["ladder"][key]
@@ -258,10 +258,10 @@ def test_reduced_tiles_simulate_like_the_full_wire_ladder(small_ck, tmp_path):
     _, frames, _ = load_frames(read_export(exports["ladder"]), None)
     with torch.no_grad():
         ideal = load_checkpoint(small_ck).model.set_precision("exact").eval()(torch.as_tensor(frames)).numpy()
-    per = res["ladder"]["per_sample"]
-    shift = max(np.abs(np.subtract(e["circuit_logits"], ideal[k])).max() for k, e in enumerate(per))
+    per = res["ladder"].per_sample
+    shift = max(np.abs(np.subtract(e.scores, ideal[k])).max() for k, e in enumerate(per))
     assert shift > 0.05, f"20 ohm wires should visibly change the class scores (largest change {shift})"
-    twin = max(np.abs(np.subtract(e["circuit_logits"], e["torch_logits"])).max() for e in per)
+    twin = max(np.abs(np.subtract(e.scores, e.torch_scores)).max() for e in per)
     assert twin <= 1e-6 * max(np.abs(ideal).max(), 1e-12), twin
 
 
@@ -279,10 +279,10 @@ def test_port_model_without_wires_simulates_like_the_netlist(small_ck, tmp_path)
     for s in (0, 1):
         a, b = (np.load(tmp_path / cb / f"spikes_sample_{s:04d}.npz") for cb in ("netlist", "ports"))
         for key in a.files:
-            if key != "circuit_charge_c":
+            if key != SimFiles.CHARGE:
                 assert np.array_equal(a[key], b[key]), (s, key)
-        np.testing.assert_allclose(b["circuit_charge_c"], a["circuit_charge_c"], rtol=1e-8,
-                                   atol=1e-8 * np.abs(a["circuit_charge_c"]).max())
+        np.testing.assert_allclose(b[SimFiles.CHARGE], a[SimFiles.CHARGE], rtol=1e-8,
+                                   atol=1e-8 * np.abs(a[SimFiles.CHARGE]).max())
         ea, eb = (np.load(tmp_path / cb / f"energy_sample_{s:04d}.npz") for cb in ("netlist", "ports"))
         assert ea["layer0_rdriver_j"].sum() > 0.01 * ea["layer0_source_j"].sum()      # the driver matters
         for key in [k for k in ea.files if k != EXPORT_TAG]:
@@ -328,11 +328,11 @@ def test_dask_cluster_runs_the_same_jobs(small_ck, tmp_path):
                                scheduler=cluster.scheduler_address)
         again = simulate_export(out, out=tmp_path / "dask", progress=False, compare=False,
                                 scheduler=cluster.scheduler_address)
-    assert dist["summary"]["runs_simulated"] == local["summary"]["runs_simulated"] > 0
-    assert again["summary"]["runs_simulated"] == 0
-    for a, b in zip(local["per_sample"], dist["per_sample"]):
-        assert a["circuit_class"] == b["circuit_class"]
-        np.testing.assert_array_equal(a["circuit_logits"], b["circuit_logits"])
+    assert dist.summary.runs_simulated == local.summary.runs_simulated > 0
+    assert again.summary.runs_simulated == 0
+    for a, b in zip(local.per_sample, dist.per_sample):
+        assert a.predicted_class == b.predicted_class
+        np.testing.assert_array_equal(a.scores, b.scores)
     for s in (0, 1):
         la = np.load(tmp_path / "local" / f"spikes_sample_{s:04d}.npz")
         da = np.load(tmp_path / "dask" / f"spikes_sample_{s:04d}.npz")

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from ipnet_cosim.device.card import DeviceCard
+from ipnet_cosim.netlist_gen.contract import SimFiles
 from ipnet_cosim.netlist_gen.conductance import ConductanceOptions, map_weights
 from ipnet_cosim.chip.crossbar_torch import (wired_row_col, column_currents_a, conductances_torch, tile_row_col_s,
                                               variation_factors)
@@ -240,13 +241,13 @@ def test_hardware_net_predicts_the_nonideal_circuit(tmp_path):
     for s in (0, 1):
         with np.load(tmp_path / "exp" / "sim" / f"spikes_sample_{s:04d}.npz") as sim:
             for li, layer in enumerate(man.hidden_layers):
-                circuit = sim[f"circuit_{layer.name}"]
+                circuit = sim[SimFiles.spike_key(layer.name)]
                 model = trace["outputs"][li][:, s].reshape(circuit.shape[0], -1).numpy() > 0.5
                 assert np.array_equal(model, circuit), (s, layer.name, int((model != circuit).sum()))
     from ipnet_cosim.simulation.compare import decide
-    for s, e in enumerate(res["per_sample"]):        # and the class scores: the readout's charge
-        np.testing.assert_allclose(e["circuit_logits"], logits[s].numpy(), rtol=1e-6, atol=1e-9)
-        assert decide(logits[s].numpy()) == e["circuit_class"]
+    for s, e in enumerate(res.per_sample):        # and the class scores: the readout's charge
+        np.testing.assert_allclose(e.scores, logits[s].numpy(), rtol=1e-6, atol=1e-9)
+        assert decide(logits[s].numpy()) == e.predicted_class
 
 
 @pytest.mark.ngspice

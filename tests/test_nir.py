@@ -115,8 +115,8 @@ def test_snntorch_conv_snn_runs_at_circuit_level_spike_exact(tmp_path):
             assert layer["equal_neuron_steps_given_reference_input"] == 1.0
     export_network(tmp_path / "ck", tmp_path / "exp", samples=[0, 5])
     res = simulate_export(tmp_path / "exp", out=tmp_path / "sim", progress=False, workers=2)
-    assert res["summary"]["all_spikes_equal"]
-    assert all(l["circuit_fire_rate"] > 0 for l in res["summary"]["layers"][:2])
+    assert res.summary.torch.all_spikes_equal
+    assert all(l.fire_rate > 0 for l in res.summary.layers[:2])
 
 
 @pytest.mark.ngspice
@@ -133,7 +133,7 @@ def test_sinabs_shaped_graph_imports_and_simulates(tmp_path, capsys):
     from ipnet_cosim.netlist_gen.export import export_network
     from ipnet_cosim.simulation.simulate import simulate_export
     export_network(tmp_path / "ck", tmp_path / "exp", samples=[0])
-    assert simulate_export(tmp_path / "exp", out=tmp_path / "sim", progress=False)["summary"]["all_spikes_equal"]
+    assert simulate_export(tmp_path / "exp", out=tmp_path / "sim", progress=False).summary.torch.all_spikes_equal
 
 
 def test_exact_rules_reproduce_the_reference_spike_for_spike(tmp_path):

@@ -58,8 +58,8 @@ def test_noisy_samples_spikes_equal_pytorch_including_samples_not_exported(noisy
     PyTorch runs the same frames (its spikes equal the circuit's only if both saw the noisy stimulus)."""
     res = simulate_export(noisy_export, out=tmp_path / "sim", samples=[7, 12], workers=2, progress=False,
                           energy=False)
-    assert res["summary"]["all_spikes_equal"] and res["summary"]["classes_agree"] == 2
-    assert all(layer["mismatches"] == 0 for layer in res["summary"]["layers"])
+    assert res.summary.torch.all_spikes_equal and res.summary.torch.classes_agree == 2
+    assert all(layer.compared is not None and layer.compared.mismatches == 0 for layer in res.summary.layers)
 
 
 def test_export_once_refuses_an_export_with_other_noise(small_ck, noisy_export):

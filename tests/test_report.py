@@ -52,10 +52,10 @@ def test_report_figures_schema_and_files(simulated, tmp_path):
     from ipnet_cosim.cli.circuit_cmds import size_of_test_set
     acc = report["accuracy"]
     n = len(data.samples)
-    ci = binomtest(round(acc["circuit"]["value"] * n), n).proportion_ci(method="wilson")
-    assert acc["circuit_ci95_low"]["value"] == pytest.approx(ci.low) and acc["circuit_ci95_high"]["value"] == \
+    ci = binomtest(round(acc["run"]["value"] * n), n).proportion_ci(method="wilson")
+    assert acc["run_ci95_low"]["value"] == pytest.approx(ci.low) and acc["run_ci95_high"]["value"] == \
         pytest.approx(ci.high)
-    assert acc["circuit_ci95_low"]["value"] <= acc["circuit"]["value"] <= acc["circuit_ci95_high"]["value"]
+    assert acc["run_ci95_low"]["value"] <= acc["run"]["value"] <= acc["run_ci95_high"]["value"]
     assert size_of_test_set(simulated) == 22                        # synthetic-11, 2 test samples per class
     claim = report["area"]["claim"]
     assert claim["holds"] == (claim["lif_over_ours"]["value"] > claim["claimed_ratio"]["value"])
@@ -197,7 +197,7 @@ def test_demo_runs_the_pipeline_and_resumes(tmp_path, capsys):
                 "samples over 2 classes", "demo --out"):
         assert key in md, key
     head = report["headline"]
-    assert head["twin"]["samples"]["value"] > head["circuit"]["samples"]["value"] == 2
+    assert head["twin"]["samples"]["value"] > head["run"]["samples"]["value"] == 2
     assert "network" in head and head["latency"]["unit"] == "s" and head["power"]["unit"] == "W"
     # an export made with another synapse card is refused, not silently reused
     assert main(args + ["--synapse", "rram_1t1r"]) == 2

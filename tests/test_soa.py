@@ -52,7 +52,7 @@ def test_default_run_is_inside_the_soa_and_its_peaks_match_pytorch(tmp_path):
     exp = tmp_path / "exp"
     export_network(ck, exp, samples=[0, 1])
     result = simulate_export(exp, progress=False, soa="strict")
-    soa = result["soa"]
+    soa = result.soa
     assert soa["within"] and soa["drive"] == "bounded" and soa["checked"]
     card = DeviceCard()
     for c in soa["layers"]:
@@ -109,8 +109,8 @@ def test_lowered_limit_strict_fails_named_keeps_units_and_warn_flags_the_report(
     # warn: the same units from the cache, the run finishes, the verdict and the report say it plainly
     notes = []
     result = simulate_export(exp, progress=False, soa="warn", notify=notes.append)
-    assert result["summary"]["runs_cached"] == 2 * 16
-    assert not result["soa"]["within"] and any("safe operating area violated in layer0" in n for n in notes)
+    assert result.summary.runs_cached == 2 * 16
+    assert not result.soa["within"] and any("safe operating area violated in layer0" in n for n in notes)
     from ipnet_cosim.energy.report import build_report
     from ipnet_cosim.energy.report_text import write_report
     report, data = build_report(exp)
@@ -121,7 +121,7 @@ def test_lowered_limit_strict_fails_named_keeps_units_and_warn_flags_the_report(
     assert "> **Safe operating area: VIOLATED" in md
     # off: recorded, no verdict
     off = simulate_export(exp, progress=False, soa="off", compare=False)
-    assert off["soa"]["checked"] is False and off["summary"]["runs_simulated"] == 0
+    assert off.soa["checked"] is False and off.summary.runs_simulated == 0
 
 
 def test_unknown_soa_mode_is_named(tmp_path):

@@ -62,14 +62,14 @@ def test_stochastic_circuit_spikes_equal_the_twin_given_the_same_draws(stochasti
     for draw in (0, 1):
         res = simulate_export(stochastic_export / "exp", out=tmp_path / f"d{draw}", workers=2, progress=False,
                               simulator=simulator, draw=draw)
-        s = res["summary"]
-        assert s["firing"] == {"mode": "stochastic", "seed": 11, "draw": draw}
-        assert "draw " + str(draw) in s["firing_note"]
-        assert s["all_spikes_equal"], [(layer["layer"], layer["mismatches"]) for layer in s["layers"]]
-        assert s["classes_agree"] == len(SAMPLES)
-        assert all(layer["margin"] == "ln H - ln(-ln u)" for layer in s["layers"])
+        s = res.summary
+        assert (s.firing.mode, s.firing.seed, s.firing.draw) == ("stochastic", 11, draw)
+        assert "draw " + str(draw) in s.firing.note
+        assert s.torch is not None and s.torch.all_spikes_equal, s.layers
+        assert s.torch.classes_agree == len(SAMPLES)
+        assert all(layer.compared is not None and layer.compared.margin == "ln H - ln(-ln u)" for layer in s.layers)
         runs[draw] = [np.load(tmp_path / f"d{draw}" / f"spikes_sample_{k:04d}.npz") for k in SAMPLES]
-    differ = sum(int((a["circuit_layer0"] != b["circuit_layer0"]).sum()) for a, b in zip(runs[0], runs[1]))
+    differ = sum(int((a["spikes_layer0"] != b["spikes_layer0"]).sum()) for a, b in zip(runs[0], runs[1]))
     assert differ > 0
 
 
@@ -80,11 +80,11 @@ def test_the_full_netlist_takes_the_same_draws_as_the_port_model(stochastic_expo
     for cb in ("ports", "netlist"):
         res = simulate_export(stochastic_export / "exp", samples=SAMPLES[:2], out=tmp_path / cb, workers=2,
                               progress=False, crossbar=cb, draw=1, energy=False)
-        assert res["summary"]["all_spikes_equal"]
+        assert res.summary.torch.all_spikes_equal
         out[cb] = [np.load(tmp_path / cb / f"spikes_sample_{k:04d}.npz") for k in SAMPLES[:2]]
     for a, b in zip(out["ports"], out["netlist"]):
-        assert np.array_equal(a["circuit_layer0"], b["circuit_layer0"])
-        assert np.array_equal(a["circuit_layer1"], b["circuit_layer1"])
+        assert np.array_equal(a["spikes_layer0"], b["spikes_layer0"])
+        assert np.array_equal(a["spikes_layer1"], b["spikes_layer1"])
 
 
 def test_twin_takes_the_recorded_draws(stochastic_export, tmp_path, monkeypatch):
@@ -98,13 +98,13 @@ def test_twin_takes_the_recorded_draws(stochastic_export, tmp_path, monkeypatch)
     from ipnet_cosim.simulation.inputs import load_frames
     exp = read_export(stochastic_export / "exp")
     res = simulate_export(stochastic_export / "exp", out=tmp_path / "twin", progress=False, simulator="twin", draw=1)
-    assert res["summary"]["firing"]["draw"] == 1
+    assert res.summary.firing.draw == 1
     _, frames, _ = load_frames(exp, SAMPLES)
     model = load_checkpoint(exp.path(exp.manifest.checkpoint.file)).model.set_precision("exact")
     with torch.no_grad():
         _, trace = model(torch.as_tensor(frames), return_trace=True, draws=RecordedDraws(11, SAMPLES, [1] * 4))
     for k, s in enumerate(SAMPLES):
-        got = np.load(tmp_path / "twin" / f"spikes_sample_{s:04d}.npz")["circuit_layer0"]
+        got = np.load(tmp_path / "twin" / f"spikes_sample_{s:04d}.npz")["spikes_layer0"]
         assert np.array_equal(got, trace["outputs"][0][:, k].reshape(got.shape[0], -1).numpy() > 0.5)
     # and the export's draws are the device definition's
     u = trace["draws"][0][:, 2].reshape(frames.shape[1], -1).numpy()
@@ -150,7 +150,7 @@ def test_report_names_the_firing_mode_and_the_coin_flips(stochastic_export, tmp_
     simulate_export(stochastic_export / "exp", out=sim, progress=False, simulator="twin", draw=1)
     report, _ = build_report(stochastic_export / "exp", sim=sim)
     assert "stochastic" in report["provenance"]["firing"] and "draw 1" in report["provenance"]["firing"]
-    assert "stochastic" in report["accuracy"]["circuit"]["source"]
+    assert "stochastic" in report["accuracy"]["run"]["source"]
     exp = read_export(stochastic_export / "exp")
     _, frames, _ = load_frames(exp, SAMPLES)
     model = load_checkpoint(exp.path(exp.manifest.checkpoint.file)).model.set_precision("exact")
@@ -195,7 +195,7 @@ def test_simulate_draws_and_the_report_over_them(stochastic_export, tmp_path, ca
         singles.append(build_report(exp, sim=alone)[0])
         assert "over_draws" not in singles[-1]
     energies = np.array([r["energy"]["total"]["value"] for r in singles])
-    accuracies = np.array([r["accuracy"]["circuit"]["value"] for r in singles])
+    accuracies = np.array([r["accuracy"]["run"]["value"] for r in singles])
     report, _ = build_report(exp, sim=exp / "sim_draw_1")
     od = report["over_draws"]
     assert od["draws"]["value"] == 3 and [d["draw"]["value"] for d in od["per_draw"]] == [0, 1, 2]

@@ -127,7 +127,7 @@ def test_a_sweep_of_a_small_network_runs_and_resumes(tmp_path, capsys):
     again = run_sweep(first, out, workers=1, progress=messages.append)
     assert "4 finished earlier, 0 to compute" in messages[0]
     assert {p["id"]: (out / "points" / p["id"] / "point.json").stat().st_mtime_ns for p in pts} == stamps
-    assert again["points"] == pts                  # verification read back from verify.json
+    assert json.loads(json.dumps(again.to_dict()))["points"] == pts      # verification read back from verify.json
     # another checkpoint or sample set in the same folder is refused, nothing overwritten
     other = _config(tmp_path, f"checkpoint = '{ck}'\nsamples = 4\n[parameters]\nr_wire_ohm = [0.0]\n")
     with pytest.raises(ConfigError, match="another checkpoint, samples, chips or fine-tuning"):
@@ -151,7 +151,7 @@ def test_a_stochastic_sweep_ranks_points_by_their_accuracy_over_draws(tmp_path):
     cfg = _config(tmp_path, f"checkpoint = '{ck}'\nsamples = '0:8'\n[firing]\nmode = 'stochastic'\ndraws = 3\n"
                             f"seed = 4\n[parameters]\ntile_rows = [16, 64]\n")
     result = run_sweep(load_sweep_config(cfg), tmp_path / "sweep", workers=1, progress=False)
-    assert result["firing"] == {"mode": "stochastic", "seed": 4, "draws": 3}
+    assert result.firing == {"mode": "stochastic", "seed": 4, "draws": 3}
     c = load_checkpoint(ck)
     model = c.model.set_precision("exact")
     _, test = load_dataset(SMALL_DATA)
@@ -161,20 +161,21 @@ def test_a_stochastic_sweep_ranks_points_by_their_accuracy_over_draws(tmp_path):
         with torch.no_grad():
             pred = model(x, draws=RecordedDraws(4, list(range(8)), [d] * 8)).argmax(dim=1).numpy()
         expected.append(float((pred == test.labels[:8]).mean()))
-    for p in result["points"]:
-        assert p["accuracy_chip_draws"] == [pytest.approx(expected, abs=1e-12)]
-        assert p["accuracy_mean"] == pytest.approx(np.mean(expected))
+    for p in result.points:
+        assert p.accuracy_chip_draws == (pytest.approx(expected, abs=1e-12),)
+        assert p.accuracy_mean == pytest.approx(np.mean(expected))
         for d in (1, 2):
-            res = json.loads((Path(p["folder"]) / "chip0" / f"twin_draw_{d}" / "results.json").read_text())
-            assert res["summary"]["firing"] == {"mode": "stochastic", "seed": 4, "draw": d}
+            res = json.loads((Path(p.folder) / "chip0" / f"twin_draw_{d}" / "results.json").read_text())
+            assert {k: res["summary"]["firing"][k] for k in ("mode", "seed", "draw")} == \
+                {"mode": "stochastic", "seed": 4, "draw": d}
         # energy per inference per draw: each draw's own report, its spread over the draws
         from ipnet_cosim.energy.report import build_report
-        chip = Path(p["folder"]) / "chip0"
+        chip = Path(p.folder) / "chip0"
         own = []
         for d in range(3):
-            alone = tmp_path / "alone" / p["id"] / str(d) / "run"
+            alone = tmp_path / "alone" / p.id / str(d) / "run"
             shutil.copytree(chip / ("twin" if d == 0 else f"twin_draw_{d}"), alone)
             own.append(build_report(chip / "export", sim=alone)[0]["energy"]["total"]["value"])
-        assert p["energy_per_inference_draws_j"] == pytest.approx(own, rel=1e-12)
-        assert p["energy_per_inference_std_over_draws_j"] == pytest.approx(np.std(own, ddof=1), rel=1e-9)
+        assert p.energy_per_inference_draws_j == pytest.approx(own, rel=1e-12)
+        assert p.energy_per_inference_std_over_draws_j == pytest.approx(np.std(own, ddof=1), rel=1e-9)
     assert "stochastic" in (tmp_path / "sweep" / "sweep.html").read_text()

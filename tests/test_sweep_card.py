@@ -59,25 +59,25 @@ def test_a_card_sweep_runs_the_trained_weights_on_each_card(tmp_path):
     cfg = _config(tmp_path, f"checkpoint = '{ck}'\nsamples = 4\n[parameters]\nr_wire_ohm = [1.0]\n"
                             f"mtj.r_th_k_per_w = [{r_th}, {2 * r_th}]\n")
     result = run_sweep(load_sweep_config(cfg), tmp_path / "sweep", workers=1, progress=False)
-    same, hot = result["points"]
-    assert same["device_card_changes"] == {"r_th_k_per_w": r_th}
-    assert hot["device_card_changes"]["r_th_k_per_w"] == 2 * r_th
+    same, hot = result.points
+    assert same.device_card_changes == {"r_th_k_per_w": r_th}
+    assert hot.device_card_changes is not None and hot.device_card_changes["r_th_k_per_w"] == 2 * r_th
     # the checkpoint exported and run directly, with the same mapping and samples
     from ipnet_cosim.sweep.config import point_options
     export_network(ck, tmp_path / "direct", samples=[0], options=point_options({"r_wire_ohm": 1.0}, seed=0))
-    chosen = json.loads((Path(same["folder"]) / "chip0" / "twin" / "results.json").read_text())["per_sample"]
+    chosen = json.loads((Path(same.folder) / "chip0" / "twin" / "results.json").read_text())["per_sample"]
     direct = simulate_export(tmp_path / "direct", out=tmp_path / "direct_twin", samples=[e["sample"] for e in chosen],
                              progress=False, simulator="twin", plots=0)
     report, _ = build_report(tmp_path / "direct", sim=tmp_path / "direct_twin")
-    assert same["accuracy_mean"] == direct["summary"]["circuit_accuracy"]
-    assert same["energy_per_inference_j"] == pytest.approx(report["energy"]["total"]["value"], rel=1e-12)
-    netlists = sorted((Path(hot["folder"]) / "chip0" / "export" / "netlists").glob("*.cir"))
+    assert same.accuracy_mean == direct.summary.accuracy
+    assert same.energy_per_inference_j == pytest.approx(report["energy"]["total"]["value"], rel=1e-12)
+    netlists = sorted((Path(hot.folder) / "chip0" / "export" / "netlists").glob("*.cir"))
     models = [line for n in netlists for line in n.read_text().splitlines() if line.startswith(".model mtjn ")]
     assert models and all(float(dict(kv.split("=") for kv in line.split()[3:])["r_th_k_per_w"]) == 2 * r_th
                           for line in models)
-    card = json.loads((Path(hot["folder"]) / "checkpoint_card" / "checkpoint.json").read_text())["device_card"]
+    card = json.loads((Path(hot.folder) / "checkpoint_card" / "checkpoint.json").read_text())["device_card"]
     assert card["mtj"]["r_th_k_per_w"] == 2 * r_th
-    assert hot["soa_margin_k"] < same["soa_margin_k"]          # the same currents heat a worse-cooled junction more
+    assert hot.soa_margin_k < same.soa_margin_k          # the same currents heat a worse-cooled junction more
 
 
 @pytest.mark.slow
@@ -91,22 +91,22 @@ def test_per_point_finetuning_and_dask_points_match_a_local_run(tmp_path):
     cfg = load_sweep_config(_config(tmp_path, f"checkpoint = '{ck}'\nsamples = 3\n[parameters]\n"
                                               f"r_wire_ohm = [0.0, 3.0]\n[finetune]\nepochs = 1\nbatch_size = 8\n"))
     local = run_sweep(cfg, tmp_path / "local", workers=2, progress=False)
-    for p in local["points"]:
-        ft = json.loads((Path(p["folder"]) / "checkpoint_finetuned" / "checkpoint.json").read_text())
-        assert p["checkpoint"].endswith("checkpoint_finetuned") and p["finetune"]["epochs"] == 1
-        assert 0.0 <= p["finetune"]["hardware_test_accuracy"] <= 1.0
+    for p in local.points:
+        ft = json.loads((Path(p.folder) / "checkpoint_finetuned" / "checkpoint.json").read_text())
+        assert p.checkpoint.endswith("checkpoint_finetuned") and p.finetune is not None and p.finetune["epochs"] == 1
+        assert 0.0 <= p.finetune["hardware_test_accuracy"] <= 1.0
         import torch
-        raw = torch.load(Path(p["checkpoint"]) / "checkpoint.pt", map_location="cpu", weights_only=True)
-        assert raw["hardware"]["mapping_options"]["r_wire_ohm"] == p["parameters"]["r_wire_ohm"]
+        raw = torch.load(Path(p.checkpoint) / "checkpoint.pt", map_location="cpu", weights_only=True)
+        assert raw["hardware"]["mapping_options"]["r_wire_ohm"] == p.parameters["r_wire_ohm"]
         assert ft["epoch"] == 1
-        manifest = json.loads((Path(p["folder"]) / "chip0" / "export" / "manifest.json").read_text())
+        manifest = json.loads((Path(p.folder) / "chip0" / "export" / "manifest.json").read_text())
         assert manifest["checkpoint"]["epoch"] == 1            # exported from the fine-tuned network
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                       dashboard_address=None) as cluster:
         dist = run_sweep(cfg, tmp_path / "dask", scheduler=cluster.scheduler_address, progress=False)
-    for a, b in zip(local["points"], dist["points"]):
-        assert a["id"] == b["id"] and a["accuracy_mean"] == b["accuracy_mean"]
-        assert b["energy_per_inference_j"] == pytest.approx(a["energy_per_inference_j"], rel=1e-9)
+    for a, b in zip(local.points, dist.points):
+        assert a.id == b.id and a.accuracy_mean == b.accuracy_mean
+        assert b.energy_per_inference_j == pytest.approx(a.energy_per_inference_j, rel=1e-9)
     with pytest.raises(SimulationError, match="tcp://127.0.0.1:9"):
         run_sweep(cfg, tmp_path / "nowhere", scheduler="tcp://127.0.0.1:9", progress=False)
     assert not (tmp_path / "nowhere").exists()

@@ -12,6 +12,7 @@ import pytest
 from _small_net import make_small_checkpoint
 from ipnet_cosim.cli.app import main
 from ipnet_cosim.netlist_gen.conductance import ConductanceOptions
+from ipnet_cosim.netlist_gen.contract import SimFiles, read_export
 from ipnet_cosim.netlist_gen.export import export_network
 from ipnet_cosim.netlist_gen.mapping import MappingOptions
 from ipnet_cosim.simulation.simulate import simulate_export
@@ -40,7 +41,7 @@ def both(request, tmp_path_factory):
 @pytest.mark.ngspice
 def test_twin_energies_equal_ngspice_per_layer_and_category(both):
     root, circuit, twin = both
-    assert circuit["summary"]["all_spikes_equal"]
+    assert circuit.summary.torch.all_spikes_equal
     for s in SAMPLES:
         c = dict(np.load(root / "ngspice" / f"energy_sample_{s:04d}.npz"))
         t = dict(np.load(root / "twin" / f"energy_sample_{s:04d}.npz"))
@@ -61,15 +62,17 @@ def test_twin_energies_equal_ngspice_per_layer_and_category(both):
         assert total_t == pytest.approx(total_c, rel=5e-3)
         cs = np.load(root / "ngspice" / f"spikes_sample_{s:04d}.npz")
         ts = np.load(root / "twin" / f"spikes_sample_{s:04d}.npz")
-        np.testing.assert_allclose(ts["circuit_charge_c"], cs["circuit_charge_c"], rtol=1e-9,
-                                   atol=1e-12 * np.abs(cs["circuit_charge_c"]).max())
-        for name in (f for f in cs.files if f.startswith("circuit_layer")):
+        np.testing.assert_allclose(ts[SimFiles.CHARGE], cs[SimFiles.CHARGE], rtol=1e-9,
+                                   atol=1e-12 * np.abs(cs[SimFiles.CHARGE]).max())
+        names = [f for f in cs.files if f.startswith("spikes_")]
+        assert len(names) == len(read_export(root / "exp").manifest.hidden_layers)
+        for name in names:
             assert np.array_equal(ts[name], cs[name]), name
-    for a, b in zip(twin["soa"]["layers"], circuit["soa"]["layers"]):
+    for a, b in zip(twin.soa["layers"], circuit.soa["layers"]):
         assert a["v_peak_v"] == pytest.approx(b["v_peak_v"], rel=1e-3)
         assert a["t_peak_k"] == pytest.approx(b["t_peak_k"], rel=1e-3)
-    assert twin["summary"]["circuit_accuracy"] == circuit["summary"]["circuit_accuracy"]
-    assert twin["provenance"]["simulator"] == "twin" and "PyTorch twin" in twin["provenance"]["circuit_values"]
+    assert twin.summary.accuracy == circuit.summary.accuracy
+    assert twin.simulator == "twin" and "PyTorch twin" in twin.provenance["run_values"]
 
 
 @pytest.mark.ngspice
@@ -82,7 +85,7 @@ def test_the_report_from_the_twin_says_computed(both, capsys):
     heat = twin["energy"]["totals"]["neuron_heating"]
     assert heat["provenance"] == "computed" and "PyTorch twin" in heat["source"]
     assert ng["energy"]["totals"]["neuron_heating"]["provenance"] == "simulated"
-    assert twin["accuracy"]["circuit"]["provenance"] == "computed"
+    assert twin["accuracy"]["run"]["provenance"] == "computed"
     assert twin["energy"]["total"]["value"] == pytest.approx(ng["energy"]["total"]["value"], rel=5e-3)
     assert "PyTorch twin" in (root / "rep_twin" / "report.md").read_text()
 

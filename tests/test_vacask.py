@@ -29,6 +29,7 @@ from ipnet_cosim.circuits.runner import run_netlist
 from ipnet_cosim.circuits.vacask_runner import (ENV_VAR, available, ngspice_vector_name, read_rawfile, run_vacask,
                                                 vacask_path)
 from ipnet_cosim.device.card import DeviceCard
+from ipnet_cosim.netlist_gen.contract import SimFiles
 from ipnet_cosim.device.errors import (ConvergenceError, NetlistError, OsdiLoadError, SimulationError,
                                        SimulatorNotFoundError)
 from ipnet_cosim.circuits import vacask
@@ -441,17 +442,17 @@ def test_simulate_runs_in_vacask_like_ngspice(tmp_path):
     unit = "L0_p005_c0"
     res = {sim: simulate_export(out, out=tmp_path / sim, workers=2, progress=False, simulator=sim,
                                 waveform_units=[unit], compare=(sim == "vacask")) for sim in ("ngspice", "vacask")}
-    assert res["vacask"]["provenance"]["simulator"] == "vacask"
-    assert res["vacask"]["summary"]["all_spikes_equal"]                  # and equal to PyTorch
+    assert res["vacask"].simulator == "vacask"
+    assert res["vacask"].summary.torch.all_spikes_equal                  # and equal to PyTorch
     fired = 0
     for s in (0, 1):
         a, b = (np.load(tmp_path / sim / f"spikes_sample_{s:04d}.npz") for sim in ("ngspice", "vacask"))
         for key in a.files:
-            if key not in ("circuit_charge_c", "export_manifest_sha256"):
+            if key not in (SimFiles.CHARGE, "export_manifest_sha256"):
                 assert np.array_equal(a[key], b[key]), (s, key)
                 fired += int(a[key].sum())
-        np.testing.assert_allclose(b["circuit_charge_c"], a["circuit_charge_c"], rtol=1e-6,
-                                   atol=1e-6 * np.abs(a["circuit_charge_c"]).max())
+        np.testing.assert_allclose(b[SimFiles.CHARGE], a[SimFiles.CHARGE], rtol=1e-6,
+                                   atol=1e-6 * np.abs(a[SimFiles.CHARGE]).max())
         sa, sb = (np.load(tmp_path / sim / f"soa_sample_{s:04d}.npz") for sim in ("ngspice", "vacask"))
         for key in sa.files:
             if key.endswith("_t_peak_k"):

@@ -12,7 +12,7 @@ options = ic.chip_options()                                          # PCM, 4 de
 manifest = ic.export(ic.bundled_checkpoint(), out / "export", samples=[0, 16], options=options)
 results = ic.simulate(out / "export", simulator="twin")
 report, paths = ic.report(out / "export", out=out / "report")
-summary = results["summary"]
+summary = results.summary                                           # typed records: SimulationSummary
 print(f"{manifest.options().synapse.name}: {len(manifest.units)} crossbar units; "
-      f"twin accuracy {summary['circuit_accuracy']:.3f} on {summary['samples']} samples; "
+      f"twin accuracy {summary.accuracy:.3f} on {summary.samples} samples; "
       f"report in {paths['html']}")

@@ -1,7 +1,7 @@
 """The export/simulation contract: what ``export`` writes and ``simulate``, accounting, area, report and the
 CLI read, as typed, versioned records, read and validated in one place (one import; the files by concept:
-``files`` names, versions and errors, ``records`` the manifest's records, ``binding`` identity, readers and
-the simulation results).
+``files`` names, versions and errors, ``records`` the manifest's records, ``binding`` identity and the export's
+reader, ``results`` the records of a simulation's results and their reader).
 
 * :class:`ExportFiles` and :class:`SimFiles` name every file of an export folder and of a simulation
   folder (nowhere else spells them).
@@ -15,6 +15,10 @@ the simulation results).
   :func:`read_results` refuses a simulation of another export.
 * :func:`read_export`: the one reader of an export folder (format, version, types, the checkpoint's
   hash, the stimulus file).
+* :class:`SimulationResults` (``results.json``) with its :class:`SimulationSummary`, :class:`SampleResult`,
+  :class:`LayerResult`, :class:`LayerComparison`, :class:`TorchComparison`, :class:`RunFiring`,
+  :class:`LayerTime` and :class:`ResultWarning`: the figures of a run (a circuit simulator's or the PyTorch
+  twin's, named by ``provenance.simulator``) apart from its comparison with PyTorch; :func:`read_results`.
 """
 
 from __future__ import annotations
@@ -25,5 +29,7 @@ from ipnet_cosim.netlist_gen.contract.files import (  # noqa: F401
 from ipnet_cosim.netlist_gen.contract.records import (  # noqa: F401
     CheckpointRecord, DeviceRecord, ExportManifest, LayerRecord, SamplesRecord, TileRecord, TimingRecord, UnitRecord)
 from ipnet_cosim.netlist_gen.contract.binding import (  # noqa: F401
-    Export, ExportIdentity, SimulationResults, bind_simulation_folder, check_checkpoint_summary, identity_of,
-    read_export, read_results)
+    Export, ExportIdentity, bind_simulation_folder, check_checkpoint_summary, identity_of, read_export)
+from ipnet_cosim.netlist_gen.contract.results import (  # noqa: F401
+    LayerComparison, LayerResult, LayerTime, Mismatch, ResultWarning, RunFiring, SampleResult, SimulationResults,
+    SimulationSummary, TorchComparison, accuracy_of, read_results)

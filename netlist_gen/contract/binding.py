@@ -1,6 +1,6 @@
 """What binds a result to its export (:class:`ExportIdentity`), the export as read (:class:`Export`), the one
-reader of an export folder (:func:`read_export`), the record of ``results.json`` (:class:`SimulationResults`)
-and the checks that refuse another export's results (:func:`bind_simulation_folder`, :func:`read_results`)."""
+reader of an export folder (:func:`read_export`) and the claim of a simulation folder that refuses another export's
+results (:func:`bind_simulation_folder`)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ipnet_cosim.device.fileio import format_json, sha256_file, sha256_json, write_json
-from ipnet_cosim.netlist_gen.contract.files import (RESULTS_FORMAT, RESULTS_VERSION, ExportError, ExportFiles,
-                                                    ForeignResultsError, SimFiles, read_field)
+from ipnet_cosim.netlist_gen.contract.files import ExportError, ExportFiles, ForeignResultsError, SimFiles, read_field
 from ipnet_cosim.netlist_gen.contract.records import ExportManifest
 
 
@@ -98,62 +97,6 @@ def read_export(folder: str | Path, *, need_checkpoint: bool = True) -> Export:
     return Export(folder, manifest, identity_of(data_bytes, raw))
 
 
-#: what every reader of a results summary relies on, with its types (the accuracy is never defaulted)
-SUMMARY_FIELDS: dict[str, tuple[type, ...]] = {"samples": (int,), "circuit_accuracy": (float, int),
-                                               "circuit_accuracy_ci95": (list,), "layers": (list,)}
-
-
-@dataclass(frozen=True)
-class SimulationResults:
-    """``results.json`` of a simulation folder: the export it belongs to, provenance, the summary, one entry
-    per sample (classes, scores, per-layer spike agreement), degenerate-circuit warnings and the safe
-    operating area. The inner tables are written by :mod:`~ipnet_cosim.simulation.simulate`; this record
-    checks the parts every reader relies on."""
-
-    export: ExportIdentity
-    what: str
-    provenance: dict[str, Any]
-    summary: dict[str, Any]
-    per_sample: tuple[dict[str, Any], ...]
-    soa: dict[str, Any]
-    warnings: tuple[dict[str, Any], ...] = ()
-    format: str = RESULTS_FORMAT
-    format_version: int = RESULTS_VERSION
-
-    @property
-    def samples(self) -> tuple[int, ...]:
-        return tuple(int(e["sample"]) for e in self.per_sample)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"format": self.format, "format_version": self.format_version, "export": self.export.to_dict(),
-                "what": self.what, "provenance": self.provenance, "summary": self.summary,
-                "per_sample": list(self.per_sample), "warnings": list(self.warnings), "soa": self.soa}
-
-    @classmethod
-    def from_dict(cls, data: Any, where: str = SimFiles.RESULTS) -> "SimulationResults":
-        if not isinstance(data, Mapping):
-            raise ExportError(f"{where} must hold a table")
-        per_sample = read_field(data, "per_sample", (list,), where)
-        if not per_sample:
-            raise ExportError(f"{where} lists no samples")
-        for i, entry in enumerate(per_sample):
-            if not isinstance(entry, Mapping) or not isinstance(entry.get("sample"), int) \
-                    or not isinstance(entry.get("circuit_logits"), list):
-                raise ExportError(f"{where} per_sample[{i}] lacks an integer 'sample' or its 'circuit_logits'")
-        warnings = read_field(data, "warnings", (list,), where, [])
-        summary = read_field(data, "summary", (dict,), where)
-        for key, types in SUMMARY_FIELDS.items():
-            value = summary.get(key)
-            if isinstance(value, bool) or not isinstance(value, types):
-                raise ExportError(f"{where} summary lacks '{key}' (or it is not a {types[0].__name__}): the results "
-                                  f"are damaged; simulate again")
-        return cls(ExportIdentity.from_dict(read_field(data, "export", (dict,), where), f"{where} export"),
-                   read_field(data, "what", (str,), where, ""), read_field(data, "provenance", (dict,), where),
-                   summary, tuple(per_sample),
-                   read_field(data, "soa", (dict,), where), tuple(dict(w) for w in warnings if isinstance(w, Mapping)),
-                   read_field(data, "format", (str,), where), read_field(data, "format_version", (int,), where))
-
-
 # -- binding results to their export ---------------------------------------------------------------
 
 def _stored_identity(sim: Path) -> tuple[ExportIdentity | None, str]:
@@ -200,41 +143,6 @@ def bind_simulation_folder(sim: str | Path, export: Export) -> None:
     path = sim / SimFiles.IDENTITY
     if not path.is_file():
         write_json(path, export.identity.to_dict())
-
-
-def read_results(sim: str | Path, export: Export) -> SimulationResults:
-    """Read ``results.json`` of ``sim`` and check it belongs to ``export``.
-
-    Raises:
-        ExportError: missing, damaged or of another version; ForeignResultsError: simulated from another export.
-    """
-    sim = Path(sim)
-    path = sim / SimFiles.RESULTS
-    if not path.is_file():
-        again = "" if sim == export.default_sim() else f" -o {sim}"
-        raise ExportError(f"{export.folder} has not been simulated into {sim} ({path} is missing); run "
-                          f"'ipnet-cosim simulate {export.folder}{again}' first")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ExportError(f"{path} is not valid JSON ({exc}); simulate again") from exc
-    if not isinstance(data, Mapping) or data.get("format") != RESULTS_FORMAT:
-        if isinstance(data, Mapping) and "per_sample" in data:
-            raise ForeignResultsError(f"{path} was written by an older ipnet-cosim without an export identity, so "
-                                      f"it cannot be tied to {export.folder}; simulate again")
-        raise ExportError(f"{path} is not an ipnet-cosim simulation result; simulate again")
-    if data.get("format_version") != RESULTS_VERSION:
-        raise ExportError(f"{path} has results format version {data.get('format_version')!r}; this ipnet-cosim "
-                          f"reads version {RESULTS_VERSION}: simulate again")
-    stored = ExportIdentity.from_dict(data.get("export"), f"{path} export")
-    if stored != export.identity:
-        raise ForeignResultsError(f"{sim} holds a simulation of another export ({stored.short()}), not of "
-                                  f"{export.folder} ({export.identity.short()}); pass that export's folder, or "
-                                  f"simulate this one with 'ipnet-cosim simulate {export.folder} -o NEW_FOLDER'")
-    try:
-        return SimulationResults.from_dict(data, str(path))
-    except ExportError as exc:
-        raise ExportError(f"{exc}; the file is damaged: simulate again") from None
 
 
 def check_checkpoint_summary(summary: Mapping[str, Any], raw: Mapping[str, Any], where: str) -> None:

@@ -10,7 +10,7 @@ from ipnet_cosim.device.errors import ConfigError
 EXPORT_FORMAT = "ipnet-cosim-export"
 EXPORT_VERSION = 2
 RESULTS_FORMAT = "ipnet-cosim-simulation"
-RESULTS_VERSION = 2
+RESULTS_VERSION = 3
 UNIT_KINDS = ("heat", "memoryless", "integrate")
 EXPORT_TAG = "export_manifest_sha256"      # the array in every per-sample npz of a simulation naming its export
 
@@ -59,9 +59,22 @@ class SimFiles:
     def cache(sample: int, unit: str) -> str:
         return f"cache/sample_{sample:04d}/{unit}.npz"
 
+    #: in a spike file: the readout columns' charge over the run, C (one per class)
+    CHARGE = "readout_charge_c"
+
     @staticmethod
     def spikes(sample: int) -> str:
+        """The spike file of a sample: per hidden layer the run's spikes (:meth:`spike_key`) and, when the run was
+        compared, PyTorch's (:meth:`torch_spike_key`), each ``[T, neurons]``; the readout's charge (:data:`CHARGE`)."""
         return f"spikes_sample_{sample:04d}.npz"
+
+    @staticmethod
+    def spike_key(layer: str) -> str:
+        return f"spikes_{layer}"
+
+    @staticmethod
+    def torch_spike_key(layer: str) -> str:
+        return f"torch_{layer}"
 
     @staticmethod
     def energy(sample: int) -> str:
