@@ -77,8 +77,7 @@ def conductances_torch(weights: torch.Tensor, options: ConductanceOptions,
     :func:`variation_offsets_s` (None: none; leading dimensions, e.g. one chip draw per convolution
     position, give conductances ``[..., rows, cols S]``; ``S`` = ``options.slices``, 1 without slicing)."""
     o = options
-    span = o.g_max_s - o.g_min_s
-    full = span if o.slices == 1 else span / (o.levels - 1) * (o.levels ** o.slices - 1)    # as map_weights
+    full = o.code_span_s                                              # as map_weights
     w_max = weights.abs().max()
     span_t = torch.as_tensor(full, dtype=weights.dtype)
     # tensor / tensor: one rounding, as numpy's span / w_max (a Python float / tensor is span * (1 / w_max),
@@ -89,7 +88,7 @@ def conductances_torch(weights: torch.Tensor, options: ConductanceOptions,
     dev_plus = k * torch.clamp(weights, min=0.0)
     dev_minus = k * torch.clamp(-weights, min=0.0)
     if o.levels is not None:
-        step = span / (o.levels - 1)
+        step = (o.g_max_s - o.g_min_s) / (o.levels - 1)
         if o.slices > 1:
             dev_plus = _slice_digits_ste(_RoundSTE.apply(dev_plus / step), o.levels, o.slices) * step
             dev_minus = _slice_digits_ste(_RoundSTE.apply(dev_minus / step), o.levels, o.slices) * step
@@ -146,14 +145,14 @@ def _column_sweep(g_cells: torch.Tensor, r_wire_ohm: float, r_driver_ohm: float)
     dt = g_cells.dtype
     gc = g_cells.transpose(-1, -2)                                     # [..., P, R]: column wires
     d = gc + g_w * (1.0 + (torch.arange(n_rows) > 0).to(dt))
-    alpha = [d[..., 0]]
+    alphas = [d[..., 0]]
     for i in range(1, n_rows):
-        alpha.append(d[..., i] - g_w * g_w / alpha[-1])
-    beta = [d[..., -1]]
+        alphas.append(d[..., i] - g_w * g_w / alphas[-1])
+    betas = [d[..., -1]]
     for i in range(n_rows - 2, -1, -1):
-        beta.append(d[..., i] - g_w * g_w / beta[-1])
-    alpha = torch.stack(alpha, dim=-1)
-    beta = torch.stack(beta[::-1], dim=-1)
+        betas.append(d[..., i] - g_w * g_w / betas[-1])
+    alpha = torch.stack(alphas, dim=-1)
+    beta = torch.stack(betas[::-1], dim=-1)
     diag_inv = 1.0 / (alpha + beta - d)                                  # (T_c^-1)_ii
     lcum = torch.cat([torch.zeros_like(d[..., :1]), torch.cumsum(torch.log(g_w / alpha[..., :-1]), dim=-1)], dim=-1)
     s = g_w * gc * diag_inv[..., -1:] * torch.exp(lcum[..., -1:] - lcum)  # column-end couplings [..., P, R]
@@ -170,6 +169,7 @@ def _column_sweep(g_cells: torch.Tensor, r_wire_ohm: float, r_driver_ohm: float)
         e = k[c] if f_scaled is None else k[c] - g_w * f_scaled
         f_scaled = g_w * _spd_inverse(e)
         z = f_scaled @ (cols[c] if z is None else torch.cat([cols[c], z], dim=-1))
+    assert z is not None                                               # (a tile has at least one column)
     return g_row * z
 
 
@@ -199,6 +199,7 @@ def row_sweep(g_cells: torch.Tensor, r_wire_ohm: float, r_driver_ohm: float) -> 
         n_tot = col if n is None else torch.cat([n, col], dim=-1)
         step = g_w * _spd_inverse(y_tot + eye)
         n, y = step @ n_tot, step @ y_tot
+    assert n is not None                                               # (a tile has at least one row)
     return n.transpose(-1, -2)
 
 

@@ -88,11 +88,11 @@ def finetune_hardware(checkpoint: str | Path, out_dir: str | Path, options: Mapp
         raise ConfigError(f"lr ({lr!r}) must be a positive number")
     if isinstance(grad_clip, bool) or not isinstance(grad_clip, (int, float)) or not grad_clip > 0:
         raise ConfigError(f"grad_clip ({grad_clip!r}) must be a positive gradient norm")
-    for name, value in (("t_max_penalty", t_max_penalty), ("coin_flip_penalty", coin_flip_penalty),
-                        ("gain_sigma", gain_sigma)):
-        if (isinstance(value, bool) or not isinstance(value, (int, float))
-                or not (math.isfinite(value) and value >= 0)):
-            raise ConfigError(f"{name} ({value!r}) must be a number >= 0 (0: off)")
+    for name, amount in (("t_max_penalty", t_max_penalty), ("coin_flip_penalty", coin_flip_penalty),
+                         ("gain_sigma", gain_sigma)):
+        if (isinstance(amount, bool) or not isinstance(amount, (int, float))
+                or not (math.isfinite(amount) and amount >= 0)):
+            raise ConfigError(f"{name} ({amount!r}) must be a number >= 0 (0: off)")
     if schedule not in SCHEDULES:
         raise ConfigError(f"learning-rate schedule {schedule!r} is unknown; use one of {', '.join(SCHEDULES)}")
     if firing not in FIRING_MODES:
@@ -196,7 +196,8 @@ def _hardware_pass(hw, frames, batch_size: int = 64) -> tuple[float, np.ndarray]
             logits, trace = hw(x, return_trace=True)
             preds.append(logits.argmax(dim=1).numpy())
             cur = [None if i is None else i.abs().amax(dim=(0, 1)) for i in trace["currents_a"]]
-            peaks = cur if not peaks else [None if a is None else torch.maximum(a, b) for a, b in zip(peaks, cur)]
+            peaks = cur if not peaks else [None if a is None or b is None else torch.maximum(a, b)
+                                           for a, b in zip(peaks, cur)]
         # one "step" holding every neuron's largest current: the bound junction_excess takes
         excess = float(net.junction_excess({"currents_a": [None if p is None else p[None] for p in peaks]}))
     return excess, np.concatenate(preds) if preds else np.zeros(0, dtype=np.int64)

@@ -21,11 +21,13 @@ round-off; a net with memory (RNN, LSTM) has no circuit and is refused as ``expo
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ipnet_cosim.models.network import SpikingNet
 from ipnet_cosim.netlist_gen.conductance import ConductanceOptions
 from ipnet_cosim.chip.crossbar_torch import (conductances_torch, tile_row_col_s, variation_factors,
                                               variation_offsets_s)
@@ -36,7 +38,7 @@ from ipnet_cosim.netlist_gen.mapping import (BIAS, LAYER_MAPPINGS, PAD, MappingO
 TILE_BATCH_BYTES = 1 << 28
 
 
-def _matrix(module: nn.Module) -> Tensor:
+def _matrix(module: Any) -> Tensor:
     """The im2col weight matrix ``[rows, cols]`` (bias row last) of a Conv2d or Linear, from its parameters."""
     w = module.weight
     b = module.bias if module.bias is not None else torch.zeros(w.shape[0], dtype=w.dtype)
@@ -61,7 +63,7 @@ class CrossbarLayer:
         self.col_blocks = blocks(cols, options.weight_cols_per_tile)
         self.slices = options.conductance.slices
         self.slice_gains = torch.tensor(options.conductance.slice_gains, dtype=torch.float64)
-        self._cache = None
+        self._cache: tuple[Any, tuple[Tensor, Tensor]] | None = None
 
     def effective_matrix(self, chip_seed: int | None = None) -> tuple[Tensor, Tensor]:
         """Per position ``[P, rows, cols]`` the map from row levels (V) to ``(I+ - I-)`` (S), and ``k``.
@@ -85,9 +87,11 @@ class CrossbarLayer:
             seeds = [position_seed(base, self.view.index, p) for p in range(positions)]
             shape = (m.shape[0], m.shape[1] * co.slices)                  # devices: slice columns
             if co.variation_sigma > 0:
-                factors = np.stack([variation_factors(shape, co, s) for s in seeds])
+                draws = [variation_factors(shape, co, s) for s in seeds]
+                factors = np.stack([f for f in draws if f is not None])
             if co.variation_sigma_s > 0:
-                offsets = np.stack([variation_offsets_s(shape, co, s) for s in seeds])
+                shifts = [variation_offsets_s(shape, co, s) for s in seeds]
+                offsets = np.stack([f for f in shifts if f is not None])
         g_p, g_m, k = conductances_torch(m, co, factors, offsets)        # [P or none, rows, cols S]
         pieces = []
         sl = self.slices
@@ -129,7 +133,7 @@ class HardwareNet(nn.Module):
     """A :class:`~ipnet_cosim.models.network.SpikingNet` whose ops and readout run through their mapped
     crossbars (module docstring); the neurons, drive and memories are the network's own."""
 
-    def __init__(self, net: nn.Module, options: MappingOptions = MappingOptions()) -> None:
+    def __init__(self, net: SpikingNet, options: MappingOptions = MappingOptions()) -> None:
         super().__init__()
         self.net = net
         self.options = options

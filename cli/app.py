@@ -19,7 +19,7 @@ def card_option(path: Optional[Path]):
     return load_device_card(path) if path is not None else DeviceCard()
 
 
-def _one_line(text: str) -> str:
+def _one_line(text: object) -> str:
     return " ".join(str(text).split())
 
 
@@ -44,9 +44,10 @@ def main(argv: list[str] | None = None) -> int:
         typer.echo("aborted", err=True)
         return 130
     except Exception as exc:  # click usage errors (typer >= 0.2x vendors click: match by behaviour)
-        if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int):
-            exc.show()
-            return exc.exit_code
+        show, code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+        if callable(show) and isinstance(code, int):
+            show()
+            return code
         if os.environ.get(DEBUG_ENV):
             raise
         typer.echo(f"error: unexpected {type(exc).__name__}: {_one_line(exc)[:300]}; the input is probably damaged "

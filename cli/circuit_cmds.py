@@ -102,7 +102,7 @@ def simulate_cmd(folder: Path = typer.Argument(..., help="export folder (ipnet-c
     console = Console(stderr=True)
     n_workers = workers or max(1, len(os.sched_getaffinity(0)))
     if samples is not None and samples.strip().lower() == "all":
-        chosen = list(range(size_of_test_set(folder)))
+        chosen: list[int] | None = list(range(size_of_test_set(folder)))
     else:
         chosen = parse_samples(samples) if samples else None
     if draws is not None and (draw is not None or draws < 1):

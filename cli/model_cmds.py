@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -143,7 +143,9 @@ def evaluate_cmd(checkpoint: Path = typer.Argument(..., help="checkpoint file or
         dat["root"] = str(data_root)
     data_cfg = DataConfig.from_dict(dat)
     _, test = load_dataset(data_cfg)
-    ck.model.set_precision(precision)
+    if precision not in ("exact", "train"):
+        raise typer.BadParameter(f"--precision {precision!r}: use exact or train")
+    ck.model.set_precision("exact" if precision == "exact" else "train")
     arch = ck.network_config.arch
     if mode.stochastic:
         from ipnet_cosim.models.train import ProgressBar
@@ -201,7 +203,7 @@ def experiment_cmd(name: str = typer.Argument(..., help="time-reversed | frontie
     if threads:
         torch.set_num_threads(threads)
     console = Console(stderr=True)
-    options = {}
+    options: dict[str, Any] = {}
     if data_root is not None:
         if name != "steering":
             raise typer.BadParameter(f"--data-root is an option of the steering experiment, not of '{name}'")

@@ -91,7 +91,8 @@ def switching_submit(card: DeviceCard, osdi: Path, seed: int, trials: int, pool:
     c_iso = card.replace(t_step_s=t_step)
     n_par, reps = _layout(trials)
     cards = [c_iso.replace(t_amb_k=t_amb) for t_amb in TEMPERATURES_K]
-    grid = [np.linspace(*(current_for_probability(c_t, q) for q in P_RANGE), N_CURRENTS) for c_t in cards]
+    grid = [np.linspace(current_for_probability(c_t, P_RANGE[0]), current_for_probability(c_t, P_RANGE[1]),
+                        N_CURRENTS) for c_t in cards]
     runs = {(ti, ci): pool.submit(c_t, str(osdi), np.full((n_par, reps), i_a), seed_for(seed, 3, ti, ci), False, None)
             for ti, c_t in enumerate(cards) for ci, i_a in enumerate(grid[ti])}
     return t_step, cards, grid, runs
@@ -235,7 +236,7 @@ def plasticity_trials(card: DeviceCard, osdi: Path, seed: int, trials: int, pool
         cond_fired.append(None if d is None else
                           float(spikes[:, np.arange(reps) * L].reshape(-1)[:trials].mean()))
 
-    p_sp, p_st, p_ex = np.asarray(p_sp), np.asarray(p_st), np.asarray(p_ex)
+    p_sp_a, p_st_a, p_ex_a = np.asarray(p_sp), np.asarray(p_st), np.asarray(p_ex)
     lo, hi = wilson_bounds(np.asarray(k_sp), trials)
     delays = np.asarray(IP_DELAYS_STEPS, dtype=int)
     delay_s = delays * t_step
@@ -267,12 +268,12 @@ def plasticity_trials(card: DeviceCard, osdi: Path, seed: int, trials: int, pool
         "spice_layout": {"parallel_neurons": n_par, "trials_per_neuron": reps},
         "torch_layout": dict(zip(("parallel_neurons", "trials_per_neuron"), _layout(trials, TORCH_REPLICAS))),
         "delay_steps": delays, "delay_s": delay_s,
-        "p_spice": p_sp[1:], "p_spice_ci95_low": lo[1:], "p_spice_ci95_high": hi[1:],
+        "p_spice": p_sp_a[1:], "p_spice_ci95_low": lo[1:], "p_spice_ci95_high": hi[1:],
         "n_fired_spice": np.asarray(k_sp[1:]),
-        "p_torch_stochastic": p_st[1:], "p_torch_expected": p_ex[1:],
+        "p_torch_stochastic": p_st_a[1:], "p_torch_expected": p_ex_a[1:],
         "p_conditioning_fired_spice": cond_fired[1:],
-        "baseline_p_spice": float(p_sp[0]), "baseline_p_spice_ci95": [float(lo[0]), float(hi[0])],
-        "baseline_p_torch_stochastic": float(p_st[0]), "baseline_p_torch_expected": float(p_ex[0]),
+        "baseline_p_spice": float(p_sp_a[0]), "baseline_p_spice_ci95": [float(lo[0]), float(hi[0])],
+        "baseline_p_torch_stochastic": float(p_st_a[0]), "baseline_p_torch_expected": float(p_ex_a[0]),
         "baseline_t_rise_k_spice": float(rise_sp[0]),
         "t_rise_k_test_start_spice": rise_d, "t_rise_k_test_start_spice_std": np.asarray(rise_sp_std[1:]),
         "t_rise_k_test_start_torch": rise_pt_d,
@@ -280,7 +281,7 @@ def plasticity_trials(card: DeviceCard, osdi: Path, seed: int, trials: int, pool
         "tau_fit_s_spice": tau_fit, "amplitude_fit_k_spice": amp_fit,
         "tau_fit_s_torch": -1.0 / sl_pt if sl_pt < 0 else None,
         "tau_fit_rel_err_spice": None if tau_fit is None else abs(tau_fit / tau - 1.0),
-        "max_abs_diff_spice_vs_expected": float(np.max(np.abs(p_sp[1:] - p_ex[1:]))),
-        "max_abs_diff_spice_vs_torch_stochastic": float(np.max(np.abs(p_sp[1:] - p_st[1:]))),
-        "baseline_abs_diff_spice_vs_expected": float(abs(p_sp[0] - p_ex[0])),
+        "max_abs_diff_spice_vs_expected": float(np.max(np.abs(p_sp_a[1:] - p_ex_a[1:]))),
+        "max_abs_diff_spice_vs_torch_stochastic": float(np.max(np.abs(p_sp_a[1:] - p_st_a[1:]))),
+        "baseline_abs_diff_spice_vs_expected": float(abs(p_sp_a[0] - p_ex_a[0])),
     }

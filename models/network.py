@@ -225,7 +225,7 @@ class NetworkConfig:
 def layer_shapes(config: NetworkConfig) -> list[tuple[int, ...]]:
     """Output shape (without batch/time) of every hidden layer; raises ConfigError if one does not fit."""
     shape: tuple[int, ...] = (config.in_channels, config.height, config.width)
-    shapes = []
+    shapes: list[tuple[int, ...]] = []
     for i, spec in enumerate(config.layers):
         if spec.kind == "conv":
             if len(shape) != 3:
@@ -268,6 +268,7 @@ class LSTMMemory(nn.Module):
         super().__init__()
         self.gates = nn.Conv2d(2 * channels, 4 * channels, 1)
         with torch.no_grad():
+            assert self.gates.bias is not None
             self.gates.bias[channels:2 * channels].fill_(1.0)  # forget-gate bias 1 (Jozefowicz 2015)
 
     def forward(self, a: Tensor) -> Tensor:
@@ -304,6 +305,7 @@ class SpatialOp(nn.Module):
     def __init__(self, spec: LayerSpec, in_shape: tuple[int, ...]) -> None:
         super().__init__()
         self.spec = spec
+        self.op: nn.Conv2d | nn.Linear
         if spec.kind == "conv":
             self.op = nn.Conv2d(in_shape[0], spec.out, spec.kernel, spec.stride, spec.padding)
         else:
@@ -431,7 +433,7 @@ class SpikingNet(nn.Module):
         for i_a, unit in zip(trace["currents_a"], self.units):
             if i_a is None:
                 continue
-            card = unit.card
+            card: DeviceCard = getattr(unit, "card")
             p = NeuronParams.from_card(card)
             i_max = i_a.abs().amax(dim=0)                     # the largest current of every neuron over time
             t_bound = card.mtj.t_amb_k + ap_voltage_v(i_max, p) * i_max * card.mtj.r_th_k_per_w
@@ -544,7 +546,7 @@ class SpikingNet(nn.Module):
                 x = memory(op(x))
                 continue
             # the last affine map before the neurons: the temporal conv if there is one, else the op
-            target = memory.conv if isinstance(memory, TemporalConv) else op.op
+            target: Any = memory.conv if isinstance(memory, TemporalConv) else op.op
             i_th = self.input_threshold(cold_threshold(unit.card, unit.bounded_drive)[0])
             a = memory(op(x))
             std = float(a.std())

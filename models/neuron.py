@@ -265,11 +265,11 @@ def _heat_through(power_w: Tensor, rise0_k: Tensor, h_s: Tensor | float, p: Neur
         grow = torch.exp(k * (h.unsqueeze(-1) / p.tau_th_s)).to(dtype)       # d^-k
         ends = (rise0_k.unsqueeze(-1) + torch.cumsum(inc * grow, dim=-1)) / grow   # T_1 .. T_n
     else:
-        t, out = rise0_k, []
+        t, steps = rise0_k, []
         for j in range(n):
             t = full[0] * t + inc[..., j]
-            out.append(t)
-        ends = torch.stack(out, dim=-1)
+            steps.append(t)
+        ends = torch.stack(steps, dim=-1)
     out = ends.new_empty(*ends.shape[:-1], 2 * n + 1)                       # T_0, T_1/2, T_1, ..., T_n
     out[..., 0] = rise0_k
     out[..., 1] = half[0] * rise0_k + inc_half[..., 0]
@@ -314,8 +314,10 @@ def _parallel_path(i_a: Tensor, rise0: Tensor, p: NeuronParams, n_edge: int, n_s
     segments.append(("idle", p.t_current_end_s, p.t_read_s, n_idle))
     zero = torch.zeros_like(i_a)
     times = [torch.zeros(1, dtype=dtype)]
-    rises, rates, hazards, energies = [rise0.unsqueeze(-1)], [], [zero.unsqueeze(-1)], [zero.unsqueeze(-1)]
-    pulse_t, pulse_rise = [], []
+    rises, hazards, energies = [rise0.unsqueeze(-1)], [zero.unsqueeze(-1)], [zero.unsqueeze(-1)]
+    rates: list[torch.Tensor] = []
+    pulse_t: list[torch.Tensor] = []
+    pulse_rise: list[torch.Tensor] = []
     rise_start, h_acc, e_acc, q_acc = rise0, zero, zero, zero
     current_end = 0
     for name, t0, t1, n in segments:

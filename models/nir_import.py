@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -184,6 +185,7 @@ def import_nir(source, *, data="synthetic-22", n_bins: int = 16, dt_s: float = D
                           "MTJ neurons")
     rules, layers = [], []
     for i, seg in enumerate(hidden):
+        assert seg.neuron is not None and seg.op is not None          # (a hidden segment ends at its neuron)
         node = graph.nodes[seg.neuron]
         shape = _natural_shape(seg)
         rules.append(neuron_rule(seg.neuron, node, shape, dt_s))
@@ -197,7 +199,8 @@ def import_nir(source, *, data="synthetic-22", n_bins: int = 16, dt_s: float = D
     card = card or DeviceCard()
     heat = tuple(i for i, r in enumerate(rules) if r.memory)
     card_note = None
-    leaks = np.concatenate([rules[i].beta.ravel() for i in heat]) if heat else np.array([])
+    betas = [b.ravel() for b in (rules[i].beta for i in heat) if b is not None]
+    leaks = np.concatenate(betas) if betas else np.array([])
     leaky = leaks[(leaks > TOL) & (leaks < 1 - TOL)]
     if match_leak and leaky.size:
         beta = float(np.median(leaky))
@@ -209,7 +212,7 @@ def import_nir(source, *, data="synthetic-22", n_bins: int = 16, dt_s: float = D
                                             f" (their leaks span {leaky.min():.4g}-{leaky.max():.4g}: approximate)"))
     last_shape = _natural_shape(hidden[-1])
     ro_op = readout_seg.op if readout_seg is not None else None
-    if isinstance(ro_op, ConvOp):
+    if isinstance(ro_op, ConvOp) and readout_seg is not None:
         ro_op = unroll(ro_op, readout_seg.in_shape)
     n_in = int(np.prod(last_shape))
     if ro_op is None:
@@ -240,7 +243,8 @@ def import_nir(source, *, data="synthetic-22", n_bins: int = 16, dt_s: float = D
     table = []
     with torch.no_grad():
         for i, (seg, rule) in enumerate(zip(hidden, rules)):
-            unit = net.units[i]
+            assert seg.neuron is not None and seg.op is not None
+            unit: Any = net.units[i]
             a_th = net.input_threshold(cold_threshold(unit.card, unit.bounded_drive)[0])
             gain = _per_output(seg.neuron, rule.gain, seg.op, "the gain")
             theta = _per_output(seg.neuron, rule.theta, seg.op, "the threshold")
@@ -250,7 +254,7 @@ def import_nir(source, *, data="synthetic-22", n_bins: int = 16, dt_s: float = D
             scale = a_th * gain / theta
             scale = np.where(np.abs(scale - 1.0) < 1e-12, 1.0, scale)
             w = torch.from_numpy(seg.op.weight * scale.reshape(-1, *([1] * (seg.op.weight.ndim - 1))))
-            op = net.ops[i].op
+            op: Any = getattr(net.ops[i], "op")
             if op.weight.shape != w.shape:
                 raise ConfigError(f"NIR segment ending at '{seg.neuron}': composed weight {tuple(w.shape)} does not "
                                   f"fit "

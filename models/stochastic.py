@@ -86,7 +86,8 @@ def evaluate_firing(model: nn.Module, frames: np.ndarray, labels: np.ndarray, fi
     correct = np.zeros((n, d), dtype=bool)
     preds = np.zeros((n, d), dtype=np.int64)
     tallies: dict[int, _LayerTally] = {}
-    kinds = model.layer_kinds() if hasattr(model, "layer_kinds") else model.net.layer_kinds()
+    net: Any = model if hasattr(model, "layer_kinds") else getattr(model, "net")     # the network (HardwareNet wraps it)
+    kinds = net.layer_kinds()
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
         x = torch.from_numpy(np.ascontiguousarray(frames[start:stop])).repeat_interleave(d, dim=0)
@@ -101,7 +102,7 @@ def evaluate_firing(model: nn.Module, frames: np.ndarray, labels: np.ndarray, fi
         if progress:
             progress(stop, n)
     out: dict[str, Any] = {}
-    k = (model.config.n_classes if hasattr(model, "config") else model.net.config.n_classes)
+    k = int(net.config.n_classes)
     if k % 2 == 0:          # a time-reversed set: class c and c + k/2 are a gesture and its reversal
         half = k // 2
         out = {"direction_accuracy": float(((preds // half) == (labels[:, None] // half)).mean()),

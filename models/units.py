@@ -115,13 +115,13 @@ class _SurrogateStep(torch.autograd.Function):
     """Heaviside(x) forward; sigmoid'(x / width) / width backward (x in ln H units)."""
 
     @staticmethod
-    def forward(ctx, x: Tensor, width: float) -> Tensor:  # type: ignore[override]
+    def forward(ctx, x: Tensor, width: float) -> Tensor:
         ctx.save_for_backward(x)
         ctx.width = width
         return (x >= 0).to(x.dtype)
 
     @staticmethod
-    def backward(ctx, grad: Tensor):  # type: ignore[override]
+    def backward(ctx, grad: Tensor):
         (x,) = ctx.saved_tensors
         s = torch.sigmoid(x / ctx.width)
         return grad * s * (1 - s) / ctx.width, None
@@ -169,12 +169,13 @@ class ThresholdMTJNeurons(_MTJUnit):
         if u is not None or details:
             # memoryless: every step starts at ambient, so all steps are one call
             res = self.step(i_a, NeuronState(torch.zeros_like(i_a)), u)
-        if u is None:
+        if res is None:
             spikes = _SurrogateStep.apply((i_a - self.i_th_a) * self.slope_per_a, self.surrogate_width)
         else:
             spikes = res.spikes
         if not details:
             return spikes
+        assert res is not None                          # (details: the step ran)
         return spikes, UnitDetails(res.hazard, res.energy_j, torch.zeros_like(res.t_rise_peak_k),
                                    res.t_rise_peak_k, res.fire_time_s, res.charge_c)
 

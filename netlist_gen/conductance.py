@@ -53,7 +53,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -116,7 +116,19 @@ class ConductanceOptions:
     @property
     def slice_gains(self) -> tuple[float, ...]:
         """Significance of each slice, ``levels^s`` (``(1.0,)`` without slicing)."""
-        return tuple(float(self.levels ** s) for s in range(self.slices)) if self.slices > 1 else (1.0,)
+        if self.slices == 1 or self.levels is None:         # (checked: slices > 1 needs levels)
+            return (1.0,)
+        return tuple(float(self.levels ** s) for s in range(self.slices))
+
+    @property
+    def code_span_s(self) -> float:
+        """Conductance of the largest |weight| summed over the slices: ``G_max - G_min``, and with S slices of L levels
+        ``(G_max - G_min) / (L - 1) x (L^S - 1)`` (written so that S = 1 gives the same floating-point value as before
+        slicing existed). One formula for the export (:func:`map_weights`) and the PyTorch hardware model."""
+        span = self.g_max_s - self.g_min_s
+        if self.slices == 1 or self.levels is None:
+            return span
+        return span / (self.levels - 1) * (self.levels ** self.slices - 1)
 
     def to_dict(self) -> dict:
         """The options as a plain dict; ``copies`` only when > 1, so that the records of mappings from before
@@ -135,7 +147,7 @@ class ConductanceOptions:
     def from_synapse(cls, card: "SynapseCard", seed: int = 0, **overrides) -> "ConductanceOptions":
         """The options a synapse card implies (range, levels, lognormal relative and additive variation), with
         ``overrides`` (field name -> value) taking precedence."""
-        values = dict(g_min_s=card.g_off_s, g_max_s=card.g_on_s, levels=card.levels,
+        values: dict[str, Any] = dict(g_min_s=card.g_off_s, g_max_s=card.g_on_s, levels=card.levels,
                       variation_sigma=card.d2d_sigma_rel, variation_kind="lognormal",
                       variation_sigma_s=card.d2d_sigma_s, seed=seed, slices=1, copies=1)
         unknown = set(overrides) - set(values)
@@ -235,9 +247,7 @@ def map_weights(weights: np.ndarray, *, v_read_v: float, current_scale_a: float,
         raise ConfigError(f"{name}: v_read_v ({v_read_v}) and current_scale_a ({current_scale_a}) must be positive")
     o = options
     span = o.g_max_s - o.g_min_s
-    # conductance per unit weight of the slice-weighted sum; (L^S - 1) code steps over max|W| (= span / max|W|
-    # without slicing, written so that S = 1 gives the same floating-point values as before slicing existed)
-    full = span if o.slices == 1 else span / (o.levels - 1) * (o.levels ** o.slices - 1)
+    full = o.code_span_s            # conductance per unit weight of the slice-weighted sum: full / max|W|
     w_max = float(np.abs(w).max())
     k = full / w_max if w_max > 0 else full
     if not math.isfinite(k):          # a subnormal largest weight: the layer is numerically zero

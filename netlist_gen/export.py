@@ -295,7 +295,7 @@ def plan_export(checkpoint: str | Path, *, samples: Sequence[int] = tuple(range(
                 plan.files[ExportFiles.netlist(unit.name)] = text.encode()
                 units_info.append(UnitRecord(
                     name=unit.name, layer=view.index, position=p, col_block=unit.col_block,
-                    weight_columns=tuple(unit.cols), netlist=ExportFiles.netlist(unit.name),
+                    weight_columns=(unit.cols[0], unit.cols[1]), netlist=ExportFiles.netlist(unit.name),
                     ports=ExportFiles.ports(unit.name),
                     tiles=tuple(TileRecord(f"xb_{unit.name}_r{r}".lower(), (a, b), (b - a, 2 * (c1 - c0)))
                                 for r, (a, b) in enumerate(unit.row_blocks)),
@@ -303,6 +303,7 @@ def plan_export(checkpoint: str | Path, *, samples: Sequence[int] = tuple(range(
                     neurons=tuple(int(v) for v in lm.out_index[p, unit.cols[0]:unit.cols[1]]),
                     sha256=hashlib.sha256(text.encode()).hexdigest()))
         rows, cols = lm.matrix.shape
+        assert gmap0 is not None                    # (a layer has at least one position)
         layers_info.append(LayerRecord(
             index=view.index, name=view.name, type=view.type, mapping=LAYER_MAPPINGS[view.type].__name__,
             unit=view.unit, model={"heat": HEAT_MODEL, "memoryless": FAST_MODEL}.get(view.unit),

@@ -376,10 +376,10 @@ def map_conv2d(view: LayerView) -> LayerMatrix:
     _, h, wd = view.in_shape
     _, oh, ow = view.out_shape
     matrix = np.concatenate([w.reshape(c_out, c_in * kh * kw).T, b[None, :]], axis=0)
-    c, ky, kx = np.meshgrid(np.arange(c_in), np.arange(kh), np.arange(kw), indexing="ij")
-    c, ky, kx = c.ravel(), ky.ravel(), kx.ravel()
-    oy, ox = np.meshgrid(np.arange(oh), np.arange(ow), indexing="ij")
-    oy, ox = oy.ravel(), ox.ravel()
+    cg, kyg, kxg = np.meshgrid(np.arange(c_in), np.arange(kh), np.arange(kw), indexing="ij")
+    c, ky, kx = cg.ravel(), kyg.ravel(), kxg.ravel()
+    oyg, oxg = np.meshgrid(np.arange(oh), np.arange(ow), indexing="ij")
+    oy, ox = oyg.ravel(), oxg.ravel()
     y = oy[:, None] * sh + ky[None, :] - ph
     x = ox[:, None] * sw + kx[None, :] - pw
     inside = (y >= 0) & (y < h) & (x >= 0) & (x < wd)
@@ -676,7 +676,7 @@ def driver_sources(unit: Unit, lm: LayerMatrix, options: MappingOptions, card: D
             els.append(Resistor(f"Rd{r}", f"d{r}", node, options.r_driver_ohm))
             node = f"d{r}"
         active = np.flatnonzero(levels[:, r]) if levels is not None else np.zeros(0, dtype=np.int64)
-        if active.size == 0:
+        if levels is None or active.size == 0:
             els.append(VoltageSource(f"Vx{r}", node, "0"))
         else:
             els.append(VoltageSource(f"Vx{r}", node, "0",

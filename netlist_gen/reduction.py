@@ -144,7 +144,7 @@ def port_conductances(g_cells: np.ndarray, r_wire_ohm: float, r_driver_ohm: floa
     eye = np.eye(n_rows)
     with _one_blas_thread():
         for c in range(n_phys - 1, -1, -1):
-            if outer_ok:
+            if left is not None and right is not None:
                 o = np.multiply.outer(left[c], right[c])
                 e = np.where(upper, o, o.T)
             else:
@@ -157,6 +157,7 @@ def port_conductances(g_cells: np.ndarray, r_wire_ohm: float, r_driver_ohm: floa
             f_scaled = g_w * _spd_inverse(e, eye)
             zt[c] = s[c] / g_w
             zt[c:] = zt[c:] @ f_scaled.T                        # rows: (f z)^T = z^T f^T
+    assert f_scaled is not None                                 # (a tile has at least one column)
     f0 = 0.5 * (f_scaled + f_scaled.T) / g_w
     return g_row * zt.T, (g_row * g_row) * f0
 

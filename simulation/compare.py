@@ -39,7 +39,7 @@ TIE_RTOL = 1e-12        # scores within this fraction of the largest |score| cou
 AGREEMENT_MARGIN = 5e-3
 
 
-def decide(scores: Sequence[float]) -> int | None:
+def decide(scores: Sequence[float] | np.ndarray) -> int | None:
     """The winning class, or None when the top score is shared by two or more classes (no decision)."""
     s = np.asarray(scores, dtype=float)
     if s.size == 0 or not np.all(np.isfinite(s)):
@@ -66,7 +66,7 @@ def twin_model(export: Export) -> tuple[Any, Any, bool]:
     model = ck.model.set_precision("exact").eval()
     options = export.manifest.options()
     hardware = not ideal_mapping(options)
-    twin = model
+    twin: Any = model
     if hardware:
         from ipnet_cosim.chip.hardware_net import HardwareNet
         twin = HardwareNet(model, options)
@@ -111,7 +111,9 @@ def torch_reference(export: Export, frames: np.ndarray, samples: Sequence[int] |
     spikes: list[list[np.ndarray]] = []
     margins: list[list[np.ndarray]] = []
     kinds: list[str] = []
-    logits_all, network_predicted, flips = [], [] if hardware else None, []
+    logits_all: list[np.ndarray] = []
+    network_predicted: list[int | None] = []
+    flips: list[tuple[int, list[float | None]]] = []
     for start in range(0, len(frames), REFERENCE_BATCH):
         chunk = torch.as_tensor(frames[start:start + REFERENCE_BATCH])
         draws = run_draws(export, sample_list[start:start + REFERENCE_BATCH], draw)
@@ -139,12 +141,12 @@ def torch_reference(export: Export, frames: np.ndarray, samples: Sequence[int] |
             margins[li].append(margin.reshape(t_steps, batch, -1).transpose(0, 1).numpy())
     logits_np = np.concatenate(logits_all)
     total = sum(n for n, _ in flips)
-    coin = [None if f is None else sum(n * fr[li] for n, fr in flips) / total
+    coin = [None if f is None else sum(n * (fr[li] or 0.0) for n, fr in flips) / total
             for li, f in enumerate(flips[0][1])]
     return {"spikes": [np.concatenate(x) for x in spikes], "margins": [np.concatenate(x) for x in margins],
             "margin_kinds": kinds, "logits": logits_np, "coin_flip": coin,
             "predicted": [decide(row) for row in logits_np], "hardware_model": hardware,
-            "network_predicted": network_predicted}
+            "network_predicted": network_predicted if hardware else None}
 
 
 def _layer_result(name: str, spikes: np.ndarray, ref: dict[str, Any] | None, li: int, k: int,

@@ -13,7 +13,7 @@ import numpy as np
 from ipnet_cosim.circuits.soa import SOA_MODES
 from ipnet_cosim.device.errors import ConfigError
 from ipnet_cosim.device.fileio import sha256_file
-from ipnet_cosim.netlist_gen.contract import Export, ExportError
+from ipnet_cosim.netlist_gen.contract import Export, ExportError, ExportFiles
 from ipnet_cosim.netlist_gen.export import load_samples
 from ipnet_cosim.simulation.jobs import CROSSBAR_MODELS, SIMULATORS
 
@@ -113,7 +113,7 @@ def load_frames(export: Export, samples: Sequence[int] | None) -> tuple[list[int
     samples = list(idx if samples is None else samples)
     missing = [s for s in samples if s not in idx]
     extra_f, extra_l = (load_samples(export.manifest.data_config, missing, export.manifest.samples.noise)
-                        if missing else (None, None))
+                        if missing else (np.zeros(0), np.zeros(0, dtype=np.int64)))
     out_f, out_l = [], []
     for s in samples:
         if s in idx:
@@ -162,7 +162,8 @@ def load_crossbars(export: Export, crossbar: str) -> dict:
     a damaged or missing file is named before any job runs or anything is written."""
     from ipnet_cosim.netlist_gen.ports import UnitPorts
     if crossbar == "ports":
-        return {u.name: UnitPorts.load(export.path(u.ports)) for u in export.manifest.units}
+        return {u.name: UnitPorts.load(export.path(u.ports or ExportFiles.ports(u.name)))
+                for u in export.manifest.units}
     for u in export.manifest.units:
         if not export.path(u.netlist).is_file():
             raise ExportError(f"netlist {export.path(u.netlist)} of unit {u.name} is missing; export again, or "

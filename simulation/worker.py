@@ -107,6 +107,8 @@ def unit_energy(job: UnitJob, waves) -> dict[str, np.ndarray]:
     (``integral |i| dt``, C; what a mirror draws from its supply)."""
     from ipnet_cosim.simulation.integrate import energy_per_step_j, product_energy_per_step_j
     spec = job.energy
+    if spec is None:
+        raise ValueError(f"unit {job.unit}: energy asked of a job built without its energy spec")
     t = waves.time_s
     if job.crossbar_energy is not None:          # port model: computed exactly from the port conductances
         out = {"e_source_j": job.crossbar_energy[0], "e_rdriver_j": job.crossbar_energy[1]}

@@ -127,7 +127,10 @@ def _evaluate(checkpoint: str, point: dict[str, Any], samples: Sequence[int] | s
     ck_path, ck_info = point_checkpoint(checkpoint, point, finetune, out, firing.mode)
     base = point_options(point, seed=0)
     n_chips = chips if (base.conductance.variation_sigma > 0 or base.conductance.variation_sigma_s > 0) else 1
-    accuracies, report, sops, chosen = [], None, 0.0, None
+    accuracies: list[list[float]] = []
+    report: dict[str, Any] | None = None
+    chosen: list[int] | None = None
+    sops = 0.0
     flips: dict[str, list[float]] = {}               # per layer: coin-flip fraction of every chip and draw
     draws = list(range(firing.draws)) if firing.stochastic else [None]
     for k in range(n_chips):
@@ -150,6 +153,7 @@ def _evaluate(checkpoint: str, point: dict[str, Any], samples: Sequence[int] | s
         if k == 0:
             report, _ = build_report(exp, sim=chip / "twin", area=True)
             sops = synaptic_ops(read_export(exp, need_checkpoint=False), chip / "twin", chosen)
+    assert report is not None and chosen is not None        # (chip 0 always runs)
     man = read_export(out / "chip0" / "export", need_checkpoint=False).manifest
     latency = man.timing.n_steps * man.timing.t_step_s
     energy = report["energy"]["total"]["value"]

@@ -13,6 +13,7 @@ Error metric: root-mean-square error of the angle in degrees over test steps ``t
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -70,11 +71,13 @@ def run_steering(out_dir: Path, *, seed: int = 0, quick: bool = False,
     (xtr, ytr), (xte, yte), source = _load_data(data_root, n_train, n_test, seed)
     mean, std = float(ytr[:, 1:].mean()), float(ytr[:, 1:].std() or 1.0)
     card = DeviceCard()
-    rows, curves = [], {}
+    rows: list[dict[str, Any]] = []
+    curves: dict[str, Any] = {}
     t0 = time.perf_counter()
     for arch in models:
-        over = {"layers": QUICK_LAYERS} if quick else {}
-        cfg = NetworkConfig(arch=arch, n_classes=1, height=xtr.shape[-2], width=xtr.shape[-1], **over)
+        cfg = NetworkConfig(arch=arch, n_classes=1, height=xtr.shape[-2], width=xtr.shape[-1])
+        if quick:
+            cfg = dataclasses.replace(cfg, layers=QUICK_LAYERS)
         model = build_network(cfg, card, seed=seed)
         gen = np.random.default_rng(seed)
         model.calibrate(torch.from_numpy(xtr[np.sort(gen.choice(len(xtr), min(64, len(xtr)), replace=False))]))

@@ -122,6 +122,12 @@ def read_field(data: Mapping[str, Any], key: str, kinds: tuple[type, ...], where
     return value
 
 
+def read_pair(data: Mapping[str, Any], key: str, where: str) -> tuple[int, int]:
+    """``data[key]``: a list of two integers."""
+    a, b = read_ints(data, key, where, 2)
+    return a, b
+
+
 def read_ints(data: Mapping[str, Any], key: str, where: str, n: int | None = None) -> tuple[int, ...]:
     values = read_field(data, key, (list,), where)
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in values) or (n is not None and len(values) != n):

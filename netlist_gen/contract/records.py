@@ -8,7 +8,7 @@ from typing import Any, Mapping
 
 from ipnet_cosim.device.errors import ConfigError
 from ipnet_cosim.netlist_gen.contract.files import (EXPORT_FORMAT, EXPORT_VERSION, UNIT_KINDS, ExportError,
-                                                    ExportFiles, read_field, read_ints)
+                                                    ExportFiles, read_field, read_ints, read_pair)
 
 # -- records ---------------------------------------------------------------------------------------
 
@@ -25,8 +25,8 @@ class TileRecord:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], where: str) -> "TileRecord":
-        return cls(read_field(data, "subckt", (str,), where), read_ints(data, "rows", where, 2),
-                   read_ints(data, "size", where, 2))
+        return cls(read_field(data, "subckt", (str,), where), read_pair(data, "rows", where),
+                   read_pair(data, "size", where))
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ class UnitRecord:
             raise ExportError(f"{where}.tiles is empty")
         return cls(read_field(data, "name", (str,), where), read_field(data, "layer", (int,), where),
                    read_field(data, "position", (int,), where), read_field(data, "col_block", (int,), where),
-                   read_ints(data, "weight_columns", where, 2), read_field(data, "netlist", (str,), where),
+                   read_pair(data, "weight_columns", where), read_field(data, "netlist", (str,), where),
                    read_field(data, "ports", (str, type(None)), where, None),
                    tuple(TileRecord.from_dict(t, f"{where}.tiles[{i}]") for i, t in enumerate(tiles)),
                    read_ints(data, "rows", where), read_ints(data, "neurons", where),
@@ -227,7 +227,8 @@ class SamplesRecord:
     noise: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        out = {"split": self.split, "indices": list(self.indices), "labels": list(self.labels), "file": self.file}
+        out: dict[str, Any] = {"split": self.split, "indices": list(self.indices), "labels": list(self.labels),
+                               "file": self.file}
         if self.noise is not None:
             out["noise"] = dict(self.noise)
         return out
