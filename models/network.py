@@ -50,7 +50,7 @@ import dataclasses
 import functools
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence, cast
 
 import torch
 from torch import Tensor, nn
@@ -433,7 +433,7 @@ class SpikingNet(nn.Module):
         for i_a, unit in zip(trace["currents_a"], self.units):
             if i_a is None:
                 continue
-            card: DeviceCard = getattr(unit, "card")
+            card = cast(DeviceCard, unit.card)
             p = NeuronParams.from_card(card)
             i_max = i_a.abs().amax(dim=0)                     # the largest current of every neuron over time
             t_bound = card.mtj.t_amb_k + ap_voltage_v(i_max, p) * i_max * card.mtj.r_th_k_per_w

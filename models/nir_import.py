@@ -254,7 +254,7 @@ def import_nir(source, *, data="synthetic-22", n_bins: int = 16, dt_s: float = D
             scale = a_th * gain / theta
             scale = np.where(np.abs(scale - 1.0) < 1e-12, 1.0, scale)
             w = torch.from_numpy(seg.op.weight * scale.reshape(-1, *([1] * (seg.op.weight.ndim - 1))))
-            op: Any = getattr(net.ops[i], "op")
+            op: Any = net.ops[i].op
             if op.weight.shape != w.shape:
                 raise ConfigError(f"NIR segment ending at '{seg.neuron}': composed weight {tuple(w.shape)} does not "
                                   f"fit "

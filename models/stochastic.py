@@ -86,7 +86,7 @@ def evaluate_firing(model: nn.Module, frames: np.ndarray, labels: np.ndarray, fi
     correct = np.zeros((n, d), dtype=bool)
     preds = np.zeros((n, d), dtype=np.int64)
     tallies: dict[int, _LayerTally] = {}
-    net: Any = model if hasattr(model, "layer_kinds") else getattr(model, "net")     # the network (HardwareNet wraps it)
+    net: Any = model if hasattr(model, "layer_kinds") else model.net     # the network (HardwareNet wraps it)
     kinds = net.layer_kinds()
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)

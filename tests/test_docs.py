@@ -80,8 +80,9 @@ def test_no_figure_comes_from_a_benchmark_without_committed_json():
         if page.name == "benchmarks.md":
             continue
         for para in re.split(r"\n\s*\n", page.read_text()):
-            named = [s for s in uncommitted if f"benchmarks/{s}" in para] + (["benchmarks/results/"]
-                                                                                 if "benchmarks/results/" in para else [])
+            named = [s for s in uncommitted if f"benchmarks/{s}" in para]
+            if "benchmarks/results/" in para:
+                named.append("benchmarks/results/")
             figures = FIGURE.findall(para)
             if named and figures:
                 bad.append(f"{page.name}: {named} with {figures[:4]}: {para[:80]!r}")
