@@ -31,8 +31,7 @@ def main() -> None:
 
     from ipnet_cosim.models.checkpoint import load_checkpoint, resolve_checkpoint_path
     from ipnet_cosim.netlist_gen.conductance import ConductanceOptions
-    from ipnet_cosim.netlist_gen.mapping import (LAYER_MAPPINGS, MappingOptions, blocks, conductances,
-                                                 network_layers)
+    from ipnet_cosim.netlist_gen.mapping import LAYER_MAPPINGS, MappingOptions, blocks, conductances, network_layers
     from ipnet_cosim.netlist_gen.reduction import reduce_tile
 
     ck_dir = args.checkpoint or Path(__file__).resolve().parents[1] / "models" / "pretrained" / "ipnet_default"

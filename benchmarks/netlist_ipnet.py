@@ -99,7 +99,7 @@ def _train_default(folder: Path, seed: int) -> Path:
         return folder / "checkpoint.pt"
     import torch
     from ipnet_cosim.models.datasets import DataConfig
-    from ipnet_cosim.models.network import NetworkConfig
+    from ipnet_cosim.models.network_config import NetworkConfig
     from ipnet_cosim.models.train import TrainConfig, train
     torch.set_num_threads(2)
     train(folder, NetworkConfig(n_classes=22), DataConfig(seed=seed), TrainConfig(seed=seed, threads=2),

@@ -49,7 +49,7 @@ def main() -> None:
     args = parser.parse_args()
     import torch
     from ipnet_cosim.models.datasets import DataConfig, load_dataset
-    from ipnet_cosim.models.network import LayerSpec, NetworkConfig, layer_shapes
+    from ipnet_cosim.models.network_config import LayerSpec, NetworkConfig, layer_shapes
     from ipnet_cosim.models.train import TrainConfig, train
     from ipnet_cosim.netlist_gen.contract import read_export
     from ipnet_cosim.netlist_gen.export import export_network

@@ -32,8 +32,8 @@ import numpy as np
 
 def build(n: int, model: str, steps: int, seed: int):
     from ipnet_cosim.device.card import DeviceCard
-    from ipnet_cosim.netlist_gen.mapping import (BIAS, LayerMatrix, MappingOptions, conductances, driver_sources,
-                                                 layer_units, unit_circuit)
+    from ipnet_cosim.netlist_gen.mapping import BIAS, LayerMatrix, MappingOptions, conductances, layer_units
+    from ipnet_cosim.netlist_gen.unit_circuits import driver_sources, unit_circuit
     card = DeviceCard()
     rng = np.random.default_rng(seed)
     rows, cols = n, n // 2
@@ -50,7 +50,7 @@ def build(n: int, model: str, steps: int, seed: int):
     from ipnet_cosim.circuits.ir import Save
     saves = tuple(Save.v(f"{x}{j}") for j in range(cols) for x in ("th", "a", "st"))
     if model == "ports":
-        from ipnet_cosim.netlist_gen.mapping import port_unit_circuit, row_levels_v, tile_ports
+        from ipnet_cosim.netlist_gen.unit_circuits import port_unit_circuit, row_levels_v, tile_ports
         from ipnet_cosim.netlist_gen.ports import UnitPorts, column_currents_pwl
         t_build = time.perf_counter()
         ports = UnitPorts.from_tiles((tile_ports(gmap.g_plus_s, gmap.g_minus_s, opts),), unit.row_blocks)

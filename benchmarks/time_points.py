@@ -40,7 +40,7 @@ import numpy as np
 def layer0_inputs(export_dir: Path, n_units: int):
     """Sample 0's layer-0 units: their neurons' input PWLs and the twin's per-step outputs for them."""
     from ipnet_cosim.netlist_gen.contract import read_export
-    from ipnet_cosim.netlist_gen.mapping import row_levels_v
+    from ipnet_cosim.netlist_gen.unit_circuits import row_levels_v
     from ipnet_cosim.netlist_gen.ports import neuron_inputs_pwl
     from ipnet_cosim.simulation.inputs import load_crossbars, load_frames
     from ipnet_cosim.simulation.twin_energy import twin_outputs
@@ -70,7 +70,8 @@ def decks(card, inputs, n_steps: int, per_deck: int, bounded: bool, max_step_s: 
           simulator: str, osdi_name: str):
     """The neuron-input decks of ``inputs`` in parts of ``per_deck`` neurons, written for ``simulator``."""
     from ipnet_cosim.circuits.ir import Save
-    from ipnet_cosim.netlist_gen.mapping import MappingOptions, input_unit_circuit
+    from ipnet_cosim.netlist_gen.mapping import MappingOptions
+    from ipnet_cosim.netlist_gen.unit_circuits import input_unit_circuit
     options = MappingOptions(max_step_s=max_step_s, reltol=reltol)
     out = []
     for j0 in range(0, len(inputs), per_deck):

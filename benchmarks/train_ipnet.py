@@ -28,7 +28,7 @@ def main() -> None:
 
     import torch
     from ipnet_cosim.models.datasets import DataConfig, load_dataset
-    from ipnet_cosim.models.network import NetworkConfig
+    from ipnet_cosim.models.network_config import NetworkConfig
     from ipnet_cosim.models.train import TrainConfig, train
 
     torch.set_num_threads(args.threads)

@@ -15,7 +15,8 @@ DEBUG_ENV = "IPNET_COSIM_DEBUG"     # set to 1: unexpected errors show their tra
 
 def card_option(path: Optional[Path]):
     """The device card of a ``--card`` option (the default card when None)."""
-    from ipnet_cosim.device.card import DeviceCard, load_device_card
+    from ipnet_cosim.device.card import DeviceCard
+    from ipnet_cosim.device.card_files import load_device_card
     return load_device_card(path) if path is not None else DeviceCard()
 
 

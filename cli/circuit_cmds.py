@@ -237,7 +237,8 @@ def demo_cmd(ctx: typer.Context,
     from rich.console import Console
     from ipnet_cosim.device.draws import Firing
     from ipnet_cosim.device.errors import ConfigError
-    from ipnet_cosim.energy.report import TWIN_FOLDER, build_report
+    from ipnet_cosim.energy.report_sections import TWIN_FOLDER
+    from ipnet_cosim.energy.report import build_report
     from ipnet_cosim.energy.report_text import write_report
     from ipnet_cosim.models.datasets import DataConfig, class_spread, load_dataset
     from ipnet_cosim.netlist_gen.export import export_network
@@ -255,7 +256,7 @@ def demo_cmd(ctx: typer.Context,
         ck = resolve_checkpoint_path(checkpoint).parent
         console.log(f"1/5 checkpoint {ck}")
     elif train:
-        from ipnet_cosim.models.network import NetworkConfig
+        from ipnet_cosim.models.network_config import NetworkConfig
         from ipnet_cosim.models.train import TrainConfig, train as train_fn
         ck = out / "checkpoint"
         if not (ck / "checkpoint.pt").is_file():

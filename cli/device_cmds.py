@@ -59,7 +59,8 @@ def _write_or_print(text: str, write: Optional[Path]) -> None:
 def show_card(write: Optional[Path] = typer.Option(None, help="write the default card to this TOML file"),
               check: Optional[Path] = typer.Option(None, help="validate a card file and print it")) -> None:
     """Print the device card (units and sources in comments), write it, or validate a file."""
-    from ipnet_cosim.device.card import DeviceCard, format_device_card_toml, load_device_card
+    from ipnet_cosim.device.card import DeviceCard
+    from ipnet_cosim.device.card_files import format_device_card_toml, load_device_card
     card = load_device_card(check) if check is not None else DeviceCard()
     text = format_device_card_toml(card)
     _write_or_print(text, write)

@@ -25,7 +25,7 @@ def _parse_int_list(text: Optional[str]) -> Optional[tuple[int, ...]]:
 def _load_config_file(path: Optional[Path]) -> dict:
     if path is None:
         return {}
-    from ipnet_cosim.device.card import read_table_file
+    from ipnet_cosim.device.card_files import read_table_file
     from ipnet_cosim.device.errors import ConfigError
     data = read_table_file(path, "config file")
     if not isinstance(data, dict):
@@ -73,7 +73,7 @@ def train_cmd(out: Path = typer.Option(Path("results/train/ipnet"), "--out", "-o
     """Train IPNet or a baseline; writes checkpoint.pt + checkpoint.json (weights, config, card, metrics)."""
     from rich.console import Console
     from ipnet_cosim.models.datasets import DataConfig
-    from ipnet_cosim.models.network import NetworkConfig
+    from ipnet_cosim.models.network_config import NetworkConfig
     from ipnet_cosim.models.train import TrainConfig, train
     console = Console(stderr=True)
     file_cfg = _load_config_file(config)

@@ -30,7 +30,7 @@ def import_nir_cmd(model: Path = typer.Argument(..., help="a NIR graph (.nir, HD
     nir_import.json: the rule applied to every node (exact or approximate) and the agreement with the graph's
     reference, per layer."""
     from rich.console import Console
-    from ipnet_cosim.device.card import load_device_card
+    from ipnet_cosim.device.card_files import load_device_card
     from ipnet_cosim.models.nir_import import import_to_checkpoint
     console = Console(stderr=True)
     rec = import_to_checkpoint(model, out, data=data, n_bins=steps, dt_s=dt,

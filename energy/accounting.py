@@ -57,12 +57,12 @@ import numpy as np
 
 from ipnet_cosim.device.errors import ConfigError
 from ipnet_cosim.device.interconnect import INTERCONNECT_28NM
-from ipnet_cosim.energy.area import tile_widths
+from ipnet_cosim.energy.area_crossbar import tile_widths
 from ipnet_cosim.energy.area_layers import manifest_currents
 from ipnet_cosim.energy.quantity import figure
 from ipnet_cosim.netlist_gen.contract import (EXPORT_TAG, Export, ExportManifest, ForeignResultsError, SimFiles,
                                               SimulationResults, read_export, read_results)
-from ipnet_cosim.netlist_gen.mapping import row_levels_v
+from ipnet_cosim.netlist_gen.unit_circuits import row_levels_v
 from ipnet_cosim.simulation.inputs import load_frames
 
 CATEGORIES = ("input_drivers", "crossbar_read", "neuron_heating", "mirror_supply", "spike_read", "reset",

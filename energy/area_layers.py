@@ -11,8 +11,8 @@ from ipnet_cosim.device.card import DeviceCard, MTJParams
 from ipnet_cosim.device.errors import ConfigError
 from ipnet_cosim.device.synapse import SynapseCard, ideal_synapse
 from ipnet_cosim.energy.area import (COMPONENTS, UM2_PER_M2, CrossbarAreaModel, NeuronCellArea, NeuronCellModel,
-                                     PeripheryCurrents, neuron_cell_area, peripheral_areas, sized_periphery,
-                                     transistor_footprint)
+                                     neuron_cell_area, transistor_footprint)
+from ipnet_cosim.energy.area_crossbar import PeripheryCurrents, peripheral_areas, sized_periphery
 from ipnet_cosim.energy.area_data import AreaData, load_area_data
 from ipnet_cosim.energy.quantity import Quantity
 from ipnet_cosim.netlist_gen.contract import UNIT_KINDS

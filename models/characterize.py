@@ -48,7 +48,8 @@ from ipnet_cosim.device.errors import ConfigError
 from ipnet_cosim.models.characterize_protocol import (THERMAL_STEP_CURRENT_A, THERMAL_ON_TAUS, THERMAL_OFF_TAUS,
                                                       THERMAL_MAX_FIRE_PROB, RV_V_MAX_V, RV_V_STEP_V, TEMPERATURES_K,
                                                       expected_cold)
-from ipnet_cosim.models.neuron import NeuronParams, NeuronState, mtj_neuron_step, resistance_ohm
+from ipnet_cosim.models.mtj_physics import NeuronParams, resistance_ohm
+from ipnet_cosim.models.neuron import NeuronState, mtj_neuron_step
 
 SOURCE = "simulated (ngspice + OSDI) and computed (PyTorch)"
 JSON_NAME = "characterization.json"

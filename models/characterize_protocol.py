@@ -10,7 +10,8 @@ import numpy as np
 import torch
 
 from ipnet_cosim.device.card import DeviceCard
-from ipnet_cosim.models.neuron import NeuronParams, NeuronState, mtj_neuron_step
+from ipnet_cosim.models.mtj_physics import NeuronParams
+from ipnet_cosim.models.neuron import NeuronState, mtj_neuron_step
 from ipnet_cosim.models.units import current_for_hazard
 
 # Protocol constants (SI units). They are recorded in the JSON next to the data they shape.

@@ -17,7 +17,8 @@ import torch
 from ipnet_cosim.device.card import DeviceCard, without_legacy_numerics
 from ipnet_cosim.device.errors import CheckpointError, ConfigError
 from ipnet_cosim.device.fileio import atomic_write_bytes as _atomic_write_bytes, json_default, write_json  # noqa: F401
-from ipnet_cosim.models.network import NetworkConfig, SpikingNet
+from ipnet_cosim.models.network_config import NetworkConfig
+from ipnet_cosim.models.network import SpikingNet
 
 FORMAT = "ipnet-cosim-checkpoint"
 FORMAT_VERSION = 1

@@ -38,7 +38,7 @@ def to_nir(checkpoint, dt_s: float = 1e-4):
     """The NIR graph of an IPNet checkpoint (a path or a loaded :class:`~ipnet_cosim.models.checkpoint.Checkpoint`)."""
     import nir
     from ipnet_cosim.models.checkpoint import load_checkpoint
-    from ipnet_cosim.models.network import layer_shapes
+    from ipnet_cosim.models.network_config import layer_shapes
     from ipnet_cosim.models.units import HeatMemoryNeurons, ThresholdMTJNeurons, cold_threshold
     if not (isinstance(dt_s, (int, float)) and math.isfinite(dt_s) and dt_s > 0):
         raise ConfigError(f"dt ({dt_s!r}) must be a positive time step in seconds")

@@ -153,7 +153,8 @@ def import_nir(source, *, data="synthetic-22", n_bins: int = 16, dt_s: float = D
     import torch
     from ipnet_cosim.device.card import DeviceCard
     from ipnet_cosim.models.datasets import DATASETS, DataConfig
-    from ipnet_cosim.models.network import LayerSpec, NetworkConfig, SpikingNet
+    from ipnet_cosim.models.network_config import LayerSpec, NetworkConfig
+    from ipnet_cosim.models.network import SpikingNet
     from ipnet_cosim.models.units import cold_threshold
     if not (isinstance(dt_s, (int, float)) and math.isfinite(dt_s) and dt_s > 0):
         raise ConfigError(f"dt ({dt_s!r}) must be a positive time step in seconds")

@@ -32,7 +32,8 @@ from ipnet_cosim.models.config import check_field_types, check_known_keys
 from ipnet_cosim.models.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
 from ipnet_cosim.models.datasets import DataConfig, load_dataset, load_validation
 from ipnet_cosim.models.firing import SampledDraws
-from ipnet_cosim.models.network import NetworkConfig, SpikingNet, build_network
+from ipnet_cosim.models.network_config import NetworkConfig
+from ipnet_cosim.models.network import SpikingNet, build_network
 from ipnet_cosim.models.stochastic import evaluate_firing
 
 Progress = Callable[[str], None]

@@ -28,7 +28,8 @@ from torch import Tensor, nn
 
 from ipnet_cosim.device.card import DeviceCard
 from ipnet_cosim.device.errors import ConfigError
-from ipnet_cosim.models.neuron import NeuronParams, NeuronState, mtj_neuron_step
+from ipnet_cosim.models.mtj_physics import NeuronParams
+from ipnet_cosim.models.neuron import NeuronState, mtj_neuron_step
 
 Precision = Literal["train", "exact"]
 EXACT_N_SUB = 64

@@ -36,9 +36,9 @@ from ipnet_cosim.netlist_gen.contract import EXPORT_FORMAT, EXPORT_VERSION  # no
 from ipnet_cosim.netlist_gen.contract import (CheckpointRecord, DeviceRecord, ExportFiles, ExportManifest, LayerRecord,
                                               SamplesRecord, TileRecord, TimingRecord, UnitRecord,
                                               check_checkpoint_summary)
-from ipnet_cosim.netlist_gen.mapping import (BIAS, FAST_MODEL, HEAT_MODEL, PAD, LayerMatrix, MappingOptions,
-                                             Unit, conductances, driver_sources, layer_units, network_layers,
-                                             read_delay_s, tile_ports, unit_circuit, LAYER_MAPPINGS)
+from ipnet_cosim.netlist_gen.mapping import (BIAS, FAST_MODEL, HEAT_MODEL, PAD, LayerMatrix, MappingOptions, Unit,
+                                             conductances, layer_units, network_layers, LAYER_MAPPINGS)
+from ipnet_cosim.netlist_gen.unit_circuits import driver_sources, read_delay_s, tile_ports, unit_circuit
 from ipnet_cosim.circuits.ngspice import format_element, format_ngspice
 from ipnet_cosim.netlist_gen.ports import UnitPorts
 

@@ -3,7 +3,7 @@
 Every column end sits at 0 V (its sense source) and every row is an ideal source (behind
 ``r_driver_ohm``), so the crossbar is a linear map from row voltages to column currents,
 ``I_c(t) = sum_i A_ic V_i(t)``, with ``A`` the port conductances of
-:func:`~ipnet_cosim.netlist_gen.mapping.tile_ports` (exact: the cells, or the Schur complement of
+:func:`~ipnet_cosim.netlist_gen.unit_circuits.tile_ports` (exact: the cells, or the Schur complement of
 the wire mesh). A row source delivers ``I_i = sum_k Y_ik V_k`` with
 ``Y_ii = sum_c A_ic + sum_b g_ib`` and ``Y_ib = -g_ib`` (``g_ib`` the row-to-row couplings of the
 reduced mesh, zero without wires).

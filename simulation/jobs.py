@@ -3,10 +3,10 @@ manifest, the previous layer's spikes and the crossbar model.
 
 * ``crossbar="ports"``: the unit's crossbar is its exact port model (``ports/<unit>.npz``). A neuron unit's deck
   drives each neuron with its net input current, one PWL source per neuron (the mirrored column currents summed,
-  exact: :func:`~ipnet_cosim.netlist_gen.mapping.input_unit_circuit`), in parts of at most
+  exact: :func:`~ipnet_cosim.netlist_gen.unit_circuits.input_unit_circuit`), in parts of at most
   :data:`NEURONS_PER_DECK` neurons (the neurons are independent given their inputs, so a part is exact and
   takes only its own neurons' time points); the readout's deck has one PWL source per sensed column
-  (:func:`~ipnet_cosim.netlist_gen.mapping.port_unit_circuit`). The row sources' energy is computed from the port
+  (:func:`~ipnet_cosim.netlist_gen.unit_circuits.port_unit_circuit`). The row sources' energy is computed from the port
   conductances (carried by a unit's first part).
 * ``crossbar="netlist"``: the exported ngspice deck with its ``Vx*`` placeholders replaced by the sample's
   row drivers, every resistor simulated.
@@ -175,7 +175,7 @@ def netlist_job(ctx: JobContext, u: UnitRecord, sample: int, spikes_in: np.ndarr
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"netlist {path} of unit {u.name} is missing or unreadable ({type(exc).__name__}); export "
                           f"again, or simulate the port models (--crossbar ports)") from None
-    from ipnet_cosim.netlist_gen.mapping import draw_source
+    from ipnet_cosim.netlist_gen.unit_circuits import draw_source
     from ipnet_cosim.circuits.ngspice import format_element, format_save
     draws = unit_draws(ctx, u, sample)
     draw_lines = None if draws is None else [
@@ -212,7 +212,7 @@ def port_job(ctx: JobContext, u: UnitRecord, ports, sample: int, spikes_in: np.n
              part: tuple[int, int] | None = None) -> UnitJob:
     """Unit ``u`` with its crossbar as the port model ``ports`` (:class:`~ipnet_cosim.netlist_gen.ports.UnitPorts`);
     a neuron unit as its neurons ``part`` = (first, count) driven by their input currents (None: all of them)."""
-    from ipnet_cosim.netlist_gen.mapping import input_unit_circuit, port_unit_circuit, row_levels_v
+    from ipnet_cosim.netlist_gen.unit_circuits import input_unit_circuit, port_unit_circuit, row_levels_v
     from ipnet_cosim.netlist_gen.ports import column_currents_pwl, neuron_inputs_pwl, row_energy_j
     layer = ctx.export.manifest.layers[u.layer]
     card = ctx.card

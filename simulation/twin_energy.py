@@ -79,7 +79,7 @@ def _twin_chunk(export: Export, twin: Any, ports: Any, frames: np.ndarray, sampl
                 ) -> dict[str, Any]:
     """:func:`twin_outputs` of one batch of samples."""
     import torch
-    from ipnet_cosim.models.neuron import NeuronParams, ap_voltage_v
+    from ipnet_cosim.models.mtj_physics import NeuronParams, ap_voltage_v
     from ipnet_cosim.simulation.compare import coin_flip_fractions, run_draws
     man = export.manifest
     options = man.options()
@@ -129,7 +129,7 @@ def _twin_chunk(export: Export, twin: Any, ports: Any, frames: np.ndarray, sampl
 
 def _row_energies(units, ports, spikes_in: np.ndarray, man, r_driver_ohm: float) -> tuple[np.ndarray, np.ndarray]:
     """``[units, T]`` energies the row sources deliver and lose in their drivers (exact, port model)."""
-    from ipnet_cosim.netlist_gen.mapping import row_levels_v
+    from ipnet_cosim.netlist_gen.unit_circuits import row_levels_v
     from ipnet_cosim.netlist_gen.ports import row_energy_j
     card = man.card()
     src, rdrv = [], []
@@ -143,7 +143,7 @@ def _row_energies(units, ports, spikes_in: np.ndarray, man, r_driver_ohm: float)
 
 def _readout_charges(units, ports, spikes_in: np.ndarray, man, layer) -> np.ndarray:
     """The readout's column charges, C: ``sum_t sum_tiles sum_slices L^s (I+ - I-) integral s dt`` per output."""
-    from ipnet_cosim.netlist_gen.mapping import row_levels_v
+    from ipnet_cosim.netlist_gen.unit_circuits import row_levels_v
     from ipnet_cosim.netlist_gen.ports import column_levels_a
     card = man.card()
     q = np.zeros(layer.n_out)

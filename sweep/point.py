@@ -187,7 +187,7 @@ def synaptic_ops(export, sim: Path, samples: Sequence[int]) -> float:
     """Mean cell reads per inference: every active row of a unit reads its cells of every weight column (x2: the
     differential pair, x slices), over the unit's steps."""
     from ipnet_cosim.netlist_gen.contract import SimFiles
-    from ipnet_cosim.netlist_gen.mapping import row_levels_v
+    from ipnet_cosim.netlist_gen.unit_circuits import row_levels_v
     from ipnet_cosim.simulation.inputs import load_frames
     man = export.manifest
     total = 0.0

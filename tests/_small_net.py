@@ -8,7 +8,8 @@ import torch
 
 from ipnet_cosim.models.checkpoint import save_checkpoint
 from ipnet_cosim.models.datasets import DataConfig, load_dataset
-from ipnet_cosim.models.network import LayerSpec, NetworkConfig, build_network
+from ipnet_cosim.models.network_config import LayerSpec, NetworkConfig
+from ipnet_cosim.models.network import build_network
 
 SMALL_DATA = DataConfig(dataset="synthetic-11", n_train_per_class=3, n_test_per_class=2, n_val_per_class=0,
                         n_bins=8, height=16, width=16, seed=0)

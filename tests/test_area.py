@@ -17,8 +17,9 @@ import pytest
 
 from ipnet_cosim.device.card import DeviceCard
 from ipnet_cosim.device.errors import ConfigError
-from ipnet_cosim.energy.area import (COMPONENTS, NEURON_TERMS, CrossbarAreaModel, NeuronCellModel, compare_neuron_claim,
-                                     crossbar_cell_area, neuron_cell_area, transistor_footprint)
+from ipnet_cosim.energy.area import (COMPONENTS, NEURON_TERMS, CrossbarAreaModel, NeuronCellModel,
+                                     compare_neuron_claim, neuron_cell_area, transistor_footprint)
+from ipnet_cosim.energy.area_crossbar import crossbar_cell_area
 from ipnet_cosim.energy.area_data import DEFAULT_AREA_DATA, load_area_data
 from ipnet_cosim.energy.area_layers import layer_area, network_area
 from ipnet_cosim.energy.quantity import PROVENANCES, Quantity
@@ -314,7 +315,7 @@ W_MIN_M = 2 * 28e-9
 
 
 def test_periphery_is_sized_from_the_peak_currents_by_hand():
-    from ipnet_cosim.energy.area import PeripheryCurrents, tile_widths
+    from ipnet_cosim.energy.area_crossbar import PeripheryCurrents, tile_widths
     cur = PeripheryCurrents(g_max_s=300e-6, v_read_v=0.2, i_drive_max_a=150e-6)
     t = tile_widths(64, 32, cur)
     i_row, i_col = 0.2 * 32 * 300e-6, 0.2 * 64 * 300e-6        # 1.92 mA, 3.84 mA

@@ -20,7 +20,7 @@ from ipnet_cosim.device.synapse import synapse_card  # noqa: E402
 from ipnet_cosim.netlist_gen.conductance import (ConductanceOptions, map_weights, slice_digits,  # noqa: E402
                                                  variation_factors, variation_offsets_s)
 from ipnet_cosim.chip.crossbar_torch import conductances_torch  # noqa: E402
-from ipnet_cosim.netlist_gen.mapping import MappingOptions  # noqa: E402
+from ipnet_cosim.netlist_gen.mapping import MappingOptions  # noqa: F401
 
 V_READ, SCALE = 0.2, 150e-6
 

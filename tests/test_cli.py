@@ -51,7 +51,8 @@ def test_bad_card_is_one_line_and_exit_2(tmp_path):
 def test_card_write_round_trips(tmp_path):
     path = tmp_path / "card.toml"
     assert cli("card", "--write", str(path)).returncode == 0
-    from ipnet_cosim.device.card import DeviceCard, load_device_card
+    from ipnet_cosim.device.card import DeviceCard
+    from ipnet_cosim.device.card_files import load_device_card
     assert load_device_card(path) == DeviceCard()
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ipnet_cosim.device.errors import ConfigError
-from ipnet_cosim.models.data.ddd20 import SyntheticSteeringConfig, make_steering_dataset
+from ipnet_cosim.models.data.synthetic_steering import SyntheticSteeringConfig, make_steering_dataset
 from ipnet_cosim.models.data.events import EVENT_DTYPE
 from ipnet_cosim.models.data.synthetic_gestures import (
     GESTURE_CLASSES, SyntheticGestureConfig, generate_gesture_events, make_gesture_dataset, render_preview_png)

@@ -111,7 +111,7 @@ def test_periphery_energy_and_area_follow_g_max(tmp_path):
         assert parts == pytest.approx(a["total_j"]["value"], rel=1e-9)
         assert r["energy"]["total"]["value"] == pytest.approx(a["total_j"]["value"], rel=1e-12)
     # leakage by hand: every sized periphery transistor's off-current from v_dd for the inference
-    from ipnet_cosim.energy.area import tile_widths
+    from ipnet_cosim.energy.area_crossbar import tile_widths
     from ipnet_cosim.energy.area_layers import manifest_currents
     man = json.loads((tmp_path / "exp_0.001" / "manifest.json").read_text())
     cur = manifest_currents(man)

@@ -9,8 +9,8 @@ from dataclasses import fields
 
 import pytest
 
-from ipnet_cosim.device.card import (SECTIONS, DeviceCard, MTJParams, NeuronDrive, OperatingLimits, describe_fields,
-                                     format_device_card_toml, load_device_card)
+from ipnet_cosim.device.card import SECTIONS, DeviceCard, MTJParams, NeuronDrive, OperatingLimits, describe_fields
+from ipnet_cosim.device.card_files import format_device_card_toml, load_device_card
 from ipnet_cosim.device.compiler import DRIVE_MODULE, NEURON_MODULE, neuron_va_path
 from ipnet_cosim.device.errors import ConfigError
 
@@ -57,7 +57,7 @@ def test_drive_module_parameters_match_card():
 def test_drive_ceiling_puts_the_compliance_across_a_fired_junction():
     """i_max R_AP(V) = v_dd - v_headroom, solved the other way round with the neuron's own I-V."""
     import torch
-    from ipnet_cosim.models.neuron import NeuronParams, ap_voltage_v
+    from ipnet_cosim.models.mtj_physics import NeuronParams, ap_voltage_v
     card = DeviceCard()
     v = float(ap_voltage_v(torch.tensor(card.drive_i_max_a, dtype=torch.float64), NeuronParams.from_card(card)))
     assert math.isclose(v, card.drive.v_dd_v - card.drive.v_headroom_v, rel_tol=1e-9)

@@ -15,7 +15,8 @@ from ipnet_cosim.device.card import DeviceCard
 from ipnet_cosim.device.drive import drive_current_a, drive_input_for_a
 from ipnet_cosim.device.errors import ConfigError
 from ipnet_cosim.models.drive import NeuronDriveStage, drive_current
-from ipnet_cosim.models.network import NetworkConfig, build_network, cold_threshold
+from ipnet_cosim.models.network_config import NetworkConfig
+from ipnet_cosim.models.network import build_network, cold_threshold
 
 CARD = DeviceCard()
 I_MAX = CARD.drive_i_max_a

@@ -114,8 +114,8 @@ def test_column_currents_equal_ngspice_on_a_tiled_layer_with_wires():
     every tile's differential sense current equals the PyTorch model's to 1e-9 relative."""
     from ipnet_cosim.circuits.runner import run_netlist
     from ipnet_cosim.circuits.ir import DCSweep, Save, VoltageSource
-    from ipnet_cosim.netlist_gen.mapping import (BIAS, LayerMatrix, MappingOptions, conductances, layer_units,
-                                                 unit_circuit)
+    from ipnet_cosim.netlist_gen.mapping import BIAS, LayerMatrix, MappingOptions, conductances, layer_units
+    from ipnet_cosim.netlist_gen.unit_circuits import unit_circuit
     from ipnet_cosim.circuits.ngspice import format_ngspice
     card = DeviceCard()
     rng = np.random.default_rng(7)
@@ -153,7 +153,7 @@ def test_column_currents_equal_ngspice_on_a_tiled_layer_with_wires():
 def assert_layer0_currents_equal_ports(export, man, net, frames, trace, units: int = 6) -> None:
     """The hardware model's layer-0 neuron input currents (sample 0 of ``trace``) equal those of the export's own
     port models (row levels x port conductances, G+ minus G-, times the mirror gain) to 1e-9, first ``units``."""
-    from ipnet_cosim.netlist_gen.mapping import row_levels_v
+    from ipnet_cosim.netlist_gen.unit_circuits import row_levels_v
     from ipnet_cosim.netlist_gen.ports import UnitPorts
     spikes0 = frames[0].reshape(frames.shape[1], -1).numpy().astype(float)
     for u in man.units_of(0)[:units]:

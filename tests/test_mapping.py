@@ -35,14 +35,15 @@ from torch import nn
 
 from ipnet_cosim.device.card import DeviceCard
 from ipnet_cosim.device.errors import ConfigError, UnsupportedLayerError
-from ipnet_cosim.models.network import LayerSpec, NetworkConfig, build_network, memoryless_card
+from ipnet_cosim.models.network_config import LayerSpec, NetworkConfig
+from ipnet_cosim.models.network import build_network, memoryless_card
 from ipnet_cosim.netlist_gen import mapping
 from ipnet_cosim.netlist_gen.conductance import ConductanceOptions
 from ipnet_cosim.circuits.ir import (Circuit, CurrentMirror, MTJNeuronInstance, ModelCard, PulseSource, Resistor, Save,
                                         SubcircuitInstance, VoltageSource, flatten_circuit, validate_circuit)
 from ipnet_cosim.netlist_gen.mapping import (BIAS, LAYER_MAPPINGS, PAD, LayerMatrix, LayerView, MappingOptions,
-                                             conductances, layer_units, network_layers, read_delay_s,
-                                             register_mapping, unit_circuit)
+                                             conductances, layer_units, network_layers, register_mapping)
+from ipnet_cosim.netlist_gen.unit_circuits import read_delay_s, unit_circuit
 from ipnet_cosim.circuits.ngspice import format_ngspice
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -708,7 +709,7 @@ def test_golden_reset_pulse_and_read_delay():
 
 
 def golden_port_text(options: MappingOptions, spikes: np.ndarray, drive: bool = False) -> str:
-    from ipnet_cosim.netlist_gen.mapping import port_unit_circuit, row_levels_v, tile_ports
+    from ipnet_cosim.netlist_gen.unit_circuits import port_unit_circuit, row_levels_v, tile_ports
     from ipnet_cosim.netlist_gen.ports import UnitPorts, column_currents_pwl
     lm = LayerMatrix(GOLDEN_W, np.array([[0, 1, BIAS]]), np.array([[0, 1]]), "golden")
     unit, = layer_units(0, lm, options)
@@ -740,7 +741,7 @@ def test_port_model_is_the_linear_map_of_the_crossbar():
     """Without wires the port conductances are G / (1 + R_d sum G_row); the column-current levels are
     sum_i A_ic V_i; the computed row-source energy equals the trapezoid integral of v i over the PWL; the
     driver share is R_d I^2 K."""
-    from ipnet_cosim.netlist_gen.mapping import row_levels_v, tile_ports
+    from ipnet_cosim.netlist_gen.unit_circuits import row_levels_v, tile_ports
     from ipnet_cosim.netlist_gen.ports import UnitPorts, column_currents_pwl, column_levels_a, row_energy_j
     rng = np.random.default_rng(4)
     gp, gm = rng.uniform(1e-6, 1e-3, (5, 3)), rng.uniform(1e-6, 1e-3, (5, 3))

@@ -123,7 +123,7 @@ def test_every_registered_model_is_consistent(arch):
 
 def test_every_network_architecture_has_a_state_model():
     pytest.importorskip("torch")
-    from ipnet_cosim.models.network import ARCHITECTURES
+    from ipnet_cosim.models.network_config import ARCHITECTURES
     assert set(ARCHITECTURES) <= set(TEMPORAL_STATE_MODELS)
 
 

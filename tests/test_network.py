@@ -9,10 +9,11 @@ import torch
 
 from ipnet_cosim.device.card import DeviceCard
 from ipnet_cosim.device.errors import ConfigError
-from ipnet_cosim.models.network import (ARCHITECTURES, HeatMemoryNeurons, LayerSpec, NetworkConfig,
-                                        ThresholdMTJNeurons, build_network, cold_threshold, layer_shapes,
+from ipnet_cosim.models.network_config import ARCHITECTURES, LayerSpec, NetworkConfig, layer_shapes
+from ipnet_cosim.models.network import (HeatMemoryNeurons, ThresholdMTJNeurons, build_network, cold_threshold,
                                         memoryless_card)
-from ipnet_cosim.models.neuron import NeuronParams, NeuronState, ThermalMTJNeuron, mtj_neuron_step
+from ipnet_cosim.models.mtj_physics import NeuronParams
+from ipnet_cosim.models.neuron import NeuronState, ThermalMTJNeuron, mtj_neuron_step
 
 SMALL = (LayerSpec("conv", 4, kernel=5, stride=3), LayerSpec("conv", 4, kernel=3, stride=2), LayerSpec("linear", 8))
 

@@ -12,8 +12,8 @@ from scipy.optimize import brentq
 
 from ipnet_cosim.device.card import DeviceCard
 from ipnet_cosim.device.errors import ConfigError
-from ipnet_cosim.models.neuron import (NeuronParams, NeuronState, ThermalMTJNeuron, ap_voltage_v,
-                                       mtj_neuron_step)
+from ipnet_cosim.models.mtj_physics import NeuronParams, ap_voltage_v
+from ipnet_cosim.models.neuron import NeuronState, ThermalMTJNeuron, mtj_neuron_step
 
 CARD = DeviceCard()
 P = NeuronParams.from_card(CARD)

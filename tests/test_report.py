@@ -14,7 +14,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from ipnet_cosim.device.errors import ConfigError  # noqa: E402
 from ipnet_cosim.energy import memory as mem  # noqa: E402
-from ipnet_cosim.energy.report import build_report, check_figures, validate_report
+from ipnet_cosim.energy.report import build_report
+from ipnet_cosim.energy.report_checks import check_figures, validate_report
 from ipnet_cosim.energy.report_text import write_report
 
 UNIT = "L0_p005_c0"

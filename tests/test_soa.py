@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from _small_net import make_small_checkpoint  # noqa: E402
 from ipnet_cosim.circuits.soa import SOALimits, SOAViolationError, check_layer, describe_violation, step_peaks  # noqa: E402
-from ipnet_cosim.device.card import DeviceCard  # noqa: E402
+from ipnet_cosim.device.card import DeviceCard  # noqa: F401
 from ipnet_cosim.device.errors import ConfigError  # noqa: E402
 from ipnet_cosim.netlist_gen.export import export_network  # noqa: E402
 from ipnet_cosim.simulation.simulate import simulate_export  # noqa: E402
@@ -132,7 +132,8 @@ def test_unknown_soa_mode_is_named(tmp_path):
 
 
 def test_drive_that_cannot_fire_is_refused():
-    from ipnet_cosim.models.network import NetworkConfig, build_network
+    from ipnet_cosim.models.network_config import NetworkConfig
+    from ipnet_cosim.models.network import build_network
     weak = DeviceCard().replace(ra_ohm_m2=6e-12)         # a fired junction reaches 0.75 V below threshold
     assert weak.drive_i_max_a < 140e-6
     with pytest.raises(ConfigError, match="does not reach the cold firing threshold"):

@@ -19,7 +19,7 @@ from ipnet_cosim.device.synapse import (SynapseCard, citations, ideal_synapse, f
 from ipnet_cosim.netlist_gen.conductance import (ConductanceOptions, map_weights, variation_factors,  # noqa: E402
                                                  variation_offsets_s)
 from ipnet_cosim.chip.crossbar_torch import conductances_torch  # noqa: E402
-from ipnet_cosim.netlist_gen.mapping import MappingOptions  # noqa: E402
+from ipnet_cosim.netlist_gen.mapping import MappingOptions  # noqa: F401
 
 PRESETS = sorted(synapse_presets())
 
@@ -148,7 +148,7 @@ def test_additive_variation_is_one_seeded_draw_and_the_hardware_model_draws_the_
 
 
 def test_area_prices_each_device_with_the_cards_cell():
-    from ipnet_cosim.energy.area import crossbar_cell_area
+    from ipnet_cosim.energy.area_crossbar import crossbar_cell_area
     from ipnet_cosim.energy.area_layers import network_area
     from test_area import tiny_manifest
     m = tiny_manifest()

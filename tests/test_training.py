@@ -12,7 +12,7 @@ from ipnet_cosim.device.card import DeviceCard
 from ipnet_cosim.device.errors import CheckpointError, ConfigError
 from ipnet_cosim.models.checkpoint import CHECKPOINT_FILE, load_checkpoint
 from ipnet_cosim.models.datasets import DataConfig, load_dataset
-from ipnet_cosim.models.network import LayerSpec, NetworkConfig
+from ipnet_cosim.models.network_config import LayerSpec, NetworkConfig
 from ipnet_cosim.models.train import TrainConfig, evaluate, train
 
 SMALL = (LayerSpec("conv", 8, kernel=5, stride=3), LayerSpec("conv", 8, kernel=3, stride=2), LayerSpec("linear", 16))

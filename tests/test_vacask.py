@@ -36,8 +36,8 @@ from ipnet_cosim.circuits import vacask
 from ipnet_cosim.circuits.ir import (Circuit, CurrentMirror, CurrentSource, MTJNeuronInstance, ModelCard, PulseSource,
                                         Resistor, Save, SolverOptions, Subcircuit, SubcircuitInstance, Transient,
                                         VoltageSource)
-from ipnet_cosim.netlist_gen.mapping import (BIAS, LayerMatrix, MappingOptions, conductances, driver_sources,
-                                             layer_units, unit_circuit)
+from ipnet_cosim.netlist_gen.mapping import BIAS, LayerMatrix, MappingOptions, conductances, layer_units
+from ipnet_cosim.netlist_gen.unit_circuits import driver_sources, unit_circuit
 from ipnet_cosim.circuits.ngspice import format_ngspice
 from ipnet_cosim.circuits.vacask import format_vacask, mtj_model_statement
 

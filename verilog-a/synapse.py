@@ -358,7 +358,7 @@ def load_synapse_card(path: str | Path) -> SynapseCard:
     Raises:
         ConfigError: the file is missing, unparsable, or holds an invalid card.
     """
-    from ipnet_cosim.device.card import read_table_file
+    from ipnet_cosim.device.card_files import read_table_file
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"synapse card file {path} does not exist; write one from a preset with "

@@ -33,7 +33,7 @@ from ipnet_cosim.models.checkpoint import write_json
 from ipnet_cosim.models.datasets import DataConfig
 from ipnet_cosim.models.experiments.temporal import (ARCH_ORDER, HOLDS_UP_WITHIN, default_settings, report_progress,
                                                      train_for_firing)
-from ipnet_cosim.models.network import NetworkConfig
+from ipnet_cosim.models.network_config import NetworkConfig
 from ipnet_cosim.models.train import TrainConfig
 
 PAPER_ERROR_RATIO = 18.0

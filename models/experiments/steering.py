@@ -26,7 +26,8 @@ from ipnet_cosim.device.card import DeviceCard
 from ipnet_cosim.device.errors import ConfigError
 from ipnet_cosim.models.checkpoint import write_json
 from ipnet_cosim.models.experiments.temporal import QUICK_LAYERS
-from ipnet_cosim.models.network import ARCH_DESCRIPTIONS, NetworkConfig, build_network
+from ipnet_cosim.models.network_config import ARCH_DESCRIPTIONS, NetworkConfig
+from ipnet_cosim.models.network import build_network
 
 MODELS = ("ipnet", "lstm", "memoryless")
 
@@ -43,7 +44,7 @@ def _load_data(data_root: str | None, n_train: int, n_test: int, seed: int):
         split = int(0.8 * len(frames))   # the last 20 % of windows (in file order) are the test set
         return (frames[:split], target[:split]), (frames[split:], target[split:]), \
             {"source": "DDD-20", "files": [str(f) for f in files]}
-    from ipnet_cosim.models.data.ddd20 import SyntheticSteeringConfig, make_steering_dataset
+    from ipnet_cosim.models.data.synthetic_steering import SyntheticSteeringConfig, make_steering_dataset
     cfg = SyntheticSteeringConfig()
     train = make_steering_dataset(n_train, config=cfg, seed=seed, split="train")
     test = make_steering_dataset(n_test, config=cfg, seed=seed, split="test")

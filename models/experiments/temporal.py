@@ -34,7 +34,7 @@ from ipnet_cosim.device.card import DeviceCard
 from ipnet_cosim.device.errors import ConfigError
 from ipnet_cosim.models.checkpoint import CHECKPOINT_FILE, SUMMARY_FILE, write_json
 from ipnet_cosim.models.datasets import DataConfig
-from ipnet_cosim.models.network import ARCH_DESCRIPTIONS, LayerSpec, NetworkConfig
+from ipnet_cosim.models.network_config import ARCH_DESCRIPTIONS, LayerSpec, NetworkConfig
 from ipnet_cosim.models.train import TrainConfig, train
 
 ARCH_ORDER = ("ipnet", "memoryless", "rnn", "lstm", "conv2p1d", "conv3d", "cnn2d_sum")
