@@ -78,12 +78,41 @@ def test_points_are_expanded_deterministically(tmp_path):
     assert a == b and len(a) == 7 and all(0.5 <= p["r_wire_ohm"] <= 5.0 for p in a)
 
 
+def _point(pid: str, accuracy: float, energy_j: float):
+    """A sweep point with the given accuracy and energy; every other figure a placeholder."""
+    from ipnet_cosim.sweep.records import SweepPoint
+    return SweepPoint(id=pid, parameters={}, chips=1, samples=1, accuracy_chip_draws=((accuracy,),),
+                      accuracy_mean=accuracy, accuracy_std_over_draws=0.0, firing={"mode": "median"},
+                      firing_note="median", energy_per_inference_j=energy_j, energy_per_spike_j=None, area_m2=1.0,
+                      latency_s=1.0, throughput_inferences_per_s=1.0, sops_per_inference=1.0, sops_per_j=None,
+                      soa_within=True, soa_margin_v=0.0, soa_margin_k=0.0, coin_flip_fraction={}, checkpoint="ck",
+                      provenance="test", folder="f")
+
+
 def test_pareto_front_keeps_only_undominated_points():
-    pts = [{"id": "a", "accuracy_mean": 0.9, "energy_per_inference_j": 2.0},
-           {"id": "b", "accuracy_mean": 0.8, "energy_per_inference_j": 1.0},
-           {"id": "c", "accuracy_mean": 0.8, "energy_per_inference_j": 1.5},     # dominated by b
-           {"id": "d", "accuracy_mean": 0.95, "energy_per_inference_j": 3.0}]
+    pts = [_point("a", 0.9, 2.0), _point("b", 0.8, 1.0),
+           _point("c", 0.8, 1.5),                                  # dominated by b
+           _point("d", 0.95, 3.0)]
     assert pareto(pts) == ["a", "b", "d"]
+
+
+def test_a_point_record_reads_back_what_it_wrote_and_names_damage(tmp_path):
+    import json
+    from ipnet_cosim.device.errors import ConfigError
+    from ipnet_cosim.sweep.records import SweepPoint, read_point
+    point = _point("a", 0.9, 2.0)
+    path = tmp_path / "point.json"
+    path.write_text(json.dumps(point.to_dict()))
+    assert read_point(path) == point
+    data = point.to_dict()
+    data["accuracy_mean"] = "high"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ConfigError, match="accuracy_mean must be a number.*delete"):
+        read_point(path)
+    path.write_text("{")
+    with pytest.raises(ConfigError, match="damaged.*delete"):
+        read_point(path)
+    assert SweepPoint.from_dict(json.loads(json.dumps(point.to_dict())), "p").accuracy_chips == (0.9,)
 
 
 @pytest.mark.ngspice
