@@ -6,47 +6,22 @@ figure is SI with its unit in the name."""
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
 from ipnet_cosim.device.errors import ConfigError
+from ipnet_cosim.netlist_gen.contract.files import read_field, read_numbers, read_optional
 
 SWEEP_FORMAT = "ipnet-cosim sweep"
 SWEEP_VERSION = 2
 
-_KINDS = {int: "an integer", float: "a number", str: "a string", bool: "true/false", list: "a list", dict: "a table"}
-
-
 def _get(data: Mapping[str, Any], key: str, kinds: tuple[type, ...], where: str, default: Any = ...) -> Any:
-    """``data[key]`` of one of ``kinds`` (an int passes as a float, a bool never as a number; null only when
-    ``default`` is None)."""
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{where} must be a table")
-    if key not in data or (data[key] is None and default is None):
-        if default is ...:
-            raise ConfigError(f"{where} lacks '{key}'")
-        return default
-    value = data[key]
-    numeric = float in kinds and isinstance(value, int)
-    if isinstance(value, bool) and bool not in kinds or not (isinstance(value, kinds) or numeric):
-        raise ConfigError(f"{where}.{key} must be {' or '.join(_KINDS.get(k, k.__name__) for k in kinds)}, "
-                          f"got {value!r}")
-    if float in kinds and not isinstance(value, bool) and isinstance(value, (int, float)):
-        if not math.isfinite(value):
-            raise ConfigError(f"{where}.{key} must be a finite number, got {value!r}")
-        return float(value) if int not in kinds else value
-    return value
-
-
-def _floats(data: Mapping[str, Any], key: str, where: str, default: Any = ...) -> Any:
-    values = _get(data, key, (list,), where, default)
-    if values is default and default is not ...:
-        return default
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
-        raise ConfigError(f"{where}.{key} must be a list of numbers")
-    return tuple(float(v) for v in values)
+    """``data[key]`` of one of ``kinds`` (:func:`~ipnet_cosim.netlist_gen.contract.files.read_field`); with
+    ``default`` None, also None when the value is null."""
+    if default is None:
+        return read_optional(data, key, kinds, where, error=ConfigError)
+    return read_field(data, key, kinds, where, default, error=ConfigError)
 
 
 @dataclass(frozen=True)
@@ -172,7 +147,8 @@ class SweepPoint:
             _get(data, "soa_margin_k", (float,), where),
             {str(k): float(v) for k, v in flips.items()}, _get(data, "checkpoint", (str,), where),
             _get(data, "provenance", (str,), where), _get(data, "folder", (str,), where),
-            _floats(data, "energy_per_inference_draws_j", where, None),
+            (None if data.get("energy_per_inference_draws_j") is None else
+             read_numbers(data, "energy_per_inference_draws_j", where, error=ConfigError)),
             _get(data, "energy_per_inference_std_over_draws_j", (float,), where, None),
             _get(data, "device_card_changes", (dict,), where, None), _get(data, "finetune", (dict,), where, None),
             None if verified is None else PointCheck.from_dict(verified, f"{where}.verified"))

@@ -99,27 +99,51 @@ _KINDS = {int: "an integer", float: "a number", str: "a string", bool: "true/fal
           dict: "a table", type(None): "null"}
 
 
-def read_field(data: Mapping[str, Any], key: str, kinds: tuple[type, ...], where: str, default: Any = ...) -> Any:
-    """``data[key]`` checked against ``kinds`` (int also passes as float; bool never as a number)."""
+def read_field(data: Mapping[str, Any], key: str, kinds: tuple[type, ...], where: str, default: Any = ...,
+               error: type[ConfigError] = ExportError) -> Any:
+    """``data[key]`` checked against ``kinds`` (int also passes as float; bool never as a number; a lone float must
+    be finite); ``default`` when absent (else ``error`` names the missing key)."""
     if not isinstance(data, Mapping):
-        raise ExportError(f"{where} must be a table, got {type(data).__name__}")
+        raise error(f"{where} must be a table, got {type(data).__name__}")
     if key not in data:
         if default is not ...:
             return default
-        raise ExportError(f"{where} lacks '{key}'")
+        raise error(f"{where} lacks '{key}'")
     value = data[key]
     ok = any(isinstance(value, k) and not (isinstance(value, bool) and k in (int, float)) for k in kinds)
     if not ok and float in kinds and isinstance(value, int) and not isinstance(value, bool):
         ok = True
     if not ok:
         want = " or ".join(_KINDS.get(k, k.__name__) for k in kinds)
-        raise ExportError(f"{where}.{key} must be {want}, got {value!r}")
+        raise error(f"{where}.{key} must be {want}, got {value!r}")
     if kinds == (float,):
         import math
         if not math.isfinite(value):
-            raise ExportError(f"{where}.{key} must be a finite number, got {value!r}")
+            raise error(f"{where}.{key} must be a finite number, got {value!r}")
         return float(value)
     return value
+
+
+def read_optional(data: Mapping[str, Any], key: str, kinds: tuple[type, ...], where: str,
+                  error: type[ConfigError] = ExportError) -> Any:
+    """``data[key]`` as :func:`read_field` checks it, or None when it is absent or null."""
+    if isinstance(data, Mapping) and data.get(key) is None:
+        return None
+    return read_field(data, key, kinds, where, error=error)
+
+
+def read_number(data: Mapping[str, Any], key: str, where: str, error: type[ConfigError] = ExportError) -> float:
+    """``data[key]``: a finite number, as a float."""
+    return float(read_field(data, key, (float,), where, error=error))
+
+
+def read_numbers(data: Mapping[str, Any], key: str, where: str, error: type[ConfigError] = ExportError
+                 ) -> tuple[float, ...]:
+    """``data[key]``: a list of numbers (not necessarily finite: a degenerate circuit's scores may not be)."""
+    values = read_field(data, key, (list,), where, error=error)
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        raise error(f"{where}.{key} must be a list of numbers")
+    return tuple(float(v) for v in values)
 
 
 def read_pair(data: Mapping[str, Any], key: str, where: str) -> tuple[int, int]:

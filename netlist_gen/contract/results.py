@@ -21,21 +21,7 @@ from typing import Any, Mapping, Sequence
 
 from ipnet_cosim.netlist_gen.contract.binding import Export, ExportIdentity
 from ipnet_cosim.netlist_gen.contract.files import (RESULTS_FORMAT, RESULTS_VERSION, ExportError, ForeignResultsError,
-                                                    SimFiles, read_field)
-
-_NUMBER = (float, int)
-
-
-def _opt(data: Mapping[str, Any], key: str, kinds: tuple[type, ...], where: str) -> Any:
-    """An optional field: None when absent or null, else checked like :func:`read_field`."""
-    if data.get(key) is None:
-        return None
-    value = read_field(data, key, kinds, where)
-    return float(value) if kinds == _NUMBER else value
-
-
-def _number(data: Mapping[str, Any], key: str, where: str) -> float:
-    return float(read_field(data, key, _NUMBER, where))
+                                                    SimFiles, read_field, read_number, read_numbers, read_optional)
 
 
 def _rows(data: Mapping[str, Any], key: str, where: str, default: Any = ...) -> list[Any]:
@@ -54,13 +40,6 @@ def _class(data: Mapping[str, Any], key: str, where: str) -> int | None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
         raise ExportError(f"{where}.{key} must be an integer class or null (no decision), got {value!r}")
     return value
-
-
-def _scores(data: Mapping[str, Any], key: str, where: str) -> tuple[float, ...]:
-    values = read_field(data, key, (list,), where)
-    if not all(isinstance(v, _NUMBER) and not isinstance(v, bool) for v in values):
-        raise ExportError(f"{where}.{key} must be a list of numbers")
-    return tuple(float(v) for v in values)
 
 
 @dataclass(frozen=True)
@@ -82,7 +61,7 @@ class Mismatch:
     def from_dict(cls, data: Any, where: str) -> "Mismatch":
         return cls(read_field(data, "step", (int,), where), read_field(data, "neuron", (int,), where),
                    read_field(data, "run_spike", (bool,), where), read_field(data, "torch_spike", (bool,), where),
-                   _number(data, "torch_margin", where), read_field(data, "downstream", (bool,), where))
+                   read_number(data, "torch_margin", where), read_field(data, "downstream", (bool,), where))
 
 
 @dataclass(frozen=True)
@@ -124,12 +103,13 @@ class LayerComparison:
     def from_dict(cls, data: Mapping[str, Any], where: str) -> "LayerComparison":
         def count(key: str) -> int:
             return read_field(data, key, (int,), where)
-        return cls(_number(data, "torch_fire_rate", where), count("mismatches"), count("mismatches_downstream"),
+        return cls(read_number(data, "torch_fire_rate", where), count("mismatches"), count("mismatches_downstream"),
                    count("mismatches_tie"), count("mismatches_outside_tolerance"),
-                   read_field(data, "margin", (str,), where), _number(data, "closest_margin", where),
-                   _opt(data, "largest_mismatch_margin", _NUMBER, where),
-                   _opt(data, "largest_own_mismatch_margin", _NUMBER, where),
-                   _opt(data, "first_mismatch_step", (int,), where), _opt(data, "agreement", _NUMBER, where),
+                   read_field(data, "margin", (str,), where), read_number(data, "closest_margin", where),
+                   read_optional(data, "largest_mismatch_margin", (float,), where),
+                   read_optional(data, "largest_own_mismatch_margin", (float,), where),
+                   read_optional(data, "first_mismatch_step", (int,), where),
+                   read_optional(data, "agreement", (float,), where),
                    tuple(Mismatch.from_dict(d, f"{where}.mismatch_details[{i}]")
                          for i, d in enumerate(_rows(data, "mismatch_details", where, []))))
 
@@ -156,7 +136,8 @@ class LayerResult:
     def from_dict(cls, data: Mapping[str, Any], where: str) -> "LayerResult":
         compared = LayerComparison.from_dict(data, where) if "torch_fire_rate" in data else None
         return cls(read_field(data, "layer", (str,), where), read_field(data, "neuron_steps", (int,), where),
-                   _number(data, "fire_rate", where), compared, _opt(data, "coin_flip_fraction", _NUMBER, where))
+                   read_number(data, "fire_rate", where), compared,
+                   read_optional(data, "coin_flip_fraction", (float,), where))
 
 
 @dataclass(frozen=True)
@@ -198,11 +179,11 @@ class SampleResult:
     def from_dict(cls, data: Any, where: str) -> "SampleResult":
         compared = data.get("torch_scores") is not None if isinstance(data, Mapping) else False
         return cls(read_field(data, "sample", (int,), where), read_field(data, "label", (int,), where),
-                   _class(data, "predicted_class", where), _scores(data, "scores", where),
-                   _number(data, "sim_time_s", where),
+                   _class(data, "predicted_class", where), read_numbers(data, "scores", where),
+                   read_number(data, "sim_time_s", where),
                    tuple(LayerResult.from_dict(r, f"{where}.layers[{i}]") for i, r in enumerate(_rows(data, "layers",
                                                                                                      where))),
-                   _scores(data, "torch_scores", where) if compared else None,
+                   read_numbers(data, "torch_scores", where) if compared else None,
                    _class(data, "torch_class", where) if compared else None)
 
 
@@ -230,12 +211,12 @@ class TorchComparison:
 
     @classmethod
     def from_dict(cls, data: Any, where: str) -> "TorchComparison":
-        return cls(_number(data, "accuracy", where), read_field(data, "no_decision", (int,), where),
+        return cls(read_number(data, "accuracy", where), read_field(data, "no_decision", (int,), where),
                    read_field(data, "classes_agree", (int,), where),
-                   read_field(data, "all_spikes_equal", (bool,), where), _number(data, "agreement_margin", where),
+                   read_field(data, "all_spikes_equal", (bool,), where), read_number(data, "agreement_margin", where),
                    read_field(data, "agreement_contract_holds", (bool,), where),
                    read_field(data, "model", (str,), where),
-                   _opt(data, "network_accuracy", _NUMBER, where))
+                   read_optional(data, "network_accuracy", (float,), where))
 
 
 @dataclass(frozen=True)
@@ -288,8 +269,8 @@ class LayerTime:
     def from_dict(cls, data: Any, where: str) -> "LayerTime":
         return cls(read_field(data, "layer", (str,), where), read_field(data, "units", (int,), where),
                    read_field(data, "runs", (int,), where), read_field(data, "simulated", (int,), where),
-                   _number(data, "wall_s", where), _number(data, "sim_time_s", where),
-                   _opt(data, "worker_rss_max_mb", _NUMBER, where))
+                   read_number(data, "wall_s", where), read_number(data, "sim_time_s", where),
+                   read_optional(data, "worker_rss_max_mb", (float,), where))
 
 
 @dataclass(frozen=True)
@@ -324,16 +305,16 @@ class SimulationSummary:
     @classmethod
     def from_dict(cls, data: Any, where: str) -> "SimulationSummary":
         interval = read_field(data, "accuracy_ci95", (list,), where)
-        if len(interval) != 2 or not all(isinstance(v, _NUMBER) and not isinstance(v, bool) for v in interval):
+        if len(interval) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in interval):
             raise ExportError(f"{where}.accuracy_ci95 must be two numbers [low, high]")
         torch = read_field(data, "torch", (dict,), where, None)
-        return cls(read_field(data, "samples", (int,), where), _number(data, "accuracy", where),
+        return cls(read_field(data, "samples", (int,), where), read_number(data, "accuracy", where),
                    (float(interval[0]), float(interval[1])), read_field(data, "no_decision", (int,), where),
-                   _number(data, "sim_time_per_sample_s", where),
+                   read_number(data, "sim_time_per_sample_s", where),
                    tuple(LayerResult.from_dict(r, f"{where}.layers[{i}]")
                          for i, r in enumerate(_rows(data, "layers", where))),
                    RunFiring.from_dict(read_field(data, "firing", (dict,), where), f"{where}.firing"),
-                   _number(data, "wall_time_s", where), read_field(data, "workers", (int,), where),
+                   read_number(data, "wall_time_s", where), read_field(data, "workers", (int,), where),
                    read_field(data, "runs_simulated", (int,), where), read_field(data, "runs_cached", (int,), where),
                    tuple(LayerTime.from_dict(r, f"{where}.layer_times[{i}]")
                          for i, r in enumerate(_rows(data, "layer_times", where))),
