@@ -2,21 +2,27 @@
 the composition of its linear nodes followed by one neuron node: the shape an IPNet layer (a crossbar, then MTJ
 neurons) can take. Plain numpy; the torch side is :mod:`~ipnet_cosim.models.nir_import`.
 
-Linear nodes compose exactly into one op per segment:
+Linear nodes compose exactly into one op per segment (any chain of them is one affine map), in the cheapest form
+that holds it:
 
-* ``Conv2d`` (stride, integer or 'same'/'valid' padding, dilation by a zero-filled kernel, groups as a
-  block-diagonal kernel), ``SumPool2d`` / ``AvgPool2d`` (a conv with a channel-diagonal kernel of ones, resp.
-  1/k^2), ``Scale`` constant over the spatial axes (a 1x1 channel-diagonal conv): a chain ``A`` then ``B`` of convs
-  is one conv when ``B`` has no padding: kernel ``(k_B - 1) s_A + k_A``, stride ``s_A s_B``, padding ``p_A``,
-  ``W[o, i, s_A p + u, s_A q + v] += sum_m W_B[o, m, p, q] W_A[m, i, u, v]``, ``b = b_B + sum_m (sum_pq W_B) b_A``;
-* ``Flatten`` (C order) and ``Affine`` / ``Linear`` (a dense map; a conv before a flatten is unrolled into its
-  dense matrix, exactly);
+* a **convolution** when every node of the chain is one: ``Conv2d`` (square kernel and stride, symmetric padding,
+  dilation by a zero-filled kernel, groups as a block-diagonal kernel), ``SumPool2d`` / ``AvgPool2d`` (a conv with a
+  channel-diagonal kernel of ones, resp. 1/k^2), ``Scale`` constant over the spatial axes (a 1x1 channel-diagonal
+  conv). ``A`` then ``B`` is one conv with kernel ``(k_B - 1) s_A + k_A``, stride ``s_A s_B`` and padding
+  ``p_A + s_A p_B``, ``W[o, i, s_A p + u, s_A q + v] += sum_m W_B[o, m, p, q] W_A[m, i, u, v]``,
+  ``b = b_B + sum_m (sum_pq W_B) b_A``; when ``B`` pads, this holds only where ``A``'s output is zero in ``B``'s
+  padding: ``A`` without bias, its kernel no wider than its stride (``k_A - p_A <= s_A``) and its windows covering
+  the input (``s_A H_A >= H + p_A``): a pooling before a padded convolution, as Sinabs writes it;
+* otherwise a **dense** matrix: the chain evaluated node by node with each node's own forward
+  (:func:`linear_forward`: PyTorch's convolution and pooling with the node's own stride, padding, dilation and groups,
+  non-square and 'same' included) on the unit vectors of its input, which is exact (``Flatten`` is C order;
+  ``Affine``, ``Linear`` and ``Scale`` of any shape are dense maps).
 
-so a pooling layer between two spiking layers is folded into the next layer's crossbar and adds no circuit.
-Refused by name: several inputs or outputs of a node (skip connections), cycles (recurrent edges), nested graphs
-(e.g. snnTorch's RLeaky), ``Delay``, non-square kernels and strides, asymmetric 'same' padding, padding after a
-fold, a spatially varying ``Scale`` on feature maps, and any node type not listed in :data:`LINEAR_TYPES`,
-:data:`NEURON_TYPES` or :data:`READOUT_TYPES`.
+Every composed op is checked against the chain's own forward on random inputs (:func:`fold_error`; round-off, about
+1e-15 of the output). A pooling layer between two spiking layers is folded into the next layer's crossbar and adds no
+circuit. Refused by name: several inputs or outputs of a node (skip connections), cycles (recurrent edges), nested
+graphs (e.g. snnTorch's RLeaky), ``Delay``, a dense fold larger than :data:`MAX_DENSE_ENTRIES`, and any node type not
+listed in :data:`LINEAR_TYPES`, :data:`NEURON_TYPES` or :data:`READOUT_TYPES`.
 """
 
 from __future__ import annotations
@@ -30,6 +36,10 @@ import numpy as np
 from ipnet_cosim.device.errors import ConfigError
 
 LINEAR_TYPES = ("Conv2d", "SumPool2d", "AvgPool2d", "Scale", "Flatten", "Affine", "Linear")
+CONV_TYPES = ("Conv2d", "SumPool2d", "AvgPool2d", "Scale")       # those a conv layer may hold
+# a composed op may depart from its nodes' own forward by round-off only (measured ~1e-16 of the output; a dense fold
+# of a few thousand terms accumulates ~1e-14): a larger difference is a bug, not a property of the graph
+FOLD_TOLERANCE = 1e-10
 NEURON_TYPES = ("Threshold", "IF", "LIF", "CubaLIF")
 READOUT_TYPES = ("LI", "I")
 SUPPORTED = ("Input", "Output") + LINEAR_TYPES + NEURON_TYPES + READOUT_TYPES
@@ -40,6 +50,13 @@ WHY_NOT = {
                 "layer keeps its memory in heat, not in recurrent weights: use a feed-forward layer",
     "Conv1d": "1-D convolutions: reshape the input to 2-D (C, 1, W) and use Conv2d",
 }
+
+
+MAX_DENSE_ENTRIES = 50_000_000      # a dense fold of more weights (400 MB in float64) is refused with its size
+
+
+class Unrepresentable(Exception):
+    """A linear chain that is not one convolution of the kind a conv layer holds (it folds into a dense op)."""
 
 
 @dataclass
@@ -70,6 +87,7 @@ class Segment:
     out_shape: tuple[int, ...]
     neuron: str | None = None               # the neuron node's name (None: the graph's output)
     notes: list[str] = field(default_factory=list)
+    fold_error: float = 0.0                 # the composed op against the nodes' own forward (:func:`fold_error`)
 
 
 def read_nir(path: str | Path):
@@ -148,8 +166,7 @@ def input_shape(node) -> tuple[int, ...]:
 def _pair(value, name: str, what: str) -> int:
     arr = np.atleast_1d(np.asarray(value)).astype(int).ravel()
     if arr.size == 0 or np.any(arr != arr[0]):
-        raise ConfigError(f"NIR node '{name}': {what} {tuple(arr)} is not square; MTJ crossbar layers take square "
-                          f"kernels, strides and paddings")
+        raise Unrepresentable(f"{what} {tuple(arr)} is not square")
     return int(arr[0])
 
 
@@ -161,8 +178,10 @@ def conv_of(name: str, node, shape: tuple[int, ...]) -> ConvOp:
     c = shape[0]
     if kind == "Conv2d":
         w = np.asarray(node.weight, dtype=np.float64)
-        if w.ndim != 4 or w.shape[2] != w.shape[3]:
-            raise ConfigError(f"NIR node '{name}' (Conv2d): weight of shape {w.shape} is not [O, I, k, k]")
+        if w.ndim != 4:
+            raise ConfigError(f"NIR node '{name}' (Conv2d): weight of shape {w.shape} is not [O, I, kh, kw]")
+        if w.shape[2] != w.shape[3]:
+            raise Unrepresentable(f"its kernel {w.shape[2]}x{w.shape[3]} is not square")
         groups = int(node.groups)
         if w.shape[1] * groups != c:
             raise ConfigError(f"NIR node '{name}' (Conv2d): weight takes {w.shape[1] * groups} input channels "
@@ -187,8 +206,7 @@ def conv_of(name: str, node, shape: tuple[int, ...]) -> ConvOp:
             if pad == "valid":
                 p = 0
             elif stride != 1 or k % 2 == 0:
-                raise ConfigError(f"NIR node '{name}' (Conv2d): padding 'same' with stride {stride} and kernel {k} "
-                                  f"pads asymmetrically; give an explicit symmetric padding")
+                raise Unrepresentable(f"padding 'same' with stride {stride} and kernel {k} is asymmetric")
             else:
                 p = (k - 1) // 2
         else:
@@ -208,8 +226,7 @@ def conv_of(name: str, node, shape: tuple[int, ...]) -> ConvOp:
             np.full(shape, float(node.scale))
         per_c = s.reshape(c, -1)
         if not np.all(per_c == per_c[:, :1]):
-            raise ConfigError(f"NIR node '{name}' (Scale): a scale that varies over the feature map cannot be "
-                              f"folded into a convolution's crossbar; scale per channel, or flatten first")
+            raise Unrepresentable("the scale varies over the feature map")
         w = np.zeros((c, c, 1, 1))
         w[np.arange(c), np.arange(c), 0, 0] = per_c[:, 0]
         return ConvOp(w, np.zeros(c), 1, 0)
@@ -227,21 +244,30 @@ def conv_out_shape(op: ConvOp, shape: tuple[int, ...], name: str) -> tuple[int, 
     return op.weight.shape[0], oh, ow
 
 
-def compose_conv(a: ConvOp, b: ConvOp, name: str) -> ConvOp:
-    """``b`` after ``a`` as one convolution (module docstring); ``b`` must not pad."""
-    if b.padding:
-        raise ConfigError(f"NIR node '{name}': a padded convolution or pooling after another linear node cannot be "
-                          f"folded into one crossbar (its zero padding is not the previous node's output); put a "
-                          f"neuron layer between them or remove the padding")
-    ka, kb, sa = a.weight.shape[2], b.weight.shape[2], a.stride
+def compose_conv(a: ConvOp, b: ConvOp, a_in_shape: tuple[int, ...]) -> ConvOp:
+    """``b`` after ``a`` as one convolution (module docstring).
+
+    Raises:
+        Unrepresentable: ``b`` pads where ``a``'s output is not zero (a bias, overlapping windows, an uncovered
+            border): no single convolution holds the chain.
+    """
+    ka, kb, sa, pa = a.weight.shape[2], b.weight.shape[2], a.stride, a.padding
     k = (kb - 1) * sa + ka
-    w = np.zeros((b.weight.shape[0], a.weight.shape[1], k, k))
+    for n in a_in_shape[1:]:
+        na = (n + 2 * pa - ka) // sa + 1                         # a's output, b's input
+        nb = (na + 2 * b.padding - kb) // b.stride + 1           # b's output
+        if b.padding and (np.any(a.bias != 0) or ka - pa > sa or sa * na < n + pa):
+            raise Unrepresentable("a padded convolution or pooling follows a node whose output is not zero in its "
+                                  "padding")
+        if (n + 2 * (pa + sa * b.padding) - k) // (sa * b.stride) + 1 != nb:
+            raise Unrepresentable("the composed convolution would not give the chain's output size")
+    wt = np.zeros((b.weight.shape[0], a.weight.shape[1], k, k))
     for p in range(kb):
         for q in range(kb):
-            w[:, :, p * sa:p * sa + ka, q * sa:q * sa + ka] += np.einsum("om,mikl->oikl", b.weight[:, :, p, q],
-                                                                         a.weight)
+            wt[:, :, p * sa:p * sa + ka, q * sa:q * sa + ka] += np.einsum("om,mikl->oikl", b.weight[:, :, p, q],
+                                                                          a.weight)
     bias = b.bias + np.einsum("om,m->o", b.weight.sum(axis=(2, 3)), a.bias)
-    return ConvOp(w, bias, a.stride * b.stride, a.padding)
+    return ConvOp(wt, bias, sa * b.stride, pa + sa * b.padding)
 
 
 def unroll(op: ConvOp, shape: tuple[int, ...]) -> DenseOp:
@@ -255,6 +281,114 @@ def unroll(op: ConvOp, shape: tuple[int, ...]) -> DenseOp:
     return DenseOp(m, bias)
 
 
+def _tensor(value, shape=None):
+    import torch
+    arr = torch.as_tensor(np.asarray(value if value is not None else 0.0, dtype=np.float64))
+    if shape is not None and arr.numel() == int(np.prod(shape)) and tuple(arr.shape) != tuple(shape):
+        arr = arr.reshape(shape)
+    return arr
+
+
+def _two(value) -> tuple[int, int]:
+    v = tuple(int(x) for x in np.atleast_1d(np.asarray(value)).ravel())
+    return (v[0], v[0]) if len(v) == 1 else (v[0], v[1])
+
+
+def linear_forward(name: str, node, x):
+    """The linear node's own forward (float64 PyTorch) on ``x [N, *feature shape]``: the semantics the composed op,
+    the dense fold and the graph's reference all use. 'same' padding pads as PyTorch and TensorFlow do (the larger
+    half after), also with a stride."""
+    import torch.nn.functional as F
+    kind = type(node).__name__
+    n = x.shape[0]
+    try:
+        if kind == "Conv2d":
+            weight = _tensor(node.weight)
+            stride, dil = _two(node.stride), _two(node.dilation)
+            bias = None if node.bias is None else _tensor(node.bias).reshape(-1).expand(weight.shape[0])
+            pad = node.padding
+            if isinstance(pad, str):
+                if pad == "same":
+                    pads = []
+                    for size, k, s_, d in zip(reversed(x.shape[2:]), reversed(weight.shape[2:]), reversed(stride),
+                                              reversed(dil)):
+                        total = max((-(-size // s_) - 1) * s_ + d * (k - 1) + 1 - size, 0)
+                        pads += [total // 2, total - total // 2]
+                    x = F.pad(x, pads)
+                return F.conv2d(x, weight, bias, stride, 0, dil, int(node.groups))
+            return F.conv2d(x, weight, bias, stride, _two(pad), dil, int(node.groups))
+        if kind in ("SumPool2d", "AvgPool2d"):
+            k = _two(node.kernel_size)
+            y = F.avg_pool2d(x, k, _two(node.stride), _two(node.padding), count_include_pad=True)
+            return y * (k[0] * k[1]) if kind == "SumPool2d" else y
+        if kind == "Scale":
+            return x * _tensor(node.scale, tuple(x.shape[1:]))
+        if kind == "Flatten":
+            return x.reshape(n, -1)
+        if kind in ("Affine", "Linear"):
+            y = x.reshape(n, -1) @ _tensor(node.weight).T
+            return y + _tensor(node.bias).reshape(-1) if kind == "Affine" else y
+    except RuntimeError as exc:                       # PyTorch's own shape check
+        raise ConfigError(f"NIR node '{name}' ({kind}) does not take its input of shape {tuple(x.shape[1:])} "
+                          f"({str(exc).splitlines()[0][:160]}); the graph's shapes disagree") from None
+    raise ConfigError(f"NIR node '{name}' ({kind}) is not a linear node")
+
+
+def dense_of(name: str, node, shape: tuple[int, ...]) -> tuple[DenseOp, tuple[int, ...]]:
+    """The node on ``shape`` as its exact dense matrix (its own forward on the unit vectors) and its output shape."""
+    import torch
+    n = int(np.prod(shape))
+    zero = linear_forward(name, node, torch.zeros((1, *shape), dtype=torch.float64))
+    out_shape = tuple(int(v) for v in zero.shape[1:])
+    m = int(np.prod(out_shape))
+    if n * m > MAX_DENSE_ENTRIES:
+        raise ConfigError(f"NIR node '{name}' ({type(node).__name__}): folding its chain into one dense crossbar "
+                          f"would take {n} x {m} weights (more than {MAX_DENSE_ENTRIES:,}); put a neuron layer "
+                          f"before it, or give it square kernels and strides and symmetric padding so that it folds "
+                          f"as a convolution")
+    basis = linear_forward(name, node, torch.eye(n, dtype=torch.float64).reshape(n, *shape)).reshape(n, m)
+    c = zero.reshape(m)
+    return DenseOp((basis - c).T.numpy().copy(), c.numpy().copy()), out_shape
+
+
+def _then(first: ConvOp | DenseOp | None, in_shape: tuple[int, ...], dense: DenseOp) -> DenseOp:
+    """``dense`` after ``first`` (on ``in_shape``) as one dense op."""
+    if first is None:
+        return dense
+    d = unroll(first, in_shape) if isinstance(first, ConvOp) else first
+    return DenseOp(dense.weight @ d.weight, dense.weight @ d.bias + dense.bias)
+
+
+def op_forward(op: ConvOp | DenseOp | None, x):
+    """A composed op on ``x [N, *in shape]`` (float64 PyTorch); a dense op's output is flat."""
+    import torch
+    import torch.nn.functional as F
+    if op is None:
+        return x
+    if isinstance(op, ConvOp):
+        return F.conv2d(x, torch.from_numpy(op.weight), torch.from_numpy(op.bias), op.stride, op.padding)
+    return x.reshape(x.shape[0], -1) @ torch.from_numpy(op.weight).T + torch.from_numpy(op.bias)
+
+
+def fold_error(graph, seg: Segment, seed: int = 0) -> float:
+    """The composed op of ``seg`` against its nodes' own forward, one node after the other, on random spikes and
+    random real inputs: the largest difference over the largest output magnitude (round-off: ~1e-15)."""
+    import torch
+    linear = [n for n in seg.nodes if type(graph.nodes[n]).__name__ in LINEAR_TYPES]
+    if not linear or seg.op is None:
+        return 0.0
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.cat([(torch.rand((3, *seg.in_shape), generator=gen) < 0.3).double(),
+                   torch.rand((3, *seg.in_shape), generator=gen, dtype=torch.float64) * 2 - 1])
+    y = x
+    for name in linear:
+        y = linear_forward(name, graph.nodes[name], y)
+    ours = op_forward(seg.op, x)
+    y, ours = y.reshape(len(x), -1), ours.reshape(len(x), -1)
+    scale = float(y.abs().max()) or 1.0
+    return float((y - ours).abs().max()) / scale
+
+
 def segments(graph) -> tuple[tuple[int, ...], list[Segment]]:
     """The graph's input shape and its segments (module docstring); the last segment's ``neuron`` is None when the
     graph ends in linear nodes, or names an LI/I readout node."""
@@ -262,46 +396,27 @@ def segments(graph) -> tuple[tuple[int, ...], list[Segment]]:
     shape = input_shape(nodes[0][1])
     segs: list[Segment] = []
     cur = Segment([], None, shape, shape)
-    flat = len(shape) == 1
     for name, node in nodes[1:]:
         kind = type(node).__name__
-        if kind in ("Conv2d", "SumPool2d", "AvgPool2d") or (kind == "Scale" and not flat):
-            if flat:
-                raise ConfigError(f"NIR node '{name}' ({kind}) follows a flattened tensor; convolutions and pooling "
-                                  f"need (C, H, W)")
-            op = conv_of(name, node, cur.out_shape)
-            if isinstance(cur.op, DenseOp):
-                raise ConfigError(f"NIR node '{name}' ({kind}) after a dense layer without a neuron layer between "
-                                  f"is not supported")
-            new_shape = conv_out_shape(op, cur.out_shape, name)
-            cur.op = op if cur.op is None else compose_conv(cur.op, op, name)
-            cur.out_shape = new_shape
-        elif kind == "Flatten":
-            flat = True
+        if kind == "Flatten":                          # C order: a flat op's output is already in that order
             cur.out_shape = (int(np.prod(cur.out_shape)),)
-        elif kind in ("Affine", "Linear", "Scale"):
-            n = int(np.prod(cur.out_shape))
-            if kind == "Scale":
-                s = np.broadcast_to(np.asarray(node.scale, dtype=np.float64), (n,))
-                dense = DenseOp(np.diag(s), np.zeros(n))
+        elif kind in LINEAR_TYPES:
+            conv = None
+            if kind in CONV_TYPES and len(cur.out_shape) == 3 and not isinstance(cur.op, DenseOp):
+                try:
+                    op = conv_of(name, node, cur.out_shape)
+                    conv = op if cur.op is None else compose_conv(cur.op, op, cur.in_shape)
+                    new_shape: tuple[int, ...] = conv_out_shape(op, cur.out_shape, name)
+                except Unrepresentable as why:
+                    cur.notes.append(f"'{name}' ({kind}): {why}, so the segment folds into a dense crossbar (exact)")
+            if conv is not None:
+                cur.op = conv
             else:
-                w = np.asarray(node.weight, dtype=np.float64)
-                if w.ndim != 2 or w.shape[1] != n:
-                    raise ConfigError(f"NIR node '{name}' ({kind}): weight of shape {w.shape} does not take its "
-                                      f"input of {n} values (shape {cur.out_shape}); the graph's shapes disagree")
-                b = np.zeros(w.shape[0]) if kind == "Linear" else np.asarray(node.bias, dtype=np.float64).ravel()
-                if b.shape != (w.shape[0],):
-                    raise ConfigError(f"NIR node '{name}' (Affine): bias of shape {b.shape} for {w.shape[0]} outputs")
-                dense = DenseOp(w, b)
-            if not flat and len(cur.out_shape) != 1:
-                raise ConfigError(f"NIR node '{name}' ({kind}) takes a (C, H, W) tensor without a Flatten before it; "
-                                  f"add a Flatten node")
-            if isinstance(cur.op, ConvOp):
-                cur.op = unroll(cur.op, cur.in_shape)
-                cur.notes.append("convolution unrolled into a dense crossbar (a flatten follows it in the segment)")
-            cur.op = dense if cur.op is None else DenseOp(dense.weight @ cur.op.weight,
-                                                          dense.weight @ cur.op.bias + dense.bias)
-            cur.out_shape = (dense.weight.shape[0],)
+                dense, new_shape = dense_of(name, node, cur.out_shape)
+                if isinstance(cur.op, ConvOp):
+                    cur.notes.append(f"convolution unrolled into a dense crossbar at '{name}' ({kind})")
+                cur.op = _then(cur.op, cur.in_shape, dense)
+            cur.out_shape = new_shape
         elif kind in NEURON_TYPES + READOUT_TYPES:
             if cur.op is None and kind in NEURON_TYPES:
                 what = "the input" if not segs else f"neuron node '{segs[-1].neuron}'"
@@ -324,4 +439,10 @@ def segments(graph) -> tuple[tuple[int, ...], list[Segment]]:
                               f"is not the last node before Output; LI and I are taken only as the readout")
     if segs[-1].nodes and segs[-1].op is None and "after readout" in segs[-1].notes:
         raise ConfigError("NIR graph: nodes between the LI/I readout and the Output are not supported")
+    for seg in segs:
+        seg.fold_error = fold_error(graph, seg)
+        if seg.fold_error > FOLD_TOLERANCE:
+            raise ConfigError(f"NIR segment {seg.nodes}: the composed op departs from the nodes' own forward by "
+                              f"{seg.fold_error:.2e} of its output (more than {FOLD_TOLERANCE:g}); this is a bug of "
+                              f"ipnet-cosim: please report it with the file")
     return shape, segs

@@ -185,14 +185,17 @@ def import_nir(source, *, data="synthetic-22", n_bins: int = 16, dt_s: float = D
         raise ConfigError("NIR graph has no spiking neuron layer (Threshold, IF, LIF or CubaLIF); nothing to map onto "
                           "MTJ neurons")
     rules, layers = [], []
-    for i, seg in enumerate(hidden):
+    flat_net = False                                # a dense layer flattens: the layers after it are dense too
+    for seg in hidden:
         assert seg.neuron is not None and seg.op is not None          # (a hidden segment ends at its neuron)
         node = graph.nodes[seg.neuron]
         shape = _natural_shape(seg)
         rules.append(neuron_rule(seg.neuron, node, shape, dt_s))
+        if isinstance(seg.op, ConvOp) and flat_net:
+            seg.op = unroll(seg.op, seg.in_shape)     # exact: the convolution as its matrix
+            seg.notes.append("convolution unrolled into a dense crossbar (an earlier layer is dense)")
+        flat_net = flat_net or isinstance(seg.op, DenseOp)
         if isinstance(seg.op, ConvOp):
-            if i > 0 and isinstance(hidden[i - 1].op, DenseOp):
-                raise ConfigError(f"NIR segment ending at '{seg.neuron}': a convolution after a dense layer")
             layers.append(LayerSpec("conv", int(seg.op.weight.shape[0]), kernel=int(seg.op.weight.shape[2]),
                                     stride=int(seg.op.stride), padding=int(seg.op.padding)))
         else:
@@ -265,6 +268,8 @@ def import_nir(source, *, data="synthetic-22", n_bins: int = 16, dt_s: float = D
             table.append({"layer": i, "nodes": seg.nodes, "op": layers[i].to_dict(), "neuron": rule.kind,
                           "unit": "heat-memory MTJ" if rule.memory else "memoryless MTJ", "exact": rule.exact,
                           "rule": rule.note, "notes": seg.notes, "a_threshold": float(a_th),
+                          "fold": ("convolution" if isinstance(seg.op, ConvOp) else "dense"),
+                          "fold_rel_error": seg.fold_error,
                           "scale_min": float(scale.min()), "scale_max": float(scale.max())})
         if ro_op.weight.shape[1] != n_in:
             raise ConfigError(f"NIR readout takes {ro_op.weight.shape[1]} inputs, the last layer has {n_in}")

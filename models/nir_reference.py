@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ipnet_cosim.models.nir_graph import chain
+from ipnet_cosim.models.nir_graph import LINEAR_TYPES, chain, linear_forward
 
 
 def _t(value, shape=None):
@@ -31,7 +31,6 @@ def _t(value, shape=None):
 def run_reference(graph, frames, dt_s: float) -> dict[str, Any]:
     """``frames [B, T, C, H, W]`` through the graph: ``{"spikes": {node: [T, B, ...]}, "output": [T, B, n]}``."""
     import torch
-    import torch.nn.functional as F
     x = torch.as_tensor(np.asarray(frames), dtype=torch.float64).transpose(0, 1)       # [T, B, ...]
     n_t, n_b = x.shape[:2]
     spikes: dict[str, Any] = {}
@@ -39,30 +38,8 @@ def run_reference(graph, frames, dt_s: float) -> dict[str, Any]:
         kind = type(node).__name__
         feat = tuple(x.shape[2:])
         flat = x.reshape(n_t * n_b, *feat)
-        if kind == "Conv2d":
-            pad = node.padding if isinstance(node.padding, str) else tuple(int(p) for p in np.atleast_1d(node.padding))
-            pad = pad * 2 if isinstance(pad, tuple) and len(pad) == 1 else pad
-            stride = tuple(int(s) for s in np.atleast_1d(node.stride))
-            dil = tuple(int(s) for s in np.atleast_1d(node.dilation))
-            bias = None if node.bias is None else _t(node.bias).reshape(-1).expand(node.weight.shape[0])
-            y = F.conv2d(flat, _t(node.weight), bias, stride * (2 // len(stride)), pad, dil * (2 // len(dil)),
-                         int(node.groups))
-        elif kind in ("SumPool2d", "AvgPool2d"):
-            k = tuple(int(v) for v in np.atleast_1d(node.kernel_size))
-            k = k * (2 // len(k))
-            s = tuple(int(v) for v in np.atleast_1d(node.stride))
-            p = tuple(int(v) for v in np.atleast_1d(node.padding))
-            y = F.avg_pool2d(flat, k, s * (2 // len(s)), p * (2 // len(p)), count_include_pad=True)
-            if kind == "SumPool2d":
-                y = y * (k[0] * k[1])
-        elif kind == "Scale":
-            y = flat * _t(node.scale, feat)
-        elif kind == "Flatten":
-            y = flat.reshape(n_t * n_b, -1)
-        elif kind == "Affine":
-            y = flat.reshape(n_t * n_b, -1) @ _t(node.weight).T + _t(node.bias).reshape(-1)
-        elif kind == "Linear":
-            y = flat.reshape(n_t * n_b, -1) @ _t(node.weight).T
+        if kind in LINEAR_TYPES:
+            y = linear_forward(name, node, flat)
         elif kind == "Output":
             break
         else:

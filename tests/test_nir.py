@@ -234,7 +234,7 @@ LIF11 = nir.LIF(tau=np.full(11, 2 * DT), r=np.ones(11), v_leak=np.zeros(11), v_t
      "several"),
     (lambda: _graph(*_chain(("flat", FLAT), ("fc", nir.Affine(weight=np.ones((11, 500)), bias=np.zeros(11))),
                             ("n", LIF11))),
-     "does not take its input of 512 values"),
+     "does not take its input of shape (512,)"),
     (lambda: _graph(*_chain(("flat", FLAT), ("fc", FC), ("n", nir.LIF(tau=np.full(11, DT / 2), r=np.ones(11),
                                                                      v_leak=np.zeros(11), v_threshold=np.ones(11))))),
      "forward Euler oscillates"),
