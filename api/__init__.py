@@ -52,16 +52,18 @@ def chip_options(synapse: str | None = None, **overrides: Any) -> "MappingOption
 
 def export(checkpoint: str | Path, out: str | Path, *, samples: Sequence[int] = tuple(range(10)),
            options: "MappingOptions | None" = None, firing: "Firing | None" = None,
-           progress: Callable[[str], None] | None = None) -> "ExportManifest":
+           progress: Callable[[str], None] | None = None, stimulus: str | Path | None = None) -> "ExportManifest":
     """Map a trained checkpoint onto crossbars and write the export folder (netlists, port models, stimulus of the
     test ``samples``, manifest); returns its manifest. ``options``: the chip (default :func:`chip_options`);
     ``firing``: how the neurons fire (default as ``ipnet-cosim export``: the median mode, an idealisation;
-    ``Firing("stochastic", seed=0)`` for the devices' randomness). Refuses to overwrite a different export."""
+    ``Firing("stochastic", seed=0)`` for the devices' randomness); ``stimulus``: your own input spikes (a .npz or
+    NIR spike data file; ``samples`` index it) instead of the checkpoint's data set. Refuses to overwrite a
+    different export."""
     from ipnet_cosim.device.draws import Firing
     from ipnet_cosim.netlist_gen.contract import read_export
     from ipnet_cosim.netlist_gen.export import export_once
     export_once(checkpoint, out, samples=list(samples), options=options if options is not None else chip_options(),
-                firing=firing if firing is not None else Firing(), progress=progress)
+                firing=firing if firing is not None else Firing(), progress=progress, stimulus=stimulus)
     return read_export(out).manifest
 
 

@@ -30,6 +30,9 @@ def export_cmd(checkpoint: Path = typer.Argument(..., help="checkpoint folder or
                noise: Optional[str] = typer.Option(None, help="stimulus with sensor noise, KIND=LEVEL: "
                                                    "background=0.1 (events/pixel/s) | hot_pixels=16 | burst=300 "
                                                    "(synthetic data sets; recorded in the manifest)"),
+               stimulus: Optional[Path] = typer.Option(None, help="your own input spikes instead of the "
+                                                       "checkpoint's data set: a .npz (spikes [samples, steps, *input "
+                                                       "shape], labels) or NIR spike data; --samples index the file"),
                noise_seed: int = typer.Option(0, help="seed of the stimulus noise (--noise)"),
                firing: str = typer.Option("median", help="median (u = 1/2: fire when H >= ln 2, an idealisation) | "
                                           "stochastic (every neuron gets its own draw source; simulate applies the "
@@ -51,6 +54,7 @@ def export_cmd(checkpoint: Path = typer.Argument(..., help="checkpoint folder or
                                    gain_trims)
     manifest = export_network(checkpoint, out, samples=parse_samples(samples), options=options, progress=console.log,
                               notify=lambda msg: typer.echo(msg, err=True), noise=setting, noise_seed=noise_seed,
+                              stimulus=stimulus,
                               firing=mode)
     console.print(f"[bold]wrote[/bold] {out.resolve()} (neurons: {mode.describe()})")
     for layer in manifest["layers"]:

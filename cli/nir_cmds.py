@@ -18,6 +18,9 @@ def import_nir_cmd(model: Path = typer.Argument(..., help="a NIR graph (.nir, HD
                    data: str = typer.Option("synthetic-22", help="data set whose test frames feed the network "
                                                                   "(binned to the graph's input size)"),
                    data_root: Optional[Path] = typer.Option(None, help="dvs128-*: the DVS128 Gesture folder"),
+                   stimulus: Optional[Path] = typer.Option(None, help="your own input spikes instead of a data set: "
+                                                           "a .npz (spikes [samples, steps, *input shape], labels) "
+                                                           "or NIR spike data (nir.write_data); any input shape"),
                    steps: int = typer.Option(16, help="time steps per sample"),
                    dt: float = typer.Option(1e-4, help="the NIR time step, s (NIR does not store it; snnTorch "
                                                        "assumes 1e-4, Norse 1e-3)"),
@@ -35,7 +38,7 @@ def import_nir_cmd(model: Path = typer.Argument(..., help="a NIR graph (.nir, HD
     console = Console(stderr=True)
     rec = import_to_checkpoint(model, out, data=data, n_bins=steps, dt_s=dt,
                                card=load_device_card(card) if card else None, match_leak=match_leak, samples=samples,
-                               data_root=str(data_root) if data_root else None)
+                               data_root=str(data_root) if data_root else None, stimulus=stimulus)
     console.print(f"[bold]wrote[/bold] {out.resolve()} (checkpoint, nir_import.json): "
                   f"{len(rec['layers'])} MTJ layer(s), {'exact' if rec['exact'] else 'approximate'} realisation")
     for layer in rec["layers"]:

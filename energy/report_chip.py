@@ -174,8 +174,12 @@ def area_section(manifest: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def stimulus_line(man) -> str:
-    """What the simulated samples are: the data set's test samples, clean or with the export's sensor noise."""
+    """What the simulated samples are: the data set's test samples, clean or with the export's sensor noise, or the
+    samples of the user's stimulus file."""
     dataset = man.data_config.get("dataset", "?")
+    if dataset == "stimulus":
+        return (f"your own input spikes: samples of the stimulus file {man.data_config.get('root')} (sha256 "
+                f"{str(man.data_config.get('stimulus_sha256'))[:12]}; export --stimulus)")
     noise = man.samples.noise
     if noise is None:
         return f"test samples of {dataset} as recorded (no added noise)"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -24,6 +25,7 @@ DATASETS = {
     "synthetic-22": "synthetic DVS gestures + time-reversed copies, 22 classes (no download)",
     "dvs128-11": "IBM DVS128 Gesture, 11 classes (needs the files: --data-root)",
     "dvs128-22": "IBM DVS128 Gesture + time-reversed copies, 22 classes (needs the files: --data-root)",
+    "stimulus": "your own input spikes from a file (root: a .npz or NIR spike data; models/data/stimulus.py)",
 }
 
 
@@ -43,6 +45,9 @@ class DataConfig:
         root: folder with DVS128 Gesture (original AEDAT layout or tonic's).
         train_noise: sensor noise added to the synthetic training and validation streams: "none", or "mixed"
             (:data:`~ipnet_cosim.models.data.noise.MIXED_RECIPE`); the test set stays clean.
+        channels: input channels per pixel (2 polarities for event cameras; a stimulus file's own).
+        n_classes: "stimulus": the network's classes (0: the labels' largest + 1).
+        stimulus_sha256: "stimulus": the file's sha256 when it was taken (a changed file is refused).
     """
 
     dataset: str = "synthetic-22"
@@ -56,6 +61,9 @@ class DataConfig:
     root: str | None = None
     max_samples: int = 0
     train_noise: str = "none"
+    channels: int = 2
+    n_classes: int = 0
+    stimulus_sha256: str | None = None
 
     def __post_init__(self) -> None:
         check_field_types(self)
@@ -76,6 +84,11 @@ class DataConfig:
             raise ConfigError(f"data: max_samples ({self.max_samples}) must be >= 0 (0 = all)")
         if self.dataset.startswith("synthetic") and (self.n_train_per_class < 1 or self.n_test_per_class < 1):
             raise ConfigError("data: n_train_per_class and n_test_per_class must be at least 1")
+        if self.dataset == "stimulus" and not self.root:
+            raise ConfigError("data set 'stimulus' needs its file: pass --stimulus FILE (a .npz or NIR spike data)")
+        if self.dataset != "stimulus" and self.channels != 2:
+            raise ConfigError(f"data: channels ({self.channels}) must be 2 (event polarities) for data set "
+                              f"'{self.dataset}'")
         if self.dataset.startswith("dvs128") and not self.root:
             raise ConfigError(f"data set '{self.dataset}' needs the DVS128 Gesture files: pass --data-root DIR "
                               f"(download from https://research.ibm.com/interactive/dvsgesture/)")
@@ -117,6 +130,9 @@ def _generator_config(config: DataConfig):
 @functools.lru_cache(maxsize=4)
 def load_dataset(config: DataConfig):
     """(train, test) :class:`~ipnet_cosim.models.data.events.EventFrames` for a data config (cached per process)."""
+    if config.dataset == "stimulus":
+        test = load_stimulus(config)
+        return test, test
     if config.dataset.startswith("synthetic"):
         from ipnet_cosim.models.data.synthetic_gestures import make_gesture_dataset
         gen = _generator_config(config)
@@ -134,6 +150,41 @@ def load_dataset(config: DataConfig):
                                    width=config.width, max_samples=config.max_samples or None)
         out.append(_reverse_frames(data) if config.time_reversed else data)
     return tuple(out)
+
+
+def stimulus_config(path: str | Path, *, n_classes: int = 0, input_shape: tuple[int, ...] | None = None,
+                    n_bins: int | None = None) -> DataConfig:
+    """The data config of a stimulus file (read and checked now; its shape as event frames, its sha256)."""
+    from ipnet_cosim.models.data.stimulus import read_stimulus
+    stim = read_stimulus(path, input_shape=input_shape, n_bins=n_bins)
+    _, _, c, h, w = stim.as_chw().shape
+    return DataConfig(dataset="stimulus", root=stim.path, n_bins=stim.n_steps, height=int(h), width=int(w),
+                      channels=int(c), n_classes=int(n_classes), stimulus_sha256=stim.sha256, n_val_per_class=0)
+
+
+def load_stimulus(config: DataConfig):
+    """A stimulus file as the test split (:class:`~ipnet_cosim.models.data.events.EventFrames`)."""
+    from ipnet_cosim.models.data.events import EventFrames
+    from ipnet_cosim.models.data.stimulus import read_stimulus
+    assert config.root is not None                      # (checked by DataConfig)
+    stim = read_stimulus(config.root, n_bins=config.n_bins)
+    if config.stimulus_sha256 and stim.sha256 != config.stimulus_sha256:
+        raise ConfigError(f"stimulus file {config.root} changed since it was taken (sha256 {stim.sha256[:12]}, "
+                          f"recorded {config.stimulus_sha256[:12]}); restore it, or export again with --stimulus")
+    frames = stim.as_chw()
+    if frames.shape[2:] != (config.channels, config.height, config.width):
+        raise ConfigError(f"stimulus {config.root}: frames of shape {frames.shape[2:]}, the data config takes "
+                          f"{(config.channels, config.height, config.width)}")
+    if stim.labels is None:
+        raise ConfigError(f"stimulus {config.root} has no labels; give labels (one class per sample) in the .npz "
+                          f"(an unlabelled stimulus is not supported yet: accuracy needs them)")
+    n = max(config.n_classes, int(stim.labels.max()) + 1)
+    if config.n_classes and int(stim.labels.max()) >= config.n_classes:
+        raise ConfigError(f"stimulus {config.root}: label {int(stim.labels.max())} is beyond the network's "
+                          f"{config.n_classes} classes")
+    return EventFrames(frames=np.ascontiguousarray(frames), labels=stim.labels,
+                       class_names=tuple(f"class {i}" for i in range(n)),
+                       meta={"source": "stimulus", "path": stim.path, "sha256": stim.sha256})
 
 
 def load_noisy_test(config: DataConfig, setting, noise_seed: int):

@@ -33,6 +33,7 @@ taken as the score), or a spiking layer (exact: an identity readout counts its s
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -120,6 +121,17 @@ def _check_tau(name: str, kind: str, field: str, tau: np.ndarray, dt_s: float) -
                           f"Norse: 1e-3)")
 
 
+def frame_shape(in_shape: tuple[int, ...]) -> tuple[int, int, int]:
+    """A graph input as event frames (C, H, W): (C, H, W) as is, (H, W) one channel, (N,) N channels of one pixel."""
+    if len(in_shape) == 3:
+        return int(in_shape[0]), int(in_shape[1]), int(in_shape[2])
+    if len(in_shape) == 2:
+        return 1, int(in_shape[0]), int(in_shape[1])
+    if len(in_shape) == 1:
+        return int(in_shape[0]), 1, 1
+    raise ConfigError(f"NIR graph input of shape {in_shape}: give a flat (N,), an (H, W) or a (C, H, W) input")
+
+
 def _natural_shape(seg: Segment) -> tuple[int, ...]:
     """The neurons' shape of a segment: its conv output (C, H, W) or its dense output (N,)."""
     if isinstance(seg.op, ConvOp):
@@ -175,9 +187,10 @@ def import_nir(source, *, data="synthetic-22", n_bins: int = 16, dt_s: float = D
                 from None
         match_leak, current_scale_a = False, base_config.current_scale_a
     in_shape, segs = segments(graph)
-    if len(in_shape) != 3 or in_shape[0] != 2:
-        raise ConfigError(f"NIR graph input of shape {in_shape}: the data sets here are event frames of 2 polarities "
-                          f"(2, H, W); export the network with a (2, H, W) input")
+    chw = frame_shape(in_shape)
+    if not isinstance(data, DataConfig) and chw[0] != 2:
+        raise ConfigError(f"NIR graph input of shape {in_shape}: the bundled data sets are event frames of 2 "
+                          f"polarities (2, H, W); give your own input spikes of shape {in_shape} with --stimulus FILE")
     hidden = [s for s in segs if s.neuron is not None and type(graph.nodes[s.neuron]).__name__ not in ("LI", "I")]
     tail = [s for s in segs if s not in hidden]
     readout_seg = next((s for s in tail if s.op is not None or s.neuron is not None), tail[0] if tail else None)
@@ -223,21 +236,22 @@ def import_nir(source, *, data="synthetic-22", n_bins: int = 16, dt_s: float = D
         ro_op = DenseOp(np.eye(n_in), np.zeros(n_in))
     n_classes = int(ro_op.weight.shape[0])
     if isinstance(data, DataConfig):
-        if (data.height, data.width) != tuple(in_shape[1:]):
-            raise ConfigError(f"data frames of {data.height}x{data.width} do not fit the NIR graph's input "
-                              f"{in_shape[1]}x{in_shape[2]}; bin the data to the graph's input size")
+        if (data.channels, data.height, data.width) != chw:
+            raise ConfigError(f"input frames of {data.channels} x {data.height} x {data.width} do not fit the NIR "
+                              f"graph's input {in_shape}; give the spikes in the graph's input shape")
         data_config = data
+        if data.dataset == "stimulus" and not data.n_classes:
+            data_config = dataclasses.replace(data, n_classes=n_classes)
     else:
-        data_config = DataConfig(dataset=data, height=int(in_shape[1]), width=int(in_shape[2]), n_bins=n_bins,
-                                 root=data_root)
-    config = NetworkConfig(arch="ipnet", in_channels=2, height=int(in_shape[1]), width=int(in_shape[2]),
+        data_config = DataConfig(dataset=data, height=chw[1], width=chw[2], n_bins=n_bins, root=data_root)
+    config = NetworkConfig(arch="ipnet", in_channels=chw[0], height=chw[1], width=chw[2],
                            n_classes=n_classes, layers=tuple(layers), memory_layers=heat,
                            current_scale_a=current_scale_a,
                            readout_gain=1.0)
     if base_config is not None:
         same = (base_config.layers == config.layers and base_config.heat_layers == heat
-                and base_config.n_classes == n_classes and base_config.in_channels == 2
-                and (base_config.height, base_config.width) == tuple(in_shape[1:]))
+                and base_config.n_classes == n_classes
+                and (base_config.in_channels, base_config.height, base_config.width) == chw)
         if not same:
             raise ConfigError("the NIR graph's nodes do not match its own ipnet_cosim metadata (layers, memory or "
                               "sizes differ): the file was edited after to-nir; remove the metadata to import it as a "
@@ -294,10 +308,13 @@ def import_nir(source, *, data="synthetic-22", n_bins: int = 16, dt_s: float = D
 
 
 def import_to_checkpoint(source, out, *, data="synthetic-22", n_bins: int = 16, dt_s: float = DEFAULT_DT_S, card=None,
-                         match_leak: bool = True, samples: int = 20, data_root: str | None = None) -> dict:
+                         match_leak: bool = True, samples: int = 20, data_root: str | None = None,
+                         stimulus: str | Path | None = None) -> dict:
     """:func:`import_nir` written as a checkpoint in ``out`` (refused if one is there), with the import record and
     the agreement with the graph's reference on ``samples`` test samples spread over the test set in
-    ``out/nir_import.json`` (and in the checkpoint's ``nir_import`` entry). Returns that record."""
+    ``out/nir_import.json`` (and in the checkpoint's ``nir_import`` entry). Returns that record. ``stimulus``: your
+    own input spikes (:mod:`~ipnet_cosim.models.data.stimulus`, any input shape) instead of the data set ``data``;
+    the checkpoint's data is then that file (export and simulate take their samples from it)."""
     import json
     from ipnet_cosim.models.checkpoint import CHECKPOINT_FILE, save_checkpoint
     from ipnet_cosim.models.datasets import load_dataset, spread_indices
@@ -306,6 +323,10 @@ def import_to_checkpoint(source, out, *, data="synthetic-22", n_bins: int = 16, 
     if (out / CHECKPOINT_FILE).exists():
         raise ConfigError(f"{out / CHECKPOINT_FILE} exists; choose another output folder (nothing was overwritten)")
     graph = read_nir(source) if isinstance(source, (str, Path)) else source
+    if stimulus is not None:
+        from ipnet_cosim.models.datasets import stimulus_config
+        from ipnet_cosim.models.nir_graph import chain, input_shape
+        data = stimulus_config(stimulus, input_shape=input_shape(chain(graph)[0][1]))
     net, data_config, record = import_nir(graph, data=data, n_bins=n_bins, dt_s=dt_s, card=card,
                                           match_leak=match_leak, data_root=data_root)
     _, test = load_dataset(data_config)

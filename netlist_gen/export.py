@@ -217,12 +217,14 @@ def plan_export(checkpoint: str | Path, *, samples: Sequence[int] = tuple(range(
                 progress: Callable[[str], None] | None = None,
                 notify: Callable[[str], None] | None = None,
                 noise: Any = None, noise_seed: int = 0,
-                firing: Firing = Firing()) -> tuple[ExportManifest, _Plan]:
+                firing: Firing = Firing(), stimulus: str | Path | None = None) -> tuple[ExportManifest, _Plan]:
     """Check everything and build the manifest and file contents (no file is written); ``notify`` receives
     warnings (default: ``progress``); ``noise`` (a :class:`~ipnet_cosim.models.data.noise.NoiseSetting`) exports the
     samples of the test set with that sensor noise (``noise_seed``), recorded in the manifest; ``firing``: how the
     neurons fire (stochastic: every neuron gets its own draw source ``Vu<j>``, a 0.5 V placeholder in the netlists
-    that ``simulate`` replaces by the recorded draws of the sample and draw it runs)."""
+    that ``simulate`` replaces by the recorded draws of the sample and draw it runs); ``stimulus``: your own input
+    spikes (:mod:`~ipnet_cosim.models.data.stimulus`) instead of the checkpoint's data set: ``samples`` index the
+    file, and the manifest's data config names it (with its sha256), so that ``simulate`` and ``report`` read it."""
     import torch
     from ipnet_cosim import models as _models
     from ipnet_cosim.device.compiler import compile_va, neuron_va_path, openvaf_version
@@ -255,7 +257,8 @@ def plan_export(checkpoint: str | Path, *, samples: Sequence[int] = tuple(range(
     if overrides:
         say(f"synapse card '{syn.name}' ({syn.technology_label}) with overridden {', '.join(overrides)}")
     noise_table = _noise_table(noise, noise_seed)
-    frames, labels = load_samples(ck.data_config, samples, noise_table)
+    data_config = ck.data_config if stimulus is None else stimulus_data(ck, stimulus, noise_table)
+    frames, labels = load_samples(data_config, samples, noise_table)
     if noise_table is not None:
         say(f"stimulus: test samples with {noise_table['kind']} = {noise_table['level']:g} ({noise_table['unit']}), "
             f"noise seed {noise_seed}")
@@ -344,7 +347,7 @@ def plan_export(checkpoint: str | Path, *, samples: Sequence[int] = tuple(range(
     manifest = ExportManifest(
         package_version=_models.__version__,
         checkpoint=CheckpointRecord(ExportFiles.CHECKPOINT, sha256_file(ck_path), ck.epoch, ck.metrics),
-        network_config=ck.network_config.to_dict(), data_config=ck.data_config,
+        network_config=ck.network_config.to_dict(), data_config=data_config,
         class_names=tuple(ck.class_names), device_card=card.to_dict(), fast_card=fast_card.to_dict(),
         mapping_options=options.to_dict(), interface=INTERFACE,
         timing=TimingRecord(n_steps=n_steps, t_step_s=t.t_step_s, t_pulse_s=t.t_pulse_s, t_rise_s=t.t_rise_s,
@@ -370,19 +373,35 @@ def plan_export(checkpoint: str | Path, *, samples: Sequence[int] = tuple(range(
     return manifest, plan
 
 
+def stimulus_data(ck, stimulus: str | Path, noise_table: dict | None) -> dict:
+    """The data config of a stimulus file for checkpoint ``ck`` (its frames must fit the network's input)."""
+    from ipnet_cosim.models.datasets import stimulus_config
+    if noise_table is not None:
+        raise ConfigError("--noise adds sensor noise to a data set's test samples; with --stimulus the spikes are "
+                          "yours: add the noise to them before writing the file")
+    cfg = stimulus_config(stimulus, n_classes=len(ck.class_names))
+    net = ck.network_config
+    if (cfg.channels, cfg.height, cfg.width) != (net.in_channels, net.height, net.width):
+        raise ConfigError(f"stimulus {stimulus}: frames of {cfg.channels} x {cfg.height} x {cfg.width}, the network "
+                          f"takes {net.in_channels} x {net.height} x {net.width}; write the spikes in the network's "
+                          f"input shape")
+    return cfg.to_dict()
+
+
 def export_network(checkpoint: str | Path, out_dir: str | Path, *, samples: Sequence[int] = tuple(range(10)),
                    options: MappingOptions = MappingOptions(),
                    progress: Callable[[str], None] | None = None,
                    notify: Callable[[str], None] | None = None,
-                   noise: Any = None, noise_seed: int = 0, firing: Firing = Firing()) -> dict[str, Any]:
-    """Export a checkpoint (see the module docstring; ``noise``, ``firing``: :func:`plan_export`). Returns the
-    manifest (as written, a table)."""
+                   noise: Any = None, noise_seed: int = 0, firing: Firing = Firing(),
+                   stimulus: str | Path | None = None) -> dict[str, Any]:
+    """Export a checkpoint (see the module docstring; ``noise``, ``firing``, ``stimulus``: :func:`plan_export`).
+    Returns the manifest (as written, a table)."""
     out = Path(out_dir)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ConfigError(f"{out} exists and is not empty; export into a new folder (an earlier export is never "
                           f"overwritten)")
     manifest, plan = plan_export(checkpoint, samples=samples, options=options, progress=progress, notify=notify,
-                                 noise=noise, noise_seed=noise_seed, firing=firing)
+                                 noise=noise, noise_seed=noise_seed, firing=firing, stimulus=stimulus)
     tmp = out.with_name(out.name + ".export-tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
@@ -408,7 +427,7 @@ def export_network(checkpoint: str | Path, out_dir: str | Path, *, samples: Sequ
 def export_once(checkpoint: str | Path, out_dir: str | Path, *, samples: Sequence[int],
                 options: MappingOptions = MappingOptions(), progress: Callable[[str], None] | None = None,
                 notify: Callable[[str], None] | None = None, noise: Any = None, noise_seed: int = 0,
-                firing: Firing = Firing()) -> None:
+                firing: Firing = Firing(), stimulus: str | Path | None = None) -> None:
     """Export, or keep the export already in ``out_dir`` when it is of the same checkpoint (hash), samples, noise,
     firing and mapping options (a resumable pipeline's step); an export of anything else there is refused, never
     replaced."""
@@ -417,7 +436,7 @@ def export_once(checkpoint: str | Path, out_dir: str | Path, *, samples: Sequenc
     out = Path(out_dir)
     if not (out / MANIFEST).is_file():
         export_network(checkpoint, out, samples=samples, options=options, progress=progress, notify=notify,
-                       noise=noise, noise_seed=noise_seed, firing=firing)
+                       noise=noise, noise_seed=noise_seed, firing=firing, stimulus=stimulus)
         return
     made = read_export(out).manifest
     differs = [what for what, same in (
@@ -425,6 +444,8 @@ def export_once(checkpoint: str | Path, out_dir: str | Path, *, samples: Sequenc
         ("samples", list(made.samples.indices) == [int(s) for s in samples]),
         ("sensor noise", made.samples.noise == _noise_table(noise, noise_seed)),
         ("firing", made.firing_mode() == firing),
+        ("stimulus", made.data_config.get("stimulus_sha256") == (None if stimulus is None else
+                                                                  sha256_file(Path(stimulus)))),
         ("mapping options", made.mapping_options == options.to_dict())) if not same]
     if differs:
         raise ConfigError(f"{out} holds an export that differs in its {' and '.join(differs)}; delete it or choose "

@@ -312,9 +312,9 @@ def _check_frames(frames: Any, owner: str) -> np.ndarray:
     if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8:
         raise ConfigError(f"{owner}.frames must be a uint8 numpy array, got "
                           f"{getattr(frames, 'dtype', type(frames).__name__)}")
-    if frames.ndim != 5 or frames.shape[2] != 2:
-        raise ConfigError(f"{owner}.frames must have shape [N, T, 2, H, W] (channel 0 OFF, 1 ON), "
-                          f"got {frames.shape}")
+    if frames.ndim != 5 or frames.shape[2] < 1:
+        raise ConfigError(f"{owner}.frames must have shape [N, T, C, H, W] (event cameras: C = 2, channel 0 OFF, "
+                          f"1 ON), got {frames.shape}")
     return frames
 
 
