@@ -140,9 +140,11 @@ def _simulate_one(console, folder: Path, chosen, out: Optional[Path], n_workers:
     console.print(f"[bold]wrote[/bold] {out.resolve()}")
     console.print(f"  neurons: {s.firing.note}")
     undecided = f" ({s.no_decision} without a decision: tied top scores)" if s.no_decision else ""
-    interval = f" (95 % interval {s.accuracy_ci95[0]:.3f}-{s.accuracy_ci95[1]:.3f})"
     what = "twin (PyTorch, no circuit)" if simulator == "twin" else "circuit"
-    console.print(f"  samples: {s.samples}, {what} accuracy {s.accuracy:.3f}{interval}{undecided}, "
+    accuracy = (f"{what} accuracy {s.accuracy:.3f} (95 % interval {s.accuracy_ci95[0]:.3f}-{s.accuracy_ci95[1]:.3f})"
+                if s.accuracy is not None and s.accuracy_ci95 is not None
+                else "no accuracy (the samples have no labels)")
+    console.print(f"  samples: {s.samples}, {accuracy}{undecided}, "
                   f"{s.sim_time_per_sample_s:.1f} s of {simulator} per sample "
                   f"({s.wall_time_s:.1f} s wall for all, {s.workers} workers)")
     if s.torch is not None and simulator != "twin":
@@ -150,8 +152,8 @@ def _simulate_one(console, folder: Path, chosen, out: Optional[Path], n_workers:
         twin = "PyTorch hardware model (exported chip)" if t.network_accuracy is not None else "PyTorch"
         plain = (f" (network without the crossbars: {t.network_accuracy:.3f})" if t.network_accuracy is not None
                  else "")
-        console.print(f"  {twin} accuracy {t.accuracy:.3f}{plain}; predicted classes agree on "
-                      f"{t.classes_agree}/{s.samples}")
+        mine = f"{twin} accuracy {t.accuracy:.3f}{plain}; " if t.accuracy is not None else ""
+        console.print(f"  {mine}predicted classes agree on {t.classes_agree}/{s.samples}")
         for layer in s.layers:
             c = layer.compared
             if c is None:
@@ -309,6 +311,7 @@ def demo_cmd(ctx: typer.Context,
                                compare=False, energy=False, progress=True,
                                notify=lambda msg: console.print(f"[yellow]{msg}[/yellow]"))
         ts = twin.summary
+        assert ts.accuracy is not None and ts.accuracy_ci95 is not None     # (the demo's data set is labelled)
         console.log(f"   twin accuracy {ts.accuracy:.3f} (95 % interval {ts.accuracy_ci95[0]:.2f}-"
                     f"{ts.accuracy_ci95[1]:.2f}) over {ts.samples} samples")
     console.log(f"4/5 ngspice, layer by layer, {len(circuit_samples)} samples over "

@@ -64,9 +64,10 @@ def _stats(values: Sequence[float]) -> dict[str, Any]:
 def over_draws(data: SimulationData, assumptions: PeripheryAssumptions = PeripheryAssumptions(),
                breakdown: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """The accuracy and energy per inference over every draw of ``data``'s export found beside it
-    (:func:`draw_runs`); None in the median mode or when only one draw was run. ``breakdown``: ``data``'s own
+    (:func:`draw_runs`); None in the median mode, when only one draw was run, or when the samples have no labels
+    (the section pairs accuracy with energy). ``breakdown``: ``data``'s own
     :func:`~ipnet_cosim.energy.accounting.energy_breakdown` under ``assumptions`` when the caller has it."""
-    runs = draw_runs(data)
+    runs = draw_runs(data) if data.results.summary.accuracy is not None else []
     if len(runs) < 2:
         return None
     correct, energy, spikes = [], [], []

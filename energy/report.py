@@ -79,14 +79,16 @@ def build_report(folder: str | Path, *, sim: str | Path | None = None,
     firing = summary.firing.note
     sim_src += f"; neurons: {firing}"
     who = "twin" if kind == "computed" else "circuit"
-    accuracy = {"run": figure(summary.accuracy, "1", kind,
-                              sim_src + "; predicted class = argmax of the readout column charge; a sample whose "
-                              "top scores tie is 'no decision' and counts as wrong")}
-    lo, hi = summary.accuracy_ci95
-    accuracy["run_ci95_low"] = figure(lo, "1", "computed", f"Wilson 95 % interval of the {who} accuracy on "
-                                      f"{n} samples (scipy.stats.binomtest)")
-    accuracy["run_ci95_high"] = figure(hi, "1", "computed", f"Wilson 95 % interval of the {who} accuracy on "
-                                       f"{n} samples (scipy.stats.binomtest)")
+    accuracy: dict[str, Any] = {}
+    if summary.accuracy is not None and summary.accuracy_ci95 is not None:      # None: the samples have no labels
+        accuracy["run"] = figure(summary.accuracy, "1", kind,
+                                 sim_src + "; predicted class = argmax of the readout column charge; a sample whose "
+                                 "top scores tie is 'no decision' and counts as wrong")
+        lo, hi = summary.accuracy_ci95
+        accuracy["run_ci95_low"] = figure(lo, "1", "computed", f"Wilson 95 % interval of the {who} accuracy on "
+                                          f"{n} samples (scipy.stats.binomtest)")
+        accuracy["run_ci95_high"] = figure(hi, "1", "computed", f"Wilson 95 % interval of the {who} accuracy on "
+                                           f"{n} samples (scipy.stats.binomtest)")
     for layer in summary.layers:
         if layer.coin_flip_fraction is not None:
             accuracy[f"coin_flip_{layer.layer}"] = figure(
@@ -98,7 +100,7 @@ def build_report(folder: str | Path, *, sim: str | Path | None = None,
         accuracy["run_no_decision"] = figure(summary.no_decision, "1", kind,
                                              sim_src + "; samples whose top class scores are equal (no decision)")
     torch = summary.torch
-    if torch is not None:
+    if torch is not None and torch.accuracy is not None:
         accuracy["pytorch"] = figure(torch.accuracy, "1", "computed",
                                      f"PyTorch, exact precision, same samples and draws; model: {torch.model}; "
                                      f"neurons: {firing}")

@@ -142,7 +142,8 @@ def headline_rows(report: Mapping[str, Any]) -> list[list[str]]:
                      f"{_count(t['samples']['value'])} test samples", "computed"])
     c = h["run"]
     line = (f"{c['accuracy']['value']:.3f} (95 % interval {_interval(c)}) on {_count(c['samples']['value'])} samples "
-            f"over {_count(c['classes']['value'])} classes")
+            f"over {_count(c['classes']['value'])} classes" if "accuracy" in c else
+            f"no accuracy: the {_count(c['samples']['value'])} samples have no labels")
     ag = h.get("agreement")
     if ag is not None:
         line += (f"; class equal to the twin's on {_count(ag['samples_agreeing']['value'])}/"
@@ -183,7 +184,8 @@ def _summary_rows(report: Mapping[str, Any]) -> list[list[str]]:
     rows = []
     twin = report["provenance"].get("simulator") == "twin"
     acc = (f"{'twin' if twin else 'circuit'} {sm['accuracy_run']['value']:.3f} (95 % interval "
-           f"{report['accuracy']['run_ci95_low']['value']:.2f}-{report['accuracy']['run_ci95_high']['value']:.2f})")
+           f"{report['accuracy']['run_ci95_low']['value']:.2f}-{report['accuracy']['run_ci95_high']['value']:.2f})"
+           if "accuracy_run" in sm else "none: the samples have no labels")
     if "accuracy_pytorch" in sm:
         network = report["accuracy"].get("pytorch_network")
         if network is not None:       # a non-ideal mapping: the reference is the hardware model of this chip

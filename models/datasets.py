@@ -164,7 +164,7 @@ def stimulus_config(path: str | Path, *, n_classes: int = 0, input_shape: tuple[
 
 def load_stimulus(config: DataConfig):
     """A stimulus file as the test split (:class:`~ipnet_cosim.models.data.events.EventFrames`)."""
-    from ipnet_cosim.models.data.events import EventFrames
+    from ipnet_cosim.models.data.events import UNLABELLED, EventFrames
     from ipnet_cosim.models.data.stimulus import read_stimulus
     assert config.root is not None                      # (checked by DataConfig)
     stim = read_stimulus(config.root, n_bins=config.n_bins)
@@ -175,16 +175,21 @@ def load_stimulus(config: DataConfig):
     if frames.shape[2:] != (config.channels, config.height, config.width):
         raise ConfigError(f"stimulus {config.root}: frames of shape {frames.shape[2:]}, the data config takes "
                           f"{(config.channels, config.height, config.width)}")
+    meta = {"source": "stimulus", "path": stim.path, "sha256": stim.sha256, "unlabelled": stim.labels is None}
     if stim.labels is None:
-        raise ConfigError(f"stimulus {config.root} has no labels; give labels (one class per sample) in the .npz "
-                          f"(an unlabelled stimulus is not supported yet: accuracy needs them)")
-    n = max(config.n_classes, int(stim.labels.max()) + 1)
-    if config.n_classes and int(stim.labels.max()) >= config.n_classes:
-        raise ConfigError(f"stimulus {config.root}: label {int(stim.labels.max())} is beyond the network's "
-                          f"{config.n_classes} classes")
-    return EventFrames(frames=np.ascontiguousarray(frames), labels=stim.labels,
-                       class_names=tuple(f"class {i}" for i in range(n)),
-                       meta={"source": "stimulus", "path": stim.path, "sha256": stim.sha256})
+        if not config.n_classes:
+            raise ConfigError(f"stimulus {config.root} has no labels, and the network's class count is not known; "
+                              f"give labels, or export the network (whose classes it knows) with --stimulus")
+        labels = np.full(len(frames), UNLABELLED, dtype=np.int64)
+        n = config.n_classes
+    else:
+        labels = stim.labels
+        n = max(config.n_classes, int(labels.max()) + 1)
+        if config.n_classes and int(labels.max()) >= config.n_classes:
+            raise ConfigError(f"stimulus {config.root}: label {int(labels.max())} is beyond the network's "
+                              f"{config.n_classes} classes")
+    return EventFrames(frames=np.ascontiguousarray(frames), labels=labels,
+                       class_names=tuple(f"class {i}" for i in range(n)), meta=meta)
 
 
 def load_noisy_test(config: DataConfig, setting, noise_seed: int):

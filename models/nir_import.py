@@ -339,7 +339,9 @@ def import_to_checkpoint(source, out, *, data="synthetic-22", n_bins: int = 16, 
                           f"(classes: {sizes})")
     idx = spread_indices(len(test.labels), samples) if samples > 0 else []
     if idx:
-        record["agreement"] = agreement(graph, net, record, test.frames[idx], test.labels[idx])
+        labels = test.labels[idx]
+        record["agreement"] = agreement(graph, net, record, test.frames[idx],
+                                        None if (labels < 0).all() else labels)      # < 0: an unlabelled stimulus
         record["agreement"]["sample_indices"] = idx
     if isinstance(source, (str, Path)):
         record["source"] = str(source)

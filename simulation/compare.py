@@ -224,7 +224,8 @@ def summarise(export: Export, samples: Sequence[int], labels: Sequence[int], out
     for k, s in enumerate(samples):
         scores = charges[s] * scale
         per_sample.append(SampleResult(
-            sample=s, label=int(labels[k]), predicted_class=decide(scores), scores=tuple(float(v) for v in scores),
+            sample=s, label=int(labels[k]) if int(labels[k]) >= 0 else None,          # < 0: an unlabelled stimulus
+            predicted_class=decide(scores), scores=tuple(float(v) for v in scores),
             sim_time_s=elapsed[s], layers=_sample_layers(hidden, outputs[s], ref, k),
             torch_scores=None if ref is None else tuple(float(v) for v in ref["logits"][k]),
             torch_class=None if ref is None else ref["predicted"][k]))
@@ -232,12 +233,17 @@ def summarise(export: Export, samples: Sequence[int], labels: Sequence[int], out
     totals = tuple(_layer_total(layer.name, [e.layers[li] for e in per_sample], None if flips is None else flips[li])
                    for li, layer in enumerate(hidden))
     n = len(samples)
+    labelled = all(e.label is not None for e in per_sample)
+
+    def fraction(hits: int) -> float | None:
+        return hits / n if labelled else None
+
     correct = sum(e.correct for e in per_sample)
     torch = None
     if ref is not None:
         agree = sum(bool(e.classes_agree) for e in per_sample)
         torch = TorchComparison(
-            accuracy=sum(e.torch_class == e.label for e in per_sample) / n,
+            accuracy=fraction(sum(e.torch_class == e.label for e in per_sample)),
             no_decision=sum(e.torch_class is None for e in per_sample), classes_agree=agree,
             all_spikes_equal=all(r.compared is not None and r.compared.mismatches == 0 for r in totals),
             agreement_margin=AGREEMENT_MARGIN,
@@ -247,10 +253,10 @@ def summarise(export: Export, samples: Sequence[int], labels: Sequence[int], out
                    "exact IR drop of every tile)" if ref["hardware_model"] else
                    "network: the checkpoint's network (the mapping is ideal)"),
             network_accuracy=(None if ref["network_predicted"] is None else
-                              sum(p == e.label for p, e in zip(ref["network_predicted"], per_sample)) / n))
+                              fraction(sum(p == e.label for p, e in zip(ref["network_predicted"], per_sample)))))
     low, high = wilson_interval(correct, n)
     summary = SimulationSummary(
-        samples=n, accuracy=correct / n, accuracy_ci95=(low, high),
+        samples=n, accuracy=fraction(correct), accuracy_ci95=(low, high) if labelled else None,
         no_decision=sum(e.predicted_class is None for e in per_sample),
         sim_time_per_sample_s=sum(elapsed[s] for s in samples) / n, layers=totals, firing=firing, torch=torch)
     return summary, tuple(per_sample)

@@ -39,7 +39,8 @@ def plot_rasters(out: Path, results: SimulationResults, outputs, ref, hidden, co
         ax.bar(x - 0.2, e.scores, width=0.4, label=f"{who} (readout charge)")
         if e.torch_scores is not None:
             ax.bar(x + 0.2, e.torch_scores, width=0.4, label="PyTorch")
-        ax.axvline(e.label, color="g", ls=":", label=f"label {e.label}")
+        if e.label is not None:
+            ax.axvline(e.label, color="g", ls=":", label=f"label {e.label}")
         ax.set_title("readout class scores", fontsize=9)
         ax.set_xlabel("class")
         ax.legend(fontsize=7)

@@ -21,6 +21,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from ipnet_cosim.device.errors import ConfigError
 from ipnet_cosim.sweep.config import card_changes, point_options
 from ipnet_cosim.sweep.records import SweepPoint
 
@@ -145,6 +146,9 @@ def _evaluate(checkpoint: str, point: dict[str, Any], samples: Sequence[int] | s
         for d in draws:
             twin = chip / ("twin" if not d else f"twin_draw_{d}")
             res = simulate_export(exp, out=twin, samples=chosen, progress=False, simulator="twin", plots=0, draw=d)
+            if res.summary.accuracy is None:
+                raise ConfigError("the sweep's samples have no labels (an unlabelled stimulus): a sweep ranks its "
+                                  "points by accuracy; give the stimulus labels")
             per_draw.append(res.summary.accuracy)
             for layer in res.summary.layers:
                 if layer.coin_flip_fraction is not None:

@@ -215,7 +215,8 @@ def verify_point(point: SweepPoint, n_samples: int, simulator: str, workers: int
                           progress=False, simulator=simulator, plots=0, scheduler=scheduler)
     agree = sum(e.predicted_class == twin_results.sample(e.sample).predicted_class for e in res.per_sample)
     check = PointCheck(
-        samples_requested=n_samples, simulator=simulator, samples=tuple(chosen), circuit_accuracy=res.summary.accuracy,
+        samples_requested=n_samples, simulator=simulator, samples=tuple(chosen),
+        circuit_accuracy=res.summary.accuracy if res.summary.accuracy is not None else float("nan"),
         twin_accuracy_same_samples=float(np.mean([twin_results.sample(s).correct for s in chosen])),
         classes_agree_with_twin=int(agree),
         all_spikes_equal_pytorch=res.summary.torch is not None and res.summary.torch.all_spikes_equal,

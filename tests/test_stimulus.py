@@ -127,3 +127,26 @@ def test_a_trained_network_exports_and_reports_on_your_own_spikes(tmp_path, caps
     assert main(["export", str(ck), "-o", str(tmp_path / "exp2"), "--samples", "0", "--stimulus", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "2 x 8 x 8" in err and "2 x 16 x 16" in err and not (tmp_path / "exp2").exists()
+
+
+@pytest.mark.openvaf
+def test_an_unlabelled_stimulus_gives_spikes_energy_and_soa_without_an_accuracy(tmp_path):
+    """No labels: the twin runs, results say no accuracy (null, never 0), the report builds with energy and the safe
+    operating area and no accuracy figure; the CLI says so."""
+    import json
+    from _small_net import make_small_checkpoint
+    from ipnet_cosim.energy.report import build_report
+    from ipnet_cosim.energy.report_text import format_markdown
+    from ipnet_cosim.netlist_gen.export import export_network
+    from ipnet_cosim.simulation.simulate import simulate_export
+    ck = make_small_checkpoint(tmp_path / "ck")
+    stim = write_stimulus(tmp_path / "mine.npz", _spikes(n=3, steps=8, shape=(2, 16, 16), p=0.1, seed=7))
+    export_network(ck, tmp_path / "exp", samples=[0, 1, 2], stimulus=stim)
+    res = simulate_export(tmp_path / "exp", out=tmp_path / "sim", simulator="twin", progress=False)
+    assert res.summary.accuracy is None and res.summary.accuracy_ci95 is None
+    assert all(e.label is None and not e.correct for e in res.per_sample)
+    raw = json.loads((tmp_path / "sim" / "results.json").read_text())
+    assert raw["summary"]["accuracy"] is None and raw["per_sample"][0]["label"] is None
+    report, _ = build_report(tmp_path / "exp", sim=tmp_path / "sim")
+    assert "run" not in report["accuracy"] and report["energy"]["total"]["value"] > 0 and "verdict" in report["soa"]
+    assert "no labels" in format_markdown(report)

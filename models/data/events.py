@@ -332,6 +332,9 @@ def _indices(indices: Any, n: int, owner: str) -> np.ndarray:
     return idx
 
 
+UNLABELLED = -1     # the label of a sample without one (an unlabelled stimulus file; meta["unlabelled"] is True)
+
+
 @dataclass
 class EventFrames:
     """A classification data set of event frames.
@@ -360,10 +363,11 @@ class EventFrames:
         self.class_names = tuple(str(c) for c in self.class_names)
         if not self.class_names:
             raise ConfigError("EventFrames.class_names is empty")
-        if self.labels.size and (self.labels.min() < 0 or self.labels.max() >= len(self.class_names)):
+        self.meta = _check_meta(self.meta, "EventFrames")
+        lowest = UNLABELLED if self.meta.get("unlabelled") else 0
+        if self.labels.size and (self.labels.min() < lowest or self.labels.max() >= len(self.class_names)):
             raise ConfigError(f"EventFrames.labels must lie in 0..{len(self.class_names) - 1} "
                               f"(one per class name), got {self.labels.min()}..{self.labels.max()}")
-        self.meta = _check_meta(self.meta, "EventFrames")
 
     def __len__(self) -> int:
         return int(self.frames.shape[0])

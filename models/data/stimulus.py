@@ -184,5 +184,5 @@ def write_stimulus(path: str | Path, spikes: np.ndarray, labels: np.ndarray | No
         arrays["labels"] = np.asarray(labels, dtype=np.int64)
     if dt_s is not None:
         arrays["dt_s"] = np.asarray(float(dt_s))
-    np.savez_compressed(path, **arrays)
+    np.savez_compressed(path, allow_pickle=False, **arrays)
     return path

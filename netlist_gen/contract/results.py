@@ -142,11 +142,11 @@ class LayerResult:
 
 @dataclass(frozen=True)
 class SampleResult:
-    """One sample of the run: its label, the run's class and class scores, PyTorch's when compared, and every
-    hidden layer (:class:`LayerResult`)."""
+    """One sample of the run: its label (None: an unlabelled stimulus), the run's class and class scores, PyTorch's
+    when compared, and every hidden layer (:class:`LayerResult`)."""
 
     sample: int
-    label: int
+    label: int | None
     predicted_class: int | None                     #: None: the top scores tie (no decision, counted as wrong)
     scores: tuple[float, ...]                       #: readout gain x charge / (k v_read t_pulse T), one per class
     sim_time_s: float
@@ -156,7 +156,7 @@ class SampleResult:
 
     @property
     def correct(self) -> bool:
-        return self.predicted_class == self.label
+        return self.label is not None and self.predicted_class == self.label
 
     @property
     def compared(self) -> bool:
@@ -178,7 +178,7 @@ class SampleResult:
     @classmethod
     def from_dict(cls, data: Any, where: str) -> "SampleResult":
         compared = data.get("torch_scores") is not None if isinstance(data, Mapping) else False
-        return cls(read_field(data, "sample", (int,), where), read_field(data, "label", (int,), where),
+        return cls(read_field(data, "sample", (int,), where), read_field(data, "label", (int, type(None)), where),
                    _class(data, "predicted_class", where), read_numbers(data, "scores", where),
                    read_number(data, "sim_time_s", where),
                    tuple(LayerResult.from_dict(r, f"{where}.layers[{i}]") for i, r in enumerate(_rows(data, "layers",
@@ -189,9 +189,9 @@ class SampleResult:
 
 @dataclass(frozen=True)
 class TorchComparison:
-    """The run against the PyTorch reference on the same samples (and draws)."""
+    """The run against the PyTorch reference on the same samples (and draws); accuracies None without labels."""
 
-    accuracy: float
+    accuracy: float | None
     no_decision: int
     classes_agree: int                              #: samples whose classes agree
     all_spikes_equal: bool
@@ -211,7 +211,7 @@ class TorchComparison:
 
     @classmethod
     def from_dict(cls, data: Any, where: str) -> "TorchComparison":
-        return cls(read_number(data, "accuracy", where), read_field(data, "no_decision", (int,), where),
+        return cls(read_optional(data, "accuracy", (float,), where), read_field(data, "no_decision", (int,), where),
                    read_field(data, "classes_agree", (int,), where),
                    read_field(data, "all_spikes_equal", (bool,), where), read_number(data, "agreement_margin", where),
                    read_field(data, "agreement_contract_holds", (bool,), where),
@@ -275,11 +275,12 @@ class LayerTime:
 
 @dataclass(frozen=True)
 class SimulationSummary:
-    """What the run measured over its samples (the accuracy is never defaulted: a file without it is damaged)."""
+    """What the run measured over its samples (the accuracy is never defaulted: a file without it is damaged; it is
+    None, with its interval, only when the samples have no labels)."""
 
     samples: int
-    accuracy: float
-    accuracy_ci95: tuple[float, float]              #: Wilson 95 % interval (device.statistics)
+    accuracy: float | None
+    accuracy_ci95: tuple[float, float] | None       #: Wilson 95 % interval (device.statistics)
     no_decision: int
     sim_time_per_sample_s: float
     layers: tuple[LayerResult, ...]
@@ -293,7 +294,8 @@ class SimulationSummary:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "samples": self.samples, "accuracy": self.accuracy, "accuracy_ci95": list(self.accuracy_ci95),
+            "samples": self.samples, "accuracy": self.accuracy,
+            "accuracy_ci95": None if self.accuracy_ci95 is None else list(self.accuracy_ci95),
             "no_decision": self.no_decision, "sim_time_per_sample_s": self.sim_time_per_sample_s,
             "layers": [layer.to_dict() for layer in self.layers], "firing": self.firing.to_dict(),
             "wall_time_s": self.wall_time_s, "workers": self.workers, "runs_simulated": self.runs_simulated,
@@ -304,12 +306,17 @@ class SimulationSummary:
 
     @classmethod
     def from_dict(cls, data: Any, where: str) -> "SimulationSummary":
-        interval = read_field(data, "accuracy_ci95", (list,), where)
-        if len(interval) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in interval):
+        interval = read_field(data, "accuracy_ci95", (list, type(None)), where)
+        if interval is not None and (len(interval) != 2 or not all(isinstance(v, (int, float))
+                                                                    and not isinstance(v, bool) for v in interval)):
             raise ExportError(f"{where}.accuracy_ci95 must be two numbers [low, high]")
+        accuracy = read_field(data, "accuracy", (float, type(None)), where)
+        if (accuracy is None) != (interval is None):
+            raise ExportError(f"{where}: accuracy and accuracy_ci95 must both be numbers, or both null (no labels)")
         torch = read_field(data, "torch", (dict,), where, None)
-        return cls(read_field(data, "samples", (int,), where), read_number(data, "accuracy", where),
-                   (float(interval[0]), float(interval[1])), read_field(data, "no_decision", (int,), where),
+        return cls(read_field(data, "samples", (int,), where), None if accuracy is None else float(accuracy),
+                   None if interval is None else (float(interval[0]), float(interval[1])),
+                   read_field(data, "no_decision", (int,), where),
                    read_number(data, "sim_time_per_sample_s", where),
                    tuple(LayerResult.from_dict(r, f"{where}.layers[{i}]")
                          for i, r in enumerate(_rows(data, "layers", where))),
