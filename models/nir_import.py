@@ -237,8 +237,11 @@ def import_nir(source, *, data="synthetic-22", n_bins: int = 16, dt_s: float = D
     n_classes = int(ro_op.weight.shape[0])
     if isinstance(data, DataConfig):
         if (data.channels, data.height, data.width) != chw:
+            fix = ("give the spikes in the graph's input shape" if data.dataset == "stimulus" else
+                   "the bundled data sets are event frames of 2 polarities: bin them to the graph's input size, or "
+                   "give your own input spikes with --stimulus FILE")
             raise ConfigError(f"input frames of {data.channels} x {data.height} x {data.width} do not fit the NIR "
-                              f"graph's input {in_shape}; give the spikes in the graph's input shape")
+                              f"graph's input {in_shape}; {fix}")
         data_config = data
         if data.dataset == "stimulus" and not data.n_classes:
             data_config = dataclasses.replace(data, n_classes=n_classes)

@@ -127,8 +127,14 @@ def test_event_frames_validation_and_subset():
     assert len(ds.subset(np.array([True, False, True]))) == 2
     with pytest.raises(ConfigError, match="uint8"):
         EventFrames(frames=frames.astype(np.float32), labels=[0, 0, 0], class_names=("a",))
-    with pytest.raises(ConfigError, match=r"\[N, T, 2, H, W\]"):
-        EventFrames(frames=np.zeros((3, 4, 3, 5, 6), np.uint8), labels=[0, 0, 0], class_names=("a",))
+    with pytest.raises(ConfigError, match=r"\[N, T, C, H, W\]"):
+        EventFrames(frames=np.zeros((3, 4, 5, 6), np.uint8), labels=[0, 0, 0], class_names=("a",))
+    with pytest.raises(ConfigError, match=r"\[N, T, C, H, W\]"):
+        EventFrames(frames=np.zeros((3, 4, 0, 5, 6), np.uint8), labels=[0, 0, 0], class_names=("a",))
+    assert EventFrames(frames=np.zeros((3, 4, 3, 5, 6), np.uint8), labels=[0, 0, 0], class_names=("a",)).n_bins == 4
+    with pytest.raises(ConfigError, match="labels must lie in 0..0"):      # -1 only for an unlabelled stimulus
+        EventFrames(frames=frames, labels=[-1, 0, 0], class_names=("a",))
+    assert EventFrames(frames=frames, labels=[-1, -1, -1], class_names=("a",), meta={"unlabelled": True}).n_classes == 1
     with pytest.raises(ConfigError, match="labels must have shape"):
         EventFrames(frames=frames, labels=[0, 0], class_names=("a",))
     with pytest.raises(ConfigError, match="labels must lie in 0..1"):
