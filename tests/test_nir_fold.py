@@ -9,24 +9,14 @@ import numpy as np
 import pytest
 import torch
 
+from _nir_graphs import chain_graph
+
 nir = pytest.importorskip("nir")
 
 
 def _graph(shape, *pairs):
-    """Input(shape) -> the linear nodes -> a Threshold on the chain's output -> Output (no type inference: the
-    importer must find every shape itself)."""
-    nodes = {"input": nir.Input(input_type={"input": np.array(shape)})}
-    names = ["input"]
-    for name, node in pairs:
-        nodes[name] = node
-        names.append(name)
-    nodes["thr"] = nir.Threshold(threshold=np.array(1.0))
-    nodes["output"] = nir.Output(output_type={"output": np.array([1])})
-    names += ["thr", "output"]
-    g = nir.NIRGraph.__new__(nir.NIRGraph)
-    g.nodes, g.edges, g.metadata = nodes, list(zip(names[:-1], names[1:])), {}
-    g.input_type, g.output_type = {}, {}
-    return g
+    """Input(shape) -> the linear nodes -> a Threshold on the chain's output -> Output."""
+    return chain_graph(shape, [*pairs, ("thr", nir.Threshold(threshold=np.array(1.0)))], 1)
 
 
 def _conv(rng, c_in, c_out, k, *, stride=1, padding=0, dilation=1, groups=1, bias=True):
@@ -164,16 +154,7 @@ def test_a_sinabs_shaped_cnn_imports_with_its_padded_convolution_folded(tmp_path
              ("flat", nir.Flatten(input_type=None, start_dim=0, end_dim=-1)),
              ("fc1", nir.Affine(weight=rng.normal(0, 0.2, (16, 128)), bias=np.zeros(16))), ("if4", if_(16)),
              ("fc2", nir.Affine(weight=rng.normal(0, 0.2, (11, 16)), bias=np.zeros(11))), ("if5", if_(11))]
-    nodes = {"input": nir.Input(input_type={"input": np.array([2, 16, 16])})}
-    names = ["input"]
-    for name, node in pairs:
-        nodes[name] = node
-        names.append(name)
-    nodes["output"] = nir.Output(output_type={"output": np.array([11])})
-    names.append("output")
-    graph = nir.NIRGraph.__new__(nir.NIRGraph)
-    graph.nodes, graph.edges, graph.metadata = nodes, list(zip(names[:-1], names[1:])), {}
-    graph.input_type, graph.output_type = {}, {}
+    graph = chain_graph((2, 16, 16), pairs, 11)
     net, data, record = import_nir(graph, data=SMALL_DATA, dt_s=1e-3)
     folds = [(layer["nodes"][:-1], layer["fold"]) for layer in record["layers"]]
     assert folds == [(["conv1"], "convolution"), (["conv2"], "convolution"), (["pool1", "conv3"], "convolution"),

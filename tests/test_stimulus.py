@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from _nir_graphs import chain_graph
+
 from ipnet_cosim.device.errors import ConfigError
 from ipnet_cosim.models.data.stimulus import read_stimulus, write_stimulus
 
@@ -63,18 +65,11 @@ def _norse_like_chain():
     """Input (1,) -> Linear 1 -> 4 -> LIF (no memory: tau = dt) -> Affine 4 -> 2 -> LIF -> Output: the Linear/LIF
     chain of Norse's examples, on a 1-element input."""
     dt = 1e-3
-    nodes = {"input": nir.Input(input_type={"input": np.array([1])}),
-             "lin": nir.Linear(weight=np.array([[2.0], [1.5], [0.8], [3.0]])),
-             "lif1": nir.LIF(tau=np.full(4, dt), r=np.ones(4), v_leak=np.zeros(4), v_threshold=np.ones(4)),
-             "aff": nir.Affine(weight=np.array([[1.2, -0.4, 0.9, 0.3], [-0.2, 1.1, -0.3, 0.8]]),
-                               bias=np.zeros(2)),
-             "lif2": nir.LIF(tau=np.full(2, dt), r=np.ones(2), v_leak=np.zeros(2), v_threshold=np.ones(2)),
-             "output": nir.Output(output_type={"output": np.array([2])})}
-    names = list(nodes)
-    g = nir.NIRGraph.__new__(nir.NIRGraph)
-    g.nodes, g.edges, g.metadata = nodes, list(zip(names[:-1], names[1:])), {}
-    g.input_type, g.output_type = {}, {}
-    return g, dt
+    pairs = [("lin", nir.Linear(weight=np.array([[2.0], [1.5], [0.8], [3.0]]))),
+             ("lif1", nir.LIF(tau=np.full(4, dt), r=np.ones(4), v_leak=np.zeros(4), v_threshold=np.ones(4))),
+             ("aff", nir.Affine(weight=np.array([[1.2, -0.4, 0.9, 0.3], [-0.2, 1.1, -0.3, 0.8]]), bias=np.zeros(2))),
+             ("lif2", nir.LIF(tau=np.full(2, dt), r=np.ones(2), v_leak=np.zeros(2), v_threshold=np.ones(2)))]
+    return chain_graph((1,), pairs, 2), dt
 
 
 @pytest.mark.ngspice
