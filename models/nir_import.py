@@ -117,8 +117,8 @@ def _check_tau(name: str, kind: str, field: str, tau: np.ndarray, dt_s: float) -
         raise ConfigError(f"NIR node '{name}' ({kind}): {field} must be > 0")
     if np.any(tau < dt_s * (1 - TOL)):
         raise ConfigError(f"NIR node '{name}' ({kind}): {field} = {float(tau.min()):g} s < dt = {dt_s:g} s, where "
-                          f"forward Euler oscillates; pass the time step the exporter assumed (--dt; snnTorch: 1e-4, "
-                          f"Norse: 1e-3)")
+                          f"forward Euler oscillates; pass the time step the exporter assumed (--dt; NIR does not "
+                          f"store it; snnTorch's exporter assumes 1e-4)")
 
 
 def frame_shape(in_shape: tuple[int, ...]) -> tuple[int, int, int]:

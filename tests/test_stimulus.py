@@ -27,6 +27,9 @@ def test_a_npz_stimulus_reads_back_what_was_written(tmp_path):
     assert stim.as_chw().shape == (6, 8, 2, 3, 3)
     flat = read_stimulus(write_stimulus(tmp_path / "f.npz", _spikes(shape=(5,))))
     assert flat.labels is None and flat.as_chw().shape == (6, 8, 5, 1, 1)
+    # a graph whose input shape keeps a leading batch axis (Norse writes (1, N)) takes the same spikes
+    batch = read_stimulus(tmp_path / "f.npz", input_shape=(1, 5))
+    assert batch.spikes.shape == (6, 8, 1, 5) and np.array_equal(batch.spikes.reshape(6, 8, 5), flat.spikes)
 
 
 def test_nir_spike_data_reads_as_a_stimulus(tmp_path):

@@ -64,6 +64,14 @@ class Stimulus:
                           f"(H, W) or a (C, H, W) input")
 
 
+def _squeezed(shape) -> tuple[int, ...]:
+    """A shape without its leading 1s (a batch axis some exporters keep in the input's shape)."""
+    dims = [int(v) for v in shape]
+    while len(dims) > 1 and dims[0] == 1:
+        dims.pop(0)
+    return tuple(dims)
+
+
 def _binary(spikes: np.ndarray, path: Path) -> np.ndarray:
     if spikes.dtype == bool:
         return spikes.astype(np.uint8)
@@ -162,6 +170,9 @@ def read_stimulus(path: str | Path, *, input_shape: tuple[int, ...] | None = Non
     if spikes.ndim < 3 or spikes.shape[0] < 1 or spikes.shape[1] < 1 or 0 in spikes.shape:
         raise ConfigError(f"stimulus {path}: spikes of shape {spikes.shape}; give [samples, steps, *input shape] with "
                           f"at least one sample and one step")
+    if input_shape is not None and tuple(spikes.shape[2:]) != tuple(input_shape) \
+            and _squeezed(spikes.shape[2:]) == _squeezed(input_shape):
+        spikes = spikes.reshape(*spikes.shape[:2], *input_shape)      # a graph's shape with leading 1s (Norse: (1, N))
     if input_shape is not None and tuple(spikes.shape[2:]) != tuple(input_shape):
         raise ConfigError(f"stimulus {path}: one step's input has shape {tuple(spikes.shape[2:])}, the network takes "
                           f"{tuple(input_shape)}; write the spikes in the network's input shape")
