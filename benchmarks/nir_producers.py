@@ -31,7 +31,8 @@ def graphs(work: Path):
         yield name, name, graph, shape, dt
     path = snntorch_conv_snn(work / "snntorch.nir")
     graph = nir.read(path)
-    yield "snntorch", "snntorch", graph, tuple(int(v) for v in np.asarray(graph.nodes["input"].input_type["input"])), 1e-4
+    shape = tuple(int(v) for v in np.asarray(graph.nodes["input"].input_type["input"]))
+    yield "snntorch", "snntorch", graph, shape, 1e-4
 
 
 def writes(graph, path: Path) -> str:

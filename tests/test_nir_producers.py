@@ -27,8 +27,8 @@ def sinabs_graph():
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Conv2d(2, 2, 3, padding=1, bias=False), sl.IAFSqueeze(batch_size=1),
                               sl.SumPool2d(2), torch.nn.Conv2d(2, 4, 3, padding=1, bias=False),
-                              sl.IAFSqueeze(batch_size=1), torch.nn.Flatten(), torch.nn.Linear(4 * 4 * 4, 3, bias=False),
-                              sl.IAFSqueeze(batch_size=1))
+                              sl.IAFSqueeze(batch_size=1), torch.nn.Flatten(),
+                              torch.nn.Linear(4 * 4 * 4, 3, bias=False), sl.IAFSqueeze(batch_size=1))
     with torch.no_grad():
         for m in net:
             if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)):
