@@ -1,5 +1,6 @@
 """Benchmark: what each producer's NIR graph gets, node by node. The graphs of tests/test_nir_producers.py (Sinabs,
-Norse, SpikingJelly, as their own exporters return them) and tests/test_nir.py (snnTorch, written to a file by
+its N-MNIST CNN at 2 x 34 x 34, Norse, SpikingJelly, as their own exporters return them) and tests/test_nir.py
+(snnTorch, written to a file by
 snnTorch's exporter and nir.write) are imported with a stimulus of their input shape, their agreement with the graph's
 own reference measured on it, exported and simulated in ngspice against the twin. Writes
 benchmarks/data/nir_producers.json (docs/nir.md's producer table is checked against it)."""
@@ -24,11 +25,13 @@ sys.path.insert(0, str(ROOT / "tests"))
 def graphs(work: Path):
     """(producer, package, graph, input shape, dt_s) of every producer."""
     from test_nir import snntorch_conv_snn
-    from test_nir_producers import PRODUCERS
+    from test_nir_producers import PRODUCERS, sinabs_nmnist_graph
     import nir
     for name in sorted(PRODUCERS):
         graph, shape, dt = PRODUCERS[name]()
         yield name, name, graph, shape, dt
+    graph, shape, dt = sinabs_nmnist_graph()
+    yield "sinabs_nmnist", "sinabs", graph, shape, dt
     path = snntorch_conv_snn(work / "snntorch.nir")
     graph = nir.read(path)
     shape = tuple(int(v) for v in np.asarray(graph.nodes["input"].input_type["input"]))
@@ -70,7 +73,8 @@ def main() -> None:
         spikes = (np.random.default_rng(1).random((args.samples, 8, *shape)) < 0.4).astype(np.uint8)
         stim = write_stimulus(folder / "in.npz", spikes, labels=np.arange(args.samples) % 2)
         rec = import_to_checkpoint(graph, folder / "ck", stimulus=stim, dt_s=dt, samples=args.samples)
-        export_network(folder / "ck", folder / "exp", samples=range(min(2, args.samples)))
+        n_circuit = 1 if name == "sinabs_nmnist" else min(2, args.samples)    # the full-size CNN: one sample
+        export_network(folder / "ck", folder / "exp", samples=range(n_circuit))
         res = simulate_export(folder / "exp", out=folder / "sim", progress=False, workers=2)
         torch_cmp = res.summary.torch
         agree = {layer["node"]: layer for layer in rec["agreement"]["layers"]}

@@ -83,3 +83,41 @@ def test_a_producers_graph_imports_exports_and_simulates_spike_exact(producer, t
     res = simulate_export(tmp_path / "exp", out=tmp_path / "sim", progress=False, workers=2)
     assert res.summary.torch is not None and res.summary.torch.all_spikes_equal, res.summary.layers
     assert res.summary.torch.classes_agree == 2
+
+
+def sinabs_nmnist_graph():
+    """The N-MNIST CNN as Sinabs writes it, at N-MNIST's 2 x 34 x 34: Conv2d -> IAF -> Conv2d -> IAF -> SumPool2d ->
+    Conv2d (padding 1) -> IAF -> SumPool2d -> Flatten -> Linear -> IAF -> Linear -> IAF (10 classes)."""
+    sl = pytest.importorskip("sinabs.layers")
+    from sinabs import to_nir
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(2, 4, 3, stride=2, bias=False), sl.IAFSqueeze(batch_size=1),            # 16 x 16
+        torch.nn.Conv2d(4, 8, 3, padding=1, bias=False), sl.IAFSqueeze(batch_size=1),
+        sl.SumPool2d(2), torch.nn.Conv2d(8, 8, 3, padding=1, bias=False), sl.IAFSqueeze(batch_size=1),   # 8 x 8
+        sl.SumPool2d(2), torch.nn.Flatten(), torch.nn.Linear(8 * 4 * 4, 32, bias=False), sl.IAFSqueeze(batch_size=1),
+        torch.nn.Linear(32, 10, bias=False), sl.IAFSqueeze(batch_size=1))
+    with torch.no_grad():
+        for m in net:
+            if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)):
+                m.weight.mul_(6.0)                     # every layer fires on the stimulus
+    return to_nir(net, torch.zeros(1, 2, 34, 34)), (2, 34, 34), 1.0
+
+
+@pytest.mark.slow
+def test_sinabs_nmnist_cnn_folds_its_padded_convolution_and_runs_on_its_twin(tmp_path):
+    """The full-size N-MNIST CNN: every segment imports (the pooling before the padded convolution as one
+    convolution, the pooling before the flatten into the dense layer), exports on a stimulus of 2 x 34 x 34 frames and
+    runs on its twin; benchmarks/nir_producers.py simulates it in ngspice."""
+    from ipnet_cosim.models.nir_import import import_to_checkpoint
+    from ipnet_cosim.netlist_gen.export import export_network
+    from ipnet_cosim.simulation.simulate import simulate_export
+    graph, shape, dt = sinabs_nmnist_graph()
+    spikes = (np.random.default_rng(1).random((2, 8, *shape)) < 0.3).astype(np.uint8)
+    stim = write_stimulus(tmp_path / "in.npz", spikes, labels=np.array([0, 1]))
+    rec = import_to_checkpoint(graph, tmp_path / "ck", stimulus=stim, dt_s=dt, samples=2)
+    assert [layer["fold"] for layer in rec["layers"]] == ["convolution"] * 3 + ["dense"] * 2
+    assert rec["layers"][2]["op"] == {"kind": "conv", "out": 8, "kernel": 6, "stride": 2, "padding": 2}
+    export_network(tmp_path / "ck", tmp_path / "exp", samples=[0, 1])
+    res = simulate_export(tmp_path / "exp", out=tmp_path / "twin", simulator="twin", progress=False)
+    assert res.summary.samples == 2 and all(layer.fire_rate > 0 for layer in res.summary.layers)

@@ -53,7 +53,8 @@ def _point(delta0: float, v_dd: float) -> Callable[[dict], dict]:
     return get
 
 
-PRODUCER_NAMES = {"sinabs": "Sinabs", "norse": "Norse", "spikingjelly": "SpikingJelly", "snntorch": "snnTorch"}
+PRODUCER_NAMES = {"sinabs": "Sinabs {}", "sinabs_nmnist": "Sinabs {}, N-MNIST CNN at 2 x 34 x 34", "norse": "Norse {}",
+                  "spikingjelly": "SpikingJelly {}", "snntorch": "snnTorch {}"}
 
 
 def _producer_rows(d) -> str:
@@ -63,7 +64,7 @@ def _producer_rows(d) -> str:
         p = d["producers"][key]
         types = dict(p["nodes"])
         for i, layer in enumerate(p["layers"]):
-            who = f"{name} {p['version']}" if i == 0 else ""
+            who = name.format(p["version"]) if i == 0 else ""
             rule = "exact" if layer["exact"] else "approximate"
             out.append(f"| {who} | `{' -> '.join(types[n] for n in layer['nodes'])}` | {layer['fold']} | "
                        f"{layer['neuron']}: {layer['unit']}, {rule} | {layer['equal_given_reference_input']:.3f} |")
@@ -398,6 +399,7 @@ FIGURES: list[tuple[str, str, list[tuple[str, Callable[[dict], Any], str]]]] = [
         ("snntorch dt", lambda d: d["producers"]["snntorch"]["dt_s"], "snnTorch {:g} s"),
         ("norse dt", lambda d: d["producers"]["norse"]["dt_s"], "own tau ({:.3g} s"),
         ("samples", lambda d: d["producers"]["sinabs"]["circuit"]["samples"], "ngspice, {} samples each"),
+        ("nmnist samples", lambda d: d["producers"]["sinabs_nmnist"]["circuit"]["samples"], "the N-MNIST CNN {})"),
     ]),
     ("stochastic_energy.json", "Measured: stochastic firing", [
         ("energy mean, nJ", lambda d: d["stochastic"]["energy_per_inference_mean"] * 1e9, "{:.3f} nJ"),
