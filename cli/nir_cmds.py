@@ -15,8 +15,10 @@ from ipnet_cosim.cli.app import app
 def import_nir_cmd(model: Path = typer.Argument(..., help="a NIR graph (.nir, HDF5) from snnTorch, Norse, Sinabs, "
                                                          "SpikingJelly, Rockpool, nir itself or to-nir"),
                    out: Path = typer.Option(..., "--out", "-o", help="folder of the new checkpoint"),
-                   data: str = typer.Option("synthetic-22", help="data set whose test frames feed the network "
-                                                                  "(binned to the graph's input size)"),
+                   data: Optional[str] = typer.Option(None, help="data set whose test frames feed the network "
+                                                  "(binned to the graph's input size); default: synthetic-22 where "
+                                                  "its 2-polarity frames fit the graph's input, else none (then "
+                                                  "export takes --stimulus)"),
                    data_root: Optional[Path] = typer.Option(None, help="dvs128-*: the DVS128 Gesture folder"),
                    stimulus: Optional[Path] = typer.Option(None, help="your own input spikes instead of a data set: "
                                                            "a .npz (spikes [samples, steps, *input shape], labels) "

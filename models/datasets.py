@@ -26,6 +26,7 @@ DATASETS = {
     "dvs128-11": "IBM DVS128 Gesture, 11 classes (needs the files: --data-root)",
     "dvs128-22": "IBM DVS128 Gesture + time-reversed copies, 22 classes (needs the files: --data-root)",
     "stimulus": "your own input spikes from a file (root: a .npz or NIR spike data; models/data/stimulus.py)",
+    "none": "no input data: a network imported from NIR whose input no data set fits (export it with --stimulus)",
 }
 
 
@@ -86,7 +87,7 @@ class DataConfig:
             raise ConfigError("data: n_train_per_class and n_test_per_class must be at least 1")
         if self.dataset == "stimulus" and not self.root:
             raise ConfigError("data set 'stimulus' needs its file: pass --stimulus FILE (a .npz or NIR spike data)")
-        if self.dataset != "stimulus" and self.channels != 2:
+        if self.dataset not in ("stimulus", "none") and self.channels != 2:
             raise ConfigError(f"data: channels ({self.channels}) must be 2 (event polarities) for data set "
                               f"'{self.dataset}'")
         if self.dataset.startswith("dvs128") and not self.root:
@@ -133,6 +134,9 @@ def load_dataset(config: DataConfig):
     if config.dataset == "stimulus":
         test = load_stimulus(config)
         return test, test
+    if config.dataset == "none":
+        raise ConfigError("this network has no input data (it was imported from NIR without a stimulus, and no data "
+                          "set fits its input): give your own input spikes with --stimulus FILE")
     if config.dataset.startswith("synthetic"):
         from ipnet_cosim.models.data.synthetic_gestures import make_gesture_dataset
         gen = _generator_config(config)

@@ -150,14 +150,16 @@ def _per_output(name: str, values: np.ndarray, op, what: str) -> np.ndarray:
     return values.reshape(-1)
 
 
-def import_nir(source, *, data="synthetic-22", n_bins: int = 16, dt_s: float = DEFAULT_DT_S,
+def import_nir(source, *, data=None, n_bins: int = 16, dt_s: float = DEFAULT_DT_S,
                card=None, match_leak: bool = True, current_scale_a: float = 150e-6, data_root: str | None = None):
     """A :class:`~ipnet_cosim.models.network.SpikingNet` realising the NIR graph ``source`` (a path or a graph) on
     MTJ crossbars, its data configuration and the import record (the rule applied to every node).
 
     Args:
         data: the data set whose test samples feed the network: a name (binned to the graph's input size, ``n_bins``
-            steps per sample) or a :class:`~ipnet_cosim.models.datasets.DataConfig` of that size.
+            steps per sample) or a :class:`~ipnet_cosim.models.datasets.DataConfig` of that size; default
+            synthetic-22 where its event frames fit the graph's input, else none (the network is exported with your
+            own input spikes, ``export --stimulus``).
         n_bins: time steps per sample (with a data set name).
         dt_s: the NIR time step, s (module docstring).
         card: the device card (default: the default card); with ``match_leak`` its C_th may be changed.
@@ -170,7 +172,7 @@ def import_nir(source, *, data="synthetic-22", n_bins: int = 16, dt_s: float = D
     from ipnet_cosim.models.units import cold_threshold
     if not (isinstance(dt_s, (int, float)) and math.isfinite(dt_s) and dt_s > 0):
         raise ConfigError(f"dt ({dt_s!r}) must be a positive time step in seconds")
-    if not isinstance(data, DataConfig) and data not in DATASETS:
+    if data is not None and not isinstance(data, DataConfig) and data not in DATASETS:
         raise ConfigError(f"data set '{data}' is unknown; use one of {', '.join(DATASETS)}")
     graph = read_nir(source) if isinstance(source, (str, Path)) else source
     from ipnet_cosim.models.nir_export import exported_meta
@@ -188,7 +190,9 @@ def import_nir(source, *, data="synthetic-22", n_bins: int = 16, dt_s: float = D
         match_leak, current_scale_a = False, base_config.current_scale_a
     in_shape, segs = segments(graph)
     chw = frame_shape(in_shape)
-    if not isinstance(data, DataConfig) and chw[0] != 2:
+    if data is None:                    # the default: the bundled set where it fits, else none (export: --stimulus)
+        data = "synthetic-22" if chw[0] == 2 else "none"
+    elif not isinstance(data, DataConfig) and chw[0] != 2:
         raise ConfigError(f"NIR graph input of shape {in_shape}: the bundled data sets are event frames of 2 "
                           f"polarities (2, H, W); give your own input spikes of shape {in_shape} with --stimulus FILE")
     hidden = [s for s in segs if s.neuron is not None and type(graph.nodes[s.neuron]).__name__ not in ("LI", "I")]
@@ -245,6 +249,9 @@ def import_nir(source, *, data="synthetic-22", n_bins: int = 16, dt_s: float = D
         data_config = data
         if data.dataset == "stimulus" and not data.n_classes:
             data_config = dataclasses.replace(data, n_classes=n_classes)
+    elif data == "none":
+        data_config = DataConfig(dataset="none", channels=chw[0], height=chw[1], width=chw[2], n_bins=n_bins,
+                                 n_classes=n_classes, n_val_per_class=0)
     else:
         data_config = DataConfig(dataset=data, height=chw[1], width=chw[2], n_bins=n_bins, root=data_root)
     config = NetworkConfig(arch="ipnet", in_channels=chw[0], height=chw[1], width=chw[2],
@@ -310,7 +317,7 @@ def import_nir(source, *, data="synthetic-22", n_bins: int = 16, dt_s: float = D
     return net.float(), data_config, record
 
 
-def import_to_checkpoint(source, out, *, data="synthetic-22", n_bins: int = 16, dt_s: float = DEFAULT_DT_S, card=None,
+def import_to_checkpoint(source, out, *, data=None, n_bins: int = 16, dt_s: float = DEFAULT_DT_S, card=None,
                          match_leak: bool = True, samples: int = 20, data_root: str | None = None,
                          stimulus: str | Path | None = None) -> dict:
     """:func:`import_nir` written as a checkpoint in ``out`` (refused if one is there), with the import record and
@@ -332,6 +339,16 @@ def import_to_checkpoint(source, out, *, data="synthetic-22", n_bins: int = 16, 
         data = stimulus_config(stimulus, input_shape=input_shape(chain(graph)[0][1]))
     net, data_config, record = import_nir(graph, data=data, n_bins=n_bins, dt_s=dt_s, card=card,
                                           match_leak=match_leak, data_root=data_root)
+    if data_config.dataset == "none":                  # no data fits the graph's input and no stimulus was given
+        record["agreement_note"] = ("no agreement with the graph's reference: no data set fits its input "
+                                    f"{record['input_shape']}; import with --stimulus FILE to measure it")
+        save_checkpoint(out, net, data_config=data_config.to_dict(),
+                        train_config={"source": "ipnet-cosim import-nir", "dt_s": record["dt_s"]},
+                        metrics={"nir_import_exact": record["exact"]}, history=[],
+                        class_names=record["class_names"] or [f"class {i}" for i in range(net.config.n_classes)],
+                        epoch=0, extra={"nir_import": json.loads(json.dumps(record))})
+        (out / "nir_import.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        return record
     _, test = load_dataset(data_config)
     names = record["class_names"] or list(test.class_names)
     if len(names) != net.config.n_classes:

@@ -265,7 +265,7 @@ def test_bad_graphs_are_named(tmp_path, capsys, make, message):
         path = _write(graph, tmp_path / "bad.nir")
     except Exception:                                   # nir refuses to write some broken graphs itself
         return
-    assert main(["import-nir", str(path), "-o", str(tmp_path / "ck")]) == 2
+    assert main(["import-nir", str(path), "-o", str(tmp_path / "ck"), "--data", "synthetic-22"]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "ck").exists()

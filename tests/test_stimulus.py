@@ -84,8 +84,12 @@ def test_a_one_input_lif_chain_imports_exports_and_simulates_with_a_stimulus(tmp
     graph, dt = _norse_like_chain()
     stim = write_stimulus(tmp_path / "in.npz", _spikes(n=6, steps=8, shape=(1,), p=0.6, seed=2),
                           labels=np.array([0, 1, 0, 1, 0, 1]))
-    with pytest.raises(ConfigError, match="--stimulus"):        # no bundled data set has a 1-element input
-        import_to_checkpoint(graph, tmp_path / "no", dt_s=dt, samples=0)
+    # without a stimulus: imported (no data set has a 1-element input), its export asks for one, nothing written
+    bare = import_to_checkpoint(graph, tmp_path / "bare", dt_s=dt)
+    assert "agreement" not in bare and "--stimulus" in bare["agreement_note"]
+    with pytest.raises(ConfigError, match="--stimulus"):
+        export_network(tmp_path / "bare", tmp_path / "bare_exp", samples=[0])
+    assert not (tmp_path / "bare_exp").exists()
     rec = import_to_checkpoint(graph, tmp_path / "ck", dt_s=dt, stimulus=stim, samples=6)
     assert rec["exact"] and [layer["fold"] for layer in rec["layers"]] == ["dense", "dense"]
     ag = rec["agreement"]
