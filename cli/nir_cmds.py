@@ -25,7 +25,8 @@ def import_nir_cmd(model: Path = typer.Argument(..., help="a NIR graph (.nir, HD
                                                            "or NIR spike data (nir.write_data); any input shape"),
                    steps: int = typer.Option(16, help="time steps per sample"),
                    dt: float = typer.Option(1e-4, help="the NIR time step, s (NIR does not store it; snnTorch "
-                                                       "assumes 1e-4, Norse 1e-3)"),
+                                                       "and SpikingJelly assume 1e-4, Sinabs a unit step: 1; "
+                                                       "docs/nir.md)"),
                    card: Optional[Path] = typer.Option(None, help="device card file (default: the default card)"),
                    match_leak: bool = typer.Option(True, help="set the card's C_th so that the heat kept over a "
                                                               "step equals the LIF layers' leak"),
