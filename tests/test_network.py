@@ -24,7 +24,7 @@ def _frames(n=3, t=6, seed=0, density=0.08):
 
 
 @pytest.mark.parametrize("arch", ARCHITECTURES)
-def test_every_architecture_builds_runs_and_learns_something(arch):
+def test_every_architecture_builds_runs_and_learns(arch):
     cfg = NetworkConfig(arch=arch, n_classes=5, layers=SMALL)
     net = build_network(cfg, seed=1)
     x = _frames()
@@ -34,11 +34,25 @@ def test_every_architecture_builds_runs_and_learns_something(arch):
     assert net.parameter_count() == sum(p.numel() for p in net.parameters()) > 0
     assert len(trace["outputs"]) == 3
     net.calibrate(x)
-    loss = torch.nn.functional.cross_entropy(net(x), torch.tensor([0, 1, 2]))
+    y = torch.tensor([0, 1, 2])
+    loss = torch.nn.functional.cross_entropy(net(x), y)
     loss.backward()
     grads = [p.grad for p in net.ops[0].parameters()]
     assert all(g is not None and torch.isfinite(g).all() for g in grads)
     assert any(float(g.abs().sum()) > 0 for g in grads), "no gradient reaches the frontier"
+    # and it learns: 60 Adam steps fit the three samples (measured: every architecture below 0.01 of loss from
+    # 1.5-1.9; a network whose readout saw no spikes could only learn the class prior, loss >= ln 3)
+    first = float(loss)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    for _ in range(60):
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(net(x), y)
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        logits = net(x)
+    assert float(torch.nn.functional.cross_entropy(logits, y)) < 0.1 * first
+    assert logits.argmax(dim=1).tolist() == [0, 1, 2]
 
 
 def test_identical_backbones_across_architectures():
