@@ -281,7 +281,8 @@ def unroll(op: ConvOp, shape: tuple[int, ...]) -> DenseOp:
     return DenseOp(m, bias)
 
 
-def _tensor(value, shape=None):
+def as_float64(value, shape=None):
+    """A node's parameter as a float64 tensor (None as 0), reshaped to ``shape`` when it holds as many values."""
     import torch
     arr = torch.as_tensor(np.asarray(value if value is not None else 0.0, dtype=np.float64))
     if shape is not None and arr.numel() == int(np.prod(shape)) and tuple(arr.shape) != tuple(shape):
@@ -303,9 +304,9 @@ def linear_forward(name: str, node, x):
     n = x.shape[0]
     try:
         if kind == "Conv2d":
-            weight = _tensor(node.weight)
+            weight = as_float64(node.weight)
             stride, dil = _two(node.stride), _two(node.dilation)
-            bias = None if node.bias is None else _tensor(node.bias).reshape(-1).expand(weight.shape[0])
+            bias = None if node.bias is None else as_float64(node.bias).reshape(-1).expand(weight.shape[0])
             pad = node.padding
             if isinstance(pad, str):
                 if pad == "same":
@@ -322,12 +323,12 @@ def linear_forward(name: str, node, x):
             y = F.avg_pool2d(x, k, _two(node.stride), _two(node.padding), count_include_pad=True)
             return y * (k[0] * k[1]) if kind == "SumPool2d" else y
         if kind == "Scale":
-            return x * _tensor(node.scale, tuple(x.shape[1:]))
+            return x * as_float64(node.scale, tuple(x.shape[1:]))
         if kind == "Flatten":
             return x.reshape(n, -1)
         if kind in ("Affine", "Linear"):
-            y = x.reshape(n, -1) @ _tensor(node.weight).T
-            return y + _tensor(node.bias).reshape(-1) if kind == "Affine" else y
+            y = x.reshape(n, -1) @ as_float64(node.weight).T
+            return y + as_float64(node.bias).reshape(-1) if kind == "Affine" else y
     except RuntimeError as exc:                       # PyTorch's own shape check
         raise ConfigError(f"NIR node '{name}' ({kind}) does not take its input of shape {tuple(x.shape[1:])} "
                           f"({str(exc).splitlines()[0][:160]}); the graph's shapes disagree") from None

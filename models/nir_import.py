@@ -339,30 +339,26 @@ def import_to_checkpoint(source, out, *, data=None, n_bins: int = 16, dt_s: floa
         data = stimulus_config(stimulus, input_shape=input_shape(chain(graph)[0][1]))
     net, data_config, record = import_nir(graph, data=data, n_bins=n_bins, dt_s=dt_s, card=card,
                                           match_leak=match_leak, data_root=data_root)
+    idx: list[int] = []
     if data_config.dataset == "none":                  # no data fits the graph's input and no stimulus was given
         record["agreement_note"] = ("no agreement with the graph's reference: no data set fits its input "
                                     f"{record['input_shape']}; import with --stimulus FILE to measure it")
-        save_checkpoint(out, net, data_config=data_config.to_dict(),
-                        train_config={"source": "ipnet-cosim import-nir", "dt_s": record["dt_s"]},
-                        metrics={"nir_import_exact": record["exact"]}, history=[],
-                        class_names=record["class_names"] or [f"class {i}" for i in range(net.config.n_classes)],
-                        epoch=0, extra={"nir_import": json.loads(json.dumps(record))})
-        (out / "nir_import.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-        return record
-    _, test = load_dataset(data_config)
-    names = record["class_names"] or list(test.class_names)
-    if len(names) != net.config.n_classes:
-        from ipnet_cosim.models.datasets import DATASETS
-        sizes = ", ".join(f"{d}: {22 if d.endswith('22') else 11}" for d in DATASETS)
-        raise ConfigError(f"the NIR graph has {net.config.n_classes} outputs, data set '{data_config.dataset}' has "
-                          f"{len(names)} classes; pass --data with a data set of {net.config.n_classes} classes "
-                          f"(classes: {sizes})")
-    idx = spread_indices(len(test.labels), samples) if samples > 0 else []
-    if idx:
-        labels = test.labels[idx]
-        record["agreement"] = agreement(graph, net, record, test.frames[idx],
-                                        None if (labels < 0).all() else labels)      # < 0: an unlabelled stimulus
-        record["agreement"]["sample_indices"] = idx
+        names = record["class_names"] or [f"class {i}" for i in range(net.config.n_classes)]
+    else:
+        _, test = load_dataset(data_config)
+        names = record["class_names"] or list(test.class_names)
+        if len(names) != net.config.n_classes:
+            from ipnet_cosim.models.datasets import DATASETS
+            sizes = ", ".join(f"{d}: {22 if d.endswith('22') else 11}" for d in DATASETS)
+            raise ConfigError(f"the NIR graph has {net.config.n_classes} outputs, data set '{data_config.dataset}' "
+                              f"has {len(names)} classes; pass --data with a data set of {net.config.n_classes} "
+                              f"classes (classes: {sizes})")
+        idx = spread_indices(len(test.labels), samples) if samples > 0 else []
+        if idx:
+            labels = test.labels[idx]
+            record["agreement"] = agreement(graph, net, record, test.frames[idx],
+                                            None if (labels < 0).all() else labels)   # < 0: an unlabelled stimulus
+            record["agreement"]["sample_indices"] = idx
     if isinstance(source, (str, Path)):
         record["source"] = str(source)
     save_checkpoint(out, net, data_config=data_config.to_dict(),

@@ -17,15 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ipnet_cosim.models.nir_graph import LINEAR_TYPES, chain, linear_forward
-
-
-def _t(value, shape=None):
-    import torch
-    arr = torch.as_tensor(np.asarray(value if value is not None else 0.0, dtype=np.float64))
-    if shape is not None and arr.numel() == int(np.prod(shape)) and tuple(arr.shape) != tuple(shape):
-        arr = arr.reshape(shape)
-    return arr
+from ipnet_cosim.models.nir_graph import LINEAR_TYPES, as_float64, chain, linear_forward
 
 
 def run_reference(graph, frames, dt_s: float) -> dict[str, Any]:
@@ -56,7 +48,7 @@ def run_reference(graph, frames, dt_s: float) -> dict[str, Any]:
 def _neuron(kind: str, node, x, dt_s: float):
     import torch
     feat = tuple(x.shape[2:])
-    p = lambda field: _t(getattr(node, field), feat)        # noqa: E731
+    p = lambda field: as_float64(getattr(node, field), feat)        # noqa: E731
     v = torch.zeros_like(x[0])
     cur = torch.zeros_like(x[0])
     out = torch.empty_like(x)

@@ -18,13 +18,13 @@ non-negative integer per sample.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ipnet_cosim.device.errors import ConfigError
+from ipnet_cosim.device.fileio import sha256_file
 
 FORMATS = ".npz (spikes [samples, steps, *input shape], optional labels, dt_s) or NIR spike data (nir.write_data)"
 FIX = f"write the spikes as {FORMATS}"
@@ -182,8 +182,7 @@ def read_stimulus(path: str | Path, *, input_shape: tuple[int, ...] | None = Non
     if dt_s is not None and not (np.isfinite(dt_s) and dt_s > 0):
         raise ConfigError(f"stimulus {path}: dt_s ({dt_s}) must be a positive time step in seconds")
     binary = _binary(spikes, path)
-    return Stimulus(binary, _labels(raw_labels, binary.shape[0], path), dt_s, str(path.resolve()),
-                    hashlib.sha256(path.read_bytes()).hexdigest())
+    return Stimulus(binary, _labels(raw_labels, binary.shape[0], path), dt_s, str(path.resolve()), sha256_file(path))
 
 
 def write_stimulus(path: str | Path, spikes: np.ndarray, labels: np.ndarray | None = None,

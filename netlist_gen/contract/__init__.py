@@ -32,4 +32,4 @@ from ipnet_cosim.netlist_gen.contract.binding import (  # noqa: F401
     Export, ExportIdentity, bind_simulation_folder, check_checkpoint_summary, identity_of, read_export)
 from ipnet_cosim.netlist_gen.contract.results import (  # noqa: F401
     LayerComparison, LayerResult, LayerTime, Mismatch, ResultWarning, RunFiring, SampleResult, SimulationResults,
-    SimulationSummary, TorchComparison, accuracy_of, read_results)
+    SimulationSummary, TorchComparison, read_results)

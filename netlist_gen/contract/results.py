@@ -15,9 +15,9 @@ them. The comparison with the PyTorch reference, when the run made one, is held 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 from ipnet_cosim.netlist_gen.contract.binding import Export, ExportIdentity
 from ipnet_cosim.netlist_gen.contract.files import (RESULTS_FORMAT, RESULTS_VERSION, ExportError, ForeignResultsError,
@@ -380,9 +380,6 @@ class SimulationResults:
                 return e
         raise KeyError(f"sample {index} was not run (samples: {list(self.samples)})")
 
-    def with_provenance(self, **changes: Any) -> "SimulationResults":
-        return replace(self, provenance={**self.provenance, **changes})
-
     def to_dict(self) -> dict[str, Any]:
         return {"format": self.format, "format_version": self.format_version, "export": self.export.to_dict(),
                 "what": self.what, "provenance": self.provenance, "summary": self.summary.to_dict(),
@@ -408,11 +405,6 @@ class SimulationResults:
                    tuple(ResultWarning.from_dict(w, f"{where} warnings[{i}]")
                          for i, w in enumerate(_rows(data, "warnings", where, []))),
                    read_field(data, "format", (str,), where), read_field(data, "format_version", (int,), where))
-
-
-def accuracy_of(results: Sequence[SampleResult]) -> float:
-    """Fraction of ``results`` whose run class is the label (no decision counts as wrong)."""
-    return sum(e.correct for e in results) / len(results) if results else float("nan")
 
 
 def read_results(sim: str | Path, export: Export) -> SimulationResults:
