@@ -76,6 +76,7 @@ def finetune_hardware(checkpoint: str | Path, out_dir: str | Path, options: Mapp
     from ipnet_cosim.models.firing import SampledDraws
     from ipnet_cosim.models.stochastic import evaluate_firing
     from ipnet_cosim.models.train import ProgressBar, evaluate
+    from ipnet_cosim.models.units import PRECISION_NOTE
     from ipnet_cosim.chip.hardware_net import HardwareNet
 
     say = log or (lambda msg: None)
@@ -113,7 +114,9 @@ def finetune_hardware(checkpoint: str | Path, out_dir: str | Path, options: Mapp
     gains = (float(gain_sigma), torch.Generator().manual_seed(seed + 90_001)) if gain_sigma > 0 else None
     history = []
     t0 = time.perf_counter()
+    model.set_precision("exact")             # the figures before and after: at the precision the chip is simulated
     excess_before, _ = _hardware_pass(hw, test_set.frames)
+    model.set_precision("train")
     with ProgressBar(progress_bar) as bar:
         task = bar.task("fine-tuning through the crossbars", epochs * steps)
         for epoch in range(epochs):
@@ -152,9 +155,11 @@ def finetune_hardware(checkpoint: str | Path, out_dir: str | Path, options: Mapp
                             "seconds": time.perf_counter() - t0})
             say(f"hardware fine-tuning epoch {epoch + 1}/{epochs}: loss {total / n:.4f}")
     hw.chip_seed = None                                  # the exported chip
-    excess_after, hw_pred = _hardware_pass(hw, test_set.frames)
+    model.set_precision("exact")                         # as simulate's twin runs it (train precision differs
+    excess_after, hw_pred = _hardware_pass(hw, test_set.frames)     # in a few percent of the classes)
     with torch.no_grad():
-        plain_eval = evaluate(model, test_set.frames, test_set.labels)
+        plain_eval = evaluate(model, test_set.frames, test_set.labels, batch_size=32)
+    model.set_precision("train")
     if firing == "stochastic":
         stochastic = evaluate_firing(hw, test_set.frames, test_set.labels, Firing("stochastic", seed=seed, draws=4))
         stochastic.pop("predictions")
@@ -165,7 +170,11 @@ def finetune_hardware(checkpoint: str | Path, out_dir: str | Path, options: Mapp
                "hardware_test_accuracy": float((hw_pred == test_set.labels).mean()),
                "finetune_seconds": time.perf_counter() - t0,
                "junction_excess_before": excess_before, "junction_excess_after": excess_after,
-               "hardware_test_accuracy_source": "computed: PyTorch hardware model (HardwareNet) on the exported chip"}
+               "hardware_test_accuracy_source": "computed: PyTorch hardware model (HardwareNet) on the exported chip",
+               "test_accuracy_precision": PRECISION_NOTE["exact"],
+               "hardware_test_accuracy_precision": PRECISION_NOTE["exact"],
+               **({"hardware_test_stochastic_precision": PRECISION_NOTE["train"]}
+                  if stochastic is not None else {})}
     hardware = {"mapping_options": options.to_dict(), "variation": variation, "epochs": epochs, "lr": lr,
                 "batch_size": batch_size, "seed": seed, "t_max_penalty": float(t_max_penalty), "firing": firing,
                 "grad_clip": float(grad_clip), "coin_flip_penalty": float(coin_flip_penalty), "schedule": schedule,

@@ -35,6 +35,7 @@ from ipnet_cosim.models.firing import SampledDraws
 from ipnet_cosim.models.network_config import NetworkConfig
 from ipnet_cosim.models.network import SpikingNet, build_network
 from ipnet_cosim.models.stochastic import evaluate_firing
+from ipnet_cosim.models.units import PRECISION_NOTE
 
 Progress = Callable[[str], None]
 
@@ -389,7 +390,7 @@ def train(out_dir: Path | str, network: NetworkConfig, data: DataConfig, options
     stochastic.pop("predictions")
     metrics.update({"test_stochastic": stochastic, "test_accuracy_stochastic": stochastic["accuracy"]["mean"],
                     "stochastic_eval_seconds": time.perf_counter() - te,
-                    "test_stochastic_precision": "train (float32, coarse quadrature)"})
+                    "test_stochastic_precision": PRECISION_NOTE["train"]})
     flips = ", ".join(f"{layer['coin_flip_fraction']:.3f}" for layer in stochastic["layers"])
     log(f"stochastic firing: accuracy {stochastic['accuracy']['mean']:.4f} (+- "
         f"{stochastic['accuracy']['std_over_draws']:.4f} over {options.eval_draws} draws); coin-flip fraction per "
@@ -401,10 +402,10 @@ def train(out_dir: Path | str, network: NetworkConfig, data: DataConfig, options
         model.set_precision("train")
         metrics.update({"test_accuracy": exact["accuracy"], "test_exact": exact,
                         "exact_eval_seconds": time.perf_counter() - te,
-                        "test_accuracy_precision": "exact (float64, 64/16 substeps)"})
+                        "test_accuracy_precision": PRECISION_NOTE["exact"]})
     else:
         metrics.update({"test_accuracy": final["accuracy"],
-                        "test_accuracy_precision": "train (float32, coarse quadrature)"})
+                        "test_accuracy_precision": PRECISION_NOTE["train"]})
     save_checkpoint(out, model, data_config=data.to_dict(), train_config=options.to_dict(), metrics=metrics,
                     history=history, class_names=list(train_set.class_names), epoch=options.epochs,
                     optimizer_state=optimizer.state_dict(), scheduler_state=scheduler.state_dict(),

@@ -32,6 +32,9 @@ from ipnet_cosim.models.mtj_physics import NeuronParams
 from ipnet_cosim.models.neuron import NeuronState, mtj_neuron_step
 
 Precision = Literal["train", "exact"]
+#: how a figure's precision is named in metrics and reports
+PRECISION_NOTE: dict[str, str] = {"train": "train (float32, coarse quadrature)",
+                                  "exact": "exact (float64, 64/16 substeps)"}
 EXACT_N_SUB = 64
 EXACT_N_SUB_IDLE = 16
 

@@ -17,8 +17,10 @@ SMALL_LAYERS = (LayerSpec("conv", 3, kernel=4, stride=4), LayerSpec("linear", 10
 
 
 def make_small_checkpoint(folder: Path, *, arch: str = "ipnet", seed: int = 0, layers=SMALL_LAYERS,
-                          memory_layers=None, card=None, drive: str = "bounded") -> Path:
-    """conv 2->3 k4 s4 on 16x16 (16 positions) -> linear 48->10 -> readout 11; calibrated on the train split."""
+                          memory_layers=None, card=None, drive: str = "bounded", trained_steps: int = 0) -> Path:
+    """conv 2->3 k4 s4 on 16x16 (16 positions) -> linear 48->10 -> readout 11; calibrated on the train split, then
+    ``trained_steps`` full-batch Adam steps on it (30: test accuracy ~0.36 of 22 samples against 1/11 by chance, and
+    accuracies that differ between chips and draws, so that averages over them can be checked)."""
     config = NetworkConfig(arch=arch, height=16, width=16, n_classes=11, layers=layers,
                            memory_layers=memory_layers, drive=drive)
     net = build_network(config, card, seed=seed)
@@ -32,5 +34,12 @@ def make_small_checkpoint(folder: Path, *, arch: str = "ipnet", seed: int = 0, l
             b = op.op.bias
             b.add_(0.02 * b.abs().mean() * (torch.rand(b.shape, generator=gen) + 0.5) *
                    torch.where(torch.rand(b.shape, generator=gen) < 0.5, -1.0, 1.0))
+    if trained_steps:
+        x, y = torch.as_tensor(train.frames), torch.as_tensor(train.labels).long()
+        opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+        for _ in range(trained_steps):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(net(x), y).backward()
+            opt.step()
     return save_checkpoint(folder, net, data_config=SMALL_DATA.to_dict(), train_config={}, metrics={},
                            history=[], class_names=list(train.class_names), epoch=0)

@@ -117,8 +117,8 @@ def test_a_point_record_reads_back_what_it_wrote_and_names_damage(tmp_path):
 
 @pytest.mark.ngspice
 def test_a_sweep_of_a_small_network_runs_and_resumes(tmp_path, capsys):
-    ck = make_small_checkpoint(tmp_path / "ck")
-    cfg = _config(tmp_path, f"checkpoint = '{ck}'\nsamples = 3\nchips = 2\n[parameters]\n"
+    ck = make_small_checkpoint(tmp_path / "ck", trained_steps=30)
+    cfg = _config(tmp_path, f"checkpoint = '{ck}'\nsamples = 12\nchips = 2\n[parameters]\n"
                             f"r_wire_ohm = [0.0, 2.0]\nvariation_sigma = [0.0, 0.05]\nsynapse = ['ideal']\n"
                             f"[verify]\nsamples = 2\n")
     out = tmp_path / "sweep"
@@ -130,9 +130,14 @@ def test_a_sweep_of_a_small_network_runs_and_resumes(tmp_path, capsys):
         v = next(p for p in pts if p["id"] == pid)["verified"]
         assert v["simulator"] == "ngspice" and len(v["samples"]) == 2 and v["all_spikes_equal_pytorch"]
         assert v["classes_agree_with_twin"] == 2 and v["circuit_accuracy"] == v["twin_accuracy_same_samples"]
+    expected = _hardware_model_accuracies(ck, pts)
     for p in pts:
         assert p["chips"] == (2 if p["parameters"]["variation_sigma"] > 0 else 1) == len(p["accuracy_chips"])
-        assert p["samples"] == 3 and 0.0 <= p["accuracy_mean"] <= 1.0
+        assert p["samples"] == 12
+        # each chip's accuracy is its own exported chip's, computed here by the PyTorch hardware model (HardwareNet:
+        # the chip's quantized, varied devices and exact IR drop) on the same samples; the point's is their mean
+        assert p["accuracy_chips"] == pytest.approx(expected[p["id"]], abs=1e-12)
+        assert p["accuracy_mean"] == pytest.approx(np.mean(expected[p["id"]]), abs=1e-12)
         assert p["energy_per_inference_j"] > 0 and p["area_m2"] > 0 and p["sops_per_j"] > 0
         timing = json.loads((Path(p["folder"]) / "chip0" / "export" / "manifest.json").read_text())["timing"]
         assert p["latency_s"] == pytest.approx(timing["n_steps"] * timing["t_step_s"])
@@ -169,28 +174,64 @@ def test_a_sweep_of_a_small_network_runs_and_resumes(tmp_path, capsys):
     assert {p["id"]: (out / "points" / p["id"] / "point.json").stat().st_mtime_ns for p in pts} == stamps
 
 
-def test_a_stochastic_sweep_ranks_points_by_their_accuracy_over_draws(tmp_path):
-    """[firing] stochastic: every chip under every draw; each draw's accuracy is the network's own under the same
-    recorded draws (computed here independently, ideal mapping), the point's accuracy their mean."""
+def _hardware_model_accuracies(ck: Path, pts: list[dict]) -> dict[str, list[float]]:
+    """Per point, the accuracy of each of its chips on the samples the sweep chose, from the hardware model
+    (HardwareNet) of the checkpoint on the point's mapping with that chip's variation seed: a path independent of the
+    sweep's export, twin and averaging. The predicted classes and class scores must also equal the twin's, sample by
+    sample."""
     import torch
+    from ipnet_cosim.chip.hardware_net import HardwareNet
+    from ipnet_cosim.models.checkpoint import load_checkpoint
+    from ipnet_cosim.models.datasets import load_dataset
+    from ipnet_cosim.sweep.config import point_options
+    model = load_checkpoint(ck).model.set_precision("exact").eval()
+    _, test = load_dataset(SMALL_DATA)
+    out: dict[str, list[float]] = {}
+    for p in pts:
+        accuracies = []
+        for k in range(p["chips"]):
+            res = json.loads((Path(p["folder"]) / f"chip{k}" / "twin" / "results.json").read_text())
+            samples = [e["sample"] for e in res["per_sample"]]
+            with torch.no_grad():
+                logits = HardwareNet(model, point_options(p["parameters"], seed=k))(
+                    torch.as_tensor(test.frames[samples]))
+            predicted = logits.argmax(dim=1).numpy()
+            assert [e["predicted_class"] for e in res["per_sample"]] == predicted.tolist()
+            # the class scores too (chip-specific: another chip's variation changes them by ~1e-2 relative); the
+            # scores are O(1) and the two paths sum in float64 in other orders and batches (measured <= 3e-12)
+            np.testing.assert_allclose([e["scores"] for e in res["per_sample"]], logits.double().numpy(),
+                                       rtol=1e-9, atol=1e-9)
+            accuracies.append(float((predicted == test.labels[samples]).mean()))
+        out[p["id"]] = accuracies
+    return out
+
+
+def test_a_stochastic_sweep_ranks_points_by_their_accuracy_over_draws(tmp_path):
+    """[firing] stochastic: every chip under every draw; each draw's accuracy is the exported chip's under the same
+    recorded draws (computed here independently: the hardware model of the point's mapping on the default chip), the
+    point's accuracy their mean."""
+    import torch
+    from ipnet_cosim.chip.hardware_net import HardwareNet
     from ipnet_cosim.models.checkpoint import load_checkpoint
     from ipnet_cosim.models.datasets import load_dataset
     from ipnet_cosim.models.firing import RecordedDraws
-    ck = make_small_checkpoint(tmp_path / "ck")
+    from ipnet_cosim.sweep.config import point_options
+    ck = make_small_checkpoint(tmp_path / "ck", trained_steps=30)    # accuracies that differ between draws
     cfg = _config(tmp_path, f"checkpoint = '{ck}'\nsamples = '0:8'\n[firing]\nmode = 'stochastic'\ndraws = 3\n"
                             f"seed = 4\n[parameters]\ntile_rows = [16, 64]\n")
     result = run_sweep(load_sweep_config(cfg), tmp_path / "sweep", workers=1, progress=False)
     assert result.firing == {"mode": "stochastic", "seed": 4, "draws": 3}
-    c = load_checkpoint(ck)
-    model = c.model.set_precision("exact")
+    model = load_checkpoint(ck).model.set_precision("exact").eval()
     _, test = load_dataset(SMALL_DATA)
     x = torch.as_tensor(test.frames[:8])
-    expected = []
-    for d in range(3):
-        with torch.no_grad():
-            pred = model(x, draws=RecordedDraws(4, list(range(8)), [d] * 8)).argmax(dim=1).numpy()
-        expected.append(float((pred == test.labels[:8]).mean()))
     for p in result.points:
+        chip = HardwareNet(model, point_options(p.parameters, seed=0))
+        expected = []
+        for d in range(3):
+            with torch.no_grad():
+                pred = chip(x, draws=RecordedDraws(4, list(range(8)), [d] * 8)).argmax(dim=1).numpy()
+            expected.append(float((pred == test.labels[:8]).mean()))
+        assert len(set(expected)) > 1, "the draws must differ in accuracy for the mean to be checked"
         assert p.accuracy_chip_draws == (pytest.approx(expected, abs=1e-12),)
         assert p.accuracy_mean == pytest.approx(np.mean(expected))
         for d in (1, 2):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from _small_net import make_small_checkpoint
+from _small_net import SMALL_DATA, make_small_checkpoint
 from test_sweep import _config, refused_before_work
 from ipnet_cosim.sweep.run import run_sweep
 from ipnet_cosim.sweep.config import load_sweep_config
@@ -87,15 +87,27 @@ def test_per_point_finetuning_and_dask_points_match_a_local_run(tmp_path):
     is named before anything is written."""
     from dask.distributed import LocalCluster
     from ipnet_cosim.device.errors import SimulationError
-    ck = make_small_checkpoint(tmp_path / "ck")
+    from ipnet_cosim.chip.hardware_net import HardwareNet
+    from ipnet_cosim.models.checkpoint import load_checkpoint
+    from ipnet_cosim.models.datasets import load_dataset
+    from ipnet_cosim.sweep.config import point_options
+    ck = make_small_checkpoint(tmp_path / "ck", trained_steps=30)       # an accuracy well above chance
+    _, test = load_dataset(SMALL_DATA)
     cfg = load_sweep_config(_config(tmp_path, f"checkpoint = '{ck}'\nsamples = 3\n[parameters]\n"
                                               f"r_wire_ohm = [0.0, 3.0]\n[finetune]\nepochs = 1\nbatch_size = 8\n"))
     local = run_sweep(cfg, tmp_path / "local", workers=2, progress=False)
     for p in local.points:
         ft = json.loads((Path(p.folder) / "checkpoint_finetuned" / "checkpoint.json").read_text())
         assert p.checkpoint.endswith("checkpoint_finetuned") and p.finetune is not None and p.finetune["epochs"] == 1
-        assert 0.0 <= p.finetune["hardware_test_accuracy"] <= 1.0
+        # the fine-tuned network's accuracy on the point's exported chip over the whole test set, recomputed here
+        # from the saved checkpoint by the hardware model of the point's mapping (chip seed 0: the exported chip)
         import torch
+        model = load_checkpoint(p.checkpoint).model.set_precision("exact").eval()
+        with torch.no_grad():
+            predicted = HardwareNet(model, point_options(p.parameters, seed=0))(
+                torch.as_tensor(test.frames)).argmax(dim=1).numpy()
+        assert p.finetune["hardware_test_accuracy"] == pytest.approx(float((predicted == test.labels).mean()),
+                                                                     abs=1e-12)
         raw = torch.load(Path(p.checkpoint) / "checkpoint.pt", map_location="cpu", weights_only=True)
         assert raw["hardware"]["mapping_options"]["r_wire_ohm"] == p.parameters["r_wire_ohm"]
         assert ft["epoch"] == 1

@@ -28,6 +28,7 @@ from ipnet_cosim.models.checkpoint import write_json
 from ipnet_cosim.models.experiments.temporal import QUICK_LAYERS
 from ipnet_cosim.models.network_config import ARCH_DESCRIPTIONS, NetworkConfig
 from ipnet_cosim.models.network import build_network
+from ipnet_cosim.models.units import PRECISION_NOTE
 
 MODELS = ("ipnet", "lstm", "memoryless")
 
@@ -113,7 +114,7 @@ def run_steering(out_dir: Path, *, seed: int = 0, quick: bool = False,
         rows.append({"arch": arch, "description": ARCH_DESCRIPTIONS[arch], "rmse_deg": rmse,
                      "mae_deg": float(np.mean(np.abs(err))), "parameter_count": model.parameter_count(),
                      "train_seconds": round(seconds, 1),
-                     "precision": "train (float32)" if quick else "exact (float64, 64/16 substeps)"})
+                     "precision": PRECISION_NOTE["train" if quick else "exact"]})
         curves[arch] = pred[0].tolist()
         log(f"steering {arch}: test RMSE {rmse:.3f} deg")
     baseline_rmse = float(np.sqrt(np.mean((yte[:, 1:] - mean) ** 2)))

@@ -35,6 +35,7 @@ from ipnet_cosim.device.errors import ConfigError
 from ipnet_cosim.models.checkpoint import CHECKPOINT_FILE, SUMMARY_FILE, write_json
 from ipnet_cosim.models.datasets import DataConfig
 from ipnet_cosim.models.network_config import ARCH_DESCRIPTIONS, LayerSpec, NetworkConfig
+from ipnet_cosim.models.units import PRECISION_NOTE
 from ipnet_cosim.models.train import TrainConfig, train
 
 ARCH_ORDER = ("ipnet", "memoryless", "rnn", "lstm", "conv2p1d", "conv3d", "cnn2d_sum")
@@ -163,7 +164,7 @@ def _row(arch: str, metrics: dict[str, Any], folder: Path | None = None, median_
         acc = st["accuracy"]
         row.update({"stochastic_accuracy": acc["mean"], "stochastic_accuracy_std_over_draws": acc["std_over_draws"],
                     "stochastic_accuracy_ci95": acc["ci95"], "stochastic_draws": acc["draws"],
-                    "stochastic_precision": "train (float32, coarse quadrature)",
+                    "stochastic_precision": PRECISION_NOTE["train"],
                     "coin_flip_fraction": {str(layer["layer"]): layer["coin_flip_fraction"] for layer in st["layers"]}})
         if "direction_accuracy" in st:
             row["stochastic_direction_accuracy"] = st["direction_accuracy"]
