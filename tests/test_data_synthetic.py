@@ -9,7 +9,7 @@ from ipnet_cosim.device.errors import ConfigError
 from ipnet_cosim.models.data.synthetic_steering import SyntheticSteeringConfig, make_steering_dataset
 from ipnet_cosim.models.data.events import EVENT_DTYPE
 from ipnet_cosim.models.data.synthetic_gestures import (
-    GESTURE_CLASSES, SyntheticGestureConfig, generate_gesture_events, make_gesture_dataset, render_preview_png)
+    GESTURE_CLASSES, SyntheticGestureConfig, generate_gesture_events, make_gesture_dataset)
 
 N_PER_CLASS = 6
 
@@ -181,12 +181,6 @@ def test_other_resolution_and_bins():
     ds = make_gesture_dataset(1, config=cfg, seed=0, time_reversed=True)
     assert ds.frames.shape == (22, 8, 2, 24, 40)
     np.testing.assert_array_equal(ds.frames[11:], ds.frames[:11, ::-1])
-
-
-def test_preview_png(tmp_path, reversed_set):
-    out = render_preview_png(reversed_set.subset(np.arange(0, len(reversed_set), N_PER_CLASS)),
-                             tmp_path / "sub" / "preview.png")
-    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 # -- synthetic steering -------------------------------------------------------------------------

@@ -58,7 +58,6 @@ sample ``j`` and ``j + 11 n`` are a pair. Shuffle in the data loader.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -302,59 +301,3 @@ def make_gesture_dataset(n_per_class: int, *, config: SyntheticGestureConfig = S
     }
     return EventFrames(frames=frames, labels=labels, class_names=names, meta=meta)
 
-
-def render_preview_png(dataset: EventFrames, path: str | Path, per_class: int = 1) -> Path:
-    """Save a montage of the first ``per_class`` samples of every class as a PNG.
-
-    Each sample shows two panels: the time-summed frame (ON red, OFF blue) and a colour-by-time
-    image (every active pixel coloured by the mean bin index of its events, early = dark
-    purple, late = yellow).
-
-    Args:
-        dataset: The frames to show.
-        path: Output PNG path (parent folders are created).
-        per_class: Samples per class (>= 1).
-
-    Returns:
-        The written path.
-    """
-    if isinstance(per_class, bool) or not isinstance(per_class, int) or per_class < 1:
-        raise ConfigError(f"per_class must be a positive integer, got {per_class!r}")
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    from matplotlib import colormaps
-
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    n_cls = dataset.n_classes
-    fig = Figure(figsize=(2.0 * 2 * per_class, 1.9 * n_cls))
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(n_cls, 2 * per_class, squeeze=False)
-    cmap = colormaps["viridis"]
-    t_idx = np.arange(dataset.n_bins, dtype=np.float64)[:, None, None]
-    for c in range(n_cls):
-        idx = np.nonzero(dataset.labels == c)[0][:per_class]
-        for k in range(per_class):
-            ax_sum, ax_time = axes[c, 2 * k], axes[c, 2 * k + 1]
-            for ax in (ax_sum, ax_time):
-                ax.set_xticks([])
-                ax.set_yticks([])
-            if k >= idx.size:
-                continue
-            fr = dataset.frames[idx[k]].astype(np.float64)                # [T, 2, H, W]
-            summed = fr.sum(axis=0)
-            rgb = np.zeros(summed.shape[1:] + (3,))
-            rgb[..., 0] = summed[1] / max(summed[1].max(), 1.0)
-            rgb[..., 2] = summed[0] / max(summed[0].max(), 1.0)
-            ax_sum.imshow(rgb, interpolation="nearest")
-            act = fr.sum(axis=1)                                          # [T, H, W]
-            tot = act.sum(axis=0)
-            mean_t = np.where(tot > 0, (act * t_idx).sum(axis=0) / np.maximum(tot, 1.0), 0.0)
-            img = cmap(mean_t / max(dataset.n_bins - 1, 1))
-            img[tot == 0] = (1.0, 1.0, 1.0, 1.0)
-            ax_time.imshow(img, interpolation="nearest")
-            if k == 0:
-                ax_sum.set_ylabel(dataset.class_names[c], fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out, dpi=80)
-    return out

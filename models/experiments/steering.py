@@ -31,6 +31,8 @@ from ipnet_cosim.models.network import build_network
 from ipnet_cosim.models.units import PRECISION_NOTE
 
 MODELS = ("ipnet", "lstm", "memoryless")
+#: every test window's target and each model's prediction per step (degrees), beside steering.json
+PREDICTIONS_FILE = "steering_predictions.npz"
 
 
 def _load_data(data_root: str | None, n_train: int, n_test: int, seed: int):
@@ -65,7 +67,8 @@ def _predict(model, frames: np.ndarray, batch: int = 32) -> np.ndarray:
 def run_steering(out_dir: Path, *, seed: int = 0, quick: bool = False,
                  progress: Callable[[str], None] | None = None, data_root: str | None = None,
                  models: tuple[str, ...] = MODELS) -> dict[str, Any]:
-    """Train each model to regress the steering angle per step; write steering.json/.png."""
+    """Train each model to regress the steering angle per step; write steering.json/.png and every test window's
+    targets and predictions (:data:`PREDICTIONS_FILE`)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     log = progress or (lambda m: None)
@@ -115,7 +118,7 @@ def run_steering(out_dir: Path, *, seed: int = 0, quick: bool = False,
                      "mae_deg": float(np.mean(np.abs(err))), "parameter_count": model.parameter_count(),
                      "train_seconds": round(seconds, 1),
                      "precision": PRECISION_NOTE["train" if quick else "exact"]})
-        curves[arch] = pred[0].tolist()
+        curves[arch] = pred
         log(f"steering {arch}: test RMSE {rmse:.3f} deg")
     baseline_rmse = float(np.sqrt(np.mean((yte[:, 1:] - mean) ** 2)))
     by = {r["arch"]: r for r in rows}
@@ -126,15 +129,20 @@ def run_steering(out_dir: Path, *, seed: int = 0, quick: bool = False,
         rel = (by["ipnet"]["rmse_deg"] - by["lstm"]["rmse_deg"]) / by["lstm"]["rmse_deg"]
         checks["ipnet_vs_cnn_lstm_relative_rmse"] = rel
         lines.append(f"IPNet vs CNN-LSTM: {100 * rel:+.1f} % RMSE (paper reports -14.4 %/-12.4 % on DDD-20)")
-    result = {"experiment": "steering", "seed": seed, "quick": quick, "data": source,
+    result = {"experiment": "steering", "seed": seed, "quick": quick,
+              "data": {**source, "windows": {"train": len(xtr), "test": len(xte)}},
               "provenance": "simulated: PyTorch twin (deterministic MTJ neurons); error computed on held-out "
                             "windows",
               "metric": "RMSE of the steering wheel angle over test steps t >= 1, degrees",
               "rows": rows, "mean_predictor_rmse_deg": baseline_rmse, "checks": checks,
-              "example": {"target_deg": yte[0].tolist(), "predictions_deg": curves},
+              "example": {"target_deg": yte[0].tolist(),
+                          "predictions_deg": {arch: pred[0].tolist() for arch, pred in curves.items()}},
+              "predictions_file": PREDICTIONS_FILE,
               "units": {"rmse_deg": "deg", "mae_deg": "deg", "train_seconds": "s"},
               "device_card": card.to_dict(), "wall_seconds": round(time.perf_counter() - t0, 1),
               "summary_lines": lines}
+    np.savez_compressed(out_dir / PREDICTIONS_FILE, target_deg=yte,
+                        **{f"predicted_deg_{arch}": pred for arch, pred in curves.items()})
     write_json(out_dir / "steering.json", result)
     _plot(result, out_dir / "steering.png")
     return result
