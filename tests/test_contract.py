@@ -1,5 +1,5 @@
 """The export/simulation contract: typed records, identity, integrity of the neuron model, degenerate circuits,
-and a report for every exportable network."""
+a report for every exportable network shape (EXPORTABLE_SHAPES) and every other architecture refused."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 from _small_net import make_small_checkpoint
 from ipnet_cosim.device.errors import ConfigError
 from ipnet_cosim.device.fileio import format_json
+from ipnet_cosim.models.network_config import LayerSpec
 from ipnet_cosim.netlist_gen.contract import (ExportError, ExportManifest, ForeignResultsError, LayerComparison,
                                               LayerResult, RunFiring, SimFiles, SimulationResults, SimulationSummary,
                                               bind_simulation_folder, read_export, read_results)
@@ -132,33 +133,80 @@ def test_reading_a_folder_that_is_not_an_export(tmp_path):
         read_export(tmp_path)
 
 
-@pytest.mark.ngspice
+#: every network shape the tests know that export maps to a circuit: both mappable architectures, the heat memory
+#: at the frontier, in a later layer, in every layer and nowhere, conv and linear layers (a padded conv, two convs, a
+#: linear layer on the input), both drive stages
+EXPORTABLE_SHAPES = {
+    "frontier memory, conv + linear": {},
+    "memoryless": {"arch": "memoryless"},
+    "memory in layer 1": {"memory_layers": (1,)},
+    "memory in every layer": {"memory_layers": (0, 1)},
+    "linear on the input": {"layers": (LayerSpec("linear", 12),)},
+    "two convs, padded": {"layers": (LayerSpec("conv", 3, kernel=3, stride=2, padding=1),
+                                     LayerSpec("conv", 4, kernel=3, stride=2), LayerSpec("linear", 6))},
+    "ideal drive": {"drive": "ideal"},
+}
+
+
 @pytest.mark.openvaf
-@pytest.mark.parametrize("kind", ["memoryless", "memory-in-layer-1"])
-def test_report_for_networks_without_frontier_memory(tmp_path, kind):
-    """A memoryless network gets energy and area with the memory ratios marked not applicable; a network whose
-    heat memory is in layer 1 says that layer 1 is the compared one."""
+def test_every_architecture_is_exportable_or_refused_by_name(tmp_path):
+    """The exportable shapes cover every mappable architecture; every other architecture is refused naming them."""
+    from ipnet_cosim.models.network_config import ARCHITECTURES
+    from ipnet_cosim.netlist_gen.export import MAPPABLE_ARCHS
+    from ipnet_cosim.device.errors import CheckpointError
+    assert {shape.get("arch", "ipnet") for shape in EXPORTABLE_SHAPES.values()} == set(MAPPABLE_ARCHS)
+    for arch in set(ARCHITECTURES) - set(MAPPABLE_ARCHS):
+        ck = make_small_checkpoint(tmp_path / arch, arch=arch)
+        with pytest.raises(CheckpointError, match=f"'{arch}' network; only {', '.join(MAPPABLE_ARCHS)}"):
+            export_network(ck, tmp_path / f"{arch}_exp", samples=[0])
+        assert not (tmp_path / f"{arch}_exp" / "manifest.json").exists()
+
+
+@pytest.mark.openvaf
+@pytest.mark.parametrize("shape", list(EXPORTABLE_SHAPES))
+def test_a_report_for_every_exportable_network_shape(tmp_path, shape):
+    """Each shape exports, runs (twin) and reports every layer once: the spikes per layer counted here from the run's
+    spike files, each layer's energy the sum of its categories, the totals the sums over the layers (energy per
+    category and in all, area), the memory section naming the heat-memory layer (not applicable without one)."""
     from ipnet_cosim.energy.report import build_report
     from ipnet_cosim.energy.report_text import write_report
-    ck = (make_small_checkpoint(tmp_path / "ck", arch="memoryless") if kind == "memoryless"
-          else make_small_checkpoint(tmp_path / "ck", memory_layers=(1,)))
+    from ipnet_cosim.models.checkpoint import load_checkpoint
+    ck = make_small_checkpoint(tmp_path / "ck", **EXPORTABLE_SHAPES[shape])
     export_network(ck, tmp_path / "exp", samples=[0])
-    simulate_export(tmp_path / "exp", progress=False, compare=False)
-    report, data = build_report(tmp_path / "exp")
+    samples = [0, 1, 2]
+    simulate_export(tmp_path / "exp", out=tmp_path / "run", samples=samples, simulator="twin", progress=False,
+                    plots=0)
+    report, data = build_report(tmp_path / "exp", sim=tmp_path / "run")
+    hidden = [layer["name"] for layer in json.loads((tmp_path / "exp" / "manifest.json").read_text())["layers"]][:-1]
+    energy = report["energy"]
+    assert [layer["name"] for layer in energy["layers"]] == hidden + ["readout"]
+    for layer in energy["layers"]:
+        if layer["name"] != "readout":
+            counted = [int(np.load(tmp_path / "run" / SimFiles.spikes(s))[SimFiles.spike_key(layer["name"])].sum())
+                       for s in samples]
+            assert layer["spikes"]["value"] == pytest.approx(np.mean(counted), rel=1e-12)
+        assert layer["total"]["value"] == pytest.approx(sum(c["value"] for c in layer["energy"].values()),
+                                                        rel=1e-12)
+    assert energy["total"]["value"] == pytest.approx(sum(l["total"]["value"] for l in energy["layers"]), rel=1e-12)
+    for category, figure in energy["totals"].items():
+        assert figure["value"] == pytest.approx(sum(l["energy"][category]["value"] for l in energy["layers"]),
+                                                rel=1e-12, abs=1e-30)
+    area = report["area"]
+    assert [layer["name"] for layer in area["layers"]] == hidden + ["readout"]
+    assert area["total"]["value"] == pytest.approx(sum(l["total"]["value"] for l in area["layers"]), rel=1e-12)
     mem = report["memory"]
-    if kind == "memoryless":
+    config = load_checkpoint(ck).network_config
+    memory = [hidden[i] for i in config.heat_layers]
+    if not memory:
         assert mem["applicable"] is False and mem["paper_comparison"] == [] and mem["compared_layer"] is None
         assert all(b["ratio_to_ipnet"] is None for b in mem["baselines"].values())
         assert "not applicable" in mem["definition"]
     else:
-        names = [layer["name"] for layer in report["energy"]["layers"]]
-        assert mem["applicable"] is True and mem["compared_layer"] == names[1]
-        assert report["inputs"]["memory"]["compared_layer"] == names[1]
-        assert f"layer {names[1]}" in mem["definition"]
-    assert report["energy"]["total"]["value"] > 0 and report["area"]["total"]["value"] > 0
+        assert mem["applicable"] is True and mem["compared_layer"] == memory[0]
+        assert report["inputs"]["memory"]["compared_layer"] == memory[0]
+        assert f"layer {memory[0]}" in mem["definition"]
     paths = write_report(report, data, tmp_path / "rep")
-    md = paths["md"].read_text()
-    assert ("no heat-memory layer" in md) == (kind == "memoryless")
+    assert ("no heat-memory layer" in paths["md"].read_text()) == (not memory)
 
 
 @pytest.mark.ngspice

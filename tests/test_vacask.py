@@ -312,10 +312,31 @@ def test_every_element_gives_the_same_vectors_as_ngspice():
         assert err < 1e-6, f"{name}: {err:.2e} of its peak"
 
 
+def test_every_ir_element_type_is_cross_checked_or_refused_by_name():
+    """Driven by the IR's own list of element types (circuits.ir.Element): every type the VACASK writer knows appears
+    in a circuit that is simulated in both simulators and compared (the mixed circuit above, the neuron unit below,
+    subcircuits included), and every type it does not know is refused naming it. A new element type fails here
+    until it is in a cross-checked circuit or refused."""
+    import typing
+    from ipnet_cosim.circuits.ir import Element, RandomSource
+    kinds = set(typing.get_args(Element))
+    circuits = (mixed_circuit(), neuron_unit(drive=False), neuron_unit(drive=True))
+    used = {type(e) for c in circuits for e in c.elements + tuple(x for sub in c.subcircuits for x in sub.elements)}
+    assert set(vacask.ELEMENT_SYNTAX) <= kinds and used == set(vacask.ELEMENT_SYNTAX), \
+        f"written for VACASK but never cross-checked: {set(vacask.ELEMENT_SYNTAX) - used}"
+    ngspice_only = {RandomSource: RandomSource("Vr", "a", "0", 0.0, 1.0, 1e-9)}    # ngspice's TRRANDOM
+    assert set(ngspice_only) == kinds - set(vacask.ELEMENT_SYNTAX)
+    for kind, example in ngspice_only.items():
+        c = Circuit("ngspice only", (example, Resistor("R1", "a", "0", 1e3)), tran=Transient(1e-10, 1e-9, 1e-10))
+        with pytest.raises(NetlistError, match=rf"Vr.*'{kind.__name__}'.*register_element"):
+            format_vacask(c, None)
+
+
 # -- the key check: a crossbar unit with MTJ neurons ------------------------------------------------
 
-def neuron_unit(n_steps: int = 4) -> Circuit:
-    """A heat-memory unit: 4 inputs + bias, 3 neurons, two row tiles (tile_rows=3), a random stimulus.
+def neuron_unit(n_steps: int = 4, drive: bool = False) -> Circuit:
+    """A heat-memory unit: 4 inputs + bias, 3 neurons, two row tiles (tile_rows=3), a random stimulus; ``drive``:
+    each neuron behind the bounded drive stage (NeuronDriveInstance) instead of its mirror's current.
 
     Seed and weight scale are chosen so that the raster is not trivial: one neuron fires only after
     two steps of heating (intrinsic plasticity), one only in the last step, one never."""
@@ -329,7 +350,7 @@ def neuron_unit(n_steps: int = 4) -> Circuit:
     gmap = conductances(lm, 1, 0, v_read_v=CARD.timing.v_read_v, current_scale_a=150e-6, options=options,
                         name="vacask test")
     circuit = unit_circuit(unit, lm, gmap, unit_kind="heat", card=CARD, fast_card=memoryless_card(CARD, 1e-10),
-                           n_steps=n_steps, options=options, title="vacask cross-check unit")
+                           n_steps=n_steps, options=options, title="vacask cross-check unit", drive=drive)
     spikes = (rng.random((n_steps, n_in)) < 0.5).astype(float)
     drivers = {e.name: e for e in driver_sources(unit, lm, options, CARD, spikes)}
     saves = tuple(Save.v(f"{k}{j}") for j in range(n_out) for k in ("st", "th"))
@@ -338,8 +359,9 @@ def neuron_unit(n_steps: int = 4) -> Circuit:
 
 @pytest.mark.ngspice
 @needs_vacask
-def test_neuron_unit_agrees_with_ngspice(osdi_path):
-    c = neuron_unit()
+@pytest.mark.parametrize("drive", [False, True], ids=["mirror", "bounded-drive"])
+def test_neuron_unit_agrees_with_ngspice(osdi_path, drive):
+    c = neuron_unit(drive=drive)
     assert len(c.subcircuits) == 2 and any(isinstance(e, PulseSource) for e in c.elements)
     ng = run_netlist(format_ngspice(c), [osdi_path])
     vc = run_vacask(format_vacask(c, osdi_path), [osdi_path])
@@ -356,6 +378,9 @@ def test_neuron_unit_agrees_with_ngspice(osdi_path):
         rasters.append(spikes_ng)
         th_ng, th_vc = ng.at(f"th{j}", grid), vc.at(f"th{j}", grid)
         peak = np.max(np.abs(th_ng))
+        if drive and j == 0:        # its net current is negative throughout: the bounded drive passes nothing
+            assert peak == 0.0 and np.max(np.abs(th_vc)) < 1e-9
+            continue
         err = np.max(np.abs(th_vc - th_ng)) / peak
         assert peak > 10 and err < 0.01, f"neuron {j}: temperature error {err:.3%} of its {peak:.1f} K peak"
     raster = np.array(rasters)
