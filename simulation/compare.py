@@ -37,6 +37,13 @@ TIE_RTOL = 1e-12        # scores within this fraction of the largest |score| cou
 # (benchmarks/test_set_circuit.py: 32 of 4.5 million layer-0 neuron-steps differ, the largest margin 2.7e-3); 5e-3
 # leaves room for another CPU's rounding.
 AGREEMENT_MARGIN = 5e-3
+# The rest of the contract, for runs whose spikes agree: each layer's energy per category within this fraction
+# (the neurons' heating from two integrators of the same equations at reltol 1e-4: measured <= 2e-4 between the
+# twin, ngspice and VACASK; crossbar and driver energies are one exact computation), and every peak junction
+# temperature within this many kelvin (measured <= 0.03 K against the twin, 0.04 K VACASK against ngspice, on rises
+# of 40-200 K; benchmarks/time_points.py).
+ENERGY_AGREEMENT_REL = 1e-3
+PEAK_TEMPERATURE_AGREEMENT_K = 0.1
 
 
 def decide(scores: Sequence[float] | np.ndarray) -> int | None:

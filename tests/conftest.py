@@ -13,7 +13,12 @@ import os
 import pytest
 from hypothesis import settings
 
+from _approx import install as install_checked_approx
 from ipnet_cosim.circuits.runner import available as ngspice_available
+
+# pytest.approx's default absolute tolerance (1e-12) would swallow SI quantities of pJ, fC or um^2: a call that relies
+# on it for such a value raises instead (tests/_approx.py)
+install_checked_approx()
 
 # property tests draw the same examples on every run (a CI result does not depend on luck); set
 # HYPOTHESIS_PROFILE=explore to search new examples locally

@@ -81,7 +81,7 @@ def test_the_hardware_model_slices_like_export_and_passes_the_straight_through_g
     g_p, g_m, k = conductances_torch(torch.tensor(w), co, variation_factors(shape, co), variation_offsets_s(shape, co))
     np.testing.assert_allclose(g_p.numpy(), gmap.g_plus_s, rtol=1e-15, atol=0)
     np.testing.assert_allclose(g_m.numpy(), gmap.g_minus_s, rtol=1e-15, atol=0)
-    assert float(k) == pytest.approx(gmap.k_s, rel=1e-15)
+    assert float(k) == pytest.approx(gmap.k_s, rel=1e-15, abs=0)
     # straight-through: the slice-weighted sum passes d(k w)/dw, as one continuous device would
     ideal = ConductanceOptions.from_synapse(card, slices=4, variation_sigma=0.0)
     wt = torch.tensor(w, requires_grad=True)
@@ -140,7 +140,7 @@ def test_binary_mram_with_bit_slicing_circuit_spikes_equal_the_hardware_model(tm
     assert syn["mapping"]["cells_per_weight"]["value"] == 6 and syn["mapping"]["weight_levels"]["value"] == 15
     devices = sum(layer.devices for layer in man.layers)
     cell = synapse_card("stt_mram").cell_area_m2
-    assert report["area"]["breakdown"]["crossbar_cells"]["value"] == pytest.approx(devices * cell, rel=1e-12)
+    assert report["area"]["breakdown"]["crossbar_cells"]["value"] == pytest.approx(devices * cell, rel=1e-12, abs=0)
     assert report["energy"]["totals"]["crossbar_read"]["value"] > 0
     md = write_report(report, data, tmp_path / "rep")["md"].read_text()
     assert "| technology | STT-MRAM ('stt_mram')" in md and "Bit slicing: 3 cells per weight sign" in md

@@ -593,8 +593,8 @@ def test_wire_topology_one_cell_matches_hand_analysis():
     z_p, z_m = rp + rw, rw + rm + rw
     i_total = v / (rd + rw + z_p * z_m / (z_p + z_m))
     sense = dc_sense_currents(circuit, {0: v})
-    assert sense["Vsp0_0"] == pytest.approx(i_total * z_m / (z_p + z_m), rel=1e-12)
-    assert sense["Vsm0_0"] == pytest.approx(i_total * z_p / (z_p + z_m), rel=1e-12)
+    assert sense["Vsp0_0"] == pytest.approx(i_total * z_m / (z_p + z_m), rel=1e-12, abs=0)
+    assert sense["Vsm0_0"] == pytest.approx(i_total * z_p / (z_p + z_m), rel=1e-12, abs=0)
 
 
 def test_wire_resistance_only_lowers_the_currents_and_vanishes_when_small():
@@ -703,9 +703,9 @@ def test_golden_reset_pulse_and_read_delay():
     line = next(l for l in golden_text(MappingOptions()).splitlines() if l.startswith("Vrst "))
     values = [float(v) for v in line[line.index("(") + 1:-1].split()]
     assert values == pytest.approx([0.0, t.v_reset_v, read_delay_s(CARD), t.t_rise_s, t.t_fall_s,
-                                    t.t_reset_s - t.t_rise_s, t.t_step_s], rel=1e-15)
+                                    t.t_reset_s - t.t_rise_s, t.t_step_s], rel=1e-15, abs=0)
     # the pulse rises from the read time, is high until t_step - t_fall and has fallen by the step's end
-    assert read_delay_s(CARD) + t.t_rise_s + values[5] == pytest.approx(t.t_step_s - t.t_fall_s)
+    assert read_delay_s(CARD) + t.t_rise_s + values[5] == pytest.approx(t.t_step_s - t.t_fall_s, abs=0)
 
 
 def golden_port_text(options: MappingOptions, spikes: np.ndarray, drive: bool = False) -> str:

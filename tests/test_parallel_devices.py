@@ -38,8 +38,8 @@ def test_a_cell_is_the_sum_of_its_devices_each_drawn_and_clipped():
     for sign, target, got in ((0, one.g_plus_s, cell.g_plus_s), (1, one.g_minus_s, cell.g_minus_s)):
         hand = np.clip(target[..., None] * f[sign] + o[sign], co.g_min_s, co.g_max_s).sum(axis=-1)
         np.testing.assert_array_equal(got, hand)
-    assert cell.k_s == pytest.approx(3 * one.k_s, rel=1e-15)
-    assert cell.mirror_gain == pytest.approx(one.mirror_gain / 3, rel=1e-15)
+    assert cell.k_s == pytest.approx(3 * one.k_s, rel=1e-15, abs=0)
+    assert cell.mirror_gain == pytest.approx(one.mirror_gain / 3, rel=1e-15, abs=0)
     # without variation the cell realises the weights exactly
     ideal = dataclasses.replace(co, variation_sigma=0.0, variation_sigma_s=0.0)
     np.testing.assert_allclose(map_weights(w, v_read_v=V_READ, current_scale_a=SCALE, options=ideal)
@@ -81,7 +81,7 @@ def test_the_hardware_model_sums_the_devices_as_export_does():
     g_p, g_m, k = conductances_torch(torch.tensor(w), co, variation_factors(shape, co), variation_offsets_s(shape, co))
     np.testing.assert_allclose(g_p.numpy(), gmap.g_plus_s, rtol=1e-15, atol=0)
     np.testing.assert_allclose(g_m.numpy(), gmap.g_minus_s, rtol=1e-15, atol=0)
-    assert float(k) == pytest.approx(gmap.k_s, rel=1e-15)
+    assert float(k) == pytest.approx(gmap.k_s, rel=1e-15, abs=0)
     # per position leading axes (one chip per convolution position), as HardwareNet stacks them
     stacked = np.stack([variation_factors(shape, co, s) for s in (0, 1)])
     offsets = np.stack([variation_offsets_s(shape, co, s) for s in (0, 1)])
@@ -145,7 +145,7 @@ def test_the_periphery_and_the_area_see_the_cell():
               "neurons": [0, 1]}]
     one = layer_area(layer, units).components["crossbar_cells"].value
     four = layer_area(layer, units, copies=4).components["crossbar_cells"].value
-    assert four == pytest.approx(4 * one, rel=1e-15) and math.isfinite(one) and one > 0
+    assert four == pytest.approx(4 * one, rel=1e-15, abs=0) and math.isfinite(one) and one > 0
 
 
 @pytest.mark.openvaf
@@ -163,4 +163,4 @@ def test_an_export_of_parallel_devices_records_them_and_prices_every_device(tmp_
         manifest = json.loads((tmp_path / f"x{c}" / "manifest.json").read_text())
         assert manifest_copies(manifest) == c
         cells[c] = sum(la.components["crossbar_cells"].value for la in network_area(manifest).layers)
-    assert cells[2] == pytest.approx(2 * cells[1], rel=1e-12)
+    assert cells[2] == pytest.approx(2 * cells[1], rel=1e-12, abs=0)

@@ -17,6 +17,7 @@ from ipnet_cosim.circuits.soa import SOALimits, SOAViolationError, check_layer, 
 from ipnet_cosim.device.card import DeviceCard  # noqa: F401
 from ipnet_cosim.device.errors import ConfigError  # noqa: E402
 from ipnet_cosim.netlist_gen.export import export_network  # noqa: E402
+from ipnet_cosim.simulation.compare import PEAK_TEMPERATURE_AGREEMENT_K  # noqa: E402
 from ipnet_cosim.simulation.simulate import simulate_export  # noqa: E402
 
 
@@ -47,7 +48,7 @@ def test_check_layer_counts_and_names_the_worst():
 @pytest.mark.ngspice
 def test_default_run_is_inside_the_soa_and_its_peaks_match_pytorch(tmp_path):
     """Bounded drive: every neuron-step below the compliance and t_max; the simulated peak temperature of
-    each heat-memory neuron-step is PyTorch's temperature at the pulse end (within 2 % of the peak rise)."""
+    each heat-memory neuron-step is PyTorch's temperature at the pulse end (within the agreement contract's 0.1 K)."""
     ck = make_small_checkpoint(tmp_path / "ck")
     exp = tmp_path / "exp"
     export_network(ck, exp, samples=[0, 1])
@@ -83,7 +84,10 @@ def test_default_run_is_inside_the_soa_and_its_peaks_match_pytorch(tmp_path):
         rise = torch_peak[k].max() - card.mtj.t_amb_k
         assert rise > 5.0, "the sample must heat the layer"
         err = np.abs(spice_peak - torch_peak[k])
-        assert err.max() / rise < 0.02, err.max()
+        # the contract's bound (measured 0.028 K on rises of 43-49 K; was 2 % of the rise, ~0.9 K): a 0.5 % change
+        # of the junction's thermal resistance in the circuit's card fails it (0.145 K); 0.2 % (0.062 K) is below
+        # the contract's resolution
+        assert err.max() <= PEAK_TEMPERATURE_AGREEMENT_K, err.max()
     # the current into every MTJ is the drive's output: never negative, never above its ceiling
     assert float(i_a.min()) >= 0.0 and float(i_a.max()) < card.drive_i_max_a
 

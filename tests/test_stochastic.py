@@ -86,7 +86,7 @@ def test_firing_record_round_trips_and_refuses_bad_settings():
 
 def test_coin_flip_band_is_the_probability_band():
     h_lo, h_hi = coin_flip_hazard_band()
-    assert firing_probability(np.array([h_lo, h_hi])) == pytest.approx([0.05, 0.95], rel=1e-12)
+    assert firing_probability(np.array([h_lo, h_hi])) == pytest.approx([0.05, 0.95], rel=1e-12, abs=0)
 
 
 # -- statistics -----------------------------------------------------------------------------------------------

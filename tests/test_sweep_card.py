@@ -70,7 +70,7 @@ def test_a_card_sweep_runs_the_trained_weights_on_each_card(tmp_path):
                              progress=False, simulator="twin", plots=0)
     report, _ = build_report(tmp_path / "direct", sim=tmp_path / "direct_twin")
     assert same.accuracy_mean == direct.summary.accuracy
-    assert same.energy_per_inference_j == pytest.approx(report["energy"]["total"]["value"], rel=1e-12)
+    assert same.energy_per_inference_j == pytest.approx(report["energy"]["total"]["value"], rel=1e-12, abs=0)
     netlists = sorted((Path(hot.folder) / "chip0" / "export" / "netlists").glob("*.cir"))
     models = [line for n in netlists for line in n.read_text().splitlines() if line.startswith(".model mtjn ")]
     assert models and all(float(dict(kv.split("=") for kv in line.split()[3:])["r_th_k_per_w"]) == 2 * r_th
@@ -118,7 +118,7 @@ def test_per_point_finetuning_and_dask_points_match_a_local_run(tmp_path):
         dist = run_sweep(cfg, tmp_path / "dask", scheduler=cluster.scheduler_address, progress=False)
     for a, b in zip(local.points, dist.points):
         assert a.id == b.id and a.accuracy_mean == b.accuracy_mean
-        assert b.energy_per_inference_j == pytest.approx(a.energy_per_inference_j, rel=1e-9)
+        assert b.energy_per_inference_j == pytest.approx(a.energy_per_inference_j, rel=1e-9, abs=0)
     with pytest.raises(SimulationError, match="tcp://127.0.0.1:9"):
         run_sweep(cfg, tmp_path / "nowhere", scheduler="tcp://127.0.0.1:9", progress=False)
     assert not (tmp_path / "nowhere").exists()

@@ -160,14 +160,14 @@ def test_area_prices_each_device_with_the_cards_cell():
     other = network_area(m, synapse=big)
     for la0, la1 in zip(base.layers, other.layers):
         n = la1.counts.devices
-        assert la1.components["crossbar_cells"].value == pytest.approx(n * 1e-13, rel=1e-12)
+        assert la1.components["crossbar_cells"].value == pytest.approx(n * 1e-13, rel=1e-12, abs=0)
         assert la1.components["crossbar_cells"].value - la0.components["crossbar_cells"].value == \
-            pytest.approx(n * (1e-13 - ideal_synapse().cell_area_m2), rel=1e-9)
+            pytest.approx(n * (1e-13 - ideal_synapse().cell_area_m2), rel=1e-9, abs=0)
     cell = crossbar_cell_area(synapse=synapse_card("pcm"))
     assert "synapse card 'pcm' (PCM)" in cell.source and cell.value == synapse_card("pcm").cell_area_m2
     # the manifest's card is used when none is given
     m["mapping_options"] = MappingOptions.for_synapse(big).to_dict()
-    assert network_area(m).total.value == pytest.approx(network_area(m, synapse=big).total.value, rel=1e-12)
+    assert network_area(m).total.value == pytest.approx(network_area(m, synapse=big).total.value, rel=1e-12, abs=0)
 
 
 @pytest.mark.openvaf

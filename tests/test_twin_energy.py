@@ -15,6 +15,7 @@ from ipnet_cosim.netlist_gen.conductance import ConductanceOptions
 from ipnet_cosim.netlist_gen.contract import SimFiles, read_export
 from ipnet_cosim.netlist_gen.export import export_network
 from ipnet_cosim.netlist_gen.mapping import MappingOptions
+from ipnet_cosim.simulation.compare import ENERGY_AGREEMENT_REL, PEAK_TEMPERATURE_AGREEMENT_K
 from ipnet_cosim.simulation.simulate import simulate_export
 from ipnet_cosim.simulation.twin_energy import compare_energies
 
@@ -51,15 +52,16 @@ def test_twin_energies_equal_ngspice_per_layer_and_category(both):
         for key, v in cmp.items():
             # crossbar and driver energies are the same exact port-model computation; the neurons' heating and
             # charge come from two integrators of the same equations (ngspice at reltol 1e-4): the heating within
-            # the contract's 1e-3, the charge (a linear integral of the drive's output, measured ~2e-5) within 1e-4
-            # (the rectangle's |I| t_pulse, which ignores the edges through the drive, was 3-5e-4 off)
+            # the contract's 1e-3 (measured <= 2.9e-4; the twin's heating 0.2 % high fails it), the charge (a
+            # linear integral of the drive's output, measured ~2e-5) within 1e-4 (the rectangle's |I| t_pulse,
+            # which ignores the edges through the drive, was 3-5e-4 off)
             limit = (1e-12 if key.endswith(("_source_j", "_rdriver_j")) else
-                     1e-4 if key.endswith("_charge_c") else 1e-3)
+                     1e-4 if key.endswith("_charge_c") else ENERGY_AGREEMENT_REL)
             assert v["total_rel"] <= limit, (s, key, v)
         energies = {k: v for k, v in cmp.items() if k.endswith("_j")}
         total_c = sum(v["circuit"] for v in energies.values())
         total_t = sum(v["twin"] for v in energies.values())
-        assert total_t == pytest.approx(total_c, rel=5e-3)
+        assert total_t == pytest.approx(total_c, rel=5e-3, abs=0)
         cs = np.load(root / "ngspice" / f"spikes_sample_{s:04d}.npz")
         ts = np.load(root / "twin" / f"spikes_sample_{s:04d}.npz")
         np.testing.assert_allclose(ts[SimFiles.CHARGE], cs[SimFiles.CHARGE], rtol=1e-9,
@@ -70,7 +72,8 @@ def test_twin_energies_equal_ngspice_per_layer_and_category(both):
             assert np.array_equal(ts[name], cs[name]), name
     for a, b in zip(twin.soa["layers"], circuit.soa["layers"]):
         assert a["v_peak_v"] == pytest.approx(b["v_peak_v"], rel=1e-3)
-        assert a["t_peak_k"] == pytest.approx(b["t_peak_k"], rel=1e-3)
+        # the contract (measured <= 0.017 K; was 1e-3 of the absolute temperature, ~0.35 K)
+        assert abs(a["t_peak_k"] - b["t_peak_k"]) <= PEAK_TEMPERATURE_AGREEMENT_K
     assert twin.summary.accuracy == circuit.summary.accuracy
     assert twin.simulator == "twin" and "PyTorch twin" in twin.provenance["run_values"]
 
@@ -86,7 +89,7 @@ def test_the_report_from_the_twin_says_computed(both, capsys):
     assert heat["provenance"] == "computed" and "PyTorch twin" in heat["source"]
     assert ng["energy"]["totals"]["neuron_heating"]["provenance"] == "simulated"
     assert twin["accuracy"]["run"]["provenance"] == "computed"
-    assert twin["energy"]["total"]["value"] == pytest.approx(ng["energy"]["total"]["value"], rel=5e-3)
+    assert twin["energy"]["total"]["value"] == pytest.approx(ng["energy"]["total"]["value"], rel=5e-3, abs=0)
     assert "PyTorch twin" in (root / "rep_twin" / "report.md").read_text()
 
 

@@ -93,7 +93,7 @@ def test_free_recall_quick(runs):
     assert res["primacy"].startswith("No primacy") is (not first_above), res["primacy"]
     middle = (hits[length // 2 - 1] + hits[length // 2]) / 2
     assert res["primacy_index"] == pytest.approx(hits[0] - middle, abs=1e-6)
-    assert d["config"]["device_card"]["override"]["t_step_s"] == pytest.approx(1.5e-9)
+    assert d["config"]["device_card"]["override"]["t_step_s"] == pytest.approx(1.5e-9, abs=0)
     assert "override_reason" in d["config"]["device_card"]
 
 

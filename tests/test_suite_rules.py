@@ -1,0 +1,20 @@
+"""Rules the suite holds itself to: a comparison that cannot fail is refused (tests/_approx.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+
+@pytest.mark.parametrize("expected", [6e-13, [1.0, 3e-15], {"e_j": 2e-9}, np.array([1e-10, 1.0])])
+def test_an_implicit_absolute_tolerance_that_swallows_the_value_is_refused(expected):
+    with pytest.raises(AssertionError, match="give abs= explicitly"):
+        pytest.approx(expected, rel=1e-5)
+
+
+def test_explicit_or_harmless_tolerances_pass_through():
+    assert 6.0000001e-13 == pytest.approx(6e-13, rel=1e-5, abs=0)
+    assert 6.1e-13 != pytest.approx(6e-13, rel=1e-5, abs=0)        # 1.7 % off: the default abs would accept it
+    assert 0.5 == pytest.approx(0.5)                                # 1e-12 is far below 1e-6 of 0.5
+    assert 0.0 == pytest.approx(0.0)                                # a zero has only the absolute tolerance
+    assert [1.0, 2.0] == pytest.approx([1.0, 2.0], rel=1e-9)
