@@ -73,7 +73,7 @@ def test_network_feeds_every_mtj_layer_through_the_drive():
     assert float(trace_ideal["currents_a"][0].min()) < 0.0, "the ideal mirror passes negative currents"
     # the same weights: the bounded currents are the drive of the ideal ones
     torch.testing.assert_close(trace["currents_a"][0], drive_current(trace_ideal["currents_a"][0], I_MAX,
-                                                                     CARD.drive.knee))
+                                                                     CARD.drive.knee), rtol=1e-12, atol=0)
 
 
 def test_calibration_targets_the_threshold_through_the_drive():

@@ -33,7 +33,7 @@ def test_conductances_equal_the_exported_ones():
     np.testing.assert_allclose(g_m.numpy(), ref.g_minus_s, rtol=1e-15, atol=0)
     assert float(k) == pytest.approx(ref.k_s, rel=1e-15, abs=0)
     other = conductances_torch(torch.tensor(w), NONIDEAL, variation_factors(w.shape, NONIDEAL, seed=99))[0]
-    assert not np.allclose(other.numpy(), ref.g_plus_s)          # another chip, other devices
+    assert not np.allclose(other.numpy(), ref.g_plus_s, rtol=1e-3, atol=0)          # another chip, other devices
 
 
 @pytest.mark.parametrize("scale", [0.0, 5e-324, 1e-310])

@@ -38,7 +38,8 @@ def test_draw_pwl_holds_each_draw_through_its_step():
     assert np.interp(probe - t.t_read_s + t.t_pulse_s / 2, pts[:, 0], pts[:, 1]).tolist() == draws   # pulse
     assert np.all(np.diff(pts[:, 0]) > 0)                           # strictly increasing breakpoints
     edges = pts[1::2, 0]
-    assert np.allclose(edges, np.arange(1, 3) * t.t_step_s - t.t_fall_s)   # moves while the reset falls
+    np.testing.assert_allclose(edges, np.arange(1, 3) * t.t_step_s - t.t_fall_s, rtol=1e-12, atol=0)   # moves while
+    # the reset falls
 
 
 def test_stochastic_export_records_its_firing_and_gives_every_neuron_a_draw_source(stochastic_export):

@@ -18,3 +18,20 @@ def test_explicit_or_harmless_tolerances_pass_through():
     assert 0.5 == pytest.approx(0.5)                                # 1e-12 is far below 1e-6 of 0.5
     assert 0.0 == pytest.approx(0.0)                                # a zero has only the absolute tolerance
     assert [1.0, 2.0] == pytest.approx([1.0, 2.0], rel=1e-9)
+
+
+def test_closeness_checks_state_their_absolute_tolerance():
+    """numpy's allclose/isclose (atol 1e-8) and torch's allclose/assert_close (float64: atol 1e-7) have default
+    absolute tolerances that exceed whole SI quantities of this project (ns, pJ, uA); every call in the suite must
+    state ``atol`` (0 for a purely relative comparison)."""
+    import ast
+    from pathlib import Path
+    offenders = []
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in ("allclose", "isclose", "assert_close")
+                    and not (isinstance(node.func.value, ast.Name) and node.func.value.id == "math")   # abs_tol 0
+                    and not any(k.arg == "atol" for k in node.keywords)):
+                offenders.append(f"{path.name}:{node.lineno}")
+    assert not offenders, f"closeness checks without an explicit atol: {', '.join(offenders)}"

@@ -136,7 +136,7 @@ def test_additive_variation_is_one_seeded_draw_and_the_hardware_model_draws_the_
     assert offsets.shape == (2, 300, 40)
     assert np.std(offsets) == pytest.approx(card.d2d_sigma_s, rel=0.03)          # 24,000 draws
     assert np.array_equal(offsets, variation_offsets_s(w.shape, co))             # deterministic per seed
-    assert not np.allclose(offsets, variation_offsets_s(w.shape, co, seed=8))    # another chip
+    assert not np.allclose(offsets, variation_offsets_s(w.shape, co, seed=8), rtol=1e-3, atol=0)    # another chip
     # the relative and additive draws are independent streams
     assert abs(np.corrcoef(np.log(variation_factors(w.shape, co)).ravel(), offsets.ravel())[0, 1]) < 0.03
     g_p, g_m, k = conductances_torch(torch.tensor(w), co, variation_factors(w.shape, co), offsets)
