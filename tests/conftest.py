@@ -1,9 +1,12 @@
 """Shared fixtures: the real openvaf-r build of the neuron model and the real ngspice.
 
 Tests that need a simulator or the compiler carry the markers declared in pyproject.toml (``ngspice``,
-``openvaf``). Where one is missing those tests are skipped with the reason, so the rest of the suite runs
-anywhere; ``.ci/test.sh`` sets ``IPNET_COSIM_REQUIRE_SIMULATORS=1``, which turns a missing simulator into a
-failure of the whole session instead (CI must never pass by skipping).
+``openvaf``): set on the test, or applied at collection to every test whose fixtures request ``ngspice_tool`` or
+``openvaf_tool`` (a fixture that exports a network compiles the Verilog-A; one that simulates runs ngspice).
+Where a tool is missing those tests are skipped with the reason, so the rest of the suite runs anywhere;
+``.ci/test.sh`` sets ``IPNET_COSIM_REQUIRE_SIMULATORS=1``, which turns a missing simulator into a failure of the
+whole session instead (CI must never pass by skipping). docs/testing.md says how to check that every test that
+needs a tool says so.
 """
 
 from __future__ import annotations
@@ -47,12 +50,31 @@ def pytest_collection_modifyitems(config, items):
                     f"which installs them", returncode=3)
     for item in items:
         for marker, absent in missing.items():
+            if (f"{marker}_tool" in getattr(item, "fixturenames", ())     # a fixture it uses needs the tool
+                    and item.get_closest_marker(marker) is None):
+                item.add_marker(getattr(pytest.mark, marker))
             if absent and item.get_closest_marker(marker) is not None:
                 item.add_marker(pytest.mark.skip(reason=f"{marker} is not installed (see the README's set-up)"))
 
 
 @pytest.fixture(scope="session")
-def osdi_path():
+def openvaf_tool():
+    """The openvaf-r compiler. Requested by every fixture that compiles the Verilog-A, itself or through export:
+    the tests that use such a fixture are marked ``openvaf`` at collection."""
+    from ipnet_cosim.device.compiler import openvaf_path
+    return openvaf_path()
+
+
+@pytest.fixture(scope="session")
+def ngspice_tool():
+    """The ngspice shared library. Requested by every fixture that simulates in ngspice: the tests that use such a
+    fixture are marked ``ngspice`` at collection."""
+    from ipnet_cosim.circuits.runner import libngspice_path
+    return libngspice_path()
+
+
+@pytest.fixture(scope="session")
+def osdi_path(openvaf_tool):
     """The thermal MTJ neuron compiled by the real openvaf-r (cached)."""
     from ipnet_cosim.device.compiler import compile_va
     return compile_va()

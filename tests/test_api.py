@@ -36,6 +36,7 @@ def test_every_api_name_is_documented():
 
 
 @pytest.mark.slow
+@pytest.mark.openvaf
 def test_the_docs_example_runs(tmp_path):
     """docs/examples/pipeline.py: export -> twin -> report through the API, as a user runs it."""
     proc = subprocess.run([sys.executable, str(ROOT / "docs" / "examples" / "pipeline.py"), str(tmp_path)],
@@ -50,6 +51,7 @@ def test_the_docs_example_runs(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.openvaf
 def test_api_export_is_the_cli_export(tmp_path):
     """``ipnet_cosim.export`` with defaults writes what ``ipnet-cosim export`` with default flags writes."""
     import ipnet_cosim as ic
@@ -63,6 +65,7 @@ def test_api_export_is_the_cli_export(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.openvaf
 def test_export_does_not_depend_on_the_blas_thread_count(tmp_path):
     """The same export from a process whose BLAS runs 1 thread and from one that runs 2: byte-identical (the tile
     reduction's factorisations run on one thread whatever the machine; a threaded one sums in another order)."""

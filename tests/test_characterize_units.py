@@ -44,8 +44,8 @@ def _isothermal_hazard(card: DeviceCard, i_a: float) -> float:
 def test_the_threshold_search_finds_the_isothermal_threshold_in_closed_form():
     """With the junction's thermal resistance at the card's lower limit (1.01e3 K/W: the pulse heats it by < 0.1 K)
     the hazard is the isothermal closed form; the searched median threshold (H = ln 2) is its root to the heating's
-    effect, ~Delta0 dT / T0 in ln H, i.e. ~dT / T0 in current (measured 1.6e-4 for dT = 0.053 K); a search for H = 1 instead of
-    ln 2 would be 0.9 % off."""
+    effect, ~Delta0 dT / T0 in ln H, i.e. ~dT / T0 in current (measured 1.6e-4 for dT = 0.053 K); a search for
+    H = 1 instead of ln 2 would be 0.9 % off."""
     from scipy.optimize import brentq
     card = DeviceCard().replace(r_th_k_per_w=1.01e3)
     found = current_for_hazard(card, math.log(2.0))
@@ -73,8 +73,9 @@ def test_the_threshold_search_agrees_with_scipy_on_the_full_model(hazard):
 
 def test_the_search_widens_its_bracket_and_names_a_card_that_cannot_fire():
     """A junction that needs more than the first bracket's 4 Ic0 (the lowest barrier and attempt rate the card
-    allows, the least self-heating: the isothermal root is 7.6 Ic0) is found by doubling the bracket, at the closed form's
-    root; a card whose rate cap keeps the hazard below the target at any current is refused naming its fields."""
+    allows, the least self-heating: the isothermal root is 7.6 Ic0) is found by doubling the bracket, at the closed
+    form's root; a card whose rate cap keeps the hazard below the target at any current is refused naming its
+    fields."""
     from scipy.optimize import brentq
     slow = DeviceCard().replace(delta0=1.0, f0_hz=1e6, r_th_k_per_w=1.01e3)
     found = current_for_hazard(slow, math.log(2.0))

@@ -15,6 +15,7 @@ def cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.ngspice
+@pytest.mark.openvaf
 def test_characterize_writes_plots_and_json(tmp_path):
     out = tmp_path / "char"
     proc = cli("characterize", "--out", str(out), "--trials", "40", "--seed", "2")

@@ -8,6 +8,7 @@ from ipnet_cosim.device.compiler import compile_va, neuron_va_path
 from ipnet_cosim.device.errors import CompilerError
 
 
+@pytest.mark.openvaf
 def test_compiles_and_caches(tmp_path):
     first = compile_va(cache_dir=tmp_path)
     assert first.is_file() and first.stat().st_size > 1000
@@ -18,6 +19,7 @@ def test_compiles_and_caches(tmp_path):
     assert forced == first and forced.stat().st_mtime_ns != mtime
 
 
+@pytest.mark.openvaf
 def test_changed_source_gets_new_key(tmp_path):
     src = tmp_path / "thermal_mtj_neuron.va"
     src.write_text(neuron_va_path().read_text())
@@ -27,6 +29,7 @@ def test_changed_source_gets_new_key(tmp_path):
     assert a != b and a.is_file() and b.is_file()
 
 
+@pytest.mark.openvaf
 def test_syntax_error_reports_diagnostics(tmp_path):
     src = tmp_path / "broken.va"
     src.write_text('`include "disciplines.vams"\nmodule broken(p, n); electrical p, n;\n'

@@ -23,7 +23,7 @@ from ipnet_cosim.simulation.simulate import simulate_export
 
 
 @pytest.fixture(scope="module")
-def small_export(tmp_path_factory) -> Path:
+def small_export(tmp_path_factory, openvaf_tool) -> Path:
     root = tmp_path_factory.mktemp("contract")
     ck = make_small_checkpoint(root / "ck")
     export_network(ck, root / "exp", samples=[0, 1])
@@ -243,6 +243,7 @@ def test_a_silent_circuit_is_named_not_counted_as_class_0(tmp_path):
     assert "PyTorch hardware model" in md
 
 
+@pytest.mark.openvaf
 def test_export_once_keeps_its_own_export_and_refuses_another(tmp_path):
     """A resumable pipeline's export step: the same checkpoint, samples and options reuse the folder untouched;
     other samples or options are refused by name and the folder is left as it was."""

@@ -112,7 +112,7 @@ R_DRIVER_OHM = 100.0
 
 
 @pytest.fixture(scope="module")
-def simulated(tmp_path_factory):
+def simulated(tmp_path_factory, openvaf_tool, ngspice_tool):
     """A small export with a driver resistance, simulated on 2 samples with energy vectors."""
     sys.path.insert(0, str(Path(__file__).parent))
     from _small_net import make_small_checkpoint

@@ -33,7 +33,7 @@ def small_ck(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def tiled_export(small_ck, tmp_path_factory) -> Path:
+def tiled_export(small_ck, tmp_path_factory, openvaf_tool) -> Path:
     out = tmp_path_factory.mktemp("exp") / "tiled"
     export_network(small_ck, out, samples=range(10), options=TILED)
     return out
@@ -62,6 +62,7 @@ def test_ideal_mapping_spikes_equal_pytorch_on_10_samples(tiled_export):
     assert s.runs_simulated == 10 * (32 + 5 + 6)
 
 
+@pytest.mark.openvaf
 def test_export_is_deterministic_and_complete(small_ck, tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     export_network(small_ck, a, samples=[0, 3], options=TILED)
@@ -138,6 +139,7 @@ def test_existing_export_is_never_overwritten(small_ck, tmp_path):
 
 
 @pytest.mark.ngspice
+@pytest.mark.openvaf
 def test_failing_tile_is_named_and_finished_tiles_resume(small_ck, tmp_path):
     out = tmp_path / "exp"
     export_network(small_ck, out, samples=[0, 1])
@@ -166,6 +168,7 @@ def test_failing_tile_is_named_and_finished_tiles_resume(small_ck, tmp_path):
 
 
 @pytest.mark.ngspice
+@pytest.mark.openvaf
 def test_killed_run_resumes_without_resimulating_finished_tiles(small_ck, tmp_path):
     """``ipnet-cosim simulate`` killed (SIGKILL: no clean-up) while layer 0 runs; the rerun takes every unit
     finished before the kill from the cache (files untouched) and simulates only the rest."""
@@ -208,6 +211,7 @@ def test_simulate_refuses_a_folder_without_manifest(tmp_path):
 
 
 @pytest.mark.ngspice
+@pytest.mark.openvaf
 def test_reduced_tiles_simulate_like_the_full_wire_ladder(small_ck, tmp_path):
     """Wire segments (20 ohm, strong IR drop) and driver resistance: the exact port reduction of every tile
     gives ngspice the same spikes in every layer, the same class scores and the same neuron input and
@@ -269,6 +273,7 @@ def test_reduced_tiles_simulate_like_the_full_wire_ladder(small_ck, tmp_path):
 
 
 @pytest.mark.ngspice
+@pytest.mark.openvaf
 def test_port_model_without_wires_simulates_like_the_netlist(small_ck, tmp_path):
     """No wire segments, a 30 ohm driver in front of every row: the port model (G / (1 + R_d G_row)) gives
     ngspice the same spikes, charges and neuron waveforms as the netlist with every resistor, and the
@@ -300,6 +305,7 @@ def test_port_model_without_wires_simulates_like_the_netlist(small_ck, tmp_path)
             assert err <= 1e-7, (s, key, err)
 
 
+@pytest.mark.openvaf
 def test_port_model_problems_are_named(small_ck, tmp_path):
     out = tmp_path / "exp"
     export_network(small_ck, out, samples=[0])
@@ -318,6 +324,8 @@ def test_port_model_problems_are_named(small_ck, tmp_path):
         simulate_export(out, progress=False, compare=False)
 
 
+@pytest.mark.ngspice
+@pytest.mark.openvaf
 def test_dask_cluster_runs_the_same_jobs(small_ck, tmp_path):
     """The same export on a Dask LocalCluster (loopback, 2 single-threaded worker processes): the same
     spikes and class scores as in-process; a rerun finds every unit in the cache."""
@@ -343,6 +351,8 @@ def test_dask_cluster_runs_the_same_jobs(small_ck, tmp_path):
             np.testing.assert_array_equal(la[key], da[key])
 
 
+@pytest.mark.ngspice
+@pytest.mark.openvaf
 def test_unreachable_dask_scheduler_is_named(small_ck, tmp_path):
     """A scheduler address where nothing listens is named (the port is probed first: no 20 s connect timeout) and
     no results folder is left behind."""

@@ -270,7 +270,17 @@ def test_finetune_records_its_hardware_and_export_warns_on_other_options(tmp_pat
     assert code == 0
     ck = load_checkpoint(tmp_path / "hw")
     metrics = ck.metrics
-    assert 0 < metrics["hardware_test_accuracy"] and "hardware_test_accuracy_source" in metrics
+    # the recorded hardware accuracy is the exported chip's (chip seed 3, exact precision) on the whole test set
+    from _small_net import SMALL_DATA
+    from ipnet_cosim.chip.hardware_net import HardwareNet
+    from ipnet_cosim.models.datasets import load_dataset
+    _, test = load_dataset(SMALL_DATA)
+    with torch.no_grad():
+        predicted = HardwareNet(ck.model.set_precision("exact").eval(), options)(
+            torch.as_tensor(test.frames)).argmax(dim=1).numpy()
+    assert metrics["hardware_test_accuracy"] == pytest.approx(float((predicted == test.labels).mean()), abs=1e-12)
+    assert metrics["hardware_test_accuracy_precision"].startswith("exact")
+    assert "hardware_test_accuracy_source" in metrics
     hw = hardware_of(ck.raw)
     assert hw["mapping_options"] == options.to_dict() and hw["variation"] == "per_batch" and hw["epochs"] == 1
     assert str(TRAINING_CHIP_SEED_MIN) in hw["training_chips"]

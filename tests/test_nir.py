@@ -94,6 +94,7 @@ def _import(nir_path: Path, out: Path, dt: float = DT, samples: int = 8) -> dict
 
 @pytest.mark.ngspice
 @pytest.mark.slow
+@pytest.mark.openvaf
 def test_snntorch_conv_snn_runs_at_circuit_level_spike_exact(tmp_path):
     """snnTorch -> NIR -> MTJ crossbars -> ngspice: every spike of every layer equals the PyTorch twin of the imported
     network; the layers whose NIR neuron has no memory reproduce the graph's reference exactly given its input; the
@@ -120,6 +121,7 @@ def test_snntorch_conv_snn_runs_at_circuit_level_spike_exact(tmp_path):
 
 
 @pytest.mark.ngspice
+@pytest.mark.openvaf
 def test_sinabs_shaped_graph_imports_and_simulates(tmp_path, capsys):
     path = sinabs_shaped_graph(tmp_path / "sinabs.nir")
     assert main(["import-nir", str(path), "-o", str(tmp_path / "ck"), "--data", "synthetic-11", "--steps", "8",

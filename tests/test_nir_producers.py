@@ -105,6 +105,7 @@ def sinabs_nmnist_graph():
 
 
 @pytest.mark.slow
+@pytest.mark.openvaf
 def test_sinabs_nmnist_cnn_folds_its_padded_convolution_and_runs_on_its_twin(tmp_path):
     """The full-size N-MNIST CNN: every segment imports (the pooling before the padded convolution as one
     convolution, the pooling before the flatten into the dense layer), exports on a stimulus of 2 x 34 x 34 frames and

@@ -147,6 +147,7 @@ def test_noise_settings_parse_and_round_trip():
 
 @pytest.mark.slow
 @pytest.mark.ngspice
+@pytest.mark.openvaf
 def test_noise_experiment_quick_covers_every_regime_kind_level_and_seed(tmp_path):
     """The experiment end to end in its quick configuration (two architectures, one seed, trained clean and with
     noise: a quick IPNet trains in ~30 s): every regime, kind and level evaluated, intervals around the accuracy,

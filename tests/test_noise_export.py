@@ -28,7 +28,7 @@ def small_ck(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def noisy_export(small_ck, tmp_path_factory) -> Path:
+def noisy_export(small_ck, tmp_path_factory, openvaf_tool) -> Path:
     out = tmp_path_factory.mktemp("exp") / "noisy"
     export_network(small_ck, out, samples=[0, 7], noise=BURST, noise_seed=4)
     return out
@@ -45,6 +45,7 @@ def test_noisy_export_records_the_noise_and_exports_the_noisy_frames(noisy_expor
     assert read_export(noisy_export).manifest.samples.noise["seed"] == 4
 
 
+@pytest.mark.openvaf
 def test_clean_exports_carry_no_noise_record(small_ck, tmp_path):
     for noise in (None, NoiseSetting("background", 0.0)):
         out = tmp_path / f"clean_{noise is None}"

@@ -22,7 +22,7 @@ UNIT = "L0_p005_c0"
 
 
 @pytest.fixture(scope="module")
-def simulated(tmp_path_factory):
+def simulated(tmp_path_factory, openvaf_tool, ngspice_tool):
     from _small_net import make_small_checkpoint
     from ipnet_cosim.netlist_gen.export import export_network
     from ipnet_cosim.simulation.simulate import simulate_export
@@ -152,6 +152,7 @@ def test_report_bad_input(simulated, tmp_path):
 
 
 @pytest.mark.ngspice
+@pytest.mark.openvaf
 def test_demo_runs_the_pipeline_and_resumes(tmp_path, capsys):
     """ipnet-cosim demo (on the small test checkpoint): export -> simulate -> report; a rerun reuses the
     export and every cached unit and writes the same report."""

@@ -46,6 +46,7 @@ def test_check_layer_counts_and_names_the_worst():
 
 
 @pytest.mark.ngspice
+@pytest.mark.openvaf
 def test_default_run_is_inside_the_soa_and_its_peaks_match_pytorch(tmp_path):
     """Bounded drive: every neuron-step below the compliance and t_max; the simulated peak temperature of
     each heat-memory neuron-step is PyTorch's temperature at the pulse end (within the agreement contract's 0.1 K)."""
@@ -93,6 +94,7 @@ def test_default_run_is_inside_the_soa_and_its_peaks_match_pytorch(tmp_path):
 
 
 @pytest.mark.ngspice
+@pytest.mark.openvaf
 def test_lowered_limit_strict_fails_named_keeps_units_and_warn_flags_the_report(tmp_path, capsys):
     card = DeviceCard().replace(t_max_k=305.0)      # any real heating crosses it
     ck = make_small_checkpoint(tmp_path / "ck", card=card)
@@ -128,6 +130,7 @@ def test_lowered_limit_strict_fails_named_keeps_units_and_warn_flags_the_report(
     assert off.soa["checked"] is False and off.summary.runs_simulated == 0
 
 
+@pytest.mark.openvaf
 def test_unknown_soa_mode_is_named(tmp_path):
     ck = make_small_checkpoint(tmp_path / "ck")
     export_network(ck, tmp_path / "exp", samples=[0])

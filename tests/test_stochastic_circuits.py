@@ -21,7 +21,7 @@ SAMPLES = [0, 3, 5, 8]
 
 
 @pytest.fixture(scope="module")
-def stochastic_export(tmp_path_factory):
+def stochastic_export(tmp_path_factory, openvaf_tool):
     root = tmp_path_factory.mktemp("stoch")
     ck = make_small_checkpoint(root / "ck")
     export_network(ck, root / "exp", samples=SAMPLES, firing=Firing("stochastic", seed=11, draws=2))

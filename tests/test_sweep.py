@@ -116,6 +116,7 @@ def test_a_point_record_reads_back_what_it_wrote_and_names_damage(tmp_path):
 
 
 @pytest.mark.ngspice
+@pytest.mark.openvaf
 def test_a_sweep_of_a_small_network_runs_and_resumes(tmp_path, capsys):
     ck = make_small_checkpoint(tmp_path / "ck", trained_steps=30)
     cfg = _config(tmp_path, f"checkpoint = '{ck}'\nsamples = 12\nchips = 2\n[parameters]\n"
@@ -206,6 +207,7 @@ def _hardware_model_accuracies(ck: Path, pts: list[dict]) -> dict[str, list[floa
     return out
 
 
+@pytest.mark.openvaf
 def test_a_stochastic_sweep_ranks_points_by_their_accuracy_over_draws(tmp_path):
     """[firing] stochastic: every chip under every draw; each draw's accuracy is the exported chip's under the same
     recorded draws (computed here independently: the hardware model of the point's mapping on the default chip), the

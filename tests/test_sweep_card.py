@@ -48,6 +48,7 @@ def test_card_fields_have_one_name_whatever_the_spelling(tmp_path, spelling):
     assert cfg.points() == [{"r_wire_ohm": 0.0, "mtj.r_th_k_per_w": 1e6}]
 
 
+@pytest.mark.openvaf
 def test_a_card_sweep_runs_the_trained_weights_on_each_card(tmp_path):
     """The point whose card equals the checkpoint's gives the checkpoint's own figures exactly; the other point's
     card is in its exported netlist; a junction with twice the thermal resistance runs hotter."""
@@ -81,6 +82,7 @@ def test_a_card_sweep_runs_the_trained_weights_on_each_card(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.openvaf
 def test_per_point_finetuning_and_dask_points_match_a_local_run(tmp_path):
     """Each point fine-tuned for its own crossbars (the fine-tuned checkpoint records the point's mapping); the
     same sweep with its points on a Dask LocalCluster gives the local run's figures, and an unreachable scheduler

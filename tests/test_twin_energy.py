@@ -28,7 +28,7 @@ SLICED = MappingOptions(conductance=ConductanceOptions(levels=4, slices=2))
 
 
 @pytest.fixture(scope="module", params=["ideal", "nonideal", "sliced"])
-def both(request, tmp_path_factory):
+def both(request, tmp_path_factory, openvaf_tool, ngspice_tool):
     """One export simulated by ngspice and computed by the twin (same samples)."""
     root = tmp_path_factory.mktemp(f"twin_{request.param}")
     ck = make_small_checkpoint(root / "ck")
@@ -93,6 +93,7 @@ def test_the_report_from_the_twin_says_computed(both, capsys):
     assert "PyTorch twin" in (root / "rep_twin" / "report.md").read_text()
 
 
+@pytest.mark.openvaf
 def test_the_twin_refuses_what_it_cannot_do(tmp_path, capsys):
     ck = make_small_checkpoint(tmp_path / "ck")
     export_network(ck, tmp_path / "exp", samples=[0])
