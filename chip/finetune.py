@@ -155,8 +155,8 @@ def finetune_hardware(checkpoint: str | Path, out_dir: str | Path, options: Mapp
                             "seconds": time.perf_counter() - t0})
             say(f"hardware fine-tuning epoch {epoch + 1}/{epochs}: loss {total / n:.4f}")
     hw.chip_seed = None                                  # the exported chip
-    model.set_precision("exact")                         # as simulate's twin runs it (train precision differs
-    excess_after, hw_pred = _hardware_pass(hw, test_set.frames)     # in a few percent of the classes)
+    model.set_precision("exact")           # as simulate's twin and the circuit run it (at train precision a few
+    excess_after, hw_pred = _hardware_pass(hw, test_set.frames)     # percent of the samples get another class)
     with torch.no_grad():
         plain_eval = evaluate(model, test_set.frames, test_set.labels, batch_size=32)
     model.set_precision("train")

@@ -84,15 +84,15 @@ class Inductor:
 
 
 @pytest.fixture
-def capacitor_syntax():
-    """Register Capacitor with the VACASK writer for one test, then remove it again."""
+def capacitor_syntax(monkeypatch):
+    """Register Capacitor with the VACASK writer (its public register_element) for one test: the writer's table is
+    a copy for the test's duration (monkeypatch restores the original)."""
     from ipnet_cosim.device.units import spice_number
+    monkeypatch.setattr(vacask, "ELEMENT_SYNTAX", dict(vacask.ELEMENT_SYNTAX))
     vacask.register_element(
         Capacitor, lambda e, circuit: [f"{e.name.lower()} ({e.n1.lower()} {e.n2.lower()}) ir_capacitor "
                                        f"c={spice_number(e.c_f)}"],
         loads=("capacitor.osdi",), models=("model ir_capacitor capacitor",))
-    yield
-    del vacask.ELEMENT_SYNTAX[Capacitor]
 
 
 def mixed_circuit() -> Circuit:
