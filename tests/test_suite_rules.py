@@ -35,3 +35,14 @@ def test_closeness_checks_state_their_absolute_tolerance():
                     and not any(k.arg == "atol" for k in node.keywords)):
                 offenders.append(f"{path.name}:{node.lineno}")
     assert not offenders, f"closeness checks without an explicit atol: {', '.join(offenders)}"
+
+
+def test_approx_is_called_through_pytest():
+    """The guard replaces ``pytest.approx``; a name imported from pytest before it is installed would bypass it."""
+    import ast
+    from pathlib import Path
+    offenders = [f"{path.name}:{node.lineno}" for path in sorted(Path(__file__).parent.glob("*.py"))
+                 for node in ast.walk(ast.parse(path.read_text(), str(path)))
+                 if isinstance(node, ast.ImportFrom) and node.module == "pytest"
+                 and any(alias.name == "approx" for alias in node.names)]
+    assert not offenders, f"import pytest and call pytest.approx instead: {', '.join(offenders)}"
