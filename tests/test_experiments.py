@@ -69,6 +69,29 @@ def _accuracy_over_draws(folder) -> float:
                                .argmax(dim=1).numpy() == test.labels).mean() for d in range(STOCHASTIC_DRAWS)]))
 
 
+def test_stochastic_metrics_are_the_mean_over_recorded_draws_and_are_kept_per_checkpoint(tmp_path):
+    """The experiments' accuracy under stochastic firing (temporal.stochastic_metrics) on a network whose draws
+    differ in accuracy (the quick experiments' networks sit at chance, where any draw gives the same): the mean of
+    the per-draw accuracies recomputed here, kept beside the checkpoint and recomputed when its weights change."""
+    import numpy as np
+    from _small_net import make_small_checkpoint
+    from ipnet_cosim.models.experiments.temporal import stochastic_metrics
+    folder = make_small_checkpoint(tmp_path / "ck", trained_steps=30)
+    folder = folder if folder.is_dir() else folder.parent
+    first = stochastic_metrics(folder, {})
+    assert len(set(first["accuracy"]["per_draw"])) > 1, "the draws must differ for the mean to be checked"
+    assert first["accuracy"]["mean"] == pytest.approx(_accuracy_over_draws(folder), abs=1e-12)
+    assert first["accuracy"]["mean"] == pytest.approx(np.mean(first["accuracy"]["per_draw"]), abs=1e-12)
+    cache = folder / f"stochastic_test_{STOCHASTIC_DRAWS}.json"
+    stamp = cache.stat().st_mtime_ns
+    assert stochastic_metrics(folder, {}) == json.loads(json.dumps(first)) and cache.stat().st_mtime_ns == stamp
+    other = make_small_checkpoint(tmp_path / "other", trained_steps=5)              # other weights, same path
+    other = other if other.is_dir() else other.parent
+    (folder / "checkpoint.pt").write_bytes((other / "checkpoint.pt").read_bytes())
+    assert stochastic_metrics(folder, {})["accuracy"]["mean"] == pytest.approx(_accuracy_over_draws(folder), abs=1e-12)
+    assert cache.stat().st_mtime_ns != stamp
+
+
 def test_time_reversed_trained_for_stochastic_firing_fine_tunes_the_median_run(tmp_path):
     """--firing stochastic: each network's median-mode run, then a stochastic fine-tune from its weights; the row
     reports the fine-tuned network and, beside it, the same network before the fine-tune."""
