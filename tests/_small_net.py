@@ -43,3 +43,12 @@ def make_small_checkpoint(folder: Path, *, arch: str = "ipnet", seed: int = 0, l
             opt.step()
     return save_checkpoint(folder, net, data_config=SMALL_DATA.to_dict(), train_config={}, metrics={},
                            history=[], class_names=list(train.class_names), epoch=0)
+
+
+def chip_scores(model, options, frames, draws=None) -> torch.Tensor:
+    """Class scores of ``frames`` from the PyTorch hardware model (HardwareNet: quantized, varied devices, exact IR
+    drop) of ``model`` at exact precision on the chip ``options`` describes: a path independent of an export and its
+    twin; ``draws``: the recorded draws of stochastic firing."""
+    from ipnet_cosim.chip.hardware_net import HardwareNet
+    with torch.no_grad():
+        return HardwareNet(model.set_precision("exact").eval(), options)(torch.as_tensor(frames), draws=draws)

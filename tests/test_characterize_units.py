@@ -18,14 +18,14 @@ from ipnet_cosim.device.statistics import wilson_bounds, wilson_interval
 from ipnet_cosim.models.characterize_protocol import current_for_probability, expected_cold
 from ipnet_cosim.models.mtj_physics import NeuronParams
 from ipnet_cosim.models.neuron import NeuronState, mtj_neuron_step
-from ipnet_cosim.models.units import current_for_hazard
+from ipnet_cosim.models.units import EXACT_N_SUB, EXACT_N_SUB_IDLE, current_for_hazard
 
 
 def _hazard(card: DeviceCard, i_a: float) -> float:
     """The one-step hazard from ambient of a pulse of ``i_a`` (exact precision), as the search evaluates it."""
     p = NeuronParams.from_card(card)
     res = mtj_neuron_step(torch.tensor([i_a], dtype=torch.float64), NeuronState(torch.zeros(1, dtype=torch.float64)),
-                          p, n_sub=64, n_sub_idle=16)
+                          p, n_sub=EXACT_N_SUB, n_sub_idle=EXACT_N_SUB_IDLE)
     return float(res.hazard[0])
 
 

@@ -271,13 +271,10 @@ def test_finetune_records_its_hardware_and_export_warns_on_other_options(tmp_pat
     ck = load_checkpoint(tmp_path / "hw")
     metrics = ck.metrics
     # the recorded hardware accuracy is the exported chip's (chip seed 3, exact precision) on the whole test set
-    from _small_net import SMALL_DATA
-    from ipnet_cosim.chip.hardware_net import HardwareNet
+    from _small_net import SMALL_DATA, chip_scores
     from ipnet_cosim.models.datasets import load_dataset
     _, test = load_dataset(SMALL_DATA)
-    with torch.no_grad():
-        predicted = HardwareNet(ck.model.set_precision("exact").eval(), options)(
-            torch.as_tensor(test.frames)).argmax(dim=1).numpy()
+    predicted = chip_scores(ck.model, options, test.frames).argmax(dim=1).numpy()
     assert metrics["hardware_test_accuracy"] == pytest.approx(float((predicted == test.labels).mean()), abs=1e-12)
     assert metrics["hardware_test_accuracy_precision"].startswith("exact")
     assert "hardware_test_accuracy_source" in metrics

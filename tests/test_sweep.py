@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from _small_net import SMALL_DATA, make_small_checkpoint
+from _small_net import SMALL_DATA, chip_scores, make_small_checkpoint
 from ipnet_cosim.cli.app import main
 from ipnet_cosim.device.errors import ConfigError
 from ipnet_cosim.sweep.run import pareto, run_sweep
@@ -180,12 +180,10 @@ def _hardware_model_accuracies(ck: Path, pts: list[dict]) -> dict[str, list[floa
     (HardwareNet) of the checkpoint on the point's mapping with that chip's variation seed: a path independent of the
     sweep's export, twin and averaging. The predicted classes and class scores must also equal the twin's, sample by
     sample."""
-    import torch
-    from ipnet_cosim.chip.hardware_net import HardwareNet
     from ipnet_cosim.models.checkpoint import load_checkpoint
     from ipnet_cosim.models.datasets import load_dataset
     from ipnet_cosim.sweep.config import point_options
-    model = load_checkpoint(ck).model.set_precision("exact").eval()
+    model = load_checkpoint(ck).model
     _, test = load_dataset(SMALL_DATA)
     out: dict[str, list[float]] = {}
     for p in pts:
@@ -193,9 +191,7 @@ def _hardware_model_accuracies(ck: Path, pts: list[dict]) -> dict[str, list[floa
         for k in range(p["chips"]):
             res = json.loads((Path(p["folder"]) / f"chip{k}" / "twin" / "results.json").read_text())
             samples = [e["sample"] for e in res["per_sample"]]
-            with torch.no_grad():
-                logits = HardwareNet(model, point_options(p["parameters"], seed=k))(
-                    torch.as_tensor(test.frames[samples]))
+            logits = chip_scores(model, point_options(p["parameters"], seed=k), test.frames[samples])
             predicted = logits.argmax(dim=1).numpy()
             assert [e["predicted_class"] for e in res["per_sample"]] == predicted.tolist()
             # the class scores too (chip-specific: another chip's variation changes them by ~1e-2 relative); the
@@ -212,8 +208,6 @@ def test_a_stochastic_sweep_ranks_points_by_their_accuracy_over_draws(tmp_path):
     """[firing] stochastic: every chip under every draw; each draw's accuracy is the exported chip's under the same
     recorded draws (computed here independently: the hardware model of the point's mapping on the default chip), the
     point's accuracy their mean."""
-    import torch
-    from ipnet_cosim.chip.hardware_net import HardwareNet
     from ipnet_cosim.models.checkpoint import load_checkpoint
     from ipnet_cosim.models.datasets import load_dataset
     from ipnet_cosim.models.firing import RecordedDraws
@@ -223,15 +217,13 @@ def test_a_stochastic_sweep_ranks_points_by_their_accuracy_over_draws(tmp_path):
                             f"seed = 4\n[parameters]\ntile_rows = [16, 64]\n")
     result = run_sweep(load_sweep_config(cfg), tmp_path / "sweep", workers=1, progress=False)
     assert result.firing == {"mode": "stochastic", "seed": 4, "draws": 3}
-    model = load_checkpoint(ck).model.set_precision("exact").eval()
+    model = load_checkpoint(ck).model
     _, test = load_dataset(SMALL_DATA)
-    x = torch.as_tensor(test.frames[:8])
     for p in result.points:
-        chip = HardwareNet(model, point_options(p.parameters, seed=0))
         expected = []
         for d in range(3):
-            with torch.no_grad():
-                pred = chip(x, draws=RecordedDraws(4, list(range(8)), [d] * 8)).argmax(dim=1).numpy()
+            pred = chip_scores(model, point_options(p.parameters, seed=0), test.frames[:8],
+                               draws=RecordedDraws(4, list(range(8)), [d] * 8)).argmax(dim=1).numpy()
             expected.append(float((pred == test.labels[:8]).mean()))
         assert len(set(expected)) > 1, "the draws must differ in accuracy for the mean to be checked"
         assert p.accuracy_chip_draws == (pytest.approx(expected, abs=1e-12),)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from _small_net import SMALL_DATA, make_small_checkpoint
+from _small_net import SMALL_DATA, chip_scores, make_small_checkpoint
 from test_sweep import _config, refused_before_work
 from ipnet_cosim.sweep.run import run_sweep
 from ipnet_cosim.sweep.config import load_sweep_config
@@ -89,7 +89,6 @@ def test_per_point_finetuning_and_dask_points_match_a_local_run(tmp_path):
     is named before anything is written."""
     from dask.distributed import LocalCluster
     from ipnet_cosim.device.errors import SimulationError
-    from ipnet_cosim.chip.hardware_net import HardwareNet
     from ipnet_cosim.models.checkpoint import load_checkpoint
     from ipnet_cosim.models.datasets import load_dataset
     from ipnet_cosim.sweep.config import point_options
@@ -104,10 +103,8 @@ def test_per_point_finetuning_and_dask_points_match_a_local_run(tmp_path):
         # the fine-tuned network's accuracy on the point's exported chip over the whole test set, recomputed here
         # from the saved checkpoint by the hardware model of the point's mapping (chip seed 0: the exported chip)
         import torch
-        model = load_checkpoint(p.checkpoint).model.set_precision("exact").eval()
-        with torch.no_grad():
-            predicted = HardwareNet(model, point_options(p.parameters, seed=0))(
-                torch.as_tensor(test.frames)).argmax(dim=1).numpy()
+        predicted = chip_scores(load_checkpoint(p.checkpoint).model, point_options(p.parameters, seed=0),
+                                test.frames).argmax(dim=1).numpy()
         assert p.finetune["hardware_test_accuracy"] == pytest.approx(float((predicted == test.labels).mean()),
                                                                      abs=1e-12)
         raw = torch.load(Path(p.checkpoint) / "checkpoint.pt", map_location="cpu", weights_only=True)
